@@ -1,0 +1,35 @@
+# Two commands that matter on a fresh machine:
+#   make demo   -> venv, install, simulate demo data, render midterm + final reports
+#   make test   -> venv, install, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DATA := data/demo
+
+.PHONY: demo test install clean-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO_DATA)/manifest.json: | $(STAMP)
+	$(BIN)/evalkit simulate --out $(DEMO_DATA) --seed 2024 --size small
+
+demo: $(STAMP) $(DEMO_DATA)/manifest.json
+	$(BIN)/evalkit report run midterm --params params/outreach_midterm.yaml
+	$(BIN)/evalkit report run final --params params/outreach_final.yaml
+	@echo "Reports written under $(CURDIR)/reports/ (open the .html files)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean-demo:
+	rm -rf $(DEMO_DATA)

@@ -1,0 +1,156 @@
+"""Register microdata -> analysis panels, aggregated in DuckDB (out of core).
+
+Two estimands need two panels (see ``../shared/domain.md``, "Composition vs effect"):
+
+* the **area panel** (area x year): indicators of whoever lives in the area that year
+  (a repeated cross-section; it mixes effects on people with sorting);
+* the **cohort panel** (person x year): the residents of a baseline year, followed
+  wherever they move (intention to treat by baseline address).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from evalkit.data import io, schemas
+from evalkit.errors import ParameterError, ValidationError, check_choice
+
+AREA_INDICATORS = {
+    "residents": "number of distinct residents on 1 January",
+    "employment_rate": "employed full-time persons / residents 18-64",
+    "k1_share": "full-time persons outside labour market and education / residents 18-64",
+    "conviction_share": "residents 18+ convicted during the year / residents 18+",
+    "basic_edu_share": "residents 30-59 with only basic schooling / residents 30-59",
+    "income_rel_region": "mean gross income of taxpayers 15-64 not in education, relative to the region",
+    "nonwestern_share": "non-western immigrants and descendants / residents",
+}
+
+_AGE = "(AAR - FOED_AAR)"
+
+
+def _edu_expr(unknown_education: str) -> tuple[str, str]:
+    """Numerator and denominator filters for the basic-education share (30-59)."""
+    check_choice("unknown_education", unknown_education, ["exclude", "basic"])
+    basic = "HFAUDD = 'grundskole'"
+    if unknown_education == "basic":
+        return f"({basic} OR HFAUDD IS NULL)", "TRUE"
+    return basic, "HFAUDD IS NOT NULL"
+
+
+def area_panel_sql(relation: str, unknown_education: str = "exclude") -> str:
+    """SQL for the area x year indicator panel (indicators as in ``AREA_INDICATORS``)."""
+    basic, known = _edu_expr(unknown_education)
+    working = f"{_AGE} BETWEEN 15 AND 64 AND UDD_FTE < 0.5 AND PERINDKIALT IS NOT NULL"
+    return f"""
+    WITH region_income AS (
+      SELECT REGION, AAR, avg(PERINDKIALT) AS region_income
+      FROM {relation} WHERE {working} GROUP BY REGION, AAR
+    ), area AS (
+      SELECT OMR_ID, AAR, any_value(REGION) AS REGION, count(DISTINCT REGION) AS n_regions,
+        count(DISTINCT PERSON_ID) AS residents,
+        count(*) FILTER ({_AGE} BETWEEN 18 AND 64) AS residents_18_64,
+        avg(BESK_FTE) FILTER ({_AGE} BETWEEN 18 AND 64) AS employment_rate,
+        avg(UDENFOR_FTE) FILTER ({_AGE} BETWEEN 18 AND 64) AS k1_share,
+        avg(DOMFAELDT) FILTER ({_AGE} >= 18) AS conviction_share,
+        avg(CASE WHEN {basic} THEN 1.0 ELSE 0.0 END)
+            FILTER ({_AGE} BETWEEN 30 AND 59 AND {known}) AS basic_edu_share,
+        avg(PERINDKIALT) FILTER ({working}) AS area_income,
+        avg(CASE WHEN HERKOMST = 'ikke_vestlig' THEN 1.0 ELSE 0.0 END) AS nonwestern_share
+      FROM {relation} WHERE OMR_ID IS NOT NULL GROUP BY OMR_ID, AAR
+    )
+    SELECT a.OMR_ID, a.AAR, a.REGION, a.n_regions, a.residents, a.residents_18_64,
+      a.employment_rate, a.k1_share, a.conviction_share, a.basic_edu_share,
+      a.area_income / r.region_income AS income_rel_region, a.nonwestern_share
+    FROM area a LEFT JOIN region_income r USING (REGION, AAR)
+    ORDER BY a.OMR_ID, a.AAR
+    """
+
+
+def cohort_panel_sql(relation: str, baseline_year: int, age_range: tuple[int, int]) -> str:
+    """SQL for the baseline cohort: residents of ``baseline_year`` followed in every year."""
+    lo, hi = (int(a) for a in age_range)
+    return f"""
+    WITH base AS (
+      SELECT PERSON_ID, OMR_ID AS OMR_ID_BASE FROM {relation}
+      WHERE AAR = {int(baseline_year)} AND OMR_ID IS NOT NULL
+        AND {_AGE} BETWEEN {lo} AND {hi}
+    )
+    SELECT p.PERSON_ID, p.AAR, b.OMR_ID_BASE, p.OMR_ID, p.REGION, {_AGE} AS ALDER, p.KOEN,
+      p.HERKOMST, p.BESK_FTE, p.UDD_FTE, p.UDENFOR_FTE, p.PERINDKIALT, p.DOMFAELDT,
+      coalesce(p.OMR_ID = b.OMR_ID_BASE, FALSE) AS stayer
+    FROM {relation} p JOIN base b USING (PERSON_ID)
+    WHERE {_AGE} BETWEEN {lo} AND {hi}
+    ORDER BY b.OMR_ID_BASE, p.PERSON_ID, p.AAR
+    """
+
+
+@dataclass(frozen=True)
+class Microdata:
+    """A validated register extract exposed in DuckDB; builds panels on demand.
+
+    Orchestration only: the numbers are computed by the SQL of the pure functions
+    :func:`area_panel_sql` and :func:`cohort_panel_sql`.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    relation: str
+    n_rows: int
+    years: tuple[int, ...]
+
+    def area_panel(self, *, unknown_education: str = "exclude") -> pd.DataFrame:
+        """Area x year indicator panel (see :data:`AREA_INDICATORS`)."""
+        panel = self.con.execute(area_panel_sql(self.relation, unknown_education)).df()
+        if (panel["n_regions"] > 1).any():
+            bad = panel.loc[panel["n_regions"] > 1, ["OMR_ID", "AAR"]].iloc[0].tolist()
+            raise ValidationError(f"OMR_ID must lie in one REGION per year; (OMR_ID, AAR)={bad} has several.")
+        return _tidy_types(panel.drop(columns="n_regions"))
+
+    def cohort_panel(self, baseline_year: int, *, age_range: tuple[int, int] = (18, 64)) -> pd.DataFrame:
+        """Person x year panel of the residents of ``baseline_year`` (ages within ``age_range``).
+
+        Person-years outside ``age_range`` are not part of the estimand and are left out
+        by construction (the age window is a parameter, recorded in ``panel.attrs``).
+        """
+        if baseline_year not in self.years:
+            raise ParameterError(f"baseline_year={baseline_year} is outside the data years {self.years[0]}-{self.years[-1]}.")
+        if len(age_range) != 2 or age_range[0] > age_range[1]:
+            raise ParameterError(f"age_range={age_range!r} must be (low, high) with low <= high.")
+        panel = _tidy_types(self.con.execute(cohort_panel_sql(self.relation, baseline_year, age_range)).df())
+        panel.attrs.update(baseline_year=int(baseline_year), age_range=tuple(age_range))
+        return panel
+
+
+def _tidy_types(panel: pd.DataFrame) -> pd.DataFrame:
+    for col in ("OMR_ID", "OMR_ID_BASE", "AAR", "REGION"):
+        if col in panel and not panel[col].isna().any():
+            panel[col] = panel[col].astype("int64")
+    return panel
+
+
+def open_microdata(
+    source: str | Path | pd.DataFrame, *, validate: bool = True, memory_limit: str | None = None
+) -> Microdata:
+    """Expose microdata (file, folder, data dir or DataFrame) in DuckDB and check its schema."""
+    con = io.connect(memory_limit=memory_limit)
+    relation = io.register_microdata(con, source)
+    if validate:
+        n_rows = schemas.validate_relation(con, relation)
+    else:
+        n_rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+    years = tuple(int(y) for (y,) in con.execute(f"SELECT DISTINCT AAR FROM {relation} ORDER BY 1").fetchall())
+    return Microdata(con=con, relation=relation, n_rows=int(n_rows), years=years)
+
+
+def build_area_panel(source, *, unknown_education: str = "exclude", validate: bool = True) -> pd.DataFrame:
+    """Area x year panel of the official-style indicators from register microdata."""
+    return open_microdata(source, validate=validate).area_panel(unknown_education=unknown_education)
+
+
+def build_cohort_panel(
+    source, *, baseline_year: int, age_range: tuple[int, int] = (18, 64), validate: bool = True
+) -> pd.DataFrame:
+    """Person x year panel of a baseline cohort, followed wherever they move."""
+    return open_microdata(source, validate=validate).cohort_panel(baseline_year, age_range=age_range)

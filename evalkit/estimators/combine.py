@@ -1,0 +1,89 @@
+"""Linear combinations and Wald tests of estimated terms (pure functions of estimate + vcov).
+
+Used for the average post-period effect of an event study and the joint pre-trend
+test (e.g. Roth, Sant'Anna, Bilinski & Poe 2023, "What's trending in
+difference-in-differences?", J. Econometrics 235(2), sec. 4).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.errors import ParameterError
+from evalkit.results.result import Result
+
+
+@dataclass(frozen=True, slots=True)
+class WaldTest:
+    """Joint test that the named terms are all zero (chi-square, or F with cluster df)."""
+
+    terms: tuple[str, ...]
+    statistic: float
+    df: int
+    p_value: float
+
+
+def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    if result.vcov is None:
+        raise ParameterError(f"{result.estimator} result has no covariance matrix to combine terms.")
+    missing = [t for t in terms if t not in result.vcov.index]
+    if missing:
+        raise ParameterError(f"terms {missing} are not estimated terms; available: {list(result.vcov.index)}.")
+    est = result.table.set_index("term").loc[terms, "estimate"].to_numpy(float)
+    return est, result.vcov.loc[terms, terms].to_numpy(float)
+
+
+def wald_test(result: Result, terms: list[str]) -> WaldTest:
+    """Wald statistic b' V^-1 b; p-value from chi2(q), or from F(q, G-1)*q when the
+    result uses a t(G-1) reference distribution (cluster-robust small-sample form)."""
+    if not terms:
+        raise ParameterError("wald_test needs at least one term.")
+    est, cov = _pieces(result, list(terms))
+    stat = float(est @ np.linalg.solve(cov, est))
+    q, df = len(terms), result.inference.df
+    p = stats.f.sf(stat / q, q, df) if df else stats.chi2.sf(stat, q)
+    return WaldTest(terms=tuple(terms), statistic=stat, df=q, p_value=float(p))
+
+
+def lincom(result: Result, weights: Mapping[str, float], *, term: str, estimand: str) -> Result:
+    """A new :class:`Result` for sum_k w_k * beta_k, with its standard error and interval."""
+    names = list(weights)
+    est, cov = _pieces(result, names)
+    w = np.array([weights[n] for n in names], float)
+    value, se = float(w @ est), float(np.sqrt(w @ cov @ w))
+    df = result.inference.df
+    dist = stats.t(df) if df else stats.norm
+    crit = dist.ppf(1 - result.alpha / 2)
+    stat = value / se if se > 0 else np.nan
+    table = {"term": [term], "estimate": [value], "std_error": [se], "statistic": [stat],
+             "p_value": [2 * dist.sf(abs(stat))], "conf_low": [value - crit * se], "conf_high": [value + crit * se]}
+    return Result(estimator=f"{result.estimator} (combination)", estimand=estimand, table=pd.DataFrame(table),
+                  vcov=pd.DataFrame([[se**2]], index=[term], columns=[term]), alpha=result.alpha,
+                  inference=result.inference, n_obs=result.n_obs, outcome=result.outcome,
+                  diagnostics={"weights": dict(weights)}, meta=dict(result.meta))
+
+
+def event_terms(result: Result, *, post: bool) -> list[str]:
+    """Names of the estimated (non-reference) event-time terms, post (e >= 0) or pre (e < 0)."""
+    tab = result.table
+    if tab["event_time"].isna().all():
+        raise ParameterError(f"{result.estimator} result has no event-time terms.")
+    keep = (~tab["reference"]) & tab["event_time"].notna()
+    keep &= (tab["event_time"] >= 0) if post else (tab["event_time"] < 0)
+    return tab.loc[keep.fillna(False), "term"].tolist()
+
+
+def post_average(result: Result) -> Result:
+    """Equally weighted average of the post-period event-study coefficients."""
+    terms = event_terms(result, post=True)
+    return lincom(result, {t: 1 / len(terms) for t in terms}, term="ATT(post avg)",
+                  estimand="average of the post-period event-time effects, equal weights")
+
+
+def pretrend_test(result: Result) -> WaldTest:
+    """Joint test that every estimated pre-period event-time coefficient is zero."""
+    return wald_test(result, event_terms(result, post=False))

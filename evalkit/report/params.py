@@ -1,0 +1,113 @@
+"""Declared, validated parameters of the report templates.
+
+Papermill only *warns* about unknown parameters (see ``../shared/reporting.md``), so
+every parameter file is validated here before any execution: unknown names, wrong
+types and impossible values are refused with the valid options and the closest name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalkit.errors import ParameterError, closest
+
+TEMPLATES = ("midterm", "final")
+INTERVENTIONS = ("fremskudt_beskaeftigelse", "poa")
+LANGS = ("da", "en")
+COMPARISONS = ("never_treated", "never_treated_no_other")
+OUTCOMES = ("employment_rate", "k1_share", "conviction_share")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared template parameter."""
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any
+    help: str
+    choices: tuple | None = None
+    bounds: tuple[float, float] | None = None
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("title", str, "", "report title; empty = generated from the intervention"),
+    Param("intervention", str, "fremskudt_beskaeftigelse", "intervention in interventions.csv", INTERVENTIONS),
+    Param("outcome", str, "employment_rate", "area indicator used as the main outcome", OUTCOMES),
+    Param("data_dir", str, "data/demo", "microdata directory (docs/data_contract.md layout); relative paths are taken from the project root"),
+    Param("baseline_year", int, 2014, "baseline year for balance and the cohort panel", bounds=(1990, 2100)),
+    Param("evaluation_year", int, 2024, "last year of data used in this report", bounds=(1990, 2100)),
+    Param("comparison", str, "never_treated", "comparison areas", COMPARISONS),
+    Param("leads", int, 4, "pre-treatment event times shown in the event study", bounds=(1, 20)),
+    Param("lags", int, 5, "post-treatment event times shown in the event study", bounds=(0, 20)),
+    Param("alpha", float, 0.05, "significance level (1 - confidence)", bounds=(0.001, 0.5)),
+    Param("lang", str, "en", "label language", LANGS),
+    Param("seed", int, 2024, "seed for every random step", bounds=(0, 2**32 - 1)),
+    Param("min_cell", int, 5, "disclosure threshold: smallest number of persons per shown cell", bounds=(3, 1000)),
+)
+BY_NAME = {p.name: p for p in PARAMS}
+
+
+def defaults() -> dict[str, Any]:
+    """The default value of every declared parameter."""
+    return {p.name: p.default for p in PARAMS}
+
+
+def _check_value(p: Param, value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        value = value.isoformat()
+    if p.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, p.type):
+        raise ParameterError(
+            f"parameter {p.name!r} must be {p.type.__name__}, got {type(value).__name__} {value!r} ({p.help})."
+        )
+    if p.choices is not None and value not in p.choices:
+        raise ParameterError(
+            f"parameter {p.name!r}={value!r} is not allowed; choose one of {list(p.choices)}."
+            + closest(str(value), p.choices)
+        )
+    if p.bounds is not None and not p.bounds[0] <= value <= p.bounds[1]:
+        raise ParameterError(f"parameter {p.name!r}={value!r} lies outside [{p.bounds[0]}, {p.bounds[1]}].")
+    return value
+
+
+def validate_params(given: dict[str, Any]) -> dict[str, Any]:
+    """Return the full parameter set (defaults filled in) or raise :class:`ParameterError`."""
+    unknown = [k for k in given if k not in BY_NAME]
+    if unknown:
+        name = unknown[0]
+        raise ParameterError(
+            f"unknown report parameter {name!r}.{closest(name, BY_NAME)} Valid parameters: {sorted(BY_NAME)}."
+        )
+    out = defaults()
+    out.update({k: _check_value(BY_NAME[k], v) for k, v in given.items()})
+    if out["baseline_year"] >= out["evaluation_year"]:
+        raise ParameterError(
+            f"baseline_year={out['baseline_year']} must be before evaluation_year={out['evaluation_year']}."
+        )
+    return out
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """Read a YAML parameter file and validate it (dates are kept as ISO strings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"parameter file {str(path)!r} does not exist.")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ParameterError(f"parameter file {str(path)!r} must hold a mapping of name: value.")
+    return validate_params(raw)
+
+
+def describe() -> str:
+    """Human-readable documentation of the declared parameters."""
+    rows = []
+    for p in PARAMS:
+        allowed = f" one of {list(p.choices)}" if p.choices else (f" in {list(p.bounds)}" if p.bounds else "")
+        rows.append(f"{p.name:16} {p.type.__name__:5} default {p.default!r:28} {p.help}{allowed}")
+    return "\n".join(rows)

@@ -1,0 +1,80 @@
+"""The robustness table of the final report: one effect, several specifications."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalkit.domain.timing import attach_cohort
+from evalkit.estimators import did2x2, twfe
+from evalkit.estimators.combine import post_average
+from evalkit.report import truth
+from evalkit.report.i18n import label
+
+SPEC_NAMES = {
+    "es_area": {"da": "Event study, område, gns. efter start", "en": "Event study, area, post average"},
+    "twfe_area": {"da": "TWFE, område, statisk", "en": "TWFE, area, static"},
+    "twfe_area_clean": {"da": "TWFE, område, uden andre indsatser i kontrol",
+                        "en": "TWFE, area, comparison without other interventions"},
+    "did_2x2": {"da": "2×2 DiD, baseline vs. evalueringsår", "en": "2×2 DiD, baseline vs evaluation year"},
+    "es_cohort": {"da": "Event study, kohorte, gns. efter start", "en": "Event study, cohort, post average"},
+    "twfe_cohort": {"da": "TWFE, kohorte, statisk", "en": "TWFE, cohort, static"},
+}
+
+
+def _twfe(panel: pd.DataFrame, outcome: str, unit: str, alpha: float):
+    return twfe(panel, outcome=outcome, unit=unit, time="AAR", treatment="treat", cluster="OMR_ID", alpha=alpha)
+
+
+def _two_by_two(study) -> tuple[object, float]:
+    p, area = study.p, study.area
+    keep = area["AAR"].isin([p["baseline_year"], p["evaluation_year"]])
+    keep &= (area["cohort"] == 0) | ((area["cohort"] > p["baseline_year"]) & (area["cohort"] <= p["evaluation_year"]))
+    sample = area[keep].assign(post=lambda d: (d["AAR"] == p["evaluation_year"]).astype(int))
+    result = did2x2(sample, outcome=p["outcome"], treatment="treated", post="post", cluster="OMR_ID", alpha=p["alpha"])
+    true = np.nan
+    if "effect" in sample:
+        treated_post = sample[(sample["treated"] == 1) & (sample["post"] == 1)]
+        true = float(treated_post["effect"].mean())
+    return result, true
+
+
+def _clean_comparison(study) -> pd.DataFrame:
+    base = study.area.drop(columns=["cohort", "treated", "treat"])
+    return attach_cohort(base, study.cohorts_for("never_treated_no_other"))
+
+
+def _truth_att(panel: pd.DataFrame) -> float:
+    return truth.truth_att(panel) if "effect" in panel else np.nan
+
+
+def specifications(study) -> dict[str, tuple[object, float]]:
+    """Each specification's result (one row of interest) and its simulated truth (NaN if unknown)."""
+    p = study.p
+    es_truth = study._truth_by_e(study.area)
+    co_truth = study._truth_by_e(study.cohort)
+    clean = _clean_comparison(study)
+    return {
+        "es_area": (post_average(study.area_es),
+                    np.nan if es_truth is None else truth.truth_post_average(es_truth, p["lags"])),
+        "twfe_area": (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
+        "twfe_area_clean": (_twfe(clean, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(clean)),
+        "did_2x2": _two_by_two(study),
+        "es_cohort": (post_average(study.cohort_es),
+                      np.nan if co_truth is None else truth.truth_post_average(co_truth, p["lags"])),
+        "twfe_cohort": (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]), _truth_att(study.cohort)),
+    }
+
+
+def robustness_table(study) -> pd.DataFrame:
+    """One row per specification: estimate, std. error, CI, p-value, N and truth (if simulated)."""
+    lang, rows = study.p["lang"], []
+    for key, (result, true) in specifications(study).items():
+        row = result.tidy().iloc[0]
+        rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row["estimate"],
+                     label("std_error", lang): row["std_error"],
+                     label("ci", lang): f"[{row['conf_low']:.4f}, {row['conf_high']:.4f}]",
+                     label("p_value", lang): row["p_value"], "N": result.n_obs, label("truth", lang): true})
+    table = pd.DataFrame(rows)
+    if table[label("truth", lang)].isna().all():
+        table = table.drop(columns=label("truth", lang))
+    return table

@@ -1,0 +1,183 @@
+"""The report orchestrator: one object per report run; each method is one notebook cell.
+
+Orchestration only: panels come from :mod:`evalkit.data.panels`, numbers from the
+estimators, tables, figures and sentences from pure functions in this package.
+Every displayed object is an aggregate (areas or >= ``min_cell`` persons).
+"""
+from __future__ import annotations
+
+import html
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML, Markdown
+
+from evalkit.data.io import read_table
+from evalkit.data.panels import open_microdata
+from evalkit.domain.timing import attach_cohort, treatment_cohorts
+from evalkit.errors import ParameterError
+from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.estimators.combine import post_average, pretrend_test
+from evalkit.report import figures, tables, text, truth
+from evalkit.report.i18n import label, section
+from evalkit.report.params import validate_params
+
+
+def resolve_data_dir(data_dir: str) -> Path:
+    """Absolute data folder: as given, else relative to the project root above the cwd."""
+    path = Path(data_dir)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    for folder in Path.cwd().resolve().parents:
+        if (folder / "pyproject.toml").is_file() and (folder / path).exists():
+            return (folder / path).resolve()
+    raise ParameterError(f"data_dir={data_dir!r} does not exist (looked in the cwd and the project root).")
+
+
+class Study:
+    """Data, design and estimates of one evaluation report (cached per instance)."""
+
+    def __init__(self, template: str, params: dict):
+        self.template = template
+        self.p = validate_params(params)
+        self.data_dir = resolve_data_dir(self.p["data_dir"])
+        self.md = open_microdata(self.data_dir)
+        for key in ("baseline_year", "evaluation_year"):
+            if self.p[key] not in self.md.years:
+                raise ParameterError(f"{key}={self.p[key]} is outside the data years "
+                                     f"{self.md.years[0]}-{self.md.years[-1]}.")
+
+    @classmethod
+    def load(cls, template: str, **params) -> "Study":
+        """Validate the parameters and open the data (one notebook cell)."""
+        return cls(template, params)
+
+    # ----------------------------------------------------------------- data
+    @cached_property
+    def interventions(self) -> pd.DataFrame:
+        return read_table(self.data_dir / "interventions.csv")
+
+    def cohorts_for(self, comparison: str) -> pd.DataFrame:
+        """Cohort and role of every area under a comparison rule."""
+        areas = read_table(self.data_dir / "areas.parquet")["OMR_ID"]
+        return treatment_cohorts(self.interventions, areas, intervention=self.p["intervention"], comparison=comparison)
+
+    @cached_property
+    def cohorts(self) -> pd.DataFrame:
+        return self.cohorts_for(self.p["comparison"])
+
+    @cached_property
+    def area(self) -> pd.DataFrame:
+        panel = self.md.area_panel()
+        panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
+        return self._with_truth(attach_cohort(panel, self.cohorts), truth.area_effects(self.data_dir, self.p["outcome"]))
+
+    @cached_property
+    def cohort(self) -> pd.DataFrame:
+        panel = self.md.cohort_panel(self.p["baseline_year"])
+        panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
+        panel = attach_cohort(panel.assign(OMR_ID_CUR=panel["OMR_ID"]).drop(columns="OMR_ID")
+                              .rename(columns={"OMR_ID_BASE": "OMR_ID"}), self.cohorts)
+        effect = truth.person_effects(self.data_dir, panel, self.p["outcome"])
+        return panel if effect is None else panel.assign(effect=effect)
+
+    @staticmethod
+    def _with_truth(panel: pd.DataFrame, effects: pd.DataFrame | None) -> pd.DataFrame:
+        if effects is None:
+            return panel
+        return panel.merge(effects, on=["OMR_ID", "AAR"], how="left", validate="one_to_one")
+
+    @property
+    def person_outcome(self) -> str:
+        return truth.PERSON_OUTCOME[self.p["outcome"]]
+
+    # ------------------------------------------------------------ estimates
+    def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str):
+        return event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort",
+                           leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"])
+
+    @cached_property
+    def area_es(self):
+        return self._event_study(self.area, self.p["outcome"], "OMR_ID")
+
+    @cached_property
+    def cohort_es(self):
+        return self._event_study(self.cohort, self.person_outcome, "PERSON_ID")
+
+    def _truth_by_e(self, panel: pd.DataFrame) -> pd.Series | None:
+        if "effect" not in panel:
+            return None
+        return truth.truth_by_event_time(panel, leads=self.p["leads"], lags=self.p["lags"])
+
+    # ------------------------------------------------------------- displays
+    def heading(self, key: str, level: int = 2) -> Markdown:
+        return Markdown(f"{'#' * level} {section(key, self.p['lang'])}")
+
+    def header(self) -> Markdown:
+        lang = self.p["lang"]
+        title = self.p["title"] or f"{label(self.template, lang)}: {label(self.p['intervention'], lang)}"
+        rows = "\n".join(f"| `{k}` | {v} |" for k, v in self.p.items() if k != "data_dir")
+        return Markdown(f"# {title}\n\n| parameter | value |\n|---|---|\n{rows}\n")
+
+    def design(self) -> HTML:
+        lang = self.p["lang"]
+        table = tables.design_table(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"])
+        years = f"{int(self.area['AAR'].min())}–{int(self.area['AAR'].max())}"
+        note = {"da": f"År: {years}. Sammenligning: {label(self.p['comparison'], lang)}.",
+                "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}."}[lang]
+        return HTML(tables.to_html(table, digits=0) + f"<p class='evalkit-note'>{html.escape(note)}</p>")
+
+    def balance(self) -> HTML:
+        return HTML(tables.to_html(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"])))
+
+    def trends_figure(self) -> HTML:
+        lang, outcome = self.p["lang"], self.p["outcome"]
+        fig = figures.trends_figure(self.area, outcome, lang=lang)
+        alt = {"da": f"Gennemsnitlig {label(outcome, lang).lower()} pr. år for hver indsatskohorte og sammenligningsområderne.",
+               "en": f"Mean {label(outcome, lang).lower()} by year for each treatment cohort and the comparison areas."}[lang]
+        return HTML(figures.figure_html(fig, alt))
+
+    def pretrends(self) -> Markdown:
+        test = pretrend_test(self.area_es)
+        return Markdown(text.pretrend_sentence(test.statistic, test.df, test.p_value,
+                                               lang=self.p["lang"], alpha=self.p["alpha"]))
+
+    def event_study_figure(self, estimand: str = "area") -> HTML:
+        result, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
+        lang = self.p["lang"]
+        fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang))
+        alt = {"da": "Event study: estimerede effekter med konfidensintervaller for hvert år før og efter indsatsens start.",
+               "en": "Event study: estimated effects with confidence intervals for each year before and after the start."}[lang]
+        return HTML(figures.figure_html(fig, alt))
+
+    def event_study_table(self, estimand: str = "area") -> HTML:
+        result = self.area_es if estimand == "area" else self.cohort_es
+        cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
+        return HTML(tables.to_html(result.tidy()[cols], digits=4))
+
+    def effect_summary(self, estimand: str = "area") -> Markdown:
+        es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
+        avg = post_average(es).tidy().iloc[0]
+        by_e = self._truth_by_e(panel)
+        true = None if by_e is None else truth.truth_post_average(by_e, self.p["lags"])
+        name = label(f"{estimand}_estimand", self.p["lang"])
+        sentence = text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
+                                        self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
+        return Markdown(sentence)
+
+    def conclusions(self) -> Markdown:
+        """Findings written from the numbers: both estimands, pre-trends, and the caveat."""
+        parts = [self.effect_summary("area").data]
+        if self.template == "final":
+            parts += [self.effect_summary("cohort").data, text.estimand_note(self.p["lang"])]
+        parts.append(self.pretrends().data)
+        return Markdown("\n\n".join(parts))
+
+    def estimand_note(self) -> Markdown:
+        return Markdown(text.estimand_note(self.p["lang"]))
+
+    def robustness(self) -> HTML:
+        from evalkit.report.robustness import robustness_table
+
+        return HTML(tables.to_html(robustness_table(self), digits=4))

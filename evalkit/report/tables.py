@@ -1,0 +1,43 @@
+"""Report tables, computed from panels and results (pure functions, no display)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalkit.report.disclosure import suppress_small
+from evalkit.report.i18n import label
+
+BALANCE_INDICATORS = ("residents", "employment_rate", "k1_share", "conviction_share",
+                      "basic_edu_share", "income_rel_region", "nonwestern_share")
+
+
+def design_table(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell: int = 5) -> pd.DataFrame:
+    """Areas and baseline residents by first treated year (0 = comparison areas)."""
+    base = panel[panel["AAR"] == baseline_year]
+    table = base.groupby("cohort").agg(n_areas=("OMR_ID", "nunique"), residents=("residents", "sum"))
+    table = suppress_small(table.reset_index(), ["residents"], min_cell=min_cell)
+    table["cohort"] = table["cohort"].map(lambda c: label("comparison", lang) if c == 0 else str(int(c)))
+    return table.rename(columns={"cohort": label("cohort", lang), "n_areas": label("n_areas", lang),
+                                 "residents": label("residents", lang)})
+
+
+def balance_table(panel: pd.DataFrame, baseline_year: int, *, lang: str,
+                  indicators: tuple[str, ...] = BALANCE_INDICATORS) -> pd.DataFrame:
+    """Baseline means of treated and comparison areas with the standardised difference
+    (difference over the pooled standard deviation; Imbens & Rubin 2015, ch. 14)."""
+    base = panel[panel["AAR"] == baseline_year]
+    treated, control = base[base["cohort"] > 0], base[base["cohort"] == 0]
+    rows = []
+    for ind in indicators:
+        t, c = treated[ind].mean(), control[ind].mean()
+        pooled = np.sqrt((treated[ind].var() + control[ind].var()) / 2)
+        rows.append({label("indicator", lang): label(ind, lang), label("treated", lang): t,
+                     label("comparison", lang): c, label("difference", lang): t - c,
+                     label("std_diff", lang): (t - c) / pooled if pooled > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def to_html(frame: pd.DataFrame, digits: int = 3) -> str:
+    """Static HTML for a report table (no index, rounded)."""
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", na_rep="–",
+                         classes="evalkit-table", border=0)

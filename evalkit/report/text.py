@@ -1,0 +1,61 @@
+"""Report sentences written from the numbers (pure functions returning Markdown)."""
+from __future__ import annotations
+
+import math
+
+from evalkit.report.i18n import label
+
+
+def _pp(value: float, outcome: str) -> str:
+    """Percentage points for shares, plain numbers otherwise."""
+    if outcome.endswith(("_rate", "_share")):
+        return f"{100 * value:+.2f} pp"
+    return f"{value:+.3f}"
+
+
+def effect_sentence(name: str, estimate: float, low: float, high: float, p_value: float,
+                    outcome: str, *, lang: str, alpha: float, truth: float | None = None) -> str:
+    """One sentence: the estimate, its confidence interval, significance and (if known) the truth."""
+    level = round(100 * (1 - alpha))
+    signif = p_value < alpha
+    ci = f"[{_pp(low, outcome)}; {_pp(high, outcome)}]"
+    if lang == "da":
+        text = (f"**{name}:** estimeret effekt på {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
+                f"({level} % konfidensinterval {ci}, p = {p_value:.3f}); "
+                + ("effekten er statistisk signifikant." if signif else "effekten er ikke statistisk signifikant."))
+        if truth is not None and not math.isnan(truth):
+            inside = low <= truth <= high
+            text += (f" Den simulerede sande effekt er {_pp(truth, outcome)}, som "
+                     + ("ligger inden for intervallet." if inside else "ligger uden for intervallet."))
+        return text
+    text = (f"**{name}:** estimated effect on {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
+            f"({level}% confidence interval {ci}, p = {p_value:.3f}); "
+            + ("the effect is statistically significant." if signif else "the effect is not statistically significant."))
+    if truth is not None and not math.isnan(truth):
+        inside = low <= truth <= high
+        text += (f" The simulated true effect is {_pp(truth, outcome)}, which "
+                 + ("lies inside the interval." if inside else "lies outside the interval."))
+    return text
+
+
+def pretrend_sentence(statistic: float, df: int, p_value: float, *, lang: str, alpha: float) -> str:
+    """The joint test that all pre-period event-study coefficients are zero."""
+    reject = p_value < alpha
+    if lang == "da":
+        verdict = ("forløbene før indsatsen afviger signifikant – fortolk effekterne varsomt."
+                   if reject else "der er ikke tegn på forskellige forløb før indsatsen.")
+        return f"Samlet Wald-test af førperiodens koefficienter: χ²({df}) = {statistic:.2f}, p = {p_value:.3f}; {verdict}"
+    verdict = ("pre-treatment trends differ significantly – interpret the effects with care."
+               if reject else "there is no sign of differing trends before the intervention.")
+    return f"Joint Wald test of the pre-period coefficients: χ²({df}) = {statistic:.2f}, p = {p_value:.3f}; {verdict}"
+
+
+def estimand_note(lang: str) -> str:
+    """Why the area and cohort estimands differ (composition vs effect)."""
+    if lang == "da":
+        return ("Områdeeffekten måler ændringen blandt dem, der bor i området det enkelte år, og blander derfor "
+                "effekter på personer med ændringer i, hvem der flytter ind og ud. Kohorteeffekten følger "
+                "beboerne fra baseline-året, også når de flytter (intention to treat), og måler effekten på personer.")
+    return ("The area effect measures change among whoever lives in the area each year, so it mixes effects on "
+            "people with changes in who moves in and out. The cohort effect follows the baseline-year residents "
+            "wherever they move (intention to treat) and measures the effect on people.")

@@ -1,0 +1,56 @@
+"""The simulated truth for the estimation sample (only for simulated data with ``truth/``).
+
+The simulator records the treated-world minus untreated-world outcome of every area-year
+and person-year (common random numbers), so the true effect can be averaged over exactly
+the observations an estimator uses.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+PERSON_OUTCOME = {"employment_rate": "BESK_FTE", "conviction_share": "DOMFAELDT", "k1_share": "UDENFOR_FTE"}
+
+
+def area_effects(data_dir: str | Path, outcome: str) -> pd.DataFrame | None:
+    """``OMR_ID, AAR, effect`` for an area indicator, or None when no truth is recorded."""
+    path = Path(data_dir) / "truth" / "area_effects.parquet"
+    if not path.is_file():
+        return None
+    effects = pd.read_parquet(path)
+    effects = effects[effects["outcome"] == outcome]
+    return None if effects.empty else effects[["OMR_ID", "AAR", "effect"]].reset_index(drop=True)
+
+
+def person_effects(data_dir: str | Path, panel: pd.DataFrame, outcome: str) -> pd.Series | None:
+    """Observed minus untreated-world outcome per row of a person panel (aligned to ``panel``)."""
+    path = Path(data_dir) / "truth" / "person_counterfactual.parquet"
+    column = PERSON_OUTCOME.get(outcome)
+    if column is None or not path.is_file():
+        return None
+    cf = pd.read_parquet(path, columns=["PERSON_ID", "AAR", f"{column}_0"])
+    merged = panel[["PERSON_ID", "AAR", column]].merge(cf, on=["PERSON_ID", "AAR"], how="left", validate="one_to_one")
+    return pd.Series((merged[column] - merged[f"{column}_0"]).to_numpy(), index=panel.index, name="effect")
+
+
+def binned_event_time(cohort: pd.Series, time: pd.Series, leads: int, lags: int) -> pd.Series:
+    """Event time of treated rows, binned at -leads and lags as in the event-study design."""
+    return (time - cohort).clip(lower=-leads, upper=lags).where(cohort > 0)
+
+
+def truth_by_event_time(frame: pd.DataFrame, *, leads: int, lags: int) -> pd.Series:
+    """Mean true effect of treated rows by (binned) event time; needs ``cohort, AAR, effect``."""
+    e = binned_event_time(frame["cohort"], frame["AAR"], leads, lags)
+    return frame["effect"].groupby(e).mean().rename("truth")
+
+
+def truth_att(frame: pd.DataFrame) -> float:
+    """Mean true effect over treated post-period rows (the ATT a static TWFE targets)."""
+    post = (frame["cohort"] > 0) & (frame["AAR"] >= frame["cohort"])
+    return float(frame.loc[post, "effect"].mean())
+
+
+def truth_post_average(by_event_time: pd.Series, lags: int) -> float:
+    """Equal-weight mean of the truth over event times 0..lags (matches ``post_average``)."""
+    return float(by_event_time.loc[[e for e in range(lags + 1) if e in by_event_time.index]].mean())
