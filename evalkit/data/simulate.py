@@ -1,0 +1,142 @@
+"""Seeded, deterministic simulator of register microdata with recorded true effects.
+
+``simulate(out)`` writes the layout of docs/data_contract.md. The area system (the
+residents of the social-housing areas and everyone who moves out of them) is simulated
+twice from 2015 on, in a treated world (written as the data) and an untreated world,
+with common random numbers; their difference is the recorded truth. The never-in-area
+comparison population does not depend on treatment and is simulated once, streamed in
+chunks of ``chunk_persons`` persons, one parquet part file per chunk.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from evalkit.data import _sim_params as P
+from evalkit.data import _sim_world as W
+from evalkit.data._sim_areas import Treatment, areas_frame, assign_interventions, make_areas
+from evalkit.data._sim_outside import write_outside
+from evalkit.data._sim_output import part_path, person_year_table, prepare_dir, write_json, write_parquet
+from evalkit.data._sim_survey import survey
+from evalkit.data._sim_truth import area_effects, area_means, counterfactual_table, truth_document
+from evalkit.errors import ParameterError, check_choice
+
+__all__ = ["simulate", "SIZES"]
+SIZES = dict(P.SIZES)
+_SPLIT_YEAR = min(P.OUTREACH_COHORTS)  # both worlds are identical before this year
+
+
+def _logger(progress: bool):
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        if progress:
+            print(f"[simulate {time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    return log
+
+
+def _check_args(seed, size, chunk_persons, n_outside) -> int:
+    check_choice("size", size, list(P.SIZES))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer.")
+    if isinstance(chunk_persons, bool) or not isinstance(chunk_persons, (int, np.integer)) or chunk_persons < 1:
+        raise ParameterError(f"chunk_persons={chunk_persons!r} must be a positive integer.")
+    n = P.SIZES[size] if n_outside is None else n_outside
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ParameterError(f"_n_outside={n_outside!r} must be a non-negative integer.")
+    return int(n)
+
+
+def _pre_period_levels(records: dict, n_areas: int) -> tuple[np.ndarray, np.ndarray]:
+    """K1 and conviction share by area, averaged over the two years before treatment."""
+    k1, conv = [], []
+    for year in (_SPLIT_YEAR - 2, _SPLIT_YEAR - 1):
+        rec = records[year]
+        k1.append(area_means({**rec, "besk": rec["udenfor"]}, n_areas)[0])
+        conv.append(area_means(rec, n_areas)[1])
+    return np.mean(k1, axis=0), np.mean(conv, axis=0)
+
+
+def _simulate_worlds(seed: int, log):
+    """Common history to 2014, selection of treated areas, then the two worlds."""
+    areas = make_areas(seed)
+    log(f"area system: {areas.n} areas, burn-in from {P.BURN_IN_START}")
+    st, pre = W.run(seed, W.initial_state(seed, areas), range(P.BURN_IN_START, _SPLIT_YEAR),
+                    areas, Treatment.none(areas.n), W.keep_full, log)
+    interventions, treat = assign_interventions(seed, areas, *_pre_period_levels(pre, areas.n))
+    log("treated world")
+    _, post1 = W.run(seed, st, range(_SPLIT_YEAR, P.LAST_YEAR + 1), areas, treat, W.keep_full, log)
+    log("untreated world")
+    _, post0 = W.run(seed, st, range(_SPLIT_YEAR, P.LAST_YEAR + 1), areas, Treatment.none(areas.n),
+                     W.keep_counterfactual, log)
+    rec1 = {**pre, **post1}
+    rec0 = {**{y: W.keep_counterfactual(r, r) for y, r in pre.items()}, **post0}
+    return areas, interventions, treat, rec1, rec0
+
+
+def _write_area_system(out: Path, seed: int, rec1: dict, log) -> dict:
+    written = {}
+    for part, year in enumerate(sorted(rec1)):
+        path = part_path(out, part)
+        written[path] = write_parquet(person_year_table(seed, rec1[year], year), path)
+    log(f"wrote {len(written)} area-system part files, {sum(written.values()):,} rows")
+    return written
+
+
+def _write_truth(out: Path, seed: int, size: str, areas, interventions, treat, rec1, rec0) -> dict:
+    effects = area_effects(seed, rec1, rec0, areas, treat)
+    written = {out / "truth" / "area_effects.parquet": write_parquet(
+        pa.Table.from_pandas(effects, preserve_index=False), out / "truth" / "area_effects.parquet")}
+    cf = pa.concat_tables([counterfactual_table(seed, rec1[y], rec0[y], y) for y in sorted(rec1)])
+    written[out / "truth" / "person_counterfactual.parquet"] = write_parquet(
+        cf, out / "truth" / "person_counterfactual.parquet")
+    write_json(truth_document(seed, size, effects, interventions), out / "truth" / "truth.json")
+    return written
+
+
+def _write_small_tables(out: Path, seed: int, areas, interventions, treat, rec1) -> dict:
+    af = pa.Table.from_pandas(areas_frame(areas), preserve_index=False).cast(pa.schema([
+        ("OMR_ID", pa.int32()), ("OMR_NAVN", pa.string()), ("REGION", pa.int16()), ("KOMMUNE", pa.int16())]))
+    written = {out / "areas.parquet": write_parquet(af, out / "areas.parquet")}
+    interventions.to_csv(out / "interventions.csv", index=False)
+    written[out / "interventions.csv"] = len(interventions)
+    written[out / "tryghed_survey.parquet"] = write_parquet(
+        survey(seed, rec1, areas, treat), out / "tryghed_survey.parquet")
+    return written
+
+
+def _manifest(out: Path, seed: int, size: str, n_areas: int, n_persons: int, written: dict) -> dict:
+    py_rows = sum(r for p, r in written.items() if p.parent.name == "person_years")
+    return {
+        "generator": P.GENERATOR_VERSION, "seed": int(seed), "size": size, "n_areas": n_areas,
+        "n_persons": int(n_persons), "n_person_years": int(py_rows),
+        "years": [P.FIRST_YEAR, P.LAST_YEAR], "burn_in_start": P.BURN_IN_START,
+        "files": {p.relative_to(out).as_posix(): int(r) for p, r in sorted(written.items())},
+    }
+
+
+def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int = 250_000,
+             progress: bool = True, _n_outside: int | None = None) -> Path:
+    """Simulate register microdata with recorded true effects into directory ``out``.
+
+    ``size`` sets the comparison population outside the areas: "small" (40,000
+    persons), "medium" (400,000) or "national" (5.5 million, streamed in chunks of
+    ``chunk_persons``). The same ``seed`` gives the same data. ``out`` must be new,
+    empty, or a previous simulate output (which is replaced). Returns ``out``.
+    """
+    n_outside = _check_args(seed, size, chunk_persons, _n_outside)
+    out = prepare_dir(out)
+    log = _logger(progress)
+    areas, interventions, treat, rec1, rec0 = _simulate_worlds(int(seed), log)
+    written = _write_area_system(out, seed, rec1, log)
+    written.update(write_outside(out, seed, n_outside, int(chunk_persons), len(written), log))
+    written.update(_write_small_tables(out, seed, areas, interventions, treat, rec1))
+    written.update(_write_truth(out, seed, size, areas, interventions, treat, rec1, rec0))
+    n_area_persons = len(np.unique(np.concatenate([r["id"] for r in rec1.values()])))
+    write_json(_manifest(out, seed, size, areas.n, n_area_persons + n_outside, written), out / "manifest.json")
+    log(f"done: {out}")
+    return out

@@ -1,0 +1,55 @@
+"""Both report templates run through papermill on the demo data and render offline HTML."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from evalkit.errors import ParameterError
+from evalkit.report.runner import run_report
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.I)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return {t: run_report(t, ROOT / "params" / f"outreach_{t}.yaml", root=ROOT, out_root=out, progress=False)
+            for t in ("midterm", "final")}
+
+
+@pytest.mark.parametrize("template", ["midterm", "final"])
+def test_html_is_offline_codeless_and_embeds_figures(runs, template):
+    html = runs[template].html.read_text(encoding="utf-8")
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    assert "<script src" not in html
+    assert "study." not in html and "import evalkit" not in html        # no code cells
+    assert html.count("data:image/png;base64") >= 1
+    assert re.search(r'<img [^>]*alt="[^"]{20,}"', html)                  # figures carry alt text
+    assert "PERSON_ID" not in html
+
+
+def test_reports_state_estimate_next_to_truth(runs):
+    midterm = runs["midterm"].html.read_text(encoding="utf-8")
+    final = runs["final"].html.read_text(encoding="utf-8")
+    assert "simulated true effect is" in midterm                          # English labels
+    assert "simulerede sande effekt er" in final                          # Danish labels
+    assert "Kohorteeffekt" in final and "Robusthed" in final
+
+
+def test_truth_inside_interval_in_final(runs):
+    nb = nbformat.read(runs["final"].notebook, as_version=4)
+    text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert text.count("lies inside the interval") + text.count("ligger inden for intervallet") >= 2
+
+
+def test_unknown_parameter_refused_before_running(tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text("intervention: poa\nevaluation_yaer: 2020\n")
+    with pytest.raises(ParameterError, match="evaluation_year"):
+        run_report("final", params, root=ROOT, out_root=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
