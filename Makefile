@@ -20,10 +20,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-$(DEMO_DATA)/manifest.json: | $(STAMP)
-	$(BIN)/evalkit simulate --out $(DEMO_DATA) --seed 2024 --size small
-
-demo: $(STAMP) $(DEMO_DATA)/manifest.json
+demo: $(STAMP)
+	$(BIN)/evalkit simulate --out $(DEMO_DATA) --seed 2024 --size small --if-needed
 	$(BIN)/evalkit report run midterm --params params/outreach_midterm.yaml
 	$(BIN)/evalkit report run final --params params/outreach_final.yaml
 	@echo "Reports written under $(CURDIR)/reports/ (open the .html files)"

@@ -10,7 +10,7 @@ DEMO = ROOT / "data" / "demo"
 
 
 def pytest_sessionstart(session):
-    if not (DEMO / "manifest.json").is_file():
-        from evalkit.data.simulate import simulate
+    from evalkit.data.simulate import is_current, simulate
 
+    if not is_current(DEMO, seed=2024, size="small"):
         simulate(DEMO, seed=2024, size="small", progress=False)

@@ -1,5 +1,17 @@
-"""evalkit: evaluation of interventions in Danish vulnerable housing areas."""
-from evalkit.errors import EvalkitError, EvalkitWarning, ParameterError, ValidationError
+"""evalkit: evaluation of interventions in Danish vulnerable housing areas.
+
+Data -> panel -> estimator -> result -> report. See README.md.
+"""
+from evalkit.data import Microdata, build_area_panel, build_cohort_panel, open_microdata, simulate
+from evalkit.domain import attach_cohort, treatment_cohorts
+from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.estimators.combine import post_average, pretrend_test, wald_test
+from evalkit.results import Result
 
 __version__ = "0.1.0"
-__all__ = ["EvalkitError", "EvalkitWarning", "ParameterError", "ValidationError", "__version__"]
+__all__ = [
+    "ColumnError", "EvalkitError", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
+    "__version__", "attach_cohort", "build_area_panel", "build_cohort_panel", "did2x2", "event_study",
+    "open_microdata", "post_average", "pretrend_test", "simulate", "treatment_cohorts", "twfe", "wald_test",
+]

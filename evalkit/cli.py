@@ -10,8 +10,11 @@ from evalkit.errors import EvalkitError
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from evalkit.data.simulate import simulate
+    from evalkit.data.simulate import is_current, simulate
 
+    if args.if_needed and is_current(args.out, seed=args.seed, size=args.size):
+        print(f"{args.out} already holds current {args.size} data for seed {args.seed}; nothing to do")
+        return 0
     start = time.perf_counter()
     out = simulate(args.out, seed=args.seed, size=args.size, progress=not args.quiet)
     print(f"simulated {args.size} data (seed {args.seed}) in {time.perf_counter() - start:.1f} s: {out}")
@@ -42,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=2024)
     sim.add_argument("--size", choices=["small", "medium", "national"], default="small")
     sim.add_argument("--quiet", action="store_true", help="no progress output")
+    sim.add_argument("--if-needed", action="store_true",
+                     help="skip when OUT already holds this generator version's data for the same seed and size")
     sim.set_defaults(func=_simulate)
     report = sub.add_parser("report", help="run or document report templates")
     rsub = report.add_subparsers(dest="action", required=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GENERATOR_VERSION = "evalkit.simulate/1.0"
+GENERATOR_VERSION = "evalkit.simulate/1.1"
 BURN_IN_START = 2000
 FIRST_YEAR, LAST_YEAR = 2010, 2024
 SIZES = {"small": 40_000, "medium": 400_000, "national": 5_500_000}

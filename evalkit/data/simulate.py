@@ -9,6 +9,7 @@ chunks of ``chunk_persons`` persons, one parquet part file per chunk.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -117,6 +118,16 @@ def _manifest(out: Path, seed: int, size: str, n_areas: int, n_persons: int, wri
         "years": [P.FIRST_YEAR, P.LAST_YEAR], "burn_in_start": P.BURN_IN_START,
         "files": {p.relative_to(out).as_posix(): int(r) for p, r in sorted(written.items())},
     }
+
+
+def is_current(out, *, seed: int, size: str) -> bool:
+    """True when ``out`` already holds this generator version's data for ``seed`` and ``size``."""
+    try:
+        manifest = json.loads((Path(out) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (manifest.get("generator"), manifest.get("seed"), manifest.get("size")) == (
+        P.GENERATOR_VERSION, int(seed), size)
 
 
 def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int = 250_000,

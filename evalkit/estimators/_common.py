@@ -1,0 +1,95 @@
+"""Shared fitting and packing for the regression estimators.
+
+Numbers happen in :func:`fit_twoway` and :func:`fit_ols`; the public
+estimators validate, call these and pack a :class:`Result` with :func:`pack`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from linearmodels import PanelOLS
+from linearmodels.panel.utility import AbsorbingEffectError
+
+from evalkit.errors import ValidationError
+from evalkit.inference import FitRequest, info, wald_table
+from evalkit.inference.registry import InferenceMethod
+from evalkit.results import Result
+
+
+def panel_request(df: pd.DataFrame, *, unit: str, time: str, cluster: str | None, n_regressors: int) -> FitRequest:
+    """FitRequest for a regression with unit and time fixed effects.
+
+    Counted like a dummy-variable regression without intercept: n_units + n_times - 1
+    effects; if every unit lies in one cluster, n_units - 1 of them are nested.
+    """
+    n_units, n_times = df[unit].nunique(), df[time].nunique()
+    clusters, nested = None, 0
+    if cluster is not None:
+        clusters = pd.factorize(df[cluster], sort=True)[0]
+        if df.groupby(unit, observed=True)[cluster].nunique().max() == 1:
+            nested = n_units - 1
+    return FitRequest(n_obs=len(df), n_regressors=n_regressors, n_effects=n_units + n_times - 1,
+                      n_nested_effects=nested, clusters=clusters, cluster_name=cluster)
+
+
+def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
+               method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
+    """Within (unit and time effects) OLS with linearmodels ``PanelOLS``.
+
+    Returns the coefficients and their covariance, already scaled by the
+    inference method. Rows must be in the order of ``req.clusters``.
+    """
+    index = pd.MultiIndex.from_arrays([np.asarray(entity), np.asarray(period)], names=["entity", "time"])
+    exog = pd.DataFrame(np.asarray(x, dtype=float), index=index, columns=list(x.columns))
+    model = PanelOLS(pd.Series(np.asarray(y, dtype=float), index=index, name="y"), exog,
+                     entity_effects=True, time_effects=True)
+    kwargs = method.linearmodels_fit(req)
+    if "clusters" in kwargs:
+        kwargs["clusters"] = pd.DataFrame({"cluster": kwargs["clusters"]}, index=index)
+    try:
+        res = model.fit(**kwargs)
+    except AbsorbingEffectError as err:
+        raise ValidationError(
+            f"A regressor is absorbed by the unit and time fixed effects ({err}). "
+            "This happens when the treatment timing does not vary across units."
+        ) from None
+    vcov = res.cov * method.vcov_scale(req, "linearmodels")
+    return res.params, vcov
+
+
+def fit_ols(y: np.ndarray, x: pd.DataFrame, method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
+    """OLS with statsmodels; returns coefficients and scaled covariance."""
+    res = sm.OLS(np.asarray(y, dtype=float), np.asarray(x, dtype=float)).fit(**method.statsmodels_fit(req))
+    names = list(x.columns)
+    params = pd.Series(res.params, index=names)
+    vcov = pd.DataFrame(res.cov_params(), index=names, columns=names) * method.vcov_scale(req, "statsmodels")
+    return params, vcov
+
+
+def term_table(params: pd.Series, vcov: pd.DataFrame, alpha: float, df: float | None) -> pd.DataFrame:
+    """Tidy rows (term + Wald statistics) for the given coefficients."""
+    terms = list(params.index)
+    table = wald_table(params.to_numpy(), vcov.loc[terms, terms].to_numpy(), alpha, df)
+    table.insert(0, "term", [str(t) for t in terms])
+    return table
+
+
+def pack(*, estimator: str, estimand: str, table: pd.DataFrame, vcov: pd.DataFrame, alpha: float,
+         method: InferenceMethod, req: FitRequest, outcome: str, diagnostics: Mapping[str, Any],
+         meta: Mapping[str, Any]) -> Result:
+    """Build the immutable :class:`Result`."""
+    return Result(estimator=estimator, estimand=estimand, table=table, vcov=vcov, alpha=alpha,
+                  inference=info(method, req), n_obs=req.n_obs, outcome=outcome,
+                  diagnostics=dict(diagnostics), meta=dict(meta))
+
+
+def cluster_diagnostics(df: pd.DataFrame, cluster: str | None, treated: pd.Series) -> dict[str, Any]:
+    """Numbers of clusters and of treated clusters (few treated clusters make CR1 unreliable)."""
+    if cluster is None:
+        return {}
+    return {"n_clusters": int(df[cluster].nunique()),
+            "n_treated_clusters": int(df.loc[treated.to_numpy(bool), cluster].nunique())}

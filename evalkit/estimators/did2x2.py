@@ -1,0 +1,78 @@
+"""The classic two-group, two-period difference-in-differences."""
+from __future__ import annotations
+
+import pandas as pd
+
+from evalkit.errors import ValidationError
+from evalkit.estimators import _validate as v
+from evalkit.estimators._common import cluster_diagnostics, fit_ols, pack, term_table
+from evalkit.inference import FitRequest, resolve
+from evalkit.results import Result
+
+ESTIMAND = "ATT: (treated post - treated pre) - (control post - control pre)"
+
+
+def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, cluster: str | None = None,
+           alpha: float = 0.05, inference: str | None = None) -> Result:
+    """2x2 difference-in-differences by OLS of y on treatment, post and treatment x post.
+
+    The coefficient on the interaction (term ``"ATT"``) is exactly the
+    difference of the four cell means; under parallel trends it is the average
+    effect on the treated in the post period (Angrist & Pischke 2009, *Mostly
+    Harmless Econometrics*, ch. 5.2).
+
+    Parameters
+    ----------
+    data : rows may be persons or areas; the caller's frame is not modified.
+    outcome : numeric outcome. Rows with a missing outcome are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning` (``diagnostics["n_dropped_missing"]``).
+    treatment : 0/1 (or bool) indicator of the treated group.
+    post : 0/1 (or bool) indicator of the post period.
+    cluster : assignment level (e.g. area); ``treatment`` must be constant
+        within it. With a cluster the default inference is "cr1" (CR1
+        covariance, t distribution with G-1 degrees of freedom, G = number of
+        clusters); without, "hc1" (normal distribution).
+    alpha : intervals have level 1 - alpha.
+    inference : name of a method in :mod:`evalkit.inference` (None: default).
+    """
+    alpha = v.check_alpha(alpha)
+    method = resolve(inference, cluster)
+    df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster})
+    v.check_numeric(df, outcome, "outcome")
+    for param, col in {"treatment": treatment, "post": post}.items():
+        v.check_binary(df, col, param)
+    v.check_no_missing(df, {"cluster": cluster})
+    df, n_dropped = v.drop_missing(df, outcome)
+    if cluster is not None:
+        v.check_constant_within(df, treatment, [cluster], "treatment", "treatment is assigned by cluster")
+    cells = _cell_table(df, outcome, treatment, post)
+
+    g, p = df[treatment].to_numpy(float), df[post].to_numpy(float)
+    x = pd.DataFrame({"const": 1.0, "treatment": g, "post": p, "ATT": g * p})
+    clusters = None if cluster is None else pd.factorize(df[cluster], sort=True)[0]
+    req = FitRequest(n_obs=len(df), n_regressors=4, clusters=clusters, cluster_name=cluster)
+    params, vcov = fit_ols(df[outcome].to_numpy(float), x, method, req)
+
+    table = term_table(params[["ATT"]], vcov, alpha, method.df(req))
+    table["n_treated"] = int((g == 1).sum())
+    table["n_control"] = int((g == 0).sum())
+    diagnostics = {"n_dropped_missing": n_dropped, "cell_means": cells["mean"], "cell_counts": cells["n"],
+                   **cluster_diagnostics(df, cluster, df[treatment] == 1)}
+    return pack(estimator="did2x2", estimand=ESTIMAND, table=table, vcov=vcov.loc[["ATT"], ["ATT"]],
+                alpha=alpha, method=method, req=req, outcome=outcome, diagnostics=diagnostics,
+                meta={"treatment": treatment, "post": post, "cluster": cluster})
+
+
+def _cell_table(df: pd.DataFrame, outcome: str, treatment: str, post: str) -> dict[str, dict[str, float]]:
+    """Means and counts of the four cells; every cell must have data."""
+    grouped = df.groupby([treatment, post])[outcome]
+    means, counts = grouped.mean(), grouped.size()
+    labels = {(1, 1): "treated_post", (1, 0): "treated_pre", (0, 1): "control_post", (0, 0): "control_pre"}
+    empty = [name for key, name in labels.items() if key not in counts.index]
+    if empty:
+        raise ValidationError(
+            f"The 2x2 design needs observations in all four cells of treatment={treatment!r} x post={post!r}; "
+            f"empty: {empty}."
+        )
+    return {"mean": {name: float(means[key]) for key, name in labels.items()},
+            "n": {name: int(counts[key]) for key, name in labels.items()}}

@@ -1,0 +1,72 @@
+"""Two-way fixed effects (TWFE) difference-in-differences."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from evalkit.estimators import _validate as v
+from evalkit.estimators._common import cluster_diagnostics, fit_twoway, pack, panel_request, term_table
+from evalkit.inference import resolve
+from evalkit.results import Result
+
+ESTIMAND = "ATT (TWFE-weighted average of treatment effects)"
+
+
+def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, cluster: str | None = None,
+         covariates: Sequence[str] | None = None, alpha: float = 0.05, inference: str | None = None) -> Result:
+    """Two-way fixed effects regression y_it = a_i + l_t + b D_it + x_it'g + e_it.
+
+    Estimated by the within transformation (linearmodels ``PanelOLS`` with
+    entity and time effects), identical to the dummy-variable regression
+    (Wooldridge 2010, *Econometric Analysis of Cross Section and Panel Data*,
+    ch. 10). The coefficient on ``treatment`` is the term ``"ATT"``. With a
+    single adoption date and homogeneous effects it is the ATT; with staggered
+    adoption and effects that change over time it is a weighted average with
+    possibly negative weights (Goodman-Bacon 2021; de Chaisemartin &
+    D'Haultfoeuille 2020) - prefer a heterogeneity-robust estimator then.
+
+    Parameters
+    ----------
+    unit, time : panel keys; (unit, time) must be unique. The panel may be unbalanced.
+    treatment : 0/1 (or bool) indicator of being treated in that period.
+    cluster : assignment level (e.g. area; may differ from ``unit``, e.g.
+        unit = person). ``treatment`` must be constant within (cluster, time).
+        With a cluster the default inference is "cr1": V scaled by
+        G/(G-1) * (N-1)/(N-K), K counting regressors and fixed effects (unit
+        effects nested in the clusters count as one), and t(G-1) for tests
+        and intervals, G = number of clusters. Without a cluster: "hc1" and
+        the normal distribution (this ignores serial correlation within units;
+        Bertrand, Duflo & Mullainathan 2004).
+    covariates : numeric time-varying controls; reported as terms of their own name.
+    """
+    alpha = v.check_alpha(alpha)
+    method = resolve(inference, cluster)
+    covariates = list(covariates or [])
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
+                         "cluster": cluster, "covariates": covariates})
+    for param, col in [("outcome", outcome)] + [("covariates", c) for c in covariates]:
+        v.check_numeric(df, col, param)
+    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster})
+    v.check_binary(df, treatment, "treatment")
+    df, n_dropped = v.drop_missing(df, outcome, covariates)
+    v.check_unique_keys(df, unit, time)
+    if cluster is not None:
+        v.check_constant_within(df, treatment, [cluster, time], "treatment",
+                                "treatment is assigned by cluster in each period")
+
+    x = df[[treatment, *covariates]].rename(columns={treatment: "ATT"})
+    req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=x.shape[1])
+    entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
+    params, vcov = fit_twoway(df[outcome].to_numpy(float), x, entity, period, method, req)
+
+    table = term_table(params, vcov, alpha, method.df(req))
+    ever = df.groupby(unit)[treatment].transform("max") == 1
+    table.loc[table["term"] == "ATT", "n_treated"] = df.loc[ever, unit].nunique()
+    table.loc[table["term"] == "ATT", "n_control"] = df.loc[~ever, unit].nunique()
+    diagnostics = {"n_dropped_missing": n_dropped, "n_units": int(df[unit].nunique()),
+                   "n_periods": int(df[time].nunique()), "balanced": bool(len(df) == df[unit].nunique() * df[time].nunique()),
+                   **cluster_diagnostics(df, cluster, ever)}
+    return pack(estimator="twfe", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method, req=req,
+                outcome=outcome, diagnostics=diagnostics,
+                meta={"unit": unit, "time": time, "treatment": treatment, "cluster": cluster, "covariates": covariates})

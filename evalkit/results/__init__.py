@@ -1,0 +1,4 @@
+"""Results: the one immutable :class:`Result` type and its plots."""
+from evalkit.results.result import TABLE_COLUMNS, InferenceInfo, Result
+
+__all__ = ["TABLE_COLUMNS", "InferenceInfo", "Result"]

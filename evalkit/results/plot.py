@@ -1,0 +1,104 @@
+"""Plots of a result's tidy table (matplotlib object-oriented API only).
+
+The functions read only the tidy table, join on keys (``event_time``,
+``term``) and never change global matplotlib state. Without ``ax`` they build
+a new :class:`matplotlib.figure.Figure` that is not registered with pyplot,
+so nothing needs closing.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from evalkit.errors import ParameterError, check_choice
+
+LABELS = {
+    "en": {"event_x": "Periods relative to first treated period", "effect_y": "Estimated effect on {outcome}",
+           "pre": "Before treatment", "post": "After treatment", "ref": "Reference period (normalised to 0)",
+           "truth": "simulated truth", "ci": "{level:g}% confidence interval", "term": "Term"},
+    "da": {"event_x": "Perioder i forhold til første behandlede periode",
+           "effect_y": "Estimeret effekt på {outcome}", "pre": "Før indsatsen", "post": "Efter indsatsen",
+           "ref": "Referenceperiode (sat til 0)", "truth": "simuleret sand effekt",
+           "ci": "{level:g} %-konfidensinterval", "term": "Parameter"},
+}
+COLORS = {"pre": "#6c757d", "post": "#0b5394", "ref": "#000000", "truth": "#c0392b"}
+
+
+def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en", truth=None,
+                title: str | None = None, alpha: float = 0.05, outcome: str = "outcome") -> Figure:
+    """Event-study plot if the table has event times, else a coefficient plot."""
+    check_choice("lang", lang, list(LABELS))
+    fig, ax = _figure(ax)
+    labels = {k: v.format(outcome=outcome, level=100 * (1 - alpha)) for k, v in LABELS[lang].items()}
+    if table["event_time"].notna().any():
+        event_study_plot(ax, table, labels, truth)
+    else:
+        if truth is not None:
+            raise ParameterError("truth= is only supported for event-study results (event_time -> effect).")
+        coefficient_plot(ax, table, labels)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = Figure(figsize=(7, 4.2), layout="constrained")
+        return fig, fig.add_subplot()
+    if not isinstance(ax, Axes):
+        raise ParameterError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}.")
+    return ax.figure, ax
+
+
+def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], truth=None) -> None:
+    """Estimates with interval bars by event time; pre, post and reference styled apart."""
+    tab = table[table["event_time"].notna()].sort_values("event_time")
+    e = tab["event_time"].astype(int)
+    ref = tab["reference"].to_numpy(bool)
+    pre, post = (e < 0).to_numpy() & ~ref, (e >= 0).to_numpy() & ~ref
+    for mask, key, marker in ((pre, "pre", "o"), (post, "post", "s")):
+        part = tab[mask]
+        err = np.vstack([part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]])
+        ax.errorbar(part["event_time"].astype(int), part["estimate"], yerr=err, fmt=marker, color=COLORS[key],
+                    ecolor=COLORS[key], elinewidth=1.2, capsize=3, markersize=5, label=labels[key])
+    ax.plot(e[ref], tab.loc[ref, "estimate"], "D", mfc="white", color=COLORS["ref"], label=labels["ref"])
+    if truth is not None:
+        t = _truth_series(truth).reindex(sorted(e.unique()))
+        ax.plot(t.index, t.to_numpy(float), "--x", color=COLORS["truth"], lw=1.2, label=labels["truth"])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(-0.5, color="black", lw=0.8, ls="--")
+    ax.set_xticks(sorted(e.unique()))
+    ax.set_xlabel(labels["event_x"])
+    ax.set_ylabel(labels["effect_y"])
+    ax.legend(frameon=False, fontsize="small", title=labels["ci"], title_fontsize="small")
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def coefficient_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str]) -> None:
+    """Horizontal point-and-interval plot, one row per term."""
+    tab = table.reset_index(drop=True)
+    y = np.arange(len(tab))[::-1]
+    err = np.vstack([tab["estimate"] - tab["conf_low"], tab["conf_high"] - tab["estimate"]])
+    ax.errorbar(tab["estimate"], y, xerr=err, fmt="o", color=COLORS["post"], capsize=3, label=labels["ci"])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, tab["term"].tolist())
+    ax.set_xlabel(labels["effect_y"])
+    ax.set_ylabel(labels["term"])
+    ax.margins(y=0.3)
+    ax.legend(frameon=False, fontsize="small")
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _truth_series(truth) -> pd.Series:
+    if isinstance(truth, pd.Series):
+        s = truth.copy()
+    elif isinstance(truth, Mapping):
+        s = pd.Series(dict(truth))
+    else:
+        raise ParameterError(f"truth must be a dict or Series event_time -> effect, not {type(truth).__name__}.")
+    s.index = s.index.astype(int)
+    return s.astype(float)

@@ -1,0 +1,143 @@
+"""The immutable Result: schema, copies, serialisation, rendering and plots."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from evalkit.data.synthetic import staggered_panel
+from evalkit.errors import ParameterError
+from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.results import TABLE_COLUMNS, Result
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    d = staggered_panel(n_units=40, n_periods=8, cohorts={0: 0.5, 5: 0.5}, n_clusters=10, seed=9)
+    return d.assign(post=(d["time"] >= 5).astype(int), g=(d["cohort"] > 0).astype(int), x=np.sin(d["time"] * d["unit"]))
+
+
+@pytest.fixture(scope="module")
+def results(data) -> dict[str, Result]:
+    return {
+        "did2x2": did2x2(data, outcome="y", treatment="g", post="post", cluster="cluster"),
+        "twfe": twfe(data, outcome="y", unit="unit", time="time", treatment="treat", cluster="cluster",
+                     covariates=["x"]),
+        "event_study": event_study(data, outcome="y", unit="unit", time="time", cohort="cohort", leads=3, lags=2,
+                                   cluster="cluster"),
+        "twfe_hc1": twfe(data, outcome="y", unit="unit", time="time", treatment="treat"),
+    }
+
+
+NAMES = ["did2x2", "twfe", "event_study", "twfe_hc1"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tidy_schema(results, name):
+    tab = results[name].tidy()
+    assert list(tab.columns) == list(TABLE_COLUMNS)
+    assert tab["event_time"].dtype == "Int64" and tab["reference"].dtype == bool
+    assert tab["band_low"].isna().all() and tab["band_high"].isna().all()
+    est = tab[~tab["reference"]]
+    assert (est["conf_low"] < est["estimate"]).all() and (est["estimate"] < est["conf_high"]).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_frozen(results, name):
+    res = results[name]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.alpha = 0.1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.inference.method = "hc1"
+    with pytest.raises(TypeError):
+        res.diagnostics["n_dropped_missing"] = 5
+    with pytest.raises(TypeError):
+        res.meta["cluster"] = "x"
+
+
+def test_tidy_returns_a_copy(results):
+    res = results["twfe"]
+    before = res.tidy()
+    tab = res.tidy()
+    tab.loc[0, "estimate"] = 999.0
+    tab["extra"] = 1
+    pd.testing.assert_frame_equal(res.tidy(), before)
+
+
+def test_table_passed_in_is_copied(results):
+    res = results["did2x2"]
+    tab = res.tidy()
+    new = dataclasses.replace(res, table=tab)
+    tab.loc[0, "estimate"] = -1.0
+    assert new.estimate() == res.estimate()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_json_round_trip(results, name):
+    res = results[name]
+    back = Result.from_json(res.to_json())
+    pd.testing.assert_frame_equal(back.tidy(), res.tidy())
+    pd.testing.assert_frame_equal(back.vcov, res.vcov)
+    assert back.inference == res.inference
+    for field in ("estimator", "estimand", "alpha", "n_obs", "outcome"):
+        assert getattr(back, field) == getattr(res, field)
+    assert dict(back.meta) == dict(res.meta)
+    assert back.to_dict() == res.to_dict()
+
+
+def test_estimate_lookup(results):
+    res = results["event_study"]
+    assert res.estimate("e=-1") == 0.0
+    with pytest.raises(ParameterError, match="e=-9"):
+        res.estimate("e=-9")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_and_html(results, name):
+    res = results[name]
+    text, html = res.summary(), res._repr_html_()
+    for needle in (res.estimator, res.outcome, res.inference.method, "alpha"):
+        assert needle in text and needle in html
+    for term in res.table["term"]:
+        assert term in html and term in text
+    assert "<table" in html and "Unnamed" not in html
+
+
+def test_header_reports_clusters_and_distribution(results):
+    assert "10 (cluster)" in results["twfe"].summary() and "t(9)" in results["twfe"].summary()
+    assert "normal" in results["twfe_hc1"].summary()
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+@pytest.mark.parametrize("name", NAMES)
+def test_plot_returns_figure(results, name, lang):
+    fig = results[name].plot(lang=lang, title="t")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    xlabel = ax.get_xlabel()
+    assert ("første" in xlabel or "effekt" in xlabel) if lang == "da" else ("first" in xlabel or "effect" in xlabel)
+
+
+def test_event_study_plot_with_truth_and_given_axes(results):
+    fig = Figure()
+    ax = fig.add_subplot()
+    out = results["event_study"].plot(ax=ax, lang="da", truth={-1: 0.0, 0: 1.0, 1: 1.0, 2: 1.0})
+    assert out is fig
+    labels = ax.get_legend_handles_labels()[1]
+    assert "simuleret sand effekt" in labels and "Referenceperiode (sat til 0)" in labels
+
+
+def test_plot_bad_lang(results):
+    with pytest.raises(ParameterError, match="lang"):
+        results["twfe"].plot(lang="de")
+
+
+def test_plot_does_not_touch_pyplot(results):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    results["event_study"].plot()
+    assert plt.get_fignums() == before
