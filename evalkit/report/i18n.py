@@ -37,6 +37,7 @@ LABELS: dict[str, dict[str, str]] = {
     "never_treated": {"da": "aldrig behandlede områder", "en": "never-treated areas"},
     "never_treated_no_other": {"da": "aldrig behandlede områder uden andre indsatser",
                                "en": "never-treated areas without other interventions"},
+    "what_was_found": {"da": "Hvad blev fundet", "en": "What was found"},
     "area_estimand": {"da": "Områdeeffekt (beboere det enkelte år)", "en": "Area effect (residents each year)"},
     "cohort_estimand": {"da": "Kohorteeffekt (beboere i baseline-året, fulgt ved fraflytning)",
                         "en": "Cohort effect (baseline residents, followed when they move)"},

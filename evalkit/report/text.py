@@ -59,3 +59,12 @@ def estimand_note(lang: str) -> str:
     return ("The area effect measures change among whoever lives in the area each year, so it mixes effects on "
             "people with changes in who moves in and out. The cohort effect follows the baseline-year residents "
             "wherever they move (intention to treat) and measures the effect on people.")
+
+
+def summary_line(name: str, estimate: float, low: float, high: float, outcome: str, *, lang: str,
+                 truth: float | None = None) -> str:
+    """A short line for the summary box: estimate [interval] (and the truth when simulated)."""
+    line = f"{name}: {_pp(estimate, outcome)} [{_pp(low, outcome)}; {_pp(high, outcome)}]"
+    if truth is not None and not math.isnan(truth):
+        line += f" ({label('truth', lang).lower()} {_pp(truth, outcome)})"
+    return line
