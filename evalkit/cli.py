@@ -25,9 +25,32 @@ def _report_run(args: argparse.Namespace) -> int:
     from evalkit.report.runner import run_report
 
     start = time.perf_counter()
-    run = run_report(args.template, Path(args.params), progress=not args.quiet)
-    print(f"{args.template} report rendered in {time.perf_counter() - start:.1f} s: {run.html}")
-    return 0
+    run = run_report(args.template, Path(args.params), report=args.report, period=args.period,
+                     reports_root=args.reports_root, progress=not args.quiet)
+    took = f"{time.perf_counter() - start:.1f} s"
+    if run.status == "ok":
+        print(f"{args.template} report rendered in {took}: {run.html}")
+    elif run.status == "needs_review":
+        findings = run.manifest["disclosure"]["findings"]
+        print(f"{args.template} report NEEDS REVIEW ({len(findings)} disclosure finding(s)); HTML withheld. "
+              f"See {run.run_dir / 'manifest.json'}", file=sys.stderr)
+        for finding in findings[:10]:
+            print(f"  cell {finding['cell_index']}: {finding['kind']}: {finding['detail']}", file=sys.stderr)
+    else:
+        print(f"{args.template} report FAILED after {took}: {run.manifest['error']}. "
+              f"The executed notebook shows the error: {run.notebook}", file=sys.stderr)
+    return run.exit_code
+
+
+def _report_run_due(args: argparse.Namespace) -> int:
+    from evalkit.report.schedule import RunDueBusy, exit_code, run_due
+
+    try:
+        outcomes = run_due(Path(args.schedule), reports_root=args.reports_root)
+    except RunDueBusy as busy:  # another run-due holds the lock: not an error for cron
+        print(f"evalkit: {busy}")
+        return 0
+    return exit_code(outcomes)
 
 
 def _report_params(args: argparse.Namespace) -> int:
@@ -53,8 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = rsub.add_parser("run", help="execute a template and render HTML under reports/")
     run.add_argument("template", choices=["midterm", "final"])
     run.add_argument("--params", required=True, help="YAML parameter file")
+    run.add_argument("--report", help="report name (run folder); default: the parameter file's name")
+    run.add_argument("--period", help="reporting period label (run folder); default: today's UTC date")
+    run.add_argument("--reports-root", type=Path, help="where run folders and index.html go; default: reports/")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_report_run)
+    due = rsub.add_parser("run-due", help="run the scheduled reports that are due and not yet done")
+    due.add_argument("--schedule", default="reports.yaml", help="schedule file (default: reports.yaml)")
+    due.add_argument("--reports-root", type=Path, default=None,
+                     help="default: reports/ beside the schedule file")
+    due.set_defaults(func=_report_run_due)
     doc = rsub.add_parser("params", help="document a template's parameters")
     doc.add_argument("template", choices=["midterm", "final"])
     doc.set_defaults(func=_report_params)

@@ -17,7 +17,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//|url\(\s*["']?
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    return {t: run_report(t, ROOT / "params" / f"outreach_{t}.yaml", root=ROOT, out_root=out, progress=False)
+    return {t: run_report(t, ROOT / "params" / f"outreach_{t}.yaml", root=ROOT, reports_root=out, progress=False)
             for t in ("midterm", "final")}
 
 
@@ -51,5 +51,5 @@ def test_unknown_parameter_refused_before_running(tmp_path):
     params = tmp_path / "bad.yaml"
     params.write_text("intervention: poa\nevaluation_yaer: 2020\n")
     with pytest.raises(ParameterError, match="evaluation_year"):
-        run_report("final", params, root=ROOT, out_root=tmp_path / "out", progress=False)
+        run_report("final", params, root=ROOT, reports_root=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()

@@ -140,8 +140,19 @@ def open_microdata(
         n_rows = schemas.validate_relation(con, relation)
     else:
         n_rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
-    years = tuple(int(y) for (y,) in con.execute(f"SELECT DISTINCT AAR FROM {relation} ORDER BY 1").fetchall())
+    years = _years(con, relation)
     return Microdata(con=con, relation=relation, n_rows=int(n_rows), years=years)
+
+
+def _years(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, ...]:
+    return tuple(int(y) for (y,) in con.execute(f"SELECT DISTINCT AAR FROM {relation} ORDER BY 1").fetchall())
+
+
+def read_data_years(source) -> tuple[int, ...]:
+    """The years present in the microdata (a cheap scan; no schema check)."""
+    con = io.connect()
+    relation = io.register_microdata(con, source)
+    return _years(con, relation)
 
 
 def build_area_panel(source, *, unknown_education: str = "exclude", validate: bool = True) -> pd.DataFrame:

@@ -48,6 +48,7 @@ PARAMS: tuple[Param, ...] = (
     Param("lang", str, "en", "label language", LANGS),
     Param("seed", int, 2024, "seed for every random step", bounds=(0, 2**32 - 1)),
     Param("min_cell", int, 5, "disclosure threshold: smallest number of persons per shown cell", bounds=(3, 1000)),
+    Param("results_dir", str, "", "folder for machine-readable results (set by the runner; empty = none)"),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 

@@ -68,7 +68,7 @@ def specifications(study) -> dict[str, tuple[object, float]]:
 def robustness_table(study) -> pd.DataFrame:
     """One row per specification: estimate, std. error, CI, p-value, N and truth (if simulated)."""
     lang, rows = study.p["lang"], []
-    for key, (result, true) in specifications(study).items():
+    for key, (result, true) in study.robustness_specs.items():
         row = result.tidy().iloc[0]
         rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row["estimate"],
                      label("std_error", lang): row["std_error"],

@@ -15,14 +15,16 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 
 from evalkit.data.io import read_table
-from evalkit.data.panels import open_microdata
+from evalkit.data.panels import open_microdata, read_data_years
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
 from evalkit.errors import ParameterError
 from evalkit.estimators import did2x2, event_study, twfe
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.report import figures, tables, text, truth
+from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
+from evalkit.report.robustness import robustness_table, specifications
 
 
 def resolve_data_dir(data_dir: str) -> Path:
@@ -51,18 +53,32 @@ class SummaryBox:
         return f"<div class='evalkit-finding'><strong>{html.escape(self.title)}</strong><ul>{items}</ul></div>"
 
 
+def preflight(params: dict) -> dict:
+    """Checks that need the data, run before any execution: folder, years, intervention.
+
+    Returns the parameters with ``data_dir`` made absolute.
+    """
+    data_dir = resolve_data_dir(params["data_dir"])
+    years = read_data_years(data_dir)
+    for key in ("baseline_year", "evaluation_year"):
+        if params[key] not in years:
+            raise ParameterError(f"{key}={params[key]} is outside the data years {years[0]}-{years[-1]}.")
+    known = sorted(read_table(data_dir / "interventions.csv")["intervention"].unique())
+    if params["intervention"] not in known:
+        raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
+                             f"it holds {known}.")
+    return {**params, "data_dir": str(data_dir)}
+
+
 class Study:
     """Data, design and estimates of one evaluation report (cached per instance)."""
 
     def __init__(self, template: str, params: dict):
         self.template = template
         self.p = validate_params(params)
-        self.data_dir = resolve_data_dir(self.p["data_dir"])
+        self.p = preflight(self.p)
+        self.data_dir = Path(self.p["data_dir"])
         self.md = open_microdata(self.data_dir)
-        for key in ("baseline_year", "evaluation_year"):
-            if self.p[key] not in self.md.years:
-                raise ParameterError(f"{key}={self.p[key]} is outside the data years "
-                                     f"{self.md.years[0]}-{self.md.years[-1]}.")
 
     @classmethod
     def load(cls, template: str, **params) -> "Study":
@@ -131,21 +147,39 @@ class Study:
         return Markdown(f"{'#' * level} {section(key, self.p['lang'])}")
 
     def header(self) -> Markdown:
+        """The report title (the rendered HTML adds the parameter header from the run)."""
         lang = self.p["lang"]
         title = self.p["title"] or f"{label(self.template, lang)}: {label(self.p['intervention'], lang)}"
-        rows = "\n".join(f"| `{k}` | {v} |" for k, v in self.p.items() if k != "data_dir")
-        return Markdown(f"# {title}\n\n| parameter | value |\n|---|---|\n{rows}\n")
+        return Markdown(f"# {title}")
 
-    def design(self) -> HTML:
+    def results(self) -> dict:
+        """Every estimate computed so far, as results (for machine-readable export)."""
+        names = {"area_es": "area_event_study", "cohort_es": "cohort_event_study"}
+        found = {out: self.__dict__[attr] for attr, out in names.items() if attr in self.__dict__}
+        found.update({f"{k}_post_average": post_average(v) for k, v in list(found.items())})
+        if "robustness_specs" in self.__dict__:
+            found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items()})
+        return found
+
+    def save_results(self) -> None:
+        """Write each result's JSON (tidy table, vcov, inference) to ``results_dir`` if set."""
+        if not self.p["results_dir"]:
+            return None
+        folder = Path(self.p["results_dir"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, result in self.results().items():
+            (folder / f"{name}.json").write_text(result.to_json(), encoding="utf-8")
+        return None
+
+    def design(self) -> SafeTable:
         lang = self.p["lang"]
-        table = tables.design_table(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"])
         years = f"{int(self.area['AAR'].min())}–{int(self.area['AAR'].max())}"
         note = {"da": f"År: {years}. Sammenligning: {label(self.p['comparison'], lang)}.",
                 "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}."}[lang]
-        return HTML(tables.to_html(table, digits=0) + f"<p class='evalkit-note'>{html.escape(note)}</p>")
+        return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
 
-    def balance(self) -> HTML:
-        return HTML(tables.to_html(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"])))
+    def balance(self) -> SafeTable:
+        return tables.estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
 
     def trends_figure(self) -> HTML:
         lang, outcome = self.p["lang"], self.p["outcome"]
@@ -168,10 +202,12 @@ class Study:
                "en": "Event study: estimated effects with confidence intervals for each year before and after the start."}[lang]
         return HTML(figures.figure_html(fig, alt))
 
-    def event_study_table(self, estimand: str = "area") -> HTML:
+    def event_study_table(self, estimand: str = "area") -> SafeTable:
+        """Event-study estimates; for the cohort panel ``n_treated`` counts persons and is checked."""
         result = self.area_es if estimand == "area" else self.cohort_es
         cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
-        return HTML(tables.to_html(result.tidy()[cols], digits=4))
+        return safe_table(result.tidy()[cols], count_cols=["n_treated"] if estimand == "cohort" else [],
+                          index=["term", "event_time"], min_cell=self.p["min_cell"], digits=4)
 
     def _post_average(self, estimand: str) -> tuple[pd.Series, float | None]:
         es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
@@ -207,7 +243,10 @@ class Study:
     def estimand_note(self) -> Markdown:
         return Markdown(text.estimand_note(self.p["lang"]))
 
-    def robustness(self) -> HTML:
-        from evalkit.report.robustness import robustness_table
+    @cached_property
+    def robustness_specs(self) -> dict:
+        """Each robustness specification's result and simulated truth (computed once)."""
+        return specifications(self)
 
-        return HTML(tables.to_html(robustness_table(self), digits=4))
+    def robustness(self) -> SafeTable:
+        return tables.estimates_safe(robustness_table(self), digits=4)

@@ -4,21 +4,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.report.disclosure import suppress_small
+from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label
 
 BALANCE_INDICATORS = ("residents", "employment_rate", "k1_share", "conviction_share",
                       "basic_edu_share", "income_rel_region", "nonwestern_share")
 
 
-def design_table(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell: int = 5) -> pd.DataFrame:
-    """Areas and baseline residents by first treated year (0 = comparison areas)."""
+def design_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell: int = 5,
+                note: str = "") -> SafeTable:
+    """The design table as a stamped :class:`SafeTable`: residents are person counts
+    (suppressed below ``min_cell``, rounded near it, protected against recovery from the total row)."""
     base = panel[panel["AAR"] == baseline_year]
-    table = base.groupby("cohort").agg(n_areas=("OMR_ID", "nunique"), residents=("residents", "sum"))
-    table = suppress_small(table.reset_index(), ["residents"], min_cell=min_cell)
+    table = base.groupby("cohort").agg(n_areas=("OMR_ID", "nunique"), residents=("residents", "sum")).reset_index()
     table["cohort"] = table["cohort"].map(lambda c: label("comparison", lang) if c == 0 else str(int(c)))
-    return table.rename(columns={"cohort": label("cohort", lang), "n_areas": label("n_areas", lang),
-                                 "residents": label("residents", lang)})
+    table = table.rename(columns={"cohort": label("cohort", lang), "n_areas": label("n_areas", lang),
+                                  "residents": label("residents", lang)})
+    return safe_table(table, count_cols=[label("residents", lang)], index=[label("cohort", lang)],
+                      min_cell=min_cell, margins={"rows": True, "label": {"da": "I alt", "en": "Total"}[lang]},
+                      digits=0, note=note)
+
+
+def estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> SafeTable:
+    """Stamped table of estimates or area-level means: it carries no person-count cells."""
+    return safe_table(frame, count_cols=[], index=list(frame.columns), digits=digits, note=note)
 
 
 def balance_table(panel: pd.DataFrame, baseline_year: int, *, lang: str,
@@ -35,9 +44,3 @@ def balance_table(panel: pd.DataFrame, baseline_year: int, *, lang: str,
                      label("comparison", lang): c, label("difference", lang): t - c,
                      label("std_diff", lang): (t - c) / pooled if pooled > 0 else np.nan})
     return pd.DataFrame(rows)
-
-
-def to_html(frame: pd.DataFrame, digits: int = 3) -> str:
-    """Static HTML for a report table (no index, rounded)."""
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", na_rep="–",
-                         classes="evalkit-table", border=0)

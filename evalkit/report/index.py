@@ -1,0 +1,315 @@
+"""Index of report runs: read the run manifests, find the latest good run, write ``index.html``.
+
+Each run lives in an immutable folder ``<reports_root>/<report>/<period>/<run_id>/`` with a
+``manifest.json`` (schema ``evalkit.run/1``). Nothing here copies or moves runs: the index
+*points* to them. ``index.html`` is regenerated from the manifests after every run, written
+atomically, and is self-contained static HTML (no scripts, no external CSS or fonts).
+
+Every manifest dict returned here carries one extra key, ``"_dir"``: the run folder relative
+to ``reports_root`` (POSIX separators). Missing ``report``/``period``/``run_id`` fields are
+filled in from the folder names.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from evalkit.errors import EvalkitWarning
+
+MANIFEST_GLOB = "*/*/*/manifest.json"
+INDEX_NAME = "index.html"
+STATUSES = ("ok", "failed", "needs_review", "running")
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """A manifest that could not be read (shown in the index, never fatal)."""
+
+    path: str  # relative to reports_root
+    error: str
+
+
+@dataclass(frozen=True)
+class ManifestScan:
+    """What :func:`scan_manifests` found: readable manifests (newest first) and problems."""
+
+    manifests: list[dict] = field(default_factory=list)
+    problems: list[ManifestProblem] = field(default_factory=list)
+
+
+def _read_one(path: Path, root: Path) -> dict:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, found {type(record).__name__}")
+    run_dir = path.parent
+    record.setdefault("report", run_dir.parent.parent.name)
+    record.setdefault("period", run_dir.parent.name)
+    record.setdefault("run_id", run_dir.name)
+    record["_dir"] = run_dir.relative_to(root).as_posix()
+    return record
+
+
+def _parse_utc(text: object) -> dt.datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y%m%dT%H%M%SZ"):
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def run_time(manifest: dict) -> dt.datetime | None:
+    """Start time of a run (``started_utc``, else the timestamp at the head of ``run_id``)."""
+    started = _parse_utc(manifest.get("started_utc"))
+    if started is None:
+        started = _parse_utc(str(manifest.get("run_id", "")).split("_", 1)[0])
+    return started
+
+
+def _newest_first(manifest: dict) -> tuple:
+    return (run_time(manifest) or _EPOCH, str(manifest.get("run_id", "")))
+
+
+def scan_manifests(reports_root: str | Path, report: str | None = None,
+                   period: str | None = None) -> ManifestScan:
+    """Read every ``<report>/<period>/<run_id>/manifest.json`` (optionally of one report/period)."""
+    root = Path(reports_root)
+    if not root.is_dir():
+        return ManifestScan()
+    pattern = "/".join([glob_escape(report) if report else "*", glob_escape(period) if period else "*",
+                        "*", "manifest.json"])
+    manifests, problems = [], []
+    for path in sorted(root.glob(pattern)):
+        try:
+            manifests.append(_read_one(path, root))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            problems.append(ManifestProblem(path.relative_to(root).as_posix(), f"{type(exc).__name__}: {exc}"))
+    manifests.sort(key=_newest_first, reverse=True)
+    return ManifestScan(manifests, problems)
+
+
+def glob_escape(name: str) -> str:
+    """Escape glob metacharacters in a folder name."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in str(name))
+
+
+def read_manifests(reports_root: str | Path) -> list[dict]:
+    """All readable run manifests under ``reports_root``, newest run first.
+
+    Corrupt or unreadable manifests are skipped with an :class:`EvalkitWarning` naming the
+    file (use :func:`scan_manifests` to get them as data).
+    """
+    scan = scan_manifests(reports_root)
+    for problem in scan.problems:
+        warnings.warn(f"skipping unreadable run manifest {problem.path}: {problem.error}", EvalkitWarning,
+                      stacklevel=2)
+    return scan.manifests
+
+
+def _pick_latest_good(manifests: list[dict]) -> dict | None:
+    good = [m for m in manifests if m.get("status") == "ok"]
+    # latest period first (a re-run of an old period does not displace a newer edition), then newest run
+    return max(good, key=lambda m: (str(m.get("period", "")), _newest_first(m)), default=None)
+
+
+def latest_good(reports_root: str | Path, report: str, period: str | None = None) -> dict | None:
+    """The newest run with status ``ok`` of ``report`` (and ``period``), or None.
+
+    Without ``period`` the latest *period* wins, then the newest run within it, so that a
+    re-run of last year's edition does not replace this year's as "the latest".
+    """
+    return _pick_latest_good(scan_manifests(reports_root, report=report, period=period).manifests)
+
+
+# ----------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:1.5rem;color:#1b1b1b}
+h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:1.6rem 0 .4rem}
+p.meta{color:#555;margin:0 0 1rem}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3;font-weight:600}
+tr.latest td{background:#f2faf3}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
+.badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;border:1px solid;font-size:.85em;
+  font-weight:600;white-space:nowrap}
+.s-ok{background:#e3f4e6;color:#17612a;border-color:#17612a}
+.s-failed{background:#fbe4e4;color:#9b1c1c;border-color:#9b1c1c}
+.s-needs_review{background:#fff2d6;color:#7a4b00;border-color:#7a4b00}
+.s-running{background:#e3eefb;color:#1a4f8b;border-color:#1a4f8b}
+.s-other{background:#eee;color:#333;border-color:#333}
+.latest-mark{font-weight:600;color:#17612a;white-space:nowrap}
+.dirty{color:#9b1c1c;font-weight:600}
+.muted{color:#777}
+@media print{
+  body{margin:0;font-size:10pt}
+  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+  a{color:inherit;text-decoration:none}
+  tr{break-inside:avoid}
+  thead{display:table-header-group}
+}
+"""
+
+_LABELS = {"ok": "ok", "failed": "failed", "needs_review": "needs review", "running": "running"}
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _href(*parts: str) -> str:
+    return "/".join(quote(p, safe="") for p in "/".join(parts).split("/"))
+
+
+def _badge(status: object) -> str:
+    status = str(status) if status is not None else "unknown"
+    css = f"s-{status}" if status in STATUSES else "s-other"
+    return f'<span class="badge {css}">{_e(_LABELS.get(status, status))}</span>'
+
+
+def _commit(manifest: dict) -> str:
+    git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
+    commit = str(git.get("commit") or "")
+    text = f"<code>{_e(commit[:7])}</code>" if commit else '<span class="muted">–</span>'
+    return text + (' <span class="dirty">dirty</span>' if git.get("dirty") else "")
+
+
+def _when(manifest: dict) -> str:
+    start = run_time(manifest)
+    if start is None:
+        return '<span class="muted">unknown</span>'
+    text = start.strftime("%Y-%m-%d %H:%M UTC")
+    finish = _parse_utc(manifest.get("finished_utc"))
+    if finish is not None and finish >= start:
+        seconds = int((finish - start).total_seconds())
+        text += f' <span class="muted">({seconds // 60} min {seconds % 60} s)</span>'
+    return text
+
+
+def _links(manifest: dict, root: Path) -> str:
+    run_dir = manifest["_dir"]
+    links = []
+    html_name = manifest.get("html")
+    if manifest.get("status") == "ok" and isinstance(html_name, str) and html_name:
+        if (root / run_dir / html_name).is_file():
+            links.append(f'<a href="{_e(_href(run_dir, html_name))}">report</a>')
+        else:
+            links.append('<span class="muted">report missing</span>')
+    notebook = manifest.get("notebook")
+    if isinstance(notebook, str) and notebook and (root / run_dir / notebook).is_file():
+        links.append(f'<a href="{_e(_href(run_dir, notebook))}">notebook</a>')
+    links.append(f'<a href="{_e(_href(run_dir, "manifest.json"))}">manifest</a>')
+    return " · ".join(links)
+
+
+def _row(manifest: dict, root: Path, is_latest: bool) -> str:
+    params = str(manifest.get("parameters_sha256") or "")
+    mark = ' <span class="latest-mark" title="latest good run of this report">★ latest</span>' if is_latest else ""
+    error = manifest.get("error")
+    status = _badge(manifest.get("status")) + (f'<br><span class="muted">{_e(str(error)[:160])}</span>'
+                                               if error and manifest.get("status") != "ok" else "")
+    cells = [
+        f"{_e(manifest.get('report'))}{mark}",
+        _e(manifest.get("period")),
+        _when(manifest),
+        status,
+        _commit(manifest),
+        f'<code title="{_e(params)}">{_e(params[:12])}</code>' if params else '<span class="muted">–</span>',
+        _links(manifest, root),
+    ]
+    css = ' class="latest"' if is_latest else ""
+    return f"<tr{css}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _latest_by_report(manifests: list[dict]) -> dict[str, dict]:
+    reports: dict[str, list[dict]] = {}
+    for m in manifests:
+        reports.setdefault(str(m.get("report")), []).append(m)
+    picked = {name: _pick_latest_good(runs) for name, runs in sorted(reports.items())}
+    return {name: m for name, m in picked.items() if m is not None}
+
+
+def render_index(scan: ManifestScan, reports_root: str | Path, generated: dt.datetime | None = None) -> str:
+    """The HTML text of the index for the manifests in ``scan``."""
+    root = Path(reports_root)
+    generated = generated or dt.datetime.now(dt.timezone.utc)
+    latest = _latest_by_report(scan.manifests)
+    latest_ids = {id(m) for m in latest.values()}
+    head = "".join(f"<th>{h}</th>" for h in ("Report", "Period", "Run time", "Status", "Commit",
+                                               "Parameters", "Links"))
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>evalkit report runs</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        "<h1>evalkit report runs</h1>",
+        f'<p class="meta">{len(scan.manifests)} runs · generated {generated:%Y-%m-%d %H:%M UTC} '
+        "from the run manifests; each run folder is immutable.</p>",
+        "<h2>Latest good run per report</h2>",
+    ]
+    if latest:
+        parts += ["<table>", "<thead><tr><th>Report</th><th>Period</th><th>Run time</th><th>Links</th></tr></thead>",
+                  "<tbody>"]
+        parts += [f"<tr><td>{_e(name)}</td><td>{_e(m.get('period'))}</td><td>{_when(m)}</td>"
+                  f"<td>{_links(m, root)}</td></tr>" for name, m in latest.items()]
+        parts += ["</tbody>", "</table>"]
+    else:
+        parts.append('<p class="muted">No successful run yet.</p>')
+    parts += ["<h2>All runs, newest first</h2>"]
+    if scan.manifests:
+        parts += ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+        parts += [_row(m, root, id(m) in latest_ids) for m in scan.manifests]
+        parts += ["</tbody>", "</table>"]
+    else:
+        parts.append('<p class="muted">No runs yet.</p>')
+    if scan.problems:
+        parts += ["<h2>Unreadable manifests</h2>", "<ul>"]
+        parts += [f"<li><code>{_e(p.path)}</code>: {_e(p.error)}</li>" for p in scan.problems]
+        parts.append("</ul>")
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600; the index is meant to be served/read by others
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_index(reports_root: str | Path) -> Path:
+    """Regenerate ``<reports_root>/index.html`` from the run manifests (atomically); return its path.
+
+    Unreadable manifests are listed in the index (and warned about), never fatal.
+    """
+    root = Path(reports_root)
+    root.mkdir(parents=True, exist_ok=True)
+    scan = scan_manifests(root)
+    for problem in scan.problems:
+        warnings.warn(f"unreadable run manifest {problem.path}: {problem.error}", EvalkitWarning, stacklevel=2)
+    return write_atomic(root / INDEX_NAME, render_index(scan, root))
