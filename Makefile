@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 
-.PHONY: demo test install clean-demo
+.PHONY: demo test install clean-demo chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ demo: $(STAMP)
 	$(BIN)/evalkit report run final --params params/outreach_final.yaml
 	@echo "Reports written under $(CURDIR)/reports/ (open the .html files)"
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium renders the reports headlessly in the tests (installed when missing and run as root)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
+	  echo "chromium not installed: the browser test will be skipped (CI fails it)"
 
 clean-demo:
 	rm -rf $(DEMO_DATA)
