@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 
-.PHONY: demo test install clean-demo chromium
+.PHONY: demo test install clean-demo chromium bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "chromium not installed: the browser test will be skipped (CI fails it)"
+
+# side-by-side benchmarks against the peer libraries (not part of the tests)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m benchmarks.run --sizes $(or $(SIZES),100k,1M)
 
 clean-demo:
 	rm -rf $(DEMO_DATA)

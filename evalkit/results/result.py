@@ -99,6 +99,11 @@ class Result:
     n_obs : rows used in estimation.
     outcome : name of the outcome column.
     diagnostics, meta : read-only mappings (counts, dropped rows; column names).
+    influence : optional influence functions, an (n_units x n_terms) frame indexed by the
+        unit (or cluster) id with one column per term, so that aggregation, clustered
+        standard errors and multiplier bootstraps are functions of (estimate, influence,
+        clusters) (Callaway & Sant'Anna 2021, sec. 4). Not serialised by :meth:`to_dict`
+        (it is unit-level and can be large); ``None`` for estimators that do not provide it.
     """
 
     estimator: str
@@ -111,11 +116,14 @@ class Result:
     outcome: str
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    influence: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", make_table(self.table))
         if self.vcov is not None:
             object.__setattr__(self, "vcov", self.vcov.copy(deep=True))
+        if self.influence is not None:
+            object.__setattr__(self, "influence", self.influence.copy(deep=True))
         object.__setattr__(self, "diagnostics", types.MappingProxyType(dict(self.diagnostics)))
         object.__setattr__(self, "meta", types.MappingProxyType(dict(self.meta)))
         object.__setattr__(self, "n_obs", int(self.n_obs))
