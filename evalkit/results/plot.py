@@ -19,11 +19,12 @@ from evalkit.errors import ParameterError, check_choice
 LABELS = {
     "en": {"event_x": "Periods relative to first treated period", "effect_y": "Estimated effect on {outcome}",
            "pre": "Before treatment", "post": "After treatment", "ref": "Reference period (normalised to 0)",
-           "truth": "simulated truth", "ci": "{level:g}% confidence interval", "term": "Term"},
+           "truth": "simulated truth", "ci": "{level:g}% confidence interval", "term": "Term",
+           "band": "uniform (sup-t) band"},
     "da": {"event_x": "Perioder i forhold til første behandlede periode",
            "effect_y": "Estimeret effekt på {outcome}", "pre": "Før indsatsen", "post": "Efter indsatsen",
            "ref": "Referenceperiode (sat til 0)", "truth": "simuleret sand effekt",
-           "ci": "{level:g} %-konfidensinterval", "term": "Parameter"},
+           "ci": "{level:g} %-konfidensinterval", "term": "Parameter", "band": "simultant (sup-t) bånd"},
 }
 COLORS = {"pre": "#6c757d", "post": "#0b5394", "ref": "#000000", "truth": "#c0392b"}
 
@@ -62,6 +63,10 @@ def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], t
     pre, post = (e < 0).to_numpy() & ~ref, (e >= 0).to_numpy() & ~ref
     for mask, key, marker in ((pre, "pre", "o"), (post, "post", "s")):
         part = tab[mask]
+        banded = part[part["band_low"].notna() & part["band_high"].notna()]
+        if len(banded):  # simultaneous band drawn wide and light behind the pointwise interval
+            ax.vlines(banded["event_time"].astype(int), banded["band_low"], banded["band_high"], color=COLORS[key],
+                      lw=7, alpha=0.2, label=f"{labels[key]}: {labels['band']}")
         err = np.vstack([part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]])
         ax.errorbar(part["event_time"].astype(int), part["estimate"], yerr=err, fmt=marker, color=COLORS[key],
                     ecolor=COLORS[key], elinewidth=1.2, capsize=3, markersize=5, label=labels[key])
