@@ -18,6 +18,7 @@ from evalkit.data.io import read_table
 from evalkit.data.panels import open_microdata, read_data_years
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
 from evalkit.errors import ParameterError
+from evalkit.progress import step
 from evalkit.estimators import did2x2, event_study, twfe
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.report import figures, tables, text, truth
@@ -101,13 +102,15 @@ class Study:
 
     @cached_property
     def area(self) -> pd.DataFrame:
-        panel = self.md.area_panel()
+        with step("area x year panel (DuckDB)"):
+            panel = self.md.area_panel()
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
         return self._with_truth(attach_cohort(panel, self.cohorts), truth.area_effects(self.data_dir, self.p["outcome"]))
 
     @cached_property
     def cohort(self) -> pd.DataFrame:
-        panel = self.md.cohort_panel(self.p["baseline_year"])
+        with step(f"baseline-cohort panel {self.p['baseline_year']} (DuckDB)"):
+            panel = self.md.cohort_panel(self.p["baseline_year"])
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
         panel = attach_cohort(panel.assign(OMR_ID_CUR=panel["OMR_ID"]).drop(columns="OMR_ID")
                               .rename(columns={"OMR_ID_BASE": "OMR_ID"}), self.cohorts)
@@ -126,8 +129,9 @@ class Study:
 
     # ------------------------------------------------------------ estimates
     def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str):
-        return event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort",
-                           leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"])
+        with step(f"event study of {outcome} on {len(panel):,} rows"):
+            return event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort",
+                               leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"])
 
     @cached_property
     def area_es(self):
@@ -246,7 +250,8 @@ class Study:
     @cached_property
     def robustness_specs(self) -> dict:
         """Each robustness specification's result and simulated truth (computed once)."""
-        return specifications(self)
+        with step("robustness specifications"):
+            return specifications(self)
 
     def robustness(self) -> SafeTable:
         return tables.estimates_safe(robustness_table(self), digits=4)
