@@ -61,6 +61,7 @@ def test_html_offline_in_chromium_with_sections(runs, tmp_path):
     shot.parent.mkdir(exist_ok=True)
     dom, external = open_offline(first.html, tmp_path, screenshot=shot)
     assert external == []
+    assert "[evalkit]" not in dom                                   # console progress stays out of the report
     for section in ("Contents", "Design and data", "Baseline balance", "Pre-trend test", "What was found",
                     "Run parameters", "commit"):
         assert section in dom
