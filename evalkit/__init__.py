@@ -6,12 +6,14 @@ from evalkit.data import Microdata, build_area_panel, build_cohort_panel, open_m
 from evalkit.domain import attach_cohort, treatment_cohorts
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
 from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.diagnostics import SensitivityResult, honest_did, honest_did_arrays
 from evalkit.estimators.combine import post_average, pretrend_test, wald_test
+from evalkit.estimators.staggered import aggregate, att_gt
 from evalkit.results import Result
 
 __version__ = "0.1.0"
 __all__ = [
-    "ColumnError", "EvalkitError", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
+    "ColumnError", "EvalkitError", "SensitivityResult", "aggregate", "att_gt", "honest_did", "honest_did_arrays", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
     "__version__", "attach_cohort", "build_area_panel", "build_cohort_panel", "did2x2", "event_study",
     "open_microdata", "post_average", "pretrend_test", "simulate", "treatment_cohorts", "twfe", "wald_test",
 ]

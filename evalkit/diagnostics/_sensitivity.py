@@ -1,0 +1,104 @@
+"""The frozen result of a HonestDiD sensitivity analysis, with text, HTML and a plot."""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from evalkit.errors import check_choice
+
+_LABELS = {
+    "en": {"title": "Sensitivity of the {p} to violations of parallel trends", "orig": "Original",
+           "robust": "Robust ({ci})", "y": "{lvl:g}% confidence interval",
+           "Mbar": "Mbar (post violation relative to max pre violation)", "M": "M (change in slope per period)",
+           "bd": "Breakdown value"},
+    "da": {"title": "Følsomhed af {p} over for brud på parallelle trends", "orig": "Oprindelig",
+           "robust": "Robust ({ci})", "y": "{lvl:g}% konfidensinterval",
+           "Mbar": "Mbar (brud efter relativt til største brud før)", "M": "M (ændring i hældning pr. periode)",
+           "bd": "Nedbrudsværdi"},
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SensitivityResult:
+    """Robust confidence intervals over M (smoothness) or Mbar (relative magnitudes).
+
+    ``table`` has columns method, M or Mbar, lb, ub; the last row (method
+    "original") is the usual CI under exact parallel trends. ``breakdown`` is the
+    largest M/Mbar whose robust CI excludes zero (nan if none on the grid does).
+    """
+
+    table: pd.DataFrame
+    restriction: str
+    ci: str
+    parameter: str
+    alpha: float
+    l_vec: tuple[float, ...]
+    estimate: float
+    std_error: float
+    breakdown: float
+    breakdown_exceeds_grid: bool
+    num_pre: int
+    num_post: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", self.table.copy(deep=True))
+
+    def tidy(self) -> pd.DataFrame:
+        """Copy of the table."""
+        return self.table.copy(deep=True)
+
+    def _breakdown_text(self) -> str:
+        if math.isnan(self.breakdown):
+            return "none (the robust CI includes 0 at the smallest value)"
+        return (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.4g}"
+
+    def _header(self) -> list[tuple[str, str]]:
+        return [("Restriction", self.restriction), ("CI", self.ci), ("Parameter", f"l'tau_post, l={list(self.l_vec)}"),
+                ("Periods", f"{self.num_pre} pre, {self.num_post} post"),
+                ("Estimate", f"{self.estimate:.4g} (se {self.std_error:.4g})"),
+                ("alpha", f"{self.alpha:g}"), ("Breakdown", self._breakdown_text())]
+
+    def summary(self) -> str:
+        head = "\n".join(f"{k:<12}{v}" for k, v in self._header())
+        return f"{head}\n\n{self.table.to_string(index=False, float_format=lambda x: f'{x:.5g}', na_rep='')}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in self._header())
+        body = self.table.to_html(index=False, float_format=lambda x: f"{x:.5g}", na_rep="", border=0,
+                                  classes="evalkit-table")
+        return f"<div class='evalkit-sensitivity'><table>{head}</table>{body}</div>"
+
+    def plot(self, ax=None, *, lang: str = "en"):
+        """Robust CIs against M/Mbar next to the original CI; returns the Figure (OO API)."""
+        check_choice("lang", lang, list(_LABELS))
+        t = _LABELS[lang]
+        if ax is None:
+            from matplotlib.figure import Figure
+            fig = Figure(figsize=(6.5, 4))
+            ax = fig.add_subplot()
+        fig = ax.figure
+        tab = self.table
+        rob, orig = tab[tab["method"] != "original"], tab[tab["method"] == "original"].iloc[0]
+        x = rob[self.parameter].to_numpy(float)
+        step = (x.max() - x.min()) / max(len(x) - 1, 1) if len(x) > 1 else 1.0
+        x0 = x.min() - step
+        ax.errorbar([x0], [(orig["lb"] + orig["ub"]) / 2], yerr=[[(orig["ub"] - orig["lb"]) / 2]] * 1, fmt="none",
+                    ecolor="tab:red", capsize=4, lw=2, label=t["orig"])
+        mid, half = (rob["lb"] + rob["ub"]) / 2, (rob["ub"] - rob["lb"]) / 2
+        ax.errorbar(x, mid, yerr=half, fmt="none", ecolor="tab:blue", capsize=4, lw=2,
+                    label=t["robust"].format(ci=self.ci))
+        ax.axhline(0, color="grey", lw=0.8, ls="--")
+        if not math.isnan(self.breakdown):
+            ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_text()}")
+        ax.set_xlabel(t[self.parameter])
+        ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)))
+        ax.set_title(t["title"].format(p="theta"))
+        ax.legend(loc="best", fontsize="small")
+        return fig

@@ -1,0 +1,185 @@
+"""Validation and array layout for Callaway & Sant'Anna: data frame -> :class:`Design`.
+
+Everything after this module works on sorted numpy arrays; the caller's
+frame is never modified (``_validate.select`` copies the needed columns).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import EvalkitWarning, ValidationError
+from evalkit.estimators import _validate as v
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """Arrays the (g, t) kernels need.
+
+    "Units" are the rows of the influence matrix: panel units, or rows for
+    repeated cross-sections. ``mode`` is "balanced" (wide outcome matrix
+    ``y_wide``), "unbalanced" or "rc" (long rows, ``row_*`` arrays).
+    """
+
+    mode: str
+    unit_ids: np.ndarray        # labels of the influence rows
+    unit_cohort: np.ndarray     # cohort (0 = never treated) per unit
+    unit_weight: np.ndarray     # sampling weight per unit, mean one
+    unit_cluster: np.ndarray | None  # cluster code 0..G-1 per unit
+    cluster_labels: np.ndarray | None
+    times: np.ndarray           # sorted periods
+    x_unit: np.ndarray | None   # (n_units x k) covariates incl. intercept ("balanced")
+    y_wide: np.ndarray | None   # (n_units x n_times) ("balanced")
+    row_unit: np.ndarray | None  # unit index per row (long modes)
+    row_time: np.ndarray | None  # period index per row
+    row_y: np.ndarray | None
+    row_x: np.ndarray | None
+    row_w: np.ndarray | None
+    rows_by_time: tuple | None   # row indices per period index
+    n_rows: int
+
+
+def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, panel, anticipation,
+            control_group) -> tuple[Design, dict]:
+    """Validate and lay out the data; returns the design and diagnostics."""
+    cols = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster,
+            "weights": weights, "covariates": covariates}
+    df = v.select(data, cols)
+    for param, col in [("outcome", outcome), ("time", time), ("weights", weights)] + [("covariates", c) for c in covariates]:
+        if col is not None:
+            v.check_numeric(df, col, param)
+    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster, "weights": weights})
+    df, n_dropped = v.drop_missing(df, outcome, covariates)
+    v.check_cohort(df, cohort, unit) if (panel and unit is not None) else _check_cohort_values(df, cohort)
+    if panel:
+        v.check_unique_keys(df, unit, time)
+    if not np.all(np.mod(df[time].to_numpy(float), 1) == 0):
+        raise ValidationError(f"time={time!r} must hold whole periods (integers).")
+    if weights is not None:
+        w = df[weights].to_numpy(float)
+        if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+            raise ValidationError(f"weights={weights!r} must be finite, non-negative and not all zero.")
+    diag: dict = {"n_dropped_missing": n_dropped}
+    df = _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, panel)
+    _check_covariates(df, covariates)
+    if panel:
+        for col, param in [(c, "covariates") for c in covariates] + [(weights, "weights"), (cluster, "cluster")]:
+            if col is not None:
+                _check_time_invariant(df, col, unit, param)
+    return _layout(df, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
+                   cluster=cluster, weights=weights, panel=panel), diag
+
+
+def _check_cohort_values(df, cohort):
+    v.check_numeric(df, cohort, "cohort")
+    v.check_no_missing(df, {"cohort": cohort})
+    if (df[cohort] < 0).any() or not np.all(np.mod(df[cohort].to_numpy(float), 1) == 0):
+        raise ValidationError(f"cohort={cohort!r} must be the first treated period (whole number) or 0 (never treated).")
+
+
+def _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, panel):
+    """R did's conventions, each with a warning: cohorts after the last period
+    (+ anticipation) are never treated; units treated in the first period
+    (+ anticipation) are dropped; without never-treated units and
+    control_group="notyet", periods from the last cohort - anticipation on are
+    dropped and the last cohort only serves as control."""
+    times = np.sort(df[time].unique())
+    g = df[cohort].to_numpy(float)
+    late = g > times[-1] + anticipation
+    if late.any():
+        warnings.warn(f"{_count(df, late, unit, panel)} unit(s) first treated after the last period "
+                      f"({times[-1]}) are treated as never treated.", EvalkitWarning, stacklevel=4)
+        df = df.assign(**{cohort: np.where(late, 0, g)})
+        g = df[cohort].to_numpy(float)
+    early = (g > 0) & (g <= times[0] + anticipation)
+    if early.any():
+        k = _count(df, early, unit, panel)
+        warnings.warn(f"Dropped {k} unit(s) ({int(early.sum())} rows) already treated in the first period "
+                      f"{times[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=4)
+        diag["n_dropped_always_treated"] = k
+        df = df.loc[~early].reset_index(drop=True)
+        g = df[cohort].to_numpy(float)
+    if not (g == 0).any():
+        if control_group == "never":
+            raise ValidationError(
+                f"control_group='never' needs never-treated units (cohort={cohort!r} equal to 0), but there are none. "
+                "Use control_group='notyet' or add never-treated units.")
+        last = g.max()
+        keep = df[time].to_numpy(float) < last - anticipation
+        warnings.warn(f"No never-treated units: with control_group='notyet' the periods from {last - anticipation:g} on "
+                      f"({int((~keep).sum())} rows) are dropped and cohort {last:g} only serves as a control.",
+                      EvalkitWarning, stacklevel=4)
+        diag["n_dropped_no_never_treated"] = int((~keep).sum())
+        df = df.loc[keep].reset_index(drop=True)
+    if df.empty or (df[cohort] > 0).sum() == 0:
+        raise ValidationError("No treated units left to estimate an ATT(g,t).")
+    return df
+
+
+def _count(df, mask, unit, panel):
+    return int(df.loc[mask, unit].nunique()) if (panel and unit is not None) else int(mask.sum())
+
+
+def _check_covariates(df, covariates):
+    if not covariates:
+        return
+    x = np.column_stack([np.ones(len(df)), df[covariates].to_numpy(float)])
+    scale = np.sqrt(np.maximum((x**2).mean(axis=0), 1e-300))
+    xs = x / scale
+    sv = np.linalg.svd(xs.T @ xs / len(df), compute_uv=False)
+    if sv[-1] <= 1e-10 * sv[0]:
+        raise ValidationError(f"covariates={list(covariates)} are collinear (with each other or with the intercept); "
+                              "drop redundant columns.")
+
+
+def _check_time_invariant(df, col, unit, param):
+    codes, _ = pd.factorize(df[unit])
+    values = df[col].to_numpy()
+    first = np.full(codes.max() + 1, -1)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    ref = values[first[codes]]
+    same = (values == ref) | (pd.isna(values) & pd.isna(ref))
+    if not np.all(same):
+        bad = df[unit].to_numpy()[~same][0]
+        raise ValidationError(f"{param}={col!r} must be constant within unit={unit!r} (time-invariant) in a panel; "
+                              f"it varies for unit {v._plain(bad)!r}.")
+
+
+def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, panel) -> Design:
+    times, t_idx = np.unique(df[time].to_numpy(), return_inverse=True)
+    n_times = times.size
+    w_row = df[weights].to_numpy(float) if weights is not None else np.ones(len(df))
+    x_row = np.column_stack([np.ones(len(df))] + [df[c].to_numpy(float) for c in covariates])
+    y_row = df[outcome].to_numpy(float)
+    g_row = df[cohort].to_numpy(float)
+    if panel:
+        unit_ids, u_idx = np.unique(df[unit].to_numpy(), return_inverse=True)
+    else:
+        unit_ids, u_idx = np.arange(len(df)), np.arange(len(df))
+    n = unit_ids.size
+    first = np.full(n, -1)
+    first[u_idx[::-1]] = np.arange(len(df))[::-1]
+    unit_cohort = g_row[first]
+    if panel:
+        unit_w = np.bincount(u_idx, weights=w_row, minlength=n) / np.bincount(u_idx, minlength=n)
+    else:
+        unit_w = w_row.copy()
+    unit_w = unit_w / unit_w.mean()
+    cl_codes = cl_labels = None
+    if cluster is not None:
+        cl_labels, cl_row = np.unique(df[cluster].to_numpy(), return_inverse=True)
+        cl_codes = cl_row[first]
+    balanced = panel and len(df) == n * n_times
+    if balanced:
+        y_wide = np.empty((n, n_times))
+        y_wide[u_idx, t_idx] = y_row
+        return Design("balanced", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times, x_row[first],
+                      y_wide, None, None, None, None, None, None, len(df))
+    order = np.argsort(t_idx, kind="stable")
+    bounds = np.searchsorted(t_idx[order], np.arange(n_times + 1))
+    rows_by_time = tuple(order[bounds[k]:bounds[k + 1]] for k in range(n_times))
+    return Design("unbalanced" if panel else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times,
+                  None, None, u_idx, t_idx, y_row, x_row, w_row, rows_by_time, len(df))

@@ -1,0 +1,276 @@
+"""Callaway & Sant'Anna (2021) group-time ATTs, their aggregation and pre-test.
+
+Public: :func:`att_gt` and :func:`aggregate`. Numbers happen in the kernel
+modules (``_drdid``, ``_grid``, ``_aggregate``, ``_bootstrap``); this module
+validates, calls and packs one immutable :class:`~evalkit.results.Result`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.estimators import _validate as v
+from evalkit.estimators.staggered import _aggregate as agg
+from evalkit.estimators.staggered import _bootstrap as boot
+from evalkit.estimators.staggered._grid import estimate as estimate_grid
+from evalkit.estimators.staggered._prep import prepare
+from evalkit.results import Result
+from evalkit.results.result import InferenceInfo
+
+ESTIMAND = "ATT(g,t): average effect in period t on the units first treated in period g (Callaway & Sant'Anna 2021)"
+#: extra columns of ``Result.influence`` (after the term columns) that ``aggregate`` needs
+UNIT_COLUMNS = (".cohort", ".weight", ".cluster")
+
+
+def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, cohort: str, covariates=None,
+           control_group: str = "never", method: str = "dr", cluster: str | None = None,
+           weights: str | None = None, anticipation: int = 0, base_period: str = "varying", panel: bool = True,
+           alpha: float = 0.05, bootstrap: bool = False, n_boot: int = 999, boot_weights: str = "rademacher",
+           seed: int | None = None, progress: bool = False) -> Result:
+    """Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021).
+
+    Reproduces R ``did::att_gt`` (2x2 kernels of ``DRDID``: ``method="dr"`` is
+    ``drdid_panel`` / ``drdid_rc``, "ipw" ``std_ipw_did_*``, "reg" ``reg_did_*``).
+
+    Parameters
+    ----------
+    outcome, time : numeric columns; rows with a missing outcome or covariate are
+        dropped with an :class:`~evalkit.errors.EvalkitWarning`.
+    unit : panel unit id (required when ``panel=True``; ignored otherwise).
+    cohort : first treated period, 0 = never treated; constant within unit
+        (a unit whose treatment switches off has no single cohort: error).
+        Cohorts after the last period (+ anticipation) are recoded to 0 and
+        units treated in the first period (+ anticipation) are dropped, each
+        with a warning (as R did).
+    covariates : time-invariant numeric columns (constant within unit in a panel;
+        error otherwise); collinear covariates raise ValidationError.
+    control_group : "never" (never treated; error if there are none) or "notyet"
+        (not-yet-treated, including never treated).
+    method : "dr" (doubly robust), "ipw" or "reg" (outcome regression).
+    cluster : a level above the unit (e.g. the area); constant within unit.
+        Influence functions are SUMMED within clusters (R did >= 2.3.1.906,
+        Callaway & Sant'Anna 2021 Remark 10): se = sqrt(sum_c S_c^2) / n.
+    weights : sampling weights (constant within unit in a panel).
+    panel : True for a panel. A balanced panel uses the panel kernels. An
+        unbalanced panel is handled as R's ``allow_unbalanced_panel=TRUE``: each
+        cell uses every row of the two periods (repeated cross-section kernels)
+        and influence functions are summed by unit; no unit is dropped.
+        ``panel=False``: repeated cross-sections, every row its own unit.
+    bootstrap : multiplier bootstrap (``n_boot`` draws of ``boot_weights`` per
+        cluster, ``seed``); then ``std_error`` is the bootstrap SE (IQR scale, as R)
+        and ``band_low/band_high`` is the simultaneous sup-t band over all cells.
+
+    Returns a :class:`Result` with one row per (g,t) ("ATT(g=2004,t=2005)"), the
+    analytic (cluster-robust) ``vcov``, ``influence`` (n_units x n_cells on R's
+    scale, mean-zero, ``se = sqrt(sum psi^2)/n``; extra columns
+    :data:`UNIT_COLUMNS` carry the unit's cohort, normalised weight and cluster
+    code for :func:`aggregate`), and ``diagnostics["pretest"]`` - R's Wald
+    pre-test of parallel trends over the pre-treatment cells.
+
+    Cells that cannot be estimated (no treated or control units in a period,
+    singular covariate design, no propensity-score overlap) are dropped with an
+    EvalkitWarning and listed in ``diagnostics["dropped_cells"]`` (R returns NA).
+    Cohorts smaller than (number of covariates + 5) units, e.g. one unit, give
+    an EvalkitWarning (as R) and are estimated; their SEs are unreliable.
+    """
+    alpha = v.check_alpha(alpha)
+    covariates = _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, n_boot)
+    anticipation = v.check_nonneg_int("anticipation", anticipation)
+    design, diag = prepare(data, outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort,
+                           covariates=covariates, cluster=cluster, weights=weights, panel=bool(panel),
+                           anticipation=anticipation, control_group=control_group)
+    _warn_small_cohorts(design, len(covariates))
+    grid = estimate_grid(design, method=method, control_group=control_group, base_period=base_period,
+                         anticipation=anticipation)
+    if grid.dropped:
+        warnings.warn(f"{len(grid.dropped)} ATT(g,t) cell(s) could not be estimated and were dropped: "
+                      + "; ".join(f"(g={d['group']}, t={d['time']}): {d['reason']}" for d in grid.dropped[:5]),
+                      EvalkitWarning, stacklevel=2)
+    if not grid.cells:
+        raise ValidationError("No ATT(g,t) cell could be estimated; see the warnings.")
+    terms = [f"ATT(g={c.group},t={c.time})" for c in grid.cells]
+    group = np.array([c.group for c in grid.cells])
+    time_ = np.array([c.time for c in grid.cells])
+    ref = np.array([c.reference for c in grid.cells])
+    n = design.unit_ids.size
+    sums = boot.cluster_sums(grid.inf, design.unit_cluster)
+    vcov = boot.analytic_vcov(sums, n)
+    se = boot.analytic_se(sums, n)
+    bout = None
+    if bootstrap:
+        bout = boot.multiplier(sums, n, n_boot=n_boot, kind=boot_weights, seed=seed, alpha=alpha,
+                               band_cols=~ref, progress=progress)
+        se = bout.se
+    table = _table(terms, grid.att, se, alpha, bout, ref)
+    table["group"], table["time"], table["event_time"] = group, time_, time_ - group
+    table["n_treated"], table["n_control"] = grid.n_treated, grid.n_control
+    diag.update(_diagnostics(design, grid, terms, group, time_, vcov, se, anticipation))
+    meta = {"kind": "att_gt", "unit": unit, "time": time, "cohort": cohort, "covariates": covariates,
+            "control_group": control_group, "method": method, "cluster": cluster, "weights": weights,
+            "anticipation": anticipation, "base_period": base_period, "panel": bool(panel),
+            "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
+            "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
+            "n_boot": n_boot, "group_shares": _shares(design)}
+    return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
+                  vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
+                  inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows, outcome=outcome,
+                  diagnostics=diag, meta=meta, influence=_influence(design, grid.inf, terms, unit))
+
+
+def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
+              max_e: float = math.inf, alpha: float | None = None, bootstrap: bool | None = None,
+              n_boot: int = 999, seed: int | None = None) -> Result:
+    """Aggregate ATT(g,t) as R ``did::aggte`` ("simple", "group", "dynamic", "calendar").
+
+    Weights are group shares P(G=g); the influence function includes R's
+    weight-estimation term (``wif``) for "simple", "dynamic", "calendar" and
+    the overall "group" effect. Rows: one per group / event time / period
+    (``band_low/band_high`` simultaneous over them when bootstrapping), then
+    the overall "ATT" (for "dynamic" the mean over event times >= 0, for
+    "calendar" over periods). ``balance_e``, ``min_e``, ``max_e`` as R.
+    ``bootstrap=None`` and ``alpha=None`` take the settings of ``result``.
+    """
+    check_choice("kind", kind, ["simple", "group", "dynamic", "calendar"])
+    if not isinstance(result, Result) or result.meta.get("kind") != "att_gt" or result.influence is None:
+        raise ParameterError("aggregate() needs the Result of att_gt() with its influence functions "
+                             "(a result rebuilt from JSON has none).")
+    alpha = result.alpha if alpha is None else v.check_alpha(alpha)
+    meta = result.meta
+    bootstrap = meta["bootstrap"] if bootstrap is None else bool(bootstrap)
+    if balance_e is not None:
+        balance_e = v.check_nonneg_int("balance_e", balance_e) if balance_e >= 0 else int(balance_e)
+    table = result.table[~result.table["reference"]] if kind != "dynamic" else result.table
+    terms = list(table["term"])
+    inf = result.influence
+    unit_cols = inf[list(UNIT_COLUMNS)].to_numpy()
+    inp = agg.Inputs(table["estimate"].to_numpy(float), table["group"].to_numpy(int), table["time"].to_numpy(int),
+                     inf[terms].to_numpy(), unit_cols[:, 0], unit_cols[:, 1], meta["last_time"], meta["first_time"])
+    out = {"simple": lambda: agg.simple(inp, max_e), "group": lambda: agg.group(inp, max_e),
+           "dynamic": lambda: agg.dynamic(inp, min_e, max_e, balance_e), "calendar": lambda: agg.calendar(inp)}[kind]()
+    codes = None if meta["cluster"] is None else unit_cols[:, 2].astype(np.int64)
+    n = inf.shape[0]
+    sums = boot.cluster_sums(out.inf, codes)
+    se = boot.analytic_se(sums, n)
+    bout = None
+    labels = list(out.labels)
+    if bootstrap:
+        band_cols = np.array([True] * len(labels) + [False])
+        bout = boot.multiplier(sums, n, n_boot=n_boot, kind=meta["boot_weights"], seed=seed, alpha=alpha,
+                               band_cols=band_cols if labels else None)
+        se = bout.se
+    col = {"group": "group", "dynamic": "event_time", "calendar": "time"}.get(kind)
+    names = [f"ATT({ {'group': 'g', 'dynamic': 'e', 'calendar': 't'}[kind]}={x})" for x in labels] if col else []
+    names = names + ["ATT"]
+    ref = np.zeros(len(names), bool)
+    tab = _table(names, out.estimate, se, alpha, bout, ref, band_rows=np.arange(len(names)) < len(labels))
+    if col:
+        tab[col] = labels + [None]
+    vcov = boot.analytic_vcov(sums, n)
+    infl = pd.DataFrame(out.inf, index=inf.index, columns=names)
+    infl = pd.concat([infl, inf[list(UNIT_COLUMNS)]], axis=1)
+    return Result(estimator=f"cs_aggregate_{kind}", estimand=f"{kind} aggregation of ATT(g,t) (Callaway & Sant'Anna 2021)",
+                  table=tab, vcov=pd.DataFrame(vcov, index=names, columns=names), alpha=alpha,
+                  inference=InferenceInfo(method="multiplier" if bootstrap else "analytic", cluster=meta["cluster"],
+                                          n_clusters=result.inference.n_clusters, seed=seed if bootstrap else None,
+                                          draws=n_boot if bootstrap else None),
+                  n_obs=result.n_obs, outcome=result.outcome,
+                  diagnostics={"att_gt_dropped_cells": result.diagnostics.get("dropped_cells", [])},
+                  meta={**dict(meta), "kind": f"aggregate_{kind}", "balance_e": balance_e,
+                        "min_e": None if math.isinf(min_e) else min_e, "max_e": None if math.isinf(max_e) else max_e},
+                  influence=infl)
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, n_boot):
+    check_choice("control_group", control_group, ["never", "notyet"])
+    check_choice("method", method, ["dr", "ipw", "reg"])
+    check_choice("base_period", base_period, ["varying", "universal"])
+    check_choice("boot_weights", boot_weights, ["rademacher", "mammen"])
+    if not isinstance(panel, (bool, np.bool_)):
+        raise ParameterError(f"panel={panel!r} must be True or False.")
+    if panel and unit is None:
+        raise ParameterError("unit=... is required with panel=True (use panel=False for repeated cross-sections).")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 10:
+        raise ParameterError(f"n_boot={n_boot!r} must be an integer >= 10.")
+    if covariates is None:
+        return []
+    return [covariates] if isinstance(covariates, str) else list(covariates)
+
+
+def _warn_small_cohorts(design, n_cov):
+    cohorts, sizes = np.unique(design.unit_cohort, return_counts=True)
+    small = [(int(g), int(s)) for g, s in zip(cohorts, sizes) if s < n_cov + 5]
+    if small:
+        warnings.warn("Small cohorts (units < number of covariates + 5; estimates and SEs unreliable): "
+                      + ", ".join(f"cohort {g}: {s} unit(s)" for g, s in small), EvalkitWarning, stacklevel=3)
+
+
+def _table(terms, est, se, alpha, bout, ref, band_rows=None):
+    est = np.asarray(est, float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = est / se
+    tab = pd.DataFrame({"term": terms, "estimate": est, "std_error": se, "statistic": stat,
+                        "p_value": 2 * stats.norm.sf(np.abs(stat)), "conf_low": est - z * se,
+                        "conf_high": est + z * se, "reference": ref})
+    if bout is not None:
+        rows = ~ref if band_rows is None else band_rows
+        tab["band_low"] = np.where(rows, est - bout.crit * se, np.nan)
+        tab["band_high"] = np.where(rows, est + bout.crit * se, np.nan)
+    return tab
+
+
+def _pretest(terms, group, time_, vcov, se, anticipation):
+    pre = np.nonzero((group - anticipation > time_) & np.isfinite(se))[0]
+    if pre.size == 0:
+        return {"W": None, "df": 0, "p_value": None, "note": "no pre-treatment cells to test"}
+    sub = vcov[np.ix_(pre, pre)]
+    if 1 / np.linalg.cond(sub) <= np.finfo(float).eps:
+        return {"W": None, "df": int(pre.size), "p_value": None, "note": "singular covariance of pre-treatment cells"}
+    return {"pre": [terms[i] for i in pre], "df": int(pre.size)}
+
+
+def _diagnostics(design, grid, terms, group, time_, vcov, se, anticipation):
+    pt = _pretest(terms, group, time_, vcov, se, anticipation)
+    if "pre" in pt:
+        idx = [terms.index(t) for t in pt["pre"]]
+        a = grid.att[idx]
+        w = float(a @ np.linalg.solve(vcov[np.ix_(idx, idx)], a))
+        pt = {"W": w, "df": pt["df"], "p_value": float(stats.chi2.sf(w, pt["df"])), "cells": pt["pre"],
+              "note": "Wald test that all pre-treatment ATT(g,t) are zero (R did's W, Wpval), analytic vcov"}
+    cohorts, sizes = np.unique(design.unit_cohort, return_counts=True)
+    out = {"pretest": pt, "dropped_cells": list(grid.dropped), "n_units": int(design.unit_ids.size),
+           "n_periods": int(design.times.size), "balanced": design.mode == "balanced", "panel_mode": design.mode,
+           "cohort_sizes": {int(g): int(s) for g, s in zip(cohorts, sizes)}}
+    if design.unit_cluster is not None:
+        n_cl = int(design.unit_cluster.max()) + 1
+        treated_cl = np.unique(design.unit_cluster[design.unit_cohort > 0]).size
+        per = pd.Series(design.unit_cohort).groupby(design.unit_cluster).nunique()
+        out.update({"n_clusters": n_cl, "n_treated_clusters": int(treated_cl),
+                    "cohort_constant_within_cluster": bool((per == 1).all())})
+    return out
+
+
+def _shares(design):
+    cohorts = np.unique(design.unit_cohort)
+    return {int(g): float(np.mean(design.unit_weight * (design.unit_cohort == g))) for g in cohorts}
+
+
+def _info(bootstrap, design, cluster, seed, n_boot):
+    n_cl = None if design.unit_cluster is None else int(design.unit_cluster.max()) + 1
+    return InferenceInfo(method="multiplier" if bootstrap else "analytic", cluster=cluster, n_clusters=n_cl,
+                         df=None, seed=seed if bootstrap else None, draws=n_boot if bootstrap else None)
+
+
+def _influence(design, inf, terms, unit):
+    frame = pd.DataFrame(inf, index=pd.Index(design.unit_ids, name=unit or "row"), columns=terms)
+    frame[".cohort"] = design.unit_cohort
+    frame[".weight"] = design.unit_weight
+    frame[".cluster"] = design.unit_cluster if design.unit_cluster is not None else np.arange(design.unit_ids.size)
+    return frame
