@@ -1,6 +1,9 @@
 """Estimators: each validates its input, fits, and returns a :class:`~evalkit.results.Result`."""
+from evalkit.estimators.bacon import bacon, bacon_plot
 from evalkit.estimators.did2x2 import did2x2
 from evalkit.estimators.event_study import event_study
+from evalkit.estimators.imputation import did_imputation
+from evalkit.estimators.sun_abraham import sun_abraham
 from evalkit.estimators.twfe import twfe
 
-__all__ = ["did2x2", "event_study", "twfe"]
+__all__ = ["bacon", "bacon_plot", "did2x2", "did_imputation", "event_study", "sun_abraham", "twfe"]

@@ -51,6 +51,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "event_study": {"da": "Effekt over tid (event study)", "en": "Effects over time (event study)"},
     "main": {"da": "Hovedresultater", "en": "Main results"},
     "robustness": {"da": "Robusthed", "en": "Robustness"},
+    "staggered": {"da": "Forskudt start: Callaway-Sant'Anna", "en": "Staggered adoption: Callaway-Sant'Anna"},
+    "sensitivity": {"da": "Følsomhed over for brud på parallelle forløb (HonestDiD)",
+                    "en": "Sensitivity to violations of parallel trends (HonestDiD)"},
     "conclusions": {"da": "Konklusioner", "en": "Conclusions"},
 }
 

@@ -5,12 +5,16 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain.timing import attach_cohort
-from evalkit.estimators import did2x2, twfe
-from evalkit.estimators.combine import post_average
+from evalkit.estimators import did2x2, did_imputation, sun_abraham, twfe
+from evalkit.estimators.combine import lincom, post_average
+from evalkit.estimators.staggered import aggregate
 from evalkit.report import truth
 from evalkit.report.i18n import label
 
 SPEC_NAMES = {
+    "cs_area": {"da": "Callaway-Sant'Anna, område, simpel ATT", "en": "Callaway-Sant'Anna, area, simple ATT"},
+    "sa_area": {"da": "Sun-Abraham, område, gns. efter start", "en": "Sun-Abraham, area, post average"},
+    "imputation_area": {"da": "Imputation (BJS), område, ATT", "en": "Imputation (BJS), area, ATT"},
     "es_area": {"da": "Event study, område, gns. efter start", "en": "Event study, area, post average"},
     "twfe_area": {"da": "TWFE, område, statisk", "en": "TWFE, area, static"},
     "twfe_area_clean": {"da": "TWFE, område, uden andre indsatser i kontrol",
@@ -47,6 +51,27 @@ def _truth_att(panel: pd.DataFrame) -> float:
     return truth.truth_att(panel) if "effect" in panel else np.nan
 
 
+def _heterogeneity_robust(study) -> dict[str, tuple[object, float]]:
+    """CS, Sun-Abraham and imputation on the area panel (robust to staggered, heterogeneous effects)."""
+    p, area = study.p, study.area
+    keys = dict(outcome=p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort", cluster="OMR_ID", alpha=p["alpha"])
+    sa = sun_abraham(area, leads=p["leads"], lags=p["lags"], **keys)
+    es_truth = study._truth_by_e(area)
+    imputed = did_imputation(area, **keys)
+    return {
+        "cs_area": (_overall(aggregate(study.cs, "simple")), _truth_att(area)),
+        "sa_area": (post_average(sa), np.nan if es_truth is None else truth.truth_post_average(es_truth, p["lags"])),
+        "imputation_area": (_overall(imputed), _truth_att(area)),
+    }
+
+
+def _overall(result):
+    """The overall-ATT row of an aggregated or imputation result, as a one-row result."""
+    terms = result.tidy()["term"].tolist()
+    term = "ATT" if "ATT" in terms else terms[-1]
+    return lincom(result, {term: 1.0}, term=term, estimand=result.estimand)
+
+
 def specifications(study) -> dict[str, tuple[object, float]]:
     """Each specification's result (one row of interest) and its simulated truth (NaN if unknown)."""
     p = study.p
@@ -56,6 +81,7 @@ def specifications(study) -> dict[str, tuple[object, float]]:
     return {
         "es_area": (post_average(study.area_es),
                     np.nan if es_truth is None else truth.truth_post_average(es_truth, p["lags"])),
+        **_heterogeneity_robust(study),
         "twfe_area": (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
         "twfe_area_clean": (_twfe(clean, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(clean)),
         "did_2x2": _two_by_two(study),

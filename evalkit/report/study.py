@@ -7,6 +7,7 @@ Every displayed object is an aggregate (areas or >= ``min_cell`` persons).
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,10 +18,12 @@ from IPython.display import HTML, Markdown
 from evalkit.data.io import read_table
 from evalkit.data.panels import open_microdata, read_data_years
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
-from evalkit.errors import ParameterError
+from evalkit.errors import EvalkitWarning, ParameterError
 from evalkit.progress import step
 from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.diagnostics import honest_did
 from evalkit.estimators.combine import post_average, pretrend_test
+from evalkit.estimators.staggered import aggregate, att_gt
 from evalkit.report import figures, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
@@ -78,6 +81,7 @@ class Study:
         self.template = template
         self.p = validate_params(params)
         self.p = preflight(self.p)
+        self.notes: dict[str, list[str]] = {}
         self.data_dir = Path(self.p["data_dir"])
         self.md = open_microdata(self.data_dir)
 
@@ -141,6 +145,30 @@ class Study:
     def cohort_es(self):
         return self._event_study(self.cohort, self.person_outcome, "PERSON_ID")
 
+    @cached_property
+    def cs(self):
+        """Callaway & Sant'Anna ATT(g,t) on the area panel, with a clustered multiplier bootstrap."""
+        with step("Callaway-Sant'Anna ATT(g,t) with 999 bootstrap draws"), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", EvalkitWarning)
+            result = att_gt(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort",
+                            control_group="never", method="dr", cluster="OMR_ID", alpha=self.p["alpha"],
+                            bootstrap=True, n_boot=999, seed=self.p["seed"])
+        # estimator warnings become report notes (not a stderr box with file paths)
+        self.notes["cs"] = [str(w.message) for w in seen if issubclass(w.category, EvalkitWarning)]
+        return result
+
+    @cached_property
+    def cs_dynamic(self):
+        return aggregate(self.cs, "dynamic", min_e=-self.p["leads"], max_e=self.p["lags"], bootstrap=True,
+                         seed=self.p["seed"])
+
+    @cached_property
+    def honest(self):
+        """HonestDiD relative-magnitudes sensitivity of the first post-period effect (area event study)."""
+        with step("HonestDiD sensitivity (relative magnitudes)"):
+            return honest_did(self.area_es, method="relative_magnitudes", Mbar=[0, 0.5, 1, 1.5, 2],
+                              alpha=self.p["alpha"], grid_points=400, seed=self.p["seed"])
+
     def _truth_by_e(self, panel: pd.DataFrame) -> pd.Series | None:
         if "effect" not in panel:
             return None
@@ -158,7 +186,8 @@ class Study:
 
     def results(self) -> dict:
         """Every estimate computed so far, as results (for machine-readable export)."""
-        names = {"area_es": "area_event_study", "cohort_es": "cohort_event_study"}
+        names = {"area_es": "area_event_study", "cohort_es": "cohort_event_study", "cs": "cs_att_gt",
+                 "cs_dynamic": "cs_dynamic"}
         found = {out: self.__dict__[attr] for attr, out in names.items() if attr in self.__dict__}
         found.update({f"{k}_post_average": post_average(v) for k, v in list(found.items())})
         if "robustness_specs" in self.__dict__:
@@ -243,6 +272,29 @@ class Study:
             parts += [self.effect_summary("cohort").data, text.estimand_note(self.p["lang"])]
         parts.append(self.pretrends().data)
         return Markdown("\n\n".join(parts))
+
+    def cs_event_study_figure(self) -> HTML:
+        """Callaway-Sant'Anna dynamic aggregation with pointwise intervals and sup-t bands."""
+        lang = self.p["lang"]
+        fig = self.cs_dynamic.plot(lang=lang, truth=self._truth_by_e(self.area),
+                                   title="Callaway & Sant'Anna (2021)")
+        fig.axes[0].set_ylabel(f"{label('estimate', lang)}: {label(self.p['outcome'], lang).lower()}", fontsize=9)
+        alt = {"da": "Callaway-Sant'Anna: effekter efter år siden start med punktvise intervaller og simultane bånd.",
+               "en": "Callaway-Sant'Anna: effects by years since start with pointwise intervals and uniform bands."}[lang]
+        notes = "".join(f"<p class='evalkit-note'>{html.escape(n)}</p>" for n in self.notes.get("cs", []))
+        return HTML(figures.figure_html(fig, alt) + notes)
+
+    def sensitivity(self) -> SafeTable:
+        """Robust confidence intervals when post-period violations of parallel trends are at most
+        Mbar times the largest pre-period violation (Rambachan & Roth 2023)."""
+        note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
+        return tables.estimates_safe(self.honest.tidy(), digits=4, note=note)
+
+    def sensitivity_figure(self) -> HTML:
+        lang = self.p["lang"]
+        alt = {"da": "Robuste konfidensintervaller for effekten i første år efter start, for voksende Mbar.",
+               "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
+        return HTML(figures.figure_html(self.honest.plot(lang=lang), alt))
 
     def estimand_note(self) -> Markdown:
         return Markdown(text.estimand_note(self.p["lang"]))

@@ -68,3 +68,17 @@ def summary_line(name: str, estimate: float, low: float, high: float, outcome: s
     if truth is not None and not math.isnan(truth):
         line += f" ({label('truth', lang).lower()} {_pp(truth, outcome)})"
     return line
+
+
+def breakdown_sentence(breakdown: float, exceeds_grid: bool, *, lang: str) -> str:
+    """What the HonestDiD breakdown value means for the conclusion."""
+    if math.isnan(breakdown):
+        return ("Selv uden brud på parallelle forløb (Mbar = 0) udelukker det robuste interval ikke nul."
+                if lang == "da" else "Even with no violation of parallel trends (Mbar = 0) the robust interval "
+                "does not exclude zero.")
+    more = "mindst " if exceeds_grid and lang == "da" else ("at least " if exceeds_grid else "")
+    if lang == "da":
+        return (f"Breakdown-værdi: {more}Mbar = {breakdown:.2f}. Effekten er forskellig fra nul, så længe bruddet på "
+                f"parallelle forløb efter start højst er {breakdown:.2f} gange det største brud før start.")
+    return (f"Breakdown value: {more}Mbar = {breakdown:.2f}. The effect stays different from zero as long as the "
+            f"violation of parallel trends after the start is at most {breakdown:.2f} times the largest one before.")

@@ -1,0 +1,184 @@
+"""Goodman-Bacon (2021) decomposition of the two-way fixed effects estimate.
+
+Goodman-Bacon, "Difference-in-differences with variation in treatment
+timing", J. Econometrics 225(2), Theorem 1: in a balanced panel with an
+absorbing binary treatment and no covariates, the TWFE coefficient is a
+weighted average of all 2x2 DiD comparisons between timing groups:
+
+* "Treated vs never treated": group k against the never-treated, all periods;
+* "Earlier vs later treated": k (earlier) against l (later, not yet treated),
+  periods before l is treated;
+* "Later vs earlier treated": l against k (already treated), periods from k's
+  start on - the "forbidden" comparisons;
+* "Treated vs always treated": like the previous, against units treated in every period.
+
+Weights follow eqs. (10a)-(10c) (sample shares n, treated-period shares D and
+the variance of the double-demeaned treatment); they sum to 1 and
+sum(weight * estimate) equals the TWFE coefficient up to rounding
+(tests/test_bacon.py checks 1e-8 against :func:`evalkit.estimators.twfe`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.estimators import _validate as v
+from evalkit.results import InferenceInfo, Result
+
+ESTIMAND = "TWFE coefficient decomposed into 2x2 DiD comparisons (Goodman-Bacon 2021)"
+TYPES = ("Treated vs never treated", "Earlier vs later treated", "Later vs earlier treated",
+         "Treated vs always treated")
+
+
+def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str) -> Result:
+    """All 2x2 comparisons with weight and estimate; rows "2004 vs never", "2004 vs 2006", ..., "TWFE".
+
+    Requires a balanced panel (every unit in every period, no missing outcome)
+    and a 0/1 treatment that never switches off. The weight and type of each
+    comparison are in ``diagnostics["weights"]`` / ``["types"]`` (keyed by
+    term) and :func:`bacon_table` joins them to the tidy table. The row "TWFE"
+    holds the weighted sum. No standard errors (a decomposition, not an estimator).
+    """
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment})
+    v.check_numeric(df, outcome, "outcome")
+    v.check_no_missing(df, {"unit": unit, "time": time, "outcome": outcome})
+    v.check_binary(df, treatment, "treatment")
+    v.check_unique_keys(df, unit, time)
+    wide_y, wide_d = _balanced(df, outcome, unit, time, treatment)
+    times = wide_y.columns.to_numpy()
+    start = _start_index(wide_d.to_numpy(int), wide_d.index)
+    y = wide_y.to_numpy(float)
+    n_units, n_t = y.shape
+    groups = np.unique(start)  # index of first treated period; n_t = never, 0 = always
+    if len(groups) < 2:
+        raise ValidationError("All units share one treatment timing; there is no 2x2 comparison to decompose.")
+    share = {gk: float(np.mean(start == gk)) for gk in groups}
+    dbar = {gk: (n_t - gk) / n_t for gk in groups}
+    means = {gk: y[start == gk].mean(axis=0) for gk in groups}
+    vd = _treatment_variance(wide_d.to_numpy(float))
+    rows = []
+    for a, k in enumerate(groups):
+        for l in groups[a + 1:]:  # k treated earlier than l
+            nk, nl = share[k], share[l]
+            nkl = nk / (nk + nl)
+            dk, dl = dbar[k], dbar[l]
+            if k > 0 and dk > dl:  # k vs l, window before l's start
+                s = ((nk + nl) * (1 - dl)) ** 2 * nkl * (1 - nkl) * (dk - dl) / (1 - dl) * (1 - dk) / (1 - dl) / vd
+                est = _did(means[k], means[l], pre=slice(0, k), post=slice(k, l))
+                rows.append(_row(times, k, l, n_t, s, est, start))
+            if l < n_t and dk > dl:  # l vs k, window from k's start
+                s = ((nk + nl) * dk) ** 2 * nkl * (1 - nkl) * dl / dk * (dk - dl) / dk / vd
+                est = _did(means[l], means[k], pre=slice(k, l), post=slice(l, n_t))
+                rows.append(_row(times, l, k, n_t, s, est, start))
+    table = pd.DataFrame(rows)
+    total = float((table["weight"] * table["estimate"]).sum())
+    out = table[["term", "estimate", "group", "n_treated", "n_control"]].copy()
+    out["std_error"] = np.nan
+    out = pd.concat([out, pd.DataFrame({"term": ["TWFE"], "estimate": [total]})], ignore_index=True)
+    diagnostics = {
+        "weights": dict(zip(table["term"], table["weight"].astype(float))),
+        "types": dict(zip(table["term"], table["type"])),
+        "controls": dict(zip(table["term"], table["control"])),
+        "weight_sum": float(table["weight"].sum()), "twfe": total,
+        "by_type": {t: {"weight": float(g["weight"].sum()),
+                        "estimate": float((g["weight"] * g["estimate"]).sum() / g["weight"].sum())}
+                    for t, g in table.groupby("type", sort=False)},
+        "n_units": n_units, "n_periods": n_t,
+    }
+    return Result(estimator="bacon", estimand=ESTIMAND, table=out, vcov=None, alpha=0.05,
+                  inference=InferenceInfo(method="none"), n_obs=len(df), outcome=outcome,
+                  diagnostics=diagnostics, meta={"unit": unit, "time": time, "treatment": treatment})
+
+
+def _balanced(df, outcome, unit, time, treatment):
+    n_u, n_t = df[unit].nunique(), df[time].nunique()
+    if len(df) != n_u * n_t:
+        raise ValidationError(
+            f"bacon needs a balanced panel: {n_u} units x {n_t} periods = {n_u * n_t} rows expected, found "
+            f"{len(df)}. The decomposition (Goodman-Bacon 2021, Theorem 1) holds only for balanced panels."
+        )
+    wide_y = df.pivot(index=unit, columns=time, values=outcome).sort_index(axis=1)
+    wide_d = df.pivot(index=unit, columns=time, values=treatment).sort_index(axis=1)
+    return wide_y, wide_d
+
+
+def _start_index(d: np.ndarray, units: pd.Index) -> np.ndarray:
+    """Index of each unit's first treated period (n_periods if never); error if treatment switches off."""
+    off = (np.diff(d, axis=1) < 0).any(axis=1)
+    if off.any():
+        raise ValidationError(
+            f"treatment switches off (1 then 0) for {int(off.sum())} unit(s), e.g. {units[np.argmax(off)]!r}; "
+            "the decomposition needs an absorbing treatment (once treated, always treated)."
+        )
+    return d.shape[1] - d.sum(axis=1)
+
+
+def _treatment_variance(d: np.ndarray) -> float:
+    dd = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
+    return float(np.mean(dd ** 2))
+
+
+def _did(treat: np.ndarray, ctrl: np.ndarray, pre: slice, post: slice) -> float:
+    return float((treat[post].mean() - treat[pre].mean()) - (ctrl[post].mean() - ctrl[pre].mean()))
+
+
+def _row(times, treated_g, control_g, n_t, weight, est, start) -> dict:
+    label = {n_t: "never", 0: "always"}
+    ctrl = label[control_g] if control_g in label else f"{times[control_g]}"
+    if control_g == n_t:
+        kind = TYPES[0]
+    elif control_g == 0:
+        kind = TYPES[3]
+    else:
+        kind = TYPES[1] if treated_g < control_g else TYPES[2]
+    return {"term": f"{times[treated_g]} vs {ctrl}", "estimate": est, "weight": float(weight), "type": kind,
+            "group": int(times[treated_g]), "control": ctrl, "n_treated": int((start == treated_g).sum()),
+            "n_control": int((start == control_g).sum())}
+
+
+def bacon_table(result: Result) -> pd.DataFrame:
+    """The 2x2 rows of a :func:`bacon` result with their ``weight`` and ``type`` (joined on term)."""
+    if result.estimator != "bacon":
+        raise ParameterError(f"bacon_table needs a result of bacon(), not of {result.estimator!r}.")
+    tab = result.tidy()
+    tab = tab[tab["term"].isin(list(result.diagnostics["weights"]))].copy()
+    tab["weight"] = tab["term"].map(dict(result.diagnostics["weights"]))
+    tab["type"] = tab["term"].map(dict(result.diagnostics["types"]))
+    return tab[["term", "type", "group", "estimate", "weight", "n_treated", "n_control"]].reset_index(drop=True)
+
+
+_LABELS = {
+    "en": {"x": "Weight", "y": "2x2 DiD estimate", "twfe": "TWFE estimate = {v:.3g}",
+           TYPES[0]: TYPES[0], TYPES[1]: TYPES[1], TYPES[2]: TYPES[2], TYPES[3]: TYPES[3]},
+    "da": {"x": "Vægt", "y": "2x2 DiD-estimat", "twfe": "TWFE-estimat = {v:.3g}",
+           TYPES[0]: "Behandlet mod aldrig behandlet", TYPES[1]: "Tidligt mod senere behandlet",
+           TYPES[2]: "Senere mod tidligere behandlet", TYPES[3]: "Behandlet mod altid behandlet"},
+}
+_COLORS = dict(zip(TYPES, ("#0b5394", "#6aa84f", "#c0392b", "#8e44ad")))
+
+
+def bacon_plot(result: Result, *, lang: str = "en", ax: Axes | None = None) -> Figure:
+    """Scatter of 2x2 estimate against weight, coloured by comparison type; dashed line at the TWFE estimate."""
+    check_choice("lang", lang, list(_LABELS))
+    if ax is None:
+        fig = Figure(figsize=(7, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+    elif not isinstance(ax, Axes):
+        raise ParameterError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}.")
+    labels = _LABELS[lang]
+    tab = bacon_table(result)
+    for kind in TYPES:
+        part = tab[tab["type"] == kind]
+        if len(part):
+            ax.scatter(part["weight"], part["estimate"], color=_COLORS[kind], label=labels[kind], s=28)
+    twfe = result.estimate("TWFE")
+    ax.axhline(twfe, color="black", lw=0.9, ls="--", label=labels["twfe"].format(v=twfe))
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xlabel(labels["x"])
+    ax.set_ylabel(labels["y"])
+    ax.legend(frameon=False, fontsize="small")
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax.figure
