@@ -114,7 +114,10 @@ def pyfixest_sun_abraham(df):
 
     fit = pf.event_study(df, yname="y", idname="unit", tname="time", gname="cohort", cluster="area",
                          estimator="saturated")
-    agg = fit.aggregate(agg="period")
+    try:  # pyfixest's aggregation fails on some unbalanced panels; the fit above is what is timed
+        agg = fit.aggregate(agg="period")
+    except (KeyError, ValueError):
+        return float("nan")
     return float(agg.loc[[i for i in agg.index if _period(i) >= 0], "Estimate"].mean())
 
 
@@ -133,6 +136,15 @@ def pyfixest_did2s(df):
                    cluster="area")
     return float(fit.coef()["treat"])
 
+
+# modules each library's tasks import, loaded before the clock starts
+LIBRARY_MODULES = {
+    "evalkit": ["evalkit"],
+    "csdid": ["csdid.att_gt"],
+    "moderndid": ["moderndid"],
+    "differences": ["differences"],
+    "pyfixest": ["pyfixest"],
+}
 
 # name -> (estimator family, library, function); families are compared with evalkit's entry
 TASKS = {
