@@ -207,8 +207,11 @@ class Study:
     def design(self) -> SafeTable:
         lang = self.p["lang"]
         years = f"{int(self.area['AAR'].min())}–{int(self.area['AAR'].max())}"
-        note = {"da": f"År: {years}. Sammenligning: {label(self.p['comparison'], lang)}.",
-                "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}."}[lang]
+        excluded = int((self.cohorts["role"] == "excluded").sum())
+        note = {"da": f"År: {years}. Sammenligning: {label(self.p['comparison'], lang)}; "
+                      f"{excluded} områder udeladt efter sammenligningsreglen.",
+                "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}; "
+                      f"{excluded} areas left out by the comparison rule."}[lang]
         return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
 
     def balance(self) -> SafeTable:
