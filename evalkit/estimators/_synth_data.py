@@ -1,0 +1,146 @@
+"""Validation and reshaping for :func:`evalkit.estimators.synth.synth`.
+
+Turns a long unit-time panel into the arrays the kernels use: the outcome matrix
+(units x periods) and the predictor matrix (predictors x units). Never mutates the
+caller's data (works on the copy made by :func:`select`).
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import ParameterError, ValidationError
+from evalkit.estimators._validate import check_no_missing, check_numeric, check_unique_keys, select
+
+
+@dataclass(frozen=True, slots=True)
+class SynthPanel:
+    """A balanced panel in matrix form."""
+
+    units: tuple               # unit ids, in the column order of y and x
+    times: np.ndarray          # (T,) sorted integer periods
+    y: np.ndarray              # (T, N) outcomes
+    x: np.ndarray              # (k, N) predictors
+    predictor_names: tuple[str, ...]
+    pre: np.ndarray            # (T,) bool, True before treatment_start
+    treated: tuple[int, ...]   # column indices of the treated units
+    donors: tuple[int, ...]    # column indices of the donor pool
+
+
+def _as_units(treated: object) -> list[Hashable]:
+    if isinstance(treated, (str, bytes)) or not isinstance(treated, Iterable):
+        return [treated]
+    units = list(treated)
+    if not units:
+        raise ParameterError("treated=[] is empty; give the id of at least one treated unit.")
+    if len(set(units)) != len(units):
+        raise ParameterError(f"treated={units!r} lists a unit twice.")
+    return units
+
+
+def _predictor_spec(predictors: object, times: np.ndarray, pre: np.ndarray) -> dict[str, list]:
+    """Map predictor column -> list of periods averaged over (default: all pre periods)."""
+    pre_times = [int(t) for t in times[pre]]
+    if predictors is None:
+        return {}
+    if isinstance(predictors, str):
+        return {predictors: pre_times}
+    if isinstance(predictors, Mapping):
+        spec = {}
+        for col, periods in predictors.items():
+            periods = pre_times if periods is None else [periods] if isinstance(periods, numbers.Integral) else list(periods)
+            bad = [p for p in periods if p not in set(pre_times)]
+            if bad or not periods:
+                raise ParameterError(f"predictors[{col!r}]: periods {bad or periods!r} are not pre-treatment "
+                                     f"periods in the data; choose from {pre_times}.")
+            spec[str(col)] = [int(p) for p in periods]
+        return spec
+    if isinstance(predictors, Sequence):
+        return {str(c): pre_times for c in predictors}
+    raise ParameterError(f"predictors={predictors!r} must be None, a list of columns or a mapping column -> periods.")
+
+
+def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[np.ndarray, np.ndarray]:
+    check_numeric(df, time, "time")
+    values = df[time].to_numpy(dtype=float)
+    if not np.all(values == np.round(values)):
+        raise ValidationError(f"time={time!r} must hold whole numbers (years, quarters counted as integers).")
+    times = np.unique(values.astype(np.int64))
+    if isinstance(treatment_start, bool) or not isinstance(treatment_start, numbers.Real):
+        raise ParameterError(f"treatment_start={treatment_start!r} must be a period (a whole number).")
+    pre = times < treatment_start
+    if pre.sum() < 1 or (~pre).sum() < 1:
+        raise ParameterError(
+            f"treatment_start={treatment_start!r} must leave at least one period before and one from it on; "
+            f"the data cover {times.min()}..{times.max()}.")
+    return times, pre
+
+
+def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: object,
+                treatment_start: object, predictors: object, pre_periods: object) -> SynthPanel:
+    """Validate the long panel and return a :class:`SynthPanel`."""
+    spec_cols = list(predictors) if isinstance(predictors, (Mapping, list, tuple)) else (
+        [predictors] if isinstance(predictors, str) else [])
+    df = select(data, {"outcome": outcome, "unit": unit, "time": time, "predictors": spec_cols})
+    check_no_missing(df, {"unit": unit, "time": time, "outcome": outcome})
+    for col in [outcome, *spec_cols]:
+        check_numeric(df, col, "outcome" if col == outcome else "predictors")
+    check_unique_keys(df, unit, time)
+    times, pre = _check_times(df, time, treatment_start)
+    df[time] = df[time].astype(np.int64)
+    units = tuple(pd.unique(df[unit]))
+    y = df.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=list(units))
+    if y.isna().any().any():
+        n_miss = int(y.isna().sum().sum())
+        raise ValidationError(
+            f"The panel is unbalanced: {n_miss} unit-period outcome(s) are absent. The synthetic control needs "
+            f"every unit observed in every period {times.min()}..{times.max()}.")
+    treated_ids = _as_units(treated)
+    missing = [t for t in treated_ids if t not in units]
+    if missing:
+        raise ParameterError(f"treated={missing!r} not found in unit={unit!r}; units include {list(units)[:10]}.")
+    treated_idx = tuple(units.index(t) for t in treated_ids)
+    donors = tuple(i for i in range(len(units)) if i not in treated_idx)
+    if len(donors) < 2:
+        raise ValidationError(f"Only {len(donors)} donor unit(s); the synthetic control needs at least 2.")
+    names, rows = _predictor_rows(df, unit, time, outcome, units, times, pre,
+                                  _predictor_spec(predictors, times, pre), pre_periods)
+    return SynthPanel(units=units, times=times, y=y.to_numpy(float), x=np.vstack(rows),
+                      predictor_names=tuple(names), pre=pre, treated=treated_idx, donors=donors)
+
+
+def _predictor_rows(df, unit, time, outcome, units, times, pre, spec, pre_periods):
+    names, rows = [], []
+    for col, periods in spec.items():
+        sub = df[df[time].isin(periods)]
+        means = sub.groupby(unit, sort=False)[col].mean().reindex(list(units))
+        if means.isna().any():
+            bad = means.index[means.isna()].tolist()[:5]
+            raise ValidationError(f"predictors: {col!r} is missing in every chosen period for unit(s) {bad}.")
+        window = f"{min(periods)}-{max(periods)}" if len(periods) > 1 else f"{periods[0]}"
+        names.append(f"{col}[{window}]")
+        rows.append(means.to_numpy(float))
+    lags = _pre_periods(pre_periods, times, pre, bool(spec))
+    wide = df.pivot(index=time, columns=unit, values=outcome).reindex(columns=list(units))
+    for p in lags:
+        names.append(f"{outcome}[{p}]")
+        rows.append(wide.loc[p].to_numpy(float))
+    return names, rows
+
+
+def _pre_periods(pre_periods: object, times: np.ndarray, pre: np.ndarray, have_spec: bool) -> list[int]:
+    """Pre-period outcome levels used as predictors (default: all, when no other predictor)."""
+    pre_times = [int(t) for t in times[pre]]
+    if pre_periods is None:
+        return [] if have_spec else pre_times
+    items = [pre_periods] if isinstance(pre_periods, numbers.Integral) else list(pre_periods)
+    bad = [p for p in items if p not in pre_times]
+    if bad:
+        raise ParameterError(f"pre_periods={bad!r} are not pre-treatment periods; choose from {pre_times}.")
+    if not items and not have_spec:
+        raise ParameterError("No predictors: give predictors=[...] or pre_periods=[...].")
+    return [int(p) for p in items]

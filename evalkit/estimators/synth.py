@@ -1,0 +1,174 @@
+"""Synthetic control for one (or a few) treated units.
+
+Abadie, Diamond & Hainmueller (2010, JASA); Abadie (2021, JEL). Numbers happen in
+:mod:`evalkit.estimators._synth_kernels`; this module validates, orchestrates the
+placebo and leave-one-out refits, and packs a :class:`~evalkit.results.Result`.
+
+Several treated units (``treated`` a list): each is fitted on its own against the
+donor pool (all untreated units) and the gaps are averaged; the synthetic path is the
+average of the synthetic paths (so the reported donor ``weights`` are the averaged
+weights). Inference for the average follows Cavallo, Galiani, Noy & Pantano (2013,
+REStat): every donor is fitted once as a placebo treated unit (against the other
+donors), and the treated average is compared with the averages of all sets of as many
+placebo gaps as there are treated units (a random ``max_placebo_sets`` of them, drawn
+with ``seed``, when there are more). With one treated unit this is exactly ADH's rule:
+p = rank of the treated post/pre RMSPE ratio among the treated unit and all J
+placebos, divided by J + 1 (ties count against the treated unit; no placebo is
+excluded for poor pre-treatment fit).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import ParameterError, check_choice
+from evalkit.estimators._synth_data import SynthPanel, build_panel
+from evalkit.estimators._synth_kernels import WEIGHT_TOL, fit_synth, placebo_pvalues, placebo_sets, rmspe_ratio
+from evalkit.estimators._validate import check_alpha
+from evalkit.progress import bar
+from evalkit.results import InferenceInfo, Result
+
+MAX_PLACEBO_SETS = 20_000
+
+
+def _fit_group(panel: SynthPanel, treated: tuple[int, ...], donors: tuple[int, ...], v: str) -> list:
+    """Fit each treated column against ``donors``; returns the list of SynthFit."""
+    d = list(donors)
+    return [fit_synth(panel.x[:, i], panel.x[:, d], panel.y[:, i], panel.y[:, d], panel.pre, v=v)
+            for i in treated]
+
+
+def _avg_gap(fits: list) -> np.ndarray:
+    return np.mean([f.gap for f in fits], axis=0)
+
+
+def _placebo_gaps(panel: SynthPanel, v: str, progress: bool) -> np.ndarray:
+    """(J, T) gaps with each donor in turn treated and the other donors as its pool."""
+    out = []
+    for j in bar(panel.donors, total=len(panel.donors), description="synth placebos", enabled=progress):
+        pool = tuple(d for d in panel.donors if d != j)
+        out.append(_fit_group(panel, (j,), pool, v)[0].gap)
+    return np.array(out)
+
+
+def _leave_one_out(panel: SynthPanel, fits: list, v: str, progress: bool) -> dict:
+    """ATT after dropping each donor that has positive weight for some treated unit."""
+    post = ~panel.pre
+    positive = [d for k, d in enumerate(panel.donors) if any(f.weights[k] > WEIGHT_TOL for f in fits)]
+    out = {}
+    for d in bar(positive, total=len(positive), description="synth leave-one-out", enabled=progress):
+        pool = tuple(x for x in panel.donors if x != d)
+        out[panel.units[d]] = float(_avg_gap(_fit_group(panel, panel.treated, pool, v))[post].mean())
+    return out
+
+
+def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, treatment_start: int,
+          predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
+          placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = None,
+          max_placebo_sets: int = MAX_PLACEBO_SETS) -> Result:
+    """Synthetic control estimate of the effect on ``treated`` from ``treatment_start`` on.
+
+    Parameters
+    ----------
+    data : balanced long panel, one row per unit and period (not modified).
+    outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
+    treated : id of the treated unit, or a list of ids (gaps are averaged, see module doc).
+    treatment_start : first treated period; earlier periods are the pre-period.
+    predictors : None, a list of columns (each averaged over all pre periods), or a mapping
+        column -> periods averaged over (e.g. ``{"beer": range(1984, 1989)}``).
+    pre_periods : pre-treatment periods whose outcome level is a predictor. With neither
+        argument every pre-period outcome is a predictor.
+    v : "optimize" (diagonal V minimising the pre-period outcome MSPE, nested as in Synth)
+        or "equal" (all predictors weigh the same after scaling by their standard deviation).
+    placebo : run in-space placebos (every donor treated in turn) for p-values.
+    loo : leave-one-out ATTs, dropping each donor with positive weight.
+    seed : used only to draw placebo sets for several treated units when they number more
+        than ``max_placebo_sets``; the fit itself is deterministic.
+
+    Returns a Result with one row per post period ("gap t=<period>") and an "ATT" row (mean
+    post-period gap). p-values are placebo p-values: on "ATT" the RMSPE-ratio test, on each
+    gap row the share of placebo |gap| at least as large. There are no standard errors.
+    """
+    check_choice("v", v, ["optimize", "equal"])
+    alpha = check_alpha(alpha)
+    if isinstance(max_placebo_sets, bool) or not isinstance(max_placebo_sets, int) or max_placebo_sets < 1:
+        raise ParameterError(f"max_placebo_sets={max_placebo_sets!r} must be a positive integer.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ParameterError(f"seed={seed!r} must be an integer or None.")
+    panel = build_panel(data, outcome=outcome, unit=unit, time=time, treated=treated,
+                        treatment_start=treatment_start, predictors=predictors, pre_periods=pre_periods)
+    fits = _fit_group(panel, panel.treated, panel.donors, v)
+    gap = _avg_gap(fits)
+    p_att, p_t, n_sets, placebo_diag = np.nan, np.full((~panel.pre).sum(), np.nan), None, {}
+    if placebo:
+        pgaps = _placebo_gaps(panel, v, progress)
+        sets = placebo_sets(len(panel.donors), len(panel.treated), max_placebo_sets, seed)
+        p_att, p_t, _ = placebo_pvalues(gap, pgaps, sets, panel.pre)
+        n_sets = len(sets)
+        placebo_diag = _placebo_diag(panel, pgaps)
+    loo_att = _leave_one_out(panel, fits, v, progress) if loo else None
+    table = _table(panel, gap, p_att, p_t, int(treatment_start))
+    diagnostics = {**_diagnostics(panel, fits, gap), **placebo_diag, "placebo_p_value": p_att,
+                   "n_placebo_sets": n_sets, "loo_att": loo_att}
+    method = "placebo in space (RMSPE ratio)" if placebo else "none"
+    return Result(
+        estimator="synth", estimand="ATT on the treated unit(s), treated minus synthetic control",
+        table=table, vcov=None, alpha=alpha,
+        inference=InferenceInfo(method=method, seed=seed, draws=n_sets),
+        n_obs=panel.y.size, outcome=outcome, diagnostics=diagnostics,
+        meta={"unit": unit, "time": time, "treated": [panel.units[i] for i in panel.treated],
+              "treatment_start": int(treatment_start), "v": v, "predictors": list(panel.predictor_names)},
+    )
+
+
+def _table(panel: SynthPanel, gap: np.ndarray, p_att: float, p_t: np.ndarray, start: int) -> pd.DataFrame:
+    post = ~panel.pre
+    n_t, n_c = len(panel.treated), len(panel.donors)
+    rows = [{"term": f"gap t={t}", "estimate": g, "p_value": p, "time": int(t), "event_time": int(t) - start,
+             "n_treated": n_t, "n_control": n_c}
+            for t, g, p in zip(panel.times[post], gap[post], p_t)]
+    rows.append({"term": "ATT", "estimate": float(gap[post].mean()), "p_value": p_att,
+                 "n_treated": n_t, "n_control": n_c})
+    return pd.DataFrame(rows)
+
+
+def _diagnostics(panel: SynthPanel, fits: list, gap: np.ndarray) -> dict:
+    names = [str(panel.units[d]) for d in panel.donors]
+    weights = np.mean([f.weights for f in fits], axis=0)
+    by_treated = {str(panel.units[i]): dict(zip(names, f.weights.tolist())) for i, f in zip(panel.treated, fits)}
+    v_by = {str(panel.units[i]): dict(zip(panel.predictor_names, f.v.tolist())) for i, f in zip(panel.treated, fits)}
+    pre, post = panel.pre, ~panel.pre
+    x1 = panel.x[:, list(panel.treated)].mean(axis=1)
+    xs = np.mean([panel.x[:, list(panel.donors)] @ f.weights for f in fits], axis=0)
+    balance = {n: {"treated": a, "synthetic": b, "donor_mean": c} for n, a, b, c in
+               zip(panel.predictor_names, x1, xs, panel.x[:, list(panel.donors)].mean(axis=1))}
+    treated_path = panel.y[:, list(panel.treated)].mean(axis=1)
+    return {
+        "weights": dict(zip(names, weights.tolist())),
+        "weights_by_treated": by_treated,
+        "V": next(iter(v_by.values())) if len(fits) == 1 else None,
+        "V_by_treated": v_by,
+        "pre_rmspe": float(np.sqrt(np.mean(gap[pre] ** 2))),
+        "post_rmspe": float(np.sqrt(np.mean(gap[post] ** 2))),
+        "rmspe_ratio": float(rmspe_ratio(gap, pre)[0]),
+        "predictor_balance": balance,
+        "paths": {"time": panel.times.tolist(), "treated": treated_path.tolist(),
+                  "synthetic": (treated_path - gap).tolist(), "gap": gap.tolist()},
+        "n_donors": len(panel.donors),
+    }
+
+
+def _placebo_diag(panel: SynthPanel, pgaps: np.ndarray) -> dict:
+    names = [str(panel.units[d]) for d in panel.donors]
+    ratios = rmspe_ratio(pgaps, panel.pre)
+    pre_r = np.sqrt(np.mean(pgaps[:, panel.pre] ** 2, axis=1))
+    return {"placebo_gaps": {"units": names, "gaps": pgaps.tolist()},
+            "placebo_ratios": dict(zip(names, ratios.tolist())),
+            "placebo_pre_rmspe": dict(zip(names, pre_r.tolist()))}
+
+
+def synth_plot(result: Result, *, kind: str = "paths", lang: str = "en", ax=None):
+    """Plot a synth result: "paths" (treated vs synthetic), "gap", or "placebo" (gap spaghetti)."""
+    from evalkit.estimators._synth_plot import plot
+
+    return plot(result, kind=kind, lang=lang, ax=ax)
