@@ -13,28 +13,28 @@ def _pp(value: float, outcome: str) -> str:
     return f"{value:+.3f}"
 
 
+EFFECT_PHRASES = {
+    "da": {"effect": "estimeret effekt på", "ci": "{level} % konfidensinterval",
+           "signif": ("effekten er ikke statistisk signifikant.", "effekten er statistisk signifikant."),
+           "truth": " Den simulerede sande effekt er {truth}, som ",
+           "inside": ("ligger uden for intervallet.", "ligger inden for intervallet.")},
+    "en": {"effect": "estimated effect on", "ci": "{level}% confidence interval",
+           "signif": ("the effect is not statistically significant.", "the effect is statistically significant."),
+           "truth": " The simulated true effect is {truth}, which ",
+           "inside": ("lies outside the interval.", "lies inside the interval.")},
+}
+
+
 def effect_sentence(name: str, estimate: float, low: float, high: float, p_value: float,
                     outcome: str, *, lang: str, alpha: float, truth: float | None = None) -> str:
     """One sentence: the estimate, its confidence interval, significance and (if known) the truth."""
-    level = round(100 * (1 - alpha))
-    signif = p_value < alpha
-    ci = f"[{_pp(low, outcome)}; {_pp(high, outcome)}]"
-    if lang == "da":
-        text = (f"**{name}:** estimeret effekt på {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
-                f"({level} % konfidensinterval {ci}, p = {p_value:.3f}); "
-                + ("effekten er statistisk signifikant." if signif else "effekten er ikke statistisk signifikant."))
-        if truth is not None and not math.isnan(truth):
-            inside = low <= truth <= high
-            text += (f" Den simulerede sande effekt er {_pp(truth, outcome)}, som "
-                     + ("ligger inden for intervallet." if inside else "ligger uden for intervallet."))
-        return text
-    text = (f"**{name}:** estimated effect on {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
-            f"({level}% confidence interval {ci}, p = {p_value:.3f}); "
-            + ("the effect is statistically significant." if signif else "the effect is not statistically significant."))
+    words = EFFECT_PHRASES[lang]
+    ci = words["ci"].format(level=round(100 * (1 - alpha)))
+    text = (f"**{name}:** {words['effect']} {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
+            f"({ci} [{_pp(low, outcome)}; {_pp(high, outcome)}], p = {p_value:.3f}); "
+            + words["signif"][p_value < alpha])
     if truth is not None and not math.isnan(truth):
-        inside = low <= truth <= high
-        text += (f" The simulated true effect is {_pp(truth, outcome)}, which "
-                 + ("lies inside the interval." if inside else "lies outside the interval."))
+        text += words["truth"].format(truth=_pp(truth, outcome)) + words["inside"][low <= truth <= high]
     return text
 
 
