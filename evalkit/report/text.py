@@ -32,9 +32,9 @@ def effect_sentence(name: str, estimate: float, low: float, high: float, p_value
     ci = words["ci"].format(level=round(100 * (1 - alpha)))
     text = (f"**{name}:** {words['effect']} {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
             f"({ci} [{_pp(low, outcome)}; {_pp(high, outcome)}], p = {p_value:.3f}); "
-            + words["signif"][p_value < alpha])
+            + words["signif"][int(p_value < alpha)])
     if truth is not None and not math.isnan(truth):
-        text += words["truth"].format(truth=_pp(truth, outcome)) + words["inside"][low <= truth <= high]
+        text += words["truth"].format(truth=_pp(truth, outcome)) + words["inside"][int(low <= truth <= high)]
     return text
 
 
