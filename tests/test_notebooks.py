@@ -38,6 +38,7 @@ def test_reports_state_estimate_next_to_truth(runs):
     assert "simulated true effect is" in midterm                          # English labels
     assert "simulerede sande effekt er" in final                          # Danish labels
     assert "Kohorteeffekt" in final and "Robusthed" in final
+    assert "comparison areas (clusters)" in midterm and "sammenligningsområder (klynger)" in final  # design check
     for spec in ("Callaway-Sant'Anna, område", "Sun-Abraham, område", "Imputation (BJS)", "TWFE, område"):
         assert spec in final                                              # estimators side by side
     assert "HonestDiD" in final and "Breakdown-værdi" in final

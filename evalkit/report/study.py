@@ -20,8 +20,9 @@ from evalkit.data.panels import open_microdata, read_data_years
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError
 from evalkit.progress import step
-from evalkit.estimators import did2x2, event_study, twfe
+from evalkit.estimators import event_study, twfe
 from evalkit.diagnostics import honest_did
+from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.estimators.staggered import aggregate, att_gt
 from evalkit.report import figures, tables, text, truth
@@ -213,6 +214,21 @@ class Study:
                 "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}; "
                       f"{excluded} areas left out by the comparison rule."}[lang]
         return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
+
+    def design_inference(self) -> Markdown:
+        """Count treated and comparison areas and say which inference the design calls for
+        (restricted wild cluster bootstrap below 10 treated areas)."""
+        p = self.p
+        check = design_check(self.area, cohort="cohort", cluster="OMR_ID")
+        static = twfe(self.area, outcome=p["outcome"], unit="OMR_ID", time="AAR", treatment="treat",
+                      cluster="OMR_ID", alpha=p["alpha"]).tidy().iloc[0]
+        wild = None if check.cr1_reliable else twfe_wild_p(
+            self.area, outcome=p["outcome"], treatment="treat", unit="OMR_ID", time="AAR", cluster="OMR_ID",
+            seed=p["seed"], alpha=p["alpha"])
+        return Markdown(text.design_sentence(
+            check.n_treated_clusters, check.n_control_clusters, check.cr1_reliable, lang=p["lang"], alpha=p["alpha"],
+            cr1_p=static["p_value"], wild_p=None if wild is None else wild.p_value,
+            wild_ci=None if wild is None else (wild.ci_low, wild.ci_high), outcome=p["outcome"]))
 
     def balance(self) -> SafeTable:
         return tables.estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))

@@ -82,3 +82,26 @@ def breakdown_sentence(breakdown: float, exceeds_grid: bool, *, lang: str) -> st
                 f"parallelle forløb efter start højst er {breakdown:.2f} gange det største brud før start.")
     return (f"Breakdown value: {more}Mbar = {breakdown:.2f}. The effect stays different from zero as long as the "
             f"violation of parallel trends after the start is at most {breakdown:.2f} times the largest one before.")
+
+
+def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang: str, alpha: float,
+                    cr1_p: float, wild_p: float | None = None, wild_ci: tuple[float, float] | None = None,
+                    outcome: str = "") -> str:
+    """Why the report uses the inference it uses, given the number of treated areas."""
+    if lang == "da":
+        text = f"Designet har {n_treated} indsatsområder og {n_control} sammenligningsområder (klynger). "
+        if cr1_reliable:
+            return text + "Med så mange behandlede klynger er klyngerobuste (CR1) standardfejl pålidelige og bruges."
+        return (text + f"Med færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl for små "
+                f"p-værdier (her p = {cr1_p:.3f} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
+                f"giver for samme effekt p = {wild_p:.3f} og {round(100 * (1 - alpha))} % konfidensinterval "
+                f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}]; læs rapportens øvrige CR1-intervaller "
+                f"som for smalle.")
+    text = f"The design has {n_treated} treated and {n_control} comparison areas (clusters). "
+    if cr1_reliable:
+        return text + "With this many treated clusters, cluster-robust (CR1) standard errors are reliable and used."
+    return (text + f"With fewer than 10 treated areas, cluster-robust (CR1) standard errors over-reject "
+            f"(here p = {cr1_p:.3f} for the static TWFE effect). The restricted wild cluster bootstrap gives "
+            f"p = {wild_p:.3f} and a {round(100 * (1 - alpha))}% confidence interval "
+            f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect; read the report's other "
+            f"CR1 intervals as too narrow.")
