@@ -1,7 +1,6 @@
 """Unit, equivalence, contract and bad-input tests of Callaway & Sant'Anna (evalkit.estimators.staggered)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd

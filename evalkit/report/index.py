@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from evalkit.report.manifest import STATUSES
 from evalkit.errors import EvalkitWarning
 
 MANIFEST_GLOB = "*/*/*/manifest.json"
 INDEX_NAME = "index.html"
-STATUSES = ("ok", "failed", "needs_review", "running")
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 

@@ -56,13 +56,16 @@ def _heterogeneity_robust(study) -> dict[str, tuple[object, float]]:
     p, area = study.p, study.area
     keys = dict(outcome=p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort", cluster="OMR_ID", alpha=p["alpha"])
     sa = sun_abraham(area, leads=p["leads"], lags=p["lags"], **keys)
-    es_truth = study._truth_by_e(area)
     imputed = did_imputation(area, **keys)
     return {
         "cs_area": (_overall(aggregate(study.cs, "simple")), _truth_att(area)),
-        "sa_area": (post_average(sa), np.nan if es_truth is None else truth.truth_post_average(es_truth, p["lags"])),
+        "sa_area": (post_average(sa), _nan_if_none(study._truth_post(area))),
         "imputation_area": (_overall(imputed), _truth_att(area)),
     }
+
+
+def _nan_if_none(value: float | None) -> float:
+    return np.nan if value is None else value
 
 
 def _overall(result):
@@ -75,18 +78,14 @@ def _overall(result):
 def specifications(study) -> dict[str, tuple[object, float]]:
     """Each specification's result (one row of interest) and its simulated truth (NaN if unknown)."""
     p = study.p
-    es_truth = study._truth_by_e(study.area)
-    co_truth = study._truth_by_e(study.cohort)
     clean = _clean_comparison(study)
     return {
-        "es_area": (post_average(study.area_es),
-                    np.nan if es_truth is None else truth.truth_post_average(es_truth, p["lags"])),
+        "es_area": (post_average(study.area_es), _nan_if_none(study._truth_post(study.area))),
         **_heterogeneity_robust(study),
         "twfe_area": (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
         "twfe_area_clean": (_twfe(clean, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(clean)),
         "did_2x2": _two_by_two(study),
-        "es_cohort": (post_average(study.cohort_es),
-                      np.nan if co_truth is None else truth.truth_post_average(co_truth, p["lags"])),
+        "es_cohort": (post_average(study.cohort_es), _nan_if_none(study._truth_post(study.cohort))),
         "twfe_cohort": (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]), _truth_att(study.cohort)),
     }
 

@@ -27,10 +27,6 @@ TITLE_TAG = "evalkit-title"
 EXIT_CODES = {"ok": 0, "failed": 1, "needs_review": 3}
 
 
-class ReportRunError(EvalkitError):
-    """A report run did not finish with status ok (see its manifest and notebook)."""
-
-
 @dataclass(frozen=True)
 class ReportRun:
     """Where a run wrote its outputs, and how it ended."""

@@ -170,6 +170,11 @@ class Study:
             return honest_did(self.area_es, method="relative_magnitudes", Mbar=[0, 0.5, 1, 1.5, 2],
                               alpha=self.p["alpha"], grid_points=400, seed=self.p["seed"])
 
+    def _truth_post(self, panel: pd.DataFrame) -> float | None:
+        """Simulated truth matching ``post_average`` of an event study on ``panel`` (None if unknown)."""
+        by_e = self._truth_by_e(panel)
+        return None if by_e is None else truth.truth_post_average(by_e, self.p["lags"])
+
     def _truth_by_e(self, panel: pd.DataFrame) -> pd.Series | None:
         if "effect" not in panel:
             return None
@@ -263,8 +268,7 @@ class Study:
 
     def _post_average(self, estimand: str) -> tuple[pd.Series, float | None]:
         es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
-        by_e = self._truth_by_e(panel)
-        true = None if by_e is None else truth.truth_post_average(by_e, self.p["lags"])
+        true = self._truth_post(panel)
         return post_average(es).tidy().iloc[0], true
 
     def effect_summary(self, estimand: str = "area") -> Markdown:
