@@ -223,3 +223,42 @@ def test_contract_unmutated_json_roundtrip(panel):
     assert Result.from_json(a.to_json()).to_dict() == a.to_dict()
     assert isinstance(r, Result) and list(r.table.columns)[:3] == ["term", "estimate", "std_error"]
     assert r.diagnostics["pretest"]["df"] > 0
+
+
+# ------------------------------------------------------------------ the fast unbalanced path
+@pytest.fixture(scope="module")
+def big_unbalanced():
+    """120k rows (above the two-thread threshold), unbalanced, two covariates."""
+    df = staggered_panel(n_units=12_000, n_periods=12, cohorts={0: 0.4, 4: 0.2, 7: 0.2, 9: 0.2},
+                         effect=lambda e: 1 + 0.2 * e, n_clusters=60, seed=11)
+    rng = np.random.default_rng(5)
+    df["x"] = rng.normal(size=12_000)[df["unit"]]
+    df["x2"] = (rng.random(12_000) < 0.4).astype(float)[df["unit"]]
+    return df.loc[rng.random(len(df)) < 0.85].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
+def test_unbalanced_two_threads_row_order_and_warm_start_do_not_change_results(big_unbalanced, method, monkeypatch):
+    """Two threads, logit warm starts and block-sorted rows are speed-ups only: the
+    results equal a one-thread run on shuffled rows (to 1e-9, float summation order)."""
+    kw = dict(KW, covariates=["x", "x2"], method=method, cluster="cluster")
+    fast = att_gt(big_unbalanced, **kw)
+    assert fast.meta["panel_mode"] == "unbalanced"
+    shuffled = big_unbalanced.sample(frac=1.0, random_state=1)
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    slow = att_gt(shuffled, **kw)
+    np.testing.assert_allclose(fast.table["estimate"], slow.table["estimate"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.table["std_error"], slow.table["std_error"], rtol=1e-9, atol=1e-12)
+
+
+def test_logit_warm_start_converges_to_the_same_fit():
+    from evalkit.estimators.staggered._drdid import logit
+
+    rng = np.random.default_rng(2)
+    x = np.column_stack([np.ones(5000), rng.normal(size=5000)])
+    d = (rng.random(5000) < 1 / (1 + np.exp(-0.3 - 0.8 * x[:, 1]))).astype(float)
+    w = rng.uniform(0.5, 2, 5000)
+    cold = logit(x, d, w)
+    warm = logit(x, d, w, start=cold[2] + 0.3)
+    np.testing.assert_allclose(cold[0], warm[0], atol=1e-12)
+    np.testing.assert_allclose(cold[2], warm[2], atol=1e-9)

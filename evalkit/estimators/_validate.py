@@ -31,6 +31,9 @@ def check_nonneg_int(param: str, value: object) -> int:
     return int(value)
 
 
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
 def select(data: object, columns: Mapping[str, str | Sequence[str] | None]) -> pd.DataFrame:
     """Check that the columns exist and return a copy holding only them.
 
@@ -53,7 +56,9 @@ def select(data: object, columns: Mapping[str, str | Sequence[str] | None]) -> p
     if data.columns.duplicated().any():
         dup = data.columns[data.columns.duplicated()].tolist()
         raise ColumnError(f"data has duplicated column names {dup}; rename them first.")
-    return data.loc[:, wanted].copy(deep=True).reset_index(drop=True)
+    out = data.loc[:, wanted].reset_index(drop=True)
+    # pandas >= 3 copies on write, so the selection can never write through to the caller's frame
+    return out if _COPY_ON_WRITE else out.copy(deep=True)
 
 
 def _as_list(param: str, cols: str | Sequence[str] | None) -> list[str]:

@@ -33,6 +33,22 @@ class CellError(Exception):
 class CellFit:
     att: float
     inf: np.ndarray  # influence function, one entry per observation of the cell
+    ps_coef: np.ndarray | None = None  # propensity-score logit coefficients (a warm start for the next cell)
+
+
+@dataclass(frozen=True, slots=True)
+class LinRep:
+    """Asymptotic linear representation ``L = diag(e) @ x @ a`` (n x k) of a nuisance fit.
+
+    Never formed: :meth:`dot` returns ``L @ v = e * (x @ (a @ v))`` in O(n),
+    which is all the influence functions need (DRDID forms the n x k matrix).
+    """
+
+    e: np.ndarray
+    a: np.ndarray
+
+    def dot(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return self.e * (x @ (self.a @ v))
 
 
 # ----------------------------------------------------------------- nuisance fits
@@ -42,52 +58,59 @@ def _solve(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
     return np.linalg.solve(a, b)
 
 
+def _gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x' diag(w) x."""
+    return (x * w[:, None]).T @ x
+
+
 def wls(x: np.ndarray, y: np.ndarray, w: np.ndarray, what: str) -> np.ndarray:
     """Weighted least-squares coefficients (rows with w = 0 do not count)."""
-    xw = x * w[:, None]
-    return _solve(xw.T @ x, xw.T @ y, what)
+    return _solve(_gram(x, w), x.T @ (w * y), what)
 
 
-def ols_lin_rep(x: np.ndarray, resid: np.ndarray, w_ols: np.ndarray, n: int, what: str) -> np.ndarray:
-    """Asymptotic linear representation of weighted OLS (n x k), as DRDID."""
-    xpx = (x * w_ols[:, None]).T @ x / n
-    return (x * (w_ols * resid)[:, None]) @ _solve(xpx, np.eye(x.shape[1]), what)
+def ols_fit(x: np.ndarray, y: np.ndarray, w_ols: np.ndarray, n: int, what: str,
+            rows: slice = slice(None)) -> tuple[np.ndarray, LinRep]:
+    """Weighted OLS fitted values and their linear representation (DRDID ``asy.lin.rep.ols``).
+
+    ``rows``: a slice holding every row with a non-zero weight (the others add exact zeros).
+    """
+    xs, ws = x[rows], w_ols[rows]
+    xpx = _gram(xs, ws)
+    beta = _solve(xpx, xs.T @ (ws * y[rows]), what)
+    fitted = x @ beta
+    return fitted, LinRep(w_ols * (y - fitted), _solve(xpx / n, np.eye(x.shape[1]), what))
 
 
-def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-10):
-    """Weighted logistic regression by Newton-Raphson (= R glm IRLS).
+def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-10,
+          start: np.ndarray | None = None):
+    """Weighted logistic regression by Newton-Raphson (= R glm IRLS), from ``start`` (default 0).
 
-    Returns fitted probabilities and n * (X'WX)^-1 (DRDID's ``vcov(glm) * n``).
+    Returns fitted probabilities, n * (X'WX)^-1 (DRDID's ``vcov(glm) * n``) and the coefficients.
     """
     n, k = x.shape
-    beta = np.zeros(k)
     if k == 1 and np.all(x[:, 0] == 1.0):  # intercept only: closed form
         p1 = float(np.sum(w * d) / np.sum(w))
         if not 0 < p1 < 1:
             raise CellError("propensity score: no treated or no control units")
-        p = np.full(n, p1)
-        return p, n * np.linalg.inv(np.array([[np.sum(w * p * (1 - p))]]))
+        return np.full(n, p1), np.array([[n / (np.sum(w) * p1 * (1 - p1))]]), np.array([np.log(p1 / (1 - p1))])
+    beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
     for _ in range(max_iter):
-        eta = np.clip(x @ beta, -35, 35)
-        p = 1.0 / (1.0 + np.exp(-eta))
-        wt = w * p * (1 - p)
-        step = _solve((x * wt[:, None]).T @ x, x.T @ (w * (d - p)), "propensity score")
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
+        step = _solve(_gram(x, w * p * (1 - p)), x.T @ (w * (d - p)), "propensity score")
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break
     else:
         raise CellError("propensity score: the logit did not converge (perfect separation?)")
     p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
-    hess = (x * (w * p * (1 - p))[:, None]).T @ x
-    return p, n * _solve(hess, np.eye(k), "propensity score")
+    return p, n * _solve(_gram(x, w * p * (1 - p)), np.eye(k), "propensity score"), beta
 
 
-def _pscore(x, d, w):
-    ps, hess_n = logit(x, d, w)
+def _pscore(x, d, w, start=None):
+    ps, hess_n, coef = logit(x, d, w, start=start)
     ps = np.minimum(ps, 1 - 1e-6)
     trim = np.where(d == 1, True, ps < TRIM_LEVEL)
-    lin_rep = (x * (w * (d - ps))[:, None]) @ hess_n
-    return ps, trim.astype(float), lin_rep
+    return ps, trim.astype(float), LinRep(w * (d - ps), hess_n), coef
 
 
 def _mean_pos(v: np.ndarray, what: str) -> float:
@@ -97,6 +120,12 @@ def _mean_pos(v: np.ndarray, what: str) -> float:
     return m
 
 
+def _colmeans(x: np.ndarray, *vs: np.ndarray) -> list[np.ndarray]:
+    """Column means of x weighted by each v (one matrix product for all)."""
+    out = np.array(vs) @ x / x.shape[0]  # (m x n) @ (n x k): contiguous rows, one BLAS call
+    return list(out)
+
+
 # ------------------------------------------------------------------------ panel
 def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray) -> CellFit:
     """ATT and influence function from outcome changes dy = y_t - y_base."""
@@ -104,7 +133,7 @@ def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
     n = dy.size
     if method == "reg":
         return _panel_reg(dy, d, x, w, n)
-    ps, trim, lin_ps = _pscore(x, d, w)
+    ps, trim, lin_ps, _ = _pscore(x, d, w)
     w_t = trim * w * d
     w_c = trim * w * ps * (1 - d) / (1 - ps)
     mt, mc = _mean_pos(w_t, "treated"), _mean_pos(w_c, "control")
@@ -112,51 +141,64 @@ def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
         att_t, att_c = w_t * dy, w_c * dy
         eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mc
         inf_t = (att_t - w_t * eta_t) / mt
-        m2 = ((w_c * (dy - eta_c))[:, None] * x).mean(axis=0)
-        inf_c = (att_c - w_c * eta_c + lin_ps @ m2) / mc
+        (m2,) = _colmeans(x, w_c * (dy - eta_c))
+        inf_c = (att_c - w_c * eta_c + lin_ps.dot(x, m2)) / mc
         return CellFit(eta_t - eta_c, inf_t - inf_c)
-    ctrl = w * (1 - d)
-    beta = wls(x, dy, ctrl, "outcome regression")
-    out = x @ beta
-    lin_ols = ols_lin_rep(x, dy - out, ctrl, n, "outcome regression")
+    out, lin_ols = ols_fit(x, dy, w * (1 - d), n, "outcome regression")
     r = dy - out
     att_t, att_c = w_t * r, w_c * r
     eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mc
-    inf_t = (att_t - w_t * eta_t - lin_ols @ (w_t[:, None] * x).mean(axis=0)) / mt
-    m2 = ((w_c * (r - eta_c))[:, None] * x).mean(axis=0)
-    m3 = (w_c[:, None] * x).mean(axis=0)
-    inf_c = (att_c - w_c * eta_c + lin_ps @ m2 - lin_ols @ m3) / mc
+    m1, m2, m3 = _colmeans(x, w_t, w_c * (r - eta_c), w_c)
+    inf_t = (att_t - w_t * eta_t - lin_ols.dot(x, m1)) / mt
+    inf_c = (att_c - w_c * eta_c + lin_ps.dot(x, m2) - lin_ols.dot(x, m3)) / mc
     return CellFit(eta_t - eta_c, inf_t - inf_c)
 
 
 def _panel_reg(dy, d, x, w, n):
-    ctrl = w * (1 - d)
-    beta = wls(x, dy, ctrl, "outcome regression")
-    out = x @ beta
+    out, lin_ols = ols_fit(x, dy, w * (1 - d), n, "outcome regression")
     w_t = w * d
     mt = _mean_pos(w_t, "treated")
     att_t, att_c = w_t * dy, w_t * out
     eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mt
-    lin_ols = ols_lin_rep(x, dy - out, ctrl, n, "outcome regression")
+    (m1,) = _colmeans(x, w_t)
     inf_t = (att_t - w_t * eta_t) / mt
-    inf_c = (att_c - w_t * eta_c + lin_ols @ (w_t[:, None] * x).mean(axis=0)) / mt
+    inf_c = (att_c - w_t * eta_c + lin_ols.dot(x, m1)) / mt
     return CellFit(eta_t - eta_c, inf_t - inf_c)
 
 
 # ---------------------------------------------------------- repeated cross-sections
-def rc(method: str, y: np.ndarray, post: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray) -> CellFit:
-    """ATT and influence function from pooled rows of the base and the current period."""
+def rc(method: str, y: np.ndarray, post: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray,
+       start: np.ndarray | None = None) -> CellFit:
+    """ATT and influence function from pooled rows of the base and the current period.
+
+    ``start``: starting values of the propensity-score logit. Rows sorted in the
+    blocks (post, treated), (post, control), (base, treated), (base, control)
+    let the outcome regressions read only their block; any order gives the same result.
+    """
     w = w / np.mean(w)
     n = y.size
+    blocks = _blocks(post, d)
     if method == "reg":
-        return _rc_reg(y, post, d, x, w, n)
-    ps, trim, lin_ps = _pscore(x, d, w)
+        return _rc_reg(y, post, d, x, w, n, blocks)
+    ps, trim, lin_ps, coef = _pscore(x, d, w, start)
     wt0, wt1 = trim * w * d * (1 - post), trim * w * d * post
     odds = ps * (1 - d) / (1 - ps)
     wc0, wc1 = trim * w * odds * (1 - post), trim * w * odds * post
     if method == "ipw":
-        return _rc_ipw(y, x, wt0, wt1, wc0, wc1, lin_ps)
-    return _rc_dr(y, post, d, x, w, n, wt0, wt1, wc0, wc1, lin_ps)
+        fit = _rc_ipw(y, x, wt0, wt1, wc0, wc1, lin_ps)
+    else:
+        fit = _rc_dr(y, post, d, x, w, n, wt0, wt1, wc0, wc1, lin_ps, blocks)
+    return CellFit(fit.att, fit.inf, coef)
+
+
+def _blocks(post: np.ndarray, d: np.ndarray) -> dict:
+    """Slices of the (post, d) groups when the rows come sorted in blocks, else whole-array slices."""
+    code = 2 * post + d
+    if code.size > 1 and np.any(code[1:] > code[:-1]):
+        return {key: slice(None) for key in [(1, 1), (1, 0), (0, 1), (0, 0)]}
+    ends = np.cumsum([np.count_nonzero(code == c) for c in (3, 2, 1, 0)])
+    starts = np.concatenate([[0], ends[:-1]])
+    return {key: slice(int(a), int(b)) for key, a, b in zip([(1, 1), (1, 0), (0, 1), (0, 0)], starts, ends)}
 
 
 def _hajek(weight: np.ndarray, value: np.ndarray, what: str):
@@ -172,39 +214,32 @@ def _rc_ipw(y, x, wt0, wt1, wc0, wc1, lin_ps):
     a_t1, i_t1 = _hajek(wt1, y, "post-period treated")
     a_c0, i_c0 = _hajek(wc0, y, "pre-period control")
     a_c1, i_c1 = _hajek(wc1, y, "post-period control")
-    m2_0 = ((wc0 * (y - a_c0))[:, None] * x).mean(axis=0) / wc0.mean()
-    m2_1 = ((wc1 * (y - a_c1))[:, None] * x).mean(axis=0) / wc1.mean()
-    inf_c = i_c1 - i_c0 + lin_ps @ (m2_1 - m2_0)
+    m2_0, m2_1 = _colmeans(x, wc0 * (y - a_c0) / wc0.mean(), wc1 * (y - a_c1) / wc1.mean())
+    inf_c = i_c1 - i_c0 + lin_ps.dot(x, m2_1 - m2_0)
     return CellFit((a_t1 - a_t0) - (a_c1 - a_c0), (i_t1 - i_t0) - inf_c)
 
 
-def _or_fit(x, y, wgt, n, what):
-    beta = wls(x, y, wgt, what)
-    out = x @ beta
-    return out, ols_lin_rep(x, y - out, wgt, n, what)
-
-
-def _rc_reg(y, post, d, x, w, n):
-    out0, lin0 = _or_fit(x, y, w * (1 - d) * (1 - post), n, "outcome regression (controls, base period)")
-    out1, lin1 = _or_fit(x, y, w * (1 - d) * post, n, "outcome regression (controls, current period)")
+def _rc_reg(y, post, d, x, w, n, blocks):
+    out0, lin0 = ols_fit(x, y, w * (1 - d) * (1 - post), n, "outcome regression (controls, base period)", blocks[0, 0])
+    out1, lin1 = ols_fit(x, y, w * (1 - d) * post, n, "outcome regression (controls, current period)", blocks[1, 0])
     a_t0, i_t0 = _hajek(w * d * (1 - post), y, "pre-period treated")
     a_t1, i_t1 = _hajek(w * d * post, y, "post-period treated")
     w_c = w * d
     mc = _mean_pos(w_c, "treated")
     att_c = w_c * (out1 - out0)
     eta_c = att_c.mean() / mc
-    m1 = (w_c[:, None] * x).mean(axis=0)
-    inf_c = (att_c - w_c * eta_c + lin1 @ m1 - lin0 @ m1) / mc
+    (m1,) = _colmeans(x, w_c)
+    inf_c = (att_c - w_c * eta_c + lin1.dot(x, m1) - lin0.dot(x, m1)) / mc
     return CellFit((a_t1 - a_t0) - eta_c, (i_t1 - i_t0) - inf_c)
 
 
-def _rc_dr(y, post, d, x, w, n, wt0, wt1, wc0, wc1, lin_ps):
-    oc0, lc0 = _or_fit(x, y, w * (1 - d) * (1 - post), n, "outcome regression (controls, base period)")
-    oc1, lc1 = _or_fit(x, y, w * (1 - d) * post, n, "outcome regression (controls, current period)")
-    ot0, lt0 = _or_fit(x, y, w * d * (1 - post), n, "outcome regression (treated, base period)")
-    ot1, lt1 = _or_fit(x, y, w * d * post, n, "outcome regression (treated, current period)")
-    oc = post * oc1 + (1 - post) * oc0
-    r = y - oc
+def _rc_dr(y, post, d, x, w, n, wt0, wt1, wc0, wc1, lin_ps, blocks):
+    """Locally efficient DR DiD for repeated cross-sections (Sant'Anna & Zhao 2020, eq. 3.4; DRDID ``drdid_rc``)."""
+    oc0, lc0 = ols_fit(x, y, w * (1 - d) * (1 - post), n, "outcome regression (controls, base period)", blocks[0, 0])
+    oc1, lc1 = ols_fit(x, y, w * (1 - d) * post, n, "outcome regression (controls, current period)", blocks[1, 0])
+    ot0, lt0 = ols_fit(x, y, w * d * (1 - post), n, "outcome regression (treated, base period)", blocks[0, 1])
+    ot1, lt1 = ols_fit(x, y, w * d * post, n, "outcome regression (treated, current period)", blocks[1, 1])
+    r = y - (post * oc1 + (1 - post) * oc0)
     a_t0, i_t0 = _hajek(wt0, r, "pre-period treated")
     a_t1, i_t1 = _hajek(wt1, r, "post-period treated")
     a_c0, i_c0 = _hajek(wc0, r, "pre-period control")
@@ -215,18 +250,14 @@ def _rc_dr(y, post, d, x, w, n, wt0, wt1, wc0, wc1, lin_ps):
     a_d0, i_d0 = _hajek(w_d, ot0 - oc0, "treated")
     a_dt0, i_dt0 = _hajek(w_d0, ot0 - oc0, "pre-period treated")
     att = (a_t1 - a_t0) - (a_c1 - a_c0) + (a_d1 - a_dt1) - (a_d0 - a_dt0)
-
-    def colmean(v):
-        return (v[:, None] * x).mean(axis=0)
-
-    inf_t_or = lc1 @ (-colmean(wt1 * post) / wt1.mean()) + lc0 @ (-colmean(wt0 * (1 - post)) / wt0.mean())
-    inf_t = i_t1 - i_t0 + inf_t_or
-    m2_0 = colmean(wc0 * (r - a_c0)) / wc0.mean()
-    m2_1 = colmean(wc1 * (r - a_c1)) / wc1.mean()
-    inf_c_or = lc1 @ (-colmean(wc1 * post) / wc1.mean()) + lc0 @ (-colmean(wc0 * (1 - post)) / wc0.mean())
-    inf_c = i_c1 - i_c0 + lin_ps @ (m2_1 - m2_0) + inf_c_or
-    inf_eff = (i_d1 - i_dt1) - (i_d0 - i_dt0)
-    mom1 = colmean(w_d / w_d.mean() - w_d1 / w_d1.mean())
-    mom0 = colmean(w_d / w_d.mean() - w_d0 / w_d0.mean())
-    inf_or = (lt1 - lc1) @ mom1 - (lt0 - lc0) @ mom0
-    return CellFit(att, inf_t - inf_c + inf_eff + inf_or)
+    mt1, mt0, mc1, mc0 = wt1.mean(), wt0.mean(), wc1.mean(), wc0.mean()
+    c_t1, c_t0, c_c1, c_c0, m2_1, m2_0, mom1, mom0 = _colmeans(
+        x, wt1, wt0, wc1, wc0, wc1 * (r - a_c1), wc0 * (r - a_c0),
+        w_d / w_d.mean() - w_d1 / w_d1.mean(), w_d / w_d.mean() - w_d0 / w_d0.mean())
+    # every linear representation enters once, with its moment vectors summed
+    inf = (i_t1 - i_t0) - (i_c1 - i_c0) + (i_d1 - i_dt1) - (i_d0 - i_dt0)
+    inf -= lin_ps.dot(x, m2_1 / mc1 - m2_0 / mc0)
+    inf += lc1.dot(x, c_c1 / mc1 - c_t1 / mt1 - mom1)
+    inf += lc0.dot(x, c_c0 / mc0 - c_t0 / mt0 + mom0)
+    inf += lt1.dot(x, mom1) - lt0.dot(x, mom0)
+    return CellFit(att, inf)

@@ -6,10 +6,14 @@ universal base period = g - 1 - anticipation for every cell (that cell itself
 is a reference cell with ATT 0). Not-yet-treated controls at (g, t) are units
 with cohort 0 or cohort > max(t, base) + anticipation, other than g.
 Influence functions are rescaled by n / n1 (n1 = observations in the cell)
-and, for unbalanced panels, summed over the rows of each unit.
+and, for unbalanced panels, summed over the rows of each unit. Cells are
+independent and run on up to two threads (numpy releases the GIL); each cell
+is computed by the same code whatever the thread count.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,34 +61,56 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         groups = groups[:-1]
     n = design.unit_ids.size
     spec = plan(times, groups, base_period, anticipation)
-    inf = np.zeros((n, len(spec)))
+    inf = np.zeros((n, len(spec)), order="F")  # one column per cell
     att = np.zeros(len(spec))
     n_t, n_c = np.zeros(len(spec), int), np.zeros(len(spec), int)
-    keep, cells, dropped = [], [], []
-    for j, (g, ti, bi, ref) in enumerate(spec):
-        cell = Cell(int(g), int(times[ti]), int(times[bi]), bool(ref))
-        treated = design.unit_cohort == g
-        if control_group == "never":
-            control = design.unit_cohort == 0
-        else:
-            thr = max(times[ti], times[bi]) + anticipation
-            control = (design.unit_cohort == 0) | ((design.unit_cohort > thr) & ~treated)
-        n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
-        if not ref:
-            try:
-                fit_att, fit_inf = _fit_cell(design, method, treated, control, ti, bi)
-            except _drdid.CellError as err:
-                dropped.append({"group": cell.group, "time": cell.time, "reason": str(err)})
+
+    errors: list = [None] * len(spec)
+
+    def run_group(g):
+        start = None  # the cells of one group run in order, each logit starting from the last one's fit
+        for j in (j for j, cell in enumerate(spec) if cell[0] == g):
+            _, ti, bi, ref = spec[j]
+            treated, control = _pools(design.unit_cohort, g, control_group, max(times[ti], times[bi]) + anticipation)
+            n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
+            if ref:
                 continue
-            att[j] = fit_att
-            inf[:, j] = fit_inf
+            try:
+                att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
+                                                    anticipation, start)
+            except _drdid.CellError as err:
+                errors[j] = str(err)
+                continue
+            start = coef if coef is not None else start
+
+    workers = min(2, os.cpu_count() or 1, len(groups)) if design.n_rows >= 100_000 else 1
+    if workers == 1:
+        for g in groups:
+            run_group(g)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run_group, groups))
+    keep, cells, dropped = [], [], []
+    for j, ((g, ti, bi, ref), err) in enumerate(zip(spec, errors)):
+        cell = Cell(int(g), int(times[ti]), int(times[bi]), bool(ref))
+        if err is not None:
+            dropped.append({"group": cell.group, "time": cell.time, "reason": err})
+            continue
         keep.append(j)
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
     return Grid(tuple(cells), att[idx], inf[:, idx], n_t[idx], n_c[idx], tuple(dropped))
 
 
-def _fit_cell(design: Design, method, treated, control, ti, bi):
+def _pools(cohort: np.ndarray, g: int, control_group: str, thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Treated (cohort g) and control (never, or not yet treated by ``thr``) masks."""
+    treated = cohort == g
+    if control_group == "never":
+        return treated, cohort == 0
+    return treated, (cohort == 0) | ((cohort > thr) & ~treated)
+
+
+def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi, anticipation, start):
     n = design.unit_ids.size
     if not control.any():
         raise _drdid.CellError("no control units")
@@ -96,18 +122,25 @@ def _fit_cell(design: Design, method, treated, control, ti, bi):
         fit = _drdid.panel(method, dy, treated[use].astype(float), design.x_unit[use], design.unit_weight[use])
         out = np.zeros(n)
         out[use] = fit.inf * (n / n1)
-        return fit.att, out
-    rows = np.concatenate([design.rows_by_time[ti], design.rows_by_time[bi]])
-    units = design.row_unit[rows]
-    rows = rows[(treated | control)[units]]
-    units = design.row_unit[rows]
-    d = treated[units].astype(float)
-    post = (design.row_time[rows] == ti).astype(float)
+        return fit.att, out, None
+    thr = max(design.times[ti], design.times[bi]) + anticipation
+    parts = []
+    for k in (ti, bi):
+        sl = slice(design.period_bounds[k], design.period_bounds[k + 1])
+        d_k, c_k = _pools(design.row_cohort[sl], g, control_group, thr)
+        parts += [(sl, d_k), (sl, c_k)]  # blocks (post, treated), (post, control), (base, treated), (base, control)
+
+    idx = [np.flatnonzero(keep) + sl.start for sl, keep in parts]
+    sizes = [i.size for i in idx]
+    idx = np.concatenate(idx)
+
+    def take(arr):
+        return arr.take(idx, axis=0)
+    d = np.repeat([1.0, 0.0, 1.0, 0.0], sizes)
+    post = np.repeat([1.0, 1.0, 0.0, 0.0], sizes)
     for mask, what in [(d * post, "treated units in the current period"), (d * (1 - post), "treated units in the base period"),
                        ((1 - d) * post, "control units in the current period"), ((1 - d) * (1 - post), "control units in the base period")]:
         if not mask.any():
             raise _drdid.CellError(f"no {what}")
-    fit = _drdid.rc(method, design.row_y[rows], post, d, design.row_x[rows], design.row_w[rows])
-    n1 = rows.size
-    out = np.bincount(units, weights=fit.inf * (n / n1), minlength=n)
-    return fit.att, out
+    fit = _drdid.rc(method, take(design.row_y), post, d, take(design.row_x), take(design.row_w), start)
+    return fit.att, np.bincount(take(design.row_unit), weights=fit.inf * (n / d.size), minlength=n), fit.ps_coef

@@ -33,12 +33,12 @@ class Design:
     times: np.ndarray           # sorted periods
     x_unit: np.ndarray | None   # (n_units x k) covariates incl. intercept ("balanced")
     y_wide: np.ndarray | None   # (n_units x n_times) ("balanced")
-    row_unit: np.ndarray | None  # unit index per row (long modes)
-    row_time: np.ndarray | None  # period index per row
+    row_unit: np.ndarray | None  # unit index per row (long modes); rows sorted by period
+    row_cohort: np.ndarray | None  # cohort of the row's unit
     row_y: np.ndarray | None
     row_x: np.ndarray | None
     row_w: np.ndarray | None
-    rows_by_time: tuple | None   # row indices per period index
+    period_bounds: np.ndarray | None  # rows of period k are period_bounds[k]:period_bounds[k+1]
     n_rows: int
 
 
@@ -178,8 +178,7 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
         y_wide[u_idx, t_idx] = y_row
         return Design("balanced", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times, x_row[first],
                       y_wide, None, None, None, None, None, None, len(df))
-    order = np.argsort(t_idx, kind="stable")
+    order = np.argsort(t_idx, kind="stable")  # contiguous period blocks: a cell reads two slices
     bounds = np.searchsorted(t_idx[order], np.arange(n_times + 1))
-    rows_by_time = tuple(order[bounds[k]:bounds[k + 1]] for k in range(n_times))
     return Design("unbalanced" if panel else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times,
-                  None, None, u_idx, t_idx, y_row, x_row, w_row, rows_by_time, len(df))
+                  None, None, u_idx[order], g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df))
