@@ -199,7 +199,7 @@ def test_inference_registry_errors_list_allowed_methods():
     with pytest.raises(ParameterError, match="hc1"):
         resolve("hc1", "area")
     assert resolve(None, "area").name == "cr1" and resolve(None, None).name == "hc1"
-    assert available() == ["cr1", "hc1"]
+    assert available() == ["cr1", "hc1"]  # covariances of the fit; POSTFIT methods come after it
 
 
 def test_estimator_rejects_unknown_inference():

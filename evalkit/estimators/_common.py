@@ -5,6 +5,7 @@ estimators validate, call these and pack a :class:`Result` with :func:`pack`.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
 
-from evalkit.errors import ValidationError
+from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.inference import FitRequest, info, wald_table
 from evalkit.inference.registry import InferenceMethod
 from evalkit.results import Result
@@ -85,6 +86,30 @@ def pack(*, estimator: str, estimand: str, table: pd.DataFrame, vcov: pd.DataFra
     return Result(estimator=estimator, estimand=estimand, table=table, vcov=vcov, alpha=alpha,
                   inference=info(method, req), n_obs=req.n_obs, outcome=outcome,
                   diagnostics=dict(diagnostics), meta=dict(meta))
+
+
+def finish(result: Result, postfit: str | None, data: pd.DataFrame, options: Mapping[str, Any] | None) -> Result:
+    """Apply a post-fit inference method ("cr2", "cr3", "wild", "randomization") to a CR1 result."""
+    if postfit is None:
+        if options:
+            raise ValidationError(f"inference_options={dict(options)} are only used with inference in "
+                                  "('cr2', 'cr3', 'wild', 'randomization').")
+        _warn_few_treated(result)
+        return result
+    from evalkit.inference.choice import with_inference
+
+    return with_inference(result, postfit, data, **dict(options or {}))
+
+
+def _warn_few_treated(result: Result) -> None:
+    """CR1 over-rejects with few treated clusters (MacKinnon & Webb 2017): say so and name the alternative."""
+    from evalkit.diagnostics.design import MIN_TREATED_FOR_CR1
+
+    k = result.diagnostics.get("n_treated_clusters")
+    if result.inference.method == "cr1" and k is not None and k < MIN_TREATED_FOR_CR1:
+        warnings.warn(f"Only {k} treated cluster(s): CR1 standard errors over-reject. Use inference='wild' "
+                      "(restricted wild cluster bootstrap) or inference='randomization', or "
+                      "result.with_inference('wild', data).", EvalkitWarning, stacklevel=4)
 
 
 def cluster_diagnostics(df: pd.DataFrame, cluster: str | None, treated: pd.Series) -> dict[str, Any]:

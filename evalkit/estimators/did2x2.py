@@ -1,19 +1,24 @@
 """The classic two-group, two-period difference-in-differences."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from typing import Any
+
 import pandas as pd
 
 from evalkit.errors import ValidationError
 from evalkit.estimators import _validate as v
-from evalkit.estimators._common import cluster_diagnostics, fit_ols, pack, term_table
-from evalkit.inference import FitRequest, resolve
+from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
+from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 
 ESTIMAND = "ATT: (treated post - treated pre) - (control post - control pre)"
 
 
 def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, cluster: str | None = None,
-           alpha: float = 0.05, inference: str | None = None) -> Result:
+           alpha: float = 0.05, inference: str | None = None,
+           inference_options: Mapping[str, Any] | None = None) -> Result:
     """2x2 difference-in-differences by OLS of y on treatment, post and treatment x post.
 
     The coefficient on the interaction (term ``"ATT"``) is exactly the
@@ -36,7 +41,7 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     inference : name of a method in :mod:`evalkit.inference` (None: default).
     """
     alpha = v.check_alpha(alpha)
-    method = resolve(inference, cluster)
+    method, postfit = split(inference, cluster)
     df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster})
     v.check_numeric(df, outcome, "outcome")
     for param, col in {"treatment": treatment, "post": post}.items():
@@ -58,9 +63,10 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     table["n_control"] = int((g == 0).sum())
     diagnostics = {"n_dropped_missing": n_dropped, "cell_means": cells["mean"], "cell_counts": cells["n"],
                    **cluster_diagnostics(df, cluster, df[treatment] == 1)}
-    return pack(estimator="did2x2", estimand=ESTIMAND, table=table, vcov=vcov.loc[["ATT"], ["ATT"]],
+    result = pack(estimator="did2x2", estimand=ESTIMAND, table=table, vcov=vcov.loc[["ATT"], ["ATT"]],
                 alpha=alpha, method=method, req=req, outcome=outcome, diagnostics=diagnostics,
                 meta={"treatment": treatment, "post": post, "cluster": cluster})
+    return finish(result, postfit, data, inference_options)
 
 
 def _cell_table(df: pd.DataFrame, outcome: str, treatment: str, post: str) -> dict[str, dict[str, float]]:

@@ -1,13 +1,17 @@
 """TWFE event study (dynamic difference-in-differences)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.estimators import _validate as v
-from evalkit.estimators._common import cluster_diagnostics, fit_twoway, pack, panel_request, term_table
-from evalkit.inference import resolve
+from evalkit.estimators._common import cluster_diagnostics, finish, fit_twoway, pack, panel_request, term_table
+from evalkit.inference import split
 from evalkit.results import Result
 
 ESTIMAND = "Effect at each event time relative to the reference period (TWFE event study)"
@@ -15,7 +19,8 @@ ESTIMAND = "Effect at each event time relative to the reference period (TWFE eve
 
 def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int = 4,
                 lags: int = 4, cluster: str | None = None, alpha: float = 0.05, reference: int = -1,
-                bin_endpoints: bool = True, inference: str | None = None) -> Result:
+                bin_endpoints: bool = True, inference: str | None = None,
+                inference_options: Mapping[str, Any] | None = None) -> Result:
     """Event-study regression with unit and time fixed effects.
 
     y_it = a_i + l_t + sum_{e != reference} b_e 1[t - g_i = e] + u_it, where g_i
@@ -46,7 +51,7 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     _check_reference(reference, leads)
     if not isinstance(bin_endpoints, bool):
         raise ParameterError(f"bin_endpoints={bin_endpoints!r} must be True or False.")
-    method = resolve(inference, cluster)
+    method, postfit = split(inference, cluster)
     df = _prepare(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     df, n_dropped = v.drop_missing(df, outcome)
     v.check_unique_keys(df, unit, time)
@@ -68,8 +73,9 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
                    **cluster_diagnostics(df, cluster, df[cohort] > 0)}
     meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "leads": leads, "lags": lags,
             "reference": reference, "bin_endpoints": bin_endpoints}
-    return pack(estimator="event_study", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method,
+    result = pack(estimator="event_study", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method,
                 req=req, outcome=outcome, diagnostics=diagnostics, meta=meta)
+    return finish(result, postfit, data, inference_options)
 
 
 def event_times(time: np.ndarray, cohort: np.ndarray, leads: int, lags: int, bin_endpoints: bool) -> np.ndarray:

@@ -1,20 +1,23 @@
 """Two-way fixed effects (TWFE) difference-in-differences."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from typing import Any
 
 import pandas as pd
 
 from evalkit.estimators import _validate as v
-from evalkit.estimators._common import cluster_diagnostics, fit_twoway, pack, panel_request, term_table
-from evalkit.inference import resolve
+from evalkit.estimators._common import cluster_diagnostics, finish, fit_twoway, pack, panel_request, term_table
+from evalkit.inference import split
 from evalkit.results import Result
 
 ESTIMAND = "ATT (TWFE-weighted average of treatment effects)"
 
 
 def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, cluster: str | None = None,
-         covariates: Sequence[str] | None = None, alpha: float = 0.05, inference: str | None = None) -> Result:
+         covariates: Sequence[str] | None = None, alpha: float = 0.05, inference: str | None = None,
+         inference_options: Mapping[str, Any] | None = None) -> Result:
     """Two-way fixed effects regression y_it = a_i + l_t + b D_it + x_it'g + e_it.
 
     Estimated by the within transformation (linearmodels ``PanelOLS`` with
@@ -41,7 +44,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     covariates : numeric time-varying controls; reported as terms of their own name.
     """
     alpha = v.check_alpha(alpha)
-    method = resolve(inference, cluster)
+    method, postfit = split(inference, cluster)
     covariates = list(covariates or [])
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
                          "cluster": cluster, "covariates": covariates})
@@ -67,6 +70,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     diagnostics = {"n_dropped_missing": n_dropped, "n_units": int(df[unit].nunique()),
                    "n_periods": int(df[time].nunique()), "balanced": bool(len(df) == df[unit].nunique() * df[time].nunique()),
                    **cluster_diagnostics(df, cluster, ever)}
-    return pack(estimator="twfe", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method, req=req,
+    result = pack(estimator="twfe", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method, req=req,
                 outcome=outcome, diagnostics=diagnostics,
                 meta={"unit": unit, "time": time, "treatment": treatment, "cluster": cluster, "covariates": covariates})
+    return finish(result, postfit, data, inference_options)

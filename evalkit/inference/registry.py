@@ -119,11 +119,22 @@ class HC1:
 
 
 REGISTRY: dict[str, InferenceMethod] = {"cr1": CR1(), "hc1": HC1()}
+#: methods applied after the CR1 fit by :mod:`evalkit.inference.choice` (they need the design or re-estimate)
+POSTFIT = ("cr2", "cr3", "wild", "randomization")
 
 
 def available() -> list[str]:
     """Names of the registered inference methods."""
     return sorted(REGISTRY)
+
+
+def split(inference: str | None, cluster: str | None) -> tuple[InferenceMethod, str | None]:
+    """(covariance method of the fit, post-fit method or None) for an estimator's ``inference=``."""
+    if isinstance(inference, str) and inference.lower() in POSTFIT:
+        if cluster is None:
+            raise ParameterError(f"inference={inference!r} needs cluster=... (the assignment level).")
+        return REGISTRY["cr1"], inference.lower()
+    return resolve(inference, cluster), None
 
 
 def resolve(inference: str | None, cluster: str | None) -> InferenceMethod:
@@ -135,8 +146,8 @@ def resolve(inference: str | None, cluster: str | None) -> InferenceMethod:
     name = ("cr1" if cluster is not None else "hc1") if inference is None else inference
     if not isinstance(name, str) or name.lower() not in REGISTRY:
         raise ParameterError(
-            f"inference={inference!r} is not a known method; choose one of {available()}."
-            + closest(str(inference), REGISTRY)
+            f"inference={inference!r} is not a known method; choose one of {available() + list(POSTFIT)}."
+            + closest(str(inference), [*REGISTRY, *POSTFIT])
         )
     method = REGISTRY[name.lower()]
     allowed = [n for n, m in REGISTRY.items() if m.needs_cluster == (cluster is not None)]

@@ -20,12 +20,12 @@ from evalkit.data.panels import open_microdata, read_data_years
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError
 from evalkit.progress import step
-from evalkit.estimators import event_study, twfe
+from evalkit.estimators import event_study, synth_plot, twfe
 from evalkit.diagnostics import honest_did
 from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.report import figures, tables, text, truth
+from evalkit.report import few_clusters, figures, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
@@ -220,13 +220,25 @@ class Study:
                       f"{excluded} areas left out by the comparison rule."}[lang]
         return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
 
+    @cached_property
+    def check(self):
+        """Treated and comparison clusters, and whether CR1 can be trusted (design_check)."""
+        return design_check(self.area, cohort="cohort", cluster="OMR_ID")
+
+    @cached_property
+    def static_twfe(self):
+        """The static TWFE effect on the area panel with CR1 (the few-cluster table's reference row)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)  # the few-cluster warning is this report's text
+            return twfe(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", treatment="treat",
+                        cluster="OMR_ID", alpha=self.p["alpha"])
+
     def design_inference(self) -> Markdown:
         """Count treated and comparison areas and say which inference the design calls for
         (restricted wild cluster bootstrap below 10 treated areas)."""
         p = self.p
-        check = design_check(self.area, cohort="cohort", cluster="OMR_ID")
-        static = twfe(self.area, outcome=p["outcome"], unit="OMR_ID", time="AAR", treatment="treat",
-                      cluster="OMR_ID", alpha=p["alpha"]).tidy().iloc[0]
+        check = self.check
+        static = self.static_twfe.tidy().iloc[0]
         wild = None if check.cr1_reliable else twfe_wild_p(
             self.area, outcome=p["outcome"], treatment="treat", unit="OMR_ID", time="AAR", cluster="OMR_ID",
             seed=p["seed"], alpha=p["alpha"])
@@ -318,6 +330,40 @@ class Study:
         alt = {"da": "Robuste konfidensintervaller for effekten i første år efter start, for voksende Mbar.",
                "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
         return HTML(figures.figure_html(self.honest.plot(lang=lang), alt))
+
+    def few_cluster_table(self) -> SafeTable:
+        """The static area effect under CR1, CR2, CR3, the restricted wild bootstrap and
+        randomization inference, with the method the report relies on marked."""
+        lang = self.p["lang"]
+        with step("few-cluster inference: CR2, CR3, wild bootstrap (9,999 draws), randomization (999 draws)"):
+            rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"])
+        used = few_clusters.recommended(self.check.cr1_reliable)
+        note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang)
+        return tables.estimates_safe(few_clusters.inference_table(rows, used=used, lang=lang), digits=4, note=note)
+
+    @cached_property
+    def synth_fits(self) -> dict:
+        with step("synthetic control per treated area, with in-space placebos"):
+            return few_clusters.synth_fits(self.area, self.p["outcome"], alpha=self.p["alpha"])
+
+    def synthetic_control(self) -> SafeTable | Markdown:
+        """With 5 or fewer treated areas: each fitted by synthetic control, with its placebo p-value."""
+        lang = self.p["lang"]
+        if not self.synth_fits:
+            return Markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
+        return tables.estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
+                                     note=text.synth_note(lang))
+
+    def synthetic_control_figure(self) -> HTML | Markdown:
+        """Placebo plot (gap of each treated area against the donors' placebo gaps)."""
+        if not self.synth_fits:
+            return Markdown("")
+        lang, parts = self.p["lang"], []
+        alt = {"da": "Forskel mellem indsatsområdet og dets syntetiske kontrol, med placebo-forskelle for donorerne.",
+               "en": "Gap between the treated area and its synthetic control, with the donors' placebo gaps."}[lang]
+        for res in self.synth_fits.values():
+            parts.append(figures.figure_html(synth_plot(res, kind="placebo", lang=lang), alt))
+        return HTML("".join(parts))
 
     def estimand_note(self) -> Markdown:
         return Markdown(text.estimand_note(self.p["lang"]))

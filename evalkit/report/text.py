@@ -105,3 +105,32 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
             f"p = {wild_p:.3f} and a {round(100 * (1 - alpha))}% confidence interval "
             f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect; read the report's other "
             f"CR1 intervals as too narrow.")
+
+
+def few_cluster_note(n_treated: int, used: str, *, lang: str) -> str:
+    """Why the marked row of the few-cluster table is the one the report relies on."""
+    if lang == "da":
+        why = ("mindst 10 behandlede områder: CR1 er pålidelig" if used == "cr1" else
+               f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
+               "begrænsede wild cluster bootstrap")
+        return (f"Samme statiske TWFE-effekt med fem inferensmetoder; {why}. Randomiseringsinferens flytter "
+                "indsatsens start tilfældigt mellem områderne; dens p-værdi har en Monte Carlo-usikkerhed.")
+    why = ("at least 10 treated areas: CR1 is reliable" if used == "cr1" else
+           f"only {n_treated} treated areas: CR1 over-rejects, so the report relies on the restricted wild "
+           "cluster bootstrap")
+    return (f"The same static TWFE effect under five inference methods; {why}. Randomization inference "
+            "re-assigns the start years across areas at random; its p-value carries a Monte Carlo error.")
+
+
+def synth_not_used(n_treated: int, lang: str) -> str:
+    return {"da": f"Syntetisk kontrol bruges ved højst 5 indsatsområder; her er der {n_treated}.",
+            "en": f"Synthetic control is used with at most 5 treated areas; here there are {n_treated}."}[lang]
+
+
+def synth_note(lang: str) -> str:
+    return {"da": "Hvert indsatsområde sammenlignes med en vægtet kombination af sammenligningsområder "
+                  "(Abadie, Diamond & Hainmueller 2010). Placebo-p-værdien er andelen af områder, hvis "
+                  "RMSPE-forhold efter/før start er mindst lige så stort.",
+            "en": "Each treated area is compared with a weighted combination of comparison areas "
+                  "(Abadie, Diamond & Hainmueller 2010). The placebo p-value is the share of areas whose "
+                  "post/pre RMSPE ratio is at least as large."}[lang]

@@ -129,6 +129,15 @@ class Result:
         object.__setattr__(self, "n_obs", int(self.n_obs))
         object.__setattr__(self, "alpha", float(self.alpha))
 
+    # --------------------------------------------------------------- inference
+    def with_inference(self, method: str, data: pd.DataFrame | None = None, **options: Any) -> "Result":
+        """A new result with inference by ``method`` ("cr1", "hc1", "cr2", "cr3", "wild",
+        "randomization", "analytic", "multiplier", as the estimator allows); see
+        :func:`evalkit.inference.choice.with_inference` for ``data`` and the options."""
+        from evalkit.inference.choice import with_inference
+
+        return with_inference(self, method, data, **options)
+
     # ------------------------------------------------------------------ access
     def tidy(self) -> pd.DataFrame:
         """Return a copy of the tidy table (changing it leaves the result intact)."""

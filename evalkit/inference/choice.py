@@ -1,0 +1,237 @@
+"""Inference as a choice on any result: ``result.with_inference(method, data=...)``.
+
+One table says which (estimator, method) pairs exist; an unsupported pair is
+a ParameterError that lists the allowed methods. Every method returns a new
+:class:`~evalkit.results.Result` with the same estimates and a new
+``std_error`` / ``p_value`` / interval where the method defines one:
+
+* ``"cr1"``, ``"hc1"`` - re-estimated with that covariance (registry.py).
+* ``"cr2"`` - Bell-McCaffrey CR2 with Imbens-Kolesar degrees of freedom per term.
+* ``"cr3"`` - leave-one-cluster-out jackknife (MacKinnon, Nielsen & Webb 2023), t(G-1).
+* ``"wild"`` - restricted (default) or unrestricted wild cluster bootstrap p-values
+  and test-inversion intervals per term (Roodman et al. 2019); SEs stay CR1.
+* ``"randomization"`` - cohorts re-assigned across clusters (randomization.py);
+  p-values with their Monte Carlo error; no interval (NaN).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.errors import ParameterError, closest
+from evalkit.estimators._designs import check_same_fit, linear_design, nested_partial
+from evalkit.inference import _refit
+from evalkit.inference.randomization import randomization_test
+from evalkit.inference.small_sample import cr2_dof, cr2_vcov, cr3_vcov
+from evalkit.inference.wild import wild_cluster_bootstrap
+from evalkit.results.result import InferenceInfo
+
+_LINEAR = ["cr1", "hc1", "cr2", "cr3", "wild", "randomization"]
+_CS = ["analytic", "multiplier", "randomization"]
+SUPPORTED: dict[str, list[str]] = {
+    "did2x2": _LINEAR, "twfe": _LINEAR, "event_study": _LINEAR,
+    "sun_abraham": ["randomization"], "did_imputation": ["randomization"],
+    "cs_att_gt": _CS, **{f"cs_aggregate_{k}": _CS for k in ("simple", "group", "dynamic", "calendar")},
+}
+
+
+def allowed(estimator: str) -> list[str]:
+    """Inference methods available for results of ``estimator``."""
+    return list(SUPPORTED.get(estimator, []))
+
+
+def with_inference(result, method: str, data: pd.DataFrame | None = None, *, seed: int | None = None,
+                   draws: int = 999, B: int = 9999, weights: str = "rademacher", restricted: bool = True,
+                   statistic: str = "t", terms: list[str] | None = None, progress: bool = False):
+    """A copy of ``result`` with inference by ``method`` (see the module docstring).
+
+    ``data``: the data the result was estimated on (every method but the
+    result's own re-reads it; a design that does not reproduce the estimates
+    is an error). ``terms``: rows to test (default every estimated term).
+    ``B``/``weights``/``restricted``: wild bootstrap; ``draws``/``statistic``:
+    randomization inference; ``seed`` for both.
+    """
+    ok = allowed(result.estimator)
+    if not ok:
+        raise ParameterError(f"No inference choice for {result.estimator!r} results; supported estimators: "
+                             f"{sorted(SUPPORTED)}.")
+    if not isinstance(method, str) or method not in ok:
+        raise ParameterError(f"inference={method!r} is not available for {result.estimator!r}; choose one of {ok}."
+                             + closest(str(method), ok))
+    if method == result.inference.method:
+        return result
+    if data is None or not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"inference={method!r} re-reads the data: pass data=<the DataFrame the result "
+                             "was estimated on>.")
+    terms = _terms(result, terms)
+    if method in ("cr1", "hc1"):  # hc1 ignores the clusters, so it is fitted without them
+        return _refit.refit(result, data, inference=method, **({"cluster": None} if method == "hc1" else {}))
+    if method in ("analytic", "multiplier"):
+        return _refit.refit(result, data, bootstrap=method == "multiplier", seed=seed)
+    if method == "randomization":
+        return _randomization(result, data, terms, draws=draws, seed=seed, statistic=statistic, progress=progress)
+    if method == "wild":
+        return _wild(result, data, terms, B=B, weights=weights, restricted=restricted, seed=seed)
+    return _small_sample(result, data, terms, method)
+
+
+def _terms(result, terms):
+    est = result.table.loc[~result.table["reference"] & result.table["std_error"].notna(), "term"].tolist()
+    if terms is None:
+        return est
+    bad = [t for t in terms if t not in est]
+    if bad:
+        raise ParameterError(f"terms={bad} are not estimated terms of this result; choose from {est}.")
+    return list(terms)
+
+
+def _replace(result, table: pd.DataFrame, info: InferenceInfo, extra: dict, vcov=None):
+    from evalkit.results import Result
+
+    diag = {**dict(result.diagnostics), "inference_details": extra}
+    return Result(estimator=result.estimator, estimand=result.estimand, table=table,
+                  vcov=result.vcov if vcov is None else vcov, alpha=result.alpha, inference=info, n_obs=result.n_obs,
+                  outcome=result.outcome, diagnostics=diag, meta=dict(result.meta), influence=result.influence)
+
+
+def _require_cluster(result, method):
+    if result.meta.get("cluster") is None:
+        raise ParameterError(f"inference={method!r} needs a clustered result (cluster=...); this result has none.")
+
+
+def _small_sample(result, data, terms, method):
+    _require_cluster(result, method)
+    design = linear_design(result, data)
+    y, x = nested_partial(design)
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    names = list(design.X.columns)
+    check_same_fit(result, design, beta, names)
+    resid = y - x @ beta
+    vcov = cr2_vcov(x, resid, design.clusters) if method == "cr2" else cr3_vcov(x, resid, design.clusters)
+    n_cl = int(design.clusters.max()) + 1
+    idx = [names.index(t) for t in terms]
+    dof = [cr2_dof(x, design.clusters, np.eye(x.shape[1])[j]) if method == "cr2" else n_cl - 1.0 for j in idx]
+    table = result.tidy()
+    for term, j, df in zip(terms, idx, dof):
+        _set_t(table, term, beta[j], float(np.sqrt(vcov[j, j])), df, result.alpha)
+    info = InferenceInfo(method=method, cluster=result.inference.cluster, n_clusters=n_cl,
+                         df=float(dof[terms.index("ATT")] if "ATT" in terms else min(dof)))
+    v = pd.DataFrame(vcov[np.ix_(idx, idx)], index=terms, columns=terms)
+    return _replace(result, table, info, {"dof": dict(zip(terms, map(float, dof)))}, vcov=v)
+
+
+def _set_t(table, term, est, se, df, alpha):
+    row = table["term"] == term
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    table.loc[row, ["std_error", "statistic", "p_value", "conf_low", "conf_high"]] = [
+        se, est / se, 2 * stats.t.sf(abs(est / se), df), est - crit * se, est + crit * se]
+
+
+def _wild(result, data, terms, *, B, weights, restricted, seed):
+    _require_cluster(result, "wild")
+    design = linear_design(result, data)
+    names = list(design.X.columns)
+    table, details = result.tidy(), {}
+    for term in terms:
+        w = wild_cluster_bootstrap(design.y, design.X.to_numpy(float), design.clusters, coef_index=names.index(term),
+                                   restricted=restricted, weights=weights, B=B, seed=seed, alpha=result.alpha,
+                                   fe_codes=list(design.fe) or None)
+        check_same_fit(result, design, np.array([w.estimate]), [term])
+        row = table["term"] == term
+        table.loc[row, ["p_value", "conf_low", "conf_high"]] = [w.p_value, w.ci_low, w.ci_high]
+        details[term] = {"B": w.B, "enumerated": w.enumerated, "weights": w.weights, "restricted": w.restricted}
+    info = InferenceInfo(method="wild" if restricted else "wild_unrestricted", cluster=result.inference.cluster,
+                         n_clusters=result.inference.n_clusters, df=None, seed=seed, draws=B)
+    return _replace(result, table, info, details)
+
+
+_LINEAR_EST = ("did2x2", "twfe", "event_study")
+
+
+def _linear_refit(result, data, apply, terms, statistic):
+    """Re-estimation of a linear design by FWL: y is partialled once; per draw only the
+    regressors are rebuilt and partialled (same ranking as re-running the estimator)."""
+    from evalkit.estimators._kernels.demean import demean
+    from evalkit.inference.randomization import ols_cluster_t
+
+    design = linear_design(result, data)
+    fe = list(design.fe)
+    y = demean(design.y, fe).values[:, 0] if fe else design.y
+    names = list(design.X.columns)
+    cols = [names.index(t) for t in terms]
+
+    def refit(cohorts):
+        x = linear_design(result, apply(cohorts)).X.to_numpy(float)
+        beta, t = ols_cluster_t(y, x, fe, design.clusters, cols)
+        return t if statistic == "t" else beta
+    return refit
+
+
+def _randomization(result, data, terms, *, draws, seed, statistic, progress):
+    if statistic not in ("t", "estimate"):
+        raise ParameterError(f"statistic={statistic!r}; choose 't' (studentised) or 'estimate'.")
+    level, _, cohorts, apply = _refit.assignment(result, data)
+
+    def stat(res):
+        tab = res.table.set_index("term")
+        s = tab.loc[terms, "estimate"] / (tab.loc[terms, "std_error"] if statistic == "t" else 1.0)
+        return s.to_numpy(float)
+
+    if result.estimator in _LINEAR_EST:
+        refit = _linear_refit(result, data, apply, terms, statistic)
+        observed = refit(cohorts)  # on the same (unscaled) footing as the draws
+        check_same_fit(result, linear_design(result, data),
+                       _linear_refit(result, data, apply, terms, "estimate")(cohorts), terms)
+    else:
+        refit, observed = (lambda c: stat(_refit.refit(result, apply(c)))), stat(result)
+    ri = randomization_test(refit, cohorts, observed, terms, draws=draws, seed=seed, statistic=statistic,
+                            progress=progress)
+    table = result.tidy()
+    for term, p in zip(terms, ri.p_value):
+        table.loc[table["term"] == term, ["p_value", "conf_low", "conf_high"]] = [p, np.nan, np.nan]
+    info = InferenceInfo(method="randomization", cluster=level, n_clusters=int(cohorts.size), seed=seed, draws=ri.draws)
+    details = {"statistic": statistic, "mc_se": dict(zip(terms, map(float, ri.mc_se))), "draws": ri.draws,
+               "n_failed": ri.n_failed, "n_assignment_units": int(cohorts.size),
+               "n_treated_units": int(np.sum(cohorts > 0))}
+    return _replace(result, table, info, details)
+
+
+
+
+
+def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B: int = 9999,
+                     boot_weights: str = "rademacher", seed: int | None = None, restricted: bool = True):
+    """Wild cluster bootstrap test and interval of theta = sum_j w_j b_j (e.g. a post-period average).
+
+    Reparametrises the regression so that theta is one coefficient: with a pivot term p
+    (w_p != 0), X b = (X_p / w_p) theta + sum_{j != p} (X_j - (w_j / w_p) X_p) b_j; the bootstrap
+    of that coefficient is then the usual one (Roodman et al. 2019, sec. 3.4: any linear hypothesis).
+    Returns a :class:`~evalkit.inference.wild.WildResult`.
+    """
+    if result.estimator not in SUPPORTED or "wild" not in SUPPORTED[result.estimator]:
+        raise ParameterError(f"wild_combination needs a did2x2/twfe/event_study result, not {result.estimator!r}.")
+    _require_cluster(result, "wild")
+    design = linear_design(result, data)
+    names = list(design.X.columns)
+    bad = [t for t in weights if t not in names]
+    if bad or not weights:
+        raise ParameterError(f"weights must name estimated terms {names}; got {list(weights)}.")
+    pivot = max(weights, key=lambda t: abs(weights[t]))
+    x = design.X.to_numpy(float).copy()
+    p = names.index(pivot)
+    xp = x[:, p].copy()
+    for term, w in weights.items():
+        j = names.index(term)
+        if j != p:
+            x[:, j] -= (w / weights[pivot]) * xp
+    x[:, p] = xp / weights[pivot]
+    out = wild_cluster_bootstrap(design.y, x, design.clusters, coef_index=p, restricted=restricted,
+                                 weights=boot_weights, B=B, seed=seed, alpha=result.alpha,
+                                 fe_codes=list(design.fe) or None)
+    est = result.table.set_index("term")["estimate"]
+    theta = float(sum(w * est[t] for t, w in weights.items()))
+    if not np.isclose(out.estimate, theta, rtol=1e-6, atol=1e-9):
+        raise ValidationError("The data do not reproduce this result; pass the data it was estimated on.")
+    return out
+__all__ = ["SUPPORTED", "allowed", "wild_combination", "with_inference"]

@@ -1,0 +1,108 @@
+"""Report sections for few treated areas: the inference table and the synthetic-control section.
+
+Pure functions of results and area panels; :class:`~evalkit.report.study.Study` calls them.
+With fewer than 10 treated areas CR1 over-rejects (MacKinnon & Webb 2017), so the table sets
+CR1, CR2 (Bell-McCaffrey / Imbens-Kolesar), CR3, the restricted wild cluster bootstrap and
+randomization inference side by side and marks the one the report relies on. With 5 or fewer
+treated areas each is also fitted by synthetic control (Abadie, Diamond & Hainmueller 2010).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import EvalkitError, EvalkitWarning
+from evalkit.estimators import synth
+
+METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
+NAMES = {
+    "cr1": {"da": "CR1 (klyngerobust)", "en": "CR1 (cluster-robust)"},
+    "cr2": {"da": "CR2 (Bell-McCaffrey, IK-frihedsgrader)", "en": "CR2 (Bell-McCaffrey, IK dof)"},
+    "cr3": {"da": "CR3 (jackknife)", "en": "CR3 (jackknife)"},
+    "wild": {"da": "Begrænset wild cluster bootstrap", "en": "Restricted wild cluster bootstrap"},
+    "randomization": {"da": "Randomiseringsinferens", "en": "Randomization inference"},
+}
+COLS = {"da": ["Metode", "Estimat", "Std.fejl", "p-værdi", "Nedre", "Øvre", "Detaljer", "Anvendt"],
+        "en": ["Method", "Estimate", "Std. error", "p-value", "Lower", "Upper", "Details", "Used"]}
+
+
+def recommended(cr1_reliable: bool) -> str:
+    """The method the report relies on: CR1 with enough treated clusters, else the WCR."""
+    return "cr1" if cr1_reliable else "wild"
+
+
+def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, B: int = 9999) -> list[dict]:
+    """One row per method for the result's "ATT" term (a method that is undefined gets a reason)."""
+    rows = []
+    for method in METHODS:
+        try:
+            res = result if method == "cr1" else result.with_inference(method, data, seed=seed, draws=draws, B=B)
+        except EvalkitError as err:
+            rows.append({"method": method, "reason": str(err)})
+            continue
+        row = res.table.set_index("term").loc["ATT"]
+        rows.append({"method": method, "estimate": row["estimate"], "std_error": row["std_error"],
+                     "p_value": row["p_value"], "conf_low": row["conf_low"], "conf_high": row["conf_high"],
+                     "detail": _detail(res, method)})
+    return rows
+
+
+def _detail(res, method: str) -> str:
+    info, details = res.inference, res.diagnostics.get("inference_details", {})
+    if method == "cr1":
+        return f"t({info.df:g}), G = {info.n_clusters}"
+    if method == "cr2":
+        return f"t({details['dof']['ATT']:.1f})"
+    if method == "cr3":
+        return f"t({info.df:g})"
+    if method == "wild":
+        att = details["ATT"]
+        return f"B = {att['B']}{' (all)' if att['enumerated'] else ''}, {att['weights']}"
+    return f"R = {details['draws']}, MC s.e. of p = {details['mc_se']['ATT']:.3f}"
+
+
+def inference_table(rows: list[dict], *, used: str, lang: str) -> pd.DataFrame:
+    """The displayed table (Danish or English headers)."""
+    na = {"da": "ikke defineret", "en": "undefined"}[lang]
+    out = [[NAMES[r["method"]][lang], r.get("estimate", np.nan), r.get("std_error", np.nan), r.get("p_value", np.nan),
+            r.get("conf_low", np.nan), r.get("conf_high", np.nan), r.get("detail", f"{na}: {r.get('reason', '')}"),
+            "✓" if r["method"] == used else ""] for r in rows]
+    return pd.DataFrame(out, columns=COLS[lang])
+
+
+# ---------------------------------------------------------------- synthetic control
+def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: int = 5) -> dict:
+    """Synthetic control for each treated area (cohort > 0) against the never-treated areas.
+
+    Returns {area id: Result}; empty when more than ``max_treated`` areas are treated.
+    Years after the last pre-period with data are used as they are; the panel must be balanced.
+    """
+    treated = sorted(area.loc[area["cohort"] > 0, "OMR_ID"].unique())
+    if not treated or len(treated) > max_treated:
+        return {}
+    donors = area[area["cohort"] == 0]
+    fits = {}
+    for unit in treated:
+        rows = area[area["OMR_ID"] == unit]
+        data = pd.concat([rows, donors])[["OMR_ID", "AAR", outcome]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)  # pre-fit warnings are reported in the table
+            fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", treated=unit,
+                                    treatment_start=int(rows["cohort"].iloc[0]), alpha=alpha, loo=False)
+    return fits
+
+
+def synth_table(fits: dict, *, lang: str) -> pd.DataFrame:
+    """Per treated area: post-period mean gap, placebo p-value (RMSPE ratio), pre-period RMSPE, donors used."""
+    cols = {"da": ["Område", "Gns. forskel efter start", "Placebo p-værdi", "RMSPE før start", "Donorer med vægt"],
+            "en": ["Area", "Mean post-period gap", "Placebo p-value", "Pre-period RMSPE", "Donors with weight"]}[lang]
+    rows = []
+    for i, res in enumerate(fits.values()):
+        att = res.table.set_index("term").loc["ATT"]
+        used = sum(1 for w in res.diagnostics["weights"].values() if w > 1e-6)
+        name = {"da": "område", "en": "area"}[lang]
+        rows.append([f"{chr(65 + i)} ({name}; start {res.meta['treatment_start']})", att["estimate"],
+                     att["p_value"], res.diagnostics["pre_rmspe"], used])
+    return pd.DataFrame(rows, columns=cols)
