@@ -37,13 +37,22 @@ def panel_request(df: pd.DataFrame, *, unit: str, time: str, cluster: str | None
                       n_nested_effects=nested, clusters=clusters, cluster_name=cluster)
 
 
+#: from this many rows on, fit_twoway uses the exact two-way solver instead of PanelOLS
+FAST_TWOWAY_ROWS = 500_000
+
+
 def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
                method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
-    """Within (unit and time effects) OLS with linearmodels ``PanelOLS``.
+    """Within (unit and time effects) OLS.
 
+    linearmodels ``PanelOLS`` below :data:`FAST_TWOWAY_ROWS` rows; above, the
+    exact two-way solver of :mod:`evalkit.estimators._kernels.demean`
+    (:func:`fit_twoway_fast`; ``tests/test_twfe_fast.py`` holds both equal).
     Returns the coefficients and their covariance, already scaled by the
     inference method. Rows must be in the order of ``req.clusters``.
     """
+    if len(y) >= FAST_TWOWAY_ROWS:
+        return fit_twoway_fast(y, x, entity, period, method, req)
     index = pd.MultiIndex.from_arrays([np.asarray(entity), np.asarray(period)], names=["entity", "time"])
     exog = pd.DataFrame(np.asarray(x, dtype=float), index=index, columns=list(x.columns))
     model = PanelOLS(pd.Series(np.asarray(y, dtype=float), index=index, name="y"), exog,
@@ -60,6 +69,35 @@ def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.nd
         ) from None
     vcov = res.cov * method.vcov_scale(req, "linearmodels")
     return res.params, vcov
+
+
+def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
+                    method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
+    """The within estimator by Frisch-Waugh-Lovell with the exact two-way solver, and the
+    registry's CR1/HC1 covariance (same finite-sample factors as the PanelOLS path)."""
+    from evalkit.estimators._kernels.demean import twoway_fit
+
+    names = list(x.columns)
+    z = np.column_stack([np.asarray(y, float), np.asarray(x, float)])
+    zt = twoway_fit(z, np.asarray(entity), np.asarray(period)).residuals
+    yt, xt = zt[:, 0], zt[:, 1:]
+    xtx = xt.T @ xt
+    scale = np.maximum(np.einsum("ij,ij->j", np.asarray(x, float), np.asarray(x, float)), 1e-300)
+    if np.any(np.diag(xtx) < 1e-10 * scale) or np.linalg.cond(xtx) > 1e12:
+        raise ValidationError("A regressor is absorbed by the unit and time fixed effects. This happens when "
+                              "the treatment timing does not vary across units.")
+    bread = np.linalg.inv(xtx)
+    beta = bread @ (xt.T @ yt)
+    score = xt * (yt - xt @ beta)[:, None]
+    n, k = len(y), len(names)
+    if method.name == "cr1":
+        g = int(req.clusters.max()) + 1
+        sums = np.column_stack([np.bincount(req.clusters, weights=score[:, j], minlength=g) for j in range(k)])
+        factor = g / (g - 1) * (n - 1) / (n - k - (req.n_effects - req.n_nested_effects))
+    else:  # hc1
+        sums, factor = score, n / (n - k - req.n_effects)
+    vcov = bread @ (sums.T @ sums) @ bread * factor
+    return pd.Series(beta, index=names), pd.DataFrame(vcov, index=names, columns=names)
 
 
 def fit_ols(y: np.ndarray, x: pd.DataFrame, method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:

@@ -54,6 +54,8 @@ SECTIONS: dict[str, dict[str, str]] = {
     "staggered": {"da": "Forskudt start: Callaway-Sant'Anna", "en": "Staggered adoption: Callaway-Sant'Anna"},
     "sensitivity": {"da": "Følsomhed over for brud på parallelle forløb (HonestDiD)",
                     "en": "Sensitivity to violations of parallel trends (HonestDiD)"},
+    "few_clusters": {"da": "Inferens med få indsatsområder", "en": "Inference with few treated areas"},
+    "synth": {"da": "Syntetisk kontrol", "en": "Synthetic control"},
     "conclusions": {"da": "Konklusioner", "en": "Conclusions"},
 }
 

@@ -23,7 +23,8 @@ from evalkit.progress import step
 from evalkit.estimators import event_study, synth_plot, twfe
 from evalkit.diagnostics import honest_did
 from evalkit.diagnostics.design import design_check, twfe_wild_p
-from evalkit.estimators.combine import post_average, pretrend_test
+from evalkit.estimators.combine import event_terms, post_average, pretrend_test
+from evalkit.inference.choice import wild_combination
 from evalkit.estimators.staggered import aggregate, att_gt
 from evalkit.report import few_clusters, figures, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
@@ -83,6 +84,7 @@ class Study:
         self.p = validate_params(params)
         self.p = preflight(self.p)
         self.notes: dict[str, list[str]] = {}
+        self._averages: dict[str, tuple] = {}
         self.data_dir = Path(self.p["data_dir"])
         self.md = open_microdata(self.data_dir)
 
@@ -134,7 +136,8 @@ class Study:
 
     # ------------------------------------------------------------ estimates
     def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str):
-        with step(f"event study of {outcome} on {len(panel):,} rows"):
+        with step(f"event study of {outcome} on {len(panel):,} rows"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)  # few treated areas: design_inference says so
             return event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort",
                                leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"])
 
@@ -279,9 +282,19 @@ class Study:
                           index=["term", "event_time"], min_cell=self.p["min_cell"], digits=4)
 
     def _post_average(self, estimand: str) -> tuple[pd.Series, float | None]:
-        es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
-        true = self._truth_post(panel)
-        return post_average(es).tidy().iloc[0], true
+        """Post-period average effect; below 10 treated areas its p-value and interval come from
+        the restricted wild cluster bootstrap of the average (the design check's choice)."""
+        if estimand not in self._averages:
+            es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
+            avg = post_average(es).tidy().iloc[0]
+            if not self.check.cr1_reliable:
+                terms = event_terms(es, post=True)
+                with step(f"wild cluster bootstrap of the {estimand} post-period average"):
+                    wild = wild_combination(es, panel, {t: 1 / len(terms) for t in terms}, seed=self.p["seed"])
+                avg = avg.copy()
+                avg[["p_value", "conf_low", "conf_high"]] = [wild.p_value, wild.ci_low, wild.ci_high]
+            self._averages[estimand] = (avg, self._truth_post(panel))
+        return self._averages[estimand]
 
     def effect_summary(self, estimand: str = "area") -> Markdown:
         avg, true = self._post_average(estimand)
@@ -371,7 +384,8 @@ class Study:
     @cached_property
     def robustness_specs(self) -> dict:
         """Each robustness specification's result and simulated truth (computed once)."""
-        with step("robustness specifications"):
+        with step("robustness specifications"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", EvalkitWarning)  # few treated areas: design_inference says so
             return specifications(self)
 
     def robustness(self) -> SafeTable:

@@ -95,16 +95,16 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
         return (text + f"Med færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl for små "
                 f"p-værdier (her p = {cr1_p:.3f} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
                 f"giver for samme effekt p = {wild_p:.3f} og {round(100 * (1 - alpha))} % konfidensinterval "
-                f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}]; læs rapportens øvrige CR1-intervaller "
-                f"som for smalle.")
+                f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}]. Rapportens gennemsnitlige effekter efter "
+                f"start bruger derfor wild bootstrap-intervaller; intervallerne for de enkelte år er CR1 og for smalle.")
     text = f"The design has {n_treated} treated and {n_control} comparison areas (clusters). "
     if cr1_reliable:
         return text + "With this many treated clusters, cluster-robust (CR1) standard errors are reliable and used."
     return (text + f"With fewer than 10 treated areas, cluster-robust (CR1) standard errors over-reject "
             f"(here p = {cr1_p:.3f} for the static TWFE effect). The restricted wild cluster bootstrap gives "
             f"p = {wild_p:.3f} and a {round(100 * (1 - alpha))}% confidence interval "
-            f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect; read the report's other "
-            f"CR1 intervals as too narrow.")
+            f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect. The report's post-period "
+            f"average effects therefore use wild bootstrap intervals; the per-year intervals are CR1 and too narrow.")
 
 
 def few_cluster_note(n_treated: int, used: str, *, lang: str) -> str:
