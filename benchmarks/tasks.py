@@ -59,6 +59,44 @@ def evalkit_imputation(df):
         else float(tab["estimate"].iloc[0])
 
 
+def evalkit_wild_twfe(df):
+    import evalkit
+
+    res = evalkit.twfe(df, outcome="y", unit="unit", time="time", treatment="treat", cluster="area",
+                       inference="wild", inference_options={"B": 9999, "seed": 1})
+    return float(res.table["p_value"].iloc[0])  # the headline compared across libraries is the p-value
+
+
+def evalkit_event_study20(df):
+    import evalkit
+
+    res = evalkit.event_study(df, outcome="y", unit="unit", time="time", cohort="cohort", cluster="area",
+                              leads=10, lags=10)
+    return _post_mean(res.tidy())
+
+
+def synth_panel(df) -> pd.DataFrame:
+    """Area x year means of the first 151 areas: unit 0 is 'treated' from 2017, 150 donors."""
+    agg = df[df["area"] <= 150].groupby(["area", "time"], as_index=False)["y"].mean()
+    return agg.assign(y=agg["y"] + np.where((agg["area"] == 0) & (agg["time"] >= 2017), 0.3, 0.0))
+
+
+SYNTH_START, SYNTH_PRE = 2017, list(range(2010, 2017))
+
+
+def evalkit_synth(df, placebo=False):
+    import evalkit
+
+    agg = synth_panel(df)
+    res = evalkit.synth(agg, outcome="y", unit="area", time="time", treated=0, treatment_start=SYNTH_START,
+                        predictors={"y": SYNTH_PRE}, pre_periods=SYNTH_PRE, placebo=placebo, loo=False)
+    return res.estimate("ATT") if not placebo else res.diagnostics["placebo_p_value"]
+
+
+def evalkit_synth_placebo(df):
+    return evalkit_synth(df, placebo=True)
+
+
 def _post_mean(tab: pd.DataFrame) -> float:
     post = tab[(tab["event_time"] >= 0) & ~tab["reference"]]
     return float(post["estimate"].mean())
@@ -137,6 +175,38 @@ def pyfixest_did2s(df):
     return float(fit.coef()["treat"])
 
 
+def pyfixest_wild_twfe(df):
+    import pyfixest as pf
+
+    fit = pf.feols("y ~ treat | unit + time", data=df, vcov={"CRV1": "area"})
+    return float(fit.wildboottest(param="treat", reps=9999, seed=1)["Pr(>|t|)"])
+
+
+def pyfixest_event_study20(df):
+    import pyfixest as pf
+
+    rel = np.where(df["cohort"] > 0, np.clip(df["time"] - df["cohort"], -10, 10), -1)
+    fit = pf.feols("y ~ i(rel, ref=-1) | unit + time", data=df.assign(rel=rel), vcov={"CRV1": "area"})
+    coef = fit.coef()
+    return float(np.mean([b for name, b in coef.items() if _period(name) >= 0]))
+
+
+def pysyncon_synth(df):
+    from pysyncon import Dataprep, Synth
+
+    agg = synth_panel(df)
+    prep = Dataprep(foo=agg, predictors=["y"], predictors_op="mean", dependent="y", unit_variable="area",
+                    time_variable="time", treatment_identifier=0,
+                    controls_identifier=[a for a in agg["area"].unique() if a != 0],
+                    time_predictors_prior=SYNTH_PRE, time_optimize_ssr=SYNTH_PRE,
+                    special_predictors=[("y", [t], "mean") for t in SYNTH_PRE])
+    synth = Synth()
+    synth.fit(dataprep=prep)
+    post = [t for t in sorted(agg["time"].unique()) if t >= SYNTH_START]
+    return float(np.mean(synth._gaps(prep, time_period=post) if hasattr(synth, "_gaps") else
+                         synth.att(time_period=post)["att"]))
+
+
 # modules each library's tasks import, loaded before the clock starts
 LIBRARY_MODULES = {
     "evalkit": ["evalkit"],
@@ -144,6 +214,7 @@ LIBRARY_MODULES = {
     "moderndid": ["moderndid"],
     "differences": ["differences"],
     "pyfixest": ["pyfixest"],
+    "pysyncon": ["pysyncon"],
 }
 
 # name -> (estimator family, library, function); families are compared with evalkit's entry
@@ -161,4 +232,11 @@ TASKS = {
     "sun_abraham/pyfixest": ("sun_abraham", "pyfixest", pyfixest_sun_abraham),
     "imputation/evalkit": ("imputation", "evalkit", evalkit_imputation),
     "imputation/pyfixest_did2s": ("imputation", "pyfixest", pyfixest_did2s),
+    "wild_twfe/evalkit": ("wild_twfe", "evalkit", evalkit_wild_twfe),
+    "wild_twfe/pyfixest": ("wild_twfe", "pyfixest", pyfixest_wild_twfe),
+    "event_study20/evalkit": ("event_study20", "evalkit", evalkit_event_study20),
+    "event_study20/pyfixest": ("event_study20", "pyfixest", pyfixest_event_study20),
+    "synth/evalkit": ("synth", "evalkit", evalkit_synth),
+    "synth/pysyncon": ("synth", "pysyncon", pysyncon_synth),
+    "synth_placebo150/evalkit": ("synth_placebo150", "evalkit", evalkit_synth_placebo),
 }

@@ -205,4 +205,4 @@ def test_inference_registry_errors_list_allowed_methods():
 def test_estimator_rejects_unknown_inference():
     d = person_data()
     with pytest.raises(ParameterError, match="not a known method"):
-        did2x2(d, outcome="y", treatment="g", post="post", cluster="area", inference="cr3")
+        did2x2(d, outcome="y", treatment="g", post="post", cluster="area", inference="cr9")

@@ -233,3 +233,35 @@ def test_plot_errors(df, res):
         synth_plot(no_placebo, kind="placebo")
     with pytest.raises(ParameterError):
         synth_plot(res, kind="spaghetti")
+
+
+_THREADS_SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_synth import simulate
+from evalkit.estimators.synth import synth
+res = synth(simulate(n_donors=12), outcome="y", unit="area", time="year", treated="T0",
+            treatment_start=2020, predictors=["x"], pre_periods=[2000, 2005, 2010, 2015, 2019], placebo=True, loo=False)
+print(json.dumps({{"att": res.estimate("ATT"), "p": res.diagnostics["placebo_p_value"],
+                  "w": res.diagnostics["weights"]}}))
+"""
+
+
+def test_placebo_answer_does_not_depend_on_the_thread_count():
+    """The same placebo p-value, ATT and weights with 1 and 2 BLAS/OpenMP threads (issue: pysyncon's
+    answer changes with the thread count). Run in fresh processes, since BLAS reads the variables at start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = _THREADS_SCRIPT.format(tests=str(Path(__file__).parent))
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert out[0]["p"] == out[1]["p"]
+    assert out[0]["att"] == pytest.approx(out[1]["att"], abs=1e-12)
+    for k in out[0]["w"]:
+        assert out[0]["w"][k] == pytest.approx(out[1]["w"][k], abs=1e-10)
