@@ -52,7 +52,8 @@ class ListResult:
 def feasible_list_years(data_years: tuple[int, ...], thresholds: Thresholds, regime: str) -> list[int]:
     """List years whose every criterion has all its register years in the data."""
     out = []
-    for year in range(min(data_years) + 1, max(data_years) + 1):
+    first_list = min(first for first, _ in thresholds.valid_years.values())
+    for year in range(max(min(data_years) + 1, first_list), max(data_years) + 1):
         reg = thresholds.regime_of(year) if regime == "auto" else regime
         if not set(_needed_years(year, reg, thresholds)) - set(data_years):
             out.append(year)
