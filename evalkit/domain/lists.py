@@ -17,7 +17,7 @@ import pandas as pd
 
 from evalkit.domain.indicators import AreaIndicators
 from evalkit.domain.rules import ListRules, evaluate_criterion, source_years
-from evalkit.domain.thresholds import REGIMES, Thresholds, load_thresholds
+from evalkit.domain.thresholds import LIST_TYPES, REGIMES, Thresholds, load_thresholds
 from evalkit.errors import ParameterError, ValidationError, check_choice
 
 GHETTO_TIER = ("ghettoomraade", "parallelsamfund")
@@ -155,7 +155,7 @@ def compute_lists(
         status.insert(0, "list_year", year)
         statuses.append(status)
         criteria.append(crit)
-    status = pd.concat(statuses, ignore_index=True)
+    status = _tidy_status(pd.concat(statuses, ignore_index=True))
     params = {"regime": regime, "rules": rules.as_dict(), "list_years": years, **indicators.params}
     return ListResult(history_from_status(status), status, pd.concat(criteria, ignore_index=True), params)
 
@@ -170,6 +170,16 @@ def _add_duration(status: pd.DataFrame, year: int, regime: str, thresholds: Thre
         known = np.array([s >= need or not open_ for s, open_ in streaks])
         status[spec.list_type] = status["ghetto_streak"].to_numpy() >= need
         status["duration_known"] = known
+    return status
+
+
+def _tidy_status(status: pd.DataFrame) -> pd.DataFrame:
+    """Nullable dtypes: a category or count that does not exist under a year's regime is <NA>."""
+    for col in status.columns:
+        if col in LIST_TYPES or col == "duration_known":
+            status[col] = status[col].astype("boolean")
+        elif col.startswith("n_met_"):
+            status[col] = status[col].astype("Int64")
     return status
 
 
