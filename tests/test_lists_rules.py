@@ -252,3 +252,11 @@ def test_inputs_are_not_mutated_and_result_renders():
     assert "ListResult" in res._repr_html_() and "AreaIndicators" in ind._repr_html_()
     with pytest.raises(AttributeError):
         res.history = None  # frozen
+
+
+def test_hand_made_indicator_frames_are_checked():
+    ind = indicators({1: {}})
+    with pytest.raises(EvalkitError, match="one row per"):
+        AreaIndicators.from_frames(pd.concat([ind.area_years, ind.area_years.iloc[[0]]]), ind.national)
+    with pytest.raises(EvalkitError, match=r"lack column\(s\) \['k4'\]"):
+        compute_lists(AreaIndicators.from_frames(ind.area_years.drop(columns="k4"), ind.national), list_years=[2019])

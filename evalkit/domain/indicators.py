@@ -160,6 +160,9 @@ class AreaIndicators:
             missing = [c for c in cols if c not in frame.columns]
             if missing:
                 raise ColumnError(f"{what} lacks column(s) {missing}; see evalkit.domain.indicators.AREA_COLUMNS.")
+        if area_years.duplicated(["OMR_ID", "AAR"]).any():
+            bad = area_years.loc[area_years.duplicated(["OMR_ID", "AAR"]), ["OMR_ID", "AAR"]].iloc[0].tolist()
+            raise ValidationError(f"area_years must hold one row per (OMR_ID, AAR); {bad} occurs twice.")
         regional = regional if regional is not None else pd.DataFrame(columns=REGIONAL_COLUMNS)
         return cls(area_years.copy(), national.copy(), regional.copy(), dict(params or {}))
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain.thresholds import Criterion
-from evalkit.errors import ParameterError, check_choice
+from evalkit.errors import ColumnError, ParameterError, check_choice
 
 K1_BASES = ("by_regime", "fte", "headcount")
 UNKNOWN_EDUCATION = ("basic", "excluded", "not_basic")
@@ -102,6 +102,9 @@ def compare(values: np.ndarray, comparison: str, threshold: float, tolerance: fl
 def window_mean(area_years: pd.DataFrame, column: str, n_column: str, years: tuple[int, ...],
                 areas: pd.Index) -> tuple[pd.Series, pd.Series]:
     """Mean of ``column`` over ``years`` per area (NaN if a year is missing) and the smallest denominator."""
+    missing = [c for c in (column, n_column) if c not in area_years.columns]
+    if missing:
+        raise ColumnError(f"the area indicators lack column(s) {missing}, needed by the list criteria.")
     sub = area_years.loc[area_years["AAR"].isin(years)]
     wide = sub.pivot(index="OMR_ID", columns="AAR", values=column).reindex(index=areas, columns=list(years))
     n = sub.pivot(index="OMR_ID", columns="AAR", values=n_column).reindex(index=areas, columns=list(years))
