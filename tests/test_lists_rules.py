@@ -260,3 +260,20 @@ def test_hand_made_indicator_frames_are_checked():
         AreaIndicators.from_frames(pd.concat([ind.area_years, ind.area_years.iloc[[0]]]), ind.national)
     with pytest.raises(EvalkitError, match=r"lack column\(s\) \['k4'\]"):
         compute_lists(AreaIndicators.from_frames(ind.area_years.drop(columns="k4"), ind.national), list_years=[2019])
+
+
+def test_own_thresholds_file(tmp_path):
+    from importlib import resources
+
+    text = resources.files("evalkit.domain").joinpath("data/criteria_thresholds_by_regime.csv").read_text()
+    own = pd.read_csv(pd.io.common.StringIO(text), dtype=str)
+    own.loc[own["criterion_id"] == "K1_no_attachment", "threshold"] = "0.45"
+    own.to_csv(tmp_path / "own.csv", index=False)
+    ind = indicators({1: dict(k1_fte=0.44, k4=0.5)})
+    assert on_list(compute_lists(ind, list_years=[2019]), 2019, 1, "udsat_boligomraade")
+    assert not on_list(compute_lists(ind, list_years=[2019], thresholds=tmp_path / "own.csv"), 2019, 1,
+                       "udsat_boligomraade")
+    own.loc[own["criterion_id"] == "K1_no_attachment", "criterion_id"] = "K1_jobless"
+    own.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(EvalkitError, match="unknown indicator 'jobless'"):
+        load_thresholds(tmp_path / "bad.csv")
