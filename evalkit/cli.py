@@ -1,4 +1,4 @@
-"""Command line: ``evalkit simulate``, ``evalkit report run|params``."""
+"""Command line: ``evalkit simulate``, ``evalkit report run|params``, ``evalkit lists compute``."""
 from __future__ import annotations
 
 import argparse
@@ -60,6 +60,53 @@ def _report_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_table(frame, path: Path) -> None:
+    from evalkit.errors import ParameterError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise ParameterError(f"{str(path)!r}: write .csv or .parquet.")
+
+
+def _list_years(text: str | None) -> list[int] | None:
+    from evalkit.errors import ParameterError
+
+    if not text:
+        return None
+    try:
+        years: list[int] = []
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            years.extend(range(int(lo), int(hi or lo) + 1))
+        return years
+    except ValueError:
+        raise ParameterError(f"--list-years={text!r}: write e.g. 2018-2024 or 2019,2021.") from None
+
+
+def _lists_compute(args: argparse.Namespace) -> int:
+    from evalkit.domain import REGIMES, ListRules, area_indicators, compute_lists
+    from evalkit.errors import check_choice
+
+    start = time.perf_counter()
+    check_choice("regime", args.regime, ["auto", *REGIMES])  # before the register scan
+    rules = ListRules(unknown_education=args.unknown_education, hard_years_2018=args.hard_years_2018)
+    ind = area_indicators(args.data, config=args.config, memory_limit=args.memory_limit, threads=args.threads)
+    res = compute_lists(ind, list_years=_list_years(args.list_years), regime=args.regime, rules=rules,
+                        thresholds=args.thresholds)
+    out = Path(args.out)
+    _write_table(res.history, out)
+    for extra, frame in ((args.criteria, res.criteria), (args.status, res.status), (args.indicators, ind.area_years)):
+        if extra:
+            _write_table(frame, Path(extra))
+    print(f"lists {min(res.params['list_years'])}-{max(res.params['list_years'])} in "
+          f"{time.perf_counter() - start:.1f} s -> {out}\n{res.counts().to_string()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evalkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
     doc = rsub.add_parser("params", help="document a template's parameters")
     doc.add_argument("template", choices=["midterm", "final"])
     doc.set_defaults(func=_report_params)
+    _add_lists(sub)
     return parser
+
+
+def _add_lists(sub) -> None:
+    lists = sub.add_parser("lists", help="official area indicators and the 1 December lists by regime")
+    lsub = lists.add_subparsers(dest="action", required=True)
+    comp = lsub.add_parser("compute", help="compute the lists (history: list_year, regime, OMR_ID, category)")
+    comp.add_argument("--data", required=True, help="register folder (data-contract layout or yearly files)")
+    comp.add_argument("--out", required=True, help="list history, .csv or .parquet")
+    comp.add_argument("--regime", default="auto", help="auto (the regime in force each year), 2010, 2013, 2018 or 2021")
+    comp.add_argument("--config", help="YAML mapping of register variables to your column names")
+    comp.add_argument("--list-years", help="e.g. 2018-2024 or 2019,2021 (default: all the data allow)")
+    comp.add_argument("--thresholds", help="own criteria CSV (default: the packaged one)")
+    comp.add_argument("--unknown-education", default="basic", help="K3 from 2018: basic, excluded or not_basic")
+    comp.add_argument("--hard-years-2018", type=int, default=5, help="lists as ghetto for hård ghetto, 2018 regime")
+    comp.add_argument("--criteria", help="also write criteria with distances to thresholds (.csv/.parquet)")
+    comp.add_argument("--status", help="also write the area x list-year status table")
+    comp.add_argument("--indicators", help="also write the area x year indicators")
+    comp.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
+    comp.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    comp.set_defaults(func=_lists_compute)
 
 
 def main(argv: list[str] | None = None) -> int:
