@@ -34,6 +34,12 @@ DOMAIN_LABELS: dict[str, dict[str, str]] = {
     "estimand": {"da": "Estimand", "en": "Estimand"},
     "area": {"da": "Område", "en": "Area"},
     "cohort": {"da": "Kohorte", "en": "Cohort"},
+    "budget_dkk": {"da": "Budget (kr.)", "en": "Budget (DKK)"},
+    "n_persons_18_64": {"da": "Beboere 18-64 år", "en": "Residents 18-64"},
+    "effect": {"da": "Effekt pr. person", "en": "Effect per person"},
+    "additional": {"da": "Ekstra udfald", "en": "Additional outcomes"},
+    "cost_dkk": {"da": "Pris pr. udfald (kr.)", "en": "Cost per outcome (DKK)"},
+    "cost_interval": {"da": "Interval (kr.)", "en": "Interval (DKK)"},
 }
 
 

@@ -113,14 +113,22 @@ def compare_estimands(area_panel: pd.DataFrame, cohort_panel: pd.DataFrame, *, o
     require_columns(cohort_panel, ["PERSON_ID", "OMR_ID", "AAR", "cohort", "treat", person_outcome], "cohort_panel")
     area = _estimate(area_panel, outcome, "OMR_ID", estimator, leads, lags, alpha)
     cohort = _estimate(cohort_panel, person_outcome, "PERSON_ID", estimator, leads, lags, alpha)
-    rows = [_row("area", area, _truth(area_panel, estimator, leads, lags)),
-            _row("cohort", cohort, _truth(cohort_panel, estimator, leads, lags))]
+    return comparison_from_results(area, cohort, outcome=outcome, estimator=estimator,
+                                   truth=(_truth(area_panel, estimator, leads, lags),
+                                          _truth(cohort_panel, estimator, leads, lags)),
+                                   share=stayer_share(cohort_panel))
+
+
+def comparison_from_results(area, cohort, *, outcome: str, estimator: str, truth=(np.nan, np.nan),
+                            share: float = np.nan) -> EstimandComparison:
+    """Pack two already estimated results (first term of each: the ATT or the post average)."""
+    rows = [_row("area", area, truth[0]), _row("cohort", cohort, truth[1])]
     diff = {k: np.nan for k in COLUMNS} | {"estimand": "area_minus_cohort",
                                            "estimate": rows[0]["estimate"] - rows[1]["estimate"],
                                            "truth": rows[0]["truth"] - rows[1]["truth"]}
-    table = pd.DataFrame(rows + [diff], columns=COLUMNS)
-    return EstimandComparison(table=table, outcome=outcome, estimator=estimator, alpha=float(alpha),
-                              stayer_share=stayer_share(cohort_panel))
+    table = pd.DataFrame(rows + [diff], columns=COLUMNS).astype({"n_obs": "Int64", "n_clusters": "Int64"})
+    return EstimandComparison(table=table, outcome=outcome, estimator=estimator, alpha=float(area.alpha),
+                              stayer_share=share)
 
 
 def stayer_share(cohort_panel: pd.DataFrame) -> float:
@@ -132,7 +140,8 @@ def stayer_share(cohort_panel: pd.DataFrame) -> float:
     if "OMR_ID_CUR" not in cohort_panel:
         return np.nan
     post = cohort_panel[cohort_panel["treat"] == 1]
-    return float((post["OMR_ID_CUR"] == post["OMR_ID"]).mean()) if len(post) else np.nan
+    same = (post["OMR_ID_CUR"] == post["OMR_ID"]).astype("boolean").fillna(False)  # moved out: NA -> False
+    return float(same.astype(bool).mean()) if len(post) else np.nan
 
 
 def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit: float = 100.0,

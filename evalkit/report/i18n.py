@@ -55,6 +55,10 @@ SECTIONS: dict[str, dict[str, str]] = {
     "sensitivity": {"da": "Følsomhed over for brud på parallelle forløb (HonestDiD)",
                     "en": "Sensitivity to violations of parallel trends (HonestDiD)"},
     "conclusions": {"da": "Konklusioner", "en": "Conclusions"},
+    "movers": {"da": "Blivere, tilflyttere og fraflyttere", "en": "Stayers, in-movers and out-movers"},
+    "estimands": {"da": "Områdeeffekt og kohorteeffekt", "en": "Area effect and cohort effect"},
+    "goals": {"da": "Målopfyldelse", "en": "Goal attainment"},
+    "cost": {"da": "Pris pr. effekt", "en": "Cost per effect"},
 }
 
 

@@ -25,7 +25,7 @@ from evalkit.diagnostics import honest_did
 from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.report import figures, tables, text, truth
+from evalkit.report import domain_sections, figures, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
@@ -330,3 +330,12 @@ class Study:
 
     def robustness(self) -> SafeTable:
         return tables.estimates_safe(robustness_table(self), digits=4)
+
+    # ------------------------------------------- domain sections (evalkit.report.domain_sections)
+    def movers_table(self): return domain_sections.movers_table(self)  # noqa: E704
+    def movers_figure(self): return domain_sections.movers_figure(self)  # noqa: E704
+    def estimand_comparison(self): return domain_sections.estimand_table(self)  # noqa: E704
+    def estimand_text(self): return domain_sections.estimand_text(self)  # noqa: E704
+    def goals_table(self): return domain_sections.goals_table(self)  # noqa: E704
+    def goals_chart(self): return domain_sections.goals_chart(self)  # noqa: E704
+    def cost_per_effect(self): return domain_sections.cost_table(self)  # noqa: E704
