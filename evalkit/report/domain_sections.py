@@ -103,6 +103,17 @@ def estimand_text(study) -> Markdown:
 
 
 # ----------------------------------------------------------------- goals
+def check_goal_years(params: dict, years: tuple[int, ...]) -> None:
+    """Preflight: every goal is assessed in a data year (the same rule as :func:`goal_attainment`)."""
+    from evalkit.domain.goals import _eval_year, check_goal
+
+    as_of = params.get("goals_as_of") or None
+    if as_of is not None and as_of not in years:
+        raise ParameterError(f"goals_as_of={as_of} is outside the data years {years[0]}-{years[-1]}.")
+    for i, goal in enumerate(params.get("goals", [])):
+        _eval_year(check_goal(goal, i), as_of, list(years))
+
+
 def attainment(study):
     goals = study.p["goals"]
     if not goals:

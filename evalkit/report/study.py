@@ -68,6 +68,7 @@ def preflight(params: dict) -> dict:
     for key in ("baseline_year", "evaluation_year"):
         if params[key] not in years:
             raise ParameterError(f"{key}={params[key]} is outside the data years {years[0]}-{years[-1]}.")
+    domain_sections.check_goal_years(params, years)
     known = sorted(read_table(data_dir / "interventions.csv")["intervention"].unique())
     if params["intervention"] not in known:
         raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
