@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain._common import frame_html, require_columns
-from evalkit.errors import ParameterError
+from evalkit.errors import ParameterError, check_choice
 
 #: indicator -> (person-level SQL expression, age window) matching ``AREA_INDICATORS``.
 PERSON_INDICATORS: dict[str, tuple[str, tuple[int, int]]] = {
@@ -137,9 +137,7 @@ class Decomposition:
 
 
 def _check(md, indicator: str, year0: int, year1: int) -> None:
-    if indicator not in PERSON_INDICATORS:
-        from evalkit.errors import check_choice
-        check_choice("indicator", indicator, list(PERSON_INDICATORS))
+    check_choice("indicator", indicator, list(PERSON_INDICATORS))
     for name, year in (("year0", year0), ("year1", year1)):
         if year not in md.years:
             raise ParameterError(f"{name}={year!r} is outside the data years {md.years[0]}-{md.years[-1]}.")
