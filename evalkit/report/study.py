@@ -25,11 +25,12 @@ from evalkit.diagnostics import honest_did
 from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import post_average, pretrend_test
 from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.report import domain_sections, figures, tables, text, truth
+from evalkit.report import figures, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
 from evalkit.report.robustness import robustness_table, specifications
+from evalkit.report import domain_sections
 
 
 def resolve_data_dir(data_dir: str) -> Path:
