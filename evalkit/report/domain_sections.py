@@ -122,8 +122,14 @@ def attainment(study):
     indicators = sorted({g["indicator"] for g in goals} & set(study.area.columns))
     if not indicators:
         raise ParameterError(f"no goal indicator is in the area panel; indicators: {sorted(study.area.columns)}.")
-    observed = observed_from_panel(study.area, treated, indicators)
+    observed = pd.concat([observed_from_panel(study.area, treated, [ind], weight=_weight(ind)) for ind in indicators],
+                         ignore_index=True)
     return goal_attainment(goals, observed, as_of=study.p["goals_as_of"] or None)
+
+
+def _weight(indicator: str) -> str:
+    """Area weights for pooling an indicator: its age group's residents where the panel has them."""
+    return "residents_18_64" if indicator in ("employment_rate", "k1_share") else "residents"
 
 
 def _no_goals(lang: str) -> Markdown:
@@ -166,7 +172,7 @@ def budget(study) -> float:
 def cost(study):
     """Cost per additional person employed (or conviction avoided) from the area post-period average."""
     p, area = study.p, study.area
-    col = "residents_18_64" if p["outcome"] in ("employment_rate", "k1_share") else "residents"
+    col = _weight(p["outcome"])
     n = float(area.loc[(area["AAR"] == p["evaluation_year"]) & (area["cohort"] > 0), col].sum())
     desired = "increase" if p["outcome"] == "employment_rate" else "decrease"
     unit = {"employment_rate": "employed", "conviction_share": "conviction_avoided"}.get(p["outcome"], p["outcome"])
@@ -189,7 +195,7 @@ def cost_table(study) -> SafeTable:
     interval = f"{_money(t['cost_low'], lang)} – {_money(t['cost_high'], lang)}" \
         if t["status"] != "no_beneficial_effect" else "–"
     shown = pd.DataFrame([{dlabel("budget_dkk", lang): _money(t["budget_dkk"], lang), persons: int(t["n_persons"]),
-                           dlabel("effect", lang): t["effect"], dlabel("additional", lang): t["additional"],
+                           dlabel("effect", lang): t["effect"], dlabel("additional", lang): f"{t['additional']:.0f}",
                            dlabel("cost_dkk", lang): _money(t["cost"], lang), dlabel("cost_interval", lang): interval}])
     note = res.sentence(lang) + {"da": " Antal beboere i indsatsområderne i evalueringsåret; budget i alt.",
                                  "en": " Residents of the treated areas in the evaluation year; total budget."}[lang]
