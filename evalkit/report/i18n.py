@@ -57,6 +57,10 @@ SECTIONS: dict[str, dict[str, str]] = {
     "few_clusters": {"da": "Inferens med få indsatsområder", "en": "Inference with few treated areas"},
     "synth": {"da": "Syntetisk kontrol", "en": "Synthetic control"},
     "conclusions": {"da": "Konklusioner", "en": "Conclusions"},
+    "movers": {"da": "Blivere, tilflyttere og fraflyttere", "en": "Stayers, in-movers and out-movers"},
+    "estimands": {"da": "Områdeeffekt og kohorteeffekt", "en": "Area effect and cohort effect"},
+    "goals": {"da": "Målopfyldelse", "en": "Goal attainment"},
+    "cost": {"da": "Pris pr. effekt", "en": "Cost per effect"},
 }
 
 

@@ -49,13 +49,18 @@ PARAMS: tuple[Param, ...] = (
     Param("seed", int, 2024, "seed for every random step", bounds=(0, 2**32 - 1)),
     Param("min_cell", int, 5, "disclosure threshold: smallest number of persons per shown cell", bounds=(3, 1000)),
     Param("results_dir", str, "", "folder for machine-readable results (set by the runner; empty = none)"),
+    Param("goals", list, [], "helhedsplan targets: list of {goal, target_group, indicator, baseline_year, "
+          "baseline_value, target_year, target_value[, direction]} (evalkit.domain.goals)"),
+    Param("goals_as_of", int, 0, "year the goals are assessed in (0 = each goal's target year)", bounds=(0, 2100)),
+    Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
+          "in interventions.csv)", bounds=(0.0, 1e13)),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 
 
 def defaults() -> dict[str, Any]:
     """The default value of every declared parameter."""
-    return {p.name: p.default for p in PARAMS}
+    return {p.name: list(p.default) if isinstance(p.default, list) else p.default for p in PARAMS}
 
 
 def _check_value(p: Param, value: Any) -> Any:
@@ -87,11 +92,21 @@ def validate_params(given: dict[str, Any]) -> dict[str, Any]:
         )
     out = defaults()
     out.update({k: _check_value(BY_NAME[k], v) for k, v in given.items()})
+    out["goals"] = [dict(g) if isinstance(g, dict) else g for g in out["goals"]]  # never share the caller's
+    _check_goals(out["goals"])
     if out["baseline_year"] >= out["evaluation_year"]:
         raise ParameterError(
             f"baseline_year={out['baseline_year']} must be before evaluation_year={out['evaluation_year']}."
         )
     return out
+
+
+def _check_goals(goals: list) -> None:
+    """Each goal's keys, years and values (the data-dependent checks run in the report)."""
+    from evalkit.domain.goals import check_goal
+
+    for i, goal in enumerate(goals):
+        check_goal(goal, i)
 
 
 def load_params(path: str | Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
 from evalkit.report.robustness import robustness_table, specifications
+from evalkit.report import domain_sections
 
 
 def resolve_data_dir(data_dir: str) -> Path:
@@ -69,6 +70,7 @@ def preflight(params: dict) -> dict:
     for key in ("baseline_year", "evaluation_year"):
         if params[key] not in years:
             raise ParameterError(f"{key}={params[key]} is outside the data years {years[0]}-{years[-1]}.")
+    domain_sections.check_goal_years(params, years)
     known = sorted(read_table(data_dir / "interventions.csv")["intervention"].unique())
     if params["intervention"] not in known:
         raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
@@ -390,3 +392,12 @@ class Study:
 
     def robustness(self) -> SafeTable:
         return tables.estimates_safe(robustness_table(self), digits=4)
+
+    # ------------------------------------------- domain sections (evalkit.report.domain_sections)
+    def movers_table(self): return domain_sections.movers_table(self)  # noqa: E704
+    def movers_figure(self): return domain_sections.movers_figure(self)  # noqa: E704
+    def estimand_comparison(self): return domain_sections.estimand_table(self)  # noqa: E704
+    def estimand_text(self): return domain_sections.estimand_text(self)  # noqa: E704
+    def goals_table(self): return domain_sections.goals_table(self)  # noqa: E704
+    def goals_chart(self): return domain_sections.goals_chart(self)  # noqa: E704
+    def cost_per_effect(self): return domain_sections.cost_table(self)  # noqa: E704

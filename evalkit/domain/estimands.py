@@ -1,0 +1,172 @@
+"""The area estimand beside the cohort estimand, estimated with the same estimator.
+
+* **Area estimand** (repeated cross-section): effect on the indicator of whoever lives in
+  the treated areas each year. It mixes effects on people with changes in who lives there.
+* **Cohort estimand** (intention to treat by baseline address): effect on the residents of
+  the baseline year, followed wherever they move (``Microdata.cohort_panel``), with the
+  treatment assigned by their baseline area and standard errors clustered on it.
+
+When an intervention acts on whoever lives in the area (a place-based effect such as an
+outreach job centre), baseline residents who move away stop receiving it, so the cohort
+effect is diluted by turnover (about 10-15 % a year) and lies *below* the area effect; this
+is what evalkit's simulator does. Selective moving (employed residents leave more often)
+biases the area estimand only when treatment changes who moves, which the cohort
+estimand is immune to (see ``shared/domain.md``, "Composition vs effect").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.domain._common import frame_html, require_columns
+from evalkit.domain.timing import attach_cohort
+from evalkit.errors import check_choice
+
+ESTIMATORS = ("event_study", "twfe")
+COLUMNS = ["estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_obs",
+           "n_clusters", "truth"]
+
+
+def cohort_design_panel(cohort_panel: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
+    """The baseline-cohort panel with treatment by *baseline* area (intention to treat).
+
+    ``OMR_ID_BASE`` becomes ``OMR_ID`` (the assignment and cluster level), the current area
+    is kept as ``OMR_ID_CUR``; then :func:`attach_cohort` adds ``cohort``/``treated``/``treat``.
+    Returns a new frame.
+    """
+    require_columns(cohort_panel, ["PERSON_ID", "AAR", "OMR_ID_BASE", "OMR_ID"], "cohort_panel")
+    panel = cohort_panel.rename(columns={"OMR_ID": "OMR_ID_CUR", "OMR_ID_BASE": "OMR_ID"})
+    return attach_cohort(panel, cohorts)
+
+
+def _estimate(panel, outcome, unit, estimator, leads, lags, alpha):
+    from evalkit.estimators import event_study, twfe
+    from evalkit.estimators.combine import post_average
+
+    if estimator == "twfe":
+        return twfe(panel, outcome=outcome, unit=unit, time="AAR", treatment="treat", cluster="OMR_ID", alpha=alpha)
+    es = event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort", leads=leads, lags=lags,
+                     cluster="OMR_ID", alpha=alpha)
+    return post_average(es)
+
+
+def _truth(panel: pd.DataFrame, estimator: str, leads: int, lags: int) -> float:
+    from evalkit.report import truth
+
+    if "effect" not in panel:
+        return np.nan
+    if estimator == "twfe":
+        return truth.truth_att(panel)
+    return truth.truth_post_average(truth.truth_by_event_time(panel, leads=leads, lags=lags), lags)
+
+
+def _row(name: str, result, truth_value: float) -> dict:
+    row = result.tidy().iloc[0]
+    return {"estimand": name, "estimate": row["estimate"], "std_error": row["std_error"],
+            "conf_low": row["conf_low"], "conf_high": row["conf_high"], "p_value": row["p_value"],
+            "n_obs": result.n_obs, "n_clusters": result.inference.n_clusters, "truth": truth_value}
+
+
+@dataclass(frozen=True)
+class EstimandComparison:
+    """Immutable comparison: rows ``area``, ``cohort`` and ``area_minus_cohort`` (see :data:`COLUMNS`).
+
+    The difference row has no standard error: both estimates use the same areas and are
+    correlated, and their covariance is not estimated here.
+    """
+
+    table: pd.DataFrame
+    outcome: str
+    estimator: str
+    alpha: float
+    stayer_share: float = np.nan
+
+    def __post_init__(self):
+        object.__setattr__(self, "table", self.table.copy(deep=True))
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table.copy(deep=True)
+
+    def estimate(self, estimand: str) -> float:
+        check_choice("estimand", estimand, list(self.table["estimand"]))
+        return float(self.table.set_index("estimand").loc[estimand, "estimate"])
+
+    def _repr_html_(self) -> str:
+        return frame_html(f"Area vs cohort estimand ({self.estimator}, {self.outcome})", self.table)
+
+
+def compare_estimands(area_panel: pd.DataFrame, cohort_panel: pd.DataFrame, *, outcome: str,
+                      person_outcome: str, estimator: str = "event_study", leads: int = 4, lags: int = 5,
+                      alpha: float = 0.05) -> EstimandComparison:
+    """Estimate the area and the cohort estimand with the same estimator; return both side by side.
+
+    ``area_panel``: area x year with ``OMR_ID, AAR, cohort, treat`` (from :func:`attach_cohort`).
+    ``cohort_panel``: person x year with ``PERSON_ID, AAR, OMR_ID`` = baseline area, ``cohort, treat``
+    (from :func:`cohort_design_panel`). ``estimator``: ``"event_study"`` (post-period average of the
+    event-time effects, :func:`evalkit.post_average`) or ``"twfe"`` (static two-way fixed effects).
+    Both cluster on the (baseline) area. A column ``effect`` (simulated truth) adds the truth.
+    """
+    check_choice("estimator", estimator, ESTIMATORS)
+    require_columns(area_panel, ["OMR_ID", "AAR", "cohort", "treat", outcome], "area_panel")
+    require_columns(cohort_panel, ["PERSON_ID", "OMR_ID", "AAR", "cohort", "treat", person_outcome], "cohort_panel")
+    area = _estimate(area_panel, outcome, "OMR_ID", estimator, leads, lags, alpha)
+    cohort = _estimate(cohort_panel, person_outcome, "PERSON_ID", estimator, leads, lags, alpha)
+    return comparison_from_results(area, cohort, outcome=outcome, estimator=estimator,
+                                   truth=(_truth(area_panel, estimator, leads, lags),
+                                          _truth(cohort_panel, estimator, leads, lags)),
+                                   share=stayer_share(cohort_panel))
+
+
+def comparison_from_results(area, cohort, *, outcome: str, estimator: str, truth=(np.nan, np.nan),
+                            share: float = np.nan) -> EstimandComparison:
+    """Pack two already estimated results (first term of each: the ATT or the post average)."""
+    rows = [_row("area", area, truth[0]), _row("cohort", cohort, truth[1])]
+    diff = {k: np.nan for k in COLUMNS} | {"estimand": "area_minus_cohort",
+                                           "estimate": rows[0]["estimate"] - rows[1]["estimate"],
+                                           "truth": rows[0]["truth"] - rows[1]["truth"]}
+    table = pd.DataFrame(rows + [diff], columns=COLUMNS).astype({"n_obs": "Int64", "n_clusters": "Int64"})
+    return EstimandComparison(table=table, outcome=outcome, estimator=estimator, alpha=float(area.alpha),
+                              stayer_share=share)
+
+
+def stayer_share(cohort_panel: pd.DataFrame) -> float:
+    """Share of the treated cohort's post-period person-years lived in the baseline area.
+
+    Under a place-based effect the cohort effect is roughly the area effect times this share.
+    Needs ``OMR_ID_CUR`` (current area, from :func:`cohort_design_panel`); NaN without it.
+    """
+    if "OMR_ID_CUR" not in cohort_panel:
+        return np.nan
+    post = cohort_panel[cohort_panel["treat"] == 1]
+    same = (post["OMR_ID_CUR"] == post["OMR_ID"]).astype("boolean").fillna(False)  # moved out: NA -> False
+    return float(same.astype(bool).mean()) if len(post) else np.nan
+
+
+def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit: float = 100.0,
+                       unit_name: str = "pp") -> str:
+    """A paragraph (da/en) that states both estimates and explains why they differ."""
+    check_choice("lang", lang, ("da", "en"))
+    a, c = comparison.estimate("area"), comparison.estimate("cohort")
+    fa, fc, fd = (f"{v * unit:+.2f} {unit_name}" for v in (a, c, a - c))
+    share = comparison.stayer_share
+    stay = "" if np.isnan(share) else {
+        "da": f" Efter indsatsens start boede kohorten i {100 * share:.0f} % af sine personår stadig i baseline-området.",
+        "en": f" After the start, the cohort spent {100 * share:.0f} % of its person-years in its baseline area."}[lang]
+    if lang == "da":
+        sign = "større" if a > c else "mindre"
+        return (f"Områdeeffekten er {fa}, kohorteeffekten {fc}; områdeeffekten er {sign} (forskel {fd}). "
+                "Områdeeffekten gælder dem, der bor i indsatsområderne det enkelte år. Kohorteeffekten følger "
+                "beboerne fra baseline-året, også når de flytter (intention to treat). En indsats, der virker på "
+                "dem, der bor i området, når ikke dem, der er flyttet væk, så kohorteeffekten fortyndes af "
+                "fraflytningen (10-15 % om året) og ligger normalt under områdeeffekten." + stay + " Omvendt kan "
+                "områdeeffekten også rumme ændringer i, hvem der flytter ind og ud (selektiv flytning), "
+                "som ikke er en effekt på personer.")
+    sign = "larger" if a > c else "smaller"
+    return (f"The area effect is {fa} and the cohort effect {fc}; the area effect is {sign} (difference {fd}). "
+            "The area effect concerns whoever lives in the treated areas each year. The cohort effect follows the "
+            "baseline-year residents wherever they move (intention to treat). An intervention that acts on the "
+            "residents of the area does not reach those who have moved away, so the cohort effect is diluted by "
+            "out-moving (10-15 % a year) and normally lies below the area effect." + stay + " Conversely, the area effect can "
+            "also contain changes in who moves in and out (selective moving), which are not effects on people.")

@@ -1,0 +1,178 @@
+"""Movers vs stayers: an area's change in an indicator split into stayers, in-movers and out-movers.
+
+The accounting identity
+-----------------------
+Let the indicator be a mean over the persons of an area's population (e.g. the
+employment rate = mean full-time employment of residents 18-64). Between year ``t0`` and
+``t1`` the population splits into three groups:
+
+* **stayers** S: in the area's population in both years (same area both years);
+* **out-movers** O: in the population in ``t0`` only;
+* **in-movers** I: in the population in ``t1`` only.
+
+With group means ``y_S0, y_S1, y_O0, y_I1`` and the shares ``o0 = N_O / N_0`` (out-movers'
+share of the ``t0`` population) and ``i1 = N_I / N_1`` (in-movers' share of the ``t1``
+population), the change ``Y_1 - Y_0`` is **exactly**
+
+    Y_1 - Y_0 = (y_S1 - y_S0)            stayers' change
+              + i1 (y_I1 - y_S1)          in-movers' contribution
+              - o0 (y_O0 - y_S0)          out-movers' contribution
+
+because ``Y_0 = (1 - o0) y_S0 + o0 y_O0`` and ``Y_1 = (1 - i1) y_S1 + i1 y_I1``. This is
+the entry/exit decomposition of Melitz & Polanec (2015), "Dynamic Olley-Pakes productivity
+decomposition with entry and exit", *RAND Journal of Economics* 46(2), 362-375 (eq. 5),
+with persons in place of firms and equal weights (so their within-survivor covariance
+term is zero). In-movers raise the rate when they differ from the stayers at ``t1``;
+out-movers raise it when they were below the stayers at ``t0``.
+
+"Moving" here means entering or leaving the indicator's population in the area: besides
+moves it includes deaths, leaving the data and ageing into or out of the age window; the
+counts of those who aged in or out are reported separately (``n_in_aged``, ``n_out_aged``).
+A person who moves between two areas of the same pooled group is an out-mover of the one
+and an in-mover of the other (stayer means same area both years).
+The numbers are computed in DuckDB from person-year microdata.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.domain._common import frame_html, require_columns
+from evalkit.errors import ParameterError, check_choice
+
+#: indicator -> (person-level SQL expression, age window) matching ``AREA_INDICATORS``.
+PERSON_INDICATORS: dict[str, tuple[str, tuple[int, int]]] = {
+    "employment_rate": ("BESK_FTE", (18, 64)),
+    "k1_share": ("UDENFOR_FTE", (18, 64)),
+    "conviction_share": ("DOMFAELDT", (18, 200)),
+    "nonwestern_share": ("CASE WHEN HERKOMST = 'ikke_vestlig' THEN 1.0 ELSE 0.0 END", (0, 200)),
+}
+GROUPS = ("stayers", "in_movers", "out_movers")
+PART_COLUMNS = ["group", "year0", "year1", "value0", "value1", "total_change", "stayers_change",
+                "in_movers_contribution", "out_movers_contribution", "n0", "n1", "n_stayers",
+                "n_in", "n_out", "n_in_aged", "n_out_aged", "share_stayers0", "share_in1", "share_out0",
+                "mean_stayers0", "mean_stayers1", "mean_in1", "mean_out0"]
+
+
+def decomposition_sql(relation: str, indicator: str, year0: int, year1: int, groups: str | None) -> str:
+    """SQL: per group, counts and means of stayers, in-movers and out-movers (see module docstring).
+
+    ``groups`` is a relation ``(OMR_ID, grp)`` mapping areas to pooled groups, or None (group = area).
+    """
+    expr, (lo, hi) = PERSON_INDICATORS[indicator]
+    age = "(AAR - FOED_AAR)"
+    grp = "g.grp" if groups else "CAST(p.OMR_ID AS VARCHAR)"
+    join = f"JOIN {groups} g ON g.OMR_ID = p.OMR_ID" if groups else ""
+    pop = f"""SELECT p.PERSON_ID, p.OMR_ID, {grp} AS grp, CAST({expr} AS DOUBLE) AS y,
+              {age} AS age FROM {relation} p {join}
+              WHERE p.OMR_ID IS NOT NULL AND p.AAR = {{year}} AND {age} BETWEEN {lo} AND {hi}"""
+    return f"""
+    WITH a AS ({pop.format(year=int(year0))}), b AS ({pop.format(year=int(year1))}),
+    j AS (
+      SELECT coalesce(a.grp, b.grp) AS grp, a.PERSON_ID IS NOT NULL AS in0, b.PERSON_ID IS NOT NULL AS in1,
+             a.y AS y0, b.y AS y1, a.age AS age0, b.age AS age1
+      FROM a FULL OUTER JOIN b ON a.PERSON_ID = b.PERSON_ID AND a.OMR_ID = b.OMR_ID
+    )
+    SELECT grp AS "group",
+      count(*) FILTER (in0) AS n0, count(*) FILTER (in1) AS n1,
+      count(*) FILTER (in0 AND in1) AS n_stayers, count(*) FILTER (in1 AND NOT in0) AS n_in,
+      count(*) FILTER (in0 AND NOT in1) AS n_out,
+      count(*) FILTER (in1 AND NOT in0 AND age1 - {int(year1) - int(year0)} < {lo}) AS n_in_aged,
+      count(*) FILTER (in0 AND NOT in1 AND age0 + {int(year1) - int(year0)} > {hi}) AS n_out_aged,
+      avg(y0) FILTER (in0) AS value0, avg(y1) FILTER (in1) AS value1,
+      avg(y0) FILTER (in0 AND in1) AS mean_stayers0, avg(y1) FILTER (in0 AND in1) AS mean_stayers1,
+      avg(y1) FILTER (in1 AND NOT in0) AS mean_in1, avg(y0) FILTER (in0 AND NOT in1) AS mean_out0
+    FROM j GROUP BY 1 ORDER BY 1
+    """
+
+
+def decomposition_parts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Apply the identity to group counts and means (pure; one row per group).
+
+    Groups without stayers cannot be split (the stayers' change is undefined): their parts
+    are NaN, the total change is kept, and nothing is dropped.
+    """
+    c = counts.copy()
+    c["share_stayers0"] = c["n_stayers"] / c["n0"]
+    c["share_in1"] = c["n_in"] / c["n1"]
+    c["share_out0"] = c["n_out"] / c["n0"]
+    c["total_change"] = c["value1"] - c["value0"]
+    c["stayers_change"] = c["mean_stayers1"] - c["mean_stayers0"]
+    c["in_movers_contribution"] = np.where(c["n_in"] > 0, c["share_in1"] * (c["mean_in1"] - c["mean_stayers1"]), 0.0)
+    c["out_movers_contribution"] = np.where(c["n_out"] > 0, -c["share_out0"] * (c["mean_out0"] - c["mean_stayers0"]), 0.0)
+    none = c["n_stayers"] == 0
+    c.loc[none, ["stayers_change", "in_movers_contribution", "out_movers_contribution"]] = np.nan
+    return c[PART_COLUMNS].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Immutable result of :func:`decompose_change`: one tidy row per group (see :data:`PART_COLUMNS`).
+
+    Person counts are raw (use :func:`evalkit.report.domain_sections` helpers, which pass
+    :func:`evalkit.report.disclosure.safe_table`, to show them).
+    """
+
+    table: pd.DataFrame
+    indicator: str
+    year0: int
+    year1: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "table", self.table.copy(deep=True))
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table.copy(deep=True)
+
+    def long(self) -> pd.DataFrame:
+        """Long format: group, part, value (the three parts and the total)."""
+        parts = ["stayers_change", "in_movers_contribution", "out_movers_contribution", "total_change"]
+        return self.table.melt(id_vars="group", value_vars=parts, var_name="part", value_name="value")
+
+    def _repr_html_(self) -> str:
+        return frame_html(f"Movers/stayers decomposition of {self.indicator}, {self.year0}-{self.year1}",
+                          self.table)
+
+
+def _check(md, indicator: str, year0: int, year1: int) -> None:
+    check_choice("indicator", indicator, list(PERSON_INDICATORS))
+    for name, year in (("year0", year0), ("year1", year1)):
+        if year not in md.years:
+            raise ParameterError(f"{name}={year!r} is outside the data years {md.years[0]}-{md.years[-1]}.")
+    if year0 >= year1:
+        raise ParameterError(f"year0={year0} must be before year1={year1}.")
+
+
+def decompose_change(source, indicator: str, year0: int, year1: int, *,
+                     groups: pd.DataFrame | None = None) -> Decomposition:
+    """Decompose each area's (or pooled group's) change in ``indicator`` from ``year0`` to ``year1``.
+
+    ``source``: a :class:`~evalkit.data.panels.Microdata`, a data folder or a person-year
+    DataFrame (docs/data_contract.md columns). ``groups``: optional ``OMR_ID, group`` table
+    pooling areas (e.g. treated vs comparison); areas not in it are left out of the pools.
+    The parts add up to ``total_change`` exactly (up to float rounding); see the module docstring.
+    """
+    from evalkit.data.panels import Microdata, open_microdata
+
+    md = source if isinstance(source, Microdata) else open_microdata(source)
+    _check(md, indicator, int(year0), int(year1))
+    rel = None
+    if groups is not None:
+        require_columns(groups, ["OMR_ID", "group"], "groups")
+        if groups["OMR_ID"].duplicated().any():
+            raise ParameterError("groups lists an area twice; give each OMR_ID one group.")
+        rel = "_evalkit_groups"
+        md.con.register(rel, groups[["OMR_ID", "group"]].rename(columns={"group": "grp"})
+                        .astype({"OMR_ID": "int64", "grp": "str"}))
+    try:
+        counts = md.con.execute(decomposition_sql(md.relation, indicator, year0, year1, rel)).df()
+    finally:
+        if rel:
+            md.con.unregister(rel)
+    if groups is None:
+        counts["group"] = counts["group"].astype("int64")
+        counts = counts.sort_values("group")
+    counts["year0"], counts["year1"] = int(year0), int(year1)
+    return Decomposition(table=decomposition_parts(counts), indicator=indicator, year0=int(year0), year1=int(year1))
