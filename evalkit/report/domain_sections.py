@@ -91,11 +91,20 @@ def comparison(study):
 def estimand_table(study) -> SafeTable:
     lang, t = study.p["lang"], comparison(study).tidy()
     t = t.drop(columns=["n_obs"])
+    for estimand in ("area", "cohort"):  # the interval the report relies on (wild bootstrap when CR1 is unreliable)
+        avg, _ = study._post_average(estimand)
+        t.loc[t["estimand"] == estimand, ["conf_low", "conf_high", "p_value"]] = [
+            avg["conf_low"], avg["conf_high"], avg["p_value"]]
     if t["truth"].isna().all():
         t = t.drop(columns=["truth"])
     t["estimand"] = [{"area": label("area_estimand", lang), "cohort": label("cohort_estimand", lang)}.get(
         e, {"da": "Forskel (område - kohorte)", "en": "Difference (area - cohort)"}[lang]) for e in t["estimand"]]
-    return safe_table(t, count_cols=[], index=["estimand"], digits=4)
+    names = {"da": {"estimand": "Estimand", "estimate": "Estimat", "std_error": "Std.fejl", "conf_low": "Nedre",
+                    "conf_high": "Øvre", "p_value": "p-værdi", "n_clusters": "Klynger", "truth": "Simuleret sand"},
+             "en": {"estimand": "Estimand", "estimate": "Estimate", "std_error": "Std. error", "conf_low": "Lower",
+                    "conf_high": "Upper", "p_value": "p-value", "n_clusters": "Clusters", "truth": "Simulated truth"}}
+    t = t.rename(columns=names[lang])
+    return safe_table(t, count_cols=[], index=[names[lang]["estimand"]], digits=4)
 
 
 def estimand_text(study) -> Markdown:

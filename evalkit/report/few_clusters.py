@@ -33,7 +33,8 @@ def recommended(cr1_reliable: bool) -> str:
     return "cr1" if cr1_reliable else "wild"
 
 
-def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, B: int = 9999) -> list[dict]:
+def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, B: int = 9999,
+                   lang: str = "en") -> list[dict]:
     """One row per method for the result's "ATT" term (a method that is undefined gets a reason)."""
     rows = []
     for method in METHODS:
@@ -45,11 +46,11 @@ def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, B
         row = res.table.set_index("term").loc["ATT"]
         rows.append({"method": method, "estimate": row["estimate"], "std_error": row["std_error"],
                      "p_value": row["p_value"], "conf_low": row["conf_low"], "conf_high": row["conf_high"],
-                     "detail": _detail(res, method)})
+                     "detail": _detail(res, method, lang)})
     return rows
 
 
-def _detail(res, method: str) -> str:
+def _detail(res, method: str, lang: str) -> str:
     info, details = res.inference, res.diagnostics.get("inference_details", {})
     if method == "cr1":
         return f"t({info.df:g}), G = {info.n_clusters}"
@@ -59,8 +60,10 @@ def _detail(res, method: str) -> str:
         return f"t({info.df:g})"
     if method == "wild":
         att = details["ATT"]
-        return f"B = {att['B']}{' (all)' if att['enumerated'] else ''}, {att['weights']}"
-    return f"R = {details['draws']}, MC s.e. of p = {details['mc_se']['ATT']:.3f}"
+        every = {"da": " (alle)", "en": " (all)"}[lang] if att["enumerated"] else ""
+        return f"B = {att['B']}{every}, {att['weights']}"
+    mc = {"da": "MC-usikkerhed på p", "en": "MC s.e. of p"}[lang]
+    return f"R = {details['draws']}, {mc} = {details['mc_se']['ATT']:.3f}"
 
 
 def inference_table(rows: list[dict], *, used: str, lang: str) -> pd.DataFrame:

@@ -351,7 +351,7 @@ class Study:
         randomization inference, with the method the report relies on marked."""
         lang = self.p["lang"]
         with step("few-cluster inference: CR2, CR3, wild bootstrap (9,999 draws), randomization (999 draws)"):
-            rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"])
+            rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=lang)
         used = few_clusters.recommended(self.check.cr1_reliable)
         note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang)
         return tables.estimates_safe(few_clusters.inference_table(rows, used=used, lang=lang), digits=4, note=note)
