@@ -5,7 +5,8 @@ Data -> panel -> estimator -> result -> report. See README.md.
 from evalkit.data import Microdata, build_area_panel, build_cohort_panel, open_microdata, simulate
 from evalkit.domain import attach_cohort, treatment_cohorts
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
-from evalkit.estimators import bacon, bacon_plot, did2x2, did_imputation, event_study, sun_abraham, synth, synth_plot, twfe
+from evalkit.estimators import (bacon, bacon_plot, did2x2, did_imputation, event_study, sdid, sdid_plot, sun_abraham,
+                                synth, synth_plot, twfe)
 from evalkit.diagnostics import SensitivityResult, honest_did, honest_did_arrays
 from evalkit.estimators.combine import post_average, pretrend_test, wald_test
 from evalkit.estimators.staggered import aggregate, att_gt
@@ -14,7 +15,7 @@ from evalkit.results import Result
 
 __version__ = "0.1.0"
 __all__ = [
-    "ColumnError", "EvalkitError", "SensitivityResult", "aggregate", "att_gt", "cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap", "bacon", "bacon_plot", "did_imputation", "sun_abraham", "synth", "synth_plot", "honest_did", "honest_did_arrays", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
+    "ColumnError", "EvalkitError", "SensitivityResult", "aggregate", "att_gt", "cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap", "bacon", "bacon_plot", "did_imputation", "sdid", "sdid_plot", "sun_abraham", "synth", "synth_plot", "honest_did", "honest_did_arrays", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
     "__version__", "attach_cohort", "build_area_panel", "build_cohort_panel", "did2x2", "event_study",
     "open_microdata", "post_average", "pretrend_test", "simulate", "treatment_cohorts", "twfe", "wald_test",
 ]
