@@ -109,36 +109,41 @@ def frank_wolfe(a: np.ndarray, b: np.ndarray, x: np.ndarray, zeta: float, min_de
 
     Frank-Wolfe with exact line search; stops after ``max_iter`` iterations or when the
     objective fell by at most ``min_decrease^2`` in the last one. Returns (x, iterations).
-    The iterations run on the Gram matrix ``a'a`` with the products ``a'a x``, ``x'a'a x``
-    and ``x'a'b`` updated along each step (the same iterates as R, without a
-    matrix-vector product per iteration).
+    The iterates are R's; only the bookkeeping differs: with ``G = a'a``, ``c = a'b`` the
+    half gradient ``h = G x - c + eta x`` moves to ``(1 - s) h + s q_i`` along a step
+    ``s`` towards vertex i (``q_i`` = row i of ``G - 1 c' + eta I``), and the scalars
+    ``h'x``, ``c'x``, ``x'x`` (hence the objective) are updated in closed form, so an
+    iteration costs a few vector operations and no matrix product.
     """
     rows = a.shape[0]
     eta, z2, md2 = rows * zeta ** 2, zeta ** 2, min_decrease ** 2
     g, c, bb = a.T @ a, a.T @ b, float(b @ b)
-    diag = np.diag(g).copy()
+    q = g - c[None, :] + eta * np.eye(g.shape[0])
+    qd, cl = np.diag(q).tolist(), c.tolist()
     x = np.array(x, dtype=float)
-    gx = g @ x
-    xgx, xc, xx = float(x @ gx), float(x @ c), float(x @ x)
+    h = g @ x - c + eta * x
+    hx, xc, xx = float(h @ x), float(x @ c), float(x @ x)
     prev = last = np.inf
     t = 0
     while t < max_iter and (t < 2 or prev - last > md2):
         t += 1
-        half_grad = gx - c + eta * x
-        i = int(np.argmin(half_grad))
-        dxx = xx - 2.0 * x[i] + 1.0                     # |e_i - x|^2
-        denom = diag[i] - 2.0 * gx[i] + xgx + eta * dxx  # |a (e_i - x)|^2 + eta |e_i - x|^2
+        i = int(h.argmin())
+        xi, hi = float(x[i]), float(h[i])
+        dxx = xx - 2.0 * xi + 1.0                                   # |e_i - x|^2
+        gxi = hi + cl[i] - eta * xi                                 # (G x)_i
+        xgx = hx + xc - eta * xx                                    # x'G x
+        denom = qd[i] + cl[i] - eta - 2.0 * gxi + xgx + eta * dxx   # |a(e_i - x)|^2 + eta |e_i - x|^2
         if dxx > 0 and denom > 0:
-            s = min(1.0, max(0.0, -(half_grad[i] - float(half_grad @ x)) / denom))
-            gxi = gx[i]
-            x *= 1.0 - s
+            s = min(1.0, max(0.0, -(hi - hx) / denom))
+            r = 1.0 - s
+            x *= r
             x[i] += s
-            gx *= 1.0 - s
-            gx += s * g[:, i]
-            xgx = (1.0 - s) ** 2 * xgx + 2.0 * s * (1.0 - s) * gxi + s * s * diag[i]
-            xc = (1.0 - s) * xc + s * c[i]
-            xx = float(x @ x)
-        prev, last = last, z2 * xx + (xgx - 2.0 * xc + bb) / rows
+            h *= r
+            h += s * q[i]
+            hx = r * r * hx + s * r * (hi + gxi - xc + eta * xi) + s * s * qd[i]
+            xc = r * xc + s * cl[i]
+            xx = r * r * xx + 2.0 * s * r * xi + s * s
+        prev, last = last, z2 * xx + (hx + xc - eta * xx - 2.0 * xc + bb) / rows
     return x, t
 
 
