@@ -313,3 +313,20 @@ def test_one_pre_period_and_duplicates(df):
         sdid(d, **ARGS, treatment="d")
     with pytest.raises(ValidationError, match="duplicate"):
         sdid(pd.concat([df, df.iloc[:1]]), **ARGS, treatment="d")
+
+
+def test_covariates_recover_beta_and_validate(df):
+    rng = np.random.default_rng(12)
+    d = df.copy()
+    d["x"] = rng.normal(size=len(d))
+    d["y"] = d["y"] + 3.0 * d["x"]
+    r = sdid(d, **ARGS, treatment="d", covariates=["x"], se=None)
+    # R's beta update takes gradient steps of size 1/t, so beta is near, not at, the least-squares value
+    assert r.diagnostics["beta"]["x"] == pytest.approx(3.0, abs=0.5)
+    assert r.estimate() == pytest.approx(sdid(df, **ARGS, treatment="d", se=None).estimate(), abs=0.5)
+    assert r.meta["covariates"] == ["x"]
+    d.loc[3, "x"] = np.nan
+    with pytest.raises(ValidationError, match="covariates='x'"):
+        sdid(d, **ARGS, treatment="d", covariates=["x"])
+    with pytest.raises(ColumnError, match="nope"):
+        sdid(df, **ARGS, treatment="d", covariates=["nope"])

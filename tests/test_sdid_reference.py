@@ -133,3 +133,25 @@ def test_staggered_matches_peer_cohort_weighting():
     ours = sdid(df, **SIM, se=None).tidy().set_index("term")
     peer = s.staggered_synthdid_estimate(df[["unit", "time", "y", "d"]])
     assert ours.loc["ATT", "estimate"] == pytest.approx(float(peer), abs=1e-8)
+
+
+@pytest.mark.parametrize("method", ["sdid", "sc", "did"])
+def test_covariates_match_peer(method):
+    """Covariate adjustment as R synthdid (joint Frank-Wolfe / gradient steps on beta)."""
+    s = _peer()
+    rng = np.random.default_rng(9)
+    df = simulate(n_control=15, n_treated=3, t0=8, t1=3, seed=9)
+    df["x1"], df["x2"] = rng.normal(size=len(df)), rng.normal(size=len(df))
+    df["y"] = df["y"] + 1.5 * df["x1"] - 0.7 * df["x2"]
+    y, n0, t0 = _matrices(s, df[["unit", "time", "y", "d"]])
+    x = np.stack([df.pivot(index="unit", columns="time", values=c).to_numpy(float) for c in ("x1", "x2")], axis=2)
+    fn = {"sdid": s.synthdid_estimate, "sc": s.sc_estimate, "did": s.did_estimate}[method]
+    peer = fn(y, n0, t0, X=x)
+    ours = sdid(df, **SIM, covariates=["x1", "x2"], method=method, se="jackknife")
+    assert ours.estimate() == pytest.approx(float(peer), abs=1e-8)
+    assert list(ours.diagnostics["beta"].values()) == pytest.approx(list(np.asarray(peer.weights["beta"])), abs=1e-8)
+    assert ours.table["std_error"].iloc[0] == pytest.approx(s.jackknife_se(peer), abs=1e-6)
+    if method == "sdid":
+        pl = sdid(df, **SIM, covariates=["x1", "x2"], method=method, se="placebo", n_reps=3, seed=1)
+        assert pl.table["std_error"].iloc[0] == pytest.approx(s.placebo_se(peer, 3, np.random.default_rng(1)),
+                                                              abs=1e-6)

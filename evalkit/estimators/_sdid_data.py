@@ -24,6 +24,8 @@ class SdidPanel:
     times: np.ndarray     # (T,) sorted integer periods
     y: np.ndarray         # (N, T) outcomes
     cohort: np.ndarray    # (N,) first treated period, 0 = never treated
+    x: np.ndarray         # (N, T, K) time-varying covariates (K = 0: none)
+    covariates: tuple[str, ...] = ()
 
     @property
     def cohorts(self) -> tuple[int, ...]:
@@ -32,17 +34,22 @@ class SdidPanel:
 
 
 def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: str | None,
-                cohort: str | None) -> SdidPanel:
+                cohort: str | None, covariates=None) -> SdidPanel:
     """Validate the long panel and return an :class:`SdidPanel`."""
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     if (treatment is None) == (cohort is None):
         raise ParameterError("Give exactly one of treatment= (a 0/1 column, 1 from the first treated period on) "
                              "or cohort= (first treated period, 0 = never treated).")
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "cohort": cohort})
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "cohort": cohort,
+                           "covariates": covariates})
     v.check_no_missing(df, {"unit": unit, "time": time})
     v.check_numeric(df, outcome, "outcome")
     _check_time(df, time)
     v.check_unique_keys(df, unit, time)
     _check_outcome_complete(df, outcome, unit, time)
+    for col in covariates:
+        v.check_numeric(df, col, "covariates")
+        v.check_no_missing(df, {"covariates": col})
     times = np.unique(df[time].to_numpy(np.int64))
     wide = df.pivot(index=unit, columns=time, values=outcome).reindex(columns=times)
     _check_balanced(wide, unit, time)
@@ -50,7 +57,10 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
         g = _cohort_from_treatment(df, treatment, unit, time, times).reindex(wide.index)
     else:
         g = _cohort_from_column(df, cohort, unit, times).reindex(wide.index)
-    panel = SdidPanel(units=tuple(wide.index), times=times, y=wide.to_numpy(float), cohort=g.to_numpy(np.int64))
+    x = np.stack([df.pivot(index=unit, columns=time, values=c).reindex(index=wide.index, columns=times).to_numpy(float)
+                  for c in covariates], axis=2) if covariates else np.zeros((*wide.shape, 0))
+    panel = SdidPanel(units=tuple(wide.index), times=times, y=wide.to_numpy(float), cohort=g.to_numpy(np.int64),
+                      x=x, covariates=tuple(covariates))
     _check_design(panel, unit, treatment or cohort)
     return panel
 

@@ -54,9 +54,9 @@ class DesignFit:
         return np.array([by.get(g, np.nan) for g in labels] + [self.att])
 
 
-def fit_design(y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str, *,
+def fit_design(y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str, *, x: np.ndarray | None = None,
                opts: dict | None = None, init: dict | None = None) -> DesignFit:
-    """Fit every cohort of ``y`` (N, T) with ``cohort`` (N,) (0 = never treated).
+    """Fit every cohort of ``y`` (N, T) with ``cohort`` (N,) (0 = never treated), covariates ``x`` (N, T, K).
 
     ``opts`` maps cohort -> :class:`Options` (default: computed from the block, as R);
     ``init`` maps cohort -> (omega start over this design's controls, lambda start).
@@ -67,19 +67,22 @@ def fit_design(y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str
         g = int(g)
         treated = np.flatnonzero(cohort == g)
         t0 = int((times < g).sum())
-        block = y[np.concatenate([controls, treated])]
+        rows = np.concatenate([controls, treated])
+        block = y[rows]
         o = opts[g] if opts is not None else default_options(block, controls.size, t0, method)
         om, la = init[g] if init is not None else (None, None)
-        fits.append(CohortFit(cohort=g, fit=fit_block(block, controls.size, t0, o, om, la), opts=o,
-                              controls=controls, treated=treated, t0=t0, weight=treated.size * (times.size - t0)))
+        fit = fit_block(block, controls.size, t0, o, om, la, None if x is None else x[rows])
+        fits.append(CohortFit(cohort=g, fit=fit, opts=o, controls=controls, treated=treated, t0=t0,
+                              weight=treated.size * (times.size - t0)))
     w = np.array([c.weight for c in fits], float)
     att = float(np.array([c.fit.estimate for c in fits]) @ (w / w.sum()))
     return DesignFit(cohorts=tuple(fits), att=att)
 
 
-def refit(base: DesignFit, y: np.ndarray, times: np.ndarray, method: str, rows: np.ndarray,
+def refit(base: DesignFit, y: np.ndarray, x: np.ndarray, times: np.ndarray, method: str, rows: np.ndarray,
           labels: np.ndarray, fixed: bool = False) -> DesignFit:
-    """Fit the design made of ``rows`` of ``y`` with cohort ``labels``, starting from ``base``'s weights."""
+    """Fit the design made of ``rows`` of ``y`` (and covariates ``x``) with cohort ``labels``,
+    starting from ``base``'s weights (R passes the weights, not beta: beta restarts at 0)."""
     n = y.shape[0]
     opts, init = {}, {}
     controls = rows[labels == 0]
@@ -89,11 +92,11 @@ def refit(base: DesignFit, y: np.ndarray, times: np.ndarray, method: str, rows: 
         opts[c.cohort] = fixed_weights(c.opts) if fixed else c.opts
         init[c.cohort] = (sum_normalize(omega_by_row[controls]), c.fit.lam)
     present = {int(g) for g in np.unique(labels[labels > 0])}
-    return fit_design(y[rows], labels, times, method, opts={g: opts[g] for g in present},
+    return fit_design(y[rows], labels, times, method, x=x[rows], opts={g: opts[g] for g in present},
                       init={g: init[g] for g in present})
 
 
-def placebo(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
+def placebo(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
             n_reps: int, rng: np.random.Generator, progress: bool) -> np.ndarray:
     """Algorithm 4: (n_reps, k + 1) estimates with never-treated units given the treated units' timing."""
     controls = np.flatnonzero(cohort == 0)
@@ -106,11 +109,11 @@ def placebo(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndarra
         labels = np.zeros(controls.size, np.int64)
         rows = np.concatenate([np.sort(perm[:controls.size - timing.size]), fake])
         labels[controls.size - timing.size:] = timing
-        out.append(refit(base, y, times, method, rows, labels).estimates(labels_of))
+        out.append(refit(base, y, x, times, method, rows, labels).estimates(labels_of))
     return np.array(out)
 
 
-def bootstrap(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
+def bootstrap(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
               n_reps: int, rng: np.random.Generator, progress: bool) -> np.ndarray:
     """Algorithm 2: units drawn with replacement; draws without treated or control units are redrawn."""
     n = y.shape[0]
@@ -125,11 +128,11 @@ def bootstrap(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndar
         else:
             raise ValidationError(f"bootstrap: {MAX_REDRAWS} draws in a row lacked treated or control units; "
                                   "use se='placebo'.")
-        out.append(refit(base, y, times, method, rows, labels).estimates(labels_of))
+        out.append(refit(base, y, x, times, method, rows, labels).estimates(labels_of))
     return np.array(out)
 
 
-def jackknife(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
+def jackknife(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
               progress: bool) -> np.ndarray:
     """Algorithm 3: (N, k + 1) leave-one-unit-out estimates with the weights held fixed."""
     n = y.shape[0]
@@ -137,7 +140,7 @@ def jackknife(base: DesignFit, y: np.ndarray, cohort: np.ndarray, times: np.ndar
     out = []
     for i in bar(range(n), total=n, description="sdid jackknife", enabled=progress):
         rows = np.delete(np.arange(n), i)
-        out.append(refit(base, y, times, method, rows, cohort[rows], fixed=True).estimates(labels_of))
+        out.append(refit(base, y, x, times, method, rows, cohort[rows], fixed=True).estimates(labels_of))
     return np.array(out)
 
 

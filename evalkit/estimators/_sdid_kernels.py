@@ -15,6 +15,10 @@ Difference-in-Differences", Algorithm 1, with the choices of the authors' R pack
   (treated units averaged, post periods averaged): 100 iterations, then sparsify (drop
   weights at most max/4, renormalise) and restart, up to 10,000 iterations.
 * Estimate: the weighted 2x2 DiD ``(-omega, 1/N1)' y (-lambda, 1/T1)`` (eq. 2.1/Alg. 1).
+* Time-varying covariates ``x`` (N, T, K), as R ``sc.weight.fw.covariates`` (Arkhangelsky
+  et al. 2021, footnote 4 / sec. 2): Frank-Wolfe steps on omega and lambda alternate with
+  gradient steps of size 1/t on beta for the residualised outcome ``y - x beta`` (no
+  sparsification); the estimate is the weighted DiD of ``y - x beta``.
 
 Special cases as in ``synthdid``: ``method="sc"`` (``sc_estimate``: omega without
 intercept, zeta_omega = 1e-6 * noise, lambda = 0) and ``method="did"``
@@ -22,7 +26,7 @@ intercept, zeta_omega = 1e-6 * noise, lambda = 0) and ``method="did"``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,6 +59,7 @@ class BlockFit:
     lam: np.ndarray      # (t0,) time weights of the pre periods
     n_iter_omega: int
     n_iter_lambda: int
+    beta: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (K,) covariate coefficients
 
 
 def noise_level(y0_pre: np.ndarray) -> float:
@@ -170,11 +175,18 @@ def block_estimate(y: np.ndarray, n0: int, t0: int, omega: np.ndarray, lam: np.n
 
 
 def fit_block(y: np.ndarray, n0: int, t0: int, opts: Options, omega: np.ndarray | None = None,
-              lam: np.ndarray | None = None) -> BlockFit:
-    """Algorithm 1 on one block: weights (re-estimated from the given start, or kept) and estimate."""
+              lam: np.ndarray | None = None, x: np.ndarray | None = None) -> BlockFit:
+    """Algorithm 1 on one block: weights (re-estimated from the given start, or kept) and estimate.
+
+    ``x`` (N, T, K) holds time-varying covariates (None or K = 0: none).
+    """
     o0, l0 = start_weights(opts.method, n0, t0)
     omega = o0 if omega is None else np.asarray(omega, float)
     lam = l0 if lam is None else np.asarray(lam, float)
+    if x is not None and x.shape[2] > 0:
+        omega, lam, beta, it = covariate_weights(collapsed(y, n0, t0), _collapsed_x(x, n0, t0), opts, omega, lam)
+        est = block_estimate(y - x @ beta, n0, t0, omega, lam)
+        return BlockFit(estimate=est, omega=omega, lam=lam, n_iter_omega=it, n_iter_lambda=it, beta=beta)
     it_o = it_l = 0
     yc = collapsed(y, n0, t0) if (opts.update_omega or opts.update_lambda) else None
     if opts.update_lambda:
@@ -184,3 +196,59 @@ def fit_block(y: np.ndarray, n0: int, t0: int, opts: Options, omega: np.ndarray 
                                       opts.min_decrease, opts.max_iter)
     return BlockFit(estimate=block_estimate(y, n0, t0, omega, lam), omega=omega, lam=lam,
                     n_iter_omega=it_o, n_iter_lambda=it_l)
+
+
+def _collapsed_x(x: np.ndarray, n0: int, t0: int) -> np.ndarray:
+    return np.stack([collapsed(x[:, :, j], n0, t0) for j in range(x.shape[2])], axis=2)
+
+
+def fw_step(a: np.ndarray, x: np.ndarray, b: np.ndarray, eta: float) -> np.ndarray:
+    """One Frank-Wolfe step with exact line search for ``|a x - b|^2 + eta |x|^2`` (R ``fw.step``)."""
+    ax = a @ x
+    half_grad = (ax - b) @ a + eta * x
+    i = int(np.argmin(half_grad))
+    dx = -x
+    dx[i] = 1.0 - x[i]
+    d_err = a[:, i] - ax
+    denom = d_err @ d_err + eta * (dx @ dx)
+    if not np.any(dx != 0) or denom <= 0:
+        return x
+    return x + min(1.0, max(0.0, -(half_grad @ dx) / denom)) * dx
+
+
+def _covariate_update(yb: np.ndarray, opts: Options, omega: np.ndarray, lam: np.ndarray):
+    """One pass of R's ``update.weights``: a step on lambda and on omega, residuals, objective."""
+    n0, t0 = yb.shape[0] - 1, yb.shape[1] - 1
+    yl = yb[:n0, :] - yb[:n0, :].mean(axis=0)
+    if opts.update_lambda:
+        lam = fw_step(yl[:, :t0], lam, yl[:, t0], n0 * opts.zeta_lambda ** 2)
+    err_l = yl @ np.append(lam, -1.0)
+    yo = yb[:, :t0].T
+    if opts.omega_intercept:
+        yo = yo - yo.mean(axis=0)
+    if opts.update_omega:
+        omega = fw_step(yo[:, :n0], omega, yo[:, n0], t0 * opts.zeta_omega ** 2)
+    err_o = yo @ np.append(omega, -1.0)
+    val = (opts.zeta_omega ** 2 * (omega @ omega) + opts.zeta_lambda ** 2 * (lam @ lam)
+           + (err_o @ err_o) / t0 + (err_l @ err_l) / n0)
+    return omega, lam, err_o, err_l, val
+
+
+def covariate_weights(yc: np.ndarray, xc: np.ndarray, opts: Options, omega: np.ndarray, lam: np.ndarray):
+    """Joint omega, lambda and beta on the collapsed panel (R ``sc.weight.fw.covariates``).
+
+    Returns (omega, lambda, beta, iterations); beta starts at 0 and takes steps of size 1/t.
+    """
+    n0, t0 = yc.shape[0] - 1, yc.shape[1] - 1
+    beta = np.zeros(xc.shape[2])
+    omega, lam, err_o, err_l, _ = _covariate_update(yc, opts, omega.copy(), lam.copy())
+    md2, prev, last, t = opts.min_decrease ** 2, np.inf, np.inf, 0
+    while t < opts.max_iter and (t < 2 or prev - last > md2):
+        t += 1
+        wl, wo = np.append(lam, -1.0), np.append(omega, -1.0)
+        grad = -np.array([err_l @ (xc[:n0, :, j] @ wl) / n0 + err_o @ (xc[:, :t0, j].T @ wo) / t0
+                          for j in range(xc.shape[2])])
+        beta = beta - grad / t
+        omega, lam, err_o, err_l, val = _covariate_update(yc - xc @ beta, opts, omega, lam)
+        prev, last = last, val
+    return omega, lam, beta, t

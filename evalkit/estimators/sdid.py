@@ -29,7 +29,7 @@ ESTIMAND = {"sdid": "ATT on the treated unit-periods, synthetic DiD (Arkhangelsk
 
 
 def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str | None = None,
-         cohort: str | None = None, method: str = "sdid", se: str | None = "placebo", n_reps: int = 200,
+         cohort: str | None = None, covariates=None, method: str = "sdid", se: str | None = "placebo", n_reps: int = 200,
          seed: int | None = None, alpha: float = 0.05, progress: bool = False) -> Result:
     """Synthetic DiD estimate of the ATT, for one adoption period or staggered adoption.
 
@@ -43,6 +43,10 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         cohort; each cohort is a block design against the never-treated units, and the
         overall "ATT" weighs the cohort estimates by their treated unit-periods
         (Arkhangelsky et al. 2021, Appendix A; Clarke et al. 2023).
+    covariates : numeric columns (time-varying allowed, never missing) adjusted for as R
+        ``synthdid`` does: beta is fitted jointly with the weights on the collapsed panel
+        and the weighted DiD is taken of ``outcome - covariates @ beta`` (Arkhangelsky et
+        al. 2021, sec. 2, footnote 4); ``diagnostics["beta"]`` holds the coefficients.
     method : "sdid" (Algorithm 1), or the special cases "sc" (synthetic control, R
         ``sc_estimate``) and "did" (uniform weights: the plain DiD, R ``did_estimate``).
     se : "placebo" (Algorithm 4; the only choice with one treated unit, needs more
@@ -61,9 +65,10 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     check_choice("se", se, [*SE_METHODS, None])
     alpha = check_alpha(alpha)
     _check_reps(n_reps, seed)
-    panel = build_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, cohort=cohort)
+    panel = build_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, cohort=cohort,
+                        covariates=covariates)
     _check_se_design(panel, se, method)
-    base = infer.fit_design(panel.y, panel.cohort, panel.times, method)
+    base = infer.fit_design(panel.y, panel.cohort, panel.times, method, x=panel.x)
     if se == "jackknife" and method != "did":
         _check_jackknife_weights(base)
     reps = _replicates(base, panel, method, se, n_reps, seed, progress)
@@ -76,7 +81,7 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         vcov=None, alpha=alpha, inference=InferenceInfo(method=method_name, seed=seed, draws=draws),
         n_obs=panel.y.size, outcome=outcome, diagnostics=_diagnostics(base, panel, method),
         meta={"kind": "sdid", "unit": unit, "time": time, "treatment": treatment, "cohort": cohort,
-              "method": method, "se": se, "n_reps": n_reps, "cohorts": list(panel.cohorts)},
+              "covariates": list(panel.covariates), "method": method, "se": se, "n_reps": n_reps, "cohorts": list(panel.cohorts)},
     )
 
 
@@ -115,10 +120,10 @@ def _replicates(base, panel: SdidPanel, method: str, se: str | None, n_reps: int
     if se is None:
         return None
     if se == "jackknife":
-        return infer.jackknife(base, panel.y, panel.cohort, panel.times, method, progress)
+        return infer.jackknife(base, panel.y, panel.x, panel.cohort, panel.times, method, progress)
     rng = np.random.default_rng(seed)
     run = infer.placebo if se == "placebo" else infer.bootstrap
-    return run(base, panel.y, panel.cohort, panel.times, method, int(n_reps), rng, progress)
+    return run(base, panel.y, panel.x, panel.cohort, panel.times, method, int(n_reps), rng, progress)
 
 
 def _table(base: infer.DesignFit, panel: SdidPanel, se: np.ndarray, alpha: float) -> pd.DataFrame:
@@ -139,7 +144,7 @@ def _table(base: infer.DesignFit, panel: SdidPanel, se: np.ndarray, alpha: float
 
 
 def _cohort_diag(c: infer.CohortFit, panel: SdidPanel, method: str, share: float) -> dict:
-    y = panel.y
+    y = panel.y - panel.x @ c.fit.beta if c.fit.beta.size else panel.y   # paths of the adjusted outcome
     treated = y[c.treated].mean(axis=0)
     synthetic = c.fit.omega @ y[c.controls]
     pre = slice(0, c.t0)
@@ -152,6 +157,7 @@ def _cohort_diag(c: infer.CohortFit, panel: SdidPanel, method: str, share: float
         "zeta_lambda": float(c.opts.zeta_lambda), "omega_intercept": intercept,
         "pre_fit_rmse": float(np.sqrt(np.mean((gap - intercept) ** 2))),
         "n_treated": int(c.treated.size), "n_post": int(panel.times.size - c.t0), "weight": share,
+        "beta": dict(zip(panel.covariates, c.fit.beta.tolist())),
         "n_iter_omega": c.fit.n_iter_omega, "n_iter_lambda": c.fit.n_iter_lambda,
         "treated_units": [str(panel.units[i]) for i in c.treated],
         "paths": {"time": [int(t) for t in panel.times], "treated": treated.tolist(),
@@ -167,7 +173,7 @@ def _diagnostics(base: infer.DesignFit, panel: SdidPanel, method: str) -> dict:
     if len(cohorts) == 1:
         only = next(iter(cohorts.values()))
         out.update({k: only[k] for k in ("omega", "lambda", "noise_level", "zeta_omega", "zeta_lambda",
-                                         "pre_fit_rmse")})
+                                         "pre_fit_rmse", "beta")})
     return out
 
 
