@@ -75,7 +75,7 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     se_values = infer.replicate_se(reps, se) if reps is not None else np.full(len(base.cohorts) + 1, np.nan)
     table = _table(base, panel, se_values, alpha)
     draws = None if se is None else (panel.y.shape[0] if se == "jackknife" else n_reps)
-    method_name = "none" if se is None else f"{se} (Arkhangelsky et al. 2021, Algorithm {ALGORITHM[se]}), normal"
+    method_name = "none" if se is None else f"{se} (Arkhangelsky et al. 2021, Algorithm {ALGORITHM[se]})"
     return Result(
         estimator="sdid" if method == "sdid" else f"sdid_{method}", estimand=ESTIMAND[method], table=table,
         vcov=None, alpha=alpha, inference=InferenceInfo(method=method_name, seed=seed, draws=draws),
