@@ -149,6 +149,8 @@ def test_staggered_cohorts_are_block_fits_and_weighted_by_unit_periods():
     assert r.diagnostics["cohort_weights"] == pytest.approx({"2012": 18 / 33, "2016": 15 / 33})
     assert t["std_error"].notna().all() and (t["std_error"] > 0).all()
     assert t.loc["ATT(g=2016)", "group"] == 2016 and t.loc["ATT(g=2016)", "n_treated"] == 3
+    assert sdid_plot(r, cohort=2016, lang="en").axes[0].get_title() == "Cohort first treated in 2016"
+    assert "omega" not in r.diagnostics and set(r.diagnostics["cohorts"]) == {"2012", "2016"}
 
 
 @pytest.mark.parametrize("se", ["jackknife", "bootstrap"])
