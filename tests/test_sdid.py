@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -250,7 +251,7 @@ def test_deterministic_across_blas_threads(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); from tests.test_sdid import simulate, ARGS; "
             "from evalkit.estimators.sdid import sdid; "
             "r = sdid(simulate(seed=11), **ARGS, treatment='d', se='placebo', n_reps=5, seed=1); "
-            "print(repr(r.estimate()), repr(float(r.table['std_error'].iloc[0])))") % os.getcwd()
+            "print(repr(r.estimate()), repr(float(r.table['std_error'].iloc[0])))") % str(Path(__file__).resolve().parents[1])
     outs = []
     for threads in ("1", "2"):
         env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
