@@ -1,0 +1,185 @@
+"""Synthetic difference in differences (Arkhangelsky, Athey, Hirshberg, Imbens & Wager 2021, AER).
+
+Numbers happen in :mod:`evalkit.estimators._sdid_kernels` (weights and the weighted DiD,
+Algorithm 1) and :mod:`evalkit.estimators._sdid_infer` (cohorts and the bootstrap,
+jackknife and placebo standard errors, Algorithms 2-4); this module validates, calls
+and packs a :class:`~evalkit.results.Result`. Reproduces R ``synthdid``
+(``synthdid_estimate``, ``sc_estimate``, ``did_estimate``, ``vcov``) on block designs.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.estimators import _sdid_infer as infer
+from evalkit.estimators._sdid_data import SdidPanel, build_panel
+from evalkit.estimators._sdid_kernels import METHODS
+from evalkit.estimators._validate import check_alpha
+from evalkit.results import InferenceInfo, Result
+
+SE_METHODS = ("placebo", "jackknife", "bootstrap")
+ALGORITHM = {"bootstrap": 2, "jackknife": 3, "placebo": 4}
+ESTIMAND = {"sdid": "ATT on the treated unit-periods, synthetic DiD (Arkhangelsky et al. 2021)",
+            "sc": "ATT on the treated unit-periods, synthetic control (synthdid sc_estimate)",
+            "did": "ATT on the treated unit-periods, difference in differences (synthdid did_estimate)"}
+
+
+def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str | None = None,
+         cohort: str | None = None, covariates=None, method: str = "sdid", se: str | None = "placebo", n_reps: int = 200,
+         seed: int | None = None, alpha: float = 0.05, progress: bool = False) -> Result:
+    """Synthetic DiD estimate of the ATT, for one adoption period or staggered adoption.
+
+    Parameters
+    ----------
+    data : balanced long panel, one row per unit and period, outcome never missing (not modified).
+    outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
+    treatment : a 0/1 column, 1 from a unit's first treated period on (absorbing), or
+    cohort : the first treated period, 0 = never treated (as in :func:`evalkit.att_gt`).
+        Give exactly one of the two. Every unit first treated in the same period forms a
+        cohort; each cohort is a block design against the never-treated units, and the
+        overall "ATT" weighs the cohort estimates by their treated unit-periods
+        (Arkhangelsky et al. 2021, Appendix A; Clarke et al. 2023).
+    covariates : numeric columns (time-varying allowed, never missing) adjusted for as R
+        ``synthdid`` does: beta is fitted jointly with the weights on the collapsed panel
+        and the weighted DiD is taken of ``outcome - covariates @ beta`` (Arkhangelsky et
+        al. 2021, sec. 2, footnote 4); ``diagnostics["beta"]`` holds the coefficients.
+    method : "sdid" (Algorithm 1), or the special cases "sc" (synthetic control, R
+        ``sc_estimate``) and "did" (uniform weights: the plain DiD, R ``did_estimate``).
+    se : "placebo" (Algorithm 4; the only choice with one treated unit, needs more
+        never-treated than treated units), "jackknife" (Algorithm 3; needs two treated units
+        per cohort), "bootstrap" (Algorithm 2; needs two treated units), or None (no SE).
+    n_reps : placebo or bootstrap replications; ``seed`` makes them reproducible.
+    progress : show a progress bar over the replications.
+
+    Returns a Result with one "ATT(g=<period>)" row per cohort (when there are several) and
+    the "ATT" row; normal intervals est +- z * se (as R ``synthdid``). ``diagnostics``
+    hold per cohort the unit weights omega (by unit id), time weights lambda (by period),
+    noise level, zeta_omega, zeta_lambda, pre-period fit and the trajectories plotted by
+    :func:`sdid_plot`; with one cohort these are also at the top level.
+    """
+    check_choice("method", method, list(METHODS))
+    check_choice("se", se, [*SE_METHODS, None])
+    alpha = check_alpha(alpha)
+    _check_reps(n_reps, seed)
+    panel = build_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, cohort=cohort,
+                        covariates=covariates)
+    _check_se_design(panel, se, method)
+    base = infer.fit_design(panel.y, panel.cohort, panel.times, method, x=panel.x)
+    if se == "jackknife" and method != "did":
+        _check_jackknife_weights(base)
+    reps = _replicates(base, panel, method, se, n_reps, seed, progress)
+    se_values = infer.replicate_se(reps, se) if reps is not None else np.full(len(base.cohorts) + 1, np.nan)
+    table = _table(base, panel, se_values, alpha)
+    draws = None if se is None else (panel.y.shape[0] if se == "jackknife" else n_reps)
+    method_name = "none" if se is None else f"{se} (Arkhangelsky et al. 2021, Algorithm {ALGORITHM[se]})"
+    return Result(
+        estimator="sdid" if method == "sdid" else f"sdid_{method}", estimand=ESTIMAND[method], table=table,
+        vcov=None, alpha=alpha, inference=InferenceInfo(method=method_name, seed=seed, draws=draws),
+        n_obs=panel.y.size, outcome=outcome, diagnostics=_diagnostics(base, panel, method),
+        meta={"kind": "sdid", "unit": unit, "time": time, "treatment": treatment, "cohort": cohort,
+              "covariates": list(panel.covariates), "method": method, "se": se, "n_reps": n_reps, "cohorts": list(panel.cohorts)},
+    )
+
+
+def _check_reps(n_reps: object, seed: object) -> None:
+    if isinstance(n_reps, bool) or not isinstance(n_reps, numbers.Integral) or n_reps < 2:
+        raise ParameterError(f"n_reps={n_reps!r} must be an integer >= 2 (200 or more for reporting).")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ParameterError(f"seed={seed!r} must be an integer or None.")
+
+
+def _check_se_design(panel: SdidPanel, se: str | None, method: str) -> None:
+    n_treated, n_control = int((panel.cohort > 0).sum()), int((panel.cohort == 0).sum())
+    if se == "placebo" and n_control <= n_treated:
+        raise ValidationError(f"se='placebo' needs more never-treated units than treated units; there are "
+                              f"{n_control} never-treated and {n_treated} treated. Use se='jackknife' or 'bootstrap'.")
+    if se == "bootstrap" and n_treated < 2:
+        raise ValidationError("se='bootstrap' is undefined with one treated unit (Arkhangelsky et al. 2021, "
+                              "sec. 5); use se='placebo'.")
+    if se == "jackknife":
+        single = [g for g in panel.cohorts if (panel.cohort == g).sum() < 2]
+        if single:
+            raise ValidationError(f"se='jackknife' is undefined with one treated unit in a cohort (cohorts {single} "
+                                  "have one; Arkhangelsky et al. 2021, Algorithm 3); use se='placebo'.")
+        if n_control < 2:
+            raise ValidationError("se='jackknife' needs at least 2 never-treated units; use se='placebo'.")
+
+
+def _check_jackknife_weights(base: infer.DesignFit) -> None:
+    for c in base.cohorts:
+        if np.count_nonzero(c.fit.omega) == 1:
+            raise ValidationError(f"se='jackknife' is undefined when one control unit carries all the weight "
+                                  f"(cohort {c.cohort}), as in R synthdid; use se='placebo' or 'bootstrap'.")
+
+
+def _replicates(base, panel: SdidPanel, method: str, se: str | None, n_reps: int, seed, progress: bool):
+    if se is None:
+        return None
+    if se == "jackknife":
+        return infer.jackknife(base, panel.y, panel.x, panel.cohort, panel.times, method, progress)
+    rng = np.random.default_rng(seed)
+    run = infer.placebo if se == "placebo" else infer.bootstrap
+    return run(base, panel.y, panel.x, panel.cohort, panel.times, method, int(n_reps), rng, progress)
+
+
+def _table(base: infer.DesignFit, panel: SdidPanel, se: np.ndarray, alpha: float) -> pd.DataFrame:
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    n_control = int((panel.cohort == 0).sum())
+    rows = [{"term": f"ATT(g={c.cohort})", "estimate": c.fit.estimate, "group": c.cohort,
+             "n_treated": c.treated.size, "n_control": n_control} for c in base.cohorts]
+    rows.append({"term": "ATT", "estimate": base.att, "n_treated": int((panel.cohort > 0).sum()),
+                 "n_control": n_control, "group": base.cohorts[0].cohort if len(base.cohorts) == 1 else None})
+    for row, s in zip(rows, se):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = row["estimate"] / s if s > 0 else np.nan
+        row.update(std_error=s, statistic=stat, p_value=2 * stats.norm.sf(abs(stat)) if np.isfinite(stat) else np.nan,
+                   conf_low=row["estimate"] - z * s, conf_high=row["estimate"] + z * s)
+    if len(base.cohorts) == 1:
+        rows = rows[1:]
+    return pd.DataFrame(rows)
+
+
+def _cohort_diag(c: infer.CohortFit, panel: SdidPanel, method: str, share: float) -> dict:
+    y = panel.y - panel.x @ c.fit.beta if c.fit.beta.size else panel.y   # paths of the adjusted outcome
+    treated = y[c.treated].mean(axis=0)
+    synthetic = c.fit.omega @ y[c.controls]
+    pre = slice(0, c.t0)
+    gap = treated[pre] - synthetic[pre]
+    intercept = float(gap.mean()) if c.opts.omega_intercept else 0.0
+    return {
+        "omega": {str(panel.units[i]): float(w) for i, w in zip(c.controls, c.fit.omega)},
+        "lambda": {str(int(t)): float(w) for t, w in zip(panel.times[:c.t0], c.fit.lam)},
+        "noise_level": c.opts.noise_level, "zeta_omega": float(c.opts.zeta_omega),
+        "zeta_lambda": float(c.opts.zeta_lambda), "omega_intercept": intercept,
+        "pre_fit_rmse": float(np.sqrt(np.mean((gap - intercept) ** 2))),
+        "n_treated": int(c.treated.size), "n_post": int(panel.times.size - c.t0), "weight": share,
+        "beta": dict(zip(panel.covariates, c.fit.beta.tolist())),
+        "n_iter_omega": c.fit.n_iter_omega, "n_iter_lambda": c.fit.n_iter_lambda,
+        "treated_units": [str(panel.units[i]) for i in c.treated],
+        "paths": {"time": [int(t) for t in panel.times], "treated": treated.tolist(),
+                  "synthetic": synthetic.tolist()},
+    }
+
+
+def _diagnostics(base: infer.DesignFit, panel: SdidPanel, method: str) -> dict:
+    total = sum(c.weight for c in base.cohorts)
+    cohorts = {str(c.cohort): _cohort_diag(c, panel, method, c.weight / total) for c in base.cohorts}
+    out = {"method": method, "cohorts": cohorts, "cohort_weights": {g: d["weight"] for g, d in cohorts.items()},
+           "n_never_treated": int((panel.cohort == 0).sum())}
+    if len(cohorts) == 1:
+        only = next(iter(cohorts.values()))
+        out.update({k: only[k] for k in ("omega", "lambda", "noise_level", "zeta_omega", "zeta_lambda",
+                                         "pre_fit_rmse", "beta")})
+    return out
+
+
+def sdid_plot(result: Result, *, kind: str = "paths", cohort: int | None = None, lang: str = "en", ax=None):
+    """Plot an sdid result: "paths" (treated vs synthetic control with the time weights
+    lambda shaded, as R ``synthdid_plot``) or "weights" (unit weights omega)."""
+    from evalkit.estimators._sdid_plot import plot
+
+    return plot(result, kind=kind, cohort=cohort, lang=lang, ax=ax)
