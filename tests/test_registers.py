@@ -235,3 +235,15 @@ def test_origin_from_country_in_separate_registers(merged, tmp_path):
         got = area_indicators(folder, config={"registers": registers, "country_of_origin": "OPR_LAND"})
     want = merged_indicators(merged, tmp_path)
     pd.testing.assert_frame_equal(got.area_years, want.area_years, check_dtype=False)
+
+
+def test_the_documented_configs_load():
+    """Both YAML blocks of docs/data_contract.md build a RegisterConfig."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data_contract.md").read_text(encoding="utf-8")
+    full, separate = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    assert RegisterConfig.from_mapping(full).registers == ()
+    config = RegisterConfig.from_mapping(separate)
+    assert config.owner("country_of_origin").name == "bef" and config.owner("convicted").files == ("kraf*.csv",)
