@@ -147,7 +147,8 @@ def _add_lists(sub) -> None:
     comp.add_argument("--data", required=True, help="register folder (data-contract layout or yearly files)")
     comp.add_argument("--out", required=True, help="list history, .csv or .parquet")
     comp.add_argument("--regime", default="auto", help="auto (the regime in force each year), 2010, 2013, 2018 or 2021")
-    comp.add_argument("--config", help="YAML mapping of register variables to your column names")
+    comp.add_argument("--config", help="YAML mapping of register variables to your column names "
+                      "(and, optionally, separate registers: see docs/data_contract.md)")
     comp.add_argument("--list-years", help="e.g. 2018-2024 or 2019,2021 (default: all the data allow)")
     comp.add_argument("--thresholds", help="own criteria CSV (default: the packaged one)")
     comp.add_argument("--unknown-education", default="basic", help="K3 from 2018: basic, excluded or not_basic")

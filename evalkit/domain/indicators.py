@@ -13,7 +13,8 @@ Definitions follow almenboligloven § 61 a, stk. 1 and § 61 b and ``shared/doma
   as not basic (``k3_unknown_not_basic``);
 * **K4** mean gross income of taxpayers 15-64 not in education (``UDD_FTE`` below
   ``in_education_cutoff``) relative to the same group in the area's region (``k4``);
-* **NW** share of residents who are non-western immigrants or descendants (``nw``).
+* **NW** share of residents who are non-western immigrants or descendants (``nw``), from the
+  ``origin`` values or from OPR_LAND and IE_TYPE (:mod:`evalkit.domain.origin`).
 
 Ages are ``AAR - FOED_AAR``. Every share comes with the number of persons in its
 denominator (``n_*``) so reports can suppress small cells. The averaging windows and the
@@ -24,11 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from evalkit.domain.register import RegisterConfig, load_register_config, open_register, read_areas
-from evalkit.errors import ColumnError, ParameterError, ValidationError
+from evalkit.domain.origin import nonwestern_sql, origin_unknown_sql
+from evalkit.domain.register import RegisterConfig, load_register_config
+from evalkit.domain.register_files import open_register, read_areas
+from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
 
 AREA_COLUMNS = [
     "OMR_ID", "AAR", "REGION", "residents", "n_18_64", "k1_fte", "k1_headcount", "n_18plus", "k2",
@@ -65,6 +70,7 @@ def area_sql(relation: str, config: RegisterConfig, *, in_education_cutoff: floa
       count(DISTINCT REGION) AS n_regions, min(REGION) AS person_region,
       count(*) FILTER (REGION IS NULL) AS n_no_region,
       count(UDENFOR_FTE) FILTER (age BETWEEN 18 AND 64) AS n_18_64,
+      count(*) FILTER (age BETWEEN 18 AND 64 AND UDENFOR_FTE IS NULL) AS n_18_64_no_status,
       avg(UDENFOR_FTE) FILTER (age BETWEEN 18 AND 64) AS k1_fte,
       avg(CASE WHEN UDENFOR_FTE > {float(k1_headcount_cutoff)!r} THEN 1.0 ELSE 0.0 END)
         FILTER (age BETWEEN 18 AND 64 AND UDENFOR_FTE IS NOT NULL) AS k1_headcount,
@@ -75,7 +81,8 @@ def area_sql(relation: str, config: RegisterConfig, *, in_education_cutoff: floa
       count(*) FILTER (age BETWEEN 30 AND 59 AND {unknown}) AS n_unknown_30_59,
       count(*) FILTER ({_taxpayer(in_education_cutoff)}) AS n_taxpayers_15_64,
       avg(PERINDKIALT) FILTER ({_taxpayer(in_education_cutoff)}) AS income_mean,
-      avg(CASE WHEN {_in_values('HERKOMST', config.nonwestern_values)} THEN 1.0 ELSE 0.0 END) AS nw
+      avg(CASE WHEN {nonwestern_sql(config, _in_values)} THEN 1.0 ELSE 0.0 END) AS nw,
+      count(*) FILTER ({origin_unknown_sql(config)}) AS n_origin_unknown
     FROM p GROUP BY OMR_ID, AAR ORDER BY OMR_ID, AAR
     """
 
@@ -136,6 +143,19 @@ def assemble(raw: pd.DataFrame, refs: pd.DataFrame, areas: pd.DataFrame | None) 
     national = refs.loc[refs["is_national"] == 1, NATIONAL_COLUMNS].astype({"AAR": "int64"}).reset_index(drop=True)
     area_years = out[AREA_COLUMNS].astype({"OMR_ID": "int64", "AAR": "int64"})
     return area_years.sort_values(["OMR_ID", "AAR"], ignore_index=True), regional, national
+
+
+def warn_gaps(raw: pd.DataFrame) -> None:
+    """Warn when area residents are left out of K1 (no labour-market status) or have no country of origin."""
+    no_status, unknown = int(raw["n_18_64_no_status"].sum()), int(raw["n_origin_unknown"].sum())
+    if no_status:
+        warnings.warn(f"{no_status} area person-years aged 18-64 have no labour-market status (outside_fte null, "
+                      "e.g. no RAS/AKM row) and are left out of K1 and its denominator n_18_64.",
+                      EvalkitWarning, stacklevel=3)
+    if unknown:
+        warnings.warn(f"{unknown} area person-years are immigrants or descendants (IE_TYPE 2, 3) without a "
+                      "country of origin (OPR_LAND null); NW counts them as not non-western.",
+                      EvalkitWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,7 @@ def area_indicators(
         con.close()
     if raw.empty:
         raise ValidationError(f"no person-year in {str(data)!r} has an area ({config.area!r} is null everywhere).")
+    warn_gaps(raw)
     area_years, regional, national = assemble(raw, refs, read_areas(data, config))
     params = {"in_education_cutoff": in_education_cutoff, "k1_headcount_cutoff": k1_headcount_cutoff,
               "source": str(data)}

@@ -1,11 +1,16 @@
-"""Register files as a researcher has them -> one DuckDB view in the data-contract names.
+"""Register configuration: where each register variable is in the researcher's files.
 
 A :class:`RegisterConfig` maps each register variable (a *configuration key* such as
-``person_id``) to the column name in the researcher's files (``PNR``). The files may be
-several yearly files (``bef2015.parquet``, ``bef2016.sas7bdat``) in Parquet, CSV, SAS
-(``.sas7bdat``, ``.xpt``) or Stata; each is read with the readers of
-:mod:`evalkit.data.io` (Parquet and CSV scanned in place, SAS and Stata streamed in
-chunks) and the selected, renamed columns are stacked in the view ``register``.
+``person_id``) to the column name in the researcher's files (``PNR``). Two layouts:
+
+* **merged** (the default and the simulator's): one row per person and year with every
+  variable, possibly split over several yearly files (``files`` globs);
+* **separate registers** (``registers``): Statistics Denmark's BEF (population and address),
+  RAS/AKM (labour market), IND (income), UDDA (education) and KRAF (convictions), each with
+  its own files and the variables it holds, joined on (person, year) with BEF as the
+  population (:mod:`evalkit.domain.register_join`).
+
+Reading the files into the DuckDB view ``register`` is :mod:`evalkit.domain.register_files`.
 The default configuration maps the simulator's names (``docs/data_contract.md``).
 """
 from __future__ import annotations
@@ -14,12 +19,9 @@ import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import yaml
 
-from evalkit.data import io
-from evalkit.errors import ColumnError, ParameterError, closest
+from evalkit.errors import ParameterError, closest
 
 #: configuration key -> canonical column (the data contract) and what it holds
 VARIABLES = {
@@ -27,6 +29,8 @@ VARIABLES = {
     "year": ("AAR", "year; address on 1 January (BEF)"),
     "birth_year": ("FOED_AAR", "birth year (BEF)"),
     "origin": ("HERKOMST", "origin; non-western values in nonwestern_values (BEF)"),
+    "country_of_origin": ("OPR_LAND", "country of origin, OPR_LAND; western codes in western_countries_file (BEF)"),
+    "ie_type": ("IE_TYPE", "IE_TYPE: 1 Danish origin, 2 immigrant, 3 descendant (BEF)"),
     "education": ("HFAUDD", "highest completed education; basic values in basic_education_values (UDDA)"),
     "area": ("OMR_ID", "boligområde of the address on 1 January; null = outside the areas"),
     "region": ("REGION", "region of the address (5 regions)"),
@@ -35,10 +39,48 @@ VARIABLES = {
     "income": ("PERINDKIALT", "gross income, DKK; null = not a taxpayer (IND)"),
     "convicted": ("DOMFAELDT", "convictions under the penal code, weapons or drugs act in the year; > 0 = convicted (KRAF)"),
 }
-_NUMERIC = {"year": "INTEGER", "birth_year": "INTEGER", "area": "BIGINT", "region": "INTEGER",
-            "outside_fte": "DOUBLE", "education_fte": "DOUBLE", "income": "DOUBLE", "convicted": "DOUBLE"}
-_SIDE_FILES = {"interventions.csv", "tryghed_survey.parquet"}
-_YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+#: the join keys of separate registers: every register has them (the year may come from the file name)
+JOIN_KEYS = ("person_id", "year")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def needed_keys(config: "RegisterConfig") -> list[str]:
+    """The configuration keys the indicators read: ``origin``, or ``country_of_origin`` and ``ie_type``."""
+    skip = {"origin"} if config.country_of_origin else {"country_of_origin", "ie_type"}
+    return [key for key in VARIABLES if key not in skip]
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """One separate register: its name (``bef``, ``ras``, ...), file globs and the variables it holds."""
+
+    name: str
+    files: tuple
+    variables: tuple
+
+    @classmethod
+    def parse(cls, name: str, entry: object) -> "RegisterSpec":
+        """From a YAML entry ``{files: [...], variables: [...]}``, or a clear error naming the key."""
+        where = f"registers.{name}"
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ParameterError(f"register name {name!r} (configuration key registers) must be a plain name "
+                                 "such as bef, ras, ind, udda, kraf.")
+        if not isinstance(entry, dict) or set(entry) - {"files", "variables"}:
+            raise ParameterError(f"configuration key {where!r} must be a mapping with 'files' and 'variables', "
+                                 f"got {entry!r}.")
+        files, variables = (_str_tuple(entry.get(key), f"{where}.{key}") for key in ("files", "variables"))
+        for variable in variables:
+            if variable not in VARIABLES:
+                raise ParameterError(f"{where}.variables: unknown register variable {variable!r}; "
+                                     f"valid: {list(VARIABLES)}." + closest(variable, VARIABLES))
+        return cls(name, files, variables)
+
+
+def _str_tuple(value: object, where: str) -> tuple:
+    value = (value,) if isinstance(value, str) else value
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+        raise ParameterError(f"configuration key {where!r} must be a non-empty list of strings, got {value!r}.")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -51,12 +93,20 @@ class RegisterConfig:
     patterns under the data folder (default: ``person_years/*`` when that folder
     exists, else every readable file but the areas file). ``areas_file`` is an
     optional table with ``area`` and ``region`` columns that fixes each area's region.
+
+    ``registers`` (``{name: {files: [...], variables: [...]}}``) switches to separate
+    registers joined on (person, year) from ``population_register`` (BEF). Setting
+    ``country_of_origin`` (OPR_LAND) classifies origin from it and ``ie_type`` instead of
+    ``origin``: non-western = immigrant or descendant from a country not in
+    ``western_countries_file`` (default: the packaged ISO 3166-1 alpha-3 list).
     """
 
     person_id: str = "PERSON_ID"
     year: str = "AAR"
     birth_year: str = "FOED_AAR"
     origin: str = "HERKOMST"
+    country_of_origin: str | None = None
+    ie_type: str = "IE_TYPE"
     education: str = "HFAUDD"
     area: str = "OMR_ID"
     region: str = "REGION"
@@ -65,10 +115,31 @@ class RegisterConfig:
     income: str = "PERINDKIALT"
     convicted: str = "DOMFAELDT"
     nonwestern_values: tuple = ("ikke_vestlig",)
+    western_countries_file: str | None = None
     basic_education_values: tuple = ("grundskole",)
     unknown_education_values: tuple = ()
     files: tuple = ()
+    registers: tuple = ()
+    population_register: str = "bef"
     areas_file: str | None = "areas.parquet"
+
+    def __post_init__(self):
+        if isinstance(self.registers, dict):
+            specs = tuple(RegisterSpec.parse(name, entry) for name, entry in self.registers.items())
+            object.__setattr__(self, "registers", specs)
+        if self.registers:
+            check_assignment(self)
+
+    def owner(self, key: str) -> RegisterSpec:
+        """The register holding variable ``key`` (join keys: the population register)."""
+        for spec in self.registers:
+            if key in spec.variables and (key not in JOIN_KEYS or spec.name == self.population_register):
+                return spec
+        return self.population
+
+    @property
+    def population(self) -> RegisterSpec:
+        return next(spec for spec in self.registers if spec.name == self.population_register)
 
     @classmethod
     def from_mapping(cls, mapping: dict | None) -> "RegisterConfig":
@@ -84,9 +155,35 @@ class RegisterConfig:
                 value = mapping[key]
                 mapping[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         for key in VARIABLES:
-            if key in mapping and not isinstance(mapping[key], str):
+            optional = key == "country_of_origin" and mapping.get(key) is None
+            if key in mapping and not optional and not isinstance(mapping[key], str):
                 raise ParameterError(f"register configuration key {key!r} must be a column name, got {mapping[key]!r}.")
+        if "registers" in mapping and not isinstance(mapping["registers"], dict):
+            raise ParameterError("configuration key 'registers' must map register names (bef, ras, ind, udda, "
+                                 f"kraf) to {{files: [...], variables: [...]}}, got {mapping['registers']!r}.")
         return replace(cls(), **mapping)
+
+
+def check_assignment(config: RegisterConfig) -> None:
+    """Each variable the indicators read in exactly one register; the population register present."""
+    names = [spec.name for spec in config.registers]
+    if config.population_register not in names:
+        raise ParameterError(f"population_register={config.population_register!r} is not among the registers "
+                             f"{names} (configuration key 'registers'); the population register (BEF) "
+                             "defines who lives where.")
+    if config.files:
+        raise ParameterError("configuration key 'files' cannot be combined with 'registers'; "
+                             "give each register its own files (registers.<name>.files).")
+    for key in needed_keys(config):
+        holders = [spec.name for spec in config.registers if key in spec.variables]
+        if key in JOIN_KEYS:
+            continue
+        if len(holders) > 1:
+            raise ParameterError(f"register variable {key!r} is assigned to several registers {holders}; "
+                                 f"keep it in one (configuration keys {[f'registers.{h}.variables' for h in holders]}).")
+        if not holders:
+            raise ParameterError(f"register variable {key!r} ({VARIABLES[key][1]}) is in no register; add it to "
+                                 "one register's variables (configuration key registers.<name>.variables).")
 
 
 def load_register_config(config: "RegisterConfig | dict | str | Path | None") -> RegisterConfig:
@@ -104,89 +201,10 @@ def load_register_config(config: "RegisterConfig | dict | str | Path | None") ->
     return RegisterConfig.from_mapping(loaded)
 
 
-def register_files(source: Path, config: RegisterConfig) -> list[Path]:
-    """The register files under ``source`` (a folder) or ``source`` itself (a file)."""
-    source = Path(source)
-    if not source.exists():
-        raise ParameterError(f"data={str(source)!r} does not exist.")
-    if source.is_file():
-        return [source]
-    if config.files:
-        found = sorted({p for pattern in config.files for p in source.glob(pattern)})
-    elif (source / "person_years").is_dir():
-        found = sorted((source / "person_years").iterdir())
-    else:
-        skip = _SIDE_FILES | {str(config.areas_file)}
-        found = sorted(p for p in source.iterdir() if p.name not in skip)
-    found = [p for p in found if p.is_file() and p.suffix.lower() in io.SUPPORTED]
-    if not found:
-        raise ParameterError(f"data={str(source)!r} holds no register files matching "
-                             f"{list(config.files) or 'person_years/* or *'} with a suffix in {io.SUPPORTED}.")
-    return found
+def __getattr__(name: str):
+    """The readers moved to :mod:`evalkit.domain.register_files`; old imports keep working."""
+    if name in {"open_register", "read_areas", "register_files"}:
+        from evalkit.domain import register_files
 
-
-def _raw_relation(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> str:
-    """A relation (SQL FROM clause) over one file, read with the evalkit.data.io readers."""
-    suffix = path.suffix.lower()
-    if suffix in io.SCAN_FUNCTIONS:
-        return f"{io.SCAN_FUNCTIONS[suffix]}({io._sql_list([path])})"
-    table = f"_register_raw_{index}"
-    io._load_readstat(con, table, [path], chunksize=500_000)
-    return table
-
-
-def _select_list(path: Path, columns: list[str], config: RegisterConfig) -> str:
-    """``SELECT`` items renaming the file's columns to the canonical names, or a clear error."""
-    by_lower = {c.lower(): c for c in columns}
-    items = []
-    for key, (canonical, meaning) in VARIABLES.items():
-        wanted = getattr(config, key)
-        actual = by_lower.get(wanted.lower())
-        if actual is None and key == "year" and _YEAR_IN_NAME.search(path.name):
-            items.append(f"CAST({_YEAR_IN_NAME.search(path.name).group(1)} AS INTEGER) AS {canonical}")
-            continue
-        if actual is None:
-            raise ColumnError(
-                f"{path.name}: register variable {key!r} ({meaning}) not found: no column {wanted!r}. "
-                f"Set the configuration key {key!r} to the column that holds it; columns: {sorted(columns)}."
-                + closest(wanted, columns))
-        quoted = '"' + actual.replace('"', '""') + '"'
-        cast = _NUMERIC.get(key)
-        items.append(f"CAST({quoted} AS {cast}) AS {canonical}" if cast else f"{quoted} AS {canonical}")
-    return ", ".join(items)
-
-
-def open_register(
-    source: str | Path, config: RegisterConfig | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
-    memory_limit: str | None = None, threads: int | None = None,
-) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """Expose the register files as the DuckDB view ``register`` (canonical names); return (con, name)."""
-    config = config or RegisterConfig()
-    con = con or io.connect(memory_limit=memory_limit, threads=threads)
-    selects = []
-    for index, path in enumerate(register_files(Path(source), config)):
-        relation = _raw_relation(con, path, index)
-        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-        selects.append(f"SELECT {_select_list(path, columns, config)} FROM {relation}")
-    con.execute("CREATE OR REPLACE TEMP VIEW register AS " + "\nUNION ALL BY NAME\n".join(selects))
-    return con, "register"
-
-
-def read_areas(source: str | Path, config: RegisterConfig):
-    """The areas table (``OMR_ID``, ``REGION``) when ``config.areas_file`` exists, else ``None``."""
-    if not config.areas_file:
-        return None
-    base = Path(source) if Path(source).is_dir() else Path(source).parent
-    path = Path(config.areas_file) if Path(config.areas_file).is_absolute() else base / config.areas_file
-    if not path.exists():
-        return None
-    frame = io.read_table(path)
-    by_lower = {str(c).lower(): c for c in frame.columns}
-    picked = {}
-    for key in ("area", "region"):
-        actual = by_lower.get(getattr(config, key).lower())
-        if actual is None:
-            raise ColumnError(f"{path.name}: no column {getattr(config, key)!r} for configuration key {key!r}; "
-                              f"columns: {sorted(map(str, frame.columns))}.")
-        picked[VARIABLES[key][0]] = frame[actual]
-    return pd.DataFrame(picked)
+        return getattr(register_files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
