@@ -78,24 +78,28 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
     from evalkit.estimators._kernels.demean import twoway_fit
 
     names = list(x.columns)
-    z = np.column_stack([np.asarray(y, float), np.asarray(x, float)])
+    z = np.empty((len(y), 1 + len(names)), order="F")
+    z[:, 0] = y
+    for j, name in enumerate(names):
+        z[:, 1 + j] = x[name].to_numpy(float)
+    scale = np.maximum(np.einsum("ij,ij->j", z[:, 1:], z[:, 1:]), 1e-300)
     zt = twoway_fit(z, np.asarray(entity), np.asarray(period)).residuals
+    del z
     yt, xt = zt[:, 0], zt[:, 1:]
     xtx = xt.T @ xt
-    scale = np.maximum(np.einsum("ij,ij->j", np.asarray(x, float), np.asarray(x, float)), 1e-300)
     if np.any(np.diag(xtx) < 1e-10 * scale) or np.linalg.cond(xtx) > 1e12:
         raise ValidationError("A regressor is absorbed by the unit and time fixed effects. This happens when "
                               "the treatment timing does not vary across units.")
     bread = np.linalg.inv(xtx)
     beta = bread @ (xt.T @ yt)
-    score = xt * (yt - xt @ beta)[:, None]
+    e = yt - xt @ beta
     n, k = len(y), len(names)
-    if method.name == "cr1":
+    if method.name == "cr1":  # cluster sums of the scores x_i e_i, column by column
         g = int(req.clusters.max()) + 1
-        sums = np.column_stack([np.bincount(req.clusters, weights=score[:, j], minlength=g) for j in range(k)])
+        sums = np.column_stack([np.bincount(req.clusters, weights=xt[:, j] * e, minlength=g) for j in range(k)])
         factor = g / (g - 1) * (n - 1) / (n - k - (req.n_effects - req.n_nested_effects))
     else:  # hc1
-        sums, factor = score, n / (n - k - req.n_effects)
+        sums, factor = xt * e[:, None], n / (n - k - req.n_effects)
     vcov = bread @ (sums.T @ sums) @ bread * factor
     return pd.Series(beta, index=names), pd.DataFrame(vcov, index=names, columns=names)
 

@@ -171,10 +171,17 @@ def twoway_fit(x: np.ndarray, unit: np.ndarray, other: np.ndarray, weights: np.n
     unit, other = _check_codes([unit, other], n)
     w = _weights(weights, n)
     n_u, n_o = int(unit.max()) + 1, int(other.max()) + 1
-    wx = x * w[:, None]
-    rhs_u = np.column_stack([np.bincount(unit, weights=wx[:, j], minlength=n_u) for j in range(x.shape[1])])
-    rhs_o = np.column_stack([np.bincount(other, weights=wx[:, j], minlength=n_o) for j in range(x.shape[1])])
+    unweighted = weights is None
+    rhs_u = np.empty((n_u, x.shape[1]))
+    rhs_o = np.empty((n_o, x.shape[1]))
+    for j in range(x.shape[1]):  # column by column: no n x k temporaries (10M-row panels)
+        col = x[:, j] if unweighted else x[:, j] * w
+        rhs_u[:, j] = np.bincount(unit, weights=col, minlength=n_u)
+        rhs_o[:, j] = np.bincount(other, weights=col, minlength=n_o)
     a_u, a_o, ginv, d_u, cross = twoway_solve(rhs_u, rhs_o, unit, other, w, fixed)
-    resid = x - a_u[unit] - a_o[other]
+    resid = np.array(x, dtype=float, order="F")
+    for j in range(x.shape[1]):
+        resid[:, j] -= a_u[unit, j]
+        resid[:, j] -= a_o[other, j]
     return TwoWayFit(unit_effects=a_u, other_effects=a_o, residuals=resid, schur_ginv=ginv, unit_weight=d_u,
                      cross=cross)
