@@ -161,7 +161,7 @@ def goals_table(study):
 def goals_chart(study):
     lang, res = study.p["lang"], attainment(study)
     if res is None:
-        return _no_goals(lang)
+        return Markdown("")  # goals_table already says that no goals were given
     alt = {"da": "Statusskema: fremdrift mod hvert mål, farvet efter status.",
            "en": "Status form: progress towards each goal, coloured by status."}[lang]
     return HTML(figures.figure_html(goal_chart(res.table, lang=lang), alt))
@@ -185,8 +185,9 @@ def cost(study):
     n = float(area.loc[(area["AAR"] == p["evaluation_year"]) & (area["cohort"] > 0), col].sum())
     desired = "increase" if p["outcome"] == "employment_rate" else "decrease"
     unit = {"employment_rate": "employed", "conviction_share": "conviction_avoided"}.get(p["outcome"], p["outcome"])
-    return cost_per_effect(budget_dkk=budget(study), n_persons=n, result=post_average(study.area_es),
-                           term="ATT(post avg)", desired=desired, outcome_unit=unit), col
+    avg, _ = study._post_average("area")  # the interval the report relies on (WCR when CR1 is unreliable)
+    return cost_per_effect(budget_dkk=budget(study), n_persons=n, effect=avg["estimate"], conf_low=avg["conf_low"],
+                           conf_high=avg["conf_high"], desired=desired, alpha=p["alpha"], outcome_unit=unit), col
 
 
 def _money(v: float, lang: str) -> str:
