@@ -222,3 +222,42 @@ def test_wild_combination_of_one_term_equals_the_term_and_average_is_consistent(
     assert avg.std_error == pytest.approx(pa["std_error"], rel=1e-6)  # the bootstrap's CR1 t uses the same CR1 SE
     with pytest.raises(ParameterError, match="must name estimated terms"):
         choice.wild_combination(es, panel, {"e=9": 1.0})
+
+
+# ------------------------------------------------------------- review findings (regressions)
+def test_wild_combination_with_other_data_is_a_validation_error(fits, panel):
+    with pytest.raises(ValidationError, match="do not reproduce"):
+        choice.wild_combination(fits["event_study"], panel.assign(y=panel["y"] * 2.0),
+                                {"e=0": 1.0}, B=99, seed=1)
+
+
+def test_combinations_of_a_wild_result_keep_the_cr1_distribution(fits, panel):
+    from evalkit.estimators.combine import post_average, pretrend_test
+
+    es = fits["event_study"]
+    wild = es.with_inference("wild", panel, B=199, seed=1)
+    assert wild.inference.df == es.inference.df
+    assert post_average(wild).table["p_value"].iloc[0] == pytest.approx(post_average(es).table["p_value"].iloc[0])
+    assert pretrend_test(wild).p_value == pytest.approx(pretrend_test(es).p_value)
+
+
+def test_large_scale_covariate_is_not_called_singular(panel, monkeypatch):
+    from evalkit.estimators import _common
+
+    big = panel.assign(income=np.random.default_rng(3).normal(3e7, 5e6, len(panel)))
+    kw = dict(outcome="y", unit="unit", time="time", treatment="treat", cluster="cluster", covariates=["income"])
+    slow = evalkit.twfe(big, **kw)
+    assert np.isfinite(slow.with_inference("cr2", big).table["std_error"]).all()
+    monkeypatch.setattr(_common, "FAST_TWOWAY_ROWS", 0)
+    fast = evalkit.twfe(big, **kw)
+    np.testing.assert_allclose(fast.table["estimate"], slow.table["estimate"], rtol=1e-8)
+
+
+def test_randomization_uses_the_estimation_sample_and_checks_other_estimators_data(panel):
+    gone = panel.assign(y=np.where(panel["cluster"] == 19, np.nan, panel["y"]))
+    res = evalkit.twfe(gone, outcome="y", unit="unit", time="time", treatment="treat", cluster="cluster")
+    ri = res.with_inference("randomization", gone, draws=19, seed=1)
+    assert ri.diagnostics["inference_details"]["n_assignment_units"] == res.inference.n_clusters == 19
+    sa = evalkit.sun_abraham(panel, outcome="y", unit="unit", time="time", cohort="cohort", cluster="cluster")
+    with pytest.raises(ValidationError, match="do not reproduce"):
+        sa.with_inference("randomization", panel.assign(y=panel["y"] * 3), draws=9)

@@ -76,6 +76,7 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
     """The within estimator by Frisch-Waugh-Lovell with the exact two-way solver, and the
     registry's CR1/HC1 covariance (same finite-sample factors as the PanelOLS path)."""
     from evalkit.estimators._kernels.demean import twoway_fit
+    from evalkit.inference.small_sample import scaled_cond
 
     names = list(x.columns)
     z = np.empty((len(y), 1 + len(names)), order="F")
@@ -87,7 +88,7 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
     del z
     yt, xt = zt[:, 0], zt[:, 1:]
     xtx = xt.T @ xt
-    if np.any(np.diag(xtx) < 1e-10 * scale) or np.linalg.cond(xtx) > 1e12:
+    if np.any(np.diag(xtx) < 1e-10 * scale) or scaled_cond(xtx) > 1e12:
         raise ValidationError("A regressor is absorbed by the unit and time fixed effects. This happens when "
                               "the treatment timing does not vary across units.")
     bread = np.linalg.inv(xtx)

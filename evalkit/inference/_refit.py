@@ -39,13 +39,13 @@ def refit(result, data: pd.DataFrame, **override):
         return est.did_imputation(data, **{**base, **kw, **override})
     if name.startswith("cs_"):
         kw = {k: m[k] for k in ("unit", "time", "cohort", "covariates", "control_group", "method", "cluster",
-                                "weights", "anticipation", "base_period", "panel")}
+                                "weights", "anticipation", "base_period", "panel", "n_boot", "boot_weights")}
         att = att_gt(data, **{**base, **kw, **override})
         if name == "cs_att_gt":
             return att
         kind = name.removeprefix("cs_aggregate_")
         return aggregate(att, kind, balance_e=m.get("balance_e"), min_e=_inf(m.get("min_e"), -1),
-                         max_e=_inf(m.get("max_e"), 1))
+                         max_e=_inf(m.get("max_e"), 1), n_boot=m.get("n_boot", 999), seed=override.get("seed"))
     raise ParameterError(f"Cannot re-estimate a {name!r} result; re-estimation works for {list(REFITTABLE)}.")
 
 
@@ -64,12 +64,15 @@ def assignment(result, data: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray,
     if level is None or level not in data.columns:
         raise ParameterError("Randomization inference re-assigns treatment across clusters: the result needs "
                              f"a cluster (or unit) column present in data; got {level!r}.")
+    full = data
+    if result.outcome in data.columns:  # clusters of the estimation sample only (rows without outcome are not)
+        data = data.loc[data[result.outcome].notna()]
     if result.estimator in ("did2x2", "twfe"):
         col = m["treatment"]
         cohort = _cohort_from_indicator(data, col, level, m.get("time") if result.estimator == "twfe" else None)
     else:
         col = m["cohort"]
-        cohort = data.groupby(level, sort=True)[col].agg(["min", "max"])
+        cohort = data.groupby(level, sort=True, observed=True)[col].agg(["min", "max"])
         if (cohort["min"] != cohort["max"]).any():
             raise ValidationError(f"cohort={col!r} varies within {level!r}; randomization inference re-assigns "
                                   "whole clusters, so timing must be constant within them.")
@@ -77,11 +80,11 @@ def assignment(result, data: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray,
     labels = cohort.index.to_numpy()
 
     def apply(new: np.ndarray) -> pd.DataFrame:
-        mapped = pd.Series(new, index=labels).reindex(data[level]).to_numpy()
+        mapped = pd.Series(new, index=labels).reindex(full[level]).fillna(0).to_numpy()  # out-of-sample rows: 0
         if result.estimator == "twfe":
-            t = data[m["time"]].to_numpy(float)
-            return data.assign(**{col: ((mapped > 0) & (t >= mapped)).astype(int)})
-        return data.assign(**{col: mapped})
+            t = full[m["time"]].to_numpy(float)
+            return full.assign(**{col: ((mapped > 0) & (t >= mapped)).astype(int)})
+        return full.assign(**{col: mapped})
     return level, labels, cohort.to_numpy(), apply
 
 
@@ -89,12 +92,12 @@ def _cohort_from_indicator(data, col, level, time):
     """First treated period per cluster (0 = never) from a 0/1 treatment; it must switch on once, for good."""
     d = data[col].astype(float)
     if time is None:  # did2x2: the group indicator itself
-        g = d.groupby(data[level], sort=True).agg(["min", "max"])
+        g = d.groupby(data[level], sort=True, observed=True).agg(["min", "max"])
         if (g["min"] != g["max"]).any():
             raise ValidationError(f"treatment={col!r} varies within {level!r}.")
         return g["min"]
     t = data[time].astype(float)
-    first = t.where(d == 1).groupby(data[level], sort=True).min().fillna(0)
+    first = t.where(d == 1).groupby(data[level], sort=True, observed=True).min().fillna(0)
     implied = (first.reindex(data[level]).to_numpy() > 0) & (t.to_numpy() >= first.reindex(data[level]).to_numpy())
     if not np.array_equal(implied, d.to_numpy() == 1):
         raise ValidationError(f"Randomization inference needs treatment={col!r} to switch on once per {level!r} "

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.errors import ParameterError, closest
+from evalkit.errors import ParameterError, ValidationError, closest
 from evalkit.estimators._designs import check_same_fit, linear_design, nested_partial
 from evalkit.inference import _refit
 from evalkit.inference.randomization import randomization_test
@@ -59,7 +59,7 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     if not isinstance(method, str) or method not in ok:
         raise ParameterError(f"inference={method!r} is not available for {result.estimator!r}; choose one of {ok}."
                              + closest(str(method), ok))
-    if method == result.inference.method:
+    if method == result.inference.method and method in ("cr1", "hc1", "analytic"):
         return result
     if data is None or not isinstance(data, pd.DataFrame):
         raise ParameterError(f"inference={method!r} re-reads the data: pass data=<the DataFrame the result "
@@ -141,12 +141,17 @@ def _wild(result, data, terms, *, B, weights, restricted, seed):
         row = table["term"] == term
         table.loc[row, ["p_value", "conf_low", "conf_high"]] = [w.p_value, w.ci_low, w.ci_high]
         details[term] = {"B": w.B, "enumerated": w.enumerated, "weights": w.weights, "restricted": w.restricted}
+    # df stays the CR1 fit's: the vcov kept on the result is CR1, and lincom/wald_test read it with df
     info = InferenceInfo(method="wild" if restricted else "wild_unrestricted", cluster=result.inference.cluster,
-                         n_clusters=result.inference.n_clusters, df=None, seed=seed, draws=B)
+                         n_clusters=result.inference.n_clusters, df=result.inference.df, seed=seed, draws=B)
     return _replace(result, table, info, details)
 
 
 _LINEAR_EST = ("did2x2", "twfe", "event_study")
+
+
+def _no_boot(result) -> dict:
+    return {"bootstrap": False} if result.estimator.startswith("cs_") else {}
 
 
 def _linear_refit(result, data, apply, terms, statistic):
@@ -183,14 +188,18 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
         observed = refit(cohorts)  # on the same (unscaled) footing as the draws
         check_same_fit(result, linear_design(result, data),
                        _linear_refit(result, data, apply, terms, "estimate")(cohorts), terms)
-    else:
-        refit, observed = (lambda c: stat(_refit.refit(result, apply(c)))), stat(result)
+    else:  # re-run the estimator; analytic SEs for the observed statistic and every draw alike
+        refit = lambda c: stat(_refit.refit(result, apply(c), **_no_boot(result)))  # noqa: E731
+        again = _refit.refit(result, apply(cohorts), **_no_boot(result))
+        check_same_fit(result, None, again.table.set_index("term").loc[terms, "estimate"].to_numpy(float), terms)
+        observed = stat(again)
     ri = randomization_test(refit, cohorts, observed, terms, draws=draws, seed=seed, statistic=statistic,
                             progress=progress)
     table = result.tidy()
     for term, p in zip(terms, ri.p_value):
         table.loc[table["term"] == term, ["p_value", "conf_low", "conf_high"]] = [p, np.nan, np.nan]
-    info = InferenceInfo(method="randomization", cluster=level, n_clusters=int(cohorts.size), seed=seed, draws=ri.draws)
+    info = InferenceInfo(method="randomization", cluster=level, n_clusters=int(cohorts.size),
+                         df=result.inference.df, seed=seed, draws=ri.draws)  # df of the CR1 vcov kept
     details = {"statistic": statistic, "mc_se": dict(zip(terms, map(float, ri.mc_se))), "draws": ri.draws,
                "n_failed": ri.n_failed, "n_assignment_units": int(cohorts.size),
                "n_treated_units": int(np.sum(cohorts > 0))}

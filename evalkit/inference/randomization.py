@@ -48,7 +48,7 @@ def p_values(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.nda
     finite = np.isfinite(null)
     hits = (np.abs(null) >= np.abs(observed) * (1 - 1e-12)) & finite
     r = finite.sum(axis=0)
-    p = (1 + hits.sum(axis=0)) / (1 + r)
+    p = np.where(np.isfinite(observed), (1 + hits.sum(axis=0)) / (1 + r), np.nan)
     return p, np.sqrt(p * (1 - p) / np.maximum(r, 1)), int(r.min()) if r.size else 0
 
 
@@ -62,8 +62,13 @@ def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray],
     """
     from evalkit.estimators._kernels.demean import demean
 
+    from evalkit.errors import ValidationError
+    from evalkit.inference.small_sample import scaled_cond
+
     xt = demean(x, fe).values if fe else np.asarray(x, float)
-    xtx_inv = np.linalg.pinv(xt.T @ xt)
+    if scaled_cond(xt.T @ xt) > 1e12:
+        raise ValidationError("a regressor is not identified under this assignment")
+    xtx_inv = np.linalg.inv(xt.T @ xt)
     beta = xtx_inv @ (xt.T @ y_partialled)
     score = xt * (y_partialled - xt @ beta)[:, None]
     if clusters is not None:

@@ -43,6 +43,14 @@ from evalkit.errors import ParameterError, ValidationError, check_choice
 _EIG_ONE = 1e-10
 
 
+def scaled_cond(xtx: np.ndarray) -> float:
+    """Condition number of D^-1/2 X'X D^-1/2 (D = diag X'X): rank deficiency, not column scale."""
+    d = np.sqrt(np.diag(xtx))
+    if np.any(d <= 0):
+        return np.inf
+    return float(np.linalg.cond(xtx / np.outer(d, d)))
+
+
 def _prep(X, resid, clusters, weights):
     x = np.asarray(X, dtype=float)
     x = x[:, None] if x.ndim == 1 else x
@@ -65,7 +73,7 @@ def _prep(X, resid, clusters, weights):
     if codes.max() < 1:
         raise ValidationError("Cluster-robust covariances need at least 2 clusters.")
     xtx = x.T @ x
-    if np.linalg.cond(xtx) > 1e12:
+    if scaled_cond(xtx) > 1e12:
         raise ValidationError("X'X is singular: X is rank deficient.")
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1

@@ -76,8 +76,14 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
             if ref:
                 continue
             try:
-                att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
-                                                    anticipation, start)
+                try:
+                    att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
+                                                        anticipation, start)
+                except _drdid.CellError:
+                    if start is None:
+                        raise
+                    att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
+                                                        anticipation, None)  # a warm start can fail; retry cold
             except _drdid.CellError as err:
                 errors[j] = str(err)
                 continue
