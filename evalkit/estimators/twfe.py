@@ -42,6 +42,10 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         the normal distribution (this ignores serial correlation within units;
         Bertrand, Duflo & Mullainathan 2004).
     covariates : numeric time-varying controls; reported as terms of their own name.
+    inference : None (CR1 with a cluster, else HC1), "cr1", "hc1", or a few-cluster method applied
+        after the fit - "cr2", "cr3", "wild", "randomization" (see ``Result.with_inference``);
+        ``inference_options`` passes its options, e.g. ``{"seed": 1, "B": 9999}``. Below 10
+        treated clusters a CR1 fit warns (MacKinnon & Webb 2017) and names the alternatives.
     """
     alpha = v.check_alpha(alpha)
     method, postfit = split(inference, cluster)
