@@ -106,7 +106,7 @@ def nested_partial(design: LinearDesign) -> tuple[np.ndarray, np.ndarray]:
     return zt[:, 0], zt[:, 1:]
 
 
-def check_same_fit(result, design: LinearDesign | None, beta: np.ndarray, terms: list[str]) -> None:
+def check_same_fit(result, beta: np.ndarray, terms: list[str]) -> None:
     """Raise if the refitted coefficients differ from the result's estimates."""
     est = result.table.set_index("term")["estimate"]
     for j, term in enumerate(terms):

@@ -38,10 +38,7 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
         covariance, t distribution with G-1 degrees of freedom, G = number of
         clusters); without, "hc1" (normal distribution).
     alpha : intervals have level 1 - alpha.
-    inference : None (CR1 with a cluster, else HC1), "cr1", "hc1", or a few-cluster method applied
-        after the fit - "cr2", "cr3", "wild", "randomization" (see ``Result.with_inference``);
-        ``inference_options`` passes its options, e.g. ``{"seed": 1, "B": 9999}``. Below 10
-        treated clusters a CR1 fit warns (MacKinnon & Webb 2017) and names the alternatives.
+    inference, inference_options : as in :func:`evalkit.estimators.twfe`.
     """
     alpha = v.check_alpha(alpha)
     method, postfit = split(inference, cluster)

@@ -106,7 +106,7 @@ def _small_sample(result, data, terms, method):
     y, x = nested_partial(design)
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     names = list(design.X.columns)
-    check_same_fit(result, design, beta, names)
+    check_same_fit(result, beta, names)
     resid = y - x @ beta
     vcov = cr2_vcov(x, resid, design.clusters) if method == "cr2" else cr3_vcov(x, resid, design.clusters)
     n_cl = int(design.clusters.max()) + 1
@@ -137,7 +137,7 @@ def _wild(result, data, terms, *, B, weights, restricted, seed):
         w = wild_cluster_bootstrap(design.y, design.X.to_numpy(float), design.clusters, coef_index=names.index(term),
                                    restricted=restricted, weights=weights, B=B, seed=seed, alpha=result.alpha,
                                    fe_codes=list(design.fe) or None)
-        check_same_fit(result, design, np.array([w.estimate]), [term])
+        check_same_fit(result, np.array([w.estimate]), [term])
         row = table["term"] == term
         table.loc[row, ["p_value", "conf_low", "conf_high"]] = [w.p_value, w.ci_low, w.ci_high]
         details[term] = {"B": w.B, "enumerated": w.enumerated, "weights": w.weights, "restricted": w.restricted}
@@ -154,9 +154,10 @@ def _no_boot(result) -> dict:
     return {"bootstrap": False} if result.estimator.startswith("cs_") else {}
 
 
-def _linear_refit(result, data, apply, terms, statistic):
+def _linear_refit(result, data, apply, terms):
     """Re-estimation of a linear design by FWL: y is partialled once; per draw only the
-    regressors are rebuilt and partialled (same ranking as re-running the estimator)."""
+    regressors are rebuilt and partialled (same ranking as re-running the estimator).
+    Returns cohorts -> (estimates, unscaled cluster-robust t) of ``terms``."""
     from evalkit.estimators._kernels.demean import demean
     from evalkit.inference.randomization import ols_cluster_t
 
@@ -168,8 +169,7 @@ def _linear_refit(result, data, apply, terms, statistic):
 
     def refit(cohorts):
         x = linear_design(result, apply(cohorts)).X.to_numpy(float)
-        beta, t = ols_cluster_t(y, x, fe, design.clusters, cols)
-        return t if statistic == "t" else beta
+        return ols_cluster_t(y, x, fe, design.clusters, cols)
     return refit
 
 
@@ -184,15 +184,19 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
         return s.to_numpy(float)
 
     if result.estimator in _LINEAR_EST:
-        refit = _linear_refit(result, data, apply, terms, statistic)
-        observed = refit(cohorts)  # on the same (unscaled) footing as the draws
-        check_same_fit(result, linear_design(result, data),
-                       _linear_refit(result, data, apply, terms, "estimate")(cohorts), terms)
+        fit = _linear_refit(result, data, apply, terms)
+        pick = 1 if statistic == "t" else 0
+
+        def refit(c):
+            return fit(c)[pick]
+        beta, t_obs = fit(cohorts)  # the observed statistic on the same (unscaled) footing as the draws
+        observed = t_obs if statistic == "t" else beta
     else:  # re-run the estimator; analytic SEs for the observed statistic and every draw alike
-        refit = lambda c: stat(_refit.refit(result, apply(c), **_no_boot(result)))  # noqa: E731
+        def refit(c):
+            return stat(_refit.refit(result, apply(c), **_no_boot(result)))
         again = _refit.refit(result, apply(cohorts), **_no_boot(result))
-        check_same_fit(result, None, again.table.set_index("term").loc[terms, "estimate"].to_numpy(float), terms)
-        observed = stat(again)
+        beta, observed = again.table.set_index("term").loc[terms, "estimate"].to_numpy(float), stat(again)
+    check_same_fit(result, beta, terms)
     ri = randomization_test(refit, cohorts, observed, terms, draws=draws, seed=seed, statistic=statistic,
                             progress=progress)
     table = result.tidy()
@@ -204,9 +208,6 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
                "n_failed": ri.n_failed, "n_assignment_units": int(cohorts.size),
                "n_treated_units": int(np.sum(cohorts > 0))}
     return _replace(result, table, info, details)
-
-
-
 
 
 def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B: int = 9999,
@@ -243,4 +244,6 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B
     if not np.isclose(out.estimate, theta, rtol=1e-6, atol=1e-9):
         raise ValidationError("The data do not reproduce this result; pass the data it was estimated on.")
     return out
+
+
 __all__ = ["SUPPORTED", "allowed", "wild_combination", "with_inference"]

@@ -61,6 +61,7 @@ def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray],
     CR1 factor is the same for every re-assignment, so t ranks as CR1's t does.
     """
     from evalkit.estimators._kernels.demean import demean
+    from evalkit.estimators.staggered._bootstrap import cluster_sums
 
     from evalkit.errors import ValidationError
     from evalkit.inference.small_sample import scaled_cond
@@ -70,10 +71,7 @@ def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray],
         raise ValidationError("a regressor is not identified under this assignment")
     xtx_inv = np.linalg.inv(xt.T @ xt)
     beta = xtx_inv @ (xt.T @ y_partialled)
-    score = xt * (y_partialled - xt @ beta)[:, None]
-    if clusters is not None:
-        score = np.add.reduceat(score[np.argsort(clusters, kind="stable")],
-                                np.flatnonzero(np.diff(np.sort(clusters), prepend=-1)), axis=0)
+    score = cluster_sums(xt * (y_partialled - xt @ beta)[:, None], clusters)  # clusters: codes 0..G-1
     vcov = xtx_inv @ (score.T @ score) @ xtx_inv
     se = np.sqrt(np.diag(vcov))[columns]
     with np.errstate(divide="ignore", invalid="ignore"):

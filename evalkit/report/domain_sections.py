@@ -40,7 +40,7 @@ def decomposition(study):
 
 
 def movers_table(study) -> SafeTable:
-    lang, t = study.p["lang"], decomposition(study).tidy()
+    lang, t = study.p["lang"], study.movers_decomposition.tidy()
     shown = pd.DataFrame({dlabel("group", lang): [label(g, lang) for g in t["group"]],
                           str(t["year0"].iloc[0]): t["value0"], str(t["year1"].iloc[0]): t["value1"]})
     for part in PARTS:
@@ -58,7 +58,7 @@ def movers_table(study) -> SafeTable:
 def movers_figure(study) -> HTML:
     from matplotlib.figure import Figure
 
-    lang, t = study.p["lang"], decomposition(study).tidy()
+    lang, t = study.p["lang"], study.movers_decomposition.tidy()
     fig = Figure(figsize=(7.5, 3.8), dpi=110)
     ax = fig.add_subplot()
     width = 0.8 / len(t)
@@ -89,7 +89,7 @@ def comparison(study):
 
 
 def estimand_table(study) -> SafeTable:
-    lang, t = study.p["lang"], comparison(study).tidy()
+    lang, t = study.p["lang"], study.estimand_results.tidy()
     t = t.drop(columns=["n_obs"])
     for estimand in ("area", "cohort"):  # the interval the report relies on (wild bootstrap when CR1 is unreliable)
         avg, _ = study._post_average(estimand)
@@ -108,7 +108,7 @@ def estimand_table(study) -> SafeTable:
 
 
 def estimand_text(study) -> Markdown:
-    return Markdown(estimand_paragraph(comparison(study), lang=study.p["lang"]))
+    return Markdown(estimand_paragraph(study.estimand_results, lang=study.p["lang"]))
 
 
 # ----------------------------------------------------------------- goals
@@ -146,7 +146,7 @@ def _no_goals(lang: str) -> Markdown:
 
 
 def goals_table(study):
-    lang, res = study.p["lang"], attainment(study)
+    lang, res = study.p["lang"], study.goal_results
     if res is None:
         return _no_goals(lang)
     shown = res.display(lang).rename(columns={"n_persons": label("residents", lang)})
@@ -159,7 +159,7 @@ def goals_table(study):
 
 
 def goals_chart(study):
-    lang, res = study.p["lang"], attainment(study)
+    lang, res = study.p["lang"], study.goal_results
     if res is None:
         return Markdown("")  # goals_table already says that no goals were given
     alt = {"da": "Statusskema: fremdrift mod hvert mål, farvet efter status.",

@@ -91,7 +91,7 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
         rows = area[area["OMR_ID"] == unit]
         data = pd.concat([rows, donors])[["OMR_ID", "AAR", outcome]]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EvalkitWarning)  # pre-fit warnings are reported in the table
+            warnings.simplefilter("ignore", EvalkitWarning)  # the table's pre-period RMSPE column shows the fit
             fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", treated=unit,
                                     treatment_start=int(rows["cohort"].iloc[0]), alpha=alpha, loo=False)
     return fits

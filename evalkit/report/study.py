@@ -394,6 +394,19 @@ class Study:
         return tables.estimates_safe(robustness_table(self), digits=4)
 
     # ------------------------------------------- domain sections (evalkit.report.domain_sections)
+    @cached_property
+    def movers_decomposition(self):
+        """Stayers / in-movers / out-movers decomposition (one DuckDB pass, shared by table and figure)."""
+        return domain_sections.decomposition(self)
+
+    @cached_property
+    def estimand_results(self):
+        return domain_sections.comparison(self)
+
+    @cached_property
+    def goal_results(self):
+        return domain_sections.attainment(self)
+
     def movers_table(self): return domain_sections.movers_table(self)  # noqa: E704
     def movers_figure(self): return domain_sections.movers_figure(self)  # noqa: E704
     def estimand_comparison(self): return domain_sections.estimand_table(self)  # noqa: E704

@@ -6,9 +6,9 @@ universal base period = g - 1 - anticipation for every cell (that cell itself
 is a reference cell with ATT 0). Not-yet-treated controls at (g, t) are units
 with cohort 0 or cohort > max(t, base) + anticipation, other than g.
 Influence functions are rescaled by n / n1 (n1 = observations in the cell)
-and, for unbalanced panels, summed over the rows of each unit. Cells are
-independent and run on up to two threads (numpy releases the GIL); each cell
-is computed by the same code whatever the thread count.
+and, for unbalanced panels, summed over the rows of each unit. Groups are
+independent and run on up to two threads (numpy releases the GIL); the cells
+of a group run in order, so results do not depend on the thread count.
 """
 from __future__ import annotations
 
@@ -75,15 +75,9 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
             n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
             if ref:
                 continue
+            cell = (design, method, g, control_group, treated, control, ti, bi, anticipation)
             try:
-                try:
-                    att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
-                                                        anticipation, start)
-                except _drdid.CellError:
-                    if start is None:
-                        raise
-                    att[j], inf[:, j], coef = _fit_cell(design, method, g, control_group, treated, control, ti, bi,
-                                                        anticipation, None)  # a warm start can fail; retry cold
+                att[j], inf[:, j], coef = _fit_cell_warm(cell, start)
             except _drdid.CellError as err:
                 errors[j] = str(err)
                 continue
@@ -106,6 +100,16 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
     return Grid(tuple(cells), att[idx], inf[:, idx], n_t[idx], n_c[idx], tuple(dropped))
+
+
+def _fit_cell_warm(cell: tuple, start):
+    """_fit_cell from the warm start; a failed warm start is retried from a cold one."""
+    try:
+        return _fit_cell(*cell, start)
+    except _drdid.CellError:
+        if start is None:
+            raise
+        return _fit_cell(*cell, None)
 
 
 def _pools(cohort: np.ndarray, g: int, control_group: str, thr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,18 +139,17 @@ def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi
         sl = slice(design.period_bounds[k], design.period_bounds[k + 1])
         d_k, c_k = _pools(design.row_cohort[sl], g, control_group, thr)
         parts += [(sl, d_k), (sl, c_k)]  # blocks (post, treated), (post, control), (base, treated), (base, control)
-
     idx = [np.flatnonzero(keep) + sl.start for sl, keep in parts]
     sizes = [i.size for i in idx]
+    for block, what in [(0, "treated units in the current period"), (2, "treated units in the base period"),
+                        (1, "control units in the current period"), (3, "control units in the base period")]:
+        if sizes[block] == 0:
+            raise _drdid.CellError(f"no {what}")
     idx = np.concatenate(idx)
 
     def take(arr):
         return arr.take(idx, axis=0)
     d = np.repeat([1.0, 0.0, 1.0, 0.0], sizes)
     post = np.repeat([1.0, 1.0, 0.0, 0.0], sizes)
-    for mask, what in [(d * post, "treated units in the current period"), (d * (1 - post), "treated units in the base period"),
-                       ((1 - d) * post, "control units in the current period"), ((1 - d) * (1 - post), "control units in the base period")]:
-        if not mask.any():
-            raise _drdid.CellError(f"no {what}")
     fit = _drdid.rc(method, take(design.row_y), post, d, take(design.row_x), take(design.row_w), start)
     return fit.att, np.bincount(take(design.row_unit), weights=fit.inf * (n / d.size), minlength=n), fit.ps_coef
