@@ -308,6 +308,15 @@ def _pvalue(draws: _Draws, t_obs: float, b0: float) -> float:
     return float(np.mean(np.abs(draws.t(b0)) > abs(t_obs) * (1 + _TIE) + _TIE))
 
 
+def _wcu_critical(tstar: np.ndarray, alpha: float) -> float:
+    """Smallest c with share(|t*| > c) <= alpha, so that est +- c se is exactly the set where the
+    WCU p-value exceeds alpha (test inversion, as boottest; Roodman et al. 2019, sec. 3.5): the
+    (floor(alpha B) + 1)-th largest |t*|. Non-finite draws count as not exceeding, as in the p-value."""
+    s = np.sort(tstar[np.isfinite(tstar)])[::-1]
+    m = int(np.floor(alpha * tstar.size * (1 + 1e-12)))
+    return float(s[m]) if m < s.size else np.inf
+
+
 def _bound(pfun, est: float, se: float, alpha: float, direction: int) -> float:
     """Point where p(b0) falls to alpha moving from ``est`` in ``direction`` (bisection)."""
     inside, step = est, se
@@ -374,7 +383,7 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     else:
         tstar = np.abs(draws.t(0.0))
         p = float(np.mean(tstar > abs(stat) * (1 + _TIE) + _TIE))
-        q = float(np.quantile(tstar[np.isfinite(tstar)], 1 - alpha)) if ci else np.nan
+        q = _wcu_critical(tstar, alpha) if ci else np.nan
         lo, hi = est - q * se, est + q * se
     return WildResult(statistic=float(stat), p_value=p, ci_low=float(lo), ci_high=float(hi),
                       B=int(draws.na.size), enumerated=enumerated, weights=weights, restricted=bool(restricted),
