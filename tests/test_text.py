@@ -18,3 +18,12 @@ def test_effect_sentence_outside_and_not_significant():
     assert "lies outside the interval" in text and "not statistically significant" in text
     assert "simulated" not in effect_sentence("Area", 0.01, -0.01, 0.03, 0.4, "employment_rate", lang="en",
                                               alpha=0.05, truth=float("nan"))
+
+
+def test_few_cluster_note_says_when_the_wild_bootstrap_is_conservative():
+    from evalkit.report.text import few_cluster_note
+
+    for lang, word in (("en", "conservative"), ("da", "konservativ")):
+        assert word in few_cluster_note(3, "wild", lang=lang)
+        assert word not in few_cluster_note(8, "wild", lang=lang)
+        assert word not in few_cluster_note(3, "cr1", lang=lang)

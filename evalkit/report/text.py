@@ -114,12 +114,26 @@ def few_cluster_note(n_treated: int, used: str, *, lang: str) -> str:
                f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
                "begrænsede wild cluster bootstrap")
         return (f"Samme statiske TWFE-effekt med fem inferensmetoder; {why}. Randomiseringsinferens flytter "
-                "indsatsens start tilfældigt mellem områderne; dens p-værdi har en Monte Carlo-usikkerhed.")
+                "indsatsens start tilfældigt mellem områderne; dens p-værdi har en Monte Carlo-usikkerhed."
+                + _conservative_wild(n_treated, used, lang))
     why = ("at least 10 treated areas: CR1 is reliable" if used == "cr1" else
            f"only {n_treated} treated areas: CR1 over-rejects, so the report relies on the restricted wild "
            "cluster bootstrap")
     return (f"The same static TWFE effect under five inference methods; {why}. Randomization inference "
-            "re-assigns the start years across areas at random; its p-value carries a Monte Carlo error.")
+            "re-assigns the start years across areas at random; its p-value carries a Monte Carlo error."
+            + _conservative_wild(n_treated, used, lang))
+
+
+def _conservative_wild(n_treated: int, used: str, lang: str) -> str:
+    """With very few treated clusters the WCR errs on the safe side (MacKinnon & Webb 2018,
+    Econometrics Journal 21(2)): it rejects a true null too rarely, so its intervals are wide."""
+    if used != "wild" or n_treated > 5:
+        return ""
+    return {"da": f" Med kun {n_treated} behandlede områder er wild bootstrap-testen konservativ: den forkaster "
+                  "en sand nulhypotese sjældnere end signifikansniveauet, så intervallerne er snarere for brede "
+                  "end for smalle.",
+            "en": f" With only {n_treated} treated areas the wild bootstrap test is conservative: it rejects a true "
+                  "null less often than the nominal level, so its intervals err on the wide side."}[lang]
 
 
 def synth_not_used(n_treated: int, lang: str) -> str:
