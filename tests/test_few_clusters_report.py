@@ -37,6 +37,8 @@ def test_synth_section_only_with_five_or_fewer_treated_areas():
     assert len(fits) == 3
     table = few_clusters.synth_table(fits, lang="en")
     assert len(table) == 3 and table["Placebo p-value"].between(0, 1).all()
+    assert set(table["Inside the donors' convex hull"]) <= {"yes", "no"}
+    assert list(few_clusters.synth_table(fits, lang="da").columns)[-1] == "Inden for donorernes konvekse hylster"
     many = _area_panel(0.4)
     assert few_clusters.synth_fits(many.assign(cohort=np.where(many["cohort"] > 0, many["cohort"] + 2010, 0)),
                                    "employment_rate", alpha=0.05) == {}

@@ -9,6 +9,7 @@ combination of donors.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy.optimize import minimize
 
-from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError
+from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
 from evalkit.estimators._synth_kernels import placebo_pvalues, placebo_sets, simplex_weights
 from evalkit.estimators.synth import synth, synth_plot
 from evalkit.results import Result
@@ -216,6 +217,29 @@ def test_unbalanced_and_too_few_donors(df):
     small = df[df["area"].isin(["T0", "d0"])]
     with pytest.raises(ValidationError, match="at least 2"):
         synth(small, treated="T0", **ARGS)
+
+
+def test_donor_missing_pre_periods_is_named(df):
+    gappy = df[~((df["area"] == "d4") & df["year"].isin([2003, 2004]))]
+    with pytest.raises(ValidationError, match=r"'d4': \[2003, 2004\]") as info:
+        synth(gappy, treated="T0", **ARGS)
+    assert "miss pre-treatment periods" in str(info.value) and "drop those donors" in str(info.value)
+
+
+def test_treated_outside_the_convex_hull_warns_with_its_pre_fit_rmspe(df):
+    high = df.assign(y=np.where(df["area"] == "T0", df["y"] + 50.0, df["y"]))  # above every donor
+    with pytest.warns(EvalkitWarning, match="outside the donors' convex hull") as rec:
+        out = synth(high, treated="T0", **{**ARGS, "placebo": False, "loo": False})
+    rmspe = out.diagnostics["pre_rmspe"]
+    assert f"{rmspe:.4g}" in str(rec[0].message) and rmspe > 10
+    assert out.diagnostics["hull_distance"]["T0"] > 10 and out.diagnostics["outside_hull"] == {"T0": True}
+
+
+def test_treated_inside_the_hull_does_not_warn(df):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EvalkitWarning)
+        out = synth(df, treated="T0", **{**ARGS, "placebo": False, "loo": False})
+    assert out.diagnostics["hull_distance"]["T0"] < 0.05 and out.diagnostics["outside_hull"] == {"T0": False}
 
 
 # -------------------------------------------------------------------- plots

@@ -80,6 +80,19 @@ def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[
     return times, pre
 
 
+def _missing_message(y: pd.DataFrame, pre: np.ndarray, unit: str) -> str:
+    """Name the units and periods whose outcome is absent (pre-periods first: they decide the fit)."""
+    miss = y.isna()
+    by_unit = {u: [int(t) for t in miss.index[miss[u]]] for u in miss.columns if miss[u].any()}
+    pre_units = [u for u in by_unit if miss.loc[miss.index[pre], u].any()]
+    shown = "; ".join(f"{u!r}: {ts[:6]}{' ...' if len(ts) > 6 else ''}" for u, ts in list(by_unit.items())[:8])
+    more = f" and {len(by_unit) - 8} more units" if len(by_unit) > 8 else ""
+    return (f"The panel is unbalanced: {int(miss.sum().sum())} unit-period outcome(s) are absent "
+            f"({len(pre_units)} unit(s) {unit}= miss pre-treatment periods). Missing periods by unit: {shown}{more}. "
+            f"The synthetic control needs every unit observed in every period {y.index.min()}..{y.index.max()}; "
+            "drop those donors or fill the gaps before fitting.")
+
+
 def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: object,
                 treatment_start: object, predictors: object, pre_periods: object) -> SynthPanel:
     """Validate the long panel and return a :class:`SynthPanel`."""
@@ -95,10 +108,7 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: ob
     units = tuple(pd.unique(df[unit]))
     y = df.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=list(units))
     if y.isna().any().any():
-        n_miss = int(y.isna().sum().sum())
-        raise ValidationError(
-            f"The panel is unbalanced: {n_miss} unit-period outcome(s) are absent. The synthetic control needs "
-            f"every unit observed in every period {times.min()}..{times.max()}.")
+        raise ValidationError(_missing_message(y, pre, unit))
     treated_ids = _as_units(treated)
     missing = [t for t in treated_ids if t not in units]
     if missing:

@@ -65,6 +65,15 @@ def simplex_weights(x1: np.ndarray, x0: np.ndarray, v: np.ndarray) -> np.ndarray
     return w / w.sum()
 
 
+def hull_distance(z1: np.ndarray, z0: np.ndarray) -> float:
+    """Root-mean-square distance of the treated pre-period outcome path ``z1`` from the convex
+    hull of the donors' paths ``z0`` (0 inside). A treated unit outside the hull cannot be
+    reproduced by any synthetic control (Abadie, Diamond & Hainmueller 2010, sec. 2.3; Abadie
+    2021, JEL 59(2), sec. 3.2)."""
+    w = simplex_weights(z1, z0, np.ones(z1.size))
+    return float(np.sqrt(np.mean((z1 - z0 @ w) ** 2)))
+
+
 def _normalise(theta: np.ndarray) -> np.ndarray:
     a = np.abs(theta)
     s = a.sum()

@@ -21,14 +21,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import ParameterError, check_choice
+import warnings
+
+from evalkit.errors import EvalkitWarning, ParameterError, check_choice
 from evalkit.estimators._synth_data import SynthPanel, build_panel
-from evalkit.estimators._synth_kernels import WEIGHT_TOL, fit_synth, placebo_pvalues, placebo_sets, rmspe_ratio
+from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_distance, placebo_pvalues, placebo_sets,
+                                               rmspe_ratio)
 from evalkit.estimators._validate import check_alpha
 from evalkit.progress import bar
 from evalkit.results import InferenceInfo, Result
 
 MAX_PLACEBO_SETS = 20_000
+#: Warn when the treated pre-period path lies farther than this share of the outcome's pre-period
+#: standard deviation (over all units and pre periods) from the donors' convex hull.
+HULL_TOLERANCE = 0.05
 
 
 def _fit_group(panel: SynthPanel, treated: tuple[int, ...], donors: tuple[int, ...], v: str) -> list:
@@ -98,6 +104,7 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
     panel = build_panel(data, outcome=outcome, unit=unit, time=time, treated=treated,
                         treatment_start=treatment_start, predictors=predictors, pre_periods=pre_periods)
     fits = _fit_group(panel, panel.treated, panel.donors, v)
+    hull, outside = _warn_outside_hull(panel, fits)
     gap = _avg_gap(fits)
     p_att, p_t, n_sets, placebo_diag = np.nan, np.full((~panel.pre).sum(), np.nan), None, {}
     if placebo:
@@ -108,7 +115,8 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
         placebo_diag = _placebo_diag(panel, pgaps)
     loo_att = _leave_one_out(panel, fits, v, progress) if loo else None
     table = _table(panel, gap, p_att, p_t, int(treatment_start))
-    diagnostics = {**_diagnostics(panel, fits, gap), **placebo_diag, "placebo_p_value": p_att,
+    diagnostics = {**_diagnostics(panel, fits, gap), **placebo_diag, "hull_distance": hull,
+                   "outside_hull": outside, "placebo_p_value": p_att,
                    "n_placebo_sets": n_sets, "loo_att": loo_att}
     method = "placebo in space (RMSPE ratio)" if placebo else "none"
     return Result(
@@ -119,6 +127,27 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
         meta={"unit": unit, "time": time, "treated": [panel.units[i] for i in panel.treated],
               "treatment_start": int(treatment_start), "v": v, "predictors": list(panel.predictor_names)},
     )
+
+
+def _warn_outside_hull(panel: SynthPanel, fits: list) -> tuple[dict, dict]:
+    """Distance of each treated unit's pre-period path from the donors' convex hull; warns, with
+    the pre-period RMSPE of its fit, for each unit farther out than HULL_TOLERANCE."""
+    z0 = panel.y[panel.pre][:, list(panel.donors)]
+    scale = float(np.std(panel.y[panel.pre], ddof=1)) if panel.pre.sum() * panel.y.shape[1] > 1 else 0.0
+    out, outside = {}, {}
+    for i, fit in zip(panel.treated, fits):
+        dist = hull_distance(panel.y[panel.pre, i], z0)
+        out[str(panel.units[i])] = dist
+        outside[str(panel.units[i])] = bool(scale > 0 and dist > HULL_TOLERANCE * scale)
+        if outside[str(panel.units[i])]:
+            rmspe = float(np.sqrt(np.mean(fit.gap[panel.pre] ** 2)))
+            warnings.warn(
+                f"Treated unit {panel.units[i]!r} lies outside the donors' convex hull: its pre-period outcome path "
+                f"is {dist:.4g} (root mean square) from the nearest weighted average of donors, and the fitted "
+                f"synthetic control misses it by a pre-period RMSPE of {rmspe:.4g}. No donor weighting can "
+                "reproduce it; the post-period gap mixes the effect with this misfit. Consider synthetic DiD "
+                "(evalkit.sdid), which allows a level difference.", EvalkitWarning, stacklevel=3)
+    return out, outside
 
 
 def _table(panel: SynthPanel, gap: np.ndarray, p_att: float, p_t: np.ndarray, start: int) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
         rows = area[area["OMR_ID"] == unit]
         data = pd.concat([rows, donors])[["OMR_ID", "AAR", outcome]]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EvalkitWarning)  # the table's pre-period RMSPE column shows the fit
+            warnings.simplefilter("ignore", EvalkitWarning)  # the table shows the pre-period RMSPE and the hull check
             fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", treated=unit,
                                     treatment_start=int(rows["cohort"].iloc[0]), alpha=alpha, loo=False)
     return fits
@@ -99,13 +99,17 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
 
 def synth_table(fits: dict, *, lang: str) -> pd.DataFrame:
     """Per treated area: post-period mean gap, placebo p-value (RMSPE ratio), pre-period RMSPE, donors used."""
-    cols = {"da": ["Område", "Gns. forskel efter start", "Placebo p-værdi", "RMSPE før start", "Donorer med vægt"],
-            "en": ["Area", "Mean post-period gap", "Placebo p-value", "Pre-period RMSPE", "Donors with weight"]}[lang]
+    cols = {"da": ["Område", "Gns. forskel efter start", "Placebo p-værdi", "RMSPE før start", "Donorer med vægt",
+                   "Inden for donorernes konvekse hylster"],
+            "en": ["Area", "Mean post-period gap", "Placebo p-value", "Pre-period RMSPE", "Donors with weight",
+                   "Inside the donors' convex hull"]}[lang]
+    yes_no = {"da": ("nej", "ja"), "en": ("no", "yes")}[lang]
     rows = []
     for i, res in enumerate(fits.values()):
         att = res.table.set_index("term").loc["ATT"]
         used = sum(1 for w in res.diagnostics["weights"].values() if w > 1e-6)
         name = {"da": "område", "en": "area"}[lang]
         rows.append([f"{chr(65 + i)} ({name}; start {res.meta['treatment_start']})", att["estimate"],
-                     att["p_value"], res.diagnostics["pre_rmspe"], used])
+                     att["p_value"], res.diagnostics["pre_rmspe"], used,
+                     yes_no[not any(res.diagnostics["outside_hull"].values())]])
     return pd.DataFrame(rows, columns=cols)
