@@ -12,7 +12,7 @@
 # state FIPS code of the county FIPS code (integer division); 29 clusters of 3 to 46 counties.
 # The Python test rebuilds it with the same rule.
 
-.libPaths(c("/opt/rlib", .libPaths()))
+.libPaths(c(strsplit(Sys.getenv("R_DID_LIB", "/opt/rlib"), ":")[[1]], .libPaths()))
 suppressPackageStartupMessages({
   library(did)
   library(jsonlite)
