@@ -1,7 +1,8 @@
 """Callaway & Sant'Anna on mpdta against R did (published numbers) and a peer (moderndid 0.2).
 
-Every stored number carries its source and tolerance. R did itself is not
-installed here; the R numbers are the published vignette values.
+Every stored number carries its source and tolerance. The R numbers here are the
+published vignette values; R did 2.1.2 itself (run by tests/references/r/did_mpdta.R) is
+the witness in tests/test_did_r_reference.py.
 """
 from __future__ import annotations
 
