@@ -289,3 +289,15 @@ def test_placebo_answer_does_not_depend_on_the_thread_count():
     assert out[0]["att"] == pytest.approx(out[1]["att"], abs=1e-12)
     for k in out[0]["w"]:
         assert out[0]["w"][k] == pytest.approx(out[1]["w"][k], abs=1e-10)
+
+
+def test_initial_simplex_is_r_optim_convention():
+    # R optim's Nelder-Mead: vertices start and start + 0.1 * max|start| * e_i, so a start with
+    # near-zero entries can still move them (scipy's default moves each by 5% of itself)
+    from evalkit.estimators._synth_kernels import initial_simplex
+    s = np.array([1e-4, 0.9, 0.0999])
+    sim = initial_simplex(s)
+    assert sim.shape == (4, 3)
+    np.testing.assert_array_equal(sim[0], s)
+    np.testing.assert_allclose(sim[1:] - s, 0.09 * np.eye(3))
+    np.testing.assert_allclose(initial_simplex(np.zeros(2))[1:], 0.1 * np.eye(2))

@@ -13,7 +13,8 @@ and ``z0`` (T0, J) pre-period outcomes, ``y1`` (T,) and ``y0`` (T, J) all outcom
   ``|Cw|^2``). No penalty constant, no random start.
 * Outer problem (``V`` diagonal, sum 1): minimise the pre-period outcome MSPE
   ``mean((z1 - z0 w(V))^2)`` by Nelder-Mead from two fixed starts (equal weights and
-  Synth's regression-based start); the better optimum is kept.
+  Synth's regression-based start), each with R ``optim``'s start simplex (a common step
+  of 0.1 max|start|); the better optimum is kept.
 """
 from __future__ import annotations
 
@@ -89,6 +90,17 @@ def regression_start(x1s: np.ndarray, x0s: np.ndarray, z1: np.ndarray, z0: np.nd
     return _normalise(np.einsum("kt,kt->k", beta, beta))
 
 
+def initial_simplex(start: np.ndarray) -> np.ndarray:
+    """Nelder-Mead start simplex as R's ``optim``: ``start`` and ``start + 0.1 max|start| e_i``.
+
+    scipy's default moves each coordinate by 5% of itself, so a start with near-zero
+    entries (Synth's regression start often puts ~all weight on one predictor) cannot
+    leave that corner; R's common step can, which is what Synth's V search relies on.
+    """
+    step = 0.1 * float(np.abs(start).max()) or 0.1
+    return np.vstack([start, start + step * np.eye(start.size)])
+
+
 def optimize_v(x1s: np.ndarray, x0s: np.ndarray, z1: np.ndarray, z0: np.ndarray) -> np.ndarray:
     """Diagonal V (sum 1) minimising the pre-period MSPE; Nelder-Mead from fixed starts."""
     k = x1s.size
@@ -103,7 +115,8 @@ def optimize_v(x1s: np.ndarray, x0s: np.ndarray, z1: np.ndarray, z0: np.ndarray)
     best_v, best = starts[0], loss(starts[0])
     for start in starts:
         res = minimize(loss, start, method="Nelder-Mead",
-                       options={"maxfev": 300 * k, "xatol": 1e-7, "fatol": 1e-12})
+                       options={"maxfev": 300 * k, "xatol": 1e-7, "fatol": 1e-12,
+                                "initial_simplex": initial_simplex(start)})
         if res.fun < best:
             best_v, best = _normalise(res.x), float(res.fun)
     return best_v
