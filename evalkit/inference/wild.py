@@ -12,7 +12,9 @@ fixed effects that cross clusters (e.g. years), sums of Z by (cluster, level).
 Every residual vector used is r = Z c, so per-cluster scores S_g = X_g'r_g
 (G x k), W_g = A X_g'X_g a (a = A e_j, A = (X'X)^-1) and the (cluster, level)
 sums of r and of Xa are small matrix products; no n-vector is touched after
-the set-up, and several coefficients share one set-up (:func:`prepare`). For
+the set-up, and several coefficients share one set-up (:func:`prepare`; an
+estimator that has just partialled [y, X] itself hands it to
+:func:`prepare_partialled`, so the fixed effects are not partialled twice). For
 a weight vector v (length G) the bootstrap numerator is d'v (d_g = a'S_g) and
 the G per-cluster bootstrap scores a's*_g are
 
