@@ -42,17 +42,18 @@ FAST_TWOWAY_ROWS = 500_000
 
 
 def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
-               method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
+               method: InferenceMethod, req: FitRequest, keep: dict | None = None) -> tuple[pd.Series, pd.DataFrame]:
     """Within (unit and time effects) OLS.
 
     linearmodels ``PanelOLS`` below :data:`FAST_TWOWAY_ROWS` rows; above, the
     exact two-way solver of :mod:`evalkit.estimators._kernels.demean`
     (:func:`fit_twoway_fast`; ``tests/test_twfe_fast.py`` holds both equal).
     Returns the coefficients and their covariance, already scaled by the
-    inference method. Rows must be in the order of ``req.clusters``.
+    inference method. Rows must be in the order of ``req.clusters``. ``keep``:
+    a dict that receives the partialled [y, X] as ``"zt"`` (fast path only).
     """
     if len(y) >= FAST_TWOWAY_ROWS:
-        return fit_twoway_fast(y, x, entity, period, method, req)
+        return fit_twoway_fast(y, x, entity, period, method, req, keep)
     index = pd.MultiIndex.from_arrays([np.asarray(entity), np.asarray(period)], names=["entity", "time"])
     exog = pd.DataFrame(np.asarray(x, dtype=float), index=index, columns=list(x.columns))
     model = PanelOLS(pd.Series(np.asarray(y, dtype=float), index=index, name="y"), exog,
@@ -72,7 +73,8 @@ def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.nd
 
 
 def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
-                    method: InferenceMethod, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
+                    method: InferenceMethod, req: FitRequest, keep: dict | None = None
+                    ) -> tuple[pd.Series, pd.DataFrame]:
     """The within estimator by Frisch-Waugh-Lovell with the exact two-way solver, and the
     registry's CR1/HC1 covariance (same finite-sample factors as the PanelOLS path)."""
     from evalkit.estimators._kernels.demean import twoway_fit
@@ -86,6 +88,8 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
     scale = np.maximum(np.einsum("ij,ij->j", z[:, 1:], z[:, 1:]), 1e-300)
     zt = twoway_fit(z, np.asarray(entity), np.asarray(period)).residuals
     del z
+    if keep is not None:
+        keep["zt"] = zt
     yt, xt = zt[:, 0], zt[:, 1:]
     xtx = xt.T @ xt
     if np.any(np.diag(xtx) < 1e-10 * scale) or scaled_cond(xtx) > 1e12:
@@ -131,17 +135,33 @@ def pack(*, estimator: str, estimand: str, table: pd.DataFrame, vcov: pd.DataFra
                   diagnostics=dict(diagnostics), meta=dict(meta))
 
 
-def finish(result: Result, postfit: str | None, data: pd.DataFrame, options: Mapping[str, Any] | None) -> Result:
-    """Apply a post-fit inference method ("cr2", "cr3", "wild", "randomization") to a CR1 result."""
+def finish(result: Result, postfit: str | None, data: pd.DataFrame, options: Mapping[str, Any] | None,
+           fit: tuple | None = None) -> Result:
+    """Apply a post-fit inference method ("cr2", "cr3", "wild", "randomization") to a CR1 result.
+
+    ``fit``: the fit's partialled design (see :func:`fit_handover`); the wild bootstrap then
+    reuses it instead of partialling the fixed effects out again."""
     if postfit is None:
         if options:
             raise ValidationError(f"inference_options={dict(options)} are only used with inference in "
                                   "('cr2', 'cr3', 'wild', 'randomization').")
         _warn_few_treated(result)
         return result
-    from evalkit.inference.choice import with_inference
+    from evalkit.inference.choice import fit_design, with_inference
 
-    return with_inference(result, postfit, data, **dict(options or {}))
+    if fit is None or postfit != "wild":
+        return with_inference(result, postfit, data, **dict(options or {}))
+    with fit_design(result, *fit):
+        return with_inference(result, postfit, data, **dict(options or {}))
+
+
+def fit_handover(keep: dict | None, names: list[str], req: FitRequest, entity: np.ndarray,
+                 period: np.ndarray) -> tuple | None:
+    """(partialled [y, X], term names, cluster codes, fixed-effect codes) of a :func:`fit_twoway`
+    that kept its partialled data, for :func:`finish`; None otherwise."""
+    if not keep or req.clusters is None:
+        return None
+    return keep["zt"], names, req.clusters, [np.asarray(entity), np.asarray(period)]
 
 
 def _warn_few_treated(result: Result) -> None:

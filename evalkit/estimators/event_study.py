@@ -10,7 +10,8 @@ import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.estimators import _validate as v
-from evalkit.estimators._common import cluster_diagnostics, finish, fit_twoway, pack, panel_request, term_table
+from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
+                                       panel_request, term_table)
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -65,7 +66,8 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
 
     req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=dummies.shape[1])
     entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
-    params, vcov = fit_twoway(df[outcome].to_numpy(float), dummies, entity, period, method, req)
+    keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
+    params, vcov = fit_twoway(df[outcome].to_numpy(float), dummies, entity, period, method, req, keep)
     table = _table(params, vcov, alpha, method.df(req), etime, df[unit], reference)
     diagnostics = {"n_dropped_missing": n_dropped, "n_units": int(df[unit].nunique()),
                    "n_never_treated": int(df.loc[df[cohort] == 0, unit].nunique()),
@@ -75,7 +77,8 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
             "reference": reference, "bin_endpoints": bin_endpoints}
     result = pack(estimator="event_study", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method,
                 req=req, outcome=outcome, diagnostics=diagnostics, meta=meta)
-    return finish(result, postfit, data, inference_options)
+    fit = fit_handover(keep, list(dummies.columns), req, entity, period)
+    return finish(result, postfit, data, inference_options, fit)
 
 
 def event_times(time: np.ndarray, cohort: np.ndarray, leads: int, lags: int, bin_endpoints: bool) -> np.ndarray:

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from evalkit.estimators import _validate as v
-from evalkit.estimators._common import cluster_diagnostics, finish, fit_twoway, pack, panel_request, term_table
+from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
+                                       panel_request, term_table)
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -65,7 +66,8 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     x = df[[treatment, *covariates]].rename(columns={treatment: "ATT"})
     req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=x.shape[1])
     entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
-    params, vcov = fit_twoway(df[outcome].to_numpy(float), x, entity, period, method, req)
+    keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
+    params, vcov = fit_twoway(df[outcome].to_numpy(float), x, entity, period, method, req, keep)
 
     table = term_table(params, vcov, alpha, method.df(req))
     ever = df.groupby(unit)[treatment].transform("max") == 1
@@ -77,4 +79,5 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     result = pack(estimator="twfe", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method, req=req,
                 outcome=outcome, diagnostics=diagnostics,
                 meta={"unit": unit, "time": time, "treatment": treatment, "cluster": cluster, "covariates": covariates})
-    return finish(result, postfit, data, inference_options)
+    fit = fit_handover(keep, list(x.columns), req, entity, period)
+    return finish(result, postfit, data, inference_options, fit)

@@ -15,6 +15,8 @@ a ParameterError that lists the allowed methods. Every method returns a new
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -24,7 +26,7 @@ from evalkit.estimators._designs import check_same_fit, linear_design, nested_pa
 from evalkit.inference import _refit
 from evalkit.inference.randomization import randomization_test
 from evalkit.inference.small_sample import cr2_dof, cr2_vcov, cr3_vcov
-from evalkit.inference.wild import wild_cluster_bootstrap
+from evalkit.inference.wild import bootstrap, prepare, prepare_partialled, wild_cluster_bootstrap
 from evalkit.results.result import InferenceInfo
 
 _LINEAR = ["cr1", "hc1", "cr2", "cr3", "wild", "randomization"]
@@ -128,15 +130,41 @@ def _set_t(table, term, est, se, df, alpha):
         se, est / se, 2 * stats.t.sf(abs(est / se), df), est - crit * se, est + crit * se]
 
 
+#: partialled designs handed over by an estimator for the inference call it makes itself (by id of the result)
+_FIT_DESIGNS: dict[int, tuple] = {}
+
+
+@contextmanager
+def fit_design(result, zt: np.ndarray, names: list[str], clusters: np.ndarray, fe_codes: list[np.ndarray]):
+    """While open, ``with_inference(result, "wild", ...)`` uses the fit's own partialled
+    Z = [y, X] (columns ``names``) instead of rebuilding the design from the data and
+    partialling the fixed effects again. Only for the call the estimator makes on its own
+    data: nothing outlives the block, so a later call re-reads (and checks) its data."""
+    _FIT_DESIGNS[id(result)] = (zt, names, clusters, fe_codes)
+    try:
+        yield
+    finally:
+        _FIT_DESIGNS.pop(id(result), None)
+
+
+def _wild_design(result, data):
+    """(cluster-level design, term names): the fit's partialled design if handed over, else rebuilt."""
+    handed = _FIT_DESIGNS.get(id(result))
+    if handed is not None:
+        zt, names, clusters, fe_codes = handed
+        return prepare_partialled(zt, clusters, fe_codes), names
+    design = linear_design(result, data)
+    return prepare(design.y, design.X.to_numpy(float), design.clusters,
+                   fe_codes=list(design.fe) or None), list(design.X.columns)
+
+
 def _wild(result, data, terms, *, B, weights, restricted, seed):
     _require_cluster(result, "wild")
-    design = linear_design(result, data)
-    names = list(design.X.columns)
     table, details = result.tidy(), {}
-    for term in terms:
-        w = wild_cluster_bootstrap(design.y, design.X.to_numpy(float), design.clusters, coef_index=names.index(term),
-                                   restricted=restricted, weights=weights, B=B, seed=seed, alpha=result.alpha,
-                                   fe_codes=list(design.fe) or None)
+    prepared, names = _wild_design(result, data)
+    for term in terms:  # one set-up (fixed effects out, cluster sums) for every term
+        w = bootstrap(prepared, coef_index=names.index(term), restricted=restricted, weights=weights, B=B,
+                      seed=seed, alpha=result.alpha)
         check_same_fit(result, np.array([w.estimate]), [term])
         row = table["term"] == term
         table.loc[row, ["p_value", "conf_low", "conf_high"]] = [w.p_value, w.ci_low, w.ci_high]

@@ -6,12 +6,15 @@ Nielsen & Webb 2019, "Fast and wild: Bootstrap inference in Stata using
 boottest", Stata Journal 19(1), 4-60).
 
 Algorithm. Fixed effects are partialled out once (Frisch-Waugh-Lovell, with
-the exact two-way solver or alternating projections of
-:mod:`evalkit.estimators._kernels.demean`). Everything a bootstrap draw needs
-is then reduced to cluster-level objects: per-cluster scores S_g = X_g'r_g
-(G x k), the per-cluster cross products X_g'X_g (entering through
-W_g = A X_g'X_g a, a = A e_j, A = (X'X)^-1), and, for fixed effects that
-cross clusters (e.g. years), per (cluster, level) sums of r and of Xa. For
+an exact two-way solver or alternating projections; :mod:`._wild_design`), and
+Z = [y, X] is summarised once by cluster: X_g'Z_g (G x k x (1+k)) and, for
+fixed effects that cross clusters (e.g. years), sums of Z by (cluster, level).
+Every residual vector used is r = Z c, so per-cluster scores S_g = X_g'r_g
+(G x k), W_g = A X_g'X_g a (a = A e_j, A = (X'X)^-1) and the (cluster, level)
+sums of r and of Xa are small matrix products; no n-vector is touched after
+the set-up, and several coefficients share one set-up (:func:`prepare`; an
+estimator that has just partialled [y, X] itself hands it to
+:func:`prepare_partialled`, so the fixed effects are not partialled twice). For
 a weight vector v (length G) the bootstrap numerator is d'v (d_g = a'S_g) and
 the G per-cluster bootstrap scores a's*_g are
 
@@ -42,10 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from evalkit.errors import ParameterError, ValidationError, check_choice
-from evalkit.estimators._kernels.demean import demean, twoway_fit
+from evalkit.inference._wild_design import ClusterDesign, build, dense_codes, summarise
 
 WEIGHTS = ("rademacher", "webb", "mammen")
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -80,20 +82,8 @@ class WildResult:
     n_clusters: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Design:
-    y: np.ndarray          # partialled outcome
-    x: np.ndarray          # partialled regressors (n x k)
-    cl: np.ndarray         # cluster codes 0..G-1
-    n_clusters: int
-    cross: np.ndarray | None   # (n x f) level codes of the crossing factors, offset into 0..L-1
-    n_levels: int          # total levels of crossing factors
-    m_inv: np.ndarray | None   # generalised inverse of D_c' M_{D_n} D_c
-    scale: float           # CR1 factor
-
-
 # ---------------------------------------------------------------- validation
-def _validate(y, x, clusters, coef_index, weights, B, alpha, null, fe_codes):
+def _check_data(y, x, clusters):
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
@@ -105,9 +95,12 @@ def _validate(y, x, clusters, coef_index, weights, B, alpha, null, fe_codes):
     clusters = np.asarray(clusters)
     if clusters.shape != y.shape or pd.isna(clusters).any():
         raise ParameterError(f"clusters must have one non-missing label per row ({y.shape[0]}).")
-    if isinstance(coef_index, bool) or not isinstance(coef_index, (int, np.integer)) \
-            or not -x.shape[1] <= coef_index < x.shape[1]:
-        raise ParameterError(f"coef_index={coef_index!r} must index one of the {x.shape[1]} columns of X.")
+    return y, x, clusters
+
+
+def _check_options(k, coef_index, weights, B, alpha, null) -> int:
+    if isinstance(coef_index, bool) or not isinstance(coef_index, (int, np.integer)) or not -k <= coef_index < k:
+        raise ParameterError(f"coef_index={coef_index!r} must index one of the {k} columns of X.")
     check_choice("weights", weights, WEIGHTS)
     if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 1:
         raise ParameterError(f"B={B!r} must be a positive integer (e.g. 9999).")
@@ -115,124 +108,54 @@ def _validate(y, x, clusters, coef_index, weights, B, alpha, null, fe_codes):
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
     if not np.isfinite(null):
         raise ParameterError(f"null={null!r} must be a finite number.")
+    return int(coef_index) % k
+
+
+def _check_codes(fe_codes, shape) -> list[np.ndarray]:
     codes = []
     for j, c in enumerate(fe_codes or []):
         c = np.asarray(c)
-        if c.shape != y.shape or not np.issubdtype(c.dtype, np.integer) or (len(c) and c.min() < 0):
+        if c.shape != shape or not np.issubdtype(c.dtype, np.integer) or (len(c) and c.min() < 0):
             raise ParameterError(f"fe_codes[{j}] must be non-negative integer codes, one per row.")
-        codes.append(pd.factorize(c, sort=True)[0].astype(np.intp))
-    return y, x, clusters, int(coef_index) % x.shape[1], codes
-
-
-# ------------------------------------------------------------ fixed effects
-def _partial(z: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
-    """Residuals of the columns of z on the fixed effects (exact two-way solver, else alternating projections)."""
-    if not codes:
-        return z
-    if len(codes) == 2:
-        big, small = sorted(codes, key=lambda c: -(int(c.max()) + 1))
-        try:
-            return twoway_fit(z, big, small).residuals
-        except ValidationError:  # redundant or disconnected factors: alternating projections
-            pass
-    res = demean(z, codes)
-    if not res.converged:
-        raise ValidationError("Partialling out the fixed effects did not converge.")
-    return res.values
-
-
-def _nested(code: np.ndarray, cl: np.ndarray) -> bool:
-    """Whether every level of ``code`` lies in one cluster."""
-    pairs = pd.DataFrame({"c": code, "g": cl}).drop_duplicates()
-    return bool(pairs["c"].is_unique)
-
-
-def _crossing_inverse(nested: list[np.ndarray], crossing: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stacked crossing-level codes and a g-inverse of D_c' M_{D_n} D_c."""
-    sizes = [int(c.max()) + 1 for c in crossing]
-    offsets = np.cumsum([0] + sizes[:-1])
-    stacked = np.column_stack([c + o for c, o in zip(crossing, offsets)])
-    n, L = stacked.shape[0], int(sum(sizes))
-    rows = np.repeat(np.arange(n), stacked.shape[1])
-    d_c = sp.csr_matrix((np.ones(rows.size), (rows, stacked.ravel())), shape=(n, L))
-    gram = (d_c.T @ d_c).toarray()
-    if len(nested) == 1:
-        u = nested[0]
-        d_u = np.bincount(u).astype(float)
-        cross = sp.csr_matrix((np.ones(n), (u, np.arange(n))), shape=(d_u.size, n)) @ d_c
-        gram = gram - (cross.T @ sp.diags(1.0 / d_u) @ cross).toarray()
-    elif nested:
-        if n * L > 50_000_000:
-            raise ParameterError("Too many crossing fixed-effect levels with several nested factors; "
-                                 "pass at most one fixed effect nested in the clusters.")
-        dense = _partial(d_c.toarray(), nested)
-        gram = dense.T @ dense
-    return stacked, np.linalg.pinv(gram, rcond=1e-10, hermitian=True), L
-
-
-def _fe_df(codes: list[np.ndarray], cl: np.ndarray) -> tuple[int, list[bool]]:
-    """Absorbed parameters counted as in the registry (nested effects count as one intercept)."""
-    if not codes:
-        return 0, []
-    nested = [_nested(c, cl) for c in codes]
-    return 1 + sum(int(c.max()) for c, nst in zip(codes, nested) if not nst), nested
-
-
-def _design(y, x, clusters, codes) -> _Design:
-    cl = pd.factorize(clusters, sort=True)[0].astype(np.intp)
-    G = int(cl.max()) + 1
-    if G < 2:
-        raise ValidationError("The wild cluster bootstrap needs at least 2 clusters.")
-    z = _partial(np.column_stack([y, x]), codes)
-    n_fe, nested = _fe_df(codes, cl)
-    crossing = [c for c, nst in zip(codes, nested) if not nst]
-    cross, m_inv, L = None, None, 0
-    if crossing:
-        cross, m_inv, L = _crossing_inverse([c for c, nst in zip(codes, nested) if nst], crossing)
-    n, k = x.shape
-    K = k + n_fe
-    if n <= K:
-        raise ValidationError(f"Too few observations ({n}) for {K} parameters.")
-    scale = G / (G - 1) * (n - 1) / (n - K)
-    return _Design(y=z[:, 0], x=z[:, 1:], cl=cl, n_clusters=G, cross=cross, n_levels=L, m_inv=m_inv, scale=scale)
+        codes.append(dense_codes(c))
+    return codes
 
 
 # --------------------------------------------------------- cluster objects
-def _csum(values: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
-    """Sums of the columns of ``values`` (n x m) by ``codes`` -> (size x m)."""
-    return np.column_stack([np.bincount(codes, weights=values[:, j], minlength=size)
-                            for j in range(values.shape[1])])
-
-
-def _level_sums(vec: np.ndarray, d: _Design) -> np.ndarray:
-    """(G x L) sums of ``vec`` by cluster and crossing fixed-effect level."""
-    G, L = d.n_clusters, d.n_levels
-    out = np.zeros(G * L)
-    for j in range(d.cross.shape[1]):
-        out += np.bincount(d.cl * L + d.cross[:, j], weights=vec, minlength=G * L)
-    return out.reshape(G, L)
-
-
 @dataclass(frozen=True, slots=True)
 class _Parts:
-    d: np.ndarray   # (G,) a'S_g
-    S: np.ndarray   # (G x k)
-    E: np.ndarray | None  # (G x L)
+    """Cluster-level scores of one residual vector r = Z c: d_g = a'S_g, S (G x k), E (G x L)."""
+
+    d: np.ndarray
+    S: np.ndarray
+    E: np.ndarray | None
 
 
-def _parts(r: np.ndarray, d: _Design, a: np.ndarray) -> _Parts:
-    S = _csum(d.x * r[:, None], d.cl, d.n_clusters)
-    E = _level_sums(r, d) if d.cross is not None else None
-    return _Parts(d=S @ a, S=S, E=E)
+def _parts(design: ClusterDesign, c: np.ndarray, a: np.ndarray) -> _Parts:
+    S = design.xz @ c
+    return _Parts(d=S @ a, S=S, E=None if design.ez is None else design.ez @ c)
 
 
-def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xtx = x.T @ x
+def _ols(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if xtx.size and np.linalg.cond(xtx) > 1e12:
         raise ValidationError("X is rank deficient after partialling out the fixed effects "
                               "(a regressor is collinear with others or absorbed by the fixed effects).")
     inv = np.linalg.inv(xtx) if xtx.size else xtx
-    return inv, inv @ (x.T @ y)
+    return inv, inv @ xty
+
+
+def _restricted(xtx: np.ndarray, xty: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients c on Z = [y, X] of the residuals of y and of x_j on the other regressors:
+    the restricted residuals are r(b0) = Z c_a - b0 Z c_b (Roodman et al. 2019, sec. 3)."""
+    k = xtx.shape[0]
+    others = np.array([i for i in range(k) if i != j], dtype=np.intp)
+    c_a, c_b = np.zeros(k + 1), np.zeros(k + 1)
+    c_a[0], c_b[1 + j] = 1.0, 1.0
+    if others.size:
+        _, g_y = _ols(xtx[np.ix_(others, others)], xty[others])
+        _, g_x = _ols(xtx[np.ix_(others, others)], xtx[others, j])
+        c_a[1 + others], c_b[1 + others] = -g_y, -g_x
+    return c_a, c_b
 
 
 # ------------------------------------------------------------------ draws
@@ -338,40 +261,46 @@ def _bound(pfun, est: float, se: float, alpha: float, direction: int) -> float:
     return 0.5 * (inside + outside)
 
 
-def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool = True,
-                           weights: str = "rademacher", B: int = 9999, seed: int | None = None,
-                           null: float = 0.0, alpha: float = 0.05, ci: bool = True,
-                           fe_codes: Sequence[np.ndarray] | None = None) -> WildResult:
-    """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
+def prepare(y, X, clusters, fe_codes: Sequence[np.ndarray] | None = None) -> ClusterDesign:
+    """Validate y (n,), X (n x k) and the clusters, partial out ``fe_codes`` and summarise by
+    cluster; the result serves :func:`bootstrap` for any coefficient of X."""
+    y, x, clusters = _check_data(y, X, clusters)
+    return build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape))
 
-    y (n,), X (n x k; include a constant yourself unless ``fe_codes`` absorb
-    it), clusters (n labels). ``fe_codes``: integer code arrays of fixed
-    effects to absorb (e.g. [person, year]); they may be nested in the
-    clusters or cross them. ``restricted``: WCR (imposes the null; the
-    recommended default, MacKinnon & Webb 2017) or WCU. ``weights``:
-    "rademacher" (enumerated when 2^G <= B), "webb" (six-point) or "mammen".
-    Nothing passed in is modified.
-    """
-    y, x, clusters, j, codes = _validate(y, X, clusters, coef_index, weights, B, alpha, float(null), fe_codes)
-    d = _design(y, x, clusters, codes)
-    A, beta = _ols(d.x, d.y)
+
+def prepare_partialled(zt: np.ndarray, clusters, fe_codes: Sequence[np.ndarray] | None = None) -> ClusterDesign:
+    """:func:`prepare` for Z = [y, X] from which ``fe_codes`` are already partialled out
+    (e.g. by the estimator's own fit), so the fixed effects are not partialled again."""
+    zt = np.asarray(zt, dtype=float)
+    _check_data(zt[:, 0], zt[:, 1:], clusters)
+    return summarise(zt, dense_codes(np.asarray(clusters)), _check_codes(fe_codes, zt.shape[:1]))
+
+
+def bootstrap(design: ClusterDesign, *, coef_index: int, restricted: bool = True, weights: str = "rademacher",
+         B: int = 9999, seed: int | None = None, null: float = 0.0, alpha: float = 0.05,
+         ci: bool = True) -> WildResult:
+    """Wild cluster bootstrap test of beta[coef_index] = null on a :func:`prepare`-d design
+    (options as in :func:`wild_cluster_bootstrap`)."""
+    j = _check_options(design.xz.shape[1], coef_index, weights, B, alpha, float(null))
+    return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)
+
+
+def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) -> WildResult:
+    xtx, xty = d.xz[:, :, 1:].sum(axis=0), d.xz[:, :, 0].sum(axis=0)
+    A, beta = _ols(xtx, xty)
     a = A[:, j]
-    resid = d.y - d.x @ beta
-    se = float(np.sqrt(d.scale * np.sum(_parts(resid, d, a).d ** 2)))
+    se = float(np.sqrt(d.scale * np.sum(_parts(d, np.r_[1.0, -beta], a).d ** 2)))
     if not se > 0:
         raise ValidationError("The CR1 standard error is zero; the hypothesis cannot be tested.")
     est = float(beta[j])
     stat = (est - null) / se
-    xa = d.x @ a
-    W = _csum(d.x * xa[:, None], d.cl, d.n_clusters) @ A
-    FM = _level_sums(xa, d) @ d.m_inv if d.cross is not None else None
+    W = (d.xz[:, :, 1:] @ a) @ A
+    FM = (d.ez[:, :, 1:] @ a) @ d.m_inv if d.ez is not None else None
     if restricted:
-        others = np.delete(d.x, j, axis=1)
-        _, g_y = _ols(others, d.y) if others.shape[1] else (None, np.zeros(0))
-        _, g_x = _ols(others, d.x[:, j]) if others.shape[1] else (None, np.zeros(0))
-        pa, pb = _parts(d.y - others @ g_y, d, a), _parts(d.x[:, j] - others @ g_x, d, a)
+        c_a, c_b = _restricted(xtx, xty, j)
+        pa, pb = _parts(d, c_a, a), _parts(d, c_b, a)
     else:
-        pa = _parts(resid, d, a)
+        pa = _parts(d, np.r_[1.0, -beta], a)
         pb = _Parts(d=np.zeros_like(pa.d), S=np.zeros_like(pa.S), E=None if pa.E is None else np.zeros_like(pa.E))
     enumerated = weights == "rademacher" and d.n_clusters < 63 and 2 ** d.n_clusters <= B
     draws = _summarise(pa, pb, W, FM, _weight_chunks(weights, d.n_clusters, B, seed), d.scale)
@@ -388,3 +317,24 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     return WildResult(statistic=float(stat), p_value=p, ci_low=float(lo), ci_high=float(hi),
                       B=int(draws.na.size), enumerated=enumerated, weights=weights, restricted=bool(restricted),
                       seed=seed, estimate=est, std_error=se, n_clusters=d.n_clusters)
+
+
+def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool = True,
+                           weights: str = "rademacher", B: int = 9999, seed: int | None = None,
+                           null: float = 0.0, alpha: float = 0.05, ci: bool = True,
+                           fe_codes: Sequence[np.ndarray] | None = None) -> WildResult:
+    """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
+
+    y (n,), X (n x k; include a constant yourself unless ``fe_codes`` absorb
+    it), clusters (n labels). ``fe_codes``: integer code arrays of fixed
+    effects to absorb (e.g. [person, year]); they may be nested in the
+    clusters or cross them. ``restricted``: WCR (imposes the null; the
+    recommended default, MacKinnon & Webb 2017) or WCU. ``weights``:
+    "rademacher" (enumerated when 2^G <= B), "webb" (six-point) or "mammen".
+    Nothing passed in is modified. To test several coefficients of one
+    design, :func:`prepare` it once and call :func:`bootstrap` per coefficient.
+    """
+    y, x, clusters = _check_data(y, X, clusters)
+    j = _check_options(x.shape[1], coef_index, weights, B, alpha, float(null))
+    design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape))
+    return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)

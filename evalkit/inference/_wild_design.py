@@ -1,0 +1,253 @@
+"""Set-up of the wild cluster bootstrap: fixed effects out, then cluster-level sums only.
+
+Roodman, MacKinnon, Nielsen & Webb (2019, "Fast and wild: Bootstrap inference in
+Stata using boottest", Stata Journal 19(1), 4-60, sec. 5) reduce everything a
+bootstrap draw needs to cluster-level objects that are computed once. Here the
+fixed effects are partialled out of Z = [y, X] (Frisch-Waugh-Lovell), and Z is
+summarised by
+
+* ``xz``: X_g'Z_g per cluster (G x k x (1+k)); every residual vector the
+  bootstrap uses is Z c for some c, so its scores are ``xz @ c``;
+* ``ez``: sums of Z by (cluster, level of a crossing fixed effect) (G x L x (1+k));
+* ``m_inv``: a generalised inverse of D_c' M_{D_n} D_c (crossing dummies D_c after
+  the nested effects D_n), the exact correction for effects that cross clusters.
+
+After :func:`build` no n-vector is used again: the cost of the draws and of the
+test inversion does not depend on the number of observations.
+
+Two-way fixed effects with a small second factor (persons and years) are
+partialled exactly with a dense (units x levels) cross-tabulation
+(:func:`twoway_residuals`); the same table gives D_c' M_{D_n} D_c.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from evalkit.errors import ParameterError, ValidationError
+from evalkit.estimators._kernels.demean import demean, twoway_fit
+
+_DENSE_CELLS = 2 ** 25  # largest (units x levels) table built densely (268 MB)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDesign:
+    """Cluster-level summary of y = X b + fixed effects + u (see the module docstring).
+
+    scale: the CR1 factor G/(G-1) (N-1)/(N-K); ``ez``/``m_inv`` are None without
+    fixed effects that cross the clusters.
+    """
+
+    xz: np.ndarray
+    ez: np.ndarray | None
+    m_inv: np.ndarray | None
+    n_clusters: int
+    n_obs: int
+    scale: float
+
+
+# ------------------------------------------------------------------ codes
+def dense_codes(values: np.ndarray) -> np.ndarray:
+    """Codes 0..m-1 in sorted order of the values (``pd.factorize(sort=True)``); integer
+    values that already are such codes are returned as they are, without the sort."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer) and values.size and values.min() >= 0 \
+            and np.bincount(values).all():
+        return values.astype(np.intp, copy=False)
+    return pd.factorize(values, sort=True)[0].astype(np.intp)
+
+
+def nested(code: np.ndarray, cl: np.ndarray) -> bool:
+    """Whether every level of ``code`` lies in one cluster (codes 0..m-1)."""
+    first = np.empty(int(code.max()) + 1, dtype=cl.dtype)
+    first[code] = cl  # one cluster of each level; nested iff every row agrees with it
+    return bool(np.array_equal(first[code], cl))
+
+
+# ---------------------------------------------------------- fixed effects
+@dataclass(frozen=True, slots=True)
+class TwoWay:
+    """Unit and second-factor codes with the dense cross-tab C (unit x level counts), the unit
+    sizes D_u and S = D_o - C' D_u^-1 C, the second factor's dummies' cross products after
+    the unit effects (the Schur complement of the two-way normal equations)."""
+
+    unit: np.ndarray
+    other: np.ndarray
+    cross: np.ndarray
+    d_u: np.ndarray
+    schur: np.ndarray
+
+
+def two_way(unit: np.ndarray, other: np.ndarray) -> TwoWay | None:
+    """The :class:`TwoWay` of the codes, or None when the cross-tab is too large to hold densely."""
+    n_u, n_o = int(unit.max()) + 1, int(other.max()) + 1
+    if n_u * n_o > _DENSE_CELLS:
+        return None
+    cross = np.bincount(unit * n_o + other, minlength=n_u * n_o).astype(float).reshape(n_u, n_o)
+    d_u = cross.sum(axis=1)
+    return TwoWay(unit, other, cross, d_u, np.diag(cross.sum(axis=0)) - (cross / d_u[:, None]).T @ cross)
+
+
+def _fixed_level_inverse(s: np.ndarray) -> np.ndarray:
+    """Inverse of S with level 0 fixed (zero row and column); ValidationError if not connected."""
+    reduced = s[1:, 1:]
+    if reduced.size and not np.linalg.cond(reduced) <= 1e12:
+        raise ValidationError("The fixed effects are not connected.")
+    ginv = np.zeros_like(s)
+    ginv[1:, 1:] = np.linalg.inv(reduced) if reduced.size else reduced
+    return ginv
+
+
+def twoway_residuals(z: np.ndarray, tw: TwoWay) -> np.ndarray:
+    """Residuals of the columns of z on unit and second-factor effects, exactly.
+
+    Same normal equations as :func:`evalkit.estimators._kernels.demean.twoway_solve`
+    (unit block eliminated, level 0 of the second factor fixed), with the cross-tab
+    held densely. Raises ValidationError when the design is not connected.
+    """
+    ginv = _fixed_level_inverse(tw.schur)
+    out = np.empty(z.shape, order="F")
+    for j in range(z.shape[1]):
+        col = z[:, j]
+        rhs_u = np.bincount(tw.unit, weights=col, minlength=tw.d_u.size)
+        rhs_o = np.bincount(tw.other, weights=col, minlength=ginv.shape[0])
+        a_o = ginv @ (rhs_o - tw.cross.T @ (rhs_u / tw.d_u))
+        a_u = (rhs_u - tw.cross @ a_o) / tw.d_u
+        np.subtract(col, a_u[tw.unit], out=out[:, j])
+        out[:, j] -= a_o[tw.other]
+    return out
+
+
+def _big_small(codes: list[np.ndarray]) -> list[np.ndarray]:
+    return sorted(codes, key=lambda c: -(int(c.max()) + 1))
+
+
+def partial(z: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None) -> np.ndarray:
+    """Residuals of the columns of z on the fixed effects (exact two-way solver, else
+    alternating projections). ``tw``: the :class:`TwoWay` of the two codes, if built."""
+    if not codes:
+        return z
+    if len(codes) == 2:
+        big, small = _big_small(codes)
+        if tw is None or tw.unit is not big or tw.other is not small:
+            tw = two_way(big, small)
+        try:
+            return twoway_fit(z, big, small).residuals if tw is None else twoway_residuals(z, tw)
+        except ValidationError:  # redundant or disconnected factors: alternating projections
+            pass
+    res = demean(z, codes)
+    if not res.converged:
+        raise ValidationError("Partialling out the fixed effects did not converge.")
+    return res.values
+
+
+def _stacked(crossing: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    sizes = [int(c.max()) + 1 for c in crossing]
+    offsets = np.cumsum([0] + sizes[:-1])
+    return np.column_stack([c + o for c, o in zip(crossing, offsets)]), int(sum(sizes))
+
+
+def crossing_gram(nested_codes: list[np.ndarray], stacked: np.ndarray, L: int) -> np.ndarray:
+    """D_c' M_{D_n} D_c for the stacked crossing-level codes (n x f, levels 0..L-1)."""
+    n, f = stacked.shape
+    if len(nested_codes) == 1 and f == 1:  # one nested and one crossing factor: the two-way Schur complement
+        tw = two_way(nested_codes[0], stacked[:, 0])
+        if tw is not None:
+            return tw.schur
+    gram = sum(np.bincount(stacked[:, a] * L + stacked[:, b], minlength=L * L) for a in range(f)
+               for b in range(f)).reshape(L, L).astype(float)
+    if not nested_codes:
+        return gram
+    rows = np.repeat(np.arange(n), f)
+    d_c = sp.csr_matrix((np.ones(rows.size), (rows, stacked.ravel())), shape=(n, L))
+    if len(nested_codes) == 1:
+        u = nested_codes[0]
+        d_u = np.bincount(u).astype(float)
+        cross = sp.csr_matrix((np.ones(n), (u, np.arange(n))), shape=(d_u.size, n)) @ d_c
+        return gram - (cross.T @ sp.diags(1.0 / d_u) @ cross).toarray()
+    if n * L > 50_000_000:
+        raise ParameterError("Too many crossing fixed-effect levels with several nested factors; "
+                             "pass at most one fixed effect nested in the clusters.")
+    dense = partial(d_c.toarray(), nested_codes)
+    return dense.T @ dense
+
+
+# --------------------------------------------------------- cluster sums
+def cluster_cross(z: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
+    """X_g'Z_g for Z = [y, X] (n x (1+k)) -> (G x k x (1+k)), each product summed once."""
+    k = z.shape[1] - 1
+    out = np.empty((G, k, k + 1))
+    for i in range(k):
+        xi = z[:, 1 + i]
+        for c in range(2 + i):  # y and x_0..x_i; x_i'x_c fills both triangles
+            s = np.bincount(cl, weights=xi * z[:, c], minlength=G)
+            out[:, i, c] = s
+            if c >= 1:
+                out[:, c - 1, 1 + i] = s
+    return out
+
+
+def level_sums(z: np.ndarray, cl: np.ndarray, stacked: np.ndarray, G: int, L: int) -> np.ndarray:
+    """Sums of the columns of z by (cluster, crossing level) -> (G x L x m)."""
+    out = np.zeros((G * L, z.shape[1]))
+    for j in range(stacked.shape[1]):
+        key = cl * L + stacked[:, j]
+        for c in range(z.shape[1]):
+            out[:, c] += np.bincount(key, weights=z[:, c], minlength=G * L)
+    return out.reshape(G, L, z.shape[1])
+
+
+# ------------------------------------------------------------------ build
+def _fe_df(codes: list[np.ndarray], is_nested: list[bool]) -> int:
+    """Absorbed parameters counted as in the registry (nested effects count as one intercept)."""
+    if not codes:
+        return 0
+    return 1 + sum(int(c.max()) for c, nst in zip(codes, is_nested) if not nst)
+
+
+def _crossing_inverse(zt, cl, G, codes, is_nested, tw) -> tuple[np.ndarray, np.ndarray]:
+    """(level sums of zt, g-inverse of D_c' M_{D_n} D_c) for the crossing factors."""
+    crossing = [c for c, nst in zip(codes, is_nested) if not nst]
+    nested_codes = [c for c, nst in zip(codes, is_nested) if nst]
+    stacked, L = _stacked(crossing)
+    if tw is not None and len(crossing) == len(nested_codes) == 1 \
+            and tw.unit is nested_codes[0] and tw.other is crossing[0]:
+        gram = tw.schur  # the partialling's Schur complement is this matrix
+    else:
+        gram = crossing_gram(nested_codes, stacked, L)
+    return level_sums(zt, cl, stacked, G, L), np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+
+
+def summarise(zt: np.ndarray, cl: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None) -> ClusterDesign:
+    """The :class:`ClusterDesign` of partialled Z = [y, X] (``zt``) with cluster codes
+    ``cl`` (0..G-1) and the fixed-effect codes that were partialled out (``tw``: their
+    :class:`TwoWay`, if built)."""
+    G = _n_clusters(cl)
+    is_nested = [nested(c, cl) for c in codes]
+    n, k = zt.shape[0], zt.shape[1] - 1
+    K = k + _fe_df(codes, is_nested)
+    if n <= K:
+        raise ValidationError(f"Too few observations ({n}) for {K} parameters.")
+    ez = m_inv = None
+    if not all(is_nested):
+        ez, m_inv = _crossing_inverse(zt, cl, G, codes, is_nested, tw)
+    return ClusterDesign(xz=cluster_cross(zt, cl, G), ez=ez, m_inv=m_inv, n_clusters=G, n_obs=n,
+                         scale=G / (G - 1) * (n - 1) / (n - K))
+
+
+def _n_clusters(cl: np.ndarray) -> int:
+    G = int(cl.max()) + 1
+    if G < 2:
+        raise ValidationError("The wild cluster bootstrap needs at least 2 clusters.")
+    return G
+
+
+def build(y: np.ndarray, x: np.ndarray, cl: np.ndarray, codes: list[np.ndarray]) -> ClusterDesign:
+    """Partial the fixed effects out of [y, X] and summarise by cluster; with two fixed
+    effects the dense two-way cross-tab is built once for both steps."""
+    _n_clusters(cl)
+    tw = two_way(*_big_small(codes)) if len(codes) == 2 else None
+    return summarise(partial(np.column_stack([y, x]), codes, tw), cl, codes, tw)
