@@ -1,11 +1,10 @@
 """HonestDiD sensitivity analysis (evalkit.diagnostics).
 
-External witness: MISSING. The R package's README intervals are published, but the event-study
-inputs behind them (betahat, sigma) exist only inside the R package's data and knitr cache, which
-may not be copied into this repository; the README example's raw data (Medicaid expansion, ehec)
-is not available from a package registry either. Until a permitted source of those inputs exists,
-the tests below check the implementation against independent computations (GLS linear
-extrapolation at M = 0), Monte Carlo coverage, symmetry and monotonicity on synthetic inputs.
+External witness: tests/test_honest_did_r.py compares with the R package HonestDiD 0.2.6 on our own
+event study of mpdta (betahat, sigma and R's intervals stored in tests/references/). The README's
+example inputs exist only inside the R package's data and knitr cache, which may not be copied into
+this repository. The tests below check the implementation against independent computations (GLS
+linear extrapolation at M = 0), Monte Carlo coverage, symmetry and monotonicity on synthetic inputs.
 The R random stream check uses the widely published values of R's ``set.seed(0); rnorm(5)``.
 """
 from __future__ import annotations
