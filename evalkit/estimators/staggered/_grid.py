@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.estimators._memory import zeros_f
 from evalkit.estimators.staggered import _drdid, _rcblocks
 from evalkit.estimators.staggered._prep import Design
 
@@ -67,7 +68,7 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         groups = groups[:-1]
     n = design.unit_ids.size
     spec = plan(times, groups, base_period, anticipation)
-    inf = np.zeros((n, len(spec) + extra), order="F")  # one column per cell
+    inf = zeros_f((n, len(spec) + extra))  # one column per cell
     att = np.zeros(len(spec))
     n_t, n_c = np.zeros(len(spec), int), np.zeros(len(spec), int)
 

@@ -121,10 +121,13 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
             "n_boot": n_boot, "group_shares": _shares(design)}
-    return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
-                  vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
-                  inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows, outcome=outcome,
-                  diagnostics=diag, meta=meta, influence=_influence(design, grid, terms, unit))
+    result = Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
+                    vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
+                    inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows,
+                    outcome=outcome, diagnostics=diag, meta=meta)
+    # the frame is built here and referenced nowhere else: Result's defensive deep copy (n x cells) is skipped
+    object.__setattr__(result, "influence", _influence(design, grid, terms, unit))
+    return result
 
 
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
