@@ -24,7 +24,8 @@ class Inputs:
     att: np.ndarray
     group: np.ndarray
     time: np.ndarray
-    psi: np.ndarray              # n_units x n_cells
+    psi: np.ndarray              # n_units x m: the influence columns (a view of Result.influence)
+    cols: np.ndarray             # column of psi of each cell
     unit_cohort: np.ndarray
     unit_weight: np.ndarray
     last_time: int
@@ -37,19 +38,27 @@ class Inputs:
 
 
 def _wif_att(inp: Inputs, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
-    """wif(keepers) %*% att[keepers]: effect of estimating the weights pg."""
-    s = pg[keep].sum()
-    num = np.zeros((inp.unit_weight.size, keep.size))
-    for j, k in enumerate(keep):
-        num[:, j] = inp.unit_weight * (inp.unit_cohort == inp.group[k]) - pg[k]
-    att = inp.att[keep]
-    return num @ att / s - num.sum(axis=1) * (pg[keep] @ att) / s**2
+    """wif(keepers) %*% att[keepers]: effect of estimating the weights pg.
+
+    R forms num[:, j] = w * 1(G = g_j) - pg_j (n x cells); its products with att and with ones
+    only need, per unit, the sum of att_j and the number of cells j of the unit's own cohort.
+    """
+    s, att, groups = pg[keep].sum(), inp.att[keep], inp.group[keep]
+    att_own, n_own = np.zeros(inp.unit_weight.size), np.zeros(inp.unit_weight.size)
+    for g in np.unique(groups):
+        mine = inp.unit_cohort == g
+        att_own[mine], n_own[mine] = att[groups == g].sum(), np.count_nonzero(groups == g)
+    num_att = inp.unit_weight * att_own - pg[keep] @ att
+    num_sum = inp.unit_weight * n_own - s
+    return num_att / s - num_sum * (pg[keep] @ att) / s**2
 
 
 def _weighted(inp: Inputs, keep: np.ndarray, pg: np.ndarray, with_wif: bool):
     wts = pg[keep] / pg[keep].sum()
     est = float(wts @ inp.att[keep])
-    inf = inp.psi[:, keep] @ wts
+    w_cols = np.zeros(inp.psi.shape[1])
+    w_cols[inp.cols[keep]] = wts  # one product with psi: no copy of its columns
+    inf = inp.psi @ w_cols
     if with_wif:
         inf = inf + _wif_att(inp, keep, pg)
     return est, inf
@@ -77,8 +86,8 @@ def group(inp: Inputs, max_e: float) -> Aggregated:
         labels.append(int(g)); est.append(e); infs.append(f)
     est, infs = np.array(est), np.column_stack(infs)
     shares = np.array([np.mean(inp.unit_weight * (inp.unit_cohort == g)) for g in labels])
-    sub = Inputs(est, np.array(labels), np.array(labels), infs, inp.unit_cohort, inp.unit_weight,
-                 inp.last_time, inp.first_time)
+    sub = Inputs(est, np.array(labels), np.array(labels), infs, np.arange(len(labels)), inp.unit_cohort,
+                 inp.unit_weight, inp.last_time, inp.first_time)
     all_ = np.arange(len(labels))
     w = shares / shares.sum()
     overall = float(w @ est)

@@ -12,13 +12,16 @@ of a group run in order, so results do not depend on the thread count.
 """
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.estimators.staggered import _drdid
+from evalkit.estimators._memory import zeros_f
+from evalkit.estimators.staggered import _drdid, _rcblocks
 from evalkit.estimators.staggered._prep import Design
 
 
@@ -34,10 +37,11 @@ class Cell:
 class Grid:
     cells: tuple[Cell, ...]
     att: np.ndarray
-    inf: np.ndarray          # n_units x n_cells
+    inf: np.ndarray          # n_units x n_cells (the first columns of ``buffer``)
     n_treated: np.ndarray
     n_control: np.ndarray
     dropped: tuple[dict, ...]  # cells that could not be estimated, with the reason
+    buffer: np.ndarray       # n_units x (n_cells + extra), column-major: inf and ``extra`` free columns
 
 
 def plan(times: np.ndarray, groups: np.ndarray, base_period: str, anticipation: int) -> list[tuple[int, int, int, bool]]:
@@ -54,18 +58,22 @@ def plan(times: np.ndarray, groups: np.ndarray, base_period: str, anticipation: 
     return out
 
 
-def estimate(design: Design, *, method: str, control_group: str, base_period: str, anticipation: int) -> Grid:
+def estimate(design: Design, *, method: str, control_group: str, base_period: str, anticipation: int,
+             extra: int = 0) -> Grid:
+    """Every cell's ATT and influence column. ``extra`` free columns follow the influence columns in
+    ``Grid.buffer`` (the caller's unit columns: one array, no copy of the n x cells matrix)."""
     times = design.times
     groups = np.unique(design.unit_cohort[design.unit_cohort > 0])
     if not (design.unit_cohort == 0).any():  # the last cohort only serves as a control (R did)
         groups = groups[:-1]
     n = design.unit_ids.size
     spec = plan(times, groups, base_period, anticipation)
-    inf = np.zeros((n, len(spec)), order="F")  # one column per cell
+    inf = zeros_f((n, len(spec) + extra))  # one column per cell
     att = np.zeros(len(spec))
     n_t, n_c = np.zeros(len(spec), int), np.zeros(len(spec), int)
 
     errors: list = [None] * len(spec)
+    moms = block_moments(design) if (method == "dr" and design.mode != "balanced") else None
 
     def run_group(g):
         start = None  # the cells of one group run in order, each logit starting from the last one's fit
@@ -75,12 +83,14 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
             n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
             if ref:
                 continue
-            cell = (design, method, g, control_group, treated, control, ti, bi, anticipation)
+            cell = (design, method if moms is None else moms, g, control_group, treated, control, ti, bi,
+                    anticipation)
             try:
-                att[j], inf[:, j], coef = _fit_cell_warm(cell, start)
+                att[j], col, coef = _fit_cell_warm(cell, start)
             except _drdid.CellError as err:
                 errors[j] = str(err)
                 continue
+            _write(inf[:, j], col)
             start = coef if coef is not None else start
 
     workers = min(2, os.cpu_count() or 1, len(groups)) if design.n_rows >= 100_000 else 1
@@ -99,17 +109,89 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         keep.append(j)
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
-    return Grid(tuple(cells), att[idx], inf[:, idx], n_t[idx], n_c[idx], tuple(dropped))
+    if idx.size < len(spec):  # dropped cells: compact the columns (rare; a copy)
+        inf = np.concatenate([inf[:, idx], inf[:, len(spec):]], axis=1, dtype=float).copy(order="F")
+    return Grid(tuple(cells), att[idx], inf[:, :idx.size], n_t[idx], n_c[idx], tuple(dropped), inf)
+
+
+def _write(col: np.ndarray, values) -> None:
+    """Store a cell's influence column: an n-vector, or (rows, values) parts summed into the column."""
+    if isinstance(values, np.ndarray):
+        col[:] = values
+        return
+    for rows, v in values:  # rows are unique within a part (one row per unit and period)
+        col[rows] += v
 
 
 def _fit_cell_warm(cell: tuple, start):
     """_fit_cell from the warm start; a failed warm start is retried from a cold one."""
+    fit = _fit_cell if isinstance(cell[1], str) else _fit_cell_blocks
     try:
-        return _fit_cell(*cell, start)
+        return fit(*cell, start)
     except _drdid.CellError:
         if start is None:
             raise
-        return _fit_cell(*cell, None)
+        return fit(*cell, None)
+
+
+def block_moments(design: Design) -> dict:
+    """x'Wx and x'Wy of every (period, cohort) block, shared by the cells (the outcome regressions)."""
+    b = design.block_bounds
+    out = {}
+    for k in range(b.shape[0]):
+        for c in range(b.shape[1] - 1):
+            sl = slice(b[k, c], b[k, c + 1])
+            out[k, c] = _rcblocks.moments(design.row_x[sl], design.row_y[sl], design.row_w[sl])
+    return out
+
+
+def _members(g, control_group: str, thr: float):
+    """Cohort tests of the treated (cohort g) and the controls (never, or not yet treated by thr); as _pools."""
+    def is_control(value):
+        return value == 0 or (control_group == "notyet" and value > thr and value != g)
+    return (lambda value: value == g), is_control
+
+
+def _spans(design: Design, k: int, cohort_ok) -> tuple[list[int], list[list[int]]]:
+    """Cohorts of period k that pass cohort_ok and their rows as ascending [start, stop) spans (adjacent merged)."""
+    b = design.block_bounds[k]
+    cs = [c for c, value in enumerate(design.cohorts) if cohort_ok(value) and b[c] < b[c + 1]]
+    spans: list[list[int]] = []
+    for c in cs:
+        if spans and spans[-1][1] == b[c]:
+            spans[-1][1] = int(b[c + 1])
+        else:
+            spans.append([int(b[c]), int(b[c + 1])])
+    return cs, spans
+
+
+def _block(design: Design, moms: dict, k: int, cohort_ok) -> _rcblocks.Block | None:
+    """The rows of period k whose cohort passes cohort_ok, as one block (views when they are one slice)."""
+    cs, spans = _spans(design, k, cohort_ok)
+    if not cs:
+        return None
+    mom = functools.reduce(operator.add, [moms[k, c] for c in cs])
+    arrays = (design.row_y, design.row_x, design.row_w, design.row_unit)
+    if len(spans) == 1:
+        return _rcblocks.Block(*(arr[spans[0][0]:spans[0][1]] for arr in arrays), mom)
+    return _rcblocks.Block(*(np.concatenate([arr[a:z] for a, z in spans]) for arr in arrays), mom)
+
+
+def _fit_cell_blocks(design: Design, moms, g, control_group, treated, control, ti, bi, anticipation, start):
+    """Doubly robust cell of an unbalanced panel / repeated cross-sections from the period-sorted blocks."""
+    if not control.any():
+        raise _drdid.CellError("no control units")
+    is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
+    blocks = []
+    for k in (ti, bi):
+        blocks += [_block(design, moms, k, is_treated), _block(design, moms, k, is_control)]
+    for block, what in [(0, "treated units in the current period"), (2, "treated units in the base period"),
+                        (1, "control units in the current period"), (3, "control units in the base period")]:
+        if blocks[block] is None:
+            raise _drdid.CellError(f"no {what}")
+    att, vals, coef = _rcblocks.dr(*blocks, start)
+    fac = design.unit_ids.size / sum(b.y.size for b in blocks)
+    return att, [(b.unit, v * fac) for b, v in zip(blocks, vals)], coef
 
 
 def _pools(cohort: np.ndarray, g: int, control_group: str, thr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +215,11 @@ def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi
         out = np.zeros(n)
         out[use] = fit.inf * (n / n1)
         return fit.att, out, None
-    thr = max(design.times[ti], design.times[bi]) + anticipation
-    parts = []
+    is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
+    idx = []  # blocks (post, treated), (post, control), (base, treated), (base, control)
     for k in (ti, bi):
-        sl = slice(design.period_bounds[k], design.period_bounds[k + 1])
-        d_k, c_k = _pools(design.row_cohort[sl], g, control_group, thr)
-        parts += [(sl, d_k), (sl, c_k)]  # blocks (post, treated), (post, control), (base, treated), (base, control)
-    idx = [np.flatnonzero(keep) + sl.start for sl, keep in parts]
+        for ok in (is_treated, is_control):
+            idx.append(np.concatenate([np.arange(a, z) for a, z in _spans(design, k, ok)[1]] or [np.arange(0)]))
     sizes = [i.size for i in idx]
     for block, what in [(0, "treated units in the current period"), (2, "treated units in the base period"),
                         (1, "control units in the current period"), (3, "control units in the base period")]:

@@ -34,12 +34,14 @@ class Design:
     x_unit: np.ndarray | None   # (n_units x k) covariates incl. intercept ("balanced")
     y_wide: np.ndarray | None   # (n_units x n_times) ("balanced")
     row_unit: np.ndarray | None  # unit index per row (long modes); rows sorted by period
-    row_cohort: np.ndarray | None  # cohort of the row's unit
+    row_cohort: np.ndarray | None  # cohort of the row's unit (general layout only; the kernels read block_bounds)
     row_y: np.ndarray | None
     row_x: np.ndarray | None
     row_w: np.ndarray | None
     period_bounds: np.ndarray | None  # rows of period k are period_bounds[k]:period_bounds[k+1]
     n_rows: int
+    cohorts: np.ndarray | None = None  # sorted cohort values (long modes)
+    block_bounds: np.ndarray | None = None  # rows of (period k, cohort c) are [k, c]:[k, c + 1] (long modes)
 
 
 def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, panel, anticipation,
@@ -178,7 +180,24 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
         y_wide[u_idx, t_idx] = y_row
         return Design("balanced", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times, x_row[first],
                       y_wide, None, None, None, None, None, None, len(df))
-    order = np.argsort(t_idx, kind="stable")  # contiguous period blocks: a cell reads two slices
-    bounds = np.searchsorted(t_idx[order], np.arange(n_times + 1))
+    cohorts, c_idx = np.unique(g_row, return_inverse=True)
+    order, bounds, blocks = block_order(t_idx, c_idx, n_times, cohorts.size)
     return Design("unbalanced" if panel else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times,
-                  None, None, u_idx[order], g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df))
+                  None, None, u_idx[order], g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df),
+                  cohorts, blocks)
+
+
+def block_order(t_idx: np.ndarray, c_idx: np.ndarray, n_times: int, n_cohorts: int):
+    """Row order by (period, cohort), stable: a (period, cohort) block is one slice, a cell reads slices.
+
+    Returns the order, the period bounds (n_times + 1) and the block bounds (n_times x (n_cohorts + 1)).
+    """
+    n_keys = n_times * n_cohorts
+    small = np.int16 if n_keys + 1 < 2**15 else np.int64  # 16-bit keys: numpy's stable sort is a radix sort
+    key = t_idx.astype(small) * small(n_cohorts) + c_idx.astype(small, copy=False)
+    order = np.argsort(key, kind="stable")
+    starts = np.searchsorted(key[order], np.arange(n_keys + 1, dtype=small))
+    blocks = np.empty((n_times, n_cohorts + 1), dtype=np.int64)
+    blocks[:, :-1] = starts[:-1].reshape(n_times, n_cohorts)
+    blocks[:, -1] = starts[n_cohorts::n_cohorts]
+    return order, np.append(blocks[:, 0], starts[-1]), blocks

@@ -16,10 +16,12 @@ from scipy import stats
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.estimators import _validate as v
+from evalkit.estimators._blas import single_thread as single_blas_thread
 from evalkit.estimators.staggered import _aggregate as agg
 from evalkit.estimators.staggered import _bootstrap as boot
 from evalkit.estimators.staggered._grid import estimate as estimate_grid
 from evalkit.estimators.staggered._prep import prepare
+from evalkit.estimators.staggered._prep_fast import prepare as prepare_fast
 from evalkit.results import Result
 from evalkit.results.result import InferenceInfo
 
@@ -82,12 +84,14 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     alpha = v.check_alpha(alpha)
     covariates = _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, n_boot)
     anticipation = v.check_nonneg_int("anticipation", anticipation)
-    design, diag = prepare(data, outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort,
-                           covariates=covariates, cluster=cluster, weights=weights, panel=bool(panel),
-                           anticipation=anticipation, control_group=control_group)
+    spec = dict(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, covariates=covariates,
+                cluster=cluster, weights=weights, panel=bool(panel), anticipation=anticipation,
+                control_group=control_group)
+    design, diag = prepare_fast(data, **spec) or prepare(data, **spec)  # the general path warns and explains
     _warn_small_cohorts(design, len(covariates))
-    grid = estimate_grid(design, method=method, control_group=control_group, base_period=base_period,
-                         anticipation=anticipation)
+    with single_blas_thread():  # many small products on two threads of our own (see _blas)
+        grid = estimate_grid(design, method=method, control_group=control_group, base_period=base_period,
+                             anticipation=anticipation, extra=2)
     if grid.dropped:
         warnings.warn(f"{len(grid.dropped)} ATT(g,t) cell(s) could not be estimated and were dropped: "
                       + "; ".join(f"(g={d['group']}, t={d['time']}): {d['reason']}" for d in grid.dropped[:5]),
@@ -117,10 +121,13 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
             "n_boot": n_boot, "group_shares": _shares(design)}
-    return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
-                  vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
-                  inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows, outcome=outcome,
-                  diagnostics=diag, meta=meta, influence=_influence(design, grid.inf, terms, unit))
+    result = Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
+                    vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
+                    inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows,
+                    outcome=outcome, diagnostics=diag, meta=meta)
+    # the frame is built here and referenced nowhere else: Result's defensive deep copy (n x cells) is skipped
+    object.__setattr__(result, "influence", _influence(design, grid, terms, unit))
+    return result
 
 
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
@@ -149,8 +156,10 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     terms = list(table["term"])
     inf = result.influence
     unit_cols = inf[list(UNIT_COLUMNS)].to_numpy()
+    cols = inf.columns.get_indexer(terms)
+    psi = inf.iloc[:, :cols.max() + 1].to_numpy(float) if terms else np.zeros((inf.shape[0], 0))  # a view
     inp = agg.Inputs(table["estimate"].to_numpy(float), table["group"].to_numpy(int), table["time"].to_numpy(int),
-                     inf[terms].to_numpy(), unit_cols[:, 0], unit_cols[:, 1], meta["last_time"], meta["first_time"])
+                     psi, cols, unit_cols[:, 0], unit_cols[:, 1], meta["last_time"], meta["first_time"])
     out = {"simple": lambda: agg.simple(inp, max_e), "group": lambda: agg.group(inp, max_e),
            "dynamic": lambda: agg.dynamic(inp, min_e, max_e, balance_e), "calendar": lambda: agg.calendar(inp)}[kind]()
     codes = None if meta["cluster"] is None else unit_cols[:, 2].astype(np.int64)
@@ -268,9 +277,11 @@ def _info(bootstrap, design, cluster, seed, n_boot):
                          df=None, seed=seed if bootstrap else None, draws=n_boot if bootstrap else None)
 
 
-def _influence(design, inf, terms, unit):
-    frame = pd.DataFrame(inf, index=pd.Index(design.unit_ids, name=unit or "row"), columns=terms)
-    frame[".cohort"] = design.unit_cohort
-    frame[".weight"] = design.unit_weight
+def _influence(design, grid, terms, unit):
+    """Influence columns, then UNIT_COLUMNS; the floats are one block (the grid's buffer, not copied)."""
+    buf = grid.buffer
+    buf[:, -2], buf[:, -1] = design.unit_cohort, design.unit_weight
+    frame = pd.DataFrame(buf, index=pd.Index(design.unit_ids, name=unit or "row"),
+                         columns=list(terms) + list(UNIT_COLUMNS[:2]), copy=False)
     frame[".cluster"] = design.unit_cluster if design.unit_cluster is not None else np.arange(design.unit_ids.size)
     return frame

@@ -1,0 +1,115 @@
+"""The speed-only paths of Callaway & Sant'Anna give what the general paths give.
+
+* ``_prep_fast`` lays out a clean integer-coded unbalanced panel; it must build the same
+  Design as ``_prep.prepare`` and hand everything else to it (None).
+* ``_rcblocks.dr`` (block-wise DR on period-sorted rows) must equal ``_drdid.rc(method="dr")``.
+* ``_blas.single_thread`` restores the BLAS thread count; ``_memory.zeros_f`` gives zeros.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.estimators import _blas, _memory
+from evalkit.estimators.staggered import _drdid, _grid, _rcblocks
+from evalkit.estimators.staggered._prep import prepare
+from evalkit.estimators.staggered._prep_fast import prepare as prepare_fast
+from tests.test_cs_frozen import make_panel
+
+SPEC = dict(outcome="y", unit="unit", time="time", cohort="cohort", panel=True, anticipation=0,
+            control_group="never")
+
+
+def _clean(df):
+    return df.assign(cohort=df["cohort"].where(df["cohort"] < 10, 0))  # no cohort after the last period
+
+
+def _same_design(a, b):
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "row_cohort":  # general layout only
+            continue
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            assert np.array_equal(np.asarray(x), np.asarray(y)), name
+        else:
+            assert x == y, name
+
+
+@pytest.mark.parametrize("kw", [dict(covariates=["x1", "x2"], cluster="area", weights=None),
+                                dict(covariates=["x1"], cluster=None, weights="w"),
+                                dict(covariates=[], cluster="area", weights=None)])
+def test_fast_layout_equals_general_layout(kw):
+    df = _clean(make_panel())
+    fast = prepare_fast(df, **SPEC, **kw)
+    assert fast is not None
+    _same_design(prepare(df, **SPEC, **kw)[0], fast[0])
+    assert fast[1] == {"n_dropped_missing": 0}
+
+
+def test_fast_layout_other_integer_codes():
+    df = _clean(make_panel())
+    df = df.assign(unit=(df["unit"] * 1_000_003 + 7).astype(np.int64), time=df["time"].astype(np.int32),
+                   area=df["area"].astype(np.uint16))  # sparse unit ids: numpy.unique inside
+    kw = dict(covariates=["x1", "x2"], cluster="area", weights=None)
+    fast = prepare_fast(df, **SPEC, **kw)
+    assert fast is not None
+    _same_design(prepare(df, **SPEC, **kw)[0], fast[0])
+
+
+@pytest.mark.parametrize("change", ["nan_outcome", "late_cohort", "string_unit", "balanced", "duplicate_key",
+                                    "varying_covariate", "float_time"])
+def test_fast_layout_leaves_the_rest_to_the_general_path(change):
+    df = _clean(make_panel(balanced=change == "balanced"))
+    if change == "nan_outcome":
+        df.loc[3, "y"] = np.nan
+    elif change == "late_cohort":
+        df["cohort"] = make_panel()["cohort"]
+    elif change == "string_unit":
+        df["unit"] = "u" + df["unit"].astype(str)
+    elif change == "duplicate_key":
+        df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
+    elif change == "varying_covariate":
+        df.loc[df["unit"] == df["unit"].iloc[0], "x1"] = np.arange((df["unit"] == df["unit"].iloc[0]).sum())
+    elif change == "float_time":
+        df["time"] = df["time"].astype(float)
+    assert prepare_fast(df, **SPEC, covariates=["x1"], cluster="area", weights=None) is None
+
+
+@pytest.mark.parametrize("control_group", ["never", "notyet"])
+def test_block_kernel_equals_stacked_kernel(control_group):
+    df = _clean(make_panel())
+    design, _ = prepare(df, **dict(SPEC, control_group=control_group), covariates=["x1", "x2"], cluster=None,
+                        weights="w")
+    moms = _grid.block_moments(design)
+    is_treated, is_control = _grid._members(5, control_group, 3)
+    blocks = [_grid._block(design, moms, k, ok) for k in (2, 1) for ok in (is_treated, is_control)]
+    att, vals, _ = _rcblocks.dr(*blocks)
+    sizes = [b.y.size for b in blocks]
+    cat = {f: np.concatenate([getattr(b, f) for b in blocks]) for f in ("y", "x", "w")}
+    ref = _drdid.rc("dr", cat["y"], np.repeat([1.0, 1, 0, 0], sizes), np.repeat([1.0, 0, 1, 0], sizes), cat["x"],
+                    cat["w"])
+    assert att == pytest.approx(ref.att, abs=1e-12)
+    np.testing.assert_allclose(np.concatenate(vals), ref.inf, rtol=0, atol=1e-11)
+
+
+def test_single_blas_thread_restores_the_count():
+    lib = _blas._openblas()
+    if lib is None:  # no OpenBLAS found: single_thread does nothing
+        with _blas.single_thread():
+            return
+    before = lib[0]()
+    with _blas.single_thread():
+        assert lib[0]() == 1
+        with _blas.single_thread():
+            assert lib[0]() == 1
+        assert lib[0]() == 1
+    assert lib[0]() == before
+
+
+def test_zeros_f_large_and_small():
+    for shape in [(10, 3), (3_000_000, 3)]:
+        a = _memory.zeros_f(shape)
+        assert a.shape == shape and a.flags.f_contiguous and a.flags.writeable and not a.any()
+        a[:, 1] += 1.0
+        assert a.sum() == shape[0]
