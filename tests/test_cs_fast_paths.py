@@ -3,7 +3,7 @@
 * ``_prep_fast`` lays out a clean integer-coded unbalanced panel; it must build the same
   Design as ``_prep.prepare`` and hand everything else to it (None).
 * ``_rcblocks.dr`` (block-wise DR on period-sorted rows) must equal ``_drdid.rc(method="dr")``.
-* ``_blas.single_thread`` restores the BLAS thread count; ``_memory.zeros_f`` gives zeros.
+* ``att_gt`` runs its grid with one BLAS thread and restores the count; ``_memory.zeros_f`` gives zeros.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.estimators import _blas, _memory
+from evalkit.estimators import _memory
 from evalkit.estimators.staggered import _drdid, _grid, _rcblocks
 from evalkit.estimators.staggered._prep import prepare
 from evalkit.estimators.staggered._prep_fast import prepare as prepare_fast
@@ -93,18 +93,25 @@ def test_block_kernel_equals_stacked_kernel(control_group):
     np.testing.assert_allclose(np.concatenate(vals), ref.inf, rtol=0, atol=1e-11)
 
 
-def test_single_blas_thread_restores_the_count():
-    lib = _blas._openblas()
-    if lib is None:  # no OpenBLAS found: single_thread does nothing
-        with _blas.single_thread():
-            return
-    before = lib[0]()
-    with _blas.single_thread():
-        assert lib[0]() == 1
-        with _blas.single_thread():
-            assert lib[0]() == 1
-        assert lib[0]() == 1
-    assert lib[0]() == before
+def test_grid_runs_on_one_blas_thread_and_restores_the_count(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    import evalkit
+    from evalkit.estimators.staggered import cs
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    seen, estimate = [], cs.estimate_grid
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return estimate(*args, **kwargs)
+
+    before = blas_threads()
+    monkeypatch.setattr(cs, "estimate_grid", spy)
+    evalkit.att_gt(make_panel(1), outcome="y", unit="unit", time="time", cohort="cohort")
+    assert seen and all(n == 1 for n in seen[0]) and blas_threads() == before
 
 
 def test_zeros_f_large_and_small():

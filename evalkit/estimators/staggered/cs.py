@@ -11,12 +11,12 @@ import numbers
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import pandas as pd
 from scipy import stats
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.estimators import _validate as v
-from evalkit.estimators._blas import single_thread as single_blas_thread
 from evalkit.estimators.staggered import _aggregate as agg
 from evalkit.estimators.staggered import _bootstrap as boot
 from evalkit.estimators.staggered._grid import estimate as estimate_grid
@@ -89,7 +89,9 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
                 control_group=control_group)
     design, diag = prepare_fast(data, **spec) or prepare(data, **spec)  # the general path warns and explains
     _warn_small_cohorts(design, len(covariates))
-    with single_blas_thread():  # many small products on two threads of our own (see _blas)
+    # Many small products on two threads of our own: OpenBLAS's own spinning threads made the grid
+    # 2-4x slower on two cores, so BLAS runs one thread here (restored on exit).
+    with threadpool_limits(limits=1, user_api="blas"):
         grid = estimate_grid(design, method=method, control_group=control_group, base_period=base_period,
                              anticipation=anticipation, extra=2)
     if grid.dropped:
