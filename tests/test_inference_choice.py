@@ -111,6 +111,25 @@ def test_wild_equals_the_direct_bootstrap(fits, panel):
     assert new.table["std_error"].iloc[0] == pytest.approx(fits["twfe"].table["std_error"].iloc[0])
 
 
+def test_wild_with_unit_subclusters_equals_the_direct_bootstrap(fits, panel):
+    """bootcluster="unit": weights per unit, t clustered by cluster (MacKinnon & Webb 2018)."""
+    from evalkit.inference.wild import wild_cluster_bootstrap
+
+    new = fits["twfe"].with_inference("wild", panel, seed=7, B=999, bootcluster="unit")
+    unit, time = (pd.factorize(panel[c], sort=True)[0] for c in ("unit", "time"))
+    direct = wild_cluster_bootstrap(panel["y"].to_numpy(float), panel[["treat"]].to_numpy(float),
+                                    panel["cluster"].to_numpy(), coef_index=0, seed=7, B=999,
+                                    fe_codes=[unit, time], bootcluster=unit)
+    row, det = new.table.iloc[0], new.diagnostics["inference_details"]["ATT"]
+    assert row["p_value"] == pytest.approx(direct.p_value, abs=1e-12)
+    assert row["conf_low"] == pytest.approx(direct.ci_low, abs=1e-10)
+    assert det["bootcluster"] == "unit" and det["n_boot_clusters"] == panel["unit"].nunique()
+    with pytest.raises(ParameterError, match="bootcluster='area'"):
+        fits["twfe"].with_inference("wild", panel, bootcluster="area")
+    with pytest.raises(ParameterError, match="bootcluster="):
+        fits["did2x2"].with_inference("wild", _data("did2x2", panel), bootcluster="unit")
+
+
 # ------------------------------------------------------------------- randomization inference
 @pytest.mark.parametrize("name", ["twfe", "event_study"])
 def test_fast_randomization_path_equals_reestimating(fits, panel, name, monkeypatch):

@@ -25,8 +25,9 @@ def _cr1_t(y, Z, cl, j, b0, K):
     return (beta[j] - b0) / np.sqrt(V[j, j]), beta
 
 
-def _brute_p(y, Z, cl, j, b0, V, restricted, K):
-    """Bootstrap by refitting the full dummy-variable regression for every weight vector."""
+def _brute_p(y, Z, cl, j, b0, V, restricted, K, boot=None):
+    """Bootstrap by refitting the full dummy-variable regression for every weight vector (one
+    weight per cluster, or per ``boot`` subcluster; the t-statistic always clusters by ``cl``)."""
     t0, beta = _cr1_t(y, Z, cl, j, b0, K)
     if restricted:
         Zr = np.delete(Z, j, 1)
@@ -36,7 +37,7 @@ def _brute_p(y, Z, cl, j, b0, V, restricted, K):
     else:
         fit, center = Z @ beta, beta[j]
     r = y - fit
-    codes = np.unique(cl, return_inverse=True)[1]
+    codes = np.unique(cl if boot is None else boot, return_inverse=True)[1]
     ts = np.array([_cr1_t(fit + r * V[codes, b], Z, cl, j, center, K)[0] for b in range(V.shape[1])])
     return t0, float(np.mean(np.abs(ts) > abs(t0) * (1 + TIE) + TIE))
 
@@ -71,6 +72,39 @@ def test_person_and_year_fe_equal_dummy_regression_enumerated(restricted, null):
     assert res.enumerated and res.B == 64
     assert res.statistic == pytest.approx(t0, rel=1e-10)
     assert res.p_value == pytest.approx(p, abs=1e-12)
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+@pytest.mark.parametrize("fe", ["person_year", "year"])
+def test_subcluster_bootstrap_equals_dummy_regression_enumerated(restricted, fe):
+    """Weights per person (12 subclusters of 4 clusters; MacKinnon & Webb 2018), or per
+    area-year; the CR1 t-statistic clusters by area in the original and every draw."""
+    y, X, cl, person, year = _panel(seed=5, G=4, per=3, n_treated=1)
+    if fe == "person_year":
+        boot, codes = person, [person, year]
+        Z, K = np.column_stack([X, _dummies(person, False), _dummies(year, True)]), X.shape[1] + 5
+    else:
+        boot, codes = cl * 5 + year, [year]
+        Z, K = np.column_stack([X, _dummies(year, False)]), X.shape[1] + 5
+    H = len(np.unique(boot))  # 12 persons: all 4096 sign vectors; 20 area-years: 199 seeded draws
+    B = 9999 if H == 12 else 199
+    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, B=B, null=0.2, seed=3,
+                                 fe_codes=codes, bootcluster=boot, ci=False)
+    V = wild._enumerate(H) if H == 12 else np.column_stack(list(wild._weight_chunks("rademacher", H, B, 3)))
+    t0, p = _brute_p(y, Z, cl, 0, 0.2, V, restricted, K, boot=boot)
+    assert res.enumerated == (H == 12) and res.B == V.shape[1] and res.n_clusters == 4 and res.n_boot_clusters == H
+    assert res.statistic == pytest.approx(t0, rel=1e-10)
+    assert res.p_value == pytest.approx(p, abs=1e-12)
+
+
+def test_subcluster_must_nest_in_clusters_and_contain_nested_effects():
+    y, X, cl, person, year = _panel(seed=5, G=4, per=3)
+    with pytest.raises(ParameterError, match="nested in the clusters"):
+        wild_cluster_bootstrap(y, X, cl, coef_index=0, fe_codes=[person, year], bootcluster=year)
+    with pytest.raises(ParameterError, match="coarser than a fixed effect"):
+        wild_cluster_bootstrap(y, X, cl, coef_index=0, fe_codes=[person, year], bootcluster=cl * 5 + year)
+    with pytest.raises(ParameterError, match="bootcluster must have one"):
+        wild_cluster_bootstrap(y, X, cl, coef_index=0, fe_codes=[person, year], bootcluster=person[:-1])
 
 
 @pytest.mark.parametrize("fe", ["none", "year", "three"])

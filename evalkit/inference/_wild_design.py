@@ -34,11 +34,23 @@ _DENSE_CELLS = 2 ** 25  # largest (units x levels) table built densely (268 MB)
 
 
 @dataclass(frozen=True, slots=True)
+class BootLevel:
+    """The same sums by bootstrap cluster (subclusters nested in the clusters; MacKinnon &
+    Webb 2018, "The wild bootstrap for few (treated) clusters", Econometrics Journal 21(2)):
+    the weights are drawn per subcluster, the t-statistic stays clustered by cluster."""
+
+    xz: np.ndarray            # H x k x (1+k)
+    ez: np.ndarray | None     # H x L x (1+k)
+    parent: np.ndarray        # (H,) cluster code of each subcluster
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterDesign:
     """Cluster-level summary of y = X b + fixed effects + u (see the module docstring).
 
     scale: the CR1 factor G/(G-1) (N-1)/(N-K); ``ez``/``m_inv`` are None without
-    fixed effects that cross the clusters.
+    fixed effects that cross the clusters; ``boot``: sums by bootstrap subcluster, or
+    None when the weights are drawn per cluster.
     """
 
     xz: np.ndarray
@@ -47,6 +59,12 @@ class ClusterDesign:
     n_clusters: int
     n_obs: int
     scale: float
+    boot: BootLevel | None = None
+
+    @property
+    def n_boot(self) -> int:
+        """Number of bootstrap clusters (one weight each per draw)."""
+        return self.n_clusters if self.boot is None else self.boot.parent.size
 
 
 # ------------------------------------------------------------------ codes
@@ -208,8 +226,8 @@ def _fe_df(codes: list[np.ndarray], is_nested: list[bool]) -> int:
     return 1 + sum(int(c.max()) for c, nst in zip(codes, is_nested) if not nst)
 
 
-def _crossing_inverse(zt, cl, G, codes, is_nested, tw) -> tuple[np.ndarray, np.ndarray]:
-    """(level sums of zt, g-inverse of D_c' M_{D_n} D_c) for the crossing factors."""
+def _crossing_inverse(zt, cl, G, codes, is_nested, tw) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(level sums of zt, g-inverse of D_c' M_{D_n} D_c, stacked crossing codes, L)."""
     crossing = [c for c, nst in zip(codes, is_nested) if not nst]
     nested_codes = [c for c, nst in zip(codes, is_nested) if nst]
     stacked, L = _stacked(crossing)
@@ -218,24 +236,51 @@ def _crossing_inverse(zt, cl, G, codes, is_nested, tw) -> tuple[np.ndarray, np.n
         gram = tw.schur  # the partialling's Schur complement is this matrix
     else:
         gram = crossing_gram(nested_codes, stacked, L)
-    return level_sums(zt, cl, stacked, G, L), np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+    return level_sums(zt, cl, stacked, G, L), np.linalg.pinv(gram, rcond=1e-10, hermitian=True), stacked, L
 
 
-def summarise(zt: np.ndarray, cl: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None) -> ClusterDesign:
+def _boot_level(zt, cl, boot, codes, is_nested, stacked, L) -> BootLevel:
+    """Sums by subcluster; the subclusters must lie in one cluster each, and every fixed effect
+    nested in the clusters must be nested in the subclusters (else its re-estimation in a draw
+    would move the crossing effects' sums, which the fast algorithm does not carry)."""
+    if not nested(boot, cl):
+        raise ParameterError("bootcluster must be nested in the clusters: each bootstrap cluster must lie "
+                             "in one cluster (e.g. persons or area-years within areas).")
+    if any(nst and not nested(c, boot) for c, nst in zip(codes, is_nested)):
+        raise ParameterError("bootcluster is coarser than a fixed effect nested in the clusters; choose bootstrap "
+                             "clusters that contain whole levels of it (e.g. persons for person effects).")
+    H = int(boot.max()) + 1
+    parent = np.empty(H, dtype=np.intp)
+    parent[boot] = cl
+    ez = None if stacked is None else level_sums(zt, boot, stacked, H, L)
+    return BootLevel(xz=cluster_cross(zt, boot, H), ez=ez, parent=parent)
+
+
+def _to_clusters(fine: np.ndarray, parent: np.ndarray, G: int) -> np.ndarray:
+    out = np.zeros((G,) + fine.shape[1:])
+    np.add.at(out, parent, fine)
+    return out
+
+
+def summarise(zt: np.ndarray, cl: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None,
+              boot: np.ndarray | None = None) -> ClusterDesign:
     """The :class:`ClusterDesign` of partialled Z = [y, X] (``zt``) with cluster codes
     ``cl`` (0..G-1) and the fixed-effect codes that were partialled out (``tw``: their
-    :class:`TwoWay`, if built)."""
+    :class:`TwoWay`, if built). ``boot``: subcluster codes (0..H-1) for weights drawn per
+    subcluster; the cluster sums are then the subclusters' sums added up."""
     G = _n_clusters(cl)
     is_nested = [nested(c, cl) for c in codes]
     n, k = zt.shape[0], zt.shape[1] - 1
     K = k + _fe_df(codes, is_nested)
     if n <= K:
         raise ValidationError(f"Too few observations ({n}) for {K} parameters.")
-    ez = m_inv = None
+    ez = m_inv = stacked = L = None
     if not all(is_nested):
-        ez, m_inv = _crossing_inverse(zt, cl, G, codes, is_nested, tw)
-    return ClusterDesign(xz=cluster_cross(zt, cl, G), ez=ez, m_inv=m_inv, n_clusters=G, n_obs=n,
-                         scale=G / (G - 1) * (n - 1) / (n - K))
+        ez, m_inv, stacked, L = _crossing_inverse(zt, cl, G, codes, is_nested, tw)
+    fine = None if boot is None else _boot_level(zt, cl, boot, codes, is_nested, stacked, L)
+    xz = cluster_cross(zt, cl, G) if fine is None else _to_clusters(fine.xz, fine.parent, G)
+    return ClusterDesign(xz=xz, ez=ez, m_inv=m_inv, n_clusters=G, n_obs=n,
+                         scale=G / (G - 1) * (n - 1) / (n - K), boot=fine)
 
 
 def _n_clusters(cl: np.ndarray) -> int:
@@ -245,9 +290,10 @@ def _n_clusters(cl: np.ndarray) -> int:
     return G
 
 
-def build(y: np.ndarray, x: np.ndarray, cl: np.ndarray, codes: list[np.ndarray]) -> ClusterDesign:
-    """Partial the fixed effects out of [y, X] and summarise by cluster; with two fixed
-    effects the dense two-way cross-tab is built once for both steps."""
+def build(y: np.ndarray, x: np.ndarray, cl: np.ndarray, codes: list[np.ndarray],
+          boot: np.ndarray | None = None) -> ClusterDesign:
+    """Partial the fixed effects out of [y, X] and summarise by cluster (and by bootstrap
+    subcluster ``boot``); with two fixed effects the dense two-way cross-tab is built once."""
     _n_clusters(cl)
     tw = two_way(*_big_small(codes)) if len(codes) == 2 else None
-    return summarise(partial(np.column_stack([y, x]), codes, tw), cl, codes, tw)
+    return summarise(partial(np.column_stack([y, x]), codes, tw), cl, codes, tw, boot)

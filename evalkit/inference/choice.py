@@ -45,14 +45,16 @@ def allowed(estimator: str) -> list[str]:
 
 def with_inference(result, method: str, data: pd.DataFrame | None = None, *, seed: int | None = None,
                    draws: int = 999, B: int = 9999, weights: str = "rademacher", restricted: bool = True,
-                   statistic: str = "t", terms: list[str] | None = None, progress: bool = False):
+                   bootcluster: str | None = None, statistic: str = "t", terms: list[str] | None = None,
+                   progress: bool = False):
     """A copy of ``result`` with inference by ``method`` (see the module docstring).
 
     ``data``: the data the result was estimated on (every method but the
     result's own re-reads it; a design that does not reproduce the estimates
     is an error). ``terms``: rows to test (default every estimated term).
-    ``B``/``weights``/``restricted``: wild bootstrap; ``draws``/``statistic``:
-    randomization inference; ``seed`` for both.
+    ``B``/``weights``/``restricted``/``bootcluster``: wild bootstrap (``bootcluster="unit"``
+    draws the weights per panel unit within the clusters, the subcluster bootstrap of
+    MacKinnon & Webb 2018); ``draws``/``statistic``: randomization inference; ``seed`` for both.
     """
     ok = allowed(result.estimator)
     if not ok:
@@ -74,7 +76,8 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     if method == "randomization":
         return _randomization(result, data, terms, draws=draws, seed=seed, statistic=statistic, progress=progress)
     if method == "wild":
-        return _wild(result, data, terms, B=B, weights=weights, restricted=restricted, seed=seed)
+        return _wild(result, data, terms, B=B, weights=weights, restricted=restricted, seed=seed,
+                     bootcluster=bootcluster)
     return _small_sample(result, data, terms, method)
 
 
@@ -147,28 +150,36 @@ def fit_design(result, zt: np.ndarray, names: list[str], clusters: np.ndarray, f
         _FIT_DESIGNS.pop(id(result), None)
 
 
-def _wild_design(result, data):
-    """(cluster-level design, term names): the fit's partialled design if handed over, else rebuilt."""
+def _wild_design(result, data, bootcluster=None):
+    """(cluster-level design, term names): the fit's partialled design if handed over, else rebuilt;
+    ``bootcluster="unit"``: weights drawn per panel unit (rebuilt from the data)."""
     handed = _FIT_DESIGNS.get(id(result))
-    if handed is not None:
+    if handed is not None and bootcluster is None:
         zt, names, clusters, fe_codes = handed
         return prepare_partialled(zt, clusters, fe_codes), names
     design = linear_design(result, data)
+    boot = None
+    if bootcluster is not None:
+        if bootcluster != "unit" or design.unit is None:
+            raise ParameterError(f"bootcluster={bootcluster!r}: use None (weights per cluster) or 'unit' "
+                                 "(per panel unit within the clusters; twfe and event_study results).")
+        boot = design.unit
     return prepare(design.y, design.X.to_numpy(float), design.clusters,
-                   fe_codes=list(design.fe) or None), list(design.X.columns)
+                   fe_codes=list(design.fe) or None, bootcluster=boot), list(design.X.columns)
 
 
-def _wild(result, data, terms, *, B, weights, restricted, seed):
+def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None):
     _require_cluster(result, "wild")
     table, details = result.tidy(), {}
-    prepared, names = _wild_design(result, data)
+    prepared, names = _wild_design(result, data, bootcluster)
     for term in terms:  # one set-up (fixed effects out, cluster sums) for every term
         w = bootstrap(prepared, coef_index=names.index(term), restricted=restricted, weights=weights, B=B,
                       seed=seed, alpha=result.alpha)
         check_same_fit(result, np.array([w.estimate]), [term])
         row = table["term"] == term
         table.loc[row, ["p_value", "conf_low", "conf_high"]] = [w.p_value, w.ci_low, w.ci_high]
-        details[term] = {"B": w.B, "enumerated": w.enumerated, "weights": w.weights, "restricted": w.restricted}
+        details[term] = {"B": w.B, "enumerated": w.enumerated, "weights": w.weights, "restricted": w.restricted,
+                         "bootcluster": bootcluster, "n_boot_clusters": w.n_boot_clusters}
     # df stays the CR1 fit's: the vcov kept on the result is CR1, and lincom/wald_test read it with df
     info = InferenceInfo(method="wild" if restricted else "wild_unrestricted", cluster=result.inference.cluster,
                          n_clusters=result.inference.n_clusters, df=result.inference.df, seed=seed, draws=B)

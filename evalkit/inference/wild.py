@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference._wild_design import ClusterDesign, build, dense_codes, summarise
@@ -80,6 +81,7 @@ class WildResult:
     estimate: float = float("nan")
     std_error: float = float("nan")
     n_clusters: int = 0
+    n_boot_clusters: int = 0  # clusters whose weights are drawn (> n_clusters with subclusters)
 
 
 # ---------------------------------------------------------------- validation
@@ -134,6 +136,22 @@ class _Parts:
 def _parts(design: ClusterDesign, c: np.ndarray, a: np.ndarray) -> _Parts:
     S = design.xz @ c
     return _Parts(d=S @ a, S=S, E=None if design.ez is None else design.ez @ c)
+
+
+def _boot_parts(design: ClusterDesign, c: np.ndarray, a: np.ndarray) -> _Parts:
+    """:func:`_parts` at the level the weights are drawn (the subclusters, if any)."""
+    if design.boot is None:
+        return _parts(design, c, a)
+    S = design.boot.xz @ c
+    return _Parts(d=S @ a, S=S, E=None if design.boot.ez is None else design.boot.ez @ c)
+
+
+def _aggregator(design: ClusterDesign):
+    """Sparse G x H matrix adding subcluster rows into their clusters (None without subclusters)."""
+    if design.boot is None:
+        return None
+    h = design.boot.parent.size
+    return sp.csr_matrix((np.ones(h), (design.boot.parent, np.arange(h))), shape=(design.n_clusters, h))
 
 
 def _ols(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,18 +222,20 @@ class _Draws:
             return (self.na - b0 * self.nb) / np.sqrt(np.maximum(den, 0.0))
 
 
-def _apply(p: _Parts, W: np.ndarray, FM: np.ndarray | None, V: np.ndarray) -> np.ndarray:
-    """Per-cluster bootstrap scores a's*_g for all draws in V (G x b)."""
-    out = p.d[:, None] * V - W @ (p.S.T @ V)
+def _apply(p: _Parts, W: np.ndarray, FM: np.ndarray | None, V: np.ndarray, agg=None) -> np.ndarray:
+    """Per-cluster bootstrap scores a's*_g for all draws in V (H x b weights; with subclusters
+    the first term is added up into the G clusters by ``agg``)."""
+    dv = p.d[:, None] * V
+    out = (dv if agg is None else agg @ dv) - W @ (p.S.T @ V)
     if FM is not None:
         out -= FM @ (p.E.T @ V)
     return out
 
 
-def _summarise(pa: _Parts, pb: _Parts, W, FM, chunks, scale: float) -> _Draws:
+def _summarise(pa: _Parts, pb: _Parts, W, FM, chunks, scale: float, agg=None) -> _Draws:
     acc = {key: [] for key in ("na", "nb", "pp", "pq", "qq")}
     for V in chunks:
-        P, Q = _apply(pa, W, FM, V), _apply(pb, W, FM, V)
+        P, Q = _apply(pa, W, FM, V, agg), _apply(pb, W, FM, V, agg)
         acc["na"].append(pa.d @ V)
         acc["nb"].append(pb.d @ V)
         acc["pp"].append(np.einsum("gb,gb->b", P, P))
@@ -261,19 +281,31 @@ def _bound(pfun, est: float, se: float, alpha: float, direction: int) -> float:
     return 0.5 * (inside + outside)
 
 
-def prepare(y, X, clusters, fe_codes: Sequence[np.ndarray] | None = None) -> ClusterDesign:
+def _boot_codes(bootcluster, n: int) -> np.ndarray | None:
+    if bootcluster is None:
+        return None
+    bootcluster = np.asarray(bootcluster)
+    if bootcluster.shape != (n,) or pd.isna(bootcluster).any():
+        raise ParameterError(f"bootcluster must have one non-missing label per row ({n}).")
+    return dense_codes(bootcluster)
+
+
+def prepare(y, X, clusters, fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None) -> ClusterDesign:
     """Validate y (n,), X (n x k) and the clusters, partial out ``fe_codes`` and summarise by
-    cluster; the result serves :func:`bootstrap` for any coefficient of X."""
+    cluster (and by ``bootcluster``, labels of subclusters nested in the clusters whose
+    weights are drawn separately); the result serves :func:`bootstrap` for any coefficient of X."""
     y, x, clusters = _check_data(y, X, clusters)
-    return build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape))
+    return build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
 
 
-def prepare_partialled(zt: np.ndarray, clusters, fe_codes: Sequence[np.ndarray] | None = None) -> ClusterDesign:
+def prepare_partialled(zt: np.ndarray, clusters, fe_codes: Sequence[np.ndarray] | None = None,
+                       bootcluster=None) -> ClusterDesign:
     """:func:`prepare` for Z = [y, X] from which ``fe_codes`` are already partialled out
     (e.g. by the estimator's own fit), so the fixed effects are not partialled again."""
     zt = np.asarray(zt, dtype=float)
     _check_data(zt[:, 0], zt[:, 1:], clusters)
-    return summarise(zt, dense_codes(np.asarray(clusters)), _check_codes(fe_codes, zt.shape[:1]))
+    return summarise(zt, dense_codes(np.asarray(clusters)), _check_codes(fe_codes, zt.shape[:1]), None,
+                     _boot_codes(bootcluster, zt.shape[0]))
 
 
 def bootstrap(design: ClusterDesign, *, coef_index: int, restricted: bool = True, weights: str = "rademacher",
@@ -298,12 +330,13 @@ def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) ->
     FM = (d.ez[:, :, 1:] @ a) @ d.m_inv if d.ez is not None else None
     if restricted:
         c_a, c_b = _restricted(xtx, xty, j)
-        pa, pb = _parts(d, c_a, a), _parts(d, c_b, a)
+        pa, pb = _boot_parts(d, c_a, a), _boot_parts(d, c_b, a)
     else:
-        pa = _parts(d, np.r_[1.0, -beta], a)
+        pa = _boot_parts(d, np.r_[1.0, -beta], a)
         pb = _Parts(d=np.zeros_like(pa.d), S=np.zeros_like(pa.S), E=None if pa.E is None else np.zeros_like(pa.E))
-    enumerated = weights == "rademacher" and d.n_clusters < 63 and 2 ** d.n_clusters <= B
-    draws = _summarise(pa, pb, W, FM, _weight_chunks(weights, d.n_clusters, B, seed), d.scale)
+    H = d.n_boot
+    enumerated = weights == "rademacher" and H < 63 and 2 ** H <= B
+    draws = _summarise(pa, pb, W, FM, _weight_chunks(weights, H, B, seed), d.scale, _aggregator(d))
     if restricted:
         p = _pvalue(draws, stat, null)
         pfun = lambda b0: _pvalue(draws, (est - b0) / se, b0)  # noqa: E731
@@ -316,13 +349,13 @@ def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) ->
         lo, hi = est - q * se, est + q * se
     return WildResult(statistic=float(stat), p_value=p, ci_low=float(lo), ci_high=float(hi),
                       B=int(draws.na.size), enumerated=enumerated, weights=weights, restricted=bool(restricted),
-                      seed=seed, estimate=est, std_error=se, n_clusters=d.n_clusters)
+                      seed=seed, estimate=est, std_error=se, n_clusters=d.n_clusters, n_boot_clusters=H)
 
 
 def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool = True,
                            weights: str = "rademacher", B: int = 9999, seed: int | None = None,
                            null: float = 0.0, alpha: float = 0.05, ci: bool = True,
-                           fe_codes: Sequence[np.ndarray] | None = None) -> WildResult:
+                           fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None) -> WildResult:
     """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
 
     y (n,), X (n x k; include a constant yourself unless ``fe_codes`` absorb
@@ -331,10 +364,14 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     clusters or cross them. ``restricted``: WCR (imposes the null; the
     recommended default, MacKinnon & Webb 2017) or WCU. ``weights``:
     "rademacher" (enumerated when 2^G <= B), "webb" (six-point) or "mammen".
-    Nothing passed in is modified. To test several coefficients of one
+    ``bootcluster``: labels of subclusters nested in the clusters (e.g. persons or
+    area-years within areas) to draw the weights per subcluster while the t-statistic stays
+    clustered by ``clusters``: the subcluster wild bootstrap of MacKinnon & Webb (2018), which
+    is less conservative than the WCR when few clusters are treated, provided the errors are
+    independent across subclusters. Nothing passed in is modified. To test several coefficients of one
     design, :func:`prepare` it once and call :func:`bootstrap` per coefficient.
     """
     y, x, clusters = _check_data(y, X, clusters)
     j = _check_options(x.shape[1], coef_index, weights, B, alpha, float(null))
-    design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape))
+    design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
     return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)
