@@ -11,9 +11,9 @@ import numbers
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.estimators import _validate as v
