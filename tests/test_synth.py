@@ -235,6 +235,16 @@ def test_treated_outside_the_convex_hull_warns_with_its_pre_fit_rmspe(df):
     assert out.diagnostics["hull_distance"]["T0"] > 10 and out.diagnostics["outside_hull"] == {"T0": True}
 
 
+def test_treated_as_noisy_as_the_donors_does_not_warn():
+    """Noise puts most paths slightly outside any hull; a treated unit no farther out than the
+    donors are from each other is not flagged."""
+    noisy = simulate(treated_noise=1.0, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EvalkitWarning)
+        out = synth(noisy, treated="T0", **{**ARGS, "placebo": False, "loo": False})
+    assert out.diagnostics["hull_distance"]["T0"] > 0 and out.diagnostics["outside_hull"] == {"T0": False}
+
+
 def test_treated_inside_the_hull_does_not_warn(df):
     with warnings.catch_warnings():
         warnings.simplefilter("error", EvalkitWarning)

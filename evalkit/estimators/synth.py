@@ -33,7 +33,8 @@ from evalkit.results import InferenceInfo, Result
 
 MAX_PLACEBO_SETS = 20_000
 #: Warn when the treated pre-period path lies farther than this share of the outcome's pre-period
-#: standard deviation (over all units and pre periods) from the donors' convex hull.
+#: standard deviation (over all units and pre periods) from the donors' convex hull (and farther
+#: than 90 % of the donors lie from the hull of the others).
 HULL_TOLERANCE = 0.05
 
 
@@ -129,24 +130,34 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
     )
 
 
+def _donor_hull_distances(z0: np.ndarray) -> np.ndarray:
+    """Each donor's distance from the hull of the other donors: how far out a unit lies by chance."""
+    J = z0.shape[1]
+    return np.array([hull_distance(z0[:, j], np.delete(z0, j, axis=1)) for j in range(J)]) if J > 2 else np.zeros(J)
+
+
 def _warn_outside_hull(panel: SynthPanel, fits: list) -> tuple[dict, dict]:
-    """Distance of each treated unit's pre-period path from the donors' convex hull; warns, with
-    the pre-period RMSPE of its fit, for each unit farther out than HULL_TOLERANCE."""
+    """Distance of each treated unit's pre-period path from the donors' convex hull, and a warning,
+    with the pre-period RMSPE of its fit, for each unit that is materially outside: farther than
+    HULL_TOLERANCE of the outcome's pre-period SD and farther than 90 % of the donors lie from
+    the hull of the others (noise puts most paths slightly outside any hull; Abadie 2021, sec. 3.2)."""
     z0 = panel.y[panel.pre][:, list(panel.donors)]
     scale = float(np.std(panel.y[panel.pre], ddof=1)) if panel.pre.sum() * panel.y.shape[1] > 1 else 0.0
+    usual = float(np.quantile(_donor_hull_distances(z0), 0.9))
     out, outside = {}, {}
     for i, fit in zip(panel.treated, fits):
         dist = hull_distance(panel.y[panel.pre, i], z0)
         out[str(panel.units[i])] = dist
-        outside[str(panel.units[i])] = bool(scale > 0 and dist > HULL_TOLERANCE * scale)
+        outside[str(panel.units[i])] = bool(scale > 0 and dist > HULL_TOLERANCE * scale and dist > usual)
         if outside[str(panel.units[i])]:
             rmspe = float(np.sqrt(np.mean(fit.gap[panel.pre] ** 2)))
             warnings.warn(
                 f"Treated unit {panel.units[i]!r} lies outside the donors' convex hull: its pre-period outcome path "
-                f"is {dist:.4g} (root mean square) from the nearest weighted average of donors, and the fitted "
-                f"synthetic control misses it by a pre-period RMSPE of {rmspe:.4g}. No donor weighting can "
-                "reproduce it; the post-period gap mixes the effect with this misfit. Consider synthetic DiD "
-                "(evalkit.sdid), which allows a level difference.", EvalkitWarning, stacklevel=3)
+                f"is {dist:.4g} (root mean square) from the nearest weighted average of donors (90 % of donors lie "
+                f"within {usual:.4g} of the others), and the fitted synthetic control misses it by a pre-period "
+                f"RMSPE of {rmspe:.4g}. No donor weighting can reproduce it; the post-period gap mixes the effect "
+                "with this misfit. Consider synthetic DiD (evalkit.sdid), which allows a level difference.",
+                EvalkitWarning, stacklevel=3)
     return out, outside
 
 
