@@ -17,17 +17,15 @@ still takes every g > t cell, including the anticipation window; evalkit leaves 
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from evalkit.estimators.staggered import aggregate
-from tests.test_did_r_reference import (KINDS, LABEL_COL, NO_ANTICIPATION, PT_RTOL, SE_RTOL, SETTINGS, _cells,
-                                        assert_rel, fits, mpdta)  # noqa: F401 (fixtures)
+from tests.reference_data import reference
+from tests.test_did_r_reference import (KINDS, NO_ANTICIPATION, PT_RTOL, SE_RTOL, SETTINGS, _cells, assert_rel,
+                                        check_aggte, fits, mpdta)  # noqa: F401 (fixtures)
 
-REF = json.loads((Path(__file__).parent / "references" / "did_r_2_5_1_mpdta.json").read_text())
+REF = reference("did_r_2_5_1_mpdta.json")
 R = REF["settings"]
 CL = "dr_never_lpop_cluster_state"
 ALL = [*SETTINGS, CL]
@@ -62,15 +60,7 @@ def test_pretest_matches_r251(fits, name):  # noqa: F811
 def test_aggte_matches_r251(fits, name, kind):  # noqa: F811
     """aggte(fit, type=kind, bstrap=FALSE): every estimate to PT_RTOL and every SE to SE_RTOL,
     the group overall SE and the clustered SEs included."""
-    ours, ref = aggregate(fits[name], kind), R[name]["aggte"][kind]
-    tab = ours.table
-    assert_rel(ours.estimate("ATT"), ref["overall_att"], PT_RTOL, f"{name} {kind} overall")
-    assert_rel(tab["std_error"].iloc[-1], ref["overall_se"], SE_RTOL, f"{name} {kind} overall se")
-    if kind != "simple":
-        body = tab.iloc[:-1]
-        assert list(body[LABEL_COL[kind]]) == [int(e) for e in ref["egt"]]
-        assert_rel(body["estimate"], ref["att_egt"], PT_RTOL, f"{name} {kind} components")
-        assert_rel(body["std_error"], ref["se_egt"], SE_RTOL, f"{name} {kind} component se")
+    check_aggte(aggregate(fits[name], kind), R[name]["aggte"][kind], f"{name} {kind}")
 
 
 def test_anticipation_pretest_cells_still_differ(fits):  # noqa: F811
@@ -79,5 +69,5 @@ def test_anticipation_pretest_cells_still_differ(fits):  # noqa: F811
     ref = R["dr_never_lpop_antic1"]
     assert ref["W_df_derived"] == 5
     assert fits["dr_never_lpop_antic1"].diagnostics["pretest"]["df"] == 3
-    assert np.isclose(ref["W"], json.loads((Path(__file__).parent / "references" / "did_r_2_1_2_mpdta.json")
-                                           .read_text())["settings"]["dr_never_lpop_antic1"]["W"], rtol=1e-12)
+    assert np.isclose(ref["W"], reference("did_r_2_1_2_mpdta.json")["settings"]["dr_never_lpop_antic1"]["W"],
+                      rtol=1e-12)

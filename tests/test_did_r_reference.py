@@ -27,21 +27,19 @@ Three places where R did 2.1.2 and evalkit differ by convention are pinned, not 
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from evalkit.estimators.staggered import aggregate, att_gt
+from tests.reference_data import mpdta as load_mpdta
+from tests.reference_data import reference
 
-moderndid = pytest.importorskip("moderndid")
 
-REF_PATH = Path(__file__).parent / "references" / "did_r_2_1_2_mpdta.json"
-REF = json.loads(REF_PATH.read_text())
+REF = reference("did_r_2_1_2_mpdta.json")
 R = REF["settings"]
 PT_RTOL = 1e-6   # points and W, relative (issue 4)
 SE_RTOL = 1e-4   # standard errors, relative (issue 4)
@@ -79,7 +77,7 @@ def assert_rel(ours, ref, rtol, what):
 
 @pytest.fixture(scope="module")
 def mpdta():
-    df = moderndid.load_mpdta().to_pandas()
+    df = load_mpdta()
     # cluster rule of the R script: state = countyreal %/% 1000 (the state FIPS code)
     df["state"] = df["countyreal"] // 1000
     return df
@@ -164,16 +162,20 @@ def test_pretest_anticipation_convention(fits, name):
 def test_aggte_matches_r(fits, name, kind):
     """aggte(fit, type=kind, bstrap=FALSE): overall and per-label estimates to PT_RTOL, SEs to
     SE_RTOL; source: JSON settings[name].aggte[kind]. The group overall SE is pinned separately."""
-    ours, ref = aggregate(fits[name], kind), R[name]["aggte"][kind]
-    tab = ours.table
-    assert_rel(ours.estimate("ATT"), ref["overall_att"], PT_RTOL, f"{name} {kind} overall")
-    if kind != "group":
-        assert_rel(tab["std_error"].iloc[-1], ref["overall_se"], SE_RTOL, f"{name} {kind} overall se")
+    check_aggte(aggregate(fits[name], kind), R[name]["aggte"][kind], f"{name} {kind}", overall_se=kind != "group")
+
+
+def check_aggte(ours, ref, what: str, overall_se: bool = True):
+    """One aggregation against R's aggte: overall and per-label estimates to PT_RTOL, SEs to SE_RTOL."""
+    kind, tab = ours.estimator.removeprefix("cs_aggregate_"), ours.table
+    assert_rel(ours.estimate("ATT"), ref["overall_att"], PT_RTOL, f"{what} overall")
+    if overall_se:
+        assert_rel(tab["std_error"].iloc[-1], ref["overall_se"], SE_RTOL, f"{what} overall se")
     if kind != "simple":
         body = tab.iloc[:-1]
         assert list(body[LABEL_COL[kind]]) == [int(e) for e in ref["egt"]]
-        assert_rel(body["estimate"], ref["att_egt"], PT_RTOL, f"{name} {kind} components")
-        assert_rel(body["std_error"], ref["se_egt"], SE_RTOL, f"{name} {kind} component se")
+        assert_rel(body["estimate"], ref["att_egt"], PT_RTOL, f"{what} components")
+        assert_rel(body["std_error"], ref["se_egt"], SE_RTOL, f"{what} component se")
 
 
 def _group_overall_se_r212(agg_group):

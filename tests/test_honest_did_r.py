@@ -28,17 +28,16 @@ h on a flat objective: evalkit's optimal half-length with R's quantile is 1.7e-4
 """
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from evalkit.diagnostics import honest_did, honest_did_arrays
 from evalkit.diagnostics._flci import flci
+from tests.reference_data import mpdta, reference
 
-REF = json.loads((Path(__file__).parent / "references" / "honestdid_mpdta.json").read_text())
+REF = reference("honestdid_mpdta.json")
 B, S = np.array(REF["betahat"]), np.array(REF["sigma"])
 NPRE, NPOST = REF["num_pre"], REF["num_post"]
 TOL = 1e-3  # issue 4: "HonestDiD matches the R package ... to 1e-3"
@@ -96,9 +95,8 @@ def test_flci_half_length_matches_r_optimum(run):
 
 @pytest.fixture(scope="module")
 def sa_mpdta():
-    moderndid = pytest.importorskip("moderndid")
     from evalkit.estimators.sun_abraham import sun_abraham
-    return sun_abraham(moderndid.load_mpdta().to_pandas(), outcome="lemp", unit="countyreal", time="year",
+    return sun_abraham(mpdta(), outcome="lemp", unit="countyreal", time="year",
                        cohort="first.treat")
 
 

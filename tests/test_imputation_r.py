@@ -20,33 +20,20 @@ one) match evalkit's pretrends= rows at the same tolerance.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from evalkit.estimators.imputation import did_imputation
+from tests.reference_data import df_het, mpdta, reference
 
-REF = json.loads((Path(__file__).parent / "references" / "didimputation.json").read_text())
+REF = reference("didimputation.json")
 CASES = {c["name"]: c for c in REF["cases"]}
 EST_RTOL = 1e-6
 SE_RTOL = 1e-4
 
 
-def _df_het() -> pd.DataFrame:
-    return pd.read_csv(resources.files("pyfixest") / "did" / "data" / "df_het.csv")
-
-
-def _mpdta() -> pd.DataFrame:
-    moderndid = pytest.importorskip("moderndid")
-    return moderndid.load_mpdta().to_pandas()
-
-
-DATA = {"df_het": (_df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g")),
-        "mpdta": (_mpdta, dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat"))}
+DATA = {"df_het": (df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g")),
+        "mpdta": (mpdta, dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat"))}
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import warnings
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,8 @@ import pytest
 from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.estimators.event_study import event_study
 from evalkit.estimators.sun_abraham import sun_abraham
+from tests.reference_data import DF_HET  # did2s::df_het as shipped by pyfixest
 
-DF_HET = resources.files("pyfixest") / "did" / "data" / "df_het.csv"  # did2s::df_het as shipped by pyfixest 0.60
 
 
 @pytest.fixture(scope="module")

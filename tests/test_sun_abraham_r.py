@@ -15,35 +15,22 @@ parameter, so no factor separates the two.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from evalkit.estimators.sun_abraham import sun_abraham
+from tests.reference_data import df_het, mpdta, reference
 
-REF = json.loads((Path(__file__).parent / "references" / "sunab_fixest.json").read_text())
+REF = reference("sunab_fixest.json")
 CASES = {c["name"]: c for c in REF["cases"]}
 EST_RTOL = 1e-6
 SE_RTOL = 1e-4
 
 
-def _df_het() -> pd.DataFrame:
-    return pd.read_csv(resources.files("pyfixest") / "did" / "data" / "df_het.csv")
-
-
-def _mpdta() -> pd.DataFrame:
-    moderndid = pytest.importorskip("moderndid")
-    return moderndid.load_mpdta().to_pandas()
-
-
 SPECS = {
-    "df_het_cluster_state": (_df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g", cluster="state")),
-    "df_het_cluster_unit": (_df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g", cluster="unit")),
-    "mpdta_cluster_county": (_mpdta, dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")),
+    "df_het_cluster_state": (df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g", cluster="state")),
+    "df_het_cluster_unit": (df_het, dict(outcome="dep_var", unit="unit", time="year", cohort="g", cluster="unit")),
+    "mpdta_cluster_county": (mpdta, dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")),
 }
 
 

@@ -17,19 +17,16 @@ tests/references/r/fwildclusterboot.R (R 4.2.2, fwildclusterboot 0.13.0, fixest 
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import evalkit
 from evalkit.inference.wild import wild_cluster_bootstrap
+from tests.reference_data import reference
 from tests.wild_reference_data import PANELS
 
-REF = {c["label"]: c for c in json.loads(
-    (Path(__file__).parent / "references" / "wild_fwildclusterboot.json").read_text())["cases"]}
+REF = {c["label"]: c for c in reference("wild_fwildclusterboot.json")["cases"]}
 
 
 def _t_ref(ref: dict) -> float:

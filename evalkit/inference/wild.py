@@ -48,7 +48,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from evalkit.errors import ParameterError, ValidationError, check_choice
-from evalkit.inference._wild_design import ClusterDesign, build, dense_codes, summarise
+from evalkit.inference._wild_design import BootLevel, ClusterDesign, build, dense_codes, summarise
 
 WEIGHTS = ("rademacher", "webb", "mammen")
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -133,17 +133,15 @@ class _Parts:
     E: np.ndarray | None
 
 
-def _parts(design: ClusterDesign, c: np.ndarray, a: np.ndarray) -> _Parts:
-    S = design.xz @ c
-    return _Parts(d=S @ a, S=S, E=None if design.ez is None else design.ez @ c)
+def _parts(level: ClusterDesign | BootLevel, c: np.ndarray, a: np.ndarray) -> _Parts:
+    """Scores of r = Z c from the sums ``xz``/``ez`` of a level (clusters or subclusters)."""
+    S = level.xz @ c
+    return _Parts(d=S @ a, S=S, E=None if level.ez is None else level.ez @ c)
 
 
 def _boot_parts(design: ClusterDesign, c: np.ndarray, a: np.ndarray) -> _Parts:
     """:func:`_parts` at the level the weights are drawn (the subclusters, if any)."""
-    if design.boot is None:
-        return _parts(design, c, a)
-    S = design.boot.xz @ c
-    return _Parts(d=S @ a, S=S, E=None if design.boot.ez is None else design.boot.ez @ c)
+    return _parts(design if design.boot is None else design.boot, c, a)
 
 
 def _aggregator(design: ClusterDesign):
