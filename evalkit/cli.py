@@ -22,23 +22,21 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _report_run(args: argparse.Namespace) -> int:
+    from evalkit.report.postrun import log_lines
     from evalkit.report.runner import run_report
 
     start = time.perf_counter()
     run = run_report(args.template, Path(args.params), report=args.report, period=args.period,
-                     reports_root=args.reports_root, progress=not args.quiet)
+                     reports_root=args.reports_root, progress=not args.quiet, notebook=args.notebook)
     took = f"{time.perf_counter() - start:.1f} s"
     if run.status == "ok":
         print(f"{args.template} report rendered in {took}: {run.html}")
-    elif run.status == "needs_review":
-        findings = run.manifest["disclosure"]["findings"]
-        print(f"{args.template} report NEEDS REVIEW ({len(findings)} disclosure finding(s)); HTML withheld. "
-              f"See {run.run_dir / 'manifest.json'}", file=sys.stderr)
-        for finding in findings[:10]:
-            print(f"  cell {finding['cell_index']}: {finding['kind']}: {finding['detail']}", file=sys.stderr)
-    else:
-        print(f"{args.template} report FAILED after {took}: {run.manifest['error']}. "
-              f"The executed notebook shows the error: {run.notebook}", file=sys.stderr)
+        return run.exit_code
+    # the run log's lines: cell numbers and kinds only, never an output's or an error's content
+    head = {"needs_review": "NEEDS REVIEW (outputs withheld)", "failed": "FAILED"}[run.status]
+    print(f"{args.template} report {head} after {took}; see {run.run_dir / 'run.log'}", file=sys.stderr)
+    for line in log_lines(run.manifest)[2:12]:
+        print(f"  {line}", file=sys.stderr)
     return run.exit_code
 
 
@@ -126,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", help="report name (run folder); default: the parameter file's name")
     run.add_argument("--period", help="reporting period label (run folder); default: today's UTC date")
     run.add_argument("--reports-root", type=Path, help="where run folders and index.html go; default: reports/")
+    run.add_argument("--notebook", type=Path, help="run this copy of the template instead of notebooks/<template>.ipynb")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_report_run)
     due = rsub.add_parser("run-due", help="run the scheduled reports that are due and not yet done")

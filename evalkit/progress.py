@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 
 from tqdm.std import tqdm as _tqdm
 
+from evalkit import seal
+
 
 _CONSOLE: list = []
 
@@ -41,9 +43,9 @@ def step(description: str, *, enabled: bool = True) -> Iterator[None]:
         yield
         return
     start = time.perf_counter()
-    print(f"[evalkit] {description} ...", file=stream, flush=True)
+    print(seal.note_lines(f"[evalkit] {description} ..."), file=stream, flush=True)
     yield
-    print(f"[evalkit] {description}: {time.perf_counter() - start:.1f} s", file=stream, flush=True)
+    print(seal.note_lines(f"[evalkit] {description}: {time.perf_counter() - start:.1f} s"), file=stream, flush=True)
 
 
 def bar(iterable: Iterable, *, total: int | None = None, description: str = "", enabled: bool = True):

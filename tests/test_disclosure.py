@@ -1,15 +1,29 @@
 """Disclosure control: counting persons, safe tables (primary and secondary suppression,
-rounding, stamps), thin cells and the display guard."""
-import hashlib
-
+rounding, seals, person-count marks, analyst totals), tables of estimates, thin cells and
+the display guard."""
 import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit import seal
 from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError
-from evalkit.report.disclosure import (DisclosureError, SafeTable, check_threshold, count_persons, flag_thin,
-                                       round_counts, safe_html, safe_table, secondary_suppression)
+from evalkit.report.disclosure import (LEDGER, DisclosureError, SafeTable, _estimates_table, check_threshold,
+                                       count_persons, flag_thin, round_counts, safe_html, safe_table,
+                                       secondary_suppression, tabulate, total_index)
 from evalkit.report.guard import install_display_guard, refusal
+
+
+@pytest.fixture(autouse=True)
+def fresh_ledger():
+    """Each test publishes into an empty ledger (cross-table checks would link unrelated tests)."""
+    LEDGER.reset()
+    yield
+    LEDGER.reset()
+
+
+def trusted(frame, **kw):
+    """safe_table on hand-typed counts, as library code does (``_trusted``): tests the mechanics."""
+    return safe_table(frame, _trusted=True, **kw)
 
 
 @pytest.mark.parametrize("bad", [2, 0, -5, 4.5, "5", True, None])
@@ -48,7 +62,7 @@ def _oneway():
 def test_primary_suppression_blanks_row_statistics_and_keeps_zero():
     frame = _oneway()
     before = frame.copy(deep=True)
-    t = safe_table(frame, count_cols=["persons"], round_to=None)
+    t = trusted(frame, count_cols=["persons"], round_to=None)
     pd.testing.assert_frame_equal(frame, before)  # input never mutated
     assert isinstance(t, SafeTable) and t.n_suppressed == 1 and t.n_primary == 1
     assert t.table["persons"].isna().tolist() == [False, True, False, False]
@@ -58,20 +72,21 @@ def test_primary_suppression_blanks_row_statistics_and_keeps_zero():
 
 
 def test_marker_and_missing_are_distinct_in_html_and_text():
-    t = safe_table(_oneway(), count_cols=["persons"], round_to=None)
+    t = trusted(_oneway(), count_cols=["persons"], round_to=None)
     assert "<td>..</td>" in t.html and "<td>–</td>" in t.html and "<td>4</td>" not in t.html
     assert "fewer than 5 persons" in t.html and ".." in t.text
-    custom = safe_table(_oneway(), count_cols=["persons"], marker="<5")
+    custom = trusted(_oneway(), count_cols=["persons"], marker="<5")
     assert "&lt;5" in custom.html
 
 
 def test_threshold_is_configurable():
-    t = safe_table(_oneway(), count_cols=["persons"], min_cell=3, round_to=None)
+    t = trusted(_oneway(), count_cols=["persons"], min_cell=3, round_to=None)
     assert t.n_suppressed == 0 and t.min_count_shown == 4
-    t10 = safe_table(_oneway(), count_cols=["persons"], min_cell=10)
+    LEDGER.reset()  # the 4 shown at threshold 3 would make the 0 below a differencing risk
+    t10 = trusted(_oneway(), count_cols=["persons"], min_cell=10)
     assert t10.n_suppressed == 2
     with pytest.raises(ParameterError, match=">= 3"):
-        safe_table(_oneway(), count_cols=["persons"], min_cell=2)
+        trusted(_oneway(), count_cols=["persons"], min_cell=2)
 
 
 @pytest.mark.parametrize("col", ["PERSON_ID", "person_id", "CPR", "cvr", "RESP_ID", "Adresse_ID"])
@@ -116,7 +131,7 @@ def _recoverable(mask: np.ndarray) -> bool:
 
 
 def test_secondary_suppression_protects_against_subtraction():
-    t = safe_table(_twoway(), count_cols=["men", "women"], margins=True, round_to=None)
+    t = trusted(_twoway(), count_cols=["men", "women"], margins=True, round_to=None)
     mask = t.suppressed[["men", "women", "Total"]].to_numpy()
     assert mask.shape == (5, 3)  # 4 areas + total row, 2 columns + total column
     assert t.n_primary == 2 and t.n_suppressed == 4
@@ -141,22 +156,22 @@ def test_secondary_suppression_random_tables_never_single_suppressed_line():
 
 def test_one_way_table_with_total_row():
     frame = pd.DataFrame({"cohort": ["2019", "2020", "2021"], "persons": [3, 50, 80]})
-    t = safe_table(frame, count_cols=["persons"], margins={"rows": True, "label": "I alt"}, round_to=None)
+    t = trusted(frame, count_cols=["persons"], margins={"rows": True, "label": "I alt"}, round_to=None)
     assert t.table["persons"].isna().tolist() == [True, True, False, False]  # 50 protects the 3
     assert t.table["cohort"].tolist()[-1] == "I alt" and t.table["persons"].iloc[-1] == 133
 
 
 def test_hidden_margins_still_protect():
     frame = pd.DataFrame({"cohort": ["2019", "2020", "2021"], "persons": [3, 50, 80]})
-    t = safe_table(frame, count_cols=["persons"], margins={"rows": True, "show": False}, round_to=None)
+    t = trusted(frame, count_cols=["persons"], margins={"rows": True, "show": False}, round_to=None)
     assert len(t.table) == 3 and t.n_suppressed == 2
 
 
 def test_margins_validation():
     with pytest.raises(ParameterError, match="unknown"):
-        safe_table(_twoway(), count_cols=["men", "women"], margins={"row": True})
+        trusted(_twoway(), count_cols=["men", "women"], margins={"row": True})
     with pytest.raises(ParameterError, match="two count columns"):
-        safe_table(_oneway(), count_cols=["persons"], margins={"columns": True})
+        trusted(_oneway(), count_cols=["persons"], margins={"columns": True})
 
 
 # ------------------------------------------------------------------ rounding
@@ -172,38 +187,215 @@ def test_rounding_near_threshold_default():
 
 def test_safe_table_rounds_shown_counts_but_suppresses_on_true_counts():
     frame = pd.DataFrame({"g": ["a", "b", "c"], "persons": [4, 7, 8]})
-    t = safe_table(frame, count_cols=["persons"])
+    t = trusted(frame, count_cols=["persons"])
     assert t.table["persons"].tolist()[1:] == [5, 10] and t.table["persons"].isna().tolist()[0]
     assert t.min_count_shown == 5 and t.rounding == "near"
 
 
-# ------------------------------------------------------------------ stamps
-def test_mimebundle_carries_a_stamp_with_the_html_digest():
-    t = safe_table(_twoway(), count_cols=["men", "women"], margins=True)
+# ------------------------------------------------------------------ seals
+def _key():
+    return seal._init()["key"]
+
+
+def test_mimebundle_is_sealed_with_the_run_key():
+    t = trusted(_twoway(), count_cols=["men", "women"], margins=True)
     data, meta = t._repr_mimebundle_()
-    stamp = meta["text/html"]["evalkit_safe"]
-    assert stamp["digest"] == hashlib.sha256(data["text/html"].encode()).hexdigest()
-    assert stamp["min_cell"] == 5 and stamp["min_count_shown"] == t.min_count_shown >= 5
-    assert stamp["n_suppressed"] == 4
+    assert set(data) == {"text/html", "text/plain"}
+    stamp = meta["evalkit_release"]
+    assert isinstance(stamp["mac"], str) and stamp["kind"] == "table"
+    fields = seal.verify(data, meta, _key())
+    assert fields == {"kind": "table", "min_cell": 5, "n_suppressed": 4, "min_count_shown": t.min_count_shown,
+                      "rounding": "near"}
     assert "<table" in data["text/html"] and "Total" in data["text/plain"]
+    tampered = dict(data, **{"text/html": data["text/html"].replace("117", "118", 1)})
+    assert seal.verify(tampered, meta, _key()) is None
+    assert seal.verify({**data, "text/plain": data["text/plain"][:-1] + "x"}, meta, _key()) is None
+    assert seal.verify(data, meta, b"another run's key") is None
+    assert "evalkit_safe" not in str(meta) and "digest" not in str(meta)
 
 
-def test_tables_without_person_counts():
-    est = pd.DataFrame({"term": ["e0", "e1"], "estimate": [0.0251, -0.01], "n_treated": [3, 3]})
-    t = safe_table(est, count_cols=[], index=list(est.columns), digits=4)
-    assert t.kind == "estimates" and t.n_suppressed == 0 and t.min_count_shown is None
-    assert "0.0251" in t.html
+def test_sealed_html_and_estimates_tables():
     stamped = safe_html("<table><tr><td>0.3</td></tr></table>")
     data, meta = stamped._repr_mimebundle_()
-    assert meta["text/html"]["evalkit_safe"]["kind"] == "estimates"
+    assert set(data) == {"text/html", "text/plain"} and seal.verify(data, meta, _key())["kind"] == "table"
+    assert seal.verify({**data, "text/html": data["text/html"].replace("0.3", "0.4")}, meta, _key()) is None
     with pytest.raises(DisclosureError):
         safe_html("<table><tr><th>PERSON_ID</th></tr></table>")
     with pytest.raises(ParameterError):
         safe_html("<table></table>", kind="counts")
+    est = _estimates_table(pd.DataFrame({"term": ["e0", "e1"], "estimate": [0.0251, -0.01]}), digits=4, note="n")
+    assert est.kind == "estimates" and est.n_suppressed == 0 and est.min_count_shown is None
+    assert "0.0251" in est.html
+    data, meta = est._repr_mimebundle_()
+    assert seal.verify(data, meta, _key())["min_cell"] == seal.run_min_cell()
+
+
+# ------------------------------------------------------------------ no table without person counts
+def test_count_cols_empty_is_refused():
+    raw = pd.DataFrame({"age": [34, 71], "income": [412_000.0, 188_500.0]})  # two persons' rows
+    with pytest.raises(DisclosureError, match=r"tabulate\(\.\.\.\).*displaying the Result"):
+        safe_table(raw, count_cols=[])
+    with pytest.raises(DisclosureError, match="tabulate"):
+        safe_table(raw, count_cols=[], index=list(raw.columns), _trusted=True)
+
+
+@pytest.mark.parametrize("col", ["n", "persons", "Personer", "Antal personer", "count", "residents", "Beboere",
+                                 "n_treated", "N_obs"])
+def test_estimates_table_refuses_count_like_columns(col):
+    frame = pd.DataFrame({"term": ["e0", "e1"], "estimate": [0.1, 0.2], col: [3, 40]})
+    with pytest.raises(DisclosureError, match="look like counts"):
+        _estimates_table(frame, digits=3, note="")
+    floats = frame.assign(**{col: [3.0, np.nan]})
+    with pytest.raises(DisclosureError):
+        _estimates_table(floats, digits=3, note="")
+
+
+def test_estimates_table_other_refusals_and_what_passes():
+    ok = pd.DataFrame({"term": ["e0"], "estimate": [0.1], "n_eff": [12.5], "clusters": [14], "year": [2020]})
+    assert _estimates_table(ok, digits=2, note="").table.shape == (1, 5)
+    with pytest.raises(DisclosureError, match="PERSON_ID"):
+        _estimates_table(ok.assign(PERSON_ID=["x"]), digits=3, note="")
+    with pytest.raises(DisclosureError, match="key"):
+        _estimates_table(ok.assign(term=["a3f9c2e17b6d0845"]), digits=3, note="")
+    with pytest.raises(DisclosureError, match="rows"):
+        _estimates_table(pd.DataFrame({"estimate": np.linspace(0, 1, 61)}), digits=3, note="")
+    with pytest.raises(ValidationError, match="DataFrame"):
+        _estimates_table([1, 2], digits=3, note="")
+
+
+# ------------------------------------------------------------------ person counts are evalkit's
+def _micro():
+    """Person-year rows: 14 persons in area a (3 of them also in b), 3 persons only in b."""
+    ids = [f"p{i:02d}" for i in range(17)]
+    rows = [(p, "a", y) for p in ids[:14] for y in (2020, 2021)] + [(p, "b", 2021) for p in ids[11:]]
+    return pd.DataFrame(rows, columns=["PERSON_ID", "area", "year"])
+
+
+def test_row_counts_are_never_person_counts():
+    micro = _micro()
+    rows = micro.groupby("area").size().rename("n").reset_index()
+    with pytest.raises(DisclosureError, match="column 'n' is not a person count computed by evalkit: count "
+                                              r"distinct persons with count_persons\(\) or tabulate\(\)"):
+        safe_table(rows, count_cols=["n"])
+    by_hand = micro.groupby("area")["PERSON_ID"].nunique().rename("persons").reset_index()
+    with pytest.raises(DisclosureError, match="not a person count"):
+        safe_table(by_hand, count_cols=["persons"])
+    assert safe_table(count_persons(micro, "area"), count_cols=["persons"], round_to=None) \
+        .table["persons"].tolist() == [14, 6]
+
+
+def test_changed_counts_rows_labels_or_names_are_refused():
+    counts = count_persons(_micro(), "area")
+    changed = {"a count": counts.assign(persons=[14, 7]),
+               "a label": counts.assign(area=["A", "b"]),
+               "a removed row": counts.iloc[:1],
+               "an added row": pd.concat([counts, counts.iloc[:1].assign(area="c")], ignore_index=True),
+               "a renamed column": counts.rename(columns={"persons": "n"})}
+    for what, frame in changed.items():
+        col = "n" if what == "a renamed column" else "persons"
+        with pytest.raises(DisclosureError, match="not a person count"):
+            safe_table(frame, count_cols=[col])
+    forged = counts.assign(persons=[14, 7])
+    forged.attrs = {k: dict(v) for k, v in counts.attrs.items()}
+    with pytest.raises(DisclosureError, match="not a person count"):
+        safe_table(forged, count_cols=["persons"])
+    # order, extra statistics and index moves keep the mark valid
+    reordered = counts.iloc[::-1].assign(share=[0.5, 0.2]).set_index("area")
+    assert safe_table(reordered, count_cols=["persons"]).table["area"].tolist() == ["b", "a"]
+    LEDGER.reset()  # b = 6 was published above: 7 would be a differencing risk
+    assert trusted(counts.assign(persons=[14, 7]), count_cols=["persons"]).n_suppressed == 0
+
+
+def test_count_persons_wide_marks_every_column():
+    micro = _micro().assign(sex=lambda d: np.where(d["PERSON_ID"] < "p08", "m", "w"))
+    wide = count_persons(micro, "area", columns="sex")
+    assert wide.to_dict("list") == {"area": ["a", "b"], "m": [8, 0], "w": [6, 6]}
+    t = safe_table(wide, count_cols=["m", "w"], margins=True, round_to=None)
+    assert t.table["Total"].tolist() == [14, 6, 20]
+    assert micro.columns.tolist() == ["PERSON_ID", "area", "year", "sex"]  # input untouched
+
+
+def test_run_threshold_is_the_default(monkeypatch):
+    seal._init()
+    monkeypatch.setitem(seal._STATE, "min_cell", 10)
+    t = safe_table(count_persons(_micro(), "area"), count_cols=["persons"], round_to=None)
+    assert t.min_cell == 10 and t.table["persons"].isna().tolist() == [False, True]
+
+
+# ------------------------------------------------------------------ analyst-supplied totals
+def _with_total(micro, col, label="Total"):
+    """Microdata stacked with an all-persons copy: an analyst's way to get a total category."""
+    return pd.concat([micro, micro.assign(**{col: label})], ignore_index=True)
+
+
+def _one_way_micro():
+    sizes = {"2019": 3, "2020": 50, "2021": 80}
+    groups = [g for g, n in sizes.items() for _ in range(n)]
+    return pd.DataFrame({"PERSON_ID": [f"q{i:03d}" for i in range(len(groups))], "cohort": groups})
+
+
+@pytest.mark.parametrize("label", ["Total", "I alt", "everyone"])
+def test_analyst_total_row_cannot_reveal_the_small_cell(label):
+    counts = count_persons(_with_total(_one_way_micro(), "cohort", label), "cohort")
+    assert counts.set_index("cohort")["persons"].to_dict() == {"2019": 3, "2020": 50, "2021": 80, label: 133}
+    t = safe_table(counts, count_cols=["persons"], round_to=None)
+    shown = t.table.set_index("cohort")["persons"]
+    assert shown.isna().sum() == 2 and pd.isna(shown["2019"]) and pd.isna(shown["2020"])  # 133-80 = 53 = two cells
+    assert shown[label] == 133 and shown["2021"] == 80
+    tab = tabulate(_with_total(_one_way_micro(), "cohort", label), "cohort", round_base=None).table
+    assert tab.set_index("cohort")["persons"].isna().to_dict() == {"2019": True, "2020": True, "2021": False,
+                                                                  label: False}
+
+
+def test_analyst_total_row_with_margins_and_total_column():
+    micro = _one_way_micro().assign(sex=lambda d: np.where(d.index % 2 == 0, "m", "w"))
+    wide = count_persons(_with_total(micro, "sex", "all"), "cohort", columns="sex")
+    assert (wide["all"] == wide["m"] + wide["w"]).all()
+    t = safe_table(wide, count_cols=["all", "m", "w"], round_to=None)
+    mask = t.suppressed[["m", "w", "all"]].to_numpy()
+    assert not any(row.sum() == 1 for row in mask)  # no row line with one suppressed cell
+    assert mask[0].all()  # 2019: 2 men, 1 woman, 3 in all
+    both = count_persons(_with_total(_one_way_micro(), "cohort"), "cohort")
+    t2 = safe_table(both, count_cols=["persons"], margins=True, round_to=None)  # computed total 2 x 133
+    assert t2.suppressed["persons"].tolist()[:2] == [True, True]
+
+
+def test_total_index_finds_the_margin_row():
+    m = np.array([[3, 1], [50, 9], [53, 10]], dtype=float)
+    assert total_index(m) == 2 and total_index(m[:2]) is None
+    assert total_index(np.array([[4.0], [4.0]])) == 0 and total_index(np.array([[4.0], [4.0]]), ["x", "Sum"]) == 1
+    assert total_index(np.zeros((3, 2))) is None and total_index(np.array([[np.nan], [1.0]])) is None
+
+
+# ------------------------------------------------------------------ rounding to a base
+def test_round_base_rounds_every_count_consistently():
+    micro = _one_way_micro()
+    micro = pd.concat([micro, pd.DataFrame({"PERSON_ID": [f"r{i}" for i in range(63)], "cohort": "2022"})])
+    counts = count_persons(micro, "cohort")  # 3, 50, 80, 63
+    t = safe_table(counts, count_cols=["persons"], margins=True, round_base=5, round_to=None)
+    shown = t.table.set_index("cohort")["persons"]
+    assert pd.isna(shown["2019"]) and pd.isna(shown["2020"])  # primary, and its complement
+    assert shown["2022"] == 65 and shown["2021"] == 80 and shown["Total"] == 195  # total of the true 196
+    assert all(v % 5 == 0 for v in shown.dropna())
+    assert t.rounding == "5" and t.n_primary == 1
+    t4 = safe_table(count_persons(_micro(), "area"), count_cols=["persons"], round_base=5, min_cell=3)
+    assert t4.table["persons"].tolist() == [15, 5]  # 14 -> 15, 6 -> 5
+    assert safe_table(count_persons(_micro(), "area"), count_cols=["persons"], round_base=10).rounding == "10"
+    for bad in (0, 2.5, True, "5"):
+        with pytest.raises(ParameterError, match="round_base"):
+            safe_table(counts, count_cols=["persons"], round_base=bad)
+    data, meta = t._repr_mimebundle_()
+    assert seal.verify(data, meta, _key())["rounding"] == "5"
+
+
+def test_rounding_keeps_suppression_on_true_counts():
+    counts = count_persons(_micro().assign(area=lambda d: np.where(d["PERSON_ID"] < "p04", "x", d["area"])), "area")
+    t = safe_table(counts, count_cols=["persons"], round_base=5, round_to=None)
+    assert pd.isna(t.table.set_index("area").loc["x", "persons"])  # 4 persons round to 5 but stay suppressed
 
 
 def test_safe_table_is_frozen():
-    t = safe_table(_oneway(), count_cols=["persons"])
+    t = trusted(_oneway(), count_cols=["persons"])
     with pytest.raises(AttributeError):
         t.min_cell = 3
 
@@ -295,6 +487,6 @@ def test_design_safe_is_stamped_and_suppresses_residents():
     assert t.table["Number of areas"].tolist()[::2] == [2, 2] and "<td>2</td>" in t.html
     assert t.table["Residents"].isna().sum() == 2 and t.table["Residents"].iloc[-1] == 2403
     data, meta = t._repr_mimebundle_()
-    assert "evalkit_safe" in meta["text/html"] and "Years: 2014-2019." in data["text/html"]
+    assert seal.verify(data, meta, seal._init()["key"]) and "Years: 2014-2019." in data["text/html"]
     est = estimates_safe(pd.DataFrame({"term": ["e0"], "estimate": [0.1]}), digits=4)
     assert est.kind == "estimates" and "0.1000" in est.html

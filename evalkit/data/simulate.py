@@ -24,6 +24,7 @@ from evalkit.data._sim_outside import write_outside
 from evalkit.data._sim_output import part_path, person_year_table, prepare_dir, write_json, write_parquet
 from evalkit.data._sim_survey import survey
 from evalkit.data._sim_truth import area_effects, area_means, counterfactual_table, truth_document
+from evalkit import seal
 from evalkit.errors import ParameterError, check_choice
 
 __all__ = ["simulate", "SIZES"]
@@ -36,7 +37,8 @@ def _logger(progress: bool):
 
     def log(msg: str) -> None:
         if progress:
-            print(f"[simulate {time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+            # noted in a report run's ledger: evalkit's own progress lines may reach the report
+            print(seal.note_lines(f"[simulate {time.perf_counter() - start:6.1f}s] {msg}"), file=sys.stderr, flush=True)
     return log
 
 

@@ -1,53 +1,69 @@
 """Disclosure control for shown tables (Statistics Denmark rules, ``shared/domain.md``).
 
-Pure functions plus one display object. :func:`safe_table` is *the* way a table reaches a
-report: it refuses identifiers, counts persons against the threshold, suppresses small
-cells (primary), protects them against recovery from the margins (secondary), rounds
-counts near the threshold and returns a :class:`SafeTable`, whose display output carries
-an ``evalkit_safe`` stamp in its metadata. The post-run scanner
-(:mod:`evalkit.report.scan`) refuses every table output without a valid stamp.
+Pure functions plus one display object. A table of persons reaches a report in one of two
+ways: :func:`~evalkit.report.sdc.tabulate` (counts and statistics straight from person-level
+microdata; the recommended way) or :func:`safe_table` on person counts that evalkit itself
+computed (:func:`count_persons`). Both refuse identifiers, check persons against the
+threshold, suppress small cells (primary), protect them against recovery from the margins
+(secondary) and from earlier tables (:mod:`evalkit.report.sdc`), round counts and return a
+:class:`SafeTable`, whose display output is sealed (:func:`evalkit.seal.seal`): an HMAC under
+the run's key that the report runner verifies before it releases the output.
+Reference for the rules: Hundepool et al. (2012), *Statistical Disclosure Control*, Wiley,
+ch. 4 (magnitude tables, secondary suppression) and ch. 5 (frequency tables, rounding).
 
 Rules (documented once, here)
 -----------------------------
 Threshold
-    A shown count of persons must be >= ``min_cell`` (default 5, floor 3). Count distinct
-    persons (:func:`count_persons`), never rows. A count of 0 rests on nobody and is shown.
+    A shown count of persons must be >= ``min_cell`` (default: the run's threshold,
+    :func:`evalkit.seal.run_min_cell`, 5 outside a run; floor 3). A count of 0 rests on
+    nobody and is shown.
+Person counts
+    Count distinct persons, never rows. A count column is accepted only when evalkit
+    computed it: :func:`count_persons` and ``tabulate`` put an HMAC of the column's name,
+    its label columns and its sorted (labels, count) pairs into
+    ``frame.attrs["evalkit_person_counts"]``; :func:`safe_table` recomputes it, so a row count,
+    a hand-typed column, a changed or renamed count, or an added or removed row is refused.
+    Tables without person counts are not made with :func:`safe_table`: statistics of
+    microdata come from ``tabulate`` and estimates are shown by displaying the ``Result``.
 Primary suppression
     Every count cell with ``0 < count < min_cell`` is suppressed. The other (non-label,
     non-count) cells of its row, e.g. means or shares over those persons, are blanked too.
-Secondary (complementary) suppression, only when the table has margins (totals shown here,
-or shown elsewhere: ``margins={"show": False}``)
+Secondary (complementary) suppression, when the table has margins: totals added here
+(``margins=``), shown elsewhere (``margins={"show": False}``) or already in the frame (a body
+row equal in every count column to the sum of the other rows, preferably labelled
+total/totalt/i alt/alle/all/sum; a count column equal to the sum of the others)
     The table is a set of additive lines: every row (cells + row total) and every column
     (cells + column total). In any line with exactly one suppressed cell, that cell could be
     recovered by subtraction, so the smallest other non-zero cell of the line is also
     suppressed (inner cells before the line's total; zeros only when nothing else is left).
-    This repeats until no line has exactly one suppressed cell. It is the simple
-    line-by-line heuristic for complementary suppression described in Hundepool et al.,
-    *Statistical Disclosure Control* (Wiley 2012), chapters on tabular data, and meets
-    Statistics Denmark's rule for researcher access that suppressed cells must not be
-    recoverable from totals (``shared/domain.md``). It guarantees no single-cell
-    recovery; it does not compute the attacker's full feasibility intervals (tau-ARGUS's
-    optimal suppression does). Margins are computed here from the unsuppressed counts.
-Rounding (``round_to``)
+    This repeats until no line has exactly one suppressed cell: the simple line-by-line
+    heuristic for complementary suppression (Hundepool et al. 2012, ch. 4). It meets
+    Statistics Denmark's rule that suppressed cells must not be recoverable from totals. It
+    guarantees no single-cell recovery; it does not compute the attacker's full
+    feasibility intervals (tau-ARGUS's optimal suppression does). Margins are computed
+    from the true counts. Sub-totals (hierarchical tables) are not detected.
+Rounding (``round_to`` / ``round_base``)
     ``"near"`` (default): counts in ``[min_cell, 2*min_cell)`` are rounded to the nearest
-    multiple of ``min_cell`` (half up), so with 5: 5-7 show as 5, 8-9 as 10. This blurs
-    counts just above the threshold, the ones differencing between tables exploits.
-    An int ``b``: every shown count is rounded to the nearest multiple of ``b``.
-    ``None``: no rounding. Margins are rounded independently, so rounded tables need not
-    add up. Suppression is decided on the
-    true, unrounded counts.
+    multiple of ``min_cell`` (half up), so with 5: 5-7 show as 5, 8-9 as 10.
+    An int ``b`` (or ``round_base=b``, which wins when given): every shown count, margins
+    included, is rounded to the nearest multiple of ``b``; the report runner passes
+    ``round_base=5``. ``None``: no rounding. Margins are computed from the true counts and
+    rounded independently, so rounded tables need not add up. Suppression is always
+    decided on the true, unrounded counts.
 Marker
     Every suppressed cell shows ``".."`` (the usual official-statistics mark for a
-    confidential figure; ``marker=`` changes it), the same for primary and secondary cells so the pattern does not
-    reveal which cells are small; genuinely missing values show ``"–"``.
+    confidential figure; ``marker=`` changes it), the same for primary and secondary cells
+    so the pattern does not reveal which cells are small; genuinely missing values show ``"–"``.
 
-The stamp is a proof that the table went through this module, not a security boundary:
-a determined user can forge it. The scanner plus code review are the control.
+The seal proves that the table went through this module in this run; the HMAC key lives
+only in the kernel's process, so it is a control against mistakes, not against a user who
+runs arbitrary code in that process. The runner's gate plus code review are the control.
 """
 from __future__ import annotations
 
-import hashlib
+import hmac
 import html as _html
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -55,6 +71,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from evalkit import seal as _seal
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 
 FLOOR = 3
@@ -68,6 +85,13 @@ IDENTIFIERS = ("PERSON_ID", "CPR", "CPR_NR", "PNR", "CVR", "CVR_NR", "RESP_ID", 
 KEY_PATTERN = re.compile(r"(?<![0-9A-Za-z+/])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{16}(?![0-9A-Za-z+/=])")
 CPR_PATTERN = re.compile(r"(?<![\d.,])(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?![\d]|[.,]\d)")
 IDENTIFIER_PATTERN = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(IDENTIFIERS) + r")(?![A-Za-z0-9_])", re.IGNORECASE)
+COUNT_WORDS = frozenset({"n", "persons", "personer", "antal", "count", "residents", "beboere"})
+TOTAL_LABELS = frozenset({"total", "totalt", "i alt", "alle", "all", "sum"})
+COUNTS_ATTR = "evalkit_person_counts"
+COUNTS_BY_ATTR = "evalkit_person_count_by"
+NO_COUNTS = ("safe_table needs person counts (count_cols=[...]); a table without them is refused. Tables of "
+             "statistics from microdata must be made with tabulate(...), and estimates are shown by displaying "
+             "the Result.")
 
 
 class DisclosureError(ValidationError):
@@ -100,6 +124,12 @@ def looks_like_key(value: object) -> bool:
     return bool(KEY_PATTERN.search(text) or CPR_PATTERN.search(text))
 
 
+def looks_like_count_name(name: object) -> bool:
+    """True for a column name that announces a count (n, persons, antal, residents, n_*, ...)."""
+    text = str(name).strip().lower()
+    return text.startswith("n_") or bool(COUNT_WORDS & set(re.split(r"[^0-9a-zæøå]+", text)))
+
+
 def refuse_identifiers(frame: pd.DataFrame) -> None:
     """Raise when a frame about to be shown carries a pseudonymised key (column or values)."""
     found = identifier_columns(frame)
@@ -119,24 +149,114 @@ def _check_columns(frame: pd.DataFrame, cols: list, what: str) -> None:
                               f"{list(frame.columns)}." + closest(str(col), frame.columns))
 
 
+def _whole_numbers(values: pd.Series) -> bool:
+    """True for a numeric, non-boolean column whose non-missing values are all whole numbers."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna().astype("float64")
+    return len(present) > 0 and bool(np.all(np.isfinite(present)) and np.all(present % 1 == 0))
+
+
+# --------------------------------------------------------------------------- person-count marks
+def _label_key(value: object) -> object:
+    """A JSON-stable form of one label value (NA -> None, numpy scalars -> Python)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    if isinstance(value, (int, np.integer, float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _count_bytes(frame: pd.DataFrame, column: str, by: list) -> bytes:
+    """Canonical bytes of a count column: its name, its label names and its sorted (labels, count) pairs.
+
+    Sorting makes row order irrelevant; any changed count or label, an added or removed row
+    or a renamed column changes the bytes.
+    """
+    labels = [frame[b].tolist() for b in by]
+    pairs = sorted(json.dumps([[_label_key(v[i]) for v in labels], _label_key(c)], ensure_ascii=False)
+                   for i, c in enumerate(frame[column].tolist()))
+    return json.dumps({"column": str(column), "by": [str(b) for b in by], "cells": pairs},
+                      ensure_ascii=False).encode("utf-8")
+
+
+def _mark_person_counts(frame: pd.DataFrame, column: str, by: list) -> pd.DataFrame:
+    """Mark ``frame[column]`` (labelled by the ``by`` columns) as distinct persons counted by evalkit.
+
+    For library code only: the mark vouches that the counts are counts of distinct persons.
+    Sets ``frame.attrs`` in place and returns ``frame``.
+    """
+    key = _seal._init()["key"]
+    frame.attrs.setdefault(COUNTS_ATTR, {})[column] = _seal.mac(key, _count_bytes(frame, column, list(by)))
+    frame.attrs.setdefault(COUNTS_BY_ATTR, {})[column] = [*by]
+    return frame
+
+
+def is_person_count(frame: pd.DataFrame, work: pd.DataFrame, column: str) -> bool:
+    """True when ``frame.attrs`` hold a mark that matches ``work[column]`` and its labels now."""
+    marks, by = frame.attrs.get(COUNTS_ATTR, {}), frame.attrs.get(COUNTS_BY_ATTR, {}).get(column)
+    if not isinstance(marks, dict) or not isinstance(marks.get(column), str) or not isinstance(by, list):
+        return False
+    if any(b not in work.columns for b in by):
+        return False
+    expected = _seal.mac(_seal._init()["key"], _count_bytes(work, column, by))
+    return hmac.compare_digest(marks[column], expected)
+
+
+def _verify_person_counts(frame: pd.DataFrame, work: pd.DataFrame, count_cols: list) -> None:
+    for col in count_cols:
+        if not is_person_count(frame, work, col):
+            raise DisclosureError(f"column {col!r} is not a person count computed by evalkit: count distinct "
+                                  "persons with count_persons() or tabulate().")
+
+
 # --------------------------------------------------------------------------- counting
 def count_persons(frame: pd.DataFrame, by: str | list[str], person: str = "PERSON_ID",
-                  *, name: str = "persons") -> pd.DataFrame:
+                  *, name: str = "persons", columns: str | None = None) -> pd.DataFrame:
     """Distinct persons per group (never rows): the groups' ``by`` columns plus ``name``.
 
-    Rows with a missing person key are not counted. The result carries no identifier column.
+    Rows with a missing person key are not counted; a missing ``by`` value forms its own
+    group. With ``columns`` (a column of ``frame``) the result is wide: one count column per
+    value of ``columns`` (0 where a group has nobody), e.g. men and women per area, ready
+    for ``safe_table(..., margins=True)``. The result carries no identifier column, and its
+    count columns are marked as evalkit person counts (``frame.attrs``, see the module doc).
     """
     by = [by] if isinstance(by, str) else list(by)
-    _check_columns(frame, by + [person], "count_persons")
-    counts = frame.groupby(by, observed=True, dropna=False)[person].nunique().rename(name)
-    return counts.reset_index()
+    _check_columns(frame, by + [person] + ([columns] if columns is not None else []), "count_persons")
+    keys = by + ([columns] if columns is not None else [])
+    counts = frame.groupby(keys, observed=True, dropna=False)[person].nunique()
+    if columns is None:
+        out = counts.rename(name).reset_index()
+        return _mark_person_counts(out, name, by)
+    wide = counts.unstack(columns, fill_value=0)
+    wide.columns = [str(c) for c in wide.columns]
+    out = wide.reset_index()
+    out.columns.name = None
+    for col in wide.columns:
+        _mark_person_counts(out, col, by)
+    return out
+
+
+def _resolve_rounding(round_to: int | str | None, round_base: int | None) -> int | str | None:
+    """The rounding rule in force: ``round_base`` (a positive int) wins over ``round_to``; in a
+    report run without either, every count is rounded to the run's ``round_base`` parameter."""
+    if round_base is None and round_to == "near" and _seal.in_report_run():
+        round_base = _seal.run_round_base()
+    if round_base is not None:
+        if isinstance(round_base, bool) or not isinstance(round_base, (int, np.integer)) or round_base < 1:
+            raise ParameterError(f"round_base={round_base!r} must be a positive integer or None.")
+        return int(round_base)
+    round_counts(pd.Series([], dtype="float64"), FLOOR, round_to)  # validates round_to
+    return round_to
 
 
 def round_counts(values: pd.Series, min_cell: int, round_to: int | str | None = "near") -> pd.Series:
     """Round person counts by the rule ``round_to`` (see the module docstring)."""
     if round_to is None:
         return values
-    if round_to == "near":
+    if isinstance(round_to, str) and round_to == "near":
         base, near = min_cell, (values >= min_cell) & (values < 2 * min_cell)
     elif isinstance(round_to, (int, np.integer)) and not isinstance(round_to, bool) and round_to >= 1:
         base, near = int(round_to), values.notna()
@@ -157,15 +277,16 @@ def _lines(n_rows: int, n_cols: int, row_total: bool, col_total: bool) -> list[l
     return lines
 
 
-def secondary_suppression(counts: np.ndarray, suppressed: np.ndarray, *, row_total: bool,
-                          col_total: bool) -> np.ndarray:
-    """Complementary suppression on a count matrix whose last row / column are totals.
+def suppress_lines(counts: np.ndarray, suppressed: np.ndarray, lines: list[list[tuple[int, int]]]) -> np.ndarray:
+    """Complementary suppression over additive ``lines`` (cells, the line's total last).
 
-    Returns a new mask where no additive line has exactly one suppressed cell (rule in the
-    module docstring). ``counts`` may hold NaN (treated as unknown, never chosen).
+    Returns a new mask where no line has exactly one suppressed cell: in such a line the
+    smallest other non-zero free inner cell is suppressed too (a zero only when nothing else
+    is left, the total last), repeated until nothing changes: the line-by-line heuristic
+    for complementary suppression (Hundepool et al. 2012, ch. 4). NaN counts are unknown
+    and never chosen.
     """
     mask = suppressed.copy()
-    lines = _lines(*counts.shape, row_total, col_total)
     changed = True
     while changed:
         changed = False
@@ -180,6 +301,45 @@ def secondary_suppression(counts: np.ndarray, suppressed: np.ndarray, *, row_tot
                 mask[min(options, key=lambda c: counts[c])] = True
                 changed = True
     return mask
+
+
+def secondary_suppression(counts: np.ndarray, suppressed: np.ndarray, *, row_total: bool,
+                          col_total: bool) -> np.ndarray:
+    """Complementary suppression on a count matrix whose last row / column are totals.
+
+    Returns a new mask where no additive line has exactly one suppressed cell (rule in the
+    module docstring). ``counts`` may hold NaN (treated as unknown, never chosen).
+    """
+    return suppress_lines(counts, suppressed, _lines(*counts.shape, row_total, col_total))
+
+
+def total_index(matrix: np.ndarray, names: list | None = None) -> int | None:
+    """The row of ``matrix`` that is the sum of all other rows in every column, else ``None``.
+
+    Such a row is a margin whatever its label (an analyst-supplied total); among several
+    candidates a row labelled total/totalt/i alt/alle/all/sum wins, then the first one.
+    Rows holding NaN and an all-zero sum are never margins.
+    """
+    if matrix.shape[0] < 2 or matrix.shape[1] == 0 or np.isnan(matrix).any():
+        return None
+    others = matrix.sum(axis=0, keepdims=True) - matrix
+    hits = [i for i in np.flatnonzero((matrix == others).all(axis=1)) if matrix[i].sum() > 0]
+    if not hits:
+        return None
+    named = [i for i in hits if names is not None and str(names[i]).strip().lower() in TOTAL_LABELS]
+    return int((named or hits)[0])
+
+
+def margin_lines(shape: tuple[int, int], row_totals: list[tuple[int, list[int]]],
+                 col_totals: list[tuple[int, list[int]]]) -> list[list[tuple[int, int]]]:
+    """Additive lines of a table whose totals may sit anywhere, each line's total last.
+
+    ``row_totals``: (total row, the rows it adds up), one line per column;
+    ``col_totals``: (total column, the columns it adds up), one line per row.
+    """
+    lines = [[(i, j) for j in scope] + [(i, c)] for c, scope in col_totals for i in range(shape[0])]
+    lines += [[(i, j) for i in scope] + [(r, j)] for r, scope in row_totals for j in range(shape[1])]
+    return lines  # rows first, as in secondary_suppression (the heuristic depends on the order)
 
 
 def _normalise_margins(margins: bool | dict, n_count: int) -> dict:
@@ -214,22 +374,14 @@ def _add_margins(frame: pd.DataFrame, count_cols: list, labels: list, m: dict) -
 
 
 # --------------------------------------------------------------------------- the display object
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _stamp_meta(html: str, plain: str, info: dict) -> dict:
-    return {"text/html": {"evalkit_safe": info | {"digest": _digest(html)}},
-            "text/plain": {"evalkit_safe": info | {"digest": _digest(plain)}}}
-
-
 @dataclass(frozen=True)
 class SafeTable:
-    """A table that passed :func:`safe_table`; displays as stamped HTML / text.
+    """A table that passed :func:`safe_table` or ``tabulate``; displays as sealed HTML / text.
 
     ``table`` holds the shown values (suppressed and missing cells as NA), ``suppressed``
     the mask of suppressed cells. ``min_count_shown`` is the smallest non-zero count shown
-    (``None`` for a table without person counts).
+    (``None`` for a table without person counts). ``n_suppressed`` counts suppressed count
+    cells; ``n_statistics_suppressed`` suppressed statistic cells (``tabulate``).
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -242,6 +394,7 @@ class SafeTable:
     rounding: str = "near"
     html: str = field(default="", repr=False)
     text: str = field(default="", repr=False)
+    n_statistics_suppressed: int = 0
 
     @property
     def info(self) -> dict:
@@ -249,7 +402,9 @@ class SafeTable:
                 "n_suppressed": self.n_suppressed, "rounding": self.rounding}
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return ({"text/html": self.html, "text/plain": self.text}, _stamp_meta(self.html, self.text, self.info))
+        data = {"text/html": self.html, "text/plain": self.text}
+        return data, _seal.seal(data, "table", min_cell=self.min_cell, n_suppressed=self.n_suppressed,
+                                min_count_shown=self.min_count_shown, rounding=self.rounding)
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the shown table (suppressed cells NA)."""
@@ -258,25 +413,26 @@ class SafeTable:
 
 @dataclass(frozen=True)
 class StampedHTML:
-    """Hand-built HTML without person-count cells (e.g. estimates), stamped for the scanner."""
+    """Hand-built HTML without person-count cells (e.g. estimates), sealed for the runner."""
 
     html: str
     kind: str = "estimates"
     text: str = "[evalkit table: see the HTML output]"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        info = {"kind": self.kind, "min_cell": None, "min_count_shown": None, "n_suppressed": 0}
-        return {"text/html": self.html, "text/plain": self.text}, _stamp_meta(self.html, self.text, info)
+        data = {"text/html": self.html, "text/plain": self.text}
+        return data, _seal.seal(data, "table", min_cell=None, n_suppressed=0, min_count_shown=None, rounding=None)
 
 
 def safe_html(html_str: str, *, kind: str = "estimates") -> StampedHTML:
-    """Stamp HTML whose tables carry no person counts (the caller vouches for that).
+    """Seal HTML whose tables carry no person counts (the caller vouches for that).
 
     Use it for regression estimates or area-level means over many residents. It still
     refuses identifier names and key-like values in the HTML.
     """
     if kind == "counts":
-        raise ParameterError("safe_html cannot stamp count tables; build them with safe_table(count_cols=...).")
+        raise ParameterError("safe_html cannot stamp count tables; build them with tabulate() or "
+                             "safe_table(count_cols=...).")
     text = re.sub(r"data:[^\"'\s)]+", "", html_str)
     if IDENTIFIER_PATTERN.search(text) or looks_like_key(text):
         raise DisclosureError("HTML carries an identifier name or a key-like value; it cannot be stamped.")
@@ -296,11 +452,17 @@ def _format_cell(value: object, digits: int, is_count: bool) -> str:
     return str(value)
 
 
+def _footnote(marker: str, min_cell: int, n_suppressed: int, n_stats: int) -> str:
+    if n_stats:
+        return (f"{marker}: suppressed (fewer than {min_cell} persons, dominated by a few persons, "
+                "or protecting such a cell).")
+    return f"{marker}: suppressed (fewer than {min_cell} persons, or protecting such a cell)." if n_suppressed else ""
+
+
 def _render(table: pd.DataFrame, mask: pd.DataFrame, count_cols: list, digits: int, marker: str,
-            note: str, min_cell: int, n_suppressed: int) -> tuple[str, str]:
+            note: str, foot: str) -> tuple[str, str]:
     shown = pd.DataFrame({c: [marker if mask[c].iat[i] else _format_cell(table[c].iat[i], digits, c in count_cols)
                               for i in range(len(table))] for c in table.columns}, index=table.index)
-    foot = f"{marker}: suppressed (fewer than {min_cell} persons, or protecting such a cell)." if n_suppressed else ""
     notes = "".join(f"<p class='evalkit-note'>{_html.escape(t)}</p>" for t in (note, foot) if t)
     html = shown.to_html(index=False, classes="evalkit-table", border=0, escape=True) + notes
     text = shown.to_string(index=False) + "".join(f"\n{t}" for t in (note, foot) if t)
@@ -308,21 +470,8 @@ def _render(table: pd.DataFrame, mask: pd.DataFrame, count_cols: list, digits: i
 
 
 # --------------------------------------------------------------------------- the safe table
-def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int = DEFAULT_MIN_CELL,
-               margins: bool | dict = False, round_to: int | Literal["near"] | None = "near",
-               index: str | list[str] | None = None, digits: int = 3, marker: str = MARKER,
-               note: str = "", max_rows: int = MAX_ROWS) -> SafeTable:
-    """The only way a table reaches a report (rules in the module docstring).
-
-    ``count_cols``: columns holding counts of distinct persons (``[]`` for a table without
-    person counts, e.g. estimates). ``index``: label columns, never suppressed (default:
-    the non-numeric columns). A non-default index of ``frame`` becomes label columns
-    (e.g. the output of ``groupby``). Other non-count columns are statistics of the row's
-    persons and are blanked with its suppressed counts.
-    ``margins``: ``True`` or ``{"rows": bool, "columns": bool, "label": str, "show": bool}``
-    adds totals and enables secondary suppression. Never mutates ``frame``.
-    """
-    min_cell = check_threshold(min_cell)
+def _prepare(frame: pd.DataFrame, count_cols: list, index, max_rows: int) -> tuple[pd.DataFrame, list]:
+    """The frame with its index as label columns, and the label columns; refuses what cannot be shown."""
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(f"safe_table needs a pandas DataFrame, got {type(frame).__name__}.")
     found = identifier_columns(frame)
@@ -331,7 +480,6 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int = DE
     default_index = frame.index.names == [None] and frame.index.equals(pd.RangeIndex(len(frame)))
     work = frame.reset_index(drop=True) if default_index else frame.reset_index()
     from_index = [c for c in work.columns if c not in frame.columns]
-    count_cols = list(count_cols)
     _check_columns(work, count_cols, "count")
     labels = ([index] if isinstance(index, str) else list(index)) if index is not None else from_index + \
         [c for c in frame.columns if c not in count_cols and not pd.api.types.is_numeric_dtype(work[c])]
@@ -339,23 +487,120 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int = DE
     refuse_identifiers(work)
     if len(work) > max_rows:
         raise DisclosureError(f"table has {len(work)} rows (> max_rows={max_rows}); aggregate it further.")
+    return work, labels
+
+
+def _check_count_values(work: pd.DataFrame, count_cols: list) -> None:
     for c in count_cols:
         values = work[c]
         if not pd.api.types.is_numeric_dtype(values) or (values.dropna() < 0).any() or \
                 not np.allclose(values.dropna().astype("float64") % 1, 0):
             raise ValidationError(f"count column {c!r} must hold non-negative whole numbers of persons.")
+
+
+def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | None = None,
+               margins: bool | dict = False, round_to: int | Literal["near"] | None = "near",
+               round_base: int | None = None, index: str | list[str] | None = None, digits: int = 3,
+               marker: str = MARKER, note: str = "", max_rows: int = MAX_ROWS, label: str | None = None,
+               _trusted: bool = False) -> SafeTable:
+    """A table of person counts that evalkit computed, made safe to show (rules in the module docstring).
+
+    ``count_cols``: columns holding counts of distinct persons made by :func:`count_persons`
+    (or ``tabulate``); never empty. ``index``: label columns, never suppressed (default: the
+    non-numeric columns). A non-default index of ``frame`` becomes label columns (e.g. the
+    output of ``groupby``). Other non-count columns are statistics of the row's persons and
+    are blanked with its primary-suppressed counts.
+    ``margins``: ``True`` or ``{"rows": bool, "columns": bool, "label": str, "show": bool}``
+    adds totals and enables secondary suppression. ``min_cell``: default the run's threshold.
+    ``round_base``: round every shown count to this base (wins over ``round_to``).
+    ``label``: the table's name in the publication ledger (:mod:`evalkit.report.sdc`).
+    ``_trusted``: internal, for library code only (counts the library computed itself, e.g.
+    DuckDB resident counts of the area panel); skips the person-count mark check.
+    Never mutates ``frame``.
+    """
+    min_cell = check_threshold(_seal.run_min_cell() if min_cell is None else min_cell)
+    rounding = _resolve_rounding(round_to, round_base)
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError(f"safe_table needs a pandas DataFrame, got {type(frame).__name__}.")
+    count_cols = list(count_cols)
+    if not count_cols:
+        raise DisclosureError(NO_COUNTS)
+    work, labels = _prepare(frame, count_cols, index, max_rows)
+    _check_count_values(work, count_cols)
+    if not _trusted:
+        _verify_person_counts(frame, work, count_cols)
+    return _counts_table(work, count_cols, labels, min_cell=min_cell, margins=margins, rounding=rounding,
+                         digits=digits, marker=marker, note=note, label=label)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The additive structure of a count table: its lines and where its totals are."""
+
+    lines: list
+    total_rows: frozenset
+    total_cols: frozenset
+
+    @property
+    def covered(self) -> tuple[bool, bool]:
+        """(rows add up to a total column, columns add up to a total row)."""
+        return bool(self.total_cols), bool(self.total_rows)
+
+
+def _layout(work: pd.DataFrame, count_cols: list, cells: list, labels: list, m: dict, n_body: int) -> _Layout:
+    """Lines of the table: the margins computed here plus a total row / column already in the body."""
+    body = work[count_cols].iloc[:n_body].astype("float64").to_numpy()
+    names = work[labels[0]].iloc[:n_body].tolist() if labels else None
+    t_row, t_col = total_index(body, names), total_index(body.T, count_cols)
+    rows = [(len(work) - 1, list(range(len(work) - 1)))] if m["rows"] else []
+    rows += [(t_row, [i for i in range(n_body) if i != t_row])] if t_row is not None else []
+    cols = [(len(cells) - 1, list(range(len(cells) - 1)))] if m["columns"] else []
+    cols += [(t_col, [j for j in range(len(count_cols)) if j != t_col])] if t_col is not None else []
+    return _Layout(margin_lines((len(work), len(cells)), rows, cols), frozenset(r for r, _ in rows),
+                   frozenset(c for c, _ in cols))
+
+
+def _cross_tables(work, cells, labels, counts, mask, lay: _Layout, shape, min_cell: int, base) -> np.ndarray:
+    """Add the publication ledger's suppressions (:mod:`evalkit.report.sdc`) and re-protect the
+    table's own lines, until nothing changes. ``shape``: the part of the table that is shown."""
+    from evalkit.report.sdc import LEDGER, ledger_cells
+
+    while True:
+        new = ledger_cells(work, cells, labels, counts, mask, lay.total_rows, lay.total_cols, shape)
+        extra = [p for p in LEDGER.check_new(new, min_cell=min_cell, round_base=base, covered=lay.covered)
+                 if not mask[p]]
+        if not extra:
+            return mask
+        for p in extra:
+            mask[p] = True
+        mask = suppress_lines(counts, mask, lay.lines)
+
+
+def _counts_table(work: pd.DataFrame, count_cols: list, labels: list, *, min_cell: int, margins, rounding,
+                  digits: int, marker: str, note: str, label: str | None,
+                  source_mask: pd.DataFrame | None = None) -> SafeTable:
+    """Suppress (primary, secondary, across tables), round, render and register a checked count table."""
+    from evalkit.report.sdc import LEDGER, ledger_cells
+
     m = _normalise_margins(margins, len(count_cols))
     n_body = len(work)
-    work = _add_margins(work, count_cols, labels, m) if count_cols else work
-    cells = count_cols + ([m["label"]] if m["columns"] and count_cols else [])
-    counts = work[cells].astype("float64").to_numpy() if cells else np.zeros((len(work), 0))
+    work = _add_margins(work, count_cols, labels, m)
+    cells = count_cols + ([m["label"]] if m["columns"] else [])
+    counts = work[cells].astype("float64").to_numpy()
+    lay = _layout(work, count_cols, cells, labels, m, n_body)
     primary = (counts > 0) & (counts < min_cell)
-    mask_arr = secondary_suppression(counts, primary, row_total=m["rows"], col_total=m["columns"]) \
-        if (m["rows"] or m["columns"]) and cells else primary
+    base = rounding if isinstance(rounding, int) else None
+    shape = counts.shape if m["show"] else (n_body, len(count_cols))
+    mask = _cross_tables(work, cells, labels, counts, suppress_lines(counts, primary, lay.lines), lay, shape,
+                         min_cell, base)
     if not m["show"]:
-        work, counts, mask_arr, primary = _drop_margins(work, counts, mask_arr, primary, m, n_body)
+        work, counts, mask, primary = _drop_margins(work, counts, mask, primary, m, n_body)
         cells = count_cols
-    return _pack(work, cells, counts, mask_arr, primary, labels, min_cell, round_to, digits, marker, note)
+    table = _pack(work, cells, counts, mask, primary, labels, min_cell, rounding, digits, marker, note, source_mask)
+    shown = ledger_cells(work, cells, labels, counts, mask, lay.total_rows, lay.total_cols, counts.shape,
+                         shown=table.table)
+    LEDGER.register(shown, label=label, min_cell=min_cell, round_base=base, covered=lay.covered)
+    return table
 
 
 def _drop_margins(work, counts, mask_arr, primary, m, n_body):
@@ -364,25 +609,59 @@ def _drop_margins(work, counts, mask_arr, primary, m, n_body):
     return work, counts[:n_body, :keep_cols], mask_arr[:n_body, :keep_cols], primary[:n_body, :keep_cols]
 
 
-def _pack(work, cells, counts, mask_arr, primary, labels, min_cell, round_to, digits, marker, note) -> SafeTable:
+def _statistic_mask(table: pd.DataFrame, stats: list, primary_rows: np.ndarray, source_mask) -> pd.DataFrame:
+    """Which statistic cells are blanked: the primary rows' (``safe_table``), or for ``tabulate``
+    the statistics suppressed at the source plus every row with a suppressed count."""
+    rows = pd.Series(primary_rows, index=table.index)
+    blank = pd.DataFrame({c: rows for c in stats}, index=table.index, dtype=bool)
+    if source_mask is not None:
+        source = source_mask.reindex(index=table.index, columns=stats).fillna(False).astype(bool)
+        blank = blank | source
+    return blank
+
+
+def _pack(work, cells, counts, mask_arr, primary, labels, min_cell, rounding, digits, marker, note,
+          source_mask=None) -> SafeTable:
     mask = pd.DataFrame(False, index=work.index, columns=work.columns)
     for j, c in enumerate(cells):
         mask[c] = mask_arr[:, j]
     stats = [c for c in work.columns if c not in cells and c not in labels]
-    primary_rows = primary.any(axis=1) if cells else np.zeros(len(work), bool)
+    rows = (mask_arr if source_mask is not None else primary).any(axis=1) if cells else np.zeros(len(work), bool)
+    blank = _statistic_mask(work, stats, rows, source_mask)
     table = work.copy()
+    table.attrs = {}
     for c in cells:
-        table[c] = round_counts(work[c].astype("float64"), min_cell, round_to).mask(mask[c]).astype("Int64")
+        table[c] = round_counts(work[c].astype("float64"), min_cell, rounding).mask(mask[c]).astype("Int64")
     for c in stats:
-        table[c] = table[c].mask(pd.Series(primary_rows, index=table.index))
+        table[c] = table[c].mask(blank[c])
+        if source_mask is not None:
+            mask[c] = blank[c]
     shown = table[cells].astype("float64").to_numpy().ravel() if cells else np.zeros(0)
     nonzero = shown[~np.isnan(shown) & (shown > 0)]
-    min_shown = int(nonzero.min()) if len(nonzero) else None
-    n_sup = int(mask_arr.sum())
-    html, text = _render(table, mask, cells, digits, marker, note, min_cell, n_sup)
+    n_sup, n_stats = int(mask_arr.sum()), int(blank.to_numpy().sum()) if source_mask is not None else 0
+    html, text = _render(table, mask, cells, digits, marker, note, _footnote(marker, min_cell, n_sup, n_stats))
     return SafeTable(table=table, suppressed=mask, min_cell=min_cell, n_suppressed=n_sup,
-                     n_primary=int(primary.sum()), min_count_shown=min_shown,
-                     kind="counts" if cells else "estimates", rounding=str(round_to), html=html, text=text)
+                     n_primary=int(primary.sum()), min_count_shown=int(nonzero.min()) if len(nonzero) else None,
+                     kind="counts" if cells else "estimates", rounding=str(rounding), html=html, text=text,
+                     n_statistics_suppressed=n_stats)
+
+
+# --------------------------------------------------------------------------- tables of estimates
+def _estimates_table(frame: pd.DataFrame, *, digits: int = 3, note: str = "") -> SafeTable:
+    """Internal: a sealed table of estimates the report layer built from ``Result`` objects.
+
+    Not for analysts (statistics of microdata come from ``tabulate``). It carries no person
+    counts, so it refuses identifier columns, key-like values, more than ``MAX_ROWS`` rows and
+    whole-number columns whose name looks like a count (n, persons, antal, residents, n_*, ...).
+    """
+    work, labels = _prepare(frame, [], list(frame.columns) if isinstance(frame, pd.DataFrame) else [], MAX_ROWS)
+    counted = [c for c in work.columns if looks_like_count_name(c) and _whole_numbers(work[c])]
+    if counted:
+        raise DisclosureError(f"column(s) {counted} look like counts; a table of estimates carries no counts "
+                              "(show person counts with tabulate() or safe_table()).")
+    empty = np.zeros((len(work), 0))
+    return _pack(work, [], empty, empty.astype(bool), empty.astype(bool), labels, _seal.run_min_cell(), None,
+                 digits, MARKER, note)
 
 
 # --------------------------------------------------------------------------- thin cells
@@ -426,4 +705,11 @@ def flag_thin(frame: pd.DataFrame, count_col: str, min_cell: int = DEFAULT_MIN_C
     return out
 
 
-# --------------------------------------------------------------------------- legacy
+# --------------------------------------------------------------------------- re-exports
+def __getattr__(name: str):
+    """``tabulate``, ``LEDGER`` and ``PublicationLedger`` live in :mod:`evalkit.report.sdc` (lazy, no cycle)."""
+    if name in ("tabulate", "LEDGER", "PublicationLedger"):
+        from evalkit.report import sdc
+
+        return getattr(sdc, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

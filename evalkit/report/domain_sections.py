@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown
 
 from evalkit.data.io import read_table
 from evalkit.domain._common import dlabel
@@ -19,7 +18,10 @@ from evalkit.domain.goals import goal_attainment, goal_chart, observed_from_pane
 from evalkit.domain.movers import PERSON_INDICATORS, decompose_change
 from evalkit.errors import ParameterError
 from evalkit.estimators.combine import post_average
-from evalkit.report import figures
+from evalkit.report import figures, text
+from evalkit.report.outputs import figure as sealed_figure
+from evalkit.report.outputs import markdown
+from evalkit.report.tables import estimates_safe
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label
 
@@ -52,10 +54,10 @@ def movers_table(study) -> SafeTable:
             "en": "The parts add up exactly to the total change (Melitz & Polanec 2015). In- and out-movers include "
                   "persons turning 18 or 65 and deaths. Counts are persons."}[lang]
     return safe_table(shown, count_cols=list(counts), index=[dlabel("group", lang)], min_cell=study.p["min_cell"],
-                      digits=4, note=note)
+                      digits=4, note=note, _trusted=True)
 
 
-def movers_figure(study) -> HTML:
+def movers_figure(study):
     from matplotlib.figure import Figure
 
     lang, t = study.p["lang"], study.movers_decomposition.tidy()
@@ -76,7 +78,7 @@ def movers_figure(study) -> HTML:
                  "sammenligningsområder.",
            "en": "Bars: the change in the indicator split into stayers, in-movers and out-movers for treated and "
                  "comparison areas."}[lang]
-    return HTML(figures.figure_html(fig, alt))
+    return sealed_figure(fig, alt)
 
 
 # ----------------------------------------------------------------- area vs cohort
@@ -88,7 +90,18 @@ def comparison(study):
                                    share=stayer_share(study.cohort))
 
 
-def estimand_table(study) -> SafeTable:
+def _cohort_withheld(study):
+    """The note shown instead of the area-vs-cohort comparison when too few persons are treated."""
+    if not study._too_few("cohort"):
+        return None
+    return markdown(text.too_few_persons(label("cohort_estimand", study.p["lang"]), study.p["min_cell"],
+                                         lang=study.p["lang"]))
+
+
+def estimand_table(study):
+    withheld = _cohort_withheld(study)
+    if withheld is not None:
+        return withheld
     lang, t = study.p["lang"], study.estimand_results.tidy()
     t = t.drop(columns=["n_obs"])
     for estimand in ("area", "cohort"):  # the interval the report relies on (wild bootstrap when CR1 is unreliable)
@@ -104,11 +117,14 @@ def estimand_table(study) -> SafeTable:
              "en": {"estimand": "Estimand", "estimate": "Estimate", "std_error": "Std. error", "conf_low": "Lower",
                     "conf_high": "Upper", "p_value": "p-value", "n_clusters": "Clusters", "truth": "Simulated truth"}}
     t = t.rename(columns=names[lang])
-    return safe_table(t, count_cols=[], index=[names[lang]["estimand"]], digits=4)
+    return estimates_safe(t, digits=4)
 
 
-def estimand_text(study) -> Markdown:
-    return Markdown(estimand_paragraph(study.estimand_results, lang=study.p["lang"]))
+def estimand_text(study):
+    withheld = _cohort_withheld(study)
+    if withheld is not None:
+        return markdown("")
+    return markdown(estimand_paragraph(study.estimand_results, lang=study.p["lang"]))
 
 
 # ----------------------------------------------------------------- goals
@@ -141,8 +157,8 @@ def _weight(indicator: str) -> str:
     return "residents_18_64" if indicator in ("employment_rate", "k1_share") else "residents"
 
 
-def _no_goals(lang: str) -> Markdown:
-    return Markdown({"da": "_Ingen mål angivet (parameteren `goals`)._", "en": "_No goals given (parameter `goals`)._"}[lang])
+def _no_goals(lang: str):
+    return markdown({"da": "_Ingen mål angivet (parameteren `goals`)._", "en": "_No goals given (parameter `goals`)._"}[lang])
 
 
 def goals_table(study):
@@ -155,16 +171,16 @@ def goals_table(study):
             "en": "Status: achieved if the target is reached; before the target year on track if the value is at "
                   "least on the straight line from baseline to target. Values for the treated areas together."}[lang]
     return safe_table(shown, count_cols=[label("residents", lang)], index=list(shown.columns[:-1]),
-                      min_cell=study.p["min_cell"], note=note)
+                      min_cell=study.p["min_cell"], note=note, _trusted=True)
 
 
 def goals_chart(study):
     lang, res = study.p["lang"], study.goal_results
     if res is None:
-        return Markdown("")  # goals_table already says that no goals were given
+        return markdown("")  # goals_table already says that no goals were given
     alt = {"da": "Statusskema: fremdrift mod hvert mål, farvet efter status.",
            "en": "Status form: progress towards each goal, coloured by status."}[lang]
-    return HTML(figures.figure_html(goal_chart(res.table, lang=lang), alt))
+    return sealed_figure(goal_chart(res.table, lang=lang), alt)
 
 
 # ----------------------------------------------------------------- cost per effect
@@ -209,4 +225,5 @@ def cost_table(study) -> SafeTable:
                            dlabel("cost_dkk", lang): _money(t["cost"], lang), dlabel("cost_interval", lang): interval}])
     note = res.sentence(lang) + {"da": " Antal beboere i indsatsområderne i evalueringsåret; budget i alt.",
                                  "en": " Residents of the treated areas in the evaluation year; total budget."}[lang]
-    return safe_table(shown, count_cols=[persons], index=[], min_cell=study.p["min_cell"], digits=3, note=note)
+    return safe_table(shown, count_cols=[persons], index=[], min_cell=study.p["min_cell"], digits=3, note=note,
+                      _trusted=True)

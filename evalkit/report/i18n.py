@@ -16,6 +16,7 @@ LABELS: dict[str, dict[str, str]] = {
     "nonwestern_share": {"da": "Andel ikke-vestlige indvandrere og efterkommere",
                          "en": "Share non-western immigrants and descendants"},
     "residents": {"da": "Beboere", "en": "Residents"},
+    "n_obs": {"da": "Observationer", "en": "Observations"},
     "fremskudt_beskaeftigelse": {"da": "Fremskudt beskæftigelsesindsats", "en": "Outreach job-centre office"},
     "poa": {"da": "Problemorienteret politiarbejde (POA)", "en": "Problem-oriented policing (POA)"},
     "midterm": {"da": "Midtvejsevaluering", "en": "Midterm evaluation"},

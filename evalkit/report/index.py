@@ -98,7 +98,7 @@ def scan_manifests(reports_root: str | Path, report: str | None = None,
         try:
             manifests.append(_read_one(path, root))
         except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-            problems.append(ManifestProblem(path.relative_to(root).as_posix(), f"{type(exc).__name__}: {exc}"))
+            problems.append(ManifestProblem(path.relative_to(root).as_posix(), type(exc).__name__))
     manifests.sort(key=_newest_first, reverse=True)
     return ManifestScan(manifests, problems)
 
@@ -203,26 +203,34 @@ def _when(manifest: dict) -> str:
 
 
 def _links(manifest: dict, root: Path) -> str:
+    """Links a reviewer may follow: the released HTML and the manifest. Executed notebooks live
+    in the restricted folder and are never linked (docs/disclosure.md)."""
     run_dir = manifest["_dir"]
     links = []
     html_name = manifest.get("html")
-    if manifest.get("status") == "ok" and isinstance(html_name, str) and html_name:
+    if manifest.get("status") in ("ok", "needs_review") and isinstance(html_name, str) and html_name:
+        label = "report" if manifest.get("status") == "ok" else "report (outputs withheld)"
         if (root / run_dir / html_name).is_file():
-            links.append(f'<a href="{_e(_href(run_dir, html_name))}">report</a>')
+            links.append(f'<a href="{_e(_href(run_dir, html_name))}">{label}</a>')
         else:
             links.append('<span class="muted">report missing</span>')
-    notebook = manifest.get("notebook")
-    if isinstance(notebook, str) and notebook and (root / run_dir / notebook).is_file():
-        links.append(f'<a href="{_e(_href(run_dir, notebook))}">notebook</a>')
     links.append(f'<a href="{_e(_href(run_dir, "manifest.json"))}">manifest</a>')
     return " · ".join(links)
+
+
+def error_summary(error: object) -> str:
+    """An error as its type and cell only, never its message (messages can hold data)."""
+    if isinstance(error, dict):
+        kind = str(error.get("type") or "error")
+        return f"{kind} in cell {error['cell']}" if error.get("cell") else kind
+    return "error" if error else ""
 
 
 def _row(manifest: dict, root: Path, is_latest: bool) -> str:
     params = str(manifest.get("parameters_sha256") or "")
     mark = ' <span class="latest-mark" title="latest good run of this report">★ latest</span>' if is_latest else ""
-    error = manifest.get("error")
-    status = _badge(manifest.get("status")) + (f'<br><span class="muted">{_e(str(error)[:160])}</span>'
+    error = error_summary(manifest.get("error"))
+    status = _badge(manifest.get("status")) + (f'<br><span class="muted">{_e(error[:160])}</span>'
                                                if error and manifest.get("status") != "ok" else "")
     cells = [
         f"{_e(manifest.get('report'))}{mark}",

@@ -7,6 +7,7 @@ types and impossible values are refused with the valid options and the closest n
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ PARAMS: tuple[Param, ...] = (
     Param("lang", str, "en", "label language", LANGS),
     Param("seed", int, 2024, "seed for every random step", bounds=(0, 2**32 - 1)),
     Param("min_cell", int, 5, "disclosure threshold: smallest number of persons per shown cell", bounds=(3, 1000)),
+    Param("round_base", int, 5, "every published count of persons is rounded to a multiple of this base "
+          "(protects against differencing between tables; 1 = no rounding)", bounds=(1, 100)),
     Param("results_dir", str, "", "folder for machine-readable results (set by the runner; empty = none)"),
     Param("goals", list, [], "helhedsplan targets: list of {goal, target_group, indicator, baseline_year, "
           "baseline_value, target_year, target_value[, direction]} (evalkit.domain.goals)"),
@@ -82,6 +85,40 @@ def _check_value(p: Param, value: Any) -> Any:
     return value
 
 
+_MARKUP = re.compile(r"[<>`#*\[\]{}|\\$@=~^]")
+FREE_TEXT_GOAL_KEYS = ("goal", "target_group")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def check_free_text(name: str, value: str, *, min_cell: int, max_len: int = 160) -> str:
+    """Free text that reaches the report (title, goal names): words, punctuation and years only.
+
+    A number in a title could be a count of persons and a code could be a key, so digits are
+    allowed only as years (1900-2100) in titles, and as whole numbers of at least ``min_cell``
+    elsewhere; markup characters are refused (``docs/disclosure.md``).
+    """
+    if len(value) > max_len:
+        raise ParameterError(f"parameter {name!r} has {len(value)} characters; at most {max_len} are allowed.")
+    if _MARKUP.search(value):
+        raise ParameterError(f"parameter {name!r} holds markup characters ({_MARKUP.search(value).group(0)!r}); "
+                             "use plain words.")
+    for token in _TOKEN.findall(value):
+        if not any(ch.isdigit() for ch in token):
+            continue
+        if not token.isdigit():
+            if len(token) >= 6:
+                raise ParameterError(f"parameter {name!r} holds a code of letters and digits; codes can be keys, "
+                                     "so free text holds words, punctuation and years only.")
+            continue
+        number = token
+        year = len(number) == 4 and 1900 <= int(number) <= 2100
+        if not year and (name == "title" or int(number) < min_cell):
+            raise ParameterError(f"parameter {name!r} holds the number {number}; only years (1900-2100)"
+                                 + ("" if name == "title" else f" and numbers of at least min_cell={min_cell}")
+                                 + " are allowed in free text (a number could be a count of persons).")
+    return value
+
+
 def validate_params(given: dict[str, Any]) -> dict[str, Any]:
     """Return the full parameter set (defaults filled in) or raise :class:`ParameterError`."""
     unknown = [k for k in given if k not in BY_NAME]
@@ -94,6 +131,11 @@ def validate_params(given: dict[str, Any]) -> dict[str, Any]:
     out.update({k: _check_value(BY_NAME[k], v) for k, v in given.items()})
     out["goals"] = [dict(g) if isinstance(g, dict) else g for g in out["goals"]]  # never share the caller's
     _check_goals(out["goals"])
+    check_free_text("title", out["title"], min_cell=out["min_cell"])
+    for i, goal in enumerate(out["goals"]):
+        for key, value in goal.items():
+            if key in FREE_TEXT_GOAL_KEYS and isinstance(value, str):
+                check_free_text(f"goals[{i}].{key}", value, min_cell=out["min_cell"])
     if out["baseline_year"] >= out["evaluation_year"]:
         raise ParameterError(
             f"baseline_year={out['baseline_year']} must be before evaluation_year={out['evaluation_year']}."

@@ -85,9 +85,10 @@ def specifications(study) -> dict[str, tuple[object, float]]:
         "twfe_area": (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
         "twfe_area_clean": (_twfe(clean, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(clean)),
         "did_2x2": _two_by_two(study),
+    } | ({} if study._too_few("cohort") else {  # person-level specifications need min_cell treated persons
         "es_cohort": (post_average(study.cohort_es), _nan_if_none(study._truth_post(study.cohort))),
         "twfe_cohort": (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]), _truth_att(study.cohort)),
-    }
+    })
 
 
 def robustness_table(study) -> pd.DataFrame:
@@ -98,7 +99,8 @@ def robustness_table(study) -> pd.DataFrame:
         rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row["estimate"],
                      label("std_error", lang): row["std_error"],
                      label("ci", lang): f"[{row['conf_low']:.4f}, {row['conf_high']:.4f}]",
-                     label("p_value", lang): row["p_value"], "N": result.n_obs, label("truth", lang): true})
+                     label("p_value", lang): row["p_value"], label("n_obs", lang): f"{result.n_obs:,}",
+                     label("truth", lang): true})
     table = pd.DataFrame(rows)
     if table[label("truth", lang)].isna().all():
         table = table.drop(columns=label("truth", lang))

@@ -11,13 +11,18 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.errors import EvalkitError, check_choice
+from evalkit import seal
+from evalkit.errors import EvalkitError, ParameterError, check_choice
 from evalkit.report import manifest as mf
+from evalkit.report import postrun
+from evalkit.report.gate import numbered, safe_name
+from evalkit.report.outputs import DATA_DIR_ENV
 from evalkit.report.params import TEMPLATES, load_params, validate_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -91,46 +96,122 @@ def _prepare(template: str, params, root: Path) -> tuple[dict, str]:
     return preflight(_absolute(params, root)), name
 
 
-def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bool) -> str | None:
-    """Run the notebook; return None on success or the error text (the notebook keeps it)."""
+def _source(template: str, notebook: str | Path | None, root: Path) -> Path:
+    """The notebook to run: the stock template, or an analyst's copy of it."""
+    source = Path(notebook) if notebook is not None else root / "notebooks" / f"{template}.ipynb"
+    if not source.is_file() or source.suffix != ".ipynb":
+        raise ParameterError(f"notebook={str(source)!r} is not an existing .ipynb file.")
+    return source.resolve()
+
+
+def _error_of(notebook: Path, exc: Exception) -> dict:
+    """An execution error as its type and cell number; the message is never kept (it can hold data)."""
+    import nbformat
+
+    kind = getattr(exc, "ename", None) or type(exc).__name__
+    with contextlib.suppress(Exception):
+        nb = nbformat.read(notebook, as_version=4)
+        for number, cell in numbered(nb):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    return {"type": safe_name(output.get("ename") or kind, "error"), "cell": number}
+    return {"type": safe_name(kind, "error"), "cell": None}
+
+
+def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bool, env: dict,
+             console: Path) -> dict | None:
+    """Run the notebook in a kernel that holds the run's key; None on success, else the error."""
     import papermill as pm
 
-    with current_kernel() as kernel:
+    with current_kernel() as kernel, kernel_environment(env), kernel_console(console):
         try:
             pm.execute_notebook(source, notebook, parameters=params, kernel_name=kernel, cwd=str(cwd),
-                                progress_bar=progress, execution_timeout=3600)
-        except pm.PapermillExecutionError as exc:
-            return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-        except Exception as exc:  # kernel death, timeout: still a failed run with a manifest
-            return f"{type(exc).__name__}: {exc}"
+                                progress_bar=progress, execution_timeout=3600, log_output=False)
+        except Exception as exc:  # cell errors, kernel death, timeout: a failed run with a manifest
+            return _error_of(notebook, exc)
     return None
 
 
 def run_report(template: str, params: dict | str | Path, *, report: str | None = None, period: str | None = None,
-               root: Path | None = None, reports_root: Path | None = None, progress: bool = True) -> ReportRun:
-    """Validate, execute ``notebooks/<template>.ipynb``, scan for disclosure, render and record.
+               root: Path | None = None, reports_root: Path | None = None, progress: bool = True,
+               notebook: str | Path | None = None, restricted_root: Path | None = None) -> ReportRun:
+    """Validate, execute the template (or an analyst's copy, ``notebook``), gate, render and record.
 
-    Parameter and data errors raise before any folder is made. Execution failures and
-    disclosure findings give a run with status ``failed`` / ``needs_review`` (no HTML);
-    they never replace the latest good report.
+    Parameter and data errors raise before any folder is made. Only outputs evalkit sealed
+    reach the HTML (:mod:`evalkit.report.gate`); anything else is withheld and the run ends
+    ``needs_review``. The executed notebook and the kernel's console go to the restricted
+    folder (default ``<reports_root>/../restricted``), never beside the HTML. Failed runs
+    keep no HTML; they never replace the latest good report.
     """
     root = project_root(root)
     params, default_name = _prepare(template, params, root)
+    source = _source(template, notebook, root)
     report = report or default_name
     period = period or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     reports_root = Path(reports_root or root / "reports").resolve()
+    restricted_root = Path(restricted_root or reports_root.parent / "restricted").resolve()
     git = mf.git_info(root)
     run_dir = _new_run_dir(reports_root / report / period, mf.run_id(git))
+    private = restricted_root / run_dir.relative_to(reports_root)
+    private.mkdir(parents=True, exist_ok=True)
     params = {**params, "results_dir": str(run_dir / "results")}
-    record = _start_manifest(template, report, period, run_dir, params, git, root)
-    notebook = run_dir / f"{template}.ipynb"
-    error = _execute(root / "notebooks" / f"{template}.ipynb", notebook, params, root / "notebooks", progress)
-    html, status, disclosure = _finish_notebook(notebook, error, params, record)
-    record.update(status=status, error=error, disclosure=disclosure, finished_utc=mf.utc_now(),
-                  html=html.name if html else None, outputs=mf.hash_outputs(run_dir))
-    mf.write_json(record, run_dir / "manifest.json")
-    _refresh_index(reports_root)
-    return ReportRun(template=template, run_dir=run_dir, notebook=notebook, html=html, status=status, manifest=record)
+    record = _start_manifest(template, report, period, run_dir, params, git, source)
+    key = secrets.token_hex(32)
+    env = {seal.KEY_ENV: key, seal.LEDGER_ENV: str(private / "ledger.txt"), seal.MIN_CELL_ENV: str(params["min_cell"]),
+           seal.ROUND_BASE_ENV: str(params["round_base"]),
+           DATA_DIR_ENV: params["data_dir"]}
+    executed = private / f"{template}.ipynb"
+    error = _execute(source, executed, params, source.parent, progress, env, private / "kernel-console.log")
+    outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
+                             render=render_html)
+    record.update(status=outcome.status, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
+                  html=outcome.html.name if outcome.html else None, outputs=mf.hash_outputs(run_dir),
+                  restricted=str(private))
+    postrun.write_log(run_dir, record)
+    postrun.write_manifest(record, run_dir, private, outcome.keys)
+    _refresh_index(reports_root, outcome.keys, private)
+    return ReportRun(template=template, run_dir=run_dir, notebook=executed, html=outcome.html,
+                     status=record["status"], manifest=record)
+
+
+@contextlib.contextmanager
+def kernel_environment(values: dict):
+    """Set environment variables for the kernel about to start, and restore them afterwards."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def kernel_console(path: Path):
+    """Send the kernel's own stdout/stderr (file descriptors 1 and 2, which a kernel inherits)
+    to a restricted file; the runner's progress bar keeps the original terminal."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    old_stderr = sys.stderr
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1, encoding="utf-8", errors="replace")
+    try:
+        for fd in (1, 2):
+            os.dup2(target, fd)
+        sys.stderr = terminal
+        yield
+    finally:
+        sys.stderr = old_stderr
+        for fd in (1, 2):
+            os.dup2(saved[fd], fd)
+            os.close(saved[fd])
+        os.close(target)
+        terminal.close()
 
 
 def _new_run_dir(parent: Path, name: str) -> Path:
@@ -146,38 +227,24 @@ def _new_run_dir(parent: Path, name: str) -> Path:
             suffix += 1
 
 
-def _start_manifest(template, report, period, run_dir, params, git, root) -> dict:
+def _start_manifest(template, report, period, run_dir, params, git, source: Path) -> dict:
     record = {
         "schema": mf.SCHEMA, "report": report, "template": template, "period": period, "run_id": run_dir.name,
         "status": "running", "started_utc": mf.utc_now(), "finished_utc": None,
         "parameters": params, "parameters_sha256": mf.sha256_json({k: v for k, v in params.items() if k != "results_dir"}),
         "inputs": mf.hash_inputs(Path(params["data_dir"])), "git": git,
-        "notebook_sha256": mf.sha256_file(root / "notebooks" / f"{template}.ipynb"),
-        "packages": mf.package_versions(), "kernel_python": sys.executable,
-        "outputs": {}, "disclosure": None, "error": None, "html": None, "notebook": f"{template}.ipynb",
+        "notebook_sha256": mf.sha256_file(source), "packages": mf.package_versions(), "kernel_python": sys.executable,
+        "outputs": {}, "disclosure": None, "error": None, "html": None,
     }
     record["data_sha256"] = mf.sha256_json(record["inputs"])
     mf.write_json(record, run_dir / "manifest.json")
     return record
 
 
-def _finish_notebook(notebook: Path, error: str | None, params: dict, record: dict):
-    """Scan the executed notebook; render HTML only when it ran and passed the scan."""
-    from evalkit.report.scan import scan_notebook
-
-    if error is not None or not notebook.is_file():
-        return None, "failed", None
-    report = scan_notebook(notebook, min_cell=params["min_cell"])
-    if not report.ok:
-        return None, "needs_review", report.to_dict()
-    html = render_html(notebook, notebook.with_suffix(".html"), run=record)
-    return html, "ok", report.to_dict()
-
-
-def _refresh_index(reports_root: Path) -> None:
+def _refresh_index(reports_root: Path, keys, private: Path) -> None:
     from evalkit.report.index import write_index
 
-    write_index(reports_root)
+    postrun.scan_or_quarantine(write_index(reports_root), reports_root, private, keys)
 
 
 def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:

@@ -13,7 +13,6 @@ from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown
 
 from evalkit.data.io import read_table
 from evalkit.data.panels import open_microdata, read_data_years
@@ -26,8 +25,11 @@ from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import event_terms, post_average, pretrend_test
 from evalkit.inference.choice import wild_combination
 from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.report import few_clusters, figures, tables, text, truth
+from evalkit.report import few_clusters, figures, outputs, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
+from evalkit.report.outputs import figure as sealed_figure
+from evalkit.report.outputs import markdown, person_safe
+from evalkit.seal import Sealed
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
 from evalkit.report.robustness import robustness_table, specifications
@@ -45,6 +47,24 @@ def resolve_data_dir(data_dir: str) -> Path:
     raise ParameterError(f"data_dir={data_dir!r} does not exist (looked in the cwd and the project root).")
 
 
+THIN_POPULATIONS = ("residents", "residents_18_64")
+
+
+def without_thin_area_years(panel: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, int]:
+    """Drop area-years whose indicators rest on fewer than ``min_cell`` residents (in all, or
+    in the 18-64 population of the labour-market indicators); return the panel and how many.
+
+    Statistics Denmark's threshold applies to every shown cell, and an area-year indicator is
+    a cell: over 1-4 residents a share or mean reveals persons. The report says how many
+    area-years it left out (:func:`evalkit.report.text.thin_area_years_note`).
+    """
+    thin = pd.Series(False, index=panel.index)
+    for col in THIN_POPULATIONS:
+        if col in panel:
+            thin |= panel[col].fillna(0) < min_cell
+    return panel.loc[~thin].reset_index(drop=True), int(thin.sum())
+
+
 @dataclass(frozen=True)
 class SummaryBox:
     """The report's summary box; plain text for nbval's output check, HTML for reviewers."""
@@ -58,6 +78,9 @@ class SummaryBox:
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)
         return f"<div class='evalkit-finding'><strong>{html.escape(self.title)}</strong><ul>{items}</ul></div>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return Sealed({"text/html": self._repr_html_(), "text/plain": repr(self)}, kind="summary")._repr_mimebundle_()
 
 
 def preflight(params: dict) -> dict:
@@ -114,6 +137,7 @@ class Study:
         with step("area x year panel (DuckDB)"):
             panel = self.md.area_panel()
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
+        panel, self.notes["thin"] = without_thin_area_years(panel, self.p["min_cell"])
         return self._with_truth(attach_cohort(panel, self.cohorts), truth.area_effects(self.data_dir, self.p["outcome"]))
 
     @cached_property
@@ -186,14 +210,14 @@ class Study:
         return truth.truth_by_event_time(panel, leads=self.p["leads"], lags=self.p["lags"])
 
     # ------------------------------------------------------------- displays
-    def heading(self, key: str, level: int = 2) -> Markdown:
-        return Markdown(f"{'#' * level} {section(key, self.p['lang'])}")
+    def heading(self, key: str, level: int = 2) -> Sealed:
+        return markdown(f"{'#' * level} {section(key, self.p['lang'])}")
 
-    def header(self) -> Markdown:
+    def header(self) -> Sealed:
         """The report title (the rendered HTML adds the parameter header from the run)."""
         lang = self.p["lang"]
         title = self.p["title"] or f"{label(self.template, lang)}: {label(self.p['intervention'], lang)}"
-        return Markdown(f"# {title}")
+        return markdown(f"# {title}")
 
     def results(self) -> dict:
         """Every estimate computed so far, as results (for machine-readable export)."""
@@ -209,10 +233,7 @@ class Study:
         """Write each result's JSON (tidy table, vcov, inference) to ``results_dir`` if set."""
         if not self.p["results_dir"]:
             return None
-        folder = Path(self.p["results_dir"])
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, result in self.results().items():
-            (folder / f"{name}.json").write_text(result.to_json(), encoding="utf-8")
+        outputs.write_results(Path(self.p["results_dir"]), self.results(), min_cell=self.p["min_cell"])
         return None
 
     def design(self) -> SafeTable:
@@ -223,6 +244,8 @@ class Study:
                       f"{excluded} områder udeladt efter sammenligningsreglen.",
                 "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}; "
                       f"{excluded} areas left out by the comparison rule."}[lang]
+        note = " ".join(filter(None, [note, text.thin_area_years_note(self.notes.get("thin", 0), self.p["min_cell"],
+                                                                       lang=lang)]))
         return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
 
     @cached_property
@@ -238,7 +261,7 @@ class Study:
             return twfe(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", treatment="treat",
                         cluster="OMR_ID", alpha=self.p["alpha"])
 
-    def design_inference(self) -> Markdown:
+    def design_inference(self) -> Sealed:
         """Count treated and comparison areas and say which inference the design calls for
         (restricted wild cluster bootstrap below 10 treated areas)."""
         p = self.p
@@ -247,7 +270,7 @@ class Study:
         wild = None if check.cr1_reliable else twfe_wild_p(
             self.area, outcome=p["outcome"], treatment="treat", unit="OMR_ID", time="AAR", cluster="OMR_ID",
             seed=p["seed"], alpha=p["alpha"])
-        return Markdown(text.design_sentence(
+        return markdown(text.design_sentence(
             check.n_treated_clusters, check.n_control_clusters, check.cr1_reliable, lang=p["lang"], alpha=p["alpha"],
             cr1_p=static["p_value"], wild_p=None if wild is None else wild.p_value,
             wild_ci=None if wild is None else (wild.ci_low, wild.ci_high), outcome=p["outcome"]))
@@ -255,33 +278,49 @@ class Study:
     def balance(self) -> SafeTable:
         return tables.estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
 
-    def trends_figure(self) -> HTML:
+    def trends_figure(self) -> Sealed:
         lang, outcome = self.p["lang"], self.p["outcome"]
         fig = figures.trends_figure(self.area, outcome, lang=lang)
         alt = {"da": f"Gennemsnitlig {label(outcome, lang).lower()} pr. år for hver indsatskohorte og sammenligningsområderne.",
                "en": f"Mean {label(outcome, lang).lower()} by year for each treatment cohort and the comparison areas."}[lang]
-        return HTML(figures.figure_html(fig, alt))
+        return sealed_figure(fig, alt)
 
-    def pretrends(self) -> Markdown:
-        test = pretrend_test(self.area_es)
-        return Markdown(text.pretrend_sentence(test.statistic, test.df, test.p_value,
-                                               lang=self.p["lang"], alpha=self.p["alpha"]))
+    def pretrends(self) -> Sealed:
+        return markdown(self._pretrend_text())
 
-    def event_study_figure(self, estimand: str = "area") -> HTML:
-        result, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
+    def _shown(self, estimand: str):
+        """The event study as shown: person-level rows on fewer than ``min_cell`` treated persons blanked."""
+        result = self.area_es if estimand == "area" else self.cohort_es
+        return person_safe(result, self.p["min_cell"])[0]
+
+    def event_study_figure(self, estimand: str = "area") -> Sealed:
+        result, panel = self._shown(estimand), (self.area if estimand == "area" else self.cohort)
         lang = self.p["lang"]
         fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang))
         fig.axes[0].set_ylabel(f"{label('estimate', lang)}: {label(self.p['outcome'], lang).lower()}", fontsize=9)
         alt = {"da": "Event study: estimerede effekter med konfidensintervaller for hvert år før og efter indsatsens start.",
                "en": "Event study: estimated effects with confidence intervals for each year before and after the start."}[lang]
-        return HTML(figures.figure_html(fig, alt))
+        return sealed_figure(fig, alt)
 
     def event_study_table(self, estimand: str = "area") -> SafeTable:
         """Event-study estimates; for the cohort panel ``n_treated`` counts persons and is checked."""
-        result = self.area_es if estimand == "area" else self.cohort_es
         cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
-        return safe_table(result.tidy()[cols], count_cols=["n_treated"] if estimand == "cohort" else [],
-                          index=["term", "event_time"], min_cell=self.p["min_cell"], digits=4)
+        table = self._shown(estimand).tidy()[cols]
+        if estimand == "area":  # n_treated counts areas, not persons
+            return tables.estimates_safe(table.rename(columns={"n_treated": label("treated", self.p["lang"])}),
+                                         digits=4)
+        return safe_table(table, count_cols=["n_treated"], index=["term", "event_time"], min_cell=self.p["min_cell"],
+                          digits=4, _trusted=True)
+
+    def treated_persons(self, estimand: str) -> int | None:
+        """Distinct treated persons behind an estimand (``None`` for the area estimand)."""
+        if estimand == "area":
+            return None
+        return int(self.cohort.loc[self.cohort["cohort"] > 0, "PERSON_ID"].nunique())
+
+    def _too_few(self, estimand: str) -> bool:
+        n = self.treated_persons(estimand)
+        return n is not None and n < self.p["min_cell"]
 
     def _post_average(self, estimand: str) -> tuple[pd.Series, float | None]:
         """Post-period average effect; below 10 treated areas its p-value and interval come from
@@ -298,32 +337,43 @@ class Study:
             self._averages[estimand] = (avg, self._truth_post(panel))
         return self._averages[estimand]
 
-    def effect_summary(self, estimand: str = "area") -> Markdown:
-        avg, true = self._post_average(estimand)
+    def _effect_text(self, estimand: str) -> str:
         name = label(f"{estimand}_estimand", self.p["lang"])
-        sentence = text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
-                                        self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
-        return Markdown(sentence)
+        if self._too_few(estimand):
+            return text.too_few_persons(name, self.p["min_cell"], lang=self.p["lang"])
+        avg, true = self._post_average(estimand)
+        return text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
+                                    self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
+
+    def effect_summary(self, estimand: str = "area") -> Sealed:
+        return markdown(self._effect_text(estimand))
+
+    def _pretrend_text(self) -> str:
+        test = pretrend_test(self.area_es)
+        return text.pretrend_sentence(test.statistic, test.df, test.p_value, lang=self.p["lang"], alpha=self.p["alpha"])
 
     def summary_box(self) -> SummaryBox:
         """'What was found': the post-period average effect per estimand and the pre-trend p-value."""
         lang, lines = self.p["lang"], []
         for estimand in ("area", "cohort") if self.template == "final" else ("area",):
+            if self._too_few(estimand):
+                lines.append(text.too_few_persons(label(f"{estimand}_estimand", lang), self.p["min_cell"], lang=lang))
+                continue
             avg, true = self._post_average(estimand)
             lines.append(text.summary_line(label(f"{estimand}_estimand", lang), avg["estimate"], avg["conf_low"],
                                            avg["conf_high"], self.p["outcome"], lang=lang, truth=true))
         lines.append(f"{section('pretrends', lang)}: p = {pretrend_test(self.area_es).p_value:.3f}")
         return SummaryBox(title=label("what_was_found", lang), lines=tuple(lines))
 
-    def conclusions(self) -> Markdown:
+    def conclusions(self) -> Sealed:
         """Findings written from the numbers: both estimands, pre-trends, and the caveat."""
-        parts = [self.effect_summary("area").data]
+        parts = [self._effect_text("area")]
         if self.template == "final":
-            parts += [self.effect_summary("cohort").data, text.estimand_note(self.p["lang"])]
-        parts.append(self.pretrends().data)
-        return Markdown("\n\n".join(parts))
+            parts += [self._effect_text("cohort"), text.estimand_note(self.p["lang"])]
+        parts.append(self._pretrend_text())
+        return markdown("\n\n".join(parts))
 
-    def cs_event_study_figure(self) -> HTML:
+    def cs_event_study_figure(self) -> Sealed:
         """Callaway-Sant'Anna dynamic aggregation with pointwise intervals and sup-t bands."""
         lang = self.p["lang"]
         fig = self.cs_dynamic.plot(lang=lang, truth=self._truth_by_e(self.area),
@@ -332,7 +382,7 @@ class Study:
         alt = {"da": "Callaway-Sant'Anna: effekter efter år siden start med punktvise intervaller og simultane bånd.",
                "en": "Callaway-Sant'Anna: effects by years since start with pointwise intervals and uniform bands."}[lang]
         notes = "".join(f"<p class='evalkit-note'>{html.escape(n)}</p>" for n in self.notes.get("cs", []))
-        return HTML(figures.figure_html(fig, alt) + notes)
+        return outputs.html(figures.figure_html(fig, alt) + notes, kind="figure", plain=alt)
 
     def sensitivity(self) -> SafeTable:
         """Robust confidence intervals when post-period violations of parallel trends are at most
@@ -340,11 +390,11 @@ class Study:
         note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
         return tables.estimates_safe(self.honest.tidy(), digits=4, note=note)
 
-    def sensitivity_figure(self) -> HTML:
+    def sensitivity_figure(self) -> Sealed:
         lang = self.p["lang"]
         alt = {"da": "Robuste konfidensintervaller for effekten i første år efter start, for voksende Mbar.",
                "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
-        return HTML(figures.figure_html(self.honest.plot(lang=lang), alt))
+        return sealed_figure(self.honest.plot(lang=lang), alt)
 
     def few_cluster_table(self) -> SafeTable:
         """The static area effect under CR1, CR2, CR3, the restricted wild bootstrap and
@@ -361,27 +411,27 @@ class Study:
         with step("synthetic control per treated area, with in-space placebos"):
             return few_clusters.synth_fits(self.area, self.p["outcome"], alpha=self.p["alpha"])
 
-    def synthetic_control(self) -> SafeTable | Markdown:
+    def synthetic_control(self) -> SafeTable | Sealed:
         """With 5 or fewer treated areas: each fitted by synthetic control, with its placebo p-value."""
         lang = self.p["lang"]
         if not self.synth_fits:
-            return Markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
+            return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
         return tables.estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
                                      note=text.synth_note(lang))
 
-    def synthetic_control_figure(self) -> HTML | Markdown:
+    def synthetic_control_figure(self) -> Sealed:
         """Placebo plot (gap of each treated area against the donors' placebo gaps)."""
         if not self.synth_fits:
-            return Markdown("")
+            return markdown("")
         lang, parts = self.p["lang"], []
         alt = {"da": "Forskel mellem indsatsområdet og dets syntetiske kontrol, med placebo-forskelle for donorerne.",
                "en": "Gap between the treated area and its synthetic control, with the donors' placebo gaps."}[lang]
         for res in self.synth_fits.values():
             parts.append(figures.figure_html(synth_plot(res, kind="placebo", lang=lang), alt))
-        return HTML("".join(parts))
+        return outputs.html("".join(parts), kind="figure", plain=alt)
 
-    def estimand_note(self) -> Markdown:
-        return Markdown(text.estimand_note(self.p["lang"]))
+    def estimand_note(self) -> Sealed:
+        return markdown(text.estimand_note(self.p["lang"]))
 
     @cached_property
     def robustness_specs(self) -> dict:

@@ -148,3 +148,22 @@ def synth_note(lang: str) -> str:
             "en": "Each treated area is compared with a weighted combination of comparison areas "
                   "(Abadie, Diamond & Hainmueller 2010). The placebo p-value is the share of areas whose "
                   "post/pre RMSPE ratio is at least as large."}[lang]
+
+
+def too_few_persons(name: str, min_cell: int, *, lang: str) -> str:
+    """Why an estimand is not shown: it rests on fewer treated persons than the threshold."""
+    if lang == "da":
+        return (f"**{name}:** vises ikke, fordi den bygger på færre end {min_cell} behandlede personer "
+                "(diskretionering).")
+    return f"**{name}:** not shown, because it rests on fewer than {min_cell} treated persons (disclosure control)."
+
+
+def thin_area_years_note(n: int, min_cell: int, *, lang: str) -> str:
+    """Which area-years the report leaves out because too few residents stand behind them."""
+    if not n:
+        return ""
+    if lang == "da":
+        return (f"{n} område-år med færre end {min_cell} beboere (i alt eller 18-64 år) er udeladt af alle "
+                "tabeller, figurer og estimater (diskretionering).")
+    return (f"{n} area-years with fewer than {min_cell} residents (in all or aged 18-64) are left out of every "
+            "table, figure and estimate (disclosure control).")

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError
+from evalkit.privacy import blank_rows, thin_person_rows
 
 #: Columns of the tidy table, in order, with their pandas dtype.
 TABLE_COLUMNS: dict[str, str] = {
@@ -168,17 +170,21 @@ class Result:
         ]
 
     def _display_table(self) -> pd.DataFrame:
+        """The shown table; in a report run, rows on fewer than ``min_cell`` treated persons are blanked."""
+        table = self.table
+        if seal.in_report_run():
+            table = blank_rows(table, thin_person_rows(table, self.meta.get("unit"), seal.run_min_cell()))
         cols = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
         for extra in ("event_time", "n_treated", "n_control"):
-            if self.table[extra].notna().any():
+            if table[extra].notna().any():
                 cols.append(extra)
-        return self.table[cols]
+        return table[cols]
 
     def summary(self) -> str:
         """Return a plain-text summary: header lines, then the table."""
         head = "\n".join(f"{k:<10} {v}" for k, v in self._header())
         body = self._display_table().to_string(index=False, float_format=_fmt, na_rep="")
-        return f"{head}\n\n{body}"
+        return seal.note_lines(f"{head}\n\n{body}")
 
     def __str__(self) -> str:
         return self.summary()
@@ -187,6 +193,11 @@ class Result:
         head = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{_esc(v)}</td></tr>" for k, v in self._header())
         body = self._display_table().to_html(index=False, float_format=_fmt, na_rep="", border=0, classes="evalkit-table")
         return f"<div class='evalkit-result'><table>{head}</table>{body}</div>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """HTML and text, sealed for the report runner (:mod:`evalkit.seal`)."""
+        data = {"text/html": self._repr_html_(), "text/plain": self.summary()}
+        return data, seal.seal(data, "result")
 
     def plot(self, ax=None, *, lang: str = "en", truth=None, title: str | None = None):
         """Plot the estimates with confidence intervals; returns the Figure.

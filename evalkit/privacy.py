@@ -1,0 +1,42 @@
+"""Bottom-layer privacy facts shared by results and reports (no evalkit imports).
+
+Statistics Denmark's rules for researcher access (``shared/domain.md``): never show
+pseudonymised keys, and no cell may rest on fewer than ``min_cell`` persons (floor 3,
+common practice 5).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+IDENTIFIERS = ("PERSON_ID", "CPR", "CPR_NR", "PNR", "CVR", "CVR_NR", "RESP_ID", "ADRESSE_ID",
+               "ADRESSE", "BOPAEL_ID", "FAMILIE_ID", "ARBGNR", "LBNR", "ARBEJDSSTED_ID", "PERSON_KEY")
+STATISTICS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "band_low", "band_high")
+
+
+def is_identifier(name: object) -> bool:
+    """True for a pseudonymised-key column name (case-insensitive)."""
+    return str(name).strip().upper() in IDENTIFIERS
+
+
+def thin_person_rows(table: pd.DataFrame, unit: object, min_cell: int) -> pd.Series:
+    """Rows of a tidy result table that rest on fewer than ``min_cell`` treated persons.
+
+    Only person-level results (``unit`` is a person key) have person counts in
+    ``n_treated``; for area-level results the mask is all False.
+    """
+    if unit is None or not is_identifier(unit) or "n_treated" not in table:
+        return pd.Series(False, index=table.index)
+    n = pd.to_numeric(table["n_treated"], errors="coerce")
+    reference = table["reference"].astype(bool) if "reference" in table else False
+    return (n.notna() & (n < min_cell) & ~reference).fillna(False).astype(bool)
+
+
+def blank_rows(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
+    """A copy of ``table`` with the statistics and person counts of ``rows`` set to missing."""
+    out = table.copy()
+    if rows.any():
+        stats = [c for c in STATISTICS if c in out]
+        out.loc[rows.to_numpy(), stats] = np.nan
+        out["n_treated"] = out["n_treated"].mask(rows)
+    return out

@@ -1,0 +1,380 @@
+"""Data-aware key scanner: find pseudonymised person keys of the microdata in released text.
+
+This backs evalkit's disclosure control. Statistics Denmark's rules for researcher access
+forbid pseudonymised person keys (and CPR/CVR numbers) in anything taken out of the
+research machines; :mod:`evalkit.report.disclosure` and :mod:`evalkit.report.scan` enforce
+the rest of those rules. A format-based scanner (16 hex characters, ddmmyy-xxxx, the word
+"CPR") blocks harmless text: the Danish word "adresse", the phrase "CPR number", a budget
+of 1,105,000,000, a data-version hash. This scanner judges content instead: it collects the
+keys that really occur in the data (:func:`collect_keys`) and flags only text holding one of
+them or a transform of one.
+
+Design
+    Keys are normalised to stripped lower-case text (integer-valued floats, as SAS stores
+    numeric keys, become integers); keys shorter than ``min_length`` (default 6) are dropped,
+    since short numeric keys collide with ordinary numbers. :class:`KeySet` keeps them as
+    sorted fixed-width numpy byte arrays (``S<width>``), once as written and once reversed,
+    and each lookup is a binary search (``np.searchsorted``). For each hash (MD5, SHA-1,
+    SHA-256) it keeps the first 8 bytes (16 hex characters) of the digest of the UTF-8 bytes
+    of every key, as written in the data, lower-case and upper-case, as a sorted ``uint64``
+    array (hashed in DuckDB). A 16-character hex key costs 2 x 16 + 3 x 2 x 8 = 80 bytes:
+    1 million keys take 80 MB, the national population (5.5 million) about 450 MB.
+
+    Text is lower-cased and cut into tokens: maximal runs of ``[a-z0-9]`` and, in addition,
+    maximal runs of ``[a-z0-9_-]`` (so keys such as ``ab12-cd34`` match). Hit kinds:
+
+    ``key``               a token (of at least ``min_length`` characters) equals a key;
+    ``key prefix``        a token of >= 8 characters is a proper prefix of a key (truncation);
+    ``key suffix``        a token of >= 8 characters is a proper suffix of a key;
+    ``key inside token``  a key of >= 8 characters is a substring of a longer token
+                          (``idab12...``); for each distinct key length a window slides
+                          over the tokens longer than it, all windows in one searchsorted;
+    ``md5 of key``, ``sha1 of key``, ``sha256 of key``
+                          a hex token of 12 up to the digest's length (32, 40, 64) whose
+                          first min(16, length) characters start a digest of a key: a full
+                          digest, or a prefix of at least 12 characters of one.
+
+    Results are kind names only: the matched text never appears in a result, a ``repr`` or
+    an error message, because the results end up in logs that a reviewer reads.
+
+Limitations
+    Salted or keyed hashes (HMAC, a secret pepper) and encodings other than hex (base64 of a
+    digest) cannot be recognised. A digest token is compared on its first 16 hex characters
+    (a chance match has probability about n_keys / 2**64). Keys with characters other than
+    letters, digits, ``-`` and ``_`` are never matched as a whole; keys split by markup
+    (``ab12<b>cd34</b>``) and keys in compressed files (xlsx, zip, PDF streams) are not seen.
+    Prefixes, suffixes and embedded keys shorter than 8 characters are not checked. Chance
+    hits are possible for short numeric keys: the scanner reports what the data hold.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from evalkit.data.io import READSTAT_READERS, SCAN_FUNCTIONS, SUPPORTED, connect
+from evalkit.errors import ParameterError
+from evalkit.report.disclosure import IDENTIFIERS
+
+IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(IDENTIFIERS)
+KINDS = ("key", "key prefix", "key suffix", "key inside token", "md5 of key", "sha1 of key", "sha256 of key")
+DIGESTS = {"md5": 32, "sha1": 40, "sha256": 64}  # hash name -> length of its hex digest
+MIN_PIECE = 8  # shortest token checked as a key prefix or suffix; shortest key searched inside tokens
+MIN_DIGEST = 12  # shortest hex token checked as a digest prefix
+DIGEST_HEX = 16  # hex characters of each digest kept (one uint64)
+ALNUM = re.compile(r"[a-z0-9]+")
+WORD = re.compile(r"[a-z0-9_-]+")
+HEX = re.compile(r"[0-9a-f]+")
+# the payload stops at the first character outside base64 (JSON may escape "/" as "\/"); whitespace
+# ends it too, so text after a data URI is still scanned
+DATA_URI = re.compile(r"data:[\w/+.-]+(?:;[\w=.+-]+)*;base64,(?:[A-Za-z0-9+/=]|\\/)*", re.IGNORECASE)
+SKIPPED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff"})
+CHUNKSIZE = 500_000
+KEY_TABLE = "_evalkit_keys"
+
+
+# --------------------------------------------------------------------------- key values
+def _as_text(value: object) -> str | None:
+    """One key value as stripped text; None for a missing value."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    elif isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)  # SAS and CSV readers store numeric keys as floats
+    return str(value).strip() or None
+
+
+def _add_values(seen: set[str], values: Iterable[object], min_length: int) -> None:
+    """Add the keys among ``values`` (as text, at least ``min_length`` characters) to ``seen``."""
+    for value in values:
+        text = value.strip() if type(value) is str else _as_text(value)  # fast path for text
+        if text is not None and len(text) >= min_length:
+            seen.add(text)
+
+
+def _check_min_length(min_length: object) -> int:
+    if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) or min_length < 1:
+        raise ParameterError(f"min_length={min_length!r} must be a positive integer (default 6).")
+    return int(min_length)
+
+
+def _sorted_bytes(items: list[bytes]) -> np.ndarray:
+    """Sorted distinct byte strings as one fixed-width ``S<width>`` array."""
+    if not items:
+        return np.empty(0, dtype="S1")
+    table = np.sort(np.array(items, dtype=f"S{max(map(len, items))}"))
+    return table[np.r_[True, table[1:] != table[:-1]]]
+
+
+def _normalised(stored: set[str]) -> np.ndarray:
+    """Sorted distinct lower-case keys as UTF-8 bytes (``S<width>``)."""
+    return _sorted_bytes([s.lower().encode() for s in stored])
+
+
+def _digest_heads(stored: set[str]) -> dict[str, np.ndarray]:
+    """Per hash, the sorted first 16 hex characters of the digests of every key, as uint64.
+
+    Each key is hashed as written, lower-case and upper-case. DuckDB's ``md5``/``sha1``/``sha256``
+    hash the UTF-8 bytes like :mod:`hashlib`, vectorised and in parallel (about 5 times faster
+    than a Python loop over hashlib).
+    """
+    if not stored:
+        return {name: np.empty(0, dtype=np.uint64) for name in DIGESTS}
+    heads = ", ".join(f"('0x' || left({name}(f), {DIGEST_HEX}))::UBIGINT AS {name}" for name in DIGESTS)
+    con = connect()
+    try:
+        con.register("_evalkit_stored", pd.DataFrame({"k": pd.Series(list(stored), dtype=object)}))
+        result = con.execute(f"WITH forms AS (SELECT unnest(list_distinct([k, lower(k), upper(k)])) AS f "
+                             f"FROM _evalkit_stored) SELECT {heads} FROM forms").fetchnumpy()
+    finally:
+        con.close()
+    return {name: np.sort(np.asarray(result[name], dtype=np.uint64)) for name in DIGESTS}
+
+
+# --------------------------------------------------------------------------- lookups
+def _members(table: np.ndarray, queries: list[bytes] | np.ndarray) -> bool:
+    """True when any query equals an element of the sorted ``table`` (queries fit its width)."""
+    if not len(queries) or not table.size:
+        return False
+    q = np.asarray(queries, dtype=table.dtype)
+    idx = np.minimum(np.searchsorted(table, q), table.size - 1)
+    return bool(np.any(table[idx] == q))
+
+
+def _proper_prefix(table: np.ndarray, queries: list[bytes]) -> bool:
+    """True when any query is a proper prefix of an element of the sorted ``table``."""
+    queries = [q for q in queries if len(q) < table.itemsize]
+    if not queries or not table.size:
+        return False
+    q = np.array(queries, dtype=table.dtype)
+    idx = np.searchsorted(table, q, side="right")  # first element > query: longer keys starting with it
+    ok = idx < table.size
+    return bool(np.any(np.strings.startswith(table[idx[ok]], q[ok])))
+
+
+def _windows(tokens: Iterable[bytes], length: int) -> np.ndarray:
+    """Every substring of ``length`` characters of the tokens longer than ``length`` (``S<length>``).
+
+    Built with a strided view, so a long token costs ``length`` bytes a window, not a Python object.
+    """
+    parts = [sliding_window_view(np.frombuffer(t, dtype=np.uint8), length) for t in tokens if len(t) > length]
+    if not parts:
+        return np.empty(0, dtype=f"S{length}")
+    return np.ascontiguousarray(np.concatenate(parts)).view(f"S{length}").ravel()
+
+
+def _digest_ranges(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive uint64 ranges of digest heads that start with each hex token's first 16 characters."""
+    lo, hi = [], []
+    for token in tokens:
+        head = token[:DIGEST_HEX]
+        shift = 4 * (DIGEST_HEX - len(head))
+        start = int(head, 16) << shift
+        lo.append(start)
+        hi.append(start + (1 << shift) - 1)
+    return np.array(lo, dtype=np.uint64), np.array(hi, dtype=np.uint64)
+
+
+def _tokens(text: str) -> tuple[set[str], set[str]]:
+    """Lower-case alphanumeric runs, and runs that also allow ``-`` and ``_``."""
+    lowered = text.lower()
+    alnum = set(ALNUM.findall(lowered))
+    return alnum, alnum | set(WORD.findall(lowered))
+
+
+# --------------------------------------------------------------------------- key set
+@dataclass(frozen=True, eq=False)
+class KeySet:
+    """Sorted fixed-width numpy byte arrays of normalised keys and their transforms.
+
+    ``keys`` and ``reversed_keys`` hold the lower-case keys (``S<width>``), ``digests`` maps
+    md5/sha1/sha256 to the sorted first 8 bytes of each key's digest (``uint64``). The arrays
+    are left out of ``repr`` so a key set never prints a key.
+    """
+
+    keys: np.ndarray = field(repr=False)
+    reversed_keys: np.ndarray = field(repr=False)
+    digests: dict[str, np.ndarray] = field(repr=False)
+    lengths: tuple[int, ...]
+    n_keys: int
+    min_length: int = 6
+
+    @classmethod
+    def from_values(cls, values: Iterable[object], *, min_length: int = 6) -> KeySet:
+        """Build a key set from raw key values (text, integers, floats; missing values ignored)."""
+        min_length = _check_min_length(min_length)
+        stored: set[str] = set()
+        _add_values(stored, values, min_length)
+        keys = _normalised(stored)
+        encoded = keys.tolist()
+        return cls(keys=keys, reversed_keys=_sorted_bytes([k[::-1] for k in encoded]), digests=_digest_heads(stored),
+                   lengths=tuple(sorted({len(k) for k in encoded})), n_keys=len(encoded), min_length=min_length)
+
+    def __len__(self) -> int:
+        return self.n_keys
+
+    def find(self, text: str) -> list[str]:
+        """Kinds of hits in ``text`` (in the order of ``KINDS``), never the matched text itself."""
+        if not self.n_keys or not text:
+            return []
+        alnum, words = _tokens(text)
+        tokens = [t.encode() for t in words]
+        pieces = [t for t in tokens if len(t) >= MIN_PIECE]
+        found = set(self._digest_kinds(alnum))
+        if _members(self.keys, [t for t in tokens if len(t) in self.lengths]):  # keys have >= min_length
+            found.add("key")
+        if _proper_prefix(self.keys, pieces):
+            found.add("key prefix")
+        if _proper_prefix(self.reversed_keys, [t[::-1] for t in pieces]):
+            found.add("key suffix")
+        if any(_members(self.keys, _windows(pieces, n)) for n in self.lengths if n >= MIN_PIECE):
+            found.add("key inside token")
+        return [kind for kind in KINDS if kind in found]
+
+    def _digest_kinds(self, tokens: Iterable[str]) -> list[str]:
+        """Hash kinds whose digest (or a prefix of >= 12 hex characters of it) is a token."""
+        hexes = [t for t in tokens if MIN_DIGEST <= len(t) <= max(DIGESTS.values()) and HEX.fullmatch(t)]
+        kinds = []
+        for name, n_hex in DIGESTS.items():
+            table = self.digests[name]
+            candidates = [t for t in hexes if len(t) <= n_hex]
+            if not candidates or not table.size:
+                continue
+            lo, hi = _digest_ranges(candidates)
+            if np.any(np.searchsorted(table, hi, side="right") > np.searchsorted(table, lo, side="left")):
+                kinds.append(f"{name} of key")
+        return kinds
+
+
+# --------------------------------------------------------------------------- data files
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+
+
+def _scan_source(path: Path) -> str:
+    """DuckDB table function reading ``path``; CSV as text so keys keep their leading zeros."""
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    if path.suffix.lower() == ".csv":
+        return f"read_csv({quoted}, all_varchar = true)"
+    return f"{SCAN_FUNCTIONS[path.suffix.lower()]}({quoted})"
+
+
+def _text_expr(column: str, type_name: str) -> str:
+    """SQL turning a key column into stripped text; integer-valued floats as integers (like :func:`_as_text`)."""
+    if type_name in ("FLOAT", "DOUBLE") or type_name.startswith("DECIMAL"):
+        return (f"CASE WHEN isfinite(CAST({column} AS DOUBLE)) AND {column} = trunc({column}) "
+                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) ELSE CAST({column} AS VARCHAR) END")
+    return f"trim(CAST({column} AS VARCHAR))"
+
+
+def _scan_values(con: duckdb.DuckDBPyConnection, path: Path, wanted: set[str]) -> None:
+    """Add the distinct identifier values of a Parquet or CSV file to the key table, all in DuckDB."""
+    source = _scan_source(path)
+    described = con.execute(f"SELECT * FROM {source} LIMIT 0").description
+    for name, type_name in ((d[0], str(d[1])) for d in described if d[0].strip().upper() in wanted):
+        column = '"' + name.replace('"', '""') + '"'
+        con.execute(f"INSERT INTO {KEY_TABLE} SELECT DISTINCT {_text_expr(column, type_name)} "
+                    f"FROM {source} WHERE {column} IS NOT NULL")
+
+
+def _readstat_values(con: duckdb.DuckDBPyConnection, path: Path, wanted: set[str]) -> None:
+    """Add the identifier values of a SAS or Stata file, streamed in chunks of ``usecols``, to the key table."""
+    import pyreadstat
+
+    reader = getattr(pyreadstat, READSTAT_READERS[path.suffix.lower()])
+    _frame, meta = reader(str(path), metadataonly=True)
+    columns = [c for c in meta.column_names if c.strip().upper() in wanted]
+    if not columns:
+        return
+    for chunk, _meta in pyreadstat.read_file_in_chunks(reader, str(path), chunksize=CHUNKSIZE, usecols=columns):
+        for column in columns:
+            texts = [t for t in map(_as_text, pd.unique(chunk[column].dropna())) if t is not None]
+            con.register("_evalkit_key_chunk", pd.DataFrame({"k": pd.Series(texts, dtype=object)}))
+            con.execute(f"INSERT INTO {KEY_TABLE} SELECT DISTINCT CAST(k AS VARCHAR) FROM _evalkit_key_chunk")
+            con.unregister("_evalkit_key_chunk")
+
+
+def _file_values(con: duckdb.DuckDBPyConnection, path: Path, wanted: set[str]) -> None:
+    import pyreadstat
+
+    try:
+        if path.suffix.lower() in SCAN_FUNCTIONS:
+            _scan_values(con, path, wanted)
+        else:
+            _readstat_values(con, path, wanted)
+    except (duckdb.Error, pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError):
+        # the reader's message may quote a line of the file (a key): name the file only
+        raise ParameterError(f"could not read the identifier columns of {str(path)!r}.") from None
+
+
+def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_COLUMNS,
+                 min_length: int = 6) -> KeySet:
+    """Distinct values of every identifier column in every data file under ``data_dir``.
+
+    Column names match ``columns`` case-insensitively. Files are Parquet, CSV, SAS
+    (``.sas7bdat``, ``.xpt``) or Stata (``.dta``) anywhere under ``data_dir`` (``person_years/``
+    and other subfolders included); files without an identifier column contribute nothing.
+    Each file's distinct values are gathered in a DuckDB table (which spills to disk), so
+    only the distinct keys ever reach Python. A folder without data files is an error: a
+    wrong path must not give an empty key set that passes every text.
+    """
+    folder = Path(data_dir)
+    min_length = _check_min_length(min_length)
+    if not folder.is_dir():
+        raise ParameterError(f"data_dir={str(folder)!r} is not an existing folder.")
+    files = _data_files(folder)
+    if not files:
+        raise ParameterError(f"data_dir={str(folder)!r} holds no data files ending in {SUPPORTED}.")
+    wanted = {str(c).strip().upper() for c in ((columns,) if isinstance(columns, str) else columns)}
+    con = connect()
+    try:
+        con.execute(f"CREATE TEMP TABLE {KEY_TABLE} (k VARCHAR)")
+        for path in files:
+            _file_values(con, path, wanted)
+        found = con.execute(f"SELECT DISTINCT k FROM {KEY_TABLE} WHERE length(k) >= ?", [min_length]).fetchnumpy()["k"]
+    finally:
+        con.close()
+    return KeySet.from_values(np.asarray(found).tolist(), min_length=min_length)
+
+
+# --------------------------------------------------------------------------- scanning
+def _check_keys(keys: object) -> None:
+    if not isinstance(keys, KeySet):
+        raise ParameterError(f"keys must be a KeySet (see collect_keys), not {type(keys).__name__}.")
+
+
+def scan_text(text: str, keys: KeySet) -> list[str]:
+    """Hit kinds in ``text`` after removing base64 ``data:`` URIs (embedded images)."""
+    _check_keys(keys)
+    return keys.find(DATA_URI.sub(" ", text))
+
+
+def scan_file(path: Path, keys: KeySet) -> list[str]:
+    """Hit kinds in a file read as UTF-8 text (undecodable bytes replaced); images are skipped."""
+    path = Path(path)
+    if path.suffix.lower() in SKIPPED_SUFFIXES:
+        return []
+    return scan_text(path.read_text(encoding="utf-8", errors="replace"), keys)
+
+
+def scan_tree(folder: Path, keys: KeySet) -> dict[str, list[str]]:
+    """Relative posix path -> hit kinds for every file under ``folder`` with hits."""
+    folder = Path(folder)
+    _check_keys(keys)
+    if not folder.is_dir():
+        raise ParameterError(f"folder={str(folder)!r} is not an existing folder.")
+    hits = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        kinds = scan_file(path, keys)
+        if kinds:
+            hits[path.relative_to(folder).as_posix()] = kinds
+    return hits

@@ -1,0 +1,143 @@
+"""After a report run: gate the notebook, render, vet the results folder, scan what reviewers open.
+
+Everything a reviewer can open lives in the run folder (HTML, ``results/``, ``manifest.json``,
+``run.log``) or is ``reports/index.html``. Each is scanned after it is written for the person
+keys of the run's data, in every form :mod:`evalkit.report.keyscan` knows; a file with a hit
+is moved to the restricted folder and the run ends ``needs_review``. The executed notebook,
+the kernel's console and the line ledger stay in the restricted folder
+(``docs/disclosure.md``).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from evalkit import seal
+from evalkit.report import manifest as mf
+from evalkit.report.gate import gate_notebook, read_ledger
+from evalkit.report.index import error_summary
+
+RESULTS_LINE = "evalkit results file {name} sha256 {digest}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    html: Path | None
+    disclosure: dict
+    keys: object
+
+
+def results_line(name: str, path: Path) -> str:
+    """The ledger line by which the results writer vouches for one file it wrote."""
+    return RESULTS_LINE.format(name=name, digest=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _quarantine(path: Path, base: Path, private: Path) -> str:
+    rel = path.relative_to(base).as_posix()
+    target = private / "withheld" / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), str(target))
+    return rel
+
+
+def vet_results(run_dir: Path, private: Path, key: bytes, ledger: set[str]) -> int:
+    """Move every results file that evalkit's results writer did not make (or that changed since)."""
+    folder, moved = run_dir / "results", 0
+    if not folder.is_dir():
+        return 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink() or seal.line_mac(key, results_line(name, path)) not in ledger:
+            _quarantine(path, run_dir, private)
+            moved += 1
+    return moved
+
+
+def scan_or_quarantine(path: Path, base: Path, private: Path, keys) -> dict:
+    """Scan one reviewer-visible file for person keys; move it away on a hit. {relative path: kinds}."""
+    from evalkit.report.keyscan import scan_file
+
+    if keys is None or not path.is_file():
+        return {}
+    hits = scan_file(path, keys)
+    if not hits:
+        return {}
+    return {_quarantine(path, base, private): sorted(set(hits))}
+
+
+def _scan_run_dir(run_dir: Path, private: Path, keys) -> dict:
+    found = {}
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        found.update(scan_or_quarantine(path, run_dir, private, keys))
+    return found
+
+
+def _keys(params: dict):
+    from evalkit.report.keyscan import collect_keys
+
+    return collect_keys(params["data_dir"])
+
+
+def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: dict | None, params: dict,
+           record: dict, render) -> Outcome:
+    """Gate, render and vet a finished run; return its status, HTML and disclosure record."""
+    keys = _keys(params)
+    ledger = read_ledger(private / "ledger.txt")
+    gate, html = None, None
+    refused = error is not None and error.get("type") == "DisclosureError"  # evalkit refused to show something
+    if (error is None or refused) and executed.is_file():
+        released, gate = gate_notebook(nbformat.read(executed, as_version=4), key, ledger, lang=params["lang"])
+        nbformat.write(released, private / "released.ipynb")
+        html = render(private / "released.ipynb", run_dir / f"{executed.stem}.html", run=record)
+    moved = vet_results(run_dir, private, key, ledger)
+    scan = _scan_run_dir(run_dir, private, keys)
+    if html is not None and not html.is_file():
+        html = None  # quarantined by the scan
+    disclosure = {"ok": bool(gate and gate.ok) and not moved and not scan, "min_cell": params["min_cell"],
+                  "gate": gate.to_dict() if gate else None, "results_withheld": moved,
+                  "scan": scan, "keys_checked": len(keys)}
+    disclosure["ok"] = disclosure["ok"] and not refused
+    status = "failed" if gate is None else ("ok" if disclosure["ok"] else "needs_review")
+    return Outcome(status=status, html=html, disclosure=disclosure, keys=keys)
+
+
+def log_lines(record: dict) -> list[str]:
+    """The run log: status, error type and cell, withheld cells and kinds, release reasons."""
+    lines = [f"run {record['run_id']} of report {record['report']} ({record['template']}), period {record['period']}",
+             f"status: {record['status']}"]
+    if record.get("error"):
+        lines.append(f"error: {error_summary(record['error'])}")
+    disclosure = record.get("disclosure") or {}
+    gate = disclosure.get("gate") or {}
+    lines += [f"withheld: cell {w['cell']}: {w['kind']}" for w in gate.get("withheld", [])]
+    lines += [f"released by the analyst: cell {r['cell']}: {r['reason']}" for r in gate.get("releases", [])]
+    if disclosure.get("results_withheld"):
+        lines.append(f"results files not written by evalkit, withheld: {disclosure['results_withheld']}")
+    lines += [f"withheld after the scan: {name} ({', '.join(kinds)})" for name, kinds in disclosure.get("scan", {}).items()]
+    return lines
+
+
+def write_log(run_dir: Path, record: dict) -> Path:
+    path = run_dir / "run.log"
+    path.write_text("\n".join(log_lines(record)) + "\n", encoding="utf-8")
+    return path
+
+
+def write_manifest(record: dict, run_dir: Path, private: Path, keys) -> None:
+    """Write the manifest; if it (or the log) shows a person key, keep a minimal one instead."""
+    path = mf.write_json(record, run_dir / "manifest.json")
+    hits = {**scan_or_quarantine(path, run_dir, private, keys),
+            **scan_or_quarantine(run_dir / "run.log", run_dir, private, keys)}
+    if hits:
+        record.update(status="needs_review")
+        minimal = {k: record.get(k) for k in ("schema", "report", "template", "period", "run_id", "started_utc",
+                                              "finished_utc", "git", "data_sha256", "parameters_sha256")}
+        minimal.update(status="needs_review", note="the full manifest or log held a person key and was withheld",
+                       disclosure={"ok": False, "scan": hits})
+        mf.write_json(minimal, run_dir / "manifest.json")
+        record.update(disclosure={**(record.get("disclosure") or {}), "ok": False})
