@@ -8,7 +8,7 @@ import pytest
 from evalkit import seal
 from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError
 from evalkit.report.disclosure import (LEDGER, DisclosureError, SafeTable, _estimates_table, check_threshold,
-                                       count_persons, flag_thin, round_counts, safe_html, safe_table,
+                                       count_persons, flag_thin, round_counts, safe_table,
                                        secondary_suppression, tabulate, total_index)
 from evalkit.report.guard import install_display_guard, refusal
 
@@ -214,15 +214,10 @@ def test_mimebundle_is_sealed_with_the_run_key():
     assert "evalkit_safe" not in str(meta) and "digest" not in str(meta)
 
 
-def test_sealed_html_and_estimates_tables():
-    stamped = safe_html("<table><tr><td>0.3</td></tr></table>")
-    data, meta = stamped._repr_mimebundle_()
-    assert set(data) == {"text/html", "text/plain"} and seal.verify(data, meta, _key())["kind"] == "table"
-    assert seal.verify({**data, "text/html": data["text/html"].replace("0.3", "0.4")}, meta, _key()) is None
-    with pytest.raises(DisclosureError):
-        safe_html("<table><tr><th>PERSON_ID</th></tr></table>")
-    with pytest.raises(ParameterError):
-        safe_html("<table></table>", kind="counts")
+def test_no_public_html_stamp_and_sealed_estimates_tables():
+    import evalkit.report.disclosure as d
+
+    assert not hasattr(d, "safe_html") and not hasattr(d, "stamp")   # the escape hatch is release()
     est = _estimates_table(pd.DataFrame({"term": ["e0", "e1"], "estimate": [0.0251, -0.01]}), digits=4, note="n")
     assert est.kind == "estimates" and est.n_suppressed == 0 and est.min_count_shown is None
     assert "0.0251" in est.html
@@ -478,7 +473,7 @@ def test_groupby_index_becomes_labels():
 
 
 def test_design_safe_is_stamped_and_suppresses_residents():
-    from evalkit.report.tables import design_safe, estimates_safe
+    from evalkit.report.tables import _estimates_safe, design_safe
 
     panel = pd.DataFrame({"AAR": [2014] * 5 + [2015], "OMR_ID": [1, 2, 3, 4, 5, 1],
                           "cohort": [0, 0, 2016, 2017, 2017, 0], "residents": [800, 700, 3, 400, 500, 810]})
@@ -488,5 +483,11 @@ def test_design_safe_is_stamped_and_suppresses_residents():
     assert t.table["Residents"].isna().sum() == 2 and t.table["Residents"].iloc[-1] == 2403
     data, meta = t._repr_mimebundle_()
     assert seal.verify(data, meta, seal._init()["key"]) and "Years: 2014-2019." in data["text/html"]
-    est = estimates_safe(pd.DataFrame({"term": ["e0"], "estimate": [0.1]}), digits=4)
+    est = _estimates_safe(pd.DataFrame({"term": ["e0"], "estimate": [0.1]}), digits=4)
     assert est.kind == "estimates" and "0.1000" in est.html
+
+
+def test_numeric_count_by_columns_stay_labels_with_margins():
+    micro = pd.DataFrame({"PERSON_ID": [f"p{i}" for i in range(30)], "KOEN": [1] * 12 + [2] * 18})
+    t = safe_table(count_persons(micro, "KOEN"), count_cols=["persons"], margins=True, round_to=None)
+    assert t.table["KOEN"].tolist()[-1] == "Total" and t.table["persons"].tolist() == [12, 18, 30]

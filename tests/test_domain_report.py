@@ -3,7 +3,8 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-from IPython.display import HTML, Markdown
+from evalkit import seal
+from evalkit.seal import Sealed
 
 from evalkit.errors import ParameterError
 from evalkit.report.disclosure import SafeTable
@@ -27,14 +28,14 @@ def test_sections_are_safe_tables_and_figures(study):
     for name in ("movers_table", "estimand_comparison", "goals_table", "cost_per_effect"):
         out = getattr(study, name)()
         assert isinstance(out, SafeTable), name
-        _, meta = out._repr_mimebundle_()
-        assert "evalkit_safe" in meta["text/html"]
+        data, meta = out._repr_mimebundle_()
+        assert seal.verify(data, meta, seal._init()["key"])["kind"] == "table"
         assert "PERSON_ID" not in out.html
     for name in ("movers_figure", "goals_chart"):
         out = getattr(study, name)()
-        assert isinstance(out, HTML) and 'alt="' in out.data
+        assert isinstance(out, Sealed) and 'alt="' in out.data["text/html"]
     text = study.estimand_text()
-    assert isinstance(text, Markdown) and ("diluted" in text.data or "fortyndes" in text.data)
+    assert isinstance(text, Sealed) and ("diluted" in text.data["text/markdown"] or "fortyndes" in text.data["text/markdown"])
 
 
 def test_goal_statuses_and_cost_sentence(study):
@@ -46,7 +47,7 @@ def test_goal_statuses_and_cost_sentence(study):
 
 def test_no_goals_gives_a_note():
     s = Study.load("final", data_dir=str(DEMO))
-    assert "goals" in s.goals_table().data
+    assert "goals" in s.goals_table().data["text/markdown"]
 
 
 def test_goal_parameters_are_validated():

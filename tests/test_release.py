@@ -178,3 +178,11 @@ def test_title_and_goal_names_that_pass():
             "baseline_value": 0.3, "target_year": 2020, "target_value": 0.35}
     with pytest.raises(ParameterError, match="goals"):
         validate_params({"goals": [goal]})
+
+
+def test_release_accepts_a_result_plot_with_small_tick_labels():
+    table = pd.DataFrame({"term": [f"e{e}" for e in range(-3, 4)], "estimate": 0.01, "std_error": 0.01,
+                          "event_time": list(range(-3, 4)), "n_treated": 20})
+    result = Result("event_study", "ATT", table, None, 0.05, InferenceInfo("cr1"), 100, "y", meta={"unit": "OMR_ID"})
+    sealed = rel.release(result.plot(), reason="The event study as a figure")
+    assert sealed.kind == "release" and "data:image/png;base64" in sealed.data["text/html"]

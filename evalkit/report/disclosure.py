@@ -411,35 +411,9 @@ class SafeTable:
         return self.table.copy()
 
 
-@dataclass(frozen=True)
-class StampedHTML:
-    """Hand-built HTML without person-count cells (e.g. estimates), sealed for the runner."""
-
-    html: str
-    kind: str = "estimates"
-    text: str = "[evalkit table: see the HTML output]"
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"text/html": self.html, "text/plain": self.text}
-        return data, _seal.seal(data, "table", min_cell=None, n_suppressed=0, min_count_shown=None, rounding=None)
 
 
-def safe_html(html_str: str, *, kind: str = "estimates") -> StampedHTML:
-    """Seal HTML whose tables carry no person counts (the caller vouches for that).
 
-    Use it for regression estimates or area-level means over many residents. It still
-    refuses identifier names and key-like values in the HTML.
-    """
-    if kind == "counts":
-        raise ParameterError("safe_html cannot stamp count tables; build them with tabulate() or "
-                             "safe_table(count_cols=...).")
-    text = re.sub(r"data:[^\"'\s)]+", "", html_str)
-    if IDENTIFIER_PATTERN.search(text) or looks_like_key(text):
-        raise DisclosureError("HTML carries an identifier name or a key-like value; it cannot be stamped.")
-    return StampedHTML(html=html_str, kind=kind)
-
-
-stamp = safe_html
 
 
 def _format_cell(value: object, digits: int, is_count: bool) -> str:
@@ -481,8 +455,11 @@ def _prepare(frame: pd.DataFrame, count_cols: list, index, max_rows: int) -> tup
     work = frame.reset_index(drop=True) if default_index else frame.reset_index()
     from_index = [c for c in work.columns if c not in frame.columns]
     _check_columns(work, count_cols, "count")
+    by = frame.attrs.get("evalkit_person_count_by") or {}
+    counted_by = {c for cols in (by.values() if isinstance(by, dict) else [by]) for c in cols if c in work.columns}
     labels = ([index] if isinstance(index, str) else list(index)) if index is not None else from_index + \
-        [c for c in frame.columns if c not in count_cols and not pd.api.types.is_numeric_dtype(work[c])]
+        [c for c in frame.columns if c not in count_cols and (c in counted_by or
+                                                               not pd.api.types.is_numeric_dtype(work[c]))]
     _check_columns(work, labels, "index")
     refuse_identifiers(work)
     if len(work) > max_rows:

@@ -21,7 +21,7 @@ from evalkit.estimators.combine import post_average
 from evalkit.report import figures, text
 from evalkit.report.outputs import figure as sealed_figure
 from evalkit.report.outputs import markdown
-from evalkit.report.tables import estimates_safe
+from evalkit.report.tables import _estimates_safe
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label
 
@@ -117,7 +117,7 @@ def estimand_table(study):
              "en": {"estimand": "Estimand", "estimate": "Estimate", "std_error": "Std. error", "conf_low": "Lower",
                     "conf_high": "Upper", "p_value": "p-value", "n_clusters": "Clusters", "truth": "Simulated truth"}}
     t = t.rename(columns=names[lang])
-    return estimates_safe(t, digits=4)
+    return _estimates_safe(t, digits=4)
 
 
 def estimand_text(study):

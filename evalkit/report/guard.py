@@ -11,8 +11,8 @@
 and show a one-line refusal instead. Everything else renders as usual.
 
 It is NOT the disclosure control: ``print(df)``, ``df.to_html()``, ``df.style``, itables
-and ``display(HTML(...))`` bypass it. The control is the post-run scanner
-(:mod:`evalkit.report.scan`) together with :func:`evalkit.report.disclosure.safe_table`.
+and ``display(HTML(...))`` bypass it. The control is the allowlist release gate
+(:mod:`evalkit.report.gate`) together with :func:`evalkit.report.disclosure.safe_table`.
 """
 from __future__ import annotations
 

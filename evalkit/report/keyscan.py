@@ -2,7 +2,7 @@
 
 This backs evalkit's disclosure control. Statistics Denmark's rules for researcher access
 forbid pseudonymised person keys (and CPR/CVR numbers) in anything taken out of the
-research machines; :mod:`evalkit.report.disclosure` and :mod:`evalkit.report.scan` enforce
+research machines; :mod:`evalkit.report.disclosure` and :mod:`evalkit.report.gate` enforce
 the rest of those rules. A format-based scanner (16 hex characters, ddmmyy-xxxx, the word
 "CPR") blocks harmless text: the Danish word "adresse", the phrase "CPR number", a budget
 of 1,105,000,000, a data-version hash. This scanner judges content instead: it collects the

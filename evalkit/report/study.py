@@ -276,7 +276,7 @@ class Study:
             wild_ci=None if wild is None else (wild.ci_low, wild.ci_high), outcome=p["outcome"]))
 
     def balance(self) -> SafeTable:
-        return tables.estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
+        return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
 
     def trends_figure(self) -> Sealed:
         lang, outcome = self.p["lang"], self.p["outcome"]
@@ -307,7 +307,7 @@ class Study:
         cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
         table = self._shown(estimand).tidy()[cols]
         if estimand == "area":  # n_treated counts areas, not persons
-            return tables.estimates_safe(table.rename(columns={"n_treated": label("treated", self.p["lang"])}),
+            return tables._estimates_safe(table.rename(columns={"n_treated": label("treated", self.p["lang"])}),
                                          digits=4)
         return safe_table(table, count_cols=["n_treated"], index=["term", "event_time"], min_cell=self.p["min_cell"],
                           digits=4, _trusted=True)
@@ -388,7 +388,7 @@ class Study:
         """Robust confidence intervals when post-period violations of parallel trends are at most
         Mbar times the largest pre-period violation (Rambachan & Roth 2023)."""
         note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
-        return tables.estimates_safe(self.honest.tidy(), digits=4, note=note)
+        return tables._estimates_safe(self.honest.tidy(), digits=4, note=note)
 
     def sensitivity_figure(self) -> Sealed:
         lang = self.p["lang"]
@@ -404,7 +404,7 @@ class Study:
             rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=lang)
         used = few_clusters.recommended(self.check.cr1_reliable)
         note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang)
-        return tables.estimates_safe(few_clusters.inference_table(rows, used=used, lang=lang), digits=4, note=note)
+        return tables._estimates_safe(few_clusters.inference_table(rows, used=used, lang=lang), digits=4, note=note)
 
     @cached_property
     def synth_fits(self) -> dict:
@@ -416,7 +416,7 @@ class Study:
         lang = self.p["lang"]
         if not self.synth_fits:
             return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
-        return tables.estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
+        return tables._estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
                                      note=text.synth_note(lang))
 
     def synthetic_control_figure(self) -> Sealed:
@@ -441,7 +441,7 @@ class Study:
             return specifications(self)
 
     def robustness(self) -> SafeTable:
-        return tables.estimates_safe(robustness_table(self), digits=4)
+        return tables._estimates_safe(robustness_table(self), digits=4)
 
     # ------------------------------------------- domain sections (evalkit.report.domain_sections)
     @cached_property

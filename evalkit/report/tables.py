@@ -25,7 +25,7 @@ def design_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell:
                       digits=0, note=note, _trusted=True)
 
 
-def estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> SafeTable:
+def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> SafeTable:
     """Sealed table of estimates or area-level means built by the library from results and the
     area panel (whose thin area-years are already left out): it carries no person-count cells."""
     return _estimates_table(frame, digits=digits, note=note)
