@@ -37,7 +37,7 @@ def make_run(root: Path, report: str, period: str, stamp: str, status: str, *, s
 def root(tmp_path):
     r = tmp_path / "reports"
     make_run(r, "outreach_final", "2026-12-01", "20261201T010000Z", "ok")
-    make_run(r, "outreach_final", "2026-12-01", "20261202T010000Z", "failed", error="cell 3: KeyError: 'x'")
+    make_run(r, "outreach_final", "2026-12-01", "20261202T010000Z", "failed", error={"type": "KeyError", "cell": 3})
     make_run(r, "outreach_midterm", "2026-06-01", "20260601T010000Z", "ok", template="midterm")
     make_run(r, "outreach_midterm", "2026-12-01", "20261201T020000Z", "needs_review", template="midterm",
              dirty=True)
@@ -62,7 +62,7 @@ def test_corrupt_manifests_are_reported_not_fatal(root):
     with pytest.warns(EvalkitWarning) as caught:
         runs = ix.read_manifests(root)
     assert any("broken/2026-12-01" in str(w.message) for w in caught)
-    assert any("found list" in str(w.message) for w in caught)
+    assert any("listy/2026-12-01" in str(w.message) and "ValueError" in str(w.message) for w in caught)
     assert len(runs) == 5
     scan = ix.scan_manifests(root)
     assert sorted(p.path.split("/")[0] for p in scan.problems) == ["broken", "listy"]
@@ -101,15 +101,16 @@ def test_write_index_content(root):
     page = path.read_text()
     for label in ("badge s-ok", "badge s-failed", "badge s-needs_review", "badge s-running", "needs review"):
         assert label in page
-    # HTML link only for ok runs; notebook and manifest links for all
+    # HTML link only for ok runs (and needs_review runs whose released HTML exists); manifests for all;
+    # executed notebooks live in the restricted folder and are never linked
     assert page.count('final.html"') == 2  # the ok run: summary table + run table
-    assert 'href="outreach_final/2026-12-01/20261202T010000Z_661a212/final.ipynb"' in page
+    assert ".ipynb" not in page
     assert "20261202T010000Z_661a212/final.html" not in page
     assert page.count("manifest.json") >= 5
     assert "★ latest" in page and page.count('class="latest"') == 2  # outreach_final, outreach_midterm
     assert "dirty" in page and "<code>661a212</code>" in page
     assert "abababababab</code>" in page  # short parameters hash
-    assert "KeyError" in page  # error shown for failed run
+    assert "KeyError in cell 3" in page  # error type and cell shown for the failed run, never a message
     # newest first
     page = page[page.index("All runs"):]
     assert page.index("20261203T010000Z") < page.index("20261202T010000Z") < page.index("20260601T010000Z")
@@ -123,9 +124,11 @@ def test_index_is_self_contained_and_print_friendly(root):
 
 
 def test_index_escapes_manifest_text(tmp_path):
-    make_run(tmp_path, "r", "2026-12-01", "20261201T000000Z", "failed", error="<script>alert(1)</script>")
+    make_run(tmp_path, "r", "2026-12-01", "20261201T000000Z", "failed", error={"type": "<script>alert(1)</script>"})
+    make_run(tmp_path, "r", "2026-12-01", "20261202T000000Z", "failed", error="old message with a row: 91 years")
     page = ix.write_index(tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "91 years" not in page  # a message (old manifests) is never shown, only "error"
 
 
 def test_ok_run_with_missing_html_is_not_linked(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 import evalkit as ek
 from evalkit.errors import ParameterError
-from evalkit.report.keyscan import (IDENTIFIER_COLUMNS, KINDS, KeySet, collect_keys, scan_file, scan_text,
+from evalkit.report.keyscan import (IDENTIFIER_COLUMNS, piece_length, KINDS, KeySet, collect_keys, scan_file, scan_text,
                                     scan_tree)
 
 
@@ -130,7 +130,16 @@ def test_transform_of_a_key_is_found(keys, key, name):
 def test_resp_id_keys_of_twelve_characters_are_found(sim_dir, keys):
     resp = str(pd.read_parquet(sim_dir / "tryghed_survey.parquet", columns=["RESP_ID"])["RESP_ID"].iloc[3])
     assert scan_text(f"respondent {resp}", keys) == ["key"]
-    assert "key prefix" in scan_text(resp[:9], keys)
+    assert "key prefix" in scan_text(resp[:keys.min_piece], keys)
+
+
+def test_short_pieces_like_html_cell_ids_do_not_match_by_chance(keys):
+    """nbconvert gives every cell an 8-hex id; with 600,000 keys some id is the suffix of a key."""
+    assert keys.min_piece == piece_length(keys.keys.tolist()) >= 10
+    suffix = keys.keys.tolist()[0].decode()[-8:]
+    assert scan_text(f'<div class="jp-Cell" id="cell-id={suffix}">', keys) == []
+    assert piece_length([b"%016x" % i for i in range(100)]) == 8
+    assert piece_length([str(10**9 + i).encode() for i in range(10**5)]) == 11
 
 
 # --------------------------------------------------------------------------- false positives do not fire

@@ -35,7 +35,8 @@ def test_each_run_gets_its_own_folder_and_manifest(runs):
     manifest = json.loads((first.run_dir / "manifest.json").read_text())
     assert MANIFEST_KEYS <= set(manifest) and manifest["status"] == "ok"
     assert manifest["disclosure"]["ok"] is True
-    assert set(manifest["outputs"]) >= {"midterm.ipynb", "midterm.html", "results/area_event_study.json"}
+    assert set(manifest["outputs"]) >= {"midterm.html", "run.log", "results/area_event_study.json"}
+    assert not any(name.endswith(".ipynb") for name in manifest["outputs"])   # notebooks stay restricted
     assert manifest["parameters"]["lang"] == "en" and len(manifest["parameters_sha256"]) == 64
     assert any(k.startswith("person_years/") for k in manifest["inputs"])
 
@@ -43,8 +44,10 @@ def test_each_run_gets_its_own_folder_and_manifest(runs):
 def test_failed_run_keeps_notebook_and_previous_latest(runs):
     root, _, second, failed = runs
     assert failed.status == "failed" and failed.exit_code == 1 and failed.html is None
-    assert "No treated unit" in failed.manifest["error"]
+    assert failed.manifest["error"] == {"type": "ValidationError", "cell": 6}   # type and cell, never the message
+    assert "No treated unit" not in (failed.run_dir / "manifest.json").read_text()
     assert failed.notebook.is_file() and "No treated unit" in failed.notebook.read_text()
+    assert failed.run_dir not in failed.notebook.parents                     # the restricted folder
     assert latest_good(root, "job")["run_id"] == second.run_dir.name
 
 

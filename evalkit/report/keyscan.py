@@ -48,6 +48,7 @@ Limitations
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -192,6 +193,21 @@ def _tokens(text: str) -> tuple[set[str], set[str]]:
 
 
 # --------------------------------------------------------------------------- key set
+def piece_length(keys: list[bytes], *, rate: float = 1e-6) -> int:
+    """Shortest truncated piece worth matching: random tokens of this length match a prefix or
+    suffix of one of the keys with probability at most ``rate`` (``n / alphabet**L <= rate``).
+
+    nbconvert gives every HTML cell an 8-hex id; with 600,000 16-hex keys an 8-character
+    piece would match one of them about once in 7,000 such tokens (found on the demo report),
+    so the length grows with the number of keys: 10 hex characters for 600,000 keys.
+    """
+    if not keys:
+        return MIN_PIECE
+    alphabet = set(b"".join(keys[:10_000]))
+    size = 10 if alphabet <= set(b"0123456789") else 16 if alphabet <= set(b"0123456789abcdef") else 36
+    return max(MIN_PIECE, math.ceil(math.log(len(keys) / rate) / math.log(size)))
+
+
 @dataclass(frozen=True, eq=False)
 class KeySet:
     """Sorted fixed-width numpy byte arrays of normalised keys and their transforms.
@@ -207,6 +223,7 @@ class KeySet:
     lengths: tuple[int, ...]
     n_keys: int
     min_length: int = 6
+    min_piece: int = MIN_PIECE
 
     @classmethod
     def from_values(cls, values: Iterable[object], *, min_length: int = 6) -> KeySet:
@@ -217,7 +234,8 @@ class KeySet:
         keys = _normalised(stored)
         encoded = keys.tolist()
         return cls(keys=keys, reversed_keys=_sorted_bytes([k[::-1] for k in encoded]), digests=_digest_heads(stored),
-                   lengths=tuple(sorted({len(k) for k in encoded})), n_keys=len(encoded), min_length=min_length)
+                   lengths=tuple(sorted({len(k) for k in encoded})), n_keys=len(encoded), min_length=min_length,
+                   min_piece=piece_length(encoded))
 
     def __len__(self) -> int:
         return self.n_keys
@@ -228,7 +246,7 @@ class KeySet:
             return []
         alnum, words = _tokens(text)
         tokens = [t.encode() for t in words]
-        pieces = [t for t in tokens if len(t) >= MIN_PIECE]
+        pieces = [t for t in tokens if len(t) >= self.min_piece]
         found = set(self._digest_kinds(alnum))
         if _members(self.keys, [t for t in tokens if len(t) in self.lengths]):  # keys have >= min_length
             found.add("key")
@@ -236,7 +254,7 @@ class KeySet:
             found.add("key prefix")
         if _proper_prefix(self.reversed_keys, [t[::-1] for t in pieces]):
             found.add("key suffix")
-        if any(_members(self.keys, _windows(pieces, n)) for n in self.lengths if n >= MIN_PIECE):
+        if any(_members(self.keys, _windows(pieces, n)) for n in self.lengths if n >= self.min_piece):
             found.add("key inside token")
         return [kind for kind in KINDS if kind in found]
 

@@ -165,9 +165,9 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
                              render=render_html)
     record.update(status=outcome.status, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
-                  html=outcome.html.name if outcome.html else None, outputs=mf.hash_outputs(run_dir),
-                  restricted=str(private))
+                  html=outcome.html.name if outcome.html else None, restricted=str(private))
     postrun.write_log(run_dir, record)
+    record["outputs"] = mf.hash_outputs(run_dir)
     postrun.write_manifest(record, run_dir, private, outcome.keys)
     _refresh_index(reports_root, outcome.keys, private)
     return ReportRun(template=template, run_dir=run_dir, notebook=executed, html=outcome.html,
