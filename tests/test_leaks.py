@@ -102,6 +102,7 @@ TECHNIQUES = [
     ("altered results file", '_p = out / "area_event_study.json"\n'
                              '_p.write_text(_p.read_text().replace("{", "{\\"x\\": \\"CANARY53 " + k + "\\", ", 1))'),
     ("symlink into results", 'os.symlink(_files[0], out / "link.parquet")'),
+    ("file next to the html", '(out.parent / "extra.html").write_text(f"CANARY56 {k}")'),
     ("results subfolder", '(out / "sub").mkdir()\n(out / "sub" / "k.json").write_text(json.dumps({"CANARY55": k}))'),
 ]
 MARKDOWN_CELLS = [  # (kind, source template); {k} and {rows} are filled with real data by the test
@@ -159,10 +160,10 @@ def test_every_leak_cell_is_withheld(leaky):
     run, cells, *_ = leaky
     withheld = {w["cell"] for w in run.manifest["disclosure"]["gate"]["withheld"]}
     fd_only = {n for n, name in cells.items() if name == "fd write"}   # may reach the kernel console only
-    results = {n for n, name in cells.items() if name.startswith(("results", "altered results", "symlink"))}
+    results = {n for n, name in cells.items() if name.startswith(("results", "altered results", "symlink", "file next"))}
     missing = {cells[n] for n in set(cells) - withheld - fd_only - results}
     assert not missing, f"not withheld: {sorted(missing)}"
-    assert run.manifest["disclosure"]["results_withheld"] >= 6
+    assert run.manifest["disclosure"]["results_withheld"] >= 7
 
 
 def test_template_cells_are_released(leaky):

@@ -186,3 +186,26 @@ def test_release_accepts_a_result_plot_with_small_tick_labels():
     result = Result("event_study", "ATT", table, None, 0.05, InferenceInfo("cr1"), 100, "y", meta={"unit": "OMR_ID"})
     sealed = rel.release(result.plot(), reason="The event study as a figure")
     assert sealed.kind == "release" and "data:image/png;base64" in sealed.data["text/html"]
+
+
+def test_study_parameters_and_data_cannot_be_reassigned():
+    from pathlib import Path
+
+    from evalkit.report.study import Study
+
+    study = Study.load("midterm", data_dir=str(Path(__file__).resolve().parents[1] / "data" / "demo"))
+    with pytest.raises(TypeError):
+        study.p["min_cell"] = 3
+    for name in ("area", "p", "cohort_es", "balance"):
+        with pytest.raises(AttributeError, match="computed"):
+            setattr(study, name, None)
+
+
+def test_tables_sealed_below_the_run_threshold_are_withheld():
+    from evalkit.report.disclosure import count_persons, safe_table
+
+    micro = pd.DataFrame({"PERSON_ID": [f"p{i}" for i in range(40)], "g": ["a"] * 36 + ["b"] * 4})
+    table = safe_table(count_persons(micro, "g"), count_cols=["persons"], min_cell=3)
+    _, low = gate_notebook(_nb([_display(table)]), KEY, set(), min_cell=5)
+    _, same = gate_notebook(_nb([_display(table)]), KEY, set(), min_cell=3)
+    assert not low.ok and same.ok

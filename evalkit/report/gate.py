@@ -101,14 +101,21 @@ def placeholder(cell: int, kind: str, lang: str = "en") -> nbformat.NotebookNode
         "text/html": f"<div class='{WITHHELD_CLASS}'>{html.escape(text)}</div>", "text/plain": text})
 
 
-def _gate_output(output, key: bytes, ledger: set[str]) -> dict | None:
-    """The seal's fields (or {} for a known stream) when the output may be released, else None."""
+def _gate_output(output, key: bytes, ledger: set[str], min_cell: int) -> dict | None:
+    """The seal's fields (or {} for a known stream) when the output may be released, else None.
+
+    A table sealed with a threshold below the run's ``min_cell`` is not released either.
+    """
     kind = output.get("output_type")
     if kind == "stream":
         return {} if _stream_known(output, key, ledger) else None
-    if kind in ("display_data", "execute_result"):
-        return _sealed(output, key)
-    return None
+    if kind not in ("display_data", "execute_result"):
+        return None
+    fields = _sealed(output, key)
+    threshold = (fields or {}).get("min_cell")
+    if isinstance(threshold, int) and threshold < min_cell:
+        return None
+    return fields
 
 
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
@@ -126,7 +133,7 @@ def numbered(nb: nbformat.NotebookNode):
             yield number, cell
 
 
-def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, lang: str = "en"):
+def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, lang: str = "en", min_cell: int = 5):
     """A copy of ``nb`` holding only released outputs (placeholders for the rest), and the report.
 
     Papermill's error banners are dropped; its injected-parameters cell has no outputs.
@@ -145,7 +152,7 @@ def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, la
             continue
         kept = []
         for output in cell.get("outputs", []):
-            fields = _gate_output(output, key, ledger)
+            fields = _gate_output(output, key, ledger, min_cell)
             if fields is None:
                 withheld.append(Withheld(number, _kind(output)))
                 kept.append(placeholder(number, _kind(output), lang))

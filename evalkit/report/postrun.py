@@ -70,6 +70,20 @@ def scan_or_quarantine(path: Path, base: Path, private: Path, keys) -> dict:
     return {_quarantine(path, base, private): sorted(set(hits))}
 
 
+RUN_FILES = ("manifest.json", "run.log")
+
+
+def vet_run_dir(run_dir: Path, private: Path, html: Path | None) -> int:
+    """Move every file in the run folder that the runner did not write (results/ is vetted apart)."""
+    allowed = {run_dir / name for name in RUN_FILES} | ({html} if html else set())
+    moved = 0
+    for path in sorted(run_dir.rglob("*")):
+        if (path.is_file() or path.is_symlink()) and path not in allowed and "results" != path.relative_to(run_dir).parts[0]:
+            _quarantine(path, run_dir, private)
+            moved += 1
+    return moved
+
+
 def _scan_run_dir(run_dir: Path, private: Path, keys) -> dict:
     found = {}
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != "manifest.json"):
@@ -91,10 +105,11 @@ def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: d
     gate, html = None, None
     refused = error is not None and error.get("type") == "DisclosureError"  # evalkit refused to show something
     if (error is None or refused) and executed.is_file():
-        released, gate = gate_notebook(nbformat.read(executed, as_version=4), key, ledger, lang=params["lang"])
+        released, gate = gate_notebook(nbformat.read(executed, as_version=4), key, ledger, lang=params["lang"],
+                                       min_cell=params["min_cell"])
         nbformat.write(released, private / "released.ipynb")
         html = render(private / "released.ipynb", run_dir / f"{executed.stem}.html", run=record)
-    moved = vet_results(run_dir, private, key, ledger)
+    moved = vet_results(run_dir, private, key, ledger) + vet_run_dir(run_dir, private, html)
     scan = _scan_run_dir(run_dir, private, keys)
     if html is not None and not html.is_file():
         html = None  # quarantined by the scan
@@ -117,7 +132,7 @@ def log_lines(record: dict) -> list[str]:
     lines += [f"withheld: cell {w['cell']}: {w['kind']}" for w in gate.get("withheld", [])]
     lines += [f"released by the analyst: cell {r['cell']}: {r['reason']}" for r in gate.get("releases", [])]
     if disclosure.get("results_withheld"):
-        lines.append(f"results files not written by evalkit, withheld: {disclosure['results_withheld']}")
+        lines.append(f"files not written by evalkit (results or run folder), withheld: {disclosure['results_withheld']}")
     lines += [f"withheld after the scan: {name} ({', '.join(kinds)})" for name, kinds in disclosure.get("scan", {}).items()]
     return lines
 

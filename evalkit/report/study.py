@@ -7,6 +7,7 @@ Every displayed object is an aggregate (areas or >= ``min_cell`` persons).
 from __future__ import annotations
 
 import html
+import types
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -105,13 +106,20 @@ class Study:
     """Data, design and estimates of one evaluation report (cached per instance)."""
 
     def __init__(self, template: str, params: dict):
-        self.template = template
-        self.p = validate_params(params)
-        self.p = preflight(self.p)
-        self.notes: dict[str, list[str]] = {}
-        self._averages: dict[str, tuple] = {}
-        self.data_dir = Path(self.p["data_dir"])
-        self.md = open_microdata(self.data_dir)
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "p", types.MappingProxyType(preflight(validate_params(params))))
+        object.__setattr__(self, "notes", {})
+        object.__setattr__(self, "_averages", {})
+        object.__setattr__(self, "data_dir", Path(self.p["data_dir"]))
+        object.__setattr__(self, "md", open_microdata(self.data_dir))
+
+    def __setattr__(self, name: str, value) -> None:
+        """The parameters, data and estimates are computed, never assigned: the disclosure checks
+        (thin area-years, persons behind estimates) hold only for what the Study built itself."""
+        if name in ("template", "p", "data_dir", "md", "notes") or hasattr(type(self), name):
+            raise AttributeError(f"Study.{name} is computed from the parameters and data; make a new Study "
+                                 "with other parameters instead of assigning it.")
+        object.__setattr__(self, name, value)
 
     @classmethod
     def load(cls, template: str, **params) -> "Study":
