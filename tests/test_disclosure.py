@@ -294,8 +294,10 @@ def test_changed_counts_rows_labels_or_names_are_refused():
     forged.attrs = {k: dict(v) for k, v in counts.attrs.items()}
     with pytest.raises(DisclosureError, match="not a person count"):
         safe_table(forged, count_cols=["persons"])
-    # order, extra statistics and index moves keep the mark valid
-    reordered = counts.iloc[::-1].assign(share=[0.5, 0.2]).set_index("area")
+    # order and index moves keep the mark valid; an extra column (a maximum, a row count) is refused
+    with pytest.raises(DisclosureError, match="neither labels nor person counts"):
+        safe_table(counts.assign(top_income=[910_000.0, 45_000.0]), count_cols=["persons"])
+    reordered = counts.iloc[::-1].set_index("area")
     assert safe_table(reordered, count_cols=["persons"]).table["area"].tolist() == ["b", "a"]
     LEDGER.reset()  # b = 6 was published above: 7 would be a differencing risk
     assert trusted(counts.assign(persons=[14, 7]), count_cols=["persons"]).n_suppressed == 0

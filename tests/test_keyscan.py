@@ -239,3 +239,14 @@ def test_random_text_has_no_hit_and_an_inserted_key_is_found():
         words.insert(rng.randint(0, len(words)), rng.choice(["{}", "<td>{}</td>", '"{}",', "({})"]).format(shown))
         hits = scan_text(" ".join(words), keyset)
         assert "key" in hits
+
+
+@pytest.mark.parametrize("disguise, kind", [
+    (lambda k: " ".join(k[i:i + 4] for i in range(0, len(k), 4)), "key split by separators"),
+    (lambda k: "-".join(k[i:i + 4] for i in range(0, len(k), 4)), "key split by separators"),
+    (lambda k: k[::-1], "reversed key"),
+    (lambda k: __import__("base64").b64encode(k.encode()).decode(), "key in base64"),
+])
+def test_disguised_keys_are_found(keys, key, disguise, kind):
+    """Found by a user trying to break the gate: spaced, dashed, reversed and base64 keys."""
+    assert scan_text(f"note: {disguise(key)} moved", keys) == [kind]

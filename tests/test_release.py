@@ -209,3 +209,16 @@ def test_tables_sealed_below_the_run_threshold_are_withheld():
     _, low = gate_notebook(_nb([_display(table)]), KEY, set(), min_cell=5)
     _, same = gate_notebook(_nb([_display(table)]), KEY, set(), min_cell=3)
     assert not low.ok and same.ok
+
+
+@pytest.mark.parametrize("text", ["3personer", "4persons", "3.0 persons", "2,0 personer", "-3 cases", "³", "①",
+                                  "2014-3", "page 2", "(3)", "n=2"])
+def test_small_whole_numbers_in_any_form_are_refused(text):
+    with pytest.raises(DisclosureError, match="whole number"):
+        rel.check_text(text, what="text", min_cell=5)
+
+
+@pytest.mark.parametrize("text", ["Budgettet var 1 105 000 000 kr.", "1.105.000.000 kr.", "effect 0.35 pp or 1.5 pp",
+                                  "2015-2024", "k1_share", "the 12 areas", "data version 3f2a9c1b7d4e5f60"])
+def test_amounts_decimals_years_and_codes_pass(text):
+    assert rel.check_text(text, what="text", min_cell=5) == text

@@ -62,11 +62,12 @@ def test_tabulate_shows_sealed_statistics():
 
 def test_statistic_over_fewer_persons_than_min_cell_is_suppressed_at_the_source():
     micro = _people({"a": 6, "b": 30})
+    micro["employed"] = (micro["area"] == "a").astype(int)  # a: all 6 employed, b: none (no small count)
     micro.loc[micro["area"].eq("a") & (micro.index % 2 == 1), "income"] = np.nan  # 3 of a's 6 have an income
     t = tabulate(micro, "area", values={"income": ["mean", "median"], "employed": "mean"}, round_base=None)
     row = t.table.set_index("area").loc["a"]
     assert row["persons"] == 5 and pd.isna(row["income_mean"]) and pd.isna(row["income_median"])  # 6 -> "near" 5
-    assert not pd.isna(row["employed_mean"])  # all 6 have a value
+    assert row["employed_mean"] == 1.0  # all 6 have a value
     assert t.suppressed.set_index(t.table["area"]).loc["a", "income_mean"]  # marked ".."
     assert t.n_statistics_suppressed == 2 and t.n_suppressed == 0 and "<td>..</td>" in t.html
     assert "dominated by a few persons" in t.html
@@ -120,6 +121,7 @@ def test_dominance_suppresses_a_cell_where_one_person_earns_90_percent():
     rich = micro["PERSON_ID"] == "a000"
     others = micro.loc[micro["area"].eq("a") & ~rich, "income"].sum()
     micro.loc[rich, "income"] = 9 * others / 2  # two rows: 90 % of area a's income
+    micro["employed"] = micro["PERSON_ID"].str[-1].astype(int) % 2  # 10 of 20 employed in each area
     t = tabulate(micro, "area", values={"income": ["sum", "mean", "median"], "employed": "mean"})
     shown = t.table.set_index("area")
     assert pd.isna(shown.loc["a", "income_sum"]) and pd.isna(shown.loc["a", "income_mean"])
@@ -254,3 +256,23 @@ def test_ledger_unit_rules():
     line = [Cell("", ("p",), "persons", 37, 35, False, (0, 0)), Cell("", ("q",), "persons", 3, None, True, (1, 0))]
     assert (0, 0) in ledger.check_new(line, min_cell=5)  # rule (a): 37 + 3 = 40 published
     assert ledger.check_new(line, min_cell=5, covered=(False, True)) == {(0, 0)}  # (c) still: |37 - 40| < 5
+
+
+def test_zero_one_statistics_never_hide_a_small_count():
+    """A share of 1 convicted in 74 is a count of one person (found by a user trying to break it)."""
+    micro = _people({"a": 74, "b": 74, "c": 74})
+    micro["convicted"] = 0
+    micro.loc[micro["PERSON_ID"] == "a000", "convicted"] = 1                                  # 1 of 74
+    micro.loc[micro["area"].eq("b") & (micro["PERSON_ID"].str[-2:].astype(int) < 10), "convicted"] = 1  # 10 of 74
+    micro.loc[micro["area"].eq("c") & (micro["PERSON_ID"].str[-2:].astype(int) < 72), "convicted"] = 1  # 72 of 74
+    t = tabulate(micro, "area", values={"convicted": ["sum", "share"]}).table.set_index("area")
+    assert pd.isna(t.loc["a", "convicted_sum"]) and pd.isna(t.loc["a", "convicted_share"])
+    assert t.loc["b", "convicted_sum"] == 10 and pd.isna(t.loc["c", "convicted_share"])   # 2 not convicted
+
+
+def test_tabulate_and_safe_table_refuse_odd_arguments():
+    micro = _people({"a": 10})
+    with pytest.raises(ParameterError, match="by=5"):
+        tabulate(micro, 5)
+    counts = count_persons(micro, "area")
+    assert safe_table(counts, count_cols="persons").table["persons"].tolist() == [10]

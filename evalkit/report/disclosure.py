@@ -495,19 +495,39 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | No
     DuckDB resident counts of the area panel); skips the person-count mark check.
     Never mutates ``frame``.
     """
-    min_cell = check_threshold(_seal.run_min_cell() if min_cell is None else min_cell)
+    min_cell = run_threshold(min_cell)
     rounding = _resolve_rounding(round_to, round_base)
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(f"safe_table needs a pandas DataFrame, got {type(frame).__name__}.")
-    count_cols = list(count_cols)
+    count_cols = [count_cols] if isinstance(count_cols, str) else list(count_cols)
     if not count_cols:
         raise DisclosureError(NO_COUNTS)
     work, labels = _prepare(frame, count_cols, index, max_rows)
     _check_count_values(work, count_cols)
     if not _trusted:
         _verify_person_counts(frame, work, count_cols)
+        _only_counts_and_labels(work, count_cols, labels)
     return _counts_table(work, count_cols, labels, min_cell=min_cell, margins=margins, rounding=rounding,
                          digits=digits, marker=marker, note=note, label=label)
+
+
+def run_threshold(min_cell: int | None) -> int:
+    """The threshold of a table: the run's by default; in a report run never below the run's."""
+    run = _seal.run_min_cell()
+    min_cell = check_threshold(run if min_cell is None else min_cell)
+    if _seal.in_report_run() and min_cell < run:
+        raise DisclosureError(f"min_cell={min_cell} is below this report run's threshold of {run} persons.")
+    return min_cell
+
+
+def _only_counts_and_labels(work: pd.DataFrame, count_cols: list, labels: list) -> None:
+    """A public safe table shows labels and evalkit's person counts only; any other column is a
+    statistic whose persons evalkit cannot know (a maximum, a row count), so it is refused."""
+    other = [c for c in work.columns if c not in count_cols and c not in labels]
+    if other:
+        raise DisclosureError(f"column(s) {other} are neither labels nor person counts evalkit made; compute "
+                              "statistics with tabulate(data, by, values={...}), which knows the persons behind "
+                              "each of them.")
 
 
 @dataclass(frozen=True)

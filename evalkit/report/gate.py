@@ -75,6 +75,23 @@ def _stream_known(output, key: bytes, ledger: set[str]) -> bool:
     return all(seal.line_mac(key, line) in ledger for line in lines)
 
 
+def error_type(name: object) -> str:
+    """An exception's type for the manifest, index and log: a builtin or evalkit error name, or
+    a few known runner errors; anything else (an analyst can name a class after a key) is "Error"."""
+    import builtins
+
+    from evalkit import errors
+
+    text = str(name or "")
+    known = (isinstance(getattr(builtins, text, None), type) and issubclass(getattr(builtins, text), BaseException)) \
+        or isinstance(getattr(errors, text, None), type) or text in _RUNNER_ERRORS
+    return text if known else "Error"
+
+
+_RUNNER_ERRORS = ("DisclosureError", "DeadKernelError", "CellTimeoutError", "PapermillExecutionError",
+                  "CellExecutionError", "TimeoutError", "RuntimeError")
+
+
 def safe_name(text: object, fallback: str = "other") -> str:
     """A type or mimetype name fit for the HTML and the manifest (anything else: ``fallback``)."""
     text = str(text or "")
@@ -88,7 +105,7 @@ def _kind(output) -> str:
     if kind == "stream":
         return f"stream {safe_name(output.get('name'))}"
     if kind == "error":
-        return f"error {safe_name(output.get('ename'))}"
+        return f"error {error_type(output.get('ename'))}"
     mimes = ", ".join(sorted(safe_name(m) for m in (output.get("data") or {})))
     return f"{kind} ({mimes})"
 
@@ -133,6 +150,20 @@ def numbered(nb: nbformat.NotebookNode):
             yield number, cell
 
 
+KEPT_TAGS = {"evalkit-title"}
+
+
+def _plain_cell(cell, position: int):
+    """The cell with only what the renderer needs: a fixed id and evalkit's own tag; notebook
+    and cell metadata, ids and tags are the analyst's free text and never reach the HTML."""
+    tags = [t for t in cell.get("metadata", {}).get("tags", []) if t in KEPT_TAGS]
+    cell.metadata = nbformat.from_dict({"tags": tags} if tags else {})
+    cell.id = f"cell-{position}"
+    if cell.cell_type == "code":
+        cell.source = ""  # the HTML never shows code; the restricted notebook keeps it
+    return cell
+
+
 def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, lang: str = "en", min_cell: int = 5):
     """A copy of ``nb`` holding only released outputs (placeholders for the rest), and the report.
 
@@ -143,6 +174,7 @@ def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, la
     for number, cell in numbered(out):
         if number is None and cell.cell_type == "markdown":
             continue
+        cell = _plain_cell(cell, len(cells) + 1)
         cells.append(cell)
         if cell.cell_type in ("markdown", "raw"):
             if cell.source.strip():
@@ -163,6 +195,7 @@ def gate_notebook(nb: nbformat.NotebookNode, key: bytes, ledger: set[str], *, la
             kept.append(output)
         cell.outputs = kept
     out.cells = cells
+    out.metadata = nbformat.from_dict({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
     return out, GateReport(released=released, withheld=tuple(withheld), releases=tuple(releases))
 
 

@@ -64,7 +64,9 @@ from evalkit.errors import ParameterError
 from evalkit.report.disclosure import IDENTIFIERS
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(IDENTIFIERS)
-KINDS = ("key", "key prefix", "key suffix", "key inside token", "md5 of key", "sha1 of key", "sha256 of key")
+KINDS = ("key", "key prefix", "key suffix", "key inside token", "md5 of key", "sha1 of key", "sha256 of key",
+         "reversed key", "key split by separators", "key in base64")
+BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 DIGESTS = {"md5": 32, "sha1": 40, "sha256": 64}  # hash name -> length of its hex digest
 MIN_PIECE = 8  # shortest token checked as a key prefix or suffix; shortest key searched inside tokens
 MIN_DIGEST = 12  # shortest hex token checked as a digest prefix
@@ -371,9 +373,37 @@ def _check_keys(keys: object) -> None:
 
 
 def scan_text(text: str, keys: KeySet) -> list[str]:
-    """Hit kinds in ``text`` after removing base64 ``data:`` URIs (embedded images)."""
+    """Hit kinds in ``text`` after removing base64 ``data:`` URIs (embedded images), including
+    keys written backwards, split by spaces or punctuation ("ab12 cd34-ef56"), or base64-encoded."""
     _check_keys(keys)
-    return keys.find(DATA_URI.sub(" ", text))
+    text = DATA_URI.sub(" ", text)
+    return keys.find(text) or _disguised(text, keys)
+
+
+def _disguised(text: str, keys: KeySet) -> list[str]:
+    """Kinds of keys hidden by reversal, separators or base64 (scan_text's second pass)."""
+    if not keys.n_keys:
+        return []
+    lowered = text.lower()
+    kinds = []
+    if _members(keys.reversed_keys, [t.encode() for t in set(WORD.findall(lowered)) if len(t) in keys.lengths]):
+        kinds.append("reversed key")
+    compact = b"#" + re.sub(r"[^a-z0-9]", "", lowered).encode() + b"#"  # windows need a longer token
+    if any(_members(keys.keys, _windows([compact], n)) for n in keys.lengths if n >= keys.min_piece):
+        kinds.append("key split by separators")
+    if any(keys.find(_decoded(t)) for t in BASE64.findall(text)):
+        kinds.append("key in base64")
+    return kinds
+
+
+def _decoded(token: str) -> str:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(token + "=" * (-len(token) % 4), validate=False).decode("utf-8", errors="ignore")
+    except (binascii.Error, ValueError):
+        return ""
 
 
 def scan_file(path: Path, keys: KeySet) -> list[str]:

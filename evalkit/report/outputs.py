@@ -22,6 +22,7 @@ import dataclasses
 import html as _html
 import os
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,9 +35,11 @@ from evalkit.privacy import blank_rows, thin_person_rows
 from evalkit.report.disclosure import DisclosureError
 
 DATA_DIR_ENV = "EVALKIT_DATA_DIR"
-# a whole number standing alone (not part of a decimal, a thousands group, a year range or a word)
-_INTEGER = re.compile(r"(?<![\w.,\-/])(\d+)(?![\w]|[.,]\d)")
-_YEAR = range(1900, 2101)
+# a number not glued to a preceding letter or digit: thousands grouped by space, dot or comma first
+# ("1 105 000 000"), then plain numbers with an optional decimal part ("3", "3.0", "2,0", "0.35")
+# a number may be glued to a following word ("3personer") but not be part of a code ("3f2a9c", "k1")
+_NUMBER = re.compile(r"(?<![^\W\d_])(?<!\d)(\d{1,3}(?:[ \u00a0.,]\d{3})+(?![\d])|\d+(?:[.,]\d+)?)"
+                     r"(?=[^\W\d_]*(?!\w))")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -68,7 +71,7 @@ def check_text(text: str, *, what: str, min_cell: int | None = None) -> str:
         if hits:
             raise DisclosureError(f"{what} shows a person key of the data ({', '.join(sorted(set(hits)))}); "
                                   "it cannot be released.")
-    small = [m for m in _INTEGER.findall(text) if 0 < int(m) < min_cell]
+    small = [m for m in _NUMBER.findall(unicodedata.normalize("NFKC", text)) if _small_whole(m, min_cell)]
     if small:
         raise DisclosureError(f"{what} holds the whole number {small[0]}, which could be a count of fewer than "
                               f"{min_cell} persons; write it in words if it is not a count, or show counts with "
@@ -86,6 +89,15 @@ def _figure_texts(fig) -> list[str]:
         legend = ax.get_legend()
         texts += [t.get_text() for t in legend.get_texts()] if legend else []
     return [t for t in texts if t]
+
+
+def _small_whole(number: str, min_cell: int) -> bool:
+    """A whole number from 1 to ``min_cell - 1`` ("3", "3.0", "2,0"), which could count persons;
+    grouped thousands and decimals with a fractional part (0.35, 1.5) are not counts."""
+    if re.fullmatch(r"\d{1,3}(?:[ \u00a0.,]\d{3})+", number):
+        return False
+    value = float(number.replace(",", "."))
+    return value.is_integer() and 0 < value < min_cell
 
 
 def _check_figure(fig) -> None:

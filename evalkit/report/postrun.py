@@ -10,6 +10,7 @@ the kernel's console and the line ledger stay in the restricted folder
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,42 @@ def vet_run_dir(run_dir: Path, private: Path, html: Path | None) -> int:
     return moved
 
 
+TOP_FILES = ("index.html", "README.md", ".run-due.lock")
+
+
+def _run_files(run: Path) -> set[str] | None:
+    """Files a finished run vouches for (its manifest's output hashes), None while it runs."""
+    try:
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(manifest, dict) or manifest.get("status") in (None, "running"):
+        return None
+    outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
+    return {name for name, digest in outputs.items() if (run / name).is_file()
+            and mf.sha256_file(run / name) == digest} | {"manifest.json"}
+
+
+def vet_reports_tree(reports_root: Path, private: Path, current: Path) -> list[str]:
+    """Move every file under ``reports_root`` that no finished run's manifest vouches for (a file
+    a notebook wrote next to other runs, or changed after they finished); returns their paths."""
+    moved, vouched = [], {}
+    for path in sorted(p for p in reports_root.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(reports_root)
+        if len(rel.parts) == 1 and rel.name in TOP_FILES:
+            continue
+        run = reports_root.joinpath(*rel.parts[:3]) if len(rel.parts) > 3 else None
+        if run == current:
+            continue
+        if run is not None and run not in vouched:
+            vouched[run] = _run_files(run)
+        allowed = vouched.get(run) if run is not None else set()
+        if allowed is None or (run is not None and path.relative_to(run).as_posix() in allowed):
+            continue
+        moved.append(_quarantine(path, reports_root, private / "foreign"))
+    return moved
+
+
 def _scan_run_dir(run_dir: Path, private: Path, keys) -> dict:
     found = {}
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != "manifest.json"):
@@ -98,7 +135,7 @@ def _keys(params: dict):
 
 
 def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: dict | None, params: dict,
-           record: dict, render) -> Outcome:
+           record: dict, render, reports_root: Path) -> Outcome:
     """Gate, render and vet a finished run; return its status, HTML and disclosure record."""
     keys = _keys(params)
     ledger = read_ledger(private / "ledger.txt")
@@ -110,11 +147,13 @@ def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: d
         nbformat.write(released, private / "released.ipynb")
         html = render(private / "released.ipynb", run_dir / f"{executed.stem}.html", run=record)
     moved = vet_results(run_dir, private, key, ledger) + vet_run_dir(run_dir, private, html)
+    foreign = vet_reports_tree(reports_root, private, run_dir)
     scan = _scan_run_dir(run_dir, private, keys)
     if html is not None and not html.is_file():
         html = None  # quarantined by the scan
-    disclosure = {"ok": bool(gate and gate.ok) and not moved and not scan, "min_cell": params["min_cell"],
-                  "gate": gate.to_dict() if gate else None, "results_withheld": moved,
+    disclosure = {"ok": bool(gate and gate.ok) and not moved and not scan and not foreign,
+                  "min_cell": params["min_cell"], "gate": gate.to_dict() if gate else None,
+                  "results_withheld": moved, "foreign_files_withheld": len(foreign),
                   "scan": scan, "keys_checked": len(keys)}
     disclosure["ok"] = disclosure["ok"] and not refused
     status = "failed" if gate is None else ("ok" if disclosure["ok"] else "needs_review")
@@ -134,6 +173,9 @@ def log_lines(record: dict) -> list[str]:
     if disclosure.get("results_withheld"):
         lines.append(f"files not written by evalkit (results or run folder), withheld: {disclosure['results_withheld']}")
     lines += [f"withheld after the scan: {name} ({', '.join(kinds)})" for name, kinds in disclosure.get("scan", {}).items()]
+    if disclosure.get("foreign_files_withheld"):
+        lines.append(f"files outside any run's outputs under the reports folder, withheld: "
+                     f"{disclosure['foreign_files_withheld']}")
     return lines
 
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from evalkit import seal
 from evalkit.errors import EvalkitError, ParameterError, check_choice
 from evalkit.report import manifest as mf
 from evalkit.report import postrun
-from evalkit.report.gate import numbered, safe_name
+from evalkit.report.gate import error_type, numbered
 from evalkit.report.outputs import DATA_DIR_ENV
 from evalkit.report.params import TEMPLATES, load_params, validate_params
 
@@ -96,6 +97,20 @@ def _prepare(template: str, params, root: Path) -> tuple[dict, str]:
     return preflight(_absolute(params, root)), name
 
 
+_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
+
+
+def check_folder_name(what: str, name: str) -> str:
+    """A report or period name that is a plain folder name (no path, no code that could be a key)."""
+    if not isinstance(name, str) or not _FOLDER.match(name) or len(name) > 64:
+        raise ParameterError(f"{what}={name!r} must be a plain folder name of letters, digits, '-', '_' and '.' "
+                             "(at most 64 characters, no path).")
+    if any(len(t) >= 6 and not t.isdigit() and any(c.isdigit() for c in t) for t in re.split(r"[-_.]", name)):
+        raise ParameterError(f"{what}={name!r} holds a code of letters and digits; codes can be person keys, so "
+                             "use words and dates.")
+    return name
+
+
 def _source(template: str, notebook: str | Path | None, root: Path) -> Path:
     """The notebook to run: the stock template, or an analyst's copy of it."""
     source = Path(notebook) if notebook is not None else root / "notebooks" / f"{template}.ipynb"
@@ -114,8 +129,8 @@ def _error_of(notebook: Path, exc: Exception) -> dict:
         for number, cell in numbered(nb):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
-                    return {"type": safe_name(output.get("ename") or kind, "error"), "cell": number}
-    return {"type": safe_name(kind, "error"), "cell": None}
+                    return {"type": error_type(output.get("ename") or kind), "cell": number}
+    return {"type": error_type(kind), "cell": None}
 
 
 def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bool, env: dict,
@@ -146,10 +161,13 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     root = project_root(root)
     params, default_name = _prepare(template, params, root)
     source = _source(template, notebook, root)
-    report = report or default_name
-    period = period or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    report = check_folder_name("report", report or default_name)
+    period = check_folder_name("period", period or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
     reports_root = Path(reports_root or root / "reports").resolve()
     restricted_root = Path(restricted_root or reports_root.parent / "restricted").resolve()
+    if restricted_root == reports_root or restricted_root.is_relative_to(reports_root):
+        raise ParameterError(f"restricted_root={str(restricted_root)!r} lies inside reports_root; the restricted "
+                             "folder must be outside what reviewers can open.")
     git = mf.git_info(root)
     run_dir = _new_run_dir(reports_root / report / period, mf.run_id(git))
     private = restricted_root / run_dir.relative_to(reports_root)
@@ -163,7 +181,7 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     executed = private / f"{template}.ipynb"
     error = _execute(source, executed, params, source.parent, progress, env, private / "kernel-console.log")
     outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
-                             render=render_html)
+                             render=render_html, reports_root=reports_root)
     record.update(status=outcome.status, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
                   html=outcome.html.name if outcome.html else None, restricted=str(private))
     postrun.write_log(run_dir, record)

@@ -52,6 +52,7 @@ import pandas as pd
 from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 from evalkit.report.disclosure import (MAX_ROWS, DisclosureError, SafeTable, _counts_table, _label_key, _prepare,
+                                       run_threshold,
                                        _resolve_rounding, _verify_person_counts, check_threshold, is_identifier,
                                        _mark_person_counts)
 
@@ -238,16 +239,26 @@ def percentile_of_many(values: np.ndarray, persons: np.ndarray, q: float, min_ce
 
 
 def cell_statistic(stat: str, values: np.ndarray, persons: np.ndarray, min_cell: int,
-                   dominance: tuple[int, float] | None = None) -> tuple[float, bool]:
+                   dominance: tuple[int, float] | None = None, binary: bool = False) -> tuple[float, bool]:
     """One statistic of a cell and whether it is suppressed (fewer than ``min_cell`` distinct
-    persons with a value, or a dominated sum or mean)."""
+    persons with a value, a dominated sum or mean, or a 0/1 statistic hiding a small count)."""
     if len(np.unique(persons)) < min_cell:
         return float("nan"), True
     if stat in QUANTILES:
         return percentile_of_many(values, persons, QUANTILES[stat], min_cell), False
     if dominance is not None and stat in MAGNITUDE_STATISTICS and dominated(values, persons, *dominance):
         return float("nan"), True
+    if binary and hidden_count(values, persons, min_cell):
+        return float("nan"), True
     return float(values.sum() if stat == "sum" else values.mean()), False
+
+
+def hidden_count(values: np.ndarray, persons: np.ndarray, min_cell: int) -> bool:
+    """True when a 0/1 statistic reveals a small count: the persons with a 1, or those with only
+    0s, number from 1 to ``min_cell - 1`` (a share of 1 in 74 is a count of one person)."""
+    with_one = len(np.unique(persons[values == 1]))
+    without = len(np.unique(persons)) - with_one
+    return 0 < with_one < min_cell or 0 < without < min_cell
 
 
 # =========================================================================== tabulate: checks
@@ -340,7 +351,8 @@ def _cell_statistics(part: pd.DataFrame, person: str, requests: dict, magnitude:
         for stat in stats:
             name = f"{col}_{stat}"
             shown[name], suppressed[name] = cell_statistic(stat, values, who, min_cell,
-                                                           dominance if magnitude[col] else None)
+                                                           dominance if magnitude[col] else None,
+                                                           binary=not magnitude[col])
     return shown, suppressed
 
 
@@ -382,7 +394,11 @@ def tabulate(data: pd.DataFrame, by: str | list[str], *, person: str = "PERSON_I
     count has its statistics blanked. Rules and limits: the module docstring; Hundepool et
     al. (2012), chs. 4-5. Never mutates ``data``; the person column never appears.
     """
-    min_cell = check_threshold(seal.run_min_cell() if min_cell is None else min_cell)
+    min_cell = run_threshold(min_cell)
+    if not isinstance(data, pd.DataFrame):
+        raise ValidationError(f"tabulate needs a pandas DataFrame of microdata, got {type(data).__name__}.")
+    if not isinstance(by, (str, list, tuple)) or not by:
+        raise ParameterError(f"by={by!r} must be a column name or a non-empty list of column names.")
     by = _check_by(data, by, person)
     requests = _check_values(data, values, person, by)
     dominance = check_dominance(dominance)
