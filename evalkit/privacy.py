@@ -20,16 +20,21 @@ def is_identifier(name: object) -> bool:
 
 
 def thin_person_rows(table: pd.DataFrame, unit: object, min_cell: int) -> pd.Series:
-    """Rows of a tidy result table that rest on fewer than ``min_cell`` treated persons.
+    """Rows of a tidy result table that rest on fewer than ``min_cell`` treated (or comparison)
+    persons.
 
-    Only person-level results (``unit`` is a person key) have person counts in
-    ``n_treated``; for area-level results the mask is all False.
+    Only person-level results (``unit`` is a person key) have person counts in ``n_treated``
+    and ``n_control``; for area-level results the mask is all False.
     """
-    if unit is None or not is_identifier(unit) or "n_treated" not in table:
-        return pd.Series(False, index=table.index)
-    n = pd.to_numeric(table["n_treated"], errors="coerce")
+    thin = pd.Series(False, index=table.index)
+    if unit is None or not is_identifier(unit):
+        return thin
     reference = table["reference"].astype(bool) if "reference" in table else False
-    return (n.notna() & (n < min_cell) & ~reference).fillna(False).astype(bool)
+    for col in ("n_treated", "n_control"):
+        if col in table:
+            n = pd.to_numeric(table[col], errors="coerce")
+            thin |= (n.notna() & (n < min_cell) & ~reference).fillna(False).astype(bool)
+    return thin
 
 
 def blank_rows(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
@@ -38,5 +43,16 @@ def blank_rows(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
     if rows.any():
         stats = [c for c in STATISTICS if c in out]
         out.loc[rows.to_numpy(), stats] = np.nan
-        out["n_treated"] = out["n_treated"].mask(rows)
+        for col in ("n_treated", "n_control"):
+            if col in out:
+                out[col] = out[col].mask(rows)
     return out
+
+
+def shown_count(n: int | None, unit: object, min_cell: int) -> str:
+    """A count in a person-level result's header: below ``min_cell`` it is not shown."""
+    if n is None:
+        return "none"
+    if is_identifier(unit) and n < min_cell:
+        return f"fewer than {min_cell}"
+    return f"{n:,}"

@@ -222,3 +222,25 @@ def test_small_whole_numbers_in_any_form_are_refused(text):
                                   "2015-2024", "k1_share", "the 12 areas", "data version 3f2a9c1b7d4e5f60"])
 def test_amounts_decimals_years_and_codes_pass(text):
     assert rel.check_text(text, what="text", min_cell=5) == text
+
+
+def test_in_a_report_run_table_text_and_thresholds_are_checked(monkeypatch, tmp_path):
+    from evalkit.report.disclosure import tabulate
+
+    micro = pd.DataFrame({"PERSON_ID": [f"ab12cd34ef56ab{i:02d}" for i in range(40)],
+                          "g": ["a"] * 20 + ["b"] * 20, "x": np.arange(40.0)})
+    micro.to_csv(tmp_path / "people.csv", index=False)
+    seal._init()
+    monkeypatch.setitem(seal._STATE, "report_run", True)
+    monkeypatch.setenv(rel.DATA_DIR_ENV, str(tmp_path))
+    rel._keys.cache_clear()
+    try:
+        assert tabulate(micro, "g", note="Counts of residents by group").kind == "counts"
+        with pytest.raises(DisclosureError, match="whole number 3"):
+            tabulate(micro, "g", note="In group a 3 persons were convicted")
+        with pytest.raises(DisclosureError, match="person key"):
+            tabulate(micro.assign(g="moved: " + " ".join(["ab12", "cd34", "ef56", "ab07"])), "g")
+        with pytest.raises(DisclosureError, match="below this report run's threshold"):
+            tabulate(micro, "g", min_cell=3)
+    finally:
+        rel._keys.cache_clear()

@@ -507,6 +507,7 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | No
     if not _trusted:
         _verify_person_counts(frame, work, count_cols)
         _only_counts_and_labels(work, count_cols, labels)
+        check_analyst_text(work, labels, note=note, label=label)
     return _counts_table(work, count_cols, labels, min_cell=min_cell, margins=margins, rounding=rounding,
                          digits=digits, marker=marker, note=note, label=label)
 
@@ -518,6 +519,23 @@ def run_threshold(min_cell: int | None) -> int:
     if _seal.in_report_run() and min_cell < run:
         raise DisclosureError(f"min_cell={min_cell} is below this report run's threshold of {run} persons.")
     return min_cell
+
+
+def check_analyst_text(work: pd.DataFrame, labels: list, *, note: str, label: str | None) -> None:
+    """In a report run, an analyst's table text is checked like released text: the note and the
+    table label fully (no keys, no small whole numbers), column names and row labels for the
+    data's person keys (row labels may be small category codes such as sex 1/2)."""
+    if not _seal.in_report_run():
+        return
+    from evalkit.report.keyscan import scan_text
+    from evalkit.report.outputs import check_text, run_keys
+
+    for text, what in ((note, "the table note"), (label or "", "the table label")):
+        check_text(text, what=what)
+    keys = run_keys()
+    names = " ".join(map(str, work.columns)) + " " + " ".join(map(str, work[labels].to_numpy().ravel()))
+    if keys is not None and scan_text(names, keys):
+        raise DisclosureError("a column name or row label of the table shows a person key of the data.")
 
 
 def _only_counts_and_labels(work: pd.DataFrame, count_cols: list, labels: list) -> None:

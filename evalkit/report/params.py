@@ -156,7 +156,12 @@ def load_params(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ParameterError(f"parameter file {str(path)!r} does not exist.")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ParameterError(f"parameter file {str(path)!r} is not valid YAML{where}.") from None
     if not isinstance(raw, dict):
         raise ParameterError(f"parameter file {str(path)!r} must hold a mapping of name: value.")
     return validate_params(raw)

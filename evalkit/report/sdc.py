@@ -52,7 +52,7 @@ import pandas as pd
 from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 from evalkit.report.disclosure import (MAX_ROWS, DisclosureError, SafeTable, _counts_table, _label_key, _prepare,
-                                       run_threshold,
+                                       check_analyst_text, run_threshold,
                                        _resolve_rounding, _verify_person_counts, check_threshold, is_identifier,
                                        _mark_person_counts)
 
@@ -407,5 +407,6 @@ def tabulate(data: pd.DataFrame, by: str | list[str], *, person: str = "PERSON_I
     _mark_person_counts(frame, PERSONS, by)
     work, labels = _prepare(frame, [PERSONS], by, MAX_ROWS)
     _verify_person_counts(frame, work, [PERSONS])
+    check_analyst_text(work, labels, note=note, label=label)
     return _counts_table(work, [PERSONS], labels, min_cell=min_cell, margins=margins, rounding=rounding,
                          digits=digits, marker="..", note=note, label=label, source_mask=source)

@@ -140,8 +140,14 @@ class Study:
     def cohorts(self) -> pd.DataFrame:
         return self.cohorts_for(self.p["comparison"])
 
-    @cached_property
+    @property
     def area(self) -> pd.DataFrame:
+        """The area x year panel (thin area-years left out); a copy, so the checks the Study made
+        on it hold for every table and figure it draws."""
+        return self._area_panel.copy()
+
+    @cached_property
+    def _area_panel(self) -> pd.DataFrame:
         with step("area x year panel (DuckDB)"):
             panel = self.md.area_panel()
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]

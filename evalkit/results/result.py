@@ -20,7 +20,7 @@ import pandas as pd
 
 from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError
-from evalkit.privacy import blank_rows, thin_person_rows
+from evalkit.privacy import blank_rows, shown_count, thin_person_rows
 
 #: Columns of the tidy table, in order, with their pandas dtype.
 TABLE_COLUMNS: dict[str, str] = {
@@ -158,12 +158,18 @@ class Result:
     def _header(self) -> list[tuple[str, str]]:
         inf = self.inference
         clusters = f"{inf.n_clusters} ({inf.cluster})" if inf.cluster else "none"
+        n_obs = f"{self.n_obs:,}"
+        if seal.in_report_run():  # person-level counts below the threshold are not shown
+            unit, min_cell = self.meta.get("unit"), seal.run_min_cell()
+            if inf.cluster:
+                clusters = f"{shown_count(inf.n_clusters, inf.cluster, min_cell)} ({inf.cluster})"
+            n_obs = shown_count(self.n_obs, unit, min_cell)
         dist = f"t({inf.df:g})" if inf.df is not None else "normal"
         return [
             ("Estimator", self.estimator),
             ("Estimand", self.estimand),
             ("Outcome", self.outcome),
-            ("N", f"{self.n_obs:,}"),
+            ("N", n_obs),
             ("Clusters", clusters),
             ("Inference", f"{inf.method}, {dist}"),
             ("alpha", f"{self.alpha:g} ({100 * (1 - self.alpha):g}% intervals)"),
