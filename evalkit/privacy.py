@@ -19,7 +19,25 @@ def is_identifier(name: object) -> bool:
     return str(name).strip().upper() in IDENTIFIERS
 
 
-def thin_person_rows(table: pd.DataFrame, unit: object, min_cell: int) -> pd.Series:
+AREA_UNITS = ("OMR_ID", "OMRAADE", "OMRAADE_ID", "AREA", "AREA_ID", "AFDELING", "AFD_ID", "KOMMUNE", "KOM",
+              "REGION", "SOGN", "BYDEL")
+
+
+def is_area(name: object) -> bool:
+    """True for an area-level unit column (areas, estates, municipalities), whose counts are not persons."""
+    return str(name).strip().upper() in AREA_UNITS
+
+
+def person_unit(unit: object, strict: bool) -> bool:
+    """Whether a result's units count as persons: a person key always; with ``strict`` (a report
+    run) any unit that is not a known area column, so a recoded key (``pid = factorize(...)``)
+    does not pass as an area."""
+    if unit is None:
+        return strict
+    return is_identifier(unit) or (strict and not is_area(unit))
+
+
+def thin_person_rows(table: pd.DataFrame, unit: object, min_cell: int, *, strict: bool = False) -> pd.Series:
     """Rows of a tidy result table that rest on fewer than ``min_cell`` treated (or comparison)
     persons.
 
@@ -27,7 +45,7 @@ def thin_person_rows(table: pd.DataFrame, unit: object, min_cell: int) -> pd.Ser
     and ``n_control``; for area-level results the mask is all False.
     """
     thin = pd.Series(False, index=table.index)
-    if unit is None or not is_identifier(unit):
+    if not person_unit(unit, strict):
         return thin
     reference = table["reference"].astype(bool) if "reference" in table else False
     for col in ("n_treated", "n_control"):
@@ -53,6 +71,6 @@ def shown_count(n: int | None, unit: object, min_cell: int) -> str:
     """A count in a person-level result's header: below ``min_cell`` it is not shown."""
     if n is None:
         return "none"
-    if is_identifier(unit) and n < min_cell:
+    if person_unit(unit, strict=True) and n < min_cell:
         return f"fewer than {min_cell}"
     return f"{n:,}"

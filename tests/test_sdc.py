@@ -251,8 +251,9 @@ def test_ledger_unit_rules():
     new = [Cell("", ("all",), "persons", 43, 43, False, (0, 0))]
     assert ledger.check_new(new, min_cell=5) == {(0, 0)}  # rule (b): 43 - 40 = 3
     near = [Cell("", ("x",), "persons", 38, 38, False, (0, 0)), Cell("", ("x",), "men", 38, 38, False, (0, 1))]
-    assert ledger.check_new(near, min_cell=5) == {(0, 0)}  # rule (c): same column only
-    assert ledger.check_new(near, min_cell=5, round_base=5) == {(0, 0)}  # the earlier table was not rounded
+    # rule (c) compares every column: renaming the count column must not dodge it (found by a user)
+    assert ledger.check_new(near, min_cell=5) == {(0, 0), (0, 1)}
+    assert ledger.check_new(near, min_cell=5, round_base=5) == {(0, 0), (0, 1)}  # earlier table unrounded
     line = [Cell("", ("p",), "persons", 37, 35, False, (0, 0)), Cell("", ("q",), "persons", 3, None, True, (1, 0))]
     assert (0, 0) in ledger.check_new(line, min_cell=5)  # rule (a): 37 + 3 = 40 published
     assert ledger.check_new(line, min_cell=5, covered=(False, True)) == {(0, 0)}  # (c) still: |37 - 40| < 5
@@ -276,3 +277,14 @@ def test_tabulate_and_safe_table_refuse_odd_arguments():
         tabulate(micro, 5)
     counts = count_persons(micro, "area")
     assert safe_table(counts, count_cols="persons").table["persons"].tolist() == [10]
+
+
+def test_two_valued_columns_are_counts_in_disguise():
+    """Found by a user: the mean of DOMFAELDT + 1, or of DOMFAELDT * 1000, reveals 1-4 convicted."""
+    micro = _people({"a": 74, "b": 74})
+    micro["convicted"] = 0
+    micro.loc[micro["PERSON_ID"].isin(["a000", "a001"]), "convicted"] = 1
+    micro.loc[micro["area"].eq("b") & (micro["PERSON_ID"].str[-2:].astype(int) < 10), "convicted"] = 1
+    for shifted in (micro["convicted"] + 1, micro["convicted"] * 1000, micro["convicted"].map({0: 1, 1: 2})):
+        t = tabulate(micro.assign(d=shifted), "area", values={"d": ["mean", "sum"]}).table.set_index("area")
+        assert pd.isna(t.loc["a", "d_mean"]) and pd.isna(t.loc["a", "d_sum"]) and not pd.isna(t.loc["b", "d_mean"])

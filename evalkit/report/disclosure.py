@@ -242,8 +242,14 @@ def count_persons(frame: pd.DataFrame, by: str | list[str], person: str = "PERSO
 def _resolve_rounding(round_to: int | str | None, round_base: int | None) -> int | str | None:
     """The rounding rule in force: ``round_base`` (a positive int) wins over ``round_to``; in a
     report run without either, every count is rounded to the run's ``round_base`` parameter."""
-    if round_base is None and round_to == "near" and _seal.in_report_run():
-        round_base = _seal.run_round_base()
+    run_base = _seal.run_round_base() if _seal.in_report_run() else None
+    if round_base is None and round_to == "near" and run_base:
+        round_base = run_base
+    chosen = round_base if round_base is not None else round_to
+    if run_base and run_base > 1 and not (isinstance(chosen, (int, np.integer)) and chosen >= run_base):
+        raise DisclosureError(f"this report run rounds every published count to a multiple of {run_base} "
+                              f"(parameter round_base); round_to={round_to!r}, round_base={round_base!r} would "
+                              "weaken it.")
     if round_base is not None:
         if isinstance(round_base, bool) or not isinstance(round_base, (int, np.integer)) or round_base < 1:
             raise ParameterError(f"round_base={round_base!r} must be a positive integer or None.")

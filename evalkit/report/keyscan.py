@@ -48,6 +48,7 @@ Limitations
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -242,13 +243,18 @@ class KeySet:
     def __len__(self) -> int:
         return self.n_keys
 
-    def find(self, text: str) -> list[str]:
-        """Kinds of hits in ``text`` (in the order of ``KINDS``), never the matched text itself."""
+    def find(self, text: str, *, min_piece: int | None = None) -> list[str]:
+        """Kinds of hits in ``text`` (in the order of ``KINDS``), never the matched text itself.
+
+        ``min_piece``: shortest truncated piece matched (default :attr:`min_piece`, which grows
+        with the number of keys; short released texts use 8, half a 16-character key).
+        """
         if not self.n_keys or not text:
             return []
+        min_piece = min_piece or self.min_piece
         alnum, words = _tokens(text)
         tokens = [t.encode() for t in words]
-        pieces = [t for t in tokens if len(t) >= self.min_piece]
+        pieces = [t for t in tokens if len(t) >= min_piece]
         found = set(self._digest_kinds(alnum))
         if _members(self.keys, [t for t in tokens if len(t) in self.lengths]):  # keys have >= min_length
             found.add("key")
@@ -256,7 +262,7 @@ class KeySet:
             found.add("key prefix")
         if _proper_prefix(self.reversed_keys, [t[::-1] for t in pieces]):
             found.add("key suffix")
-        if any(_members(self.keys, _windows(pieces, n)) for n in self.lengths if n >= self.min_piece):
+        if any(_members(self.keys, _windows(pieces, n)) for n in self.lengths if n >= min_piece):
             found.add("key inside token")
         return [kind for kind in KINDS if kind in found]
 
@@ -372,12 +378,13 @@ def _check_keys(keys: object) -> None:
         raise ParameterError(f"keys must be a KeySet (see collect_keys), not {type(keys).__name__}.")
 
 
-def scan_text(text: str, keys: KeySet) -> list[str]:
-    """Hit kinds in ``text`` after removing base64 ``data:`` URIs (embedded images), including
-    keys written backwards, split by spaces or punctuation ("ab12 cd34-ef56"), or base64-encoded."""
+def scan_text(text: str, keys: KeySet, *, min_piece: int | None = None) -> list[str]:
+    """Hit kinds in ``text`` after removing base64 ``data:`` URIs (embedded images) and decoding
+    HTML character references, including keys written backwards, split by spaces or punctuation
+    ("ab12 cd34-ef56"), or base64-encoded. ``min_piece``: see :meth:`KeySet.find`."""
     _check_keys(keys)
-    text = DATA_URI.sub(" ", text)
-    return keys.find(text) or _disguised(text, keys)
+    text = html.unescape(DATA_URI.sub(" ", text))
+    return keys.find(text, min_piece=min_piece) or _disguised(text, keys)
 
 
 def _disguised(text: str, keys: KeySet) -> list[str]:

@@ -63,15 +63,16 @@ def check_text(text: str, *, what: str, min_cell: int | None = None) -> str:
     threshold; write them in words when they are not. Years, decimals and amounts pass.
     """
     min_cell = min_cell or seal.run_min_cell()
+    text = unicodedata.normalize("NFKC", _html.unescape(text))  # "&#51;" and "³" are a 3 too
     keys = run_keys()
     if keys is not None:
-        from evalkit.report.keyscan import scan_text
+        from evalkit.report.keyscan import MIN_PIECE, scan_text
 
-        hits = scan_text(text, keys)
+        hits = scan_text(text, keys, min_piece=MIN_PIECE)  # short text: 8 characters, half a key
         if hits:
             raise DisclosureError(f"{what} shows a person key of the data ({', '.join(sorted(set(hits)))}); "
                                   "it cannot be released.")
-    small = [m for m in _NUMBER.findall(unicodedata.normalize("NFKC", text)) if _small_whole(m, min_cell)]
+    small = [m for m in _NUMBER.findall(text) if _small_whole(m, min_cell)]
     if small:
         raise DisclosureError(f"{what} holds the whole number {small[0]}, which could be a count of fewer than "
                               f"{min_cell} persons; write it in words if it is not a count, or show counts with "

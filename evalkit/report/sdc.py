@@ -129,12 +129,13 @@ def revealing_counts(cells: list[Cell], weak_line_totals: set) -> set:
 
 
 def close_counts(cells: list[Cell], earlier: dict, min_cell: int) -> set:
-    """Rule (c): counts within ``min_cell`` (but not equal) of an earlier published count of the
-    same column; ``earlier`` maps a column name to an array of those counts."""
+    """Rule (c): counts within ``min_cell`` (but not equal) of any earlier published count
+    (``earlier`` maps column names to arrays of counts; all columns are compared)."""
     out = set()
+    pooled = np.concatenate(list(earlier.values())) if earlier else np.empty(0)
     for c in cells:
-        others = earlier.get(c.column)
-        if c.suppressed or others is None or not len(others):
+        others = pooled  # any published count: renaming the count column must not dodge the check
+        if c.suppressed or not len(others):
             continue
         gap = np.abs(others - c.true)
         if ((gap > 0) & (gap < min_cell)).any():
@@ -254,9 +255,9 @@ def cell_statistic(stat: str, values: np.ndarray, persons: np.ndarray, min_cell:
 
 
 def hidden_count(values: np.ndarray, persons: np.ndarray, min_cell: int) -> bool:
-    """True when a 0/1 statistic reveals a small count: the persons with a 1, or those with only
-    0s, number from 1 to ``min_cell - 1`` (a share of 1 in 74 is a count of one person)."""
-    with_one = len(np.unique(persons[values == 1]))
+    """True when a two-valued statistic reveals a small count: the persons with the higher value,
+    or the others, number from 1 to ``min_cell - 1`` (a share of 1 in 74 is one person)."""
+    with_one = len(np.unique(persons[values == values.max()])) if len(values) else 0
     without = len(np.unique(persons)) - with_one
     return 0 < with_one < min_cell or 0 < without < min_cell
 
@@ -300,7 +301,9 @@ def _check_by(data: pd.DataFrame, by, person: str) -> list:
 
 
 def _is_binary(values: pd.Series) -> bool:
-    return pd.api.types.is_bool_dtype(values) or bool(values.dropna().isin([0, 1]).all())
+    """0/1 columns, and any column with two values (0/1000, 1/2 for sex, D + 1): their mean or
+    sum is a count of persons in disguise."""
+    return pd.api.types.is_bool_dtype(values) or values.dropna().nunique() <= 2
 
 
 def _check_stats(col: object, stats, binary: bool) -> list:

@@ -116,7 +116,7 @@ class Study:
     def __setattr__(self, name: str, value) -> None:
         """The parameters, data and estimates are computed, never assigned: the disclosure checks
         (thin area-years, persons behind estimates) hold only for what the Study built itself."""
-        if name in ("template", "p", "data_dir", "md", "notes") or hasattr(type(self), name):
+        if not name.startswith("_") or hasattr(type(self), name):
             raise AttributeError(f"Study.{name} is computed from the parameters and data; make a new Study "
                                  "with other parameters instead of assigning it.")
         object.__setattr__(self, name, value)

@@ -177,14 +177,20 @@ class Result:
 
     def _display_table(self) -> pd.DataFrame:
         """The shown table; in a report run, rows on fewer than ``min_cell`` treated persons are blanked."""
-        table = self.table
-        if seal.in_report_run():
-            table = blank_rows(table, thin_person_rows(table, self.meta.get("unit"), seal.run_min_cell()))
+        table = self._shown_table()
         cols = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
         for extra in ("event_time", "n_treated", "n_control"):
             if table[extra].notna().any():
                 cols.append(extra)
         return table[cols]
+
+    def _shown_table(self) -> pd.DataFrame:
+        """The tidy table as displayed and plotted: in a report run, rows resting on fewer than
+        ``min_cell`` treated or comparison units are blanked unless the units are areas."""
+        if not seal.in_report_run():
+            return self.table
+        thin = thin_person_rows(self.table, self.meta.get("unit"), seal.run_min_cell(), strict=True)
+        return blank_rows(self.table, thin)
 
     def summary(self) -> str:
         """Return a plain-text summary: header lines, then the table."""
@@ -214,7 +220,7 @@ class Result:
         """
         from evalkit.results.plot import plot_result
 
-        return plot_result(self.tidy(), ax=ax, lang=lang, truth=truth, title=title,
+        return plot_result(self._shown_table().copy(), ax=ax, lang=lang, truth=truth, title=title,
                            alpha=self.alpha, outcome=self.outcome)
 
     # ------------------------------------------------------------ serialising
