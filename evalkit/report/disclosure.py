@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit import seal as _seal
+from evalkit.privacy import IDENTIFIERS, is_identifier
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 
 FLOOR = 3
@@ -79,8 +80,6 @@ DEFAULT_MIN_CELL = 5
 MAX_ROWS = 60
 MARKER = ".."
 MISSING = "–"
-IDENTIFIERS = ("PERSON_ID", "CPR", "CPR_NR", "PNR", "CVR", "CVR_NR", "RESP_ID", "ADRESSE_ID",
-               "ADRESSE", "BOPAEL_ID", "FAMILIE_ID", "ARBGNR", "LBNR", "ARBEJDSSTED_ID", "PERSON_KEY")
 # evalkit's simulator: 16 lowercase hex characters (at least one digit and one letter).
 KEY_PATTERN = re.compile(r"(?<![0-9A-Za-z+/])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{16}(?![0-9A-Za-z+/=])")
 CPR_PATTERN = re.compile(r"(?<![\d.,])(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?![\d]|[.,]\d)")
@@ -104,11 +103,6 @@ def check_threshold(min_cell: int) -> int:
     if isinstance(min_cell, bool) or not isinstance(min_cell, (int, np.integer)) or min_cell < FLOOR:
         raise ParameterError(f"min_cell={min_cell!r} must be an integer >= {FLOOR} (Statistics Denmark floor).")
     return int(min_cell)
-
-
-def is_identifier(name: object) -> bool:
-    """True for a pseudonymised-key column name (case-insensitive)."""
-    return str(name).strip().upper() in IDENTIFIERS
 
 
 def identifier_columns(frame: pd.DataFrame | pd.Series) -> list:

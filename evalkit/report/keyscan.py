@@ -62,7 +62,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from evalkit.data.io import READSTAT_READERS, SCAN_FUNCTIONS, SUPPORTED, connect
 from evalkit.errors import ParameterError
-from evalkit.report.disclosure import IDENTIFIERS
+from evalkit.privacy import IDENTIFIERS
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = tuple(IDENTIFIERS)
 KINDS = ("key", "key prefix", "key suffix", "key inside token", "md5 of key", "sha1 of key", "sha256 of key",
