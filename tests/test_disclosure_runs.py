@@ -1,6 +1,6 @@
 """End-to-end disclosure runs: harmless output renders (exit 0), a failing cell leaves no
 trace of its message, a library refusal ends ``needs_review``, and thin area-years are kept
-out of the stock template's tables."""
+out of the stock POA final report's tables (and the sections that need them say so)."""
 from __future__ import annotations
 
 import io
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit.report.params import load_params
 from evalkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,9 +130,8 @@ def _thin_copy(dest: Path, intervention: str, baseline: int, seed: int = 7) -> P
 def thin(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("thin")
     data = _thin_copy(tmp / "data", "poa", 2014)
-    params = {"intervention": "poa", "outcome": "conviction_share", "comparison": "never_treated_no_other",
-              "data_dir": str(data), "baseline_year": 2014, "evaluation_year": 2020, "leads": 3, "lags": 2}
-    return run_report("midterm", params, reports_root=tmp / "reports", progress=False), data
+    params = {**load_params(ROOT / "params" / "poa_final.yaml"), "data_dir": str(data)}
+    return run_report("final", params, reports_root=tmp / "reports", progress=False), data
 
 
 def test_thin_baseline_cells_are_suppressed_not_published(thin):
@@ -139,6 +139,8 @@ def test_thin_baseline_cells_are_suppressed_not_published(thin):
     assert run.status == "ok", run.manifest["disclosure"]
     html = run.html.read_text(encoding="utf-8")
     assert "area-years with fewer than 5 residents" in html
+    assert "undefined for these data" in html               # the 2x2 design lost its treated baseline
+    assert "no treated area is here" in html                # synthetic control needs complete areas
     nb = nbformat.read(Path(run.manifest["restricted"]) / "released.ipynb", as_version=4)
     balance = next(o for c in nb.cells for o in c.get("outputs", [])
                    if "Standardised" in str(o.get("data", {}).get("text/html", "")) or

@@ -80,14 +80,16 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
     """Synthetic control for each treated area (cohort > 0) against the never-treated areas.
 
     Returns {area id: Result}; empty when more than ``max_treated`` areas are treated.
-    Years after the last pre-period with data are used as they are; the panel must be balanced.
+    Only areas observed in every year take part (treated areas or donors with a thin area-year
+    left out of the report are skipped).
     """
     treated = sorted(area.loc[area["cohort"] > 0, "OMR_ID"].unique())
     if not treated or len(treated) > max_treated:
         return {}
-    donors = area[area["cohort"] == 0]
+    complete = _fully_observed(area)  # thin area-years left out of the report make some units incomplete
+    donors = area[(area["cohort"] == 0) & area["OMR_ID"].isin(complete)]
     fits = {}
-    for unit in treated:
+    for unit in (u for u in treated if u in complete):
         rows = area[area["OMR_ID"] == unit]
         data = pd.concat([rows, donors])[["OMR_ID", "AAR", outcome]]
         with warnings.catch_warnings():
@@ -95,6 +97,13 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
             fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", treated=unit,
                                     treatment_start=int(rows["cohort"].iloc[0]), alpha=alpha, loo=False)
     return fits
+
+
+def _fully_observed(area: pd.DataFrame) -> set:
+    """Areas observed in every year of the panel (synthetic control needs a balanced panel)."""
+    years = area["AAR"].nunique()
+    counts = area.groupby("OMR_ID")["AAR"].nunique()
+    return set(counts.index[counts == years])
 
 
 def synth_table(fits: dict, *, lang: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain.timing import attach_cohort
+from evalkit.errors import EvalkitError
 from evalkit.estimators import did2x2, did_imputation, sun_abraham, twfe
 from evalkit.estimators.combine import lincom, post_average
 from evalkit.estimators.staggered import aggregate
@@ -75,32 +76,56 @@ def _overall(result):
     return lincom(result, {term: 1.0}, term=term, estimand=result.estimand)
 
 
-def specifications(study) -> dict[str, tuple[object, float]]:
-    """Each specification's result (one row of interest) and its simulated truth (NaN if unknown)."""
+def _spec_makers(study) -> dict:
+    """How to compute each specification: a function returning (result, simulated truth)."""
     p = study.p
+    makers = {
+        "es_area": lambda: (post_average(study.area_es), _nan_if_none(study._truth_post(study.area))),
+        "heterogeneity_robust": lambda: _heterogeneity_robust(study),
+        "twfe_area": lambda: (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
+        "twfe_area_clean": lambda: _clean_twfe(study),
+        "did_2x2": lambda: _two_by_two(study),
+    }
+    if not study._too_few("cohort"):  # person-level specifications need min_cell treated persons
+        makers["es_cohort"] = lambda: (post_average(study.cohort_es), _nan_if_none(study._truth_post(study.cohort)))
+        makers["twfe_cohort"] = lambda: (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]),
+                                         _truth_att(study.cohort))
+    return makers
+
+
+def _clean_twfe(study):
     clean = _clean_comparison(study)
-    return {
-        "es_area": (post_average(study.area_es), _nan_if_none(study._truth_post(study.area))),
-        **_heterogeneity_robust(study),
-        "twfe_area": (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
-        "twfe_area_clean": (_twfe(clean, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(clean)),
-        "did_2x2": _two_by_two(study),
-    } | ({} if study._too_few("cohort") else {  # person-level specifications need min_cell treated persons
-        "es_cohort": (post_average(study.cohort_es), _nan_if_none(study._truth_post(study.cohort))),
-        "twfe_cohort": (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]), _truth_att(study.cohort)),
-    })
+    return _twfe(clean, study.p["outcome"], "OMR_ID", study.p["alpha"]), _truth_att(clean)
+
+
+def specifications(study) -> dict[str, tuple[object, float]]:
+    """Each specification's result (one row of interest) and its simulated truth (NaN if unknown).
+
+    A specification the data cannot identify (e.g. the 2x2 design when thin baseline area-years
+    were left out) gets ``(None, nan)`` and shows as undefined, instead of failing the report.
+    """
+    out = {}
+    for key, make in _spec_makers(study).items():
+        try:
+            value = make()
+        except EvalkitError:
+            value = {"cs_area": (None, np.nan), "sa_area": (None, np.nan), "imputation_area": (None, np.nan)} \
+                if key == "heterogeneity_robust" else (None, np.nan)
+        out.update(value if key == "heterogeneity_robust" else {key: value})
+    return out
 
 
 def robustness_table(study) -> pd.DataFrame:
     """One row per specification: estimate, std. error, CI, p-value, N and truth (if simulated)."""
     lang, rows = study.p["lang"], []
+    undefined = {"da": "ikke defineret for disse data", "en": "undefined for these data"}[lang]
     for key, (result, true) in study.robustness_specs.items():
-        row = result.tidy().iloc[0]
-        rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row["estimate"],
-                     label("std_error", lang): row["std_error"],
-                     label("ci", lang): f"[{row['conf_low']:.4f}, {row['conf_high']:.4f}]",
-                     label("p_value", lang): row["p_value"], label("n_obs", lang): f"{result.n_obs:,}",
-                     label("truth", lang): true})
+        row = result.tidy().iloc[0] if result is not None else pd.Series(dtype="float64")
+        rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row.get("estimate"),
+                     label("std_error", lang): row.get("std_error"),
+                     label("ci", lang): f"[{row['conf_low']:.4f}, {row['conf_high']:.4f}]" if result else undefined,
+                     label("p_value", lang): row.get("p_value"),
+                     label("n_obs", lang): f"{result.n_obs:,}" if result else "–", label("truth", lang): true})
     table = pd.DataFrame(rows)
     if table[label("truth", lang)].isna().all():
         table = table.drop(columns=label("truth", lang))

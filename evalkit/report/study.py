@@ -240,7 +240,7 @@ class Study:
         found = {out: self.__dict__[attr] for attr, out in names.items() if attr in self.__dict__}
         found.update({f"{k}_post_average": post_average(v) for k, v in list(found.items())})
         if "robustness_specs" in self.__dict__:
-            found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items()})
+            found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items() if res is not None})
         return found
 
     def save_results(self) -> None:

@@ -137,6 +137,11 @@ def _conservative_wild(n_treated: int, used: str, lang: str) -> str:
 
 
 def synth_not_used(n_treated: int, lang: str) -> str:
+    if n_treated <= 5:  # few enough, but no treated area is observed in every year
+        return {"da": "Syntetisk kontrol kræver, at området er observeret hvert år; intet indsatsområde er det her "
+                      "(område-år med for få beboere er udeladt).",
+                "en": "Synthetic control needs an area observed in every year; no treated area is here "
+                      "(area-years with too few residents are left out)."}[lang]
     return {"da": f"Syntetisk kontrol bruges ved højst 5 indsatsområder; her er der {n_treated}.",
             "en": f"Synthetic control is used with at most 5 treated areas; here there are {n_treated}."}[lang]
 
