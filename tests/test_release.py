@@ -244,3 +244,15 @@ def test_in_a_report_run_table_text_and_thresholds_are_checked(monkeypatch, tmp_
             tabulate(micro, "g", min_cell=3)
     finally:
         rel._keys.cache_clear()
+
+
+def test_printed_safe_table_lines_are_in_the_ledger(tmp_path, monkeypatch):
+    from evalkit.report.disclosure import count_persons, safe_table
+
+    micro = pd.DataFrame({"PERSON_ID": [f"p{i}" for i in range(40)], "g": ["a"] * 20 + ["b"] * 20})
+    table = safe_table(count_persons(micro, "g"), count_cols=["persons"])
+    monkeypatch.setitem(seal._STATE, "ledger", str(tmp_path / "ledger.txt"))
+    printed = str(table)
+    ledger = set((tmp_path / "ledger.txt").read_text().split())
+    stream = nbformat.v4.new_output("stream", name="stdout", text=printed + "\n")
+    assert gate_notebook(_nb([stream]), KEY, ledger)[1].ok and "persons" in printed

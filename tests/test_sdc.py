@@ -288,3 +288,12 @@ def test_two_valued_columns_are_counts_in_disguise():
     for shifted in (micro["convicted"] + 1, micro["convicted"] * 1000, micro["convicted"].map({0: 1, 1: 2})):
         t = tabulate(micro.assign(d=shifted), "area", values={"d": ["mean", "sum"]}).table.set_index("area")
         assert pd.isna(t.loc["a", "d_mean"]) and pd.isna(t.loc["a", "d_sum"]) and not pd.isna(t.loc["b", "d_mean"])
+
+
+def test_persons_are_counted_by_a_person_key_only():
+    """A row id or a recoded key as ``person`` would let a row count pass as a person count."""
+    micro = _people({"a": 3}, years=(2019, 2020, 2021)).reset_index()
+    with pytest.raises(DisclosureError, match="person-key column"):
+        count_persons(micro, "area", person="index")
+    with pytest.raises(DisclosureError, match="person-key column"):
+        tabulate(micro.assign(pid=micro["PERSON_ID"].factorize()[0]), "area", person="pid")

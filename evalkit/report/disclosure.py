@@ -207,6 +207,16 @@ def _verify_person_counts(frame: pd.DataFrame, work: pd.DataFrame, count_cols: l
 
 
 # --------------------------------------------------------------------------- counting
+def check_person_column(person: object) -> str:
+    """The column whose distinct values are persons must be a person key (PERSON_ID, PNR, CPR,
+    RESP_ID, ...): counting distinct values of a row id or a recoded column would let a row
+    count pass as a person count."""
+    if not is_identifier(person):
+        raise DisclosureError(f"person={person!r} is not a person-key column; count distinct persons by one of "
+                              f"{list(IDENTIFIERS)} (rename a recoded key back rather than counting rows).")
+    return str(person)
+
+
 def count_persons(frame: pd.DataFrame, by: str | list[str], person: str = "PERSON_ID",
                   *, name: str = "persons", columns: str | None = None) -> pd.DataFrame:
     """Distinct persons per group (never rows): the groups' ``by`` columns plus ``name``.
@@ -219,6 +229,7 @@ def count_persons(frame: pd.DataFrame, by: str | list[str], person: str = "PERSO
     """
     by = [by] if isinstance(by, str) else list(by)
     _check_columns(frame, by + [person] + ([columns] if columns is not None else []), "count_persons")
+    check_person_column(person)
     keys = by + ([columns] if columns is not None else [])
     counts = frame.groupby(keys, observed=True, dropna=False)[person].nunique()
     if columns is None:
@@ -405,6 +416,10 @@ class SafeTable:
         data = {"text/html": self.html, "text/plain": self.text}
         return data, _seal.seal(data, "table", min_cell=self.min_cell, n_suppressed=self.n_suppressed,
                                 min_count_shown=self.min_count_shown, rounding=self.rounding)
+
+    def __str__(self) -> str:
+        """The checked table as text; ``print(table)`` reaches a report (its lines are in the run's ledger)."""
+        return _seal.note_lines(self.text)
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the shown table (suppressed cells NA)."""

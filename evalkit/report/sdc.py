@@ -52,7 +52,7 @@ import pandas as pd
 from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 from evalkit.report.disclosure import (MAX_ROWS, DisclosureError, SafeTable, _counts_table, _label_key, _prepare,
-                                       check_analyst_text, run_threshold,
+                                       check_analyst_text, check_person_column, run_threshold,
                                        _resolve_rounding, _verify_person_counts, check_threshold, is_identifier,
                                        _mark_person_counts)
 
@@ -287,6 +287,7 @@ def _check_by(data: pd.DataFrame, by, person: str) -> list:
         raise ValidationError(f"tabulate needs a pandas DataFrame, got {type(data).__name__}.")
     if person not in data.columns:
         raise _missing(data, person, "person")
+    check_person_column(person)
     by = [by] if isinstance(by, str) else list(by)
     if not by:
         raise ParameterError("by must name at least one column to tabulate by.")
