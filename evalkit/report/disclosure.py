@@ -83,7 +83,6 @@ MISSING = "–"
 # evalkit's simulator: 16 lowercase hex characters (at least one digit and one letter).
 KEY_PATTERN = re.compile(r"(?<![0-9A-Za-z+/])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{16}(?![0-9A-Za-z+/=])")
 CPR_PATTERN = re.compile(r"(?<![\d.,])(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}-?\d{4}(?![\d]|[.,]\d)")
-IDENTIFIER_PATTERN = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(IDENTIFIERS) + r")(?![A-Za-z0-9_])", re.IGNORECASE)
 COUNT_WORDS = frozenset({"n", "persons", "personer", "antal", "count", "residents", "beboere"})
 TOTAL_LABELS = frozenset({"total", "totalt", "i alt", "alle", "all", "sum"})
 COUNTS_ATTR = "evalkit_person_counts"
