@@ -1,9 +1,11 @@
-"""Run a report template: validate, execute with papermill, scan, render, record.
+"""Run a report template: validate, execute with papermill, gate, render, record.
 
 Each run writes a new, never overwritten folder
-``reports/<report>/<period>/<UTC time>_<git sha>[-dirty]/`` with the executed notebook,
-the HTML (only when the disclosure scan passes), machine-readable results and
-``manifest.json``; ``reports/index.html`` is regenerated after every run.
+``reports/<report>/<period>/<UTC time>_<git sha>[-dirty]/`` with the released HTML (only
+sealed outputs, :mod:`evalkit.report.gate`), machine-readable results, ``run.log`` and
+``manifest.json``; the executed notebook and the kernel's console go to the restricted
+folder beside ``reports/``; ``reports/index.html`` is regenerated after every run
+(``docs/disclosure.md``).
 """
 from __future__ import annotations
 
