@@ -108,6 +108,9 @@ def test_bootstrap_seeded_and_bands(panel):
     dyn = aggregate(a, "dynamic", seed=3)
     assert dyn.table["band_low"].iloc[:-1].notna().all() and np.isnan(dyn.table["band_low"].iloc[-1])
     assert aggregate(a, "dynamic", seed=3).tidy().equals(dyn.tidy())
+    # without a seed, aggregate takes the result's: two identical calls agree (issue 12: SEs 0.01677 vs 0.01736)
+    assert aggregate(a, "simple").tidy().equals(aggregate(a, "simple").tidy())
+    assert aggregate(a, "simple").inference.seed == 7
     mam = att_gt(panel, **KW, bootstrap=True, n_boot=499, seed=7, boot_weights="mammen")
     np.testing.assert_allclose(mam.table["std_error"], att_gt(panel, **KW).table["std_error"], rtol=0.2)
 

@@ -141,3 +141,23 @@ def test_plot_does_not_touch_pyplot(results):
     before = plt.get_fignums()
     results["event_study"].plot()
     assert plt.get_fignums() == before
+
+
+def test_to_json_is_strict_json_and_keeps_infinite_values():
+    """Issue 12: to_json wrote the invalid token Infinity."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.results.result import InferenceInfo, Result
+
+    table = pd.DataFrame({"term": ["ATT"], "estimate": [0.1], "std_error": [0.02], "conf_low": [-np.inf],
+                          "conf_high": [np.inf]})
+    vcov = pd.DataFrame([[np.inf]], index=["ATT"], columns=["ATT"])
+    res = Result("x", "ATT", table, vcov, 0.05, InferenceInfo("cr1"), 10, "y", diagnostics={"bound": np.inf})
+    text = res.to_json()
+    json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))  # no Infinity/NaN tokens
+    back = Result.from_json(text)
+    assert back.table.loc[0, "conf_low"] == -np.inf and back.table.loc[0, "conf_high"] == np.inf
+    assert back.vcov.loc["ATT", "ATT"] == np.inf

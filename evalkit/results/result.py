@@ -241,8 +241,9 @@ class Result:
         }
 
     def to_json(self, **kwargs: Any) -> str:
-        """Serialise to JSON text (see :meth:`from_json`)."""
-        return json.dumps(self.to_dict(), **kwargs)
+        """Serialise to strict JSON text (see :meth:`from_json`): NaN and NA as null, infinite
+        values as the strings "Infinity" / "-Infinity", which :meth:`from_json` reads back."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
@@ -286,5 +287,8 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (int, np.integer)):
         return int(v)
     if isinstance(v, (float, np.floating)):
-        return None if math.isnan(v) else float(v)
+        if math.isnan(v):
+            return None
+        # strict JSON has no Infinity; the string reads back as a float (float("Infinity"))
+        return float(v) if math.isfinite(v) else ("Infinity" if v > 0 else "-Infinity")
     return v

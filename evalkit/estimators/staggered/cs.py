@@ -143,7 +143,8 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     (``band_low/band_high`` simultaneous over them when bootstrapping), then
     the overall "ATT" (for "dynamic" the mean over event times >= 0, for
     "calendar" over periods). ``balance_e``, ``min_e``, ``max_e`` as R.
-    ``bootstrap=None`` and ``alpha=None`` take the settings of ``result``.
+    ``bootstrap=None`` and ``alpha=None`` take the settings of ``result``; when bootstrapping,
+    ``seed=None`` takes the seed of ``result``, so two identical calls give the same draws.
     """
     check_choice("kind", kind, ["simple", "group", "dynamic", "calendar"])
     if not isinstance(result, Result) or result.meta.get("kind") != "att_gt" or result.influence is None:
@@ -152,6 +153,8 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     alpha = result.alpha if alpha is None else v.check_alpha(alpha)
     meta = result.meta
     bootstrap = meta["bootstrap"] if bootstrap is None else bool(bootstrap)
+    if seed is None and bootstrap:  # the same draws as the result's, so two identical calls agree
+        seed = result.inference.seed
     if balance_e is not None:
         balance_e = v.check_nonneg_int("balance_e", balance_e) if balance_e >= 0 else int(balance_e)
     table = result.table[~result.table["reference"]] if kind != "dynamic" else result.table
