@@ -46,9 +46,10 @@ Rounding (``round_to`` / ``round_base``)
     ``"near"`` (default): counts in ``[min_cell, 2*min_cell)`` are rounded to the nearest
     multiple of ``min_cell`` (half up), so with 5: 5-7 show as 5, 8-9 as 10.
     An int ``b`` (or ``round_base=b``, which wins when given): every shown count, margins
-    included, is rounded to the nearest multiple of ``b``; the report runner passes
-    ``round_base=5``. ``None``: no rounding. Margins are computed from the true counts and
-    rounded independently, so rounded tables need not add up. Suppression is always
+    included, is rounded to the nearest multiple of ``b``. In a report run the run's
+    ``round_base`` parameter (default 5) is in force and cannot be weakened. ``None``: no
+    rounding. Margins are computed from the true counts and rounded independently, so
+    rounded tables need not add up. Suppression is always
     decided on the true, unrounded counts.
 Marker
     Every suppressed cell shows ``".."`` (the usual official-statistics mark for a
@@ -425,11 +426,6 @@ class SafeTable:
         return self.table.copy()
 
 
-
-
-
-
-
 def _format_cell(value: object, digits: int, is_count: bool) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return MISSING
@@ -469,7 +465,7 @@ def _prepare(frame: pd.DataFrame, count_cols: list, index, max_rows: int) -> tup
     work = frame.reset_index(drop=True) if default_index else frame.reset_index()
     from_index = [c for c in work.columns if c not in frame.columns]
     _check_columns(work, count_cols, "count")
-    by = frame.attrs.get("evalkit_person_count_by") or {}
+    by = frame.attrs.get(COUNTS_BY_ATTR) or {}
     counted_by = {c for cols in (by.values() if isinstance(by, dict) else [by]) for c in cols if c in work.columns}
     labels = ([index] if isinstance(index, str) else list(index)) if index is not None else from_index + \
         [c for c in frame.columns if c not in count_cols and (c in counted_by or

@@ -3,7 +3,7 @@
 In a report run only outputs sealed by evalkit (:mod:`evalkit.seal`) reach the HTML; the
 runner withholds everything else (:mod:`evalkit.report.gate`). This module holds
 
-* the library's own renderers of prose and figures (:func:`markdown`, :func:`html_figure`),
+* the library's own renderers of prose and figures (:func:`markdown`, :func:`html`, :func:`figure`),
   used by :class:`~evalkit.report.study.Study`;
 * :func:`release`, the escape hatch for an analyst who wants to show something the
   templates do not: it runs every content check (:func:`check_text`, figure checks) and
@@ -63,7 +63,7 @@ def check_text(text: str, *, what: str, min_cell: int | None = None) -> str:
     threshold; write them in words when they are not. Years, decimals and amounts pass.
     """
     min_cell = min_cell or seal.run_min_cell()
-    text = unicodedata.normalize("NFKC", _html.unescape(text))  # "&#51;" and "³" are a 3 too
+    original, text = text, unicodedata.normalize("NFKC", _html.unescape(text))  # "&#51;" and "³" are a 3 too
     keys = run_keys()
     if keys is not None:
         from evalkit.report.keyscan import MIN_PIECE, scan_text
@@ -77,7 +77,7 @@ def check_text(text: str, *, what: str, min_cell: int | None = None) -> str:
         raise DisclosureError(f"{what} holds the whole number {small[0]}, which could be a count of fewer than "
                               f"{min_cell} persons; write it in words if it is not a count, or show counts with "
                               "tabulate().")
-    return text
+    return original
 
 
 def _figure_texts(fig) -> list[str]:
@@ -113,9 +113,8 @@ def _check_figure(fig) -> None:
 
 # ----------------------------------------------------------------------------- renderers
 def markdown(text: str, kind: str = "text") -> seal.Sealed:
-    """Library prose as a sealed Markdown output (HTML and plain text)."""
-    from IPython.display import Markdown
-
+    """Library prose as a sealed Markdown output (HTML and plain text); its lines go to the
+    run's ledger too, so ``print`` of it reaches the report as well."""
     seal.note_lines(text)
     return seal.Sealed({"text/markdown": text, "text/plain": text}, kind=kind) if text else \
         seal.Sealed({"text/plain": ""}, kind=kind)

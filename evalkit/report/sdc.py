@@ -53,7 +53,7 @@ from evalkit import seal
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
 from evalkit.report.disclosure import (MAX_ROWS, DisclosureError, SafeTable, _counts_table, _label_key, _prepare,
                                        check_analyst_text, check_person_column, run_threshold,
-                                       _resolve_rounding, _verify_person_counts, check_threshold, is_identifier,
+                                       _resolve_rounding, _verify_person_counts, is_identifier,
                                        _mark_person_counts)
 
 PERSONS = "persons"

@@ -328,8 +328,11 @@ class Study:
 
     def treated_persons(self, estimand: str) -> int | None:
         """Distinct treated persons behind an estimand (``None`` for the area estimand)."""
-        if estimand == "area":
-            return None
+        return None if estimand == "area" else self._treated_cohort_persons
+
+    @cached_property
+    def _treated_cohort_persons(self) -> int:
+        """Distinct baseline residents of treated areas (counted once; the cohort panel is large)."""
         return int(self.cohort.loc[self.cohort["cohort"] > 0, "PERSON_ID"].nunique())
 
     def _too_few(self, estimand: str) -> bool:
