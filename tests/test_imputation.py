@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 
 from evalkit.errors import EvalkitWarning, ValidationError
-from evalkit.estimators._kernels import demean, twoway_fit
+from evalkit.core.demean import demean, twoway_fit
 from evalkit.estimators.imputation import did_imputation
 from tests.reference_data import DF_HET  # did2s::df_het as shipped by pyfixest
 

@@ -152,9 +152,17 @@ def test_randomization_on_staggered_estimators(panel):
 def test_randomization_p_value_is_exactly_valid_formula():
     from evalkit.inference.randomization import p_values
 
-    p, se, r = p_values(np.array([2.0]), np.array([[1.0], [-3.0], [np.nan], [2.0]]))
-    assert p[0] == pytest.approx((1 + 2) / (1 + 3)) and r == 3
-    assert se[0] == pytest.approx(np.sqrt(0.75 * 0.25 / 3))
+    p, se, r, bad = p_values(np.array([2.0]), np.array([[1.0], [-3.0], [np.nan], [2.0]]))
+    assert p[0] == pytest.approx((1 + 3) / (1 + 4)) and r == 4 and bad[0] == 1  # NaN counts as extreme
+    assert se[0] == pytest.approx(np.sqrt(0.8 * 0.2 / 4))
+
+
+def test_randomization_counts_nonfinite_draws_instead_of_dropping_them():
+    """Issue 12: inf/NaN draws were dropped, which shrank the p-value; they count as extreme."""
+    from evalkit.inference.randomization import p_values
+
+    p, _, r, bad = p_values(np.array([2.0]), np.array([[np.inf], [0.5], [np.nan], [0.1]]))
+    assert r == 4 and bad[0] == 2 and p[0] == pytest.approx((1 + 2) / 5)
 
 
 def test_twfe_treatment_that_switches_off_cannot_be_reassigned(panel):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from evalkit.core.clusters import cr1_factor
+
 
 @dataclass(frozen=True, slots=True)
 class Design:
@@ -83,7 +85,7 @@ def twfe_cr1(y: np.ndarray, D: np.ndarray) -> tuple[float, float, float]:
     scores = (x * resid).sum(1)
     A, T = y.shape
     n, k = A * T, T + 1
-    scale = A / (A - 1) * (n - 1) / (n - k)
+    scale = cr1_factor(A, n, k)
     se = float(np.sqrt(scale * (scores ** 2).sum()) / sxx)
     p = float(2 * stats.t.sf(abs(beta / se), A - 1))
     return beta, se, p

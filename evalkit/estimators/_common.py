@@ -15,6 +15,8 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 from linearmodels.panel.utility import AbsorbingEffectError
 
+from evalkit.core import linalg
+from evalkit.core.clusters import cr1_factor, hc1_factor
 from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.inference import FitRequest, info, wald_table
 from evalkit.inference.registry import InferenceMethod
@@ -46,7 +48,7 @@ def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.nd
     """Within (unit and time effects) OLS.
 
     linearmodels ``PanelOLS`` below :data:`FAST_TWOWAY_ROWS` rows; above, the
-    exact two-way solver of :mod:`evalkit.estimators._kernels.demean`
+    exact two-way solver of :mod:`evalkit.core.demean`
     (:func:`fit_twoway_fast`; ``tests/test_twfe_fast.py`` holds both equal).
     Returns the coefficients and their covariance, already scaled by the
     inference method. Rows must be in the order of ``req.clusters``. ``keep``:
@@ -77,8 +79,7 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
                     ) -> tuple[pd.Series, pd.DataFrame]:
     """The within estimator by Frisch-Waugh-Lovell with the exact two-way solver, and the
     registry's CR1/HC1 covariance (same finite-sample factors as the PanelOLS path)."""
-    from evalkit.estimators._kernels.demean import twoway_fit
-    from evalkit.inference.small_sample import scaled_cond
+    from evalkit.core.demean import twoway_fit
 
     names = list(x.columns)
     z = np.empty((len(y), 1 + len(names)), order="F")
@@ -92,19 +93,20 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
         keep["zt"] = zt
     yt, xt = zt[:, 0], zt[:, 1:]
     xtx = xt.T @ xt
-    if np.any(np.diag(xtx) < 1e-10 * scale) or scaled_cond(xtx) > 1e12:
-        raise ValidationError("A regressor is absorbed by the unit and time fixed effects. This happens when "
-                              "the treatment timing does not vary across units.")
-    bread = np.linalg.inv(xtx)
+    if np.any(np.diag(xtx) < 1e-10 * scale) or linalg.is_singular(xtx):
+        raise ValidationError("A regressor is absorbed by the unit and time fixed effects or collinear with "
+                              "another regressor. This happens when the treatment timing does not vary "
+                              "across units, or a covariate is constant within units.")
+    bread = linalg.inv(xtx)
     beta = bread @ (xt.T @ yt)
     e = yt - xt @ beta
     n, k = len(y), len(names)
     if method.name == "cr1":  # cluster sums of the scores x_i e_i, column by column
         g = int(req.clusters.max()) + 1
         sums = np.column_stack([np.bincount(req.clusters, weights=xt[:, j] * e, minlength=g) for j in range(k)])
-        factor = g / (g - 1) * (n - 1) / (n - k - (req.n_effects - req.n_nested_effects))
+        factor = cr1_factor(g, n, k + req.n_effects - req.n_nested_effects)
     else:  # hc1
-        sums, factor = xt * e[:, None], n / (n - k - req.n_effects)
+        sums, factor = xt * e[:, None], hc1_factor(n, k + req.n_effects)
     vcov = bread @ (sums.T @ sums) @ bread * factor
     return pd.Series(beta, index=names), pd.DataFrame(vcov, index=names, columns=names)
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.estimators import _validate as v
-from evalkit.estimators._kernels.demean import demean
+from evalkit.core import checks as v
+from evalkit.core.demean import demean
 from evalkit.estimators.event_study import _dummies, _prepare, event_times
 
 LINEAR_ESTIMATORS = ("did2x2", "twfe", "event_study")

@@ -2,7 +2,7 @@
 
 Turns a long unit-time panel into the (units x periods) outcome matrix and the
 adoption cohort of every unit (first treated period, 0 = never treated). Works on the
-copy made by :func:`~evalkit.estimators._validate.select`; never mutates the caller's data.
+copy made by :func:`~evalkit.core.checks.select`; never mutates the caller's data.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 
 
 @dataclass(frozen=True, slots=True)

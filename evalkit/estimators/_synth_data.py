@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.estimators._validate import check_no_missing, check_numeric, check_unique_keys, select
+from evalkit.core.checks import check_no_missing, check_numeric, check_unique_keys, select
 
 
 @dataclass(frozen=True, slots=True)

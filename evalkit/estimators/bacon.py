@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, ValidationError, check_choice
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 from evalkit.results import InferenceInfo, Result
 
 ESTIMAND = "TWFE coefficient decomposed into 2x2 DiD comparisons (Goodman-Bacon 2021)"

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import ValidationError
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result

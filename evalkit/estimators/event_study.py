@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
 from evalkit.inference import split

@@ -5,7 +5,7 @@ Review of Economic Studies 91(6). Steps (their Theorem 2):
 
 1. Fit y_it = a_i + l_t + e_it by (weighted) least squares on the untreated
    observations only (never-treated units and not-yet-treated periods),
-   exactly, with :func:`evalkit.estimators._kernels.twoway_fit`.
+   exactly, with :func:`evalkit.core.demean.twoway_fit`.
 2. Impute Y_it(0) = a_i + l_t for every treated observation and take
    tau_it = y_it - Y_it(0).
 3. Average: "ATT" over all treated observations, "e=h" over those h periods
@@ -38,8 +38,10 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
-from evalkit.estimators import _validate as v
-from evalkit.estimators._kernels import twoway_fit, twoway_solve
+from evalkit.core import checks as v
+from evalkit.core import linalg
+from evalkit.core.clusters import cr1_factor
+from evalkit.core.demean import twoway_fit, twoway_solve
 from evalkit.inference import wald_table
 from evalkit.results import InferenceInfo, Result
 
@@ -125,7 +127,7 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, co
 
 
 def _check_cohort_values(df: pd.DataFrame, cohort: str) -> None:
-    """Cohort checks of :func:`_validate.check_cohort` except constancy within ``unit``.
+    """Cohort checks of :func:`evalkit.core.checks.check_cohort` except constancy within ``unit``.
 
     The first-step effects may be at a coarser level than the treated entity
     (e.g. area effects with person-level treatment dates, as R ``did2s`` with
@@ -223,17 +225,17 @@ def _pretrends(df, outcome, unit, time, cohort, treated, w_all, pretrends, clust
     res = twoway_fit(np.column_stack([sub[outcome].to_numpy(float), x]), u0, t0, w0).residuals
     yt, xt = res[:, 0], res[:, 1:]
     xtwx = xt.T @ (xt * w0[:, None])
-    beta = np.linalg.solve(xtwx, xt.T @ (w0 * yt))
+    beta = linalg.solve(xtwx, xt.T @ (w0 * yt), "the pre-period event-time leads")
     e = yt - xt @ beta
     cl = clusters[~treated]
     n_cl = int(len(np.unique(cl)))
     score = np.column_stack([np.bincount(cl, weights=w0 * xt[:, j] * e, minlength=clusters.max() + 1)
                              for j in range(len(leads))])
-    bread = np.linalg.inv(xtwx)
+    bread = linalg.inv(xtwx)
     n, n_u, n_t = len(sub), int(u0.max()) + 1, int(t0.max()) + 1
     nested = bool((pd.Series(cl).groupby(u0).nunique() == 1).all())
     k = len(leads) + n_t - 1 + (1 if nested else n_u)
-    vcov = n_cl / (n_cl - 1) * (n - 1) / (n - k) * bread @ (score.T @ score) @ bread
+    vcov = cr1_factor(n_cl, n, k) * bread @ (score.T @ score) @ bread
     tab = wald_table(beta, vcov, alpha, float(n_cl - 1))
     tab.insert(0, "term", [f"e={k_}" for k_ in leads])
     tab["event_time"] = leads

@@ -18,7 +18,7 @@ from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.estimators import _sdid_infer as infer
 from evalkit.estimators._sdid_data import SdidPanel, build_panel
 from evalkit.estimators._sdid_kernels import METHODS
-from evalkit.estimators._validate import check_alpha
+from evalkit.core.checks import check_alpha
 from evalkit.results import InferenceInfo, Result
 
 SE_METHODS = ("placebo", "jackknife", "bootstrap")

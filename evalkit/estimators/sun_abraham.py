@@ -11,7 +11,7 @@ as y_it = a_i + m_{G_i, t} + u_it (cohort x period effects) and
 b_{g,e} = (m_{g,g+e} - m_{g,g-1}) - (m_{0,g+e} - m_{0,g-1}), 0 = control cohort.
 evalkit fits that form exactly and without dummies: the unit effects are
 eliminated and the small (cohort x period) system is solved densely
-(:func:`evalkit.estimators._kernels.twoway_fit`). The event-time estimates
+(:func:`evalkit.core.demean.twoway_fit`). The event-time estimates
 are the interaction-weighted averages b_e = sum_g w_{g,e} b_{g,e} with cohort
 shares w_{g,e} = n_{g,e} / sum_g' n_{g',e} (observations of cohort g at
 relative period e), as ``fixest::sunab``; "ATT" averages all post-period
@@ -32,8 +32,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from evalkit.errors import EvalkitWarning, ValidationError, check_choice
-from evalkit.estimators import _validate as v
-from evalkit.estimators._kernels import twoway_fit
+from evalkit.core import checks as v
+from evalkit.core.clusters import cr1_factor
+from evalkit.core.demean import twoway_fit
 from evalkit.inference import wald_table
 from evalkit.results import InferenceInfo, Result
 
@@ -269,9 +270,7 @@ def _cr1_factor(d: _Design, clusters: np.ndarray, n_clusters: int) -> float:
     k = d.n_units + n_cells - (len(d.cohorts) + 1)
     if design_nested(d.unit, clusters):
         k -= d.n_units - 1
-    if n_clusters < 2 or n - k <= 0:
-        raise ValidationError(f"Too few clusters ({n_clusters}) or observations ({n}) for {k} parameters.")
-    return n_clusters / (n_clusters - 1) * (n - 1) / (n - k)
+    return cr1_factor(n_clusters, n, k)
 
 
 def _add_reference(table: pd.DataFrame) -> pd.DataFrame:

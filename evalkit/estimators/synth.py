@@ -27,7 +27,7 @@ from evalkit.errors import EvalkitWarning, ParameterError, check_choice
 from evalkit.estimators._synth_data import SynthPanel, build_panel
 from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_distance, placebo_pvalues, placebo_sets,
                                                rmspe_ratio)
-from evalkit.estimators._validate import check_alpha
+from evalkit.core.checks import check_alpha
 from evalkit.progress import bar
 from evalkit.results import InferenceInfo, Result
 

@@ -28,7 +28,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.estimators._kernels.demean import demean, twoway_fit
+from evalkit.core.demean import demean, twoway_fit
+from evalkit.core.clusters import cr1_factor
+from evalkit.core.linalg import inv, is_singular
 
 _DENSE_CELLS = 2 ** 25  # largest (units x levels) table built densely (268 MB)
 
@@ -112,17 +114,17 @@ def two_way(unit: np.ndarray, other: np.ndarray) -> TwoWay | None:
 def _fixed_level_inverse(s: np.ndarray) -> np.ndarray:
     """Inverse of S with level 0 fixed (zero row and column); ValidationError if not connected."""
     reduced = s[1:, 1:]
-    if reduced.size and not np.linalg.cond(reduced) <= 1e12:
+    if is_singular(reduced):
         raise ValidationError("The fixed effects are not connected.")
     ginv = np.zeros_like(s)
-    ginv[1:, 1:] = np.linalg.inv(reduced) if reduced.size else reduced
+    ginv[1:, 1:] = inv(reduced) if reduced.size else reduced
     return ginv
 
 
 def twoway_residuals(z: np.ndarray, tw: TwoWay) -> np.ndarray:
     """Residuals of the columns of z on unit and second-factor effects, exactly.
 
-    Same normal equations as :func:`evalkit.estimators._kernels.demean.twoway_solve`
+    Same normal equations as :func:`evalkit.core.demean.twoway_solve`
     (unit block eliminated, level 0 of the second factor fixed), with the cross-tab
     held densely. Raises ValidationError when the design is not connected.
     """
@@ -280,7 +282,7 @@ def summarise(zt: np.ndarray, cl: np.ndarray, codes: list[np.ndarray], tw: TwoWa
     fine = None if boot is None else _boot_level(zt, cl, boot, codes, is_nested, stacked, L)
     xz = cluster_cross(zt, cl, G) if fine is None else _to_clusters(fine.xz, fine.parent, G)
     return ClusterDesign(xz=xz, ez=ez, m_inv=m_inv, n_clusters=G, n_obs=n,
-                         scale=G / (G - 1) * (n - 1) / (n - K), boot=fine)
+                         scale=cr1_factor(G, n, K), boot=fine)
 
 
 def _n_clusters(cl: np.ndarray) -> int:

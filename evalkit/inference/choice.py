@@ -197,7 +197,7 @@ def _linear_refit(result, data, apply, terms):
     """Re-estimation of a linear design by FWL: y is partialled once; per draw only the
     regressors are rebuilt and partialled (same ranking as re-running the estimator).
     Returns cohorts -> (estimates, unscaled cluster-robust t) of ``terms``."""
-    from evalkit.estimators._kernels.demean import demean
+    from evalkit.core.demean import demean
     from evalkit.inference.randomization import ols_cluster_t
 
     design = linear_design(result, data)
@@ -244,7 +244,8 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
     info = InferenceInfo(method="randomization", cluster=level, n_clusters=int(cohorts.size),
                          df=result.inference.df, seed=seed, draws=ri.draws)  # df of the CR1 vcov kept
     details = {"statistic": statistic, "mc_se": dict(zip(terms, map(float, ri.mc_se))), "draws": ri.draws,
-               "n_failed": ri.n_failed, "n_assignment_units": int(cohorts.size),
+               "n_failed": ri.n_failed, "n_nonfinite": dict(zip(terms, ri.n_nonfinite)),
+               "n_assignment_units": int(cohorts.size),
                "n_treated_units": int(np.sum(cohorts > 0))}
     return _replace(result, table, info, details)
 

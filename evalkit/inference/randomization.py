@@ -16,12 +16,17 @@ heteroskedasticity across clusters; Wu & Ding 2021, JASA 116) or the estimate.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from evalkit import progress as prog
+from evalkit.core import linalg
+from evalkit.core.clusters import cluster_sums
+from evalkit.core.demean import demean
+from evalkit.errors import EvalkitError, EvalkitWarning, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +37,9 @@ class RandomizationResult:
     observed: np.ndarray       # observed statistic per term
     p_value: np.ndarray
     mc_se: np.ndarray          # Monte Carlo standard error of each p-value
-    draws: int                 # re-assignments that gave a finite statistic (min over terms)
-    n_failed: int              # re-assignments whose estimation failed
+    draws: int                 # re-assignments that could be estimated (each counts in the p-value)
+    n_failed: int              # re-assignments whose estimation failed (left out, with a warning)
+    n_nonfinite: tuple[int, ...]  # per term: draws with a non-finite statistic (counted as extreme)
     statistic: str
     seed: int | None
 
@@ -43,13 +49,21 @@ def permuted_cohorts(cohorts: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return cohorts[rng.permutation(cohorts.size)]
 
 
-def p_values(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Two-sided p-values of |observed| against the rows of ``null`` (draws x terms), NaN draws skipped."""
-    finite = np.isfinite(null)
-    hits = (np.abs(null) >= np.abs(observed) * (1 - 1e-12)) & finite
-    r = finite.sum(axis=0)
+def p_values(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Two-sided p-values of |observed| against the rows of ``null`` (draws x terms).
+
+    Every draw counts (the randomization p-value of Fisher; Imbens & Rubin 2015, ch. 5):
+    an infinite draw is at least as extreme as any observed value, and a NaN draw (a
+    statistic undefined under that assignment, e.g. 0/0) is counted as extreme too, so the
+    p-value stays conservative instead of shrinking when draws are dropped. Returns the
+    p-values, their Monte Carlo standard errors, the number of draws and the number of
+    non-finite draws per term.
+    """
+    nonfinite = ~np.isfinite(null)
+    hits = (np.abs(np.nan_to_num(null, nan=0.0)) >= np.abs(observed) * (1 - 1e-12)) | nonfinite
+    r = null.shape[0]
     p = np.where(np.isfinite(observed), (1 + hits.sum(axis=0)) / (1 + r), np.nan)
-    return p, np.sqrt(p * (1 - p) / np.maximum(r, 1)), int(r.min()) if r.size else 0
+    return p, np.sqrt(p * (1 - p) / max(r, 1)), r, nonfinite.sum(axis=0)
 
 
 def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray], clusters: np.ndarray | None,
@@ -60,16 +74,8 @@ def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray],
     passed already partialled, it does not change across re-assignments). The
     CR1 factor is the same for every re-assignment, so t ranks as CR1's t does.
     """
-    from evalkit.estimators._kernels.demean import demean
-    from evalkit.estimators.staggered._bootstrap import cluster_sums
-
-    from evalkit.errors import ValidationError
-    from evalkit.inference.small_sample import scaled_cond
-
     xt = demean(x, fe).values if fe else np.asarray(x, float)
-    if scaled_cond(xt.T @ xt) > 1e12:
-        raise ValidationError("a regressor is not identified under this assignment")
-    xtx_inv = np.linalg.inv(xt.T @ xt)
+    xtx_inv = linalg.inv(xt.T @ xt, "a regressor is not identified under this assignment")
     beta = xtx_inv @ (xt.T @ y_partialled)
     score = cluster_sums(xt * (y_partialled - xt @ beta)[:, None], clusters)  # clusters: codes 0..G-1
     vcov = xtx_inv @ (score.T @ score) @ xtx_inv
@@ -87,18 +93,25 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
     ``ValueError``-like EvalkitErrors for an assignment that cannot be
     estimated (counted in ``n_failed`` and skipped).
     """
-    from evalkit.errors import EvalkitError
-
     rng = np.random.default_rng(seed)
     null = np.full((draws, len(terms)), np.nan)
-    failed = 0
+    ok = np.ones(draws, dtype=bool)
     for b in prog.bar(range(draws), total=draws, description="randomization inference", enabled=progress):
         try:
             null[b] = refit(permuted_cohorts(cohorts, rng))
         except EvalkitError:
-            failed += 1
-    p, se, r = p_values(np.asarray(observed, float), null)
-    return RandomizationResult(tuple(terms), np.asarray(observed, float), p, se, r, failed, statistic, seed)
+            ok[b] = False
+    if not ok.any():
+        raise ValidationError(f"randomization inference: none of the {draws} re-assignments could be "
+                              "estimated (too few treated or comparison units)")
+    p, se, r, nonfinite = p_values(np.asarray(observed, float), null[ok])
+    failed = int(draws - ok.sum())
+    if failed or nonfinite.any():
+        warnings.warn(f"randomization inference: {failed} of {draws} re-assignments could not be estimated "
+                      f"and were left out; {int(nonfinite.max())} gave a non-finite statistic, counted as "
+                      "at least as extreme as the observed one (conservative).", EvalkitWarning, stacklevel=3)
+    return RandomizationResult(tuple(terms), np.asarray(observed, float), p, se, r, failed,
+                               tuple(int(v) for v in nonfinite), statistic, seed)
 
 
 __all__ = ["RandomizationResult", "p_values", "permuted_cohorts", "randomization_test"]

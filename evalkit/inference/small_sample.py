@@ -38,17 +38,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evalkit.core import linalg
 from evalkit.errors import ParameterError, ValidationError, check_choice
 
 _EIG_ONE = 1e-10
-
-
-def scaled_cond(xtx: np.ndarray) -> float:
-    """Condition number of D^-1/2 X'X D^-1/2 (D = diag X'X): rank deficiency, not column scale."""
-    d = np.sqrt(np.diag(xtx))
-    if np.any(d <= 0):
-        return np.inf
-    return float(np.linalg.cond(xtx / np.outer(d, d)))
 
 
 def _prep(X, resid, clusters, weights):
@@ -73,12 +66,12 @@ def _prep(X, resid, clusters, weights):
     if codes.max() < 1:
         raise ValidationError("Cluster-robust covariances need at least 2 clusters.")
     xtx = x.T @ x
-    if scaled_cond(xtx) > 1e12:
-        raise ValidationError("X'X is singular: X is rank deficient.")
+    if linalg.is_singular(xtx):
+        raise ValidationError("X'X is singular: X is rank deficient (collinear or constant columns).")
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     groups = np.split(order, bounds)
-    return x, u, groups, np.linalg.inv(xtx)
+    return x, u, groups, linalg.inv(xtx)
 
 
 def _inv_sqrt_apply(xg: np.ndarray, A: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -138,10 +131,10 @@ def cr3_vcov(X, resid, clusters, *, weights=None, convention: str = "mnw") -> np
     for idx in groups:
         xg = x[idx]
         rest = xtx - xg.T @ xg
-        if np.linalg.cond(rest) > 1e12:
+        if linalg.is_singular(rest):
             raise ValidationError("Dropping one cluster leaves X rank deficient (e.g. the only treated "
                                   "cluster), so the jackknife (CR3) is undefined; use the wild bootstrap.")
-        delta = np.linalg.solve(rest, xg.T @ u[idx])
+        delta = linalg.solve(rest, xg.T @ u[idx])
         acc += np.outer(delta, delta)
     G = len(groups)
     return acc * ((G - 1) / G if convention == "mnw" else 1.0)

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from evalkit.core import linalg
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference._wild_design import BootLevel, ClusterDesign, build, dense_codes, summarise
 
@@ -153,10 +154,10 @@ def _aggregator(design: ClusterDesign):
 
 
 def _ols(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if xtx.size and np.linalg.cond(xtx) > 1e12:
+    if linalg.is_singular(xtx):
         raise ValidationError("X is rank deficient after partialling out the fixed effects "
                               "(a regressor is collinear with others or absorbed by the fixed effects).")
-    inv = np.linalg.inv(xtx) if xtx.size else xtx
+    inv = linalg.inv(xtx) if xtx.size else xtx
     return inv, inv @ xty
 
 

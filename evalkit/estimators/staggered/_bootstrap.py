@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from evalkit.core.clusters import cluster_sums
+
 _IQR_Z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 CHUNK = 128
@@ -30,17 +32,6 @@ class BootOut:
     se: np.ndarray          # bootstrap standard errors (NaN for degenerate columns)
     crit: float             # sup-t critical value over the columns used for the band
     draws: int
-
-
-def cluster_sums(psi: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
-    """Sum the rows of ``psi`` within clusters (``codes`` = 0..G-1 per row)."""
-    if codes is None:
-        return psi
-    n_clusters = int(codes.max()) + 1
-    out = np.empty((n_clusters, psi.shape[1]))
-    for j in range(psi.shape[1]):
-        out[:, j] = np.bincount(codes, weights=psi[:, j], minlength=n_clusters)
-    return out
 
 
 def analytic_se(sums: np.ndarray, n: int) -> np.ndarray:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.core import linalg
+
 TRIM_LEVEL = 0.995
 
 
@@ -53,9 +55,8 @@ class LinRep:
 
 # ----------------------------------------------------------------- nuisance fits
 def _solve(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
-    if a.shape[0] and np.linalg.cond(a) > 1e12:
-        raise CellError(f"{what}: the covariate design is singular (collinear covariates or too few units)")
-    return np.linalg.solve(a, b)
+    """Scale-invariant solve (:func:`evalkit.core.linalg.solve`); a singular design fails the cell."""
+    return linalg.solve(a, b, f"{what}: the covariate design", CellError)
 
 
 def _gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:

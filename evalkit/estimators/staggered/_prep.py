@@ -1,7 +1,7 @@
 """Validation and array layout for Callaway & Sant'Anna: data frame -> :class:`Design`.
 
 Everything after this module works on sorted numpy arrays; the caller's
-frame is never modified (``_validate.select`` copies the needed columns).
+frame is never modified (``checks.select`` copies the needed columns).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitWarning, ValidationError
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
-from evalkit.estimators import _validate as v
+from evalkit.core import checks as v
 from evalkit.estimators.staggered import _aggregate as agg
 from evalkit.estimators.staggered import _bootstrap as boot
 from evalkit.estimators.staggered._grid import estimate as estimate_grid

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from evalkit.core.linalg import inv, is_singular
 from evalkit.errors import ParameterError, ValidationError
 
 
@@ -147,17 +148,13 @@ def twoway_solve(rhs_unit: np.ndarray, rhs_other: np.ndarray, unit: np.ndarray, 
     rhs = rhs_other - cross.T @ (rhs_unit / d_u[:, None])
     keep = np.setdiff1d(np.arange(n_o), np.asarray(fixed, dtype=np.intp))
     reduced = schur[np.ix_(keep, keep)]
-    try:
-        inv_red = np.linalg.inv(reduced)
-    except np.linalg.LinAlgError:
-        inv_red = None
-    if inv_red is None or not np.all(np.isfinite(inv_red)) or np.linalg.cond(reduced) > 1e12:
+    if is_singular(reduced):
         raise ValidationError(
             "The fixed effects are not identified: units and periods do not form one connected set "
             "(e.g. a group of units observed only in periods nobody else is observed in)."
         )
     ginv = np.zeros((n_o, n_o))
-    ginv[np.ix_(keep, keep)] = inv_red
+    ginv[np.ix_(keep, keep)] = inv(reduced)
     a_other = ginv @ rhs
     a_unit = (rhs_unit - cross @ a_other) / d_u[:, None]
     return a_unit, a_other, ginv, d_u, cross

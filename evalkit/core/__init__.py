@@ -1,0 +1,12 @@
+"""The numeric core: the bottom layer every other evalkit layer builds on.
+
+It imports nothing from evalkit but :mod:`evalkit.errors`. Here live the pieces that were
+computed in several places before and must agree everywhere:
+
+* :mod:`evalkit.core.linalg` -- one scale-invariant rank / collinearity criterion and the
+  solves that use it;
+* :mod:`evalkit.core.clusters` -- cluster sums and the CR1 small-sample factor;
+* :mod:`evalkit.core.demean` -- one- and two-way demeaning (alternating projections);
+* :mod:`evalkit.core.rng` -- seeds and random generators;
+* :mod:`evalkit.core.checks` -- the validation layer shared by every public entry point.
+"""
