@@ -115,6 +115,26 @@ def test_bootstrap_seeded_and_bands(panel):
     np.testing.assert_allclose(mam.table["std_error"], att_gt(panel, **KW).table["std_error"], rtol=0.2)
 
 
+def test_bootstrap_results_carry_a_bootstrap_vcov(panel):
+    """Issue 12: the table's std_error was the bootstrap SE but vcov stayed analytic, so lincom,
+    wald_test and HonestDiD read another uncertainty than the table shows."""
+    from evalkit.estimators.combine import lincom
+
+    a = att_gt(panel, **KW, cluster="cluster", bootstrap=True, n_boot=499, seed=7)
+    analytic = att_gt(panel, **KW, cluster="cluster")
+    for res in (a, aggregate(a, "dynamic"), aggregate(a, "simple")):
+        se = res.table.set_index("term")["std_error"].dropna()
+        np.testing.assert_allclose(np.sqrt(np.diag(res.vcov.loc[se.index, se.index])), se, rtol=1e-12)
+    dyn = aggregate(a, "dynamic")
+    row = dyn.table.set_index("term").loc["ATT(e=0)"]
+    one = lincom(dyn, {"ATT(e=0)": 1.0}, term="e0", estimand="e=0").table.iloc[0]
+    assert one["std_error"] == pytest.approx(row["std_error"], rel=1e-12)
+    # not the analytic covariance any more (the bootstrap differs from it by Monte Carlo error)
+    assert not np.allclose(a.vcov.to_numpy(), analytic.vcov.to_numpy(), rtol=1e-6)
+    # the pre-test keeps R did's analytic W with or without the bootstrap
+    assert a.diagnostics["pretest"]["W"] == pytest.approx(analytic.diagnostics["pretest"]["W"], rel=1e-12)
+
+
 def test_bootstrap_progress(panel, capsys):
     att_gt(panel, **KW, bootstrap=True, n_boot=200, seed=1, progress=True)
     assert "bootstrap" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from evalkit.data.synthetic import staggered_panel
-from evalkit.errors import ParameterError
+from evalkit.errors import EvalkitWarning, ParameterError
 from evalkit.estimators import did2x2, event_study, twfe
 from evalkit.inference import available, resolve
 
@@ -122,10 +122,25 @@ def test_twfe_cr1_nested_units_count_as_one_intercept():
 
 def test_twfe_hc1_equals_statsmodels_dummy_hc1():
     d = unbalanced_panel(6)
-    res = twfe(d, outcome="y", unit="unit", time="time", treatment="treat")
+    res = twfe(d, outcome="y", unit="unit", time="time", treatment="treat", inference="hc1")
     sm = dummy_ols(d, "treat", "unit", None)
     assert res.inference.method == "hc1"
     assert res.table["std_error"].iloc[0] == pytest.approx(sm.bse["treat"], rel=1e-6)
+
+
+def test_panel_fits_without_cluster_cluster_by_the_unit():
+    """Issue 12: without cluster=, twfe and event_study fell back to HC1 silently. They cluster by
+    the unit now (as fixest and did); did2x2, which has no unit, warns."""
+    d = unbalanced_panel(6)
+    res = twfe(d, outcome="y", unit="unit", time="time", treatment="treat")
+    same = twfe(d, outcome="y", unit="unit", time="time", treatment="treat", cluster="unit")
+    assert res.inference.method == "cr1" and res.inference.cluster == "unit"
+    pd.testing.assert_frame_equal(res.tidy(), same.tidy())
+    es = event_study(d, outcome="y", unit="unit", time="time", cohort="cohort", leads=2, lags=2)
+    assert es.inference.cluster == "unit"
+    two = d.assign(g=(d["cohort"] > 0).astype(int), post=(d["time"] >= 5).astype(int))
+    with pytest.warns(EvalkitWarning, match="without cluster="):
+        did2x2(two, outcome="y", treatment="g", post="post")
 
 
 def test_twfe_pvalue_and_interval_use_t_with_g_minus_1_df():

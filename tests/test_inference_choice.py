@@ -191,8 +191,11 @@ def test_estimator_inference_argument(panel):
     res = evalkit.twfe(panel, **KW, treatment="treat", cluster="cluster", inference="wild",
                        inference_options={"seed": 2, "B": 999})
     assert res.inference.method == "wild" and res.inference.seed == 2
+    # without cluster=, the fit clusters by the unit (issue 12), so a few-cluster method applies to it
+    assert evalkit.twfe(panel, **KW, treatment="treat", inference="cr2").inference.cluster == "unit"
     with pytest.raises(ParameterError, match="needs cluster"):
-        evalkit.twfe(panel, **KW, treatment="treat", inference="cr2")
+        evalkit.did2x2(panel.assign(post=(panel["time"] >= 5).astype(int), g=(panel["cohort"] > 0).astype(int)),
+                       outcome="y", treatment="g", post="post", inference="cr2")
     with pytest.raises(ValidationError, match="inference_options"):
         evalkit.twfe(panel, **KW, treatment="treat", cluster="cluster", inference_options={"seed": 1})
 
@@ -262,14 +265,17 @@ def test_wild_combination_with_other_data_is_a_validation_error(fits, panel):
                                 {"e=0": 1.0}, B=99, seed=1)
 
 
-def test_combinations_of_a_wild_result_keep_the_cr1_distribution(fits, panel):
+def test_combinations_of_a_wild_result_are_refused(fits, panel):
+    """Issue 12: lincom/wald/HonestDiD read vcov, which for a wild or randomization result is the
+    CR1 covariance of the fit; the combination was labelled with the bootstrap's name. Refused now."""
     from evalkit.estimators.combine import post_average, pretrend_test
 
     es = fits["event_study"]
     wild = es.with_inference("wild", panel, B=199, seed=1)
-    assert wild.inference.df == es.inference.df
-    assert post_average(wild).table["p_value"].iloc[0] == pytest.approx(post_average(es).table["p_value"].iloc[0])
-    assert pretrend_test(wild).p_value == pytest.approx(pretrend_test(es).p_value)
+    for combine in (post_average, pretrend_test, evalkit.honest_did):
+        with pytest.raises(ParameterError, match="resampling"):
+            combine(wild)
+    assert np.isfinite(post_average(es).table["p_value"].iloc[0])  # the CR1 fit still combines
 
 
 def test_large_scale_covariate_is_not_called_singular(panel, monkeypatch):

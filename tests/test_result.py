@@ -28,7 +28,7 @@ def results(data) -> dict[str, Result]:
                      covariates=["x"]),
         "event_study": event_study(data, outcome="y", unit="unit", time="time", cohort="cohort", leads=3, lags=2,
                                    cluster="cluster"),
-        "twfe_hc1": twfe(data, outcome="y", unit="unit", time="time", treatment="treat"),
+        "twfe_hc1": twfe(data, outcome="y", unit="unit", time="time", treatment="treat", inference="hc1"),
     }
 
 
@@ -48,14 +48,54 @@ def test_tidy_schema(results, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_frozen(results, name):
     res = results[name]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         res.alpha = 0.1
+    with pytest.raises(AttributeError, match="immutable"):
+        res.table = res.tidy()
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.inference.method = "hc1"
     with pytest.raises(TypeError):
         res.diagnostics["n_dropped_missing"] = 5
     with pytest.raises(TypeError):
         res.meta["cluster"] = "x"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deeply_immutable(results, name):
+    """Issue 12: ``res.table.loc[0, "estimate"] = 99`` persisted, and so did edits of vcov,
+    influence and nested diagnostics."""
+    res = results[name]
+    before = res.to_json()
+    table = res.table
+    table.loc[0, "estimate"] = 99.0
+    res.table.loc[0, "estimate"] = 99.0
+    if res.vcov is not None:
+        res.vcov.iloc[0, 0] = 99.0
+        vc = res.vcov
+        vc.iloc[0, 0] = 98.0
+    if res.influence is not None:
+        res.influence.iloc[0, 0] = 99.0
+    for value in res.diagnostics.values():
+        if isinstance(value, list) or hasattr(value, "items"):
+            with pytest.raises(TypeError):
+                if isinstance(value, list):
+                    value.append(1)
+                else:
+                    value["x"] = 1
+        if isinstance(value, np.ndarray) and value.size:
+            with pytest.raises(ValueError, match="read-only"):
+                value.flat[0] = 99
+    with pytest.raises(ValueError, match="read-only"):
+        res.table["estimate"].to_numpy()[0] = 99.0  # the arrays behind a handed-out frame are read-only
+    assert res.to_json() == before and res.estimate(res.table["term"].iloc[0]) != 99.0
+
+
+def test_replace_makes_a_new_result(results):
+    res = results["twfe"]
+    new = res.replace(alpha=0.1, diagnostics={"x": [1, 2]})
+    assert new.alpha == 0.1 and res.alpha == 0.05 and new.diagnostics["x"] == [1, 2]
+    with pytest.raises(ParameterError, match="alpha"):
+        res.replace(alpah=0.1)
 
 
 def test_tidy_returns_a_copy(results):
@@ -70,7 +110,7 @@ def test_tidy_returns_a_copy(results):
 def test_table_passed_in_is_copied(results):
     res = results["did2x2"]
     tab = res.tidy()
-    new = dataclasses.replace(res, table=tab)
+    new = res.replace(table=tab)
     tab.loc[0, "estimate"] = -1.0
     assert new.estimate() == res.estimate()
 

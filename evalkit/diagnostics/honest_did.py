@@ -166,15 +166,12 @@ def _from_result(result: Result):
     if not isinstance(result, Result):
         raise ParameterError(f"honest_did needs an evalkit Result, got {type(result).__name__}.")
     tab = result.table
-    if result.vcov is None or tab["event_time"].isna().all():
+    if tab["event_time"].isna().all():
         raise ParameterError(f"{result.estimator} result has no event-time terms with a covariance matrix; "
                              "use honest_did_arrays(betahat, sigma, num_pre, num_post).")
     keep = tab[~tab["reference"] & tab["event_time"].notna()].sort_values("event_time")
     terms = keep["term"].tolist()
-    missing = [t for t in terms if t not in result.vcov.index]
-    if missing:
-        raise ParameterError(f"terms {missing} have no entry in the covariance matrix.")
+    S = result.covariance(terms).to_numpy(float)  # refuses results without a usable covariance
     et = keep["event_time"].astype(int).to_numpy()
     b = keep["estimate"].to_numpy(float)
-    S = result.vcov.loc[terms, terms].to_numpy(float)
     return b, S, int((et < 0).sum()), int((et >= 0).sum())

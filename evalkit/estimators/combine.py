@@ -28,13 +28,9 @@ class WaldTest:
 
 
 def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    if result.vcov is None:
-        raise ParameterError(f"{result.estimator} result has no covariance matrix to combine terms.")
-    missing = [t for t in terms if t not in result.vcov.index]
-    if missing:
-        raise ParameterError(f"terms {missing} are not estimated terms; available: {list(result.vcov.index)}.")
+    cov = result.covariance(terms)  # refuses results whose inference has no covariance
     est = result.table.set_index("term").loc[terms, "estimate"].to_numpy(float)
-    return est, result.vcov.loc[terms, terms].to_numpy(float)
+    return est, cov.to_numpy(float)
 
 
 def wald_test(result: Result, terms: list[str]) -> WaldTest:
@@ -78,7 +74,18 @@ def event_terms(result: Result, *, post: bool) -> list[str]:
 
 
 def post_average(result: Result) -> Result:
-    """Equally weighted average of the post-period event-study coefficients."""
+    """Equally weighted average of the post-period event-study coefficients (event times e >= 0).
+
+    For an event study this is the "dynamic" overall effect of Callaway & Sant'Anna (2021, eq. 3.9 /
+    R ``did::aggte(type = "dynamic")``'s overall ATT) computed on that design's coefficients. Refused
+    for ATT(g,t) results: an equal-weight mean of the post-period group-time cells weights cohorts by
+    their number of post periods, an estimand no paper defines; use ``aggregate(result, "simple")``
+    or ``aggregate(result, "dynamic")``.
+    """
+    if result.meta.get("kind") == "att_gt":
+        raise ParameterError("post_average is undefined for ATT(g,t) cells (an unweighted mean of group-time "
+                             "effects is no defined estimand); use aggregate(result, 'simple') or "
+                             "aggregate(result, 'dynamic') (R did's overall effects).")
     terms = event_terms(result, post=True)
     return lincom(result, {t: 1 / len(terms) for t in terms}, term="ATT(post avg)",
                   estimand="average of the post-period event-time effects, equal weights")

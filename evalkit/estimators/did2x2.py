@@ -1,15 +1,17 @@
 """The classic two-group, two-period difference-in-differences."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 from typing import Any
 
 import pandas as pd
 
-from evalkit.errors import ValidationError
+from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.core import checks as v
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 
@@ -36,12 +38,19 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     cluster : assignment level (e.g. area); ``treatment`` must be constant
         within it. With a cluster the default inference is "cr1" (CR1
         covariance, t distribution with G-1 degrees of freedom, G = number of
-        clusters); without, "hc1" (normal distribution).
+        clusters); without, "hc1" (normal distribution) with an
+        :class:`~evalkit.errors.EvalkitWarning` that it ignores correlation within
+        groups, unless ``inference="hc1"`` is asked for by name.
     alpha : intervals have level 1 - alpha.
     inference, inference_options : as in :func:`evalkit.estimators.twfe`.
     """
     alpha = v.check_alpha(alpha)
     method, postfit = split(inference, cluster)
+    if cluster is None and inference is None:
+        warnings.warn("did2x2 without cluster=: heteroskedasticity-robust (HC1) errors that ignore correlation "
+                      "within the assignment groups (Bertrand, Duflo & Mullainathan 2004). Pass cluster= (the "
+                      "assignment level, e.g. the area), or inference='hc1' to ask for HC1 by name.",
+                      EvalkitWarning, stacklevel=2)
     df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster})
     v.check_numeric(df, outcome, "outcome")
     for param, col in {"treatment": treatment, "post": post}.items():

@@ -12,6 +12,7 @@ from evalkit.errors import ParameterError, ValidationError
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -43,7 +44,8 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         lags. If False, those rows get no dummy and, like the reference period,
         serve as the comparison. No rows are dropped either way.
     cluster, alpha, inference : as in :func:`evalkit.estimators.twfe` ("cr1"
-        with t(G-1) by default with a cluster, else "hc1" with the normal).
+        with t(G-1) by default; without ``cluster`` clustered by ``unit``; "hc1" with the
+        normal distribution only when asked for by name).
 
     The table's ``n_treated`` counts treated units observed at each event time.
     """
@@ -52,6 +54,7 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     _check_reference(reference, leads)
     if not isinstance(bin_endpoints, bool):
         raise ParameterError(f"bin_endpoints={bin_endpoints!r} must be True or False.")
+    cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
     df = _prepare(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     df, n_dropped = v.drop_missing(df, outcome)

@@ -10,6 +10,7 @@ import pandas as pd
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -39,9 +40,10 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         With a cluster the default inference is "cr1": V scaled by
         G/(G-1) * (N-1)/(N-K), K counting regressors and fixed effects (unit
         effects nested in the clusters count as one), and t(G-1) for tests
-        and intervals, G = number of clusters. Without a cluster: "hc1" and
-        the normal distribution (this ignores serial correlation within units;
-        Bertrand, Duflo & Mullainathan 2004).
+        and intervals, G = number of clusters. Without ``cluster``, the fit is
+        clustered by ``unit`` (as R fixest and did do; serial correlation within
+        units makes unclustered errors over-reject: Bertrand, Duflo & Mullainathan
+        2004); ``inference="hc1"`` asks for heteroskedasticity-robust errors instead.
     covariates : numeric time-varying controls; reported as terms of their own name.
     inference : None (CR1 with a cluster, else HC1), "cr1", "hc1", or a few-cluster method applied
         after the fit - "cr2", "cr3", "wild", "randomization" (see ``Result.with_inference``);
@@ -49,6 +51,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         treated clusters a CR1 fit warns (MacKinnon & Webb 2017) and names the alternatives.
     """
     alpha = v.check_alpha(alpha)
+    cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
     covariates = list(covariates or [])
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,

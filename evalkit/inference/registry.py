@@ -128,6 +128,23 @@ def available() -> list[str]:
     return sorted(REGISTRY)
 
 
+def default_cluster(inference: object, cluster: str | None, unit: str) -> str | None:
+    """The clustering of a panel fit: ``cluster`` if given, none if HC1 was asked for by name, else
+    the panel ``unit``.
+
+    Without ``cluster=``, panel estimators cluster by the unit, as R ``fixest`` does by its first
+    fixed effect and R ``did`` by the panel id: errors of one unit are correlated over time, and
+    heteroskedasticity-robust (HC1) errors that ignore it over-reject badly (Bertrand, Duflo &
+    Mullainathan 2004, *QJE* 119(1)). HC1 stays available as ``inference="hc1"``. Cluster at the
+    assignment level (e.g. the area) when it is coarser than the unit.
+    """
+    if cluster is not None:
+        return cluster
+    if isinstance(inference, str) and inference.lower() == "hc1":
+        return None
+    return unit
+
+
 def split(inference: str | None, cluster: str | None) -> tuple[InferenceMethod, str | None]:
     """(covariance method of the fit, post-fit method or None) for an estimator's ``inference=``."""
     if isinstance(inference, str) and inference.lower() in POSTFIT:

@@ -18,7 +18,6 @@ plots (unit-revealing). Prose, years, amounts and decimals pass.
 """
 from __future__ import annotations
 
-import dataclasses
 import html as _html
 import os
 import re
@@ -205,7 +204,7 @@ def person_safe(result, min_cell: int | None = None):
         vcov.loc[:, gone] = np.nan
     diagnostics = {**dict(result.diagnostics),
                    "suppressed_terms": {"n": int(thin.sum()), "rule": f"fewer than {min_cell} treated persons"}}
-    return dataclasses.replace(result, table=blank_rows(table, thin), vcov=vcov, diagnostics=diagnostics,
+    return result.replace(table=blank_rows(table, thin), vcov=vcov, diagnostics=diagnostics,
                                influence=None), int(thin.sum())
 
 

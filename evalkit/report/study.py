@@ -238,7 +238,12 @@ class Study:
         names = {"area_es": "area_event_study", "cohort_es": "cohort_event_study", "cs": "cs_att_gt",
                  "cs_dynamic": "cs_dynamic"}
         found = {out: self.__dict__[attr] for attr, out in names.items() if attr in self.__dict__}
-        found.update({f"{k}_post_average": post_average(v) for k, v in list(found.items())})
+        # post-period averages of the event studies only: for ATT(g,t) an equal-weight mean of the
+        # post cells is an estimand nobody defined (issue 12); CS's overall effect is did's "simple"
+        found.update({f"{k}_post_average": post_average(found[k]) for k in ("area_event_study", "cohort_event_study")
+                      if k in found})
+        if "cs" in found:
+            found["cs_simple"] = aggregate(found["cs"], "simple")
         if "robustness_specs" in self.__dict__:
             found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items() if res is not None})
         return found

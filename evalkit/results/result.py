@@ -12,14 +12,14 @@ import json
 import math
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalkit import seal
-from evalkit.errors import ColumnError, ParameterError
+from evalkit.errors import ColumnError, ParameterError, closest
 from evalkit.privacy import blank_rows, shown_count, thin_person_rows
 
 #: Columns of the tidy table, in order, with their pandas dtype.
@@ -87,49 +87,125 @@ def _cast(values: list, dtype: str, n: int) -> pd.Series:
     return pd.Series([str(v) for v in values], dtype="str")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+#: inference methods whose p-values and intervals do not come from a covariance matrix: the
+#: result keeps the CR1 ``vcov`` of the fit for reference, but linear combinations, Wald tests
+#: and HonestDiD refuse it (they would mix an analytic covariance with a bootstrap label)
+NO_COVARIANCE = frozenset({"wild", "wild_unrestricted", "randomization"})
+
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+_FIELDS = ("estimator", "estimand", "table", "vcov", "alpha", "inference", "n_obs", "outcome", "diagnostics",
+           "meta", "influence")
+
+
 class Result:
     """Immutable estimation result with one tidy table.
 
     Attributes
     ----------
     estimator, estimand : short names ("twfe", "ATT under parallel trends").
-    table : tidy table (see :data:`TABLE_COLUMNS`); use :meth:`tidy` for a copy.
-    vcov : covariance of the estimated terms (rows/columns named by term).
+    table : tidy table (see :data:`TABLE_COLUMNS`), returned as a copy on every access.
+    vcov : covariance of the estimated terms (rows/columns named by term), returned as a copy;
+        for bootstrap results the bootstrap covariance (see the estimator), for the methods in
+        :data:`NO_COVARIANCE` the CR1 covariance of the fit (use :meth:`covariance`).
     alpha : level of the intervals (0.05 gives 95 % intervals).
     inference : :class:`InferenceInfo`.
     n_obs : rows used in estimation.
     outcome : name of the outcome column.
-    diagnostics, meta : read-only mappings (counts, dropped rows; column names).
+    diagnostics, meta : read-only mappings, frozen all the way down (nested mappings are
+        read-only, lists become tuples, arrays and frames are read-only).
     influence : optional influence functions, an (n_units x n_terms) frame indexed by the
         unit (or cluster) id with one column per term, so that aggregation, clustered
         standard errors and multiplier bootstraps are functions of (estimate, influence,
-        clusters) (Callaway & Sant'Anna 2021, sec. 4). Not serialised by :meth:`to_dict`
-        (it is unit-level and can be large); ``None`` for estimators that do not provide it.
+        clusters) (Callaway & Sant'Anna 2021, sec. 4). Returned as a copy (copy-on-write, so
+        cheap). Not serialised by :meth:`to_dict` (it is unit-level and can be large); ``None``
+        for estimators that do not provide it.
+
+    Nothing reachable from a result can change it: assigning an attribute raises, and every
+    frame handed out is a copy (issue 12: ``res.table.loc[0, "estimate"] = 99`` persisted).
     """
 
-    estimator: str
-    estimand: str
-    table: pd.DataFrame
-    vcov: pd.DataFrame | None
-    alpha: float
-    inference: InferenceInfo
-    n_obs: int
-    outcome: str
-    diagnostics: Mapping[str, Any] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    influence: pd.DataFrame | None = None
+    __slots__ = ("estimator", "estimand", "_table", "_vcov", "alpha", "inference", "n_obs", "outcome",
+                 "_diagnostics", "_meta", "_influence")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "table", make_table(self.table))
-        if self.vcov is not None:
-            object.__setattr__(self, "vcov", self.vcov.copy(deep=True))
-        if self.influence is not None:
-            object.__setattr__(self, "influence", self.influence.copy(deep=True))
-        object.__setattr__(self, "diagnostics", types.MappingProxyType(dict(self.diagnostics)))
-        object.__setattr__(self, "meta", types.MappingProxyType(dict(self.meta)))
-        object.__setattr__(self, "n_obs", int(self.n_obs))
-        object.__setattr__(self, "alpha", float(self.alpha))
+    def __init__(self, estimator: str, estimand: str, table: pd.DataFrame, vcov: pd.DataFrame | None,
+                 alpha: float, inference: InferenceInfo, n_obs: int, outcome: str,
+                 diagnostics: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
+                 influence: pd.DataFrame | None = None, *, _own_influence: bool = False) -> None:
+        put = object.__setattr__
+        put(self, "estimator", str(estimator))
+        put(self, "estimand", str(estimand))
+        put(self, "_table", _frozen_frame(make_table(table)))
+        put(self, "_vcov", None if vcov is None else _frozen_frame(vcov.copy(deep=True)))
+        put(self, "alpha", float(alpha))
+        put(self, "inference", inference)
+        put(self, "n_obs", int(n_obs))
+        put(self, "outcome", outcome)
+        put(self, "_diagnostics", _freeze(dict(diagnostics or {})))
+        put(self, "_meta", _freeze(dict(meta or {})))
+        if influence is not None and not _own_influence:  # a frame built by the estimator is not copied again
+            influence = influence.copy(deep=True)
+        put(self, "_influence", None if influence is None else _frozen_frame(influence))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Result is immutable: cannot set {name!r}; use result.replace({name}=...) "
+                             "for a new result.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Result is immutable: cannot delete {name!r}.")
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return _handout(self._table)
+
+    @property
+    def vcov(self) -> pd.DataFrame | None:
+        return None if self._vcov is None else _handout(self._vcov)
+
+    @property
+    def influence(self) -> pd.DataFrame | None:
+        return None if self._influence is None else _handout(self._influence)
+
+    @property
+    def diagnostics(self) -> Mapping[str, Any]:
+        return self._diagnostics
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        return self._meta
+
+    def replace(self, **changes: Any) -> "Result":
+        """A new result with ``changes`` (field names as in the constructor); this one is unchanged."""
+        unknown = sorted(set(changes) - set(_FIELDS))
+        if unknown:
+            raise ParameterError(f"Result.replace: unknown field(s) {unknown}; fields are {list(_FIELDS)}."
+                                 + closest(unknown[0], _FIELDS))
+        current = {f: getattr(self, f) for f in _FIELDS}
+        current["diagnostics"], current["meta"] = _thaw(self._diagnostics), _thaw(self._meta)
+        return Result(**{**current, **changes})
+
+    def covariance(self, terms: list[str] | None = None) -> pd.DataFrame:
+        """The covariance of ``terms`` (default all) for linear combinations and tests.
+
+        Refused (:class:`ParameterError`) for results without one, and for the methods in
+        :data:`NO_COVARIANCE`, whose p-values and intervals come from resampling: a combination
+        of the kept CR1 covariance would be labelled with the bootstrap's name.
+        """
+        if self.inference.method in NO_COVARIANCE:
+            raise ParameterError(
+                f"this result's inference is {self.inference.method!r}: its p-values and intervals come from "
+                "resampling, not from a covariance matrix, so linear combinations, Wald tests and HonestDiD are "
+                "undefined for it. Use the result before with_inference (CR1/CR2/CR3 have a covariance), or "
+                "evalkit.inference.choice.wild_combination for a wild bootstrap test of a combination.")
+        if self._vcov is None:
+            raise ParameterError(f"{self.estimator} result has no covariance matrix (inference "
+                                 f"{self.inference.method!r}).")
+        if terms is None:
+            return self.vcov
+        missing = [t for t in terms if t not in self._vcov.index]
+        if missing:
+            raise ParameterError(f"terms {missing} are not estimated terms; available: {list(self._vcov.index)}."
+                                 + closest(str(missing[0]), [str(t) for t in self._vcov.index]))
+        return self._vcov.loc[terms, terms].copy()
 
     # --------------------------------------------------------------- inference
     def with_inference(self, method: str, data: pd.DataFrame | None = None, **options: Any) -> "Result":
@@ -266,6 +342,71 @@ class Result:
         return cls.from_dict(json.loads(text))
 
 
+def _frozen_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make every block of ``frame`` (a private copy) read-only."""
+    for block in frame._mgr.blocks:
+        values = getattr(block.values, "_ndarray", block.values)  # extension arrays keep an ndarray inside
+        if isinstance(values, np.ndarray):
+            values.flags.writeable = False
+    return frame
+
+
+def _handout(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a stored frame: shallow under copy-on-write (pandas >= 3), which is enough, else deep."""
+    return frame.copy(deep=not _COPY_ON_WRITE)
+
+
+def _freeze(value: Any) -> Any:
+    """Deeply read-only version of a diagnostics / meta value."""
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(_freeze(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, np.ndarray):
+        out = value.copy()
+        out.flags.writeable = False
+        return out
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return _frozen_frame(value.copy(deep=True)) if isinstance(value, pd.DataFrame) else _frozen_series(value)
+    return value
+
+
+class FrozenList(list):
+    """A list that cannot change (diagnostics stay usable as lists, e.g. in ``frame.loc[cells]``)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("this list belongs to an immutable Result and cannot be changed; copy it with list(...)")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self))
+
+
+def _frozen_series(series: pd.Series) -> pd.Series:
+    out = series.copy(deep=True)
+    values = getattr(out.values, "_ndarray", out.values)
+    if isinstance(values, np.ndarray):
+        values.flags.writeable = False
+    return out
+
+
+def _thaw(value: Any) -> Any:
+    """Plain dicts and lists again (for :meth:`Result.replace`, which freezes them anew)."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, FrozenList):
+        return [_thaw(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_thaw(v) for v in value)
+    return value
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
 
@@ -278,6 +419,8 @@ def _jsonable(v: Any) -> Any:
     """Convert numpy/pandas scalars and containers to plain JSON types."""
     if isinstance(v, Mapping):
         return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (set, frozenset)):
+        return sorted(_jsonable(x) for x in v)
     if isinstance(v, (list, tuple, np.ndarray)):
         return [_jsonable(x) for x in v]
     if v is None or v is pd.NA:

@@ -32,6 +32,7 @@ class BootOut:
     se: np.ndarray          # bootstrap standard errors (NaN for degenerate columns)
     crit: float             # sup-t critical value over the columns used for the band
     draws: int
+    corr: np.ndarray        # correlation of the bootstrap draws between columns (NaN for degenerate ones)
 
 
 def analytic_se(sums: np.ndarray, n: int) -> np.ndarray:
@@ -91,4 +92,21 @@ def multiplier(sums: np.ndarray, n: int, *, n_boot: int, kind: str, seed: int | 
         crit = float(np.quantile(bt[np.isfinite(bt)], 1 - alpha, method="inverted_cdf"))
     else:
         crit = float("nan")
-    return BootOut(se=se, crit=crit, draws=n_boot)
+    corr = np.full((k, k), np.nan)
+    if ok.any():
+        corr[np.ix_(ok, ok)] = np.atleast_2d(np.corrcoef(bres[:, ok], rowvar=False))
+    return BootOut(se=se, crit=crit, draws=n_boot, corr=corr)
+
+
+def bootstrap_vcov(bout: BootOut, analytic: np.ndarray) -> np.ndarray:
+    """The covariance a bootstrap result carries: ``D R D`` with ``D`` the bootstrap standard errors
+    (the table's, robust IQR-based as R ``did``'s ``mboot``) and ``R`` the correlation of the draws.
+
+    Its diagonal is the table's squared standard errors, so linear combinations, Wald tests and
+    HonestDiD read the same uncertainty the table shows (issue 12: they read the analytic one).
+    Columns whose bootstrap is degenerate keep their (zero-variance) analytic entries.
+    """
+    ok = np.isfinite(bout.se)
+    out = np.array(analytic, dtype=float, copy=True)
+    out[np.ix_(ok, ok)] = bout.corr[np.ix_(ok, ok)] * np.outer(bout.se[ok], bout.se[ok])
+    return out

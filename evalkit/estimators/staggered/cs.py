@@ -106,30 +106,31 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     ref = np.array([c.reference for c in grid.cells])
     n = design.unit_ids.size
     sums = boot.cluster_sums(grid.inf, design.unit_cluster)
-    vcov = boot.analytic_vcov(sums, n)
+    analytic = vcov = boot.analytic_vcov(sums, n)
     se = boot.analytic_se(sums, n)
     bout = None
     if bootstrap:
         bout = boot.multiplier(sums, n, n_boot=n_boot, kind=boot_weights, seed=seed, alpha=alpha,
                                band_cols=~ref, progress=progress)
-        se = bout.se
+        se, vcov = bout.se, boot.bootstrap_vcov(bout, analytic)
     table = _table(terms, grid.att, se, alpha, bout, ref)
     table["group"], table["time"], table["event_time"] = group, time_, time_ - group
     table["n_treated"], table["n_control"] = grid.n_treated, grid.n_control
-    diag.update(_diagnostics(design, grid, terms, group, time_, vcov, se, anticipation))
+    # R did's pre-test W uses the analytic covariance, with or without the bootstrap
+    diag.update(_diagnostics(design, grid, terms, group, time_, analytic, boot.analytic_se(sums, n), anticipation))
     meta = {"kind": "att_gt", "unit": unit, "time": time, "cohort": cohort, "covariates": covariates,
             "control_group": control_group, "method": method, "cluster": cluster, "weights": weights,
             "anticipation": anticipation, "base_period": base_period, "panel": bool(panel),
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
             "n_boot": n_boot, "group_shares": _shares(design)}
-    result = Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
-                    vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
-                    inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows,
-                    outcome=outcome, diagnostics=diag, meta=meta)
-    # the frame is built here and referenced nowhere else: Result's defensive deep copy (n x cells) is skipped
-    object.__setattr__(result, "influence", _influence(design, grid, terms, unit))
-    return result
+    # the influence frame is built here and referenced nowhere else: Result's defensive deep copy
+    # (n x cells) is skipped
+    return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
+                  vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
+                  inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows,
+                  outcome=outcome, diagnostics=diag, meta=meta,
+                  influence=_influence(design, grid, terms, unit), _own_influence=True)
 
 
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
@@ -185,7 +186,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     tab = _table(names, out.estimate, se, alpha, bout, ref, band_rows=np.arange(len(names)) < len(labels))
     if col:
         tab[col] = labels + [None]
-    vcov = boot.analytic_vcov(sums, n)
+    vcov = boot.analytic_vcov(sums, n) if bout is None else boot.bootstrap_vcov(bout, boot.analytic_vcov(sums, n))
     infl = pd.DataFrame(out.inf, index=inf.index, columns=names)
     infl = pd.concat([infl, inf[list(UNIT_COLUMNS)]], axis=1)
     return Result(estimator=f"cs_aggregate_{kind}", estimand=f"{kind} aggregation of ATT(g,t) (Callaway & Sant'Anna 2021)",
