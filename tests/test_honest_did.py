@@ -183,3 +183,20 @@ def test_bad_arrays():
         honest_did_arrays([0.1, 0.2], np.eye(2), 1, 1)
     with pytest.raises(ParameterError):
         honest_did("not a result")
+
+
+def test_flci_refuses_an_unconverged_solver(monkeypatch):
+    """Issue 12: the SLSQP result's success was never checked; a failed, infeasible answer gave an interval."""
+    from types import SimpleNamespace
+
+    from evalkit.diagnostics import _flci
+
+    def failing(fun, x0, **kwargs):
+        return SimpleNamespace(x=np.full_like(x0, 1e6), success=False, status=4, message="Inequality constraints incompatible")
+
+    S = np.eye(8) * 0.01 + 0.002
+    monkeypatch.setattr(_flci.optimize, "minimize", failing)
+    f = flci(np.zeros(8), S, 4, np.eye(4)[0], 0.01, 0.05)
+    # the failed answers (weights of 1e6) are never used: the interval falls back on the feasible
+    # minimum-variance weights, whose bias is known in closed form
+    assert np.isfinite(f.half_length) and np.max(np.abs(f.weights)) < 10

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from evalkit.errors import ValidationError
+
 
 @dataclass(frozen=True, slots=True)
 class FLCI:
@@ -63,7 +65,16 @@ def _min_bias(h, Q, a, c, k, K):
                             constraints=[{"type": "ineq", "fun": lambda z: h * h - var(unpack(z))}],
                             options={"ftol": 1e-14, "maxiter": 500})
     u = unpack(res.x)
+    if not _acceptable(res, var(u), h):
+        return np.inf, u  # this h is not used: its bias is unknown
     return float(np.abs(u).sum()), u
+
+
+def _acceptable(res, variance: float, h: float) -> bool:
+    """The SLSQP answer is used only if it is finite and feasible: success, or a stop at the
+    optimum that SLSQP reports as a line-search failure with the constraint still met."""
+    feasible = np.all(np.isfinite(res.x)) and variance <= h * h * (1 + 1e-8) + 1e-300
+    return bool(feasible and (res.success or res.status in (8, 9)))
 
 
 def _min_var_u(Q, a, k, K):
@@ -98,8 +109,13 @@ def flci(betahat, sigma, num_pre: int, l_vec, M: float, alpha: float, r_compat: 
     h_min, h0 = sd_of(u_min), sd_of(np.r_[np.zeros(K - 1), k])
 
     def half(h):
-        bias, u = _min_bias(h, Q, a, c, k, K)
+        if h <= h_min:  # the feasible set is the min-variance point itself: no optimisation needed
+            bias, u = float(np.abs(u_min).sum()), u_min
+        else:
+            bias, u = _min_bias(h, Q, a, c, k, K)
         b = M * (c0 + bias)
+        if not np.isfinite(bias):  # SLSQP found no feasible answer at this h: never chosen
+            return np.inf, u, b
         return _folded_quantile(1 - alpha, b / h, r_compat) * h, u, b
 
     cands = [h_min, h0]
@@ -111,6 +127,10 @@ def flci(betahat, sigma, num_pre: int, l_vec, M: float, alpha: float, r_compat: 
     hl, u, b = half(h)
     if h == h_min:
         u = u_min
+    if not np.isfinite(hl):
+        raise ValidationError("HonestDiD FLCI: the bias minimisation (SLSQP) did not converge to a feasible "
+                              "point for any standard deviation; check that sigma is a valid covariance matrix "
+                              "or use method='C-LF'.")
     w_all = np.r_[Dd @ u, l_vec]
     est = float(w_all @ betahat)
     return FLCI(est - hl, est + hl, hl, w_all, sd_of(u), b)
