@@ -33,7 +33,7 @@ def evalkit_cs_dr_cov_boot(df):
     import evalkit
 
     res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=COVARIATES,
-                         method="dr", cluster="area", bootstrap=True, n_boot=999, seed=1)
+                         method="dr", cluster="area", bootstrap=True, draws=999, seed=1)
     return evalkit.aggregate(res, "simple").tidy()["estimate"].iloc[0]
 
 
@@ -88,7 +88,8 @@ def evalkit_synth(df, placebo=False):
     import evalkit
 
     agg = synth_panel(df)
-    res = evalkit.synth(agg, outcome="y", unit="area", time="time", treated=0, treatment_start=SYNTH_START,
+    agg = agg.assign(cohort=np.where(agg["area"] == 0, SYNTH_START, 0))
+    res = evalkit.synth(agg, outcome="y", unit="area", time="time", cohort="cohort",
                         predictors={"y": SYNTH_PRE}, pre_periods=SYNTH_PRE, placebo=placebo, loo=False)
     return res.estimate("ATT") if not placebo else res.diagnostics["placebo_p_value"]
 

@@ -93,15 +93,15 @@ def test_cluster_sums_with_unequal_cluster_sizes():
     s = pd.Series(a.influence["ATT"].to_numpy()).groupby(cl_of_unit).sum().to_numpy()
     assert a.table["std_error"].iloc[0] == pytest.approx(np.sqrt((s**2).sum()) / n, rel=1e-12)
     # bootstrap on cluster sums agrees with the analytic SE
-    b = att_gt(df, **KW, cluster="area", bootstrap=True, n_boot=4000, seed=1)
+    b = att_gt(df, **KW, cluster="area", bootstrap=True, draws=4000, seed=1)
     np.testing.assert_allclose(b.table["std_error"], r.table["std_error"], rtol=0.15)
     assert r.inference.n_clusters == sizes.size and b.inference.method == "multiplier"
 
 
 # ------------------------------------------------------------------------------ bootstrap
 def test_bootstrap_seeded_and_bands(panel):
-    a = att_gt(panel, **KW, cluster="cluster", bootstrap=True, n_boot=499, seed=7)
-    b = att_gt(panel, **KW, cluster="cluster", bootstrap=True, n_boot=499, seed=7)
+    a = att_gt(panel, **KW, cluster="cluster", bootstrap=True, draws=499, seed=7)
+    b = att_gt(panel, **KW, cluster="cluster", bootstrap=True, draws=499, seed=7)
     pd.testing.assert_frame_equal(a.tidy(), b.tidy())
     t = a.table
     assert (t["band_high"] - t["band_low"] >= t["conf_high"] - t["conf_low"] - 1e-12).all()
@@ -111,7 +111,7 @@ def test_bootstrap_seeded_and_bands(panel):
     # without a seed, aggregate takes the result's: two identical calls agree (issue 12: SEs 0.01677 vs 0.01736)
     assert aggregate(a, "simple").tidy().equals(aggregate(a, "simple").tidy())
     assert aggregate(a, "simple").inference.seed == 7
-    mam = att_gt(panel, **KW, bootstrap=True, n_boot=499, seed=7, boot_weights="mammen")
+    mam = att_gt(panel, **KW, bootstrap=True, draws=499, seed=7, boot_weights="mammen")
     np.testing.assert_allclose(mam.table["std_error"], att_gt(panel, **KW).table["std_error"], rtol=0.2)
 
 
@@ -120,7 +120,7 @@ def test_bootstrap_results_carry_a_bootstrap_vcov(panel):
     wald_test and HonestDiD read another uncertainty than the table shows."""
     from evalkit.estimators.combine import lincom
 
-    a = att_gt(panel, **KW, cluster="cluster", bootstrap=True, n_boot=499, seed=7)
+    a = att_gt(panel, **KW, cluster="cluster", bootstrap=True, draws=499, seed=7)
     analytic = att_gt(panel, **KW, cluster="cluster")
     for res in (a, aggregate(a, "dynamic"), aggregate(a, "simple")):
         se = res.table.set_index("term")["std_error"].dropna()
@@ -136,7 +136,7 @@ def test_bootstrap_results_carry_a_bootstrap_vcov(panel):
 
 
 def test_bootstrap_progress(panel, capsys):
-    att_gt(panel, **KW, bootstrap=True, n_boot=200, seed=1, progress=True)
+    att_gt(panel, **KW, bootstrap=True, draws=200, seed=1, progress=True)
     assert "bootstrap" in capsys.readouterr().err
 
 

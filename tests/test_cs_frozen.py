@@ -31,7 +31,7 @@ CASES = {
                                                  anticipation=1),
     "unbalanced_dr_nocov_cluster": dict(method="dr", cluster="area"),
     "unbalanced_dr_cov_boot": dict(covariates=["x1", "x2"], method="dr", cluster="area", bootstrap=True,
-                                   n_boot=199, seed=7),
+                                   draws=199, seed=7),
     "balanced_dr_cov_cluster": dict(covariates=["x1", "x2"], method="dr", cluster="area", balanced=True),
     "rc_dr_cov": dict(covariates=["x1", "x2"], method="dr", panel=False),
 }

@@ -90,6 +90,18 @@ def test_deeply_immutable(results, name):
     assert res.to_json() == before and res.estimate(res.table["term"].iloc[0]) != 99.0
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_pickle_and_deepcopy_round_trip(results, name):
+    import copy
+    import pickle
+
+    res = results[name]
+    for back in (pickle.loads(pickle.dumps(res)), copy.deepcopy(res), copy.copy(res)):
+        assert back.to_json() == res.to_json()
+        with pytest.raises(TypeError):
+            back.diagnostics["x"] = 1
+
+
 def test_replace_makes_a_new_result(results):
     res = results["twfe"]
     new = res.replace(alpha=0.1, diagnostics={"x": [1, 2]})

@@ -53,7 +53,7 @@ def df():
 
 @pytest.fixture(scope="module")
 def res(df):
-    return sdid(df, **ARGS, treatment="d", se="placebo", n_reps=30, seed=3)
+    return sdid(df, **ARGS, treatment="d", se="placebo", draws=30, seed=3)
 
 
 # ------------------------------------------------------------------ kernels
@@ -137,7 +137,7 @@ def test_row_order_does_not_matter(df):
 # ------------------------------------------------------------------ staggered
 def test_staggered_cohorts_are_block_fits_and_weighted_by_unit_periods():
     df = simulate(cohorts=((2012, 2), (2016, 3)), seed=5)
-    r = sdid(df, **ARGS, cohort="g", se="placebo", n_reps=20, seed=1)
+    r = sdid(df, **ARGS, cohort="g", se="placebo", draws=20, seed=1)
     t = r.tidy().set_index("term")
     assert list(t.index) == ["ATT(g=2012)", "ATT(g=2016)", "ATT"]
     for g in (2012, 2016):
@@ -157,7 +157,7 @@ def test_staggered_cohorts_are_block_fits_and_weighted_by_unit_periods():
 @pytest.mark.parametrize("se", ["jackknife", "bootstrap"])
 def test_staggered_jackknife_and_bootstrap(se):
     df = simulate(cohorts=((2012, 2), (2016, 3)), seed=6)
-    r = sdid(df, **ARGS, cohort="g", se=se, n_reps=20, seed=2)
+    r = sdid(df, **ARGS, cohort="g", se=se, draws=20, seed=2)
     assert r.tidy()["std_error"].gt(0).all()
 
 
@@ -183,10 +183,10 @@ def test_jackknife_by_hand_with_fixed_weights(df):
 
 
 def test_same_seed_same_result_and_seed_recorded(df, res):
-    again = sdid(df, **ARGS, treatment="d", se="placebo", n_reps=30, seed=3)
+    again = sdid(df, **ARGS, treatment="d", se="placebo", draws=30, seed=3)
     pd.testing.assert_frame_equal(res.tidy(), again.tidy())
     assert res.inference.seed == 3 and res.inference.draws == 30
-    other = sdid(df, **ARGS, treatment="d", se="placebo", n_reps=30, seed=4)
+    other = sdid(df, **ARGS, treatment="d", se="placebo", draws=30, seed=4)
     assert other.table["std_error"].iloc[0] != res.table["std_error"].iloc[0]
 
 
@@ -198,7 +198,7 @@ def test_interval_is_normal(res):
 
 def test_one_treated_unit_placebo_works_jackknife_and_bootstrap_refuse():
     df = simulate(cohorts=((2015, 1),), seed=7)
-    assert sdid(df, **ARGS, treatment="d", se="placebo", n_reps=10, seed=1).table["std_error"].iloc[0] > 0
+    assert sdid(df, **ARGS, treatment="d", se="placebo", draws=10, seed=1).table["std_error"].iloc[0] > 0
     for se in ("jackknife", "bootstrap"):
         with pytest.raises(ValidationError, match="one treated unit"):
             sdid(df, **ARGS, treatment="d", se=se)
@@ -250,7 +250,7 @@ def test_plots_en_and_da(res):
 def test_deterministic_across_blas_threads(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); from tests.test_sdid import simulate, ARGS; "
             "from evalkit.estimators.sdid import sdid; "
-            "r = sdid(simulate(seed=11), **ARGS, treatment='d', se='placebo', n_reps=5, seed=1); "
+            "r = sdid(simulate(seed=11), **ARGS, treatment='d', se='placebo', draws=5, seed=1); "
             "print(repr(r.estimate()), repr(float(r.table['std_error'].iloc[0])))") % str(Path(__file__).resolve().parents[1])
     outs = []
     for threads in ("1", "2"):
@@ -268,7 +268,7 @@ def test_errors_derive_from_evalkit_error(df):
         (dict(treatment="dd"), ColumnError, "dd"),
         (dict(treatment="d", method="synth"), ParameterError, "method"),
         (dict(treatment="d", se="robust"), ParameterError, "se"),
-        (dict(treatment="d", n_reps=1), ParameterError, "n_reps"),
+        (dict(treatment="d", draws=1), ParameterError, "draws"),
         (dict(treatment="d", alpha=2), ParameterError, "alpha"),
     ]
     for kwargs, err, msg in bad:

@@ -64,7 +64,7 @@ def test_prop99_point_estimates_match_published(prop99, method, published):
 
 
 def test_prop99_sdid_placebo_se_comparable_to_published(prop99):
-    r = sdid(prop99, **P99, se="placebo", n_reps=200, seed=2021)
+    r = sdid(prop99, **P99, se="placebo", draws=200, seed=2021)
     se = float(r.table["std_error"].iloc[0])
     assert 6.0 <= se <= 11.0, se   # paper: 8.4; limit over all 38 placebos: 9.37
     d = r.diagnostics
@@ -120,7 +120,7 @@ def test_simulated_jackknife_placebo_bootstrap_match_peer(method):
     assert jk.estimate() == pytest.approx(float(peer), abs=1e-8)
     assert jk.table["std_error"].iloc[0] == pytest.approx(s.jackknife_se(peer), abs=1e-6)
     for se, peer_se in (("placebo", s.placebo_se), ("bootstrap", s.bootstrap_se)):
-        ours = sdid(df, **SIM, method=method, se=se, n_reps=10, seed=7)
+        ours = sdid(df, **SIM, method=method, se=se, draws=10, seed=7)
         theirs = peer_se(peer, 10, np.random.default_rng(7))
         assert ours.table["std_error"].iloc[0] == pytest.approx(theirs, abs=1e-6), se
 
@@ -152,6 +152,6 @@ def test_covariates_match_peer(method):
     assert list(ours.diagnostics["beta"].values()) == pytest.approx(list(np.asarray(peer.weights["beta"])), abs=1e-8)
     assert ours.table["std_error"].iloc[0] == pytest.approx(s.jackknife_se(peer), abs=1e-6)
     if method == "sdid":
-        pl = sdid(df, **SIM, covariates=["x1", "x2"], method=method, se="placebo", n_reps=3, seed=1)
+        pl = sdid(df, **SIM, covariates=["x1", "x2"], method=method, se="placebo", draws=3, seed=1)
         assert pl.table["std_error"].iloc[0] == pytest.approx(s.placebo_se(peer, 3, np.random.default_rng(1)),
                                                               abs=1e-6)

@@ -57,7 +57,7 @@ def test_bias_and_placebo_coverage():
     est = np.array([sdid(p, **ARGS, se=None).estimate() for p in panels])
     mcse = est.std(ddof=1) / np.sqrt(est.size)
     assert abs(est.mean() - TAU) < 4 * mcse, (est.mean(), mcse)
-    placebo = [sdid(p, **ARGS, se="placebo", n_reps=19, seed=i) for i, p in enumerate(panels[:40])]
+    placebo = [sdid(p, **ARGS, se="placebo", draws=19, seed=i) for i, p in enumerate(panels[:40])]
     hits, n = _covered(placebo)
     assert _within_binomial(hits, n), (hits, n)
 
@@ -65,7 +65,7 @@ def test_bias_and_placebo_coverage():
 def test_bootstrap_and_jackknife_coverage_with_more_treated_units():
     rng = np.random.default_rng(7)
     panels = [draw(rng, n1=10) for _ in range(30)]
-    boot = [sdid(p, **ARGS, se="bootstrap", n_reps=19, seed=i) for i, p in enumerate(panels)]
+    boot = [sdid(p, **ARGS, se="bootstrap", draws=19, seed=i) for i, p in enumerate(panels)]
     jack = [sdid(p, **ARGS, se="jackknife") for p in panels]
     for name, res in (("bootstrap", boot), ("jackknife", jack)):
         hits, n = _covered(res)

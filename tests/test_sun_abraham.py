@@ -126,9 +126,9 @@ def test_no_never_treated_errors_and_last_works():
     df = _panel()
     df = df[df["g"] > 0].reset_index(drop=True)
     with pytest.raises(ValidationError, match="never-treated"):
-        sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control="never")
+        sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control_group="never")
     with pytest.warns(EvalkitWarning, match="excluded"):
-        res = sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control="last")
+        res = sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control_group="last")
     assert res.diagnostics["n_dropped_after_last"] == int((df["year"] >= 2007).sum())
     assert res.tidy()["event_time"].max() == 2  # 2004 cohort observed until 2006
 
@@ -146,6 +146,6 @@ def test_single_unit_cohort_warns_and_always_treated_errors():
 def test_bad_parameters():
     df = _panel()
     with pytest.raises(Exception, match="control"):
-        sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control="notyet")
+        sun_abraham(df, outcome="y", unit="unit", time="year", cohort="g", control_group="notyet")
     with pytest.raises(Exception, match="no such column"):
         sun_abraham(df, outcome="yy", unit="unit", time="year", cohort="g")

@@ -44,6 +44,10 @@ def simulate(effect=5.0, n_donors=15, t0=20, t1=8, seed=1, treated_noise=0.05, n
     return pd.DataFrame(rows)
 
 
+# most tests use the deprecated treated=/treatment_start= (they keep working, with a FutureWarning);
+# test_cohort_and_treatment_like_sdid_and_deprecated_names shows cohort=/treatment= give the same result
+pytestmark = pytest.mark.filterwarnings("ignore:synth. treated= and treatment_start= are deprecated:FutureWarning")
+
 ARGS = dict(outcome="y", unit="area", time="year", treatment_start=2020,
             predictors=["x"], pre_periods=[2000, 2005, 2010, 2015, 2019])
 
@@ -231,7 +235,8 @@ def test_treated_outside_the_convex_hull_warns_with_its_pre_fit_rmspe(df):
     with pytest.warns(EvalkitWarning, match="outside the donors' convex hull") as rec:
         out = synth(high, treated="T0", **{**ARGS, "placebo": False, "loo": False})
     rmspe = out.diagnostics["pre_rmspe"]
-    assert f"{rmspe:.4g}" in str(rec[0].message) and rmspe > 10
+    hull = [str(w.message) for w in rec if "convex hull" in str(w.message)]
+    assert f"{rmspe:.4g}" in hull[0] and rmspe > 10
     assert out.diagnostics["hull_distance"]["T0"] > 10 and out.diagnostics["outside_hull"] == {"T0": True}
 
 
@@ -311,3 +316,24 @@ def test_initial_simplex_is_r_optim_convention():
     np.testing.assert_array_equal(sim[0], s)
     np.testing.assert_allclose(sim[1:] - s, 0.09 * np.eye(3))
     np.testing.assert_allclose(initial_simplex(np.zeros(2))[1:], 0.1 * np.eye(2))
+
+
+def test_cohort_and_treatment_like_sdid_and_deprecated_names(df, res):
+    """Issue 12: synth takes cohort=/treatment= like sdid; treated=/treatment_start= still work, with a warning."""
+    args = {k: v for k, v in ARGS.items() if k != "treatment_start"}
+    d = df.assign(cohort=np.where(df["area"] == "T0", 2020, 0),
+                  d=((df["area"] == "T0") & (df["year"] >= 2020)).astype(int))
+    by_cohort = synth(d, cohort="cohort", **args)
+    by_treatment = synth(d, treatment="d", **args)
+    for other in (by_cohort, by_treatment):
+        pd.testing.assert_frame_equal(other.tidy(), res.tidy())
+    with pytest.warns(FutureWarning, match="deprecated"):
+        synth(df, treated="T0", **ARGS)
+    with pytest.raises(ParameterError, match="one of cohort= or treatment="):
+        synth(d, cohort="cohort", treatment="d", **args)
+    stag = d.assign(cohort=np.where(d["area"] == "T0", 2020, np.where(d["area"] == "d1", 2018, 0)))
+    with pytest.raises(ValidationError, match="one adoption period"):
+        synth(stag, cohort="cohort", **args)
+    flip = d.assign(d=np.where((d["area"] == "T0") & (d["year"] == 2021), 0, d["d"]))
+    with pytest.raises(ValidationError, match="absorbing"):
+        synth(flip, treatment="d", **args)

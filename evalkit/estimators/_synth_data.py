@@ -6,6 +6,8 @@ caller's data (works on the copy made by :func:`select`).
 """
 from __future__ import annotations
 
+import math
+import warnings
 import numbers
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.core.checks import check_no_missing, check_numeric, check_unique_keys, select
+from evalkit.core.checks import (check_label_column, check_no_missing, check_numeric, check_unique_keys,
+                                 check_varies, select)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,8 @@ def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[
     if not np.all(values == np.round(values)):
         raise ValidationError(f"time={time!r} must hold whole numbers (years, quarters counted as integers).")
     times = np.unique(values.astype(np.int64))
-    if isinstance(treatment_start, bool) or not isinstance(treatment_start, numbers.Real):
+    if isinstance(treatment_start, bool) or not isinstance(treatment_start, numbers.Real) or not (
+            math.isfinite(treatment_start) and float(treatment_start).is_integer()):
         raise ParameterError(f"treatment_start={treatment_start!r} must be a period (a whole number).")
     pre = times < treatment_start
     if pre.sum() < 1 or (~pre).sum() < 1:
@@ -78,6 +82,19 @@ def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[
             f"treatment_start={treatment_start!r} must leave at least one period before and one from it on; "
             f"the data cover {times.min()}..{times.max()}.")
     return times, pre
+
+
+def _canonical_units(df: pd.DataFrame, unit: str) -> tuple:
+    """Unit ids in a canonical order (sorted when they sort), so that the row order never matters.
+
+    :func:`build_panel` then orders them by their outcome paths: with few predictors the donor
+    weights need not be unique, and the solver's answer would otherwise depend on the order
+    of the rows or on the ids."""
+    units = list(pd.unique(df[unit]))
+    try:
+        return tuple(sorted(units))
+    except TypeError:
+        return tuple(units)
 
 
 def _missing_message(y: pd.DataFrame, pre: np.ndarray, unit: str) -> str:
@@ -102,13 +119,17 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: ob
     check_no_missing(df, {"unit": unit, "time": time, "outcome": outcome})
     for col in [outcome, *spec_cols]:
         check_numeric(df, col, "outcome" if col == outcome else "predictors")
+    check_label_column(df, unit, "unit")
+    check_varies(df, outcome, "outcome")
     check_unique_keys(df, unit, time)
     times, pre = _check_times(df, time, treatment_start)
     df[time] = df[time].astype(np.int64)
-    units = tuple(pd.unique(df[unit]))
+    units = _canonical_units(df, unit)
     y = df.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=list(units))
     if y.isna().any().any():
         raise ValidationError(_missing_message(y, pre, unit))
+    order = np.lexsort(y.to_numpy(float)[::-1])  # by outcome path, first period first (stable: ties by id)
+    units, y = tuple(units[i] for i in order), y.iloc[:, order]
     treated_ids = _as_units(treated)
     missing = [t for t in treated_ids if t not in units]
     if missing:
@@ -154,3 +175,57 @@ def _pre_periods(pre_periods: object, times: np.ndarray, pre: np.ndarray, have_s
     if not items and not have_spec:
         raise ParameterError("No predictors: give predictors=[...] or pre_periods=[...].")
     return [int(p) for p in items]
+
+
+def treatment_timing(data: object, *, unit: str, time: str, cohort: str | None, treatment: str | None,
+                     treated: object, treatment_start: object) -> tuple[object, object]:
+    """(treated unit ids, first treated period) from ``cohort=`` or ``treatment=`` (as in sdid), or
+    from the deprecated ``treated=`` / ``treatment_start=`` (with a FutureWarning)."""
+    given = [name for name, value in (("cohort", cohort), ("treatment", treatment)) if value is not None]
+    old = [name for name, value in (("treated", treated), ("treatment_start", treatment_start)) if value is not None]
+    if len(given) > 1 or (given and old):
+        raise ParameterError(f"synth: give one of cohort= or treatment= (got {given + old}).")
+    if old:
+        if len(old) < 2:
+            raise ParameterError("synth: treated= and treatment_start= go together; better, give cohort= or "
+                                 "treatment= (a column, as in sdid).")
+        warnings.warn("synth: treated= and treatment_start= are deprecated and will be removed; give cohort= "
+                      "(first treated period per unit) or treatment= (a 0/1 column), as in sdid.",
+                      FutureWarning, stacklevel=3)
+        return treated, treatment_start
+    if not given:
+        raise ParameterError("synth needs cohort= (column of first treated periods, 0 = never) or treatment= "
+                             "(0/1 column).")
+    col = cohort if cohort is not None else treatment
+    df = select(data, {"unit": unit, "time": time, given[0]: col})
+    check_no_missing(df, {"unit": unit, "time": time})
+    check_numeric(df, col, given[0])
+    starts = _starts_from_cohort(df, unit, col) if cohort is not None else _starts_from_treatment(df, unit, time, col)
+    if starts.empty:
+        raise ValidationError(f"{given[0]}={col!r}: no unit is treated.")
+    if starts.nunique() > 1:
+        raise ValidationError(f"{given[0]}={col!r}: the treated units start in different periods "
+                              f"{sorted(starts.unique().tolist())}; synth takes one adoption period. Use "
+                              "sdid(cohort=...) for staggered adoption, or subset the data.")
+    return list(starts.index), int(starts.iloc[0])
+
+
+def _starts_from_cohort(df: pd.DataFrame, unit: str, col: str) -> pd.Series:
+    per_unit = df.groupby(unit, sort=True, observed=True)[col]
+    if (per_unit.nunique(dropna=False) > 1).any():
+        raise ValidationError(f"cohort={col!r} must be constant within each unit (its first treated period).")
+    first = per_unit.first()
+    return first[first.notna() & (first > 0)]
+
+
+def _starts_from_treatment(df: pd.DataFrame, unit: str, time: str, col: str) -> pd.Series:
+    values = df[col]
+    if values.isna().any() or not values.isin([0, 1]).all():
+        raise ValidationError(f"treatment={col!r} must be 0/1 without missing values.")
+    on = df[values == 1]
+    starts = on.groupby(unit, sort=True, observed=True)[time].min()
+    later = df[df[unit].isin(starts.index)]
+    should = later[time].to_numpy() >= later[unit].map(starts).to_numpy()
+    if (later[col].to_numpy() == 1).tolist() != should.tolist():
+        raise ValidationError(f"treatment={col!r} must switch on once and stay on (an absorbing treatment).")
+    return starts

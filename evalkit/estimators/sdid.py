@@ -8,16 +8,17 @@ and packs a :class:`~evalkit.results.Result`. Reproduces R ``synthdid``
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import renamed
+from evalkit.errors import ValidationError, check_choice
 from evalkit.estimators import _sdid_infer as infer
 from evalkit.estimators._sdid_data import SdidPanel, build_panel
 from evalkit.estimators._sdid_kernels import METHODS
+from evalkit.core import checks
 from evalkit.core.checks import check_alpha
 from evalkit.results import InferenceInfo, Result
 
@@ -28,8 +29,9 @@ ESTIMAND = {"sdid": "ATT on the treated unit-periods, synthetic DiD (Arkhangelsk
             "did": "ATT on the treated unit-periods, difference in differences (synthdid did_estimate)"}
 
 
+@renamed(n_reps="draws")
 def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str | None = None,
-         cohort: str | None = None, covariates=None, method: str = "sdid", se: str | None = "placebo", n_reps: int = 200,
+         cohort: str | None = None, covariates=None, method: str = "sdid", se: str | None = "placebo", draws: int = 200,
          seed: int | None = None, alpha: float = 0.05, progress: bool = False) -> Result:
     """Synthetic DiD estimate of the ATT, for one adoption period or staggered adoption.
 
@@ -52,7 +54,7 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     se : "placebo" (Algorithm 4; the only choice with one treated unit, needs more
         never-treated than treated units), "jackknife" (Algorithm 3; needs two treated units
         per cohort), "bootstrap" (Algorithm 2; needs two treated units), or None (no SE).
-    n_reps : placebo or bootstrap replications; ``seed`` makes them reproducible.
+    draws : placebo or bootstrap replications (formerly ``n_reps``); ``seed`` makes them reproducible.
     progress : show a progress bar over the replications.
 
     Returns a Result with one "ATT(g=<period>)" row per cohort (when there are several) and
@@ -64,32 +66,32 @@ def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     check_choice("method", method, list(METHODS))
     check_choice("se", se, [*SE_METHODS, None])
     alpha = check_alpha(alpha)
-    _check_reps(n_reps, seed)
+    _check_reps(draws, seed)
+    progress = checks.check_bool("progress", progress)
     panel = build_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, cohort=cohort,
                         covariates=covariates)
     _check_se_design(panel, se, method)
     base = infer.fit_design(panel.y, panel.cohort, panel.times, method, x=panel.x)
     if se == "jackknife" and method != "did":
         _check_jackknife_weights(base)
-    reps = _replicates(base, panel, method, se, n_reps, seed, progress)
+    reps = _replicates(base, panel, method, se, draws, seed, progress)
     se_values = infer.replicate_se(reps, se) if reps is not None else np.full(len(base.cohorts) + 1, np.nan)
     table = _table(base, panel, se_values, alpha)
-    draws = None if se is None else (panel.y.shape[0] if se == "jackknife" else n_reps)
+    n_draws = None if se is None else (panel.y.shape[0] if se == "jackknife" else draws)
     method_name = "none" if se is None else f"{se} (Arkhangelsky et al. 2021, Algorithm {ALGORITHM[se]})"
     return Result(
         estimator="sdid" if method == "sdid" else f"sdid_{method}", estimand=ESTIMAND[method], table=table,
-        vcov=None, alpha=alpha, inference=InferenceInfo(method=method_name, seed=seed, draws=draws),
+        vcov=None, alpha=alpha, inference=InferenceInfo(method=method_name, seed=checks.seed_label(seed),
+                                                        draws=n_draws),
         n_obs=panel.y.size, outcome=outcome, diagnostics=_diagnostics(base, panel, method),
         meta={"kind": "sdid", "unit": unit, "time": time, "treatment": treatment, "cohort": cohort,
-              "covariates": list(panel.covariates), "method": method, "se": se, "n_reps": n_reps, "cohorts": list(panel.cohorts)},
+              "covariates": list(panel.covariates), "method": method, "se": se, "draws": draws, "cohorts": list(panel.cohorts)},
     )
 
 
 def _check_reps(n_reps: object, seed: object) -> None:
-    if isinstance(n_reps, bool) or not isinstance(n_reps, numbers.Integral) or n_reps < 2:
-        raise ParameterError(f"n_reps={n_reps!r} must be an integer >= 2 (200 or more for reporting).")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ParameterError(f"seed={seed!r} must be an integer or None.")
+    checks.check_count("draws", n_reps, minimum=2)  # 200 or more for reporting
+    checks.check_seed("seed", seed)
 
 
 def _check_se_design(panel: SdidPanel, se: str | None, method: str) -> None:
@@ -157,7 +159,7 @@ def _cohort_diag(c: infer.CohortFit, panel: SdidPanel, method: str, share: float
         "zeta_lambda": float(c.opts.zeta_lambda), "omega_intercept": intercept,
         "pre_fit_rmse": float(np.sqrt(np.mean((gap - intercept) ** 2))),
         "n_treated": int(c.treated.size), "n_post": int(panel.times.size - c.t0), "weight": share,
-        "beta": dict(zip(panel.covariates, c.fit.beta.tolist())),
+        "beta": dict(zip(panel.covariates, (c.fit.beta / np.asarray(panel.x_scale)).tolist())),
         "n_iter_omega": c.fit.n_iter_omega, "n_iter_lambda": c.fit.n_iter_lambda,
         "treated_units": [str(panel.units[i]) for i in c.treated],
         "paths": {"time": [int(t) for t in panel.times], "treated": treated.tolist(),

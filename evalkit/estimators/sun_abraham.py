@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from evalkit.errors import EvalkitWarning, ValidationError, check_choice
 from evalkit.core import checks as v
+from evalkit.core.aliases import renamed
 from evalkit.core.clusters import cr1_factor
 from evalkit.core.demean import twoway_fit
 from evalkit.inference import wald_table
@@ -41,8 +42,9 @@ from evalkit.results import InferenceInfo, Result
 ESTIMAND = "Interaction-weighted effect at each event time (Sun & Abraham 2021)"
 
 
+@renamed(control="control_group")
 def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int | None = None,
-                lags: int | None = None, cluster: str | None = None, control: str = "never",
+                lags: int | None = None, cluster: str | None = None, control_group: str = "never",
                 alpha: float = 0.05) -> Result:
     """Sun & Abraham (2021) event study; one row per event time plus "ATT".
 
@@ -56,7 +58,7 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     leads, lags : report event times in [-leads, lags] (None: all). The model
         always interacts every relative period (Sun & Abraham's recommendation);
         leads/lags only select the reported aggregates. "ATT" uses all post periods.
-    control : "never" - never-treated units are the control cohort (required);
+    control_group : (formerly ``control``) "never" - never-treated units are the control cohort (required);
         "last" - the last-treated cohort is the control (with any never-treated
         units), and rows from its first treated period on are excluded from
         estimation (counted in ``diagnostics["n_dropped_after_last"]``, with a warning).
@@ -67,17 +69,23 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     (the factor is ``diagnostics["cr1_factor"]``).
     """
     alpha = v.check_alpha(alpha)
-    check_choice("control", control, ["never", "last"])
+    check_choice("control_group", control_group, ["never", "last"])
     leads = None if leads is None else v.check_nonneg_int("leads", leads)
     lags = None if lags is None else v.check_nonneg_int("lags", lags)
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster})
     v.check_numeric(df, outcome, "outcome")
     v.check_numeric(df, time, "time")
-    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster})
+    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
+        v.check_label_column(df, col, param)
+    v.check_whole(df, time, "time")
     v.check_cohort(df, cohort, unit)
     df, n_missing = v.drop_missing(df, outcome)
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_has_treated(df, cohort)
+    v.check_levels(df, cluster or unit, "cluster" if cluster else "unit", 2, "clusters for cluster-robust inference")
     v.check_unique_keys(df, unit, time)
-    df, g_ctrl, n_after_last = _control_cohort(df, time, cohort, control)
+    df, g_ctrl, n_after_last = _control_cohort(df, time, cohort, control_group)
     cl_col = cluster if cluster is not None else unit
 
     design = _design(df, unit=unit, time=time, cohort=cohort, control_mask=g_ctrl)
@@ -106,7 +114,7 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         "n_interactions": design.n_interactions, "cr1_factor": factor,
         "n_clusters": n_clusters, "unit_nested_in_cluster": design_nested(design.unit, clusters),
     }
-    meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "control": control,
+    meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "control_group": control_group,
             "leads": leads, "lags": lags, "reference": -1}
     return Result(estimator="sun_abraham", estimand=ESTIMAND, table=table,
                   vcov=pd.DataFrame(vcov, index=names, columns=names), alpha=alpha, inference=info,
@@ -122,18 +130,18 @@ def _control_cohort(df: pd.DataFrame, time: str, cohort: str, control: str) -> t
     if control == "never":
         if not never.any():
             raise ValidationError(
-                "control='never' needs never-treated units (cohort 0, or first treated after the last period), "
-                "but every unit is treated in the sample. Use control='last' to compare with the last-treated cohort."
+                "control_group='never' needs never-treated units (cohort 0, or first treated after the last period), "
+                "but every unit is treated in the sample. Use control_group='last' to compare with the last-treated cohort."
             )
         return df, never, 0
     treated = g[~never]
     if len(np.unique(treated)) < 2:
-        raise ValidationError("control='last' needs at least two treated cohorts (one of them becomes the control).")
+        raise ValidationError("control_group='last' needs at least two treated cohorts (one of them becomes the control).")
     g_last = treated.max()
     keep = df[time].to_numpy(float) < g_last
     n_drop = int((~keep).sum())
     if n_drop:
-        warnings.warn(f"control='last': excluded {n_drop} of {len(df)} rows from period {g_last:g} on "
+        warnings.warn(f"control_group='last': excluded {n_drop} of {len(df)} rows from period {g_last:g} on "
                       f"(when the control cohort {g_last:g} is itself treated).", EvalkitWarning, stacklevel=3)
     ctrl = (never | (g == g_last))[keep]
     return df.loc[keep].reset_index(drop=True), ctrl, n_drop

@@ -23,10 +23,11 @@ import pandas as pd
 
 import warnings
 
-from evalkit.errors import EvalkitWarning, ParameterError, check_choice
-from evalkit.estimators._synth_data import SynthPanel, build_panel
+from evalkit.errors import EvalkitWarning, check_choice
+from evalkit.estimators._synth_data import SynthPanel, build_panel, treatment_timing
 from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_distance, placebo_pvalues, placebo_sets,
                                                rmspe_ratio)
+from evalkit.core import checks
 from evalkit.core.checks import check_alpha
 from evalkit.progress import bar
 from evalkit.results import InferenceInfo, Result
@@ -69,8 +70,8 @@ def _leave_one_out(panel: SynthPanel, fits: list, v: str, progress: bool) -> dic
     return out
 
 
-def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, treatment_start: int,
-          predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
+def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
+          treatment: str | None = None, treated=None, treatment_start: int | None = None, predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
           placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = None,
           max_placebo_sets: int = MAX_PLACEBO_SETS) -> Result:
     """Synthetic control estimate of the effect on ``treated`` from ``treatment_start`` on.
@@ -79,8 +80,13 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
     ----------
     data : balanced long panel, one row per unit and period (not modified).
     outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
-    treated : id of the treated unit, or a list of ids (gaps are averaged, see module doc).
-    treatment_start : first treated period; earlier periods are the pre-period.
+    cohort : column with each unit's first treated period (0 or missing: never treated), as in
+        :func:`evalkit.estimators.sdid`; the treated units are those with a cohort, and they
+        must share one adoption period (use ``sdid(cohort=...)`` for staggered adoption).
+    treatment : alternatively, a 0/1 column that switches on once, in the same period for
+        every treated unit. Give ``cohort`` or ``treatment``.
+    treated, treatment_start : deprecated (a :class:`FutureWarning`): the treated unit id(s)
+        (gaps are averaged, see module doc) and the first treated period.
     predictors : None, a list of columns (each averaged over all pre periods), or a mapping
         column -> periods averaged over (e.g. ``{"beer": range(1984, 1989)}``).
     pre_periods : pre-treatment periods whose outcome level is a predictor. With neither
@@ -98,10 +104,12 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
     """
     check_choice("v", v, ["optimize", "equal"])
     alpha = check_alpha(alpha)
-    if isinstance(max_placebo_sets, bool) or not isinstance(max_placebo_sets, int) or max_placebo_sets < 1:
-        raise ParameterError(f"max_placebo_sets={max_placebo_sets!r} must be a positive integer.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ParameterError(f"seed={seed!r} must be an integer or None.")
+    max_placebo_sets = checks.check_count("max_placebo_sets", max_placebo_sets)
+    seed = checks.check_seed("seed", seed)
+    placebo, loo, progress = (checks.check_bool(k, x) for k, x in
+                              (("placebo", placebo), ("loo", loo), ("progress", progress)))
+    treated, treatment_start = treatment_timing(data, unit=unit, time=time, cohort=cohort, treatment=treatment,
+                                                treated=treated, treatment_start=treatment_start)
     panel = build_panel(data, outcome=outcome, unit=unit, time=time, treated=treated,
                         treatment_start=treatment_start, predictors=predictors, pre_periods=pre_periods)
     fits = _fit_group(panel, panel.treated, panel.donors, v)
@@ -123,7 +131,7 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treated, tr
     return Result(
         estimator="synth", estimand="ATT on the treated unit(s), treated minus synthetic control",
         table=table, vcov=None, alpha=alpha,
-        inference=InferenceInfo(method=method, seed=seed, draws=n_sets),
+        inference=InferenceInfo(method=method, seed=checks.seed_label(seed), draws=n_sets),
         n_obs=panel.y.size, outcome=outcome, diagnostics=diagnostics,
         meta={"unit": unit, "time": time, "treated": [panel.units[i] for i in panel.treated],
               "treatment_start": int(treatment_start), "v": v, "predictors": list(panel.predictor_names)},

@@ -32,20 +32,20 @@ def refit(result, data: pd.DataFrame, **override):
         kw = {k: m[k] for k in ("unit", "time", "cohort", "leads", "lags", "cluster", "reference", "bin_endpoints")}
         return est.event_study(data, **{**base, **kw, **override})
     if name == "sun_abraham":
-        kw = {k: m[k] for k in ("unit", "time", "cohort", "leads", "lags", "cluster", "control")}
+        kw = {k: m[k] for k in ("unit", "time", "cohort", "leads", "lags", "cluster", "control_group")}
         return est.sun_abraham(data, **{**base, **kw, **override})
     if name == "did_imputation":
         kw = {k: m[k] for k in ("unit", "time", "cohort", "cluster", "weights", "horizons", "pretrends")}
         return est.did_imputation(data, **{**base, **kw, **override})
     if name.startswith("cs_"):
         kw = {k: m[k] for k in ("unit", "time", "cohort", "covariates", "control_group", "method", "cluster",
-                                "weights", "anticipation", "base_period", "panel", "n_boot", "boot_weights")}
+                                "weights", "anticipation", "base_period", "panel", "draws", "boot_weights")}
         att = att_gt(data, **{**base, **kw, **override})
         if name == "cs_att_gt":
             return att
         kind = name.removeprefix("cs_aggregate_")
         return aggregate(att, kind, balance_e=m.get("balance_e"), min_e=_inf(m.get("min_e"), -1),
-                         max_e=_inf(m.get("max_e"), 1), n_boot=m.get("n_boot", 999), seed=override.get("seed"))
+                         max_e=_inf(m.get("max_e"), 1), draws=m.get("draws", m.get("n_boot", 999)), seed=override.get("seed"))
     raise ParameterError(f"Cannot re-estimate a {name!r} result; re-estimation works for {list(REFITTABLE)}.")
 
 

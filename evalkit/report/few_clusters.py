@@ -91,11 +91,11 @@ def synth_fits(area: pd.DataFrame, outcome: str, *, alpha: float, max_treated: i
     fits = {}
     for unit in (u for u in treated if u in complete):
         rows = area[area["OMR_ID"] == unit]
-        data = pd.concat([rows, donors])[["OMR_ID", "AAR", outcome]]
+        data = pd.concat([rows, donors])[["OMR_ID", "AAR", "cohort", outcome]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EvalkitWarning)  # the table shows the pre-period RMSPE and the hull check
-            fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", treated=unit,
-                                    treatment_start=int(rows["cohort"].iloc[0]), alpha=alpha, loo=False)
+            fits[int(unit)] = synth(data, outcome=outcome, unit="OMR_ID", time="AAR", cohort="cohort", alpha=alpha,
+                                    loo=False)
     return fits
 
 

@@ -196,7 +196,7 @@ class Study:
             warnings.simplefilter("always", EvalkitWarning)
             result = att_gt(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort",
                             control_group="never", method="dr", cluster="OMR_ID", alpha=self.p["alpha"],
-                            bootstrap=True, n_boot=999, seed=self.p["seed"])
+                            bootstrap=True, draws=999, seed=self.p["seed"])
         # estimator warnings become report notes (not a stderr box with file paths)
         self.notes["cs"] = [str(w.message) for w in seen if issubclass(w.category, EvalkitWarning)]
         return result

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +152,11 @@ class Result:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Result is immutable: cannot delete {name!r}.")
 
+    def __reduce__(self):  # pickling and copy.deepcopy rebuild through the constructor
+        fields = {f: getattr(self, f) for f in _FIELDS}
+        fields["diagnostics"], fields["meta"] = _thaw(self._diagnostics), _thaw(self._meta)
+        return _rebuild, (fields,)
+
     @property
     def table(self) -> pd.DataFrame:
         return _handout(self._table)
@@ -211,10 +215,11 @@ class Result:
     def with_inference(self, method: str, data: pd.DataFrame | None = None, **options: Any) -> "Result":
         """A new result with inference by ``method`` ("cr1", "hc1", "cr2", "cr3", "wild",
         "randomization", "analytic", "multiplier", as the estimator allows); see
-        :func:`evalkit.inference.choice.with_inference` for ``data`` and the options."""
-        from evalkit.inference.choice import with_inference
+        :func:`evalkit.inference.choice.with_inference` for ``data`` and the options (an unknown
+        option names the closest valid one)."""
+        from evalkit.inference.choice import check_options, with_inference
 
-        return with_inference(self, method, data, **options)
+        return with_inference(self, method, data, **check_options(options))
 
     # ------------------------------------------------------------------ access
     def tidy(self) -> pd.DataFrame:
@@ -342,6 +347,10 @@ class Result:
         return cls.from_dict(json.loads(text))
 
 
+def _rebuild(fields: dict) -> "Result":
+    return Result(**fields)
+
+
 def _frozen_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Make every block of ``frame`` (a private copy) read-only."""
     for block in frame._mgr.blocks:
@@ -359,7 +368,7 @@ def _handout(frame: pd.DataFrame) -> pd.DataFrame:
 def _freeze(value: Any) -> Any:
     """Deeply read-only version of a diagnostics / meta value."""
     if isinstance(value, Mapping):
-        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, list):
         return FrozenList(_freeze(v) for v in value)
     if isinstance(value, tuple):
@@ -375,6 +384,22 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+class FrozenDict(dict):
+    """A dict that cannot change (still a dict: ``json.dumps`` and ``dict(...)`` work on it)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("this mapping belongs to an immutable Result and cannot be changed; copy it with dict(...)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return id(self)
+
+    def __reduce__(self):
+        return FrozenDict, (dict(self),)
+
+
 class FrozenList(list):
     """A list that cannot change (diagnostics stay usable as lists, e.g. in ``frame.loc[cells]``)."""
 
@@ -386,6 +411,9 @@ class FrozenList(list):
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(self))
+
+    def __reduce__(self):
+        return FrozenList, (list(self),)
 
 
 def _frozen_series(series: pd.Series) -> pd.Series:

@@ -62,21 +62,21 @@ def _progress(total: int, enabled: bool):
         return None
 
 
-def multiplier(sums: np.ndarray, n: int, *, n_boot: int, kind: str, seed: int | None, alpha: float,
+def multiplier(sums: np.ndarray, n: int, *, draws: int, kind: str, seed: int | None, alpha: float,
                band_cols: np.ndarray | None = None, progress: bool = False) -> BootOut:
     """Multiplier bootstrap on cluster sums ``sums`` (G x k)."""
     rng = np.random.default_rng(seed)
     n_clusters, k = sums.shape
-    bres = np.empty((n_boot, k))
-    bar = _progress(n_boot, progress)
-    for start in range(0, n_boot, CHUNK):
-        stop = min(start + CHUNK, n_boot)
+    bres = np.empty((draws, k))
+    bar = _progress(draws, progress)
+    for start in range(0, draws, CHUNK):
+        stop = min(start + CHUNK, draws)
         v = _multipliers(rng, (stop - start, n_clusters), kind)
         bres[start:stop] = v @ sums / np.sqrt(n_clusters)
         if bar is not None:
             bar.update(stop - start)
         elif progress:
-            print(f"\rmultiplier bootstrap {stop}/{n_boot}", end="", file=sys.stderr, flush=True)
+            print(f"\rmultiplier bootstrap {stop}/{draws}", end="", file=sys.stderr, flush=True)
     if bar is not None:
         bar.close()
     elif progress:
@@ -95,7 +95,7 @@ def multiplier(sums: np.ndarray, n: int, *, n_boot: int, kind: str, seed: int | 
     corr = np.full((k, k), np.nan)
     if ok.any():
         corr[np.ix_(ok, ok)] = np.atleast_2d(np.corrcoef(bres[:, ok], rowvar=False))
-    return BootOut(se=se, crit=crit, draws=n_boot, corr=corr)
+    return BootOut(se=se, crit=crit, draws=draws, corr=corr)
 
 
 def bootstrap_vcov(bout: BootOut, analytic: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ validates, calls and packs one immutable :class:`~evalkit.results.Result`.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from evalkit.core.aliases import renamed
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v
 from evalkit.estimators.staggered import _aggregate as agg
@@ -30,10 +30,11 @@ ESTIMAND = "ATT(g,t): average effect in period t on the units first treated in p
 UNIT_COLUMNS = (".cohort", ".weight", ".cluster")
 
 
+@renamed(n_boot="draws")
 def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, cohort: str, covariates=None,
            control_group: str = "never", method: str = "dr", cluster: str | None = None,
            weights: str | None = None, anticipation: int = 0, base_period: str = "varying", panel: bool = True,
-           alpha: float = 0.05, bootstrap: bool = False, n_boot: int = 999, boot_weights: str = "rademacher",
+           alpha: float = 0.05, bootstrap: bool = False, draws: int = 999, boot_weights: str = "rademacher",
            seed: int | None = None, progress: bool = False) -> Result:
     """Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021).
 
@@ -64,7 +65,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
         cell uses every row of the two periods (repeated cross-section kernels)
         and influence functions are summed by unit; no unit is dropped.
         ``panel=False``: repeated cross-sections, every row its own unit.
-    bootstrap : multiplier bootstrap (``n_boot`` draws of ``boot_weights`` per
+    bootstrap : multiplier bootstrap (``draws`` draws of ``boot_weights`` per
         cluster, ``seed``); then ``std_error`` is the bootstrap SE (IQR scale, as R)
         and ``band_low/band_high`` is the simultaneous sup-t band over all cells.
 
@@ -82,8 +83,12 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     an EvalkitWarning (as R) and are estimated; their SEs are unreliable.
     """
     alpha = v.check_alpha(alpha)
-    covariates = _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, n_boot)
+    covariates = _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, draws)
     anticipation = v.check_nonneg_int("anticipation", anticipation)
+    bootstrap, progress = v.check_bool("bootstrap", bootstrap), v.check_bool("progress", progress)
+    seed = v.check_seed("seed", seed)
+    v.check_roles({"outcome": outcome, "unit": unit if panel else None, "time": time, "cohort": cohort,
+                   "cluster": cluster, "weights": weights, "covariates": covariates})
     spec = dict(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, covariates=covariates,
                 cluster=cluster, weights=weights, panel=bool(panel), anticipation=anticipation,
                 control_group=control_group)
@@ -110,7 +115,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     se = boot.analytic_se(sums, n)
     bout = None
     if bootstrap:
-        bout = boot.multiplier(sums, n, n_boot=n_boot, kind=boot_weights, seed=seed, alpha=alpha,
+        bout = boot.multiplier(sums, n, draws=draws, kind=boot_weights, seed=seed, alpha=alpha,
                                band_cols=~ref, progress=progress)
         se, vcov = bout.se, boot.bootstrap_vcov(bout, analytic)
     table = _table(terms, grid.att, se, alpha, bout, ref)
@@ -123,19 +128,20 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
             "anticipation": anticipation, "base_period": base_period, "panel": bool(panel),
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
-            "n_boot": n_boot, "group_shares": _shares(design)}
+            "draws": draws, "group_shares": _shares(design)}
     # the influence frame is built here and referenced nowhere else: Result's defensive deep copy
     # (n x cells) is skipped
     return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
                   vcov=pd.DataFrame(vcov, index=terms, columns=terms), alpha=alpha,
-                  inference=_info(bootstrap, design, cluster, seed, n_boot), n_obs=design.n_rows,
+                  inference=_info(bootstrap, design, cluster, v.seed_label(seed), draws), n_obs=design.n_rows,
                   outcome=outcome, diagnostics=diag, meta=meta,
                   influence=_influence(design, grid, terms, unit), _own_influence=True)
 
 
+@renamed(n_boot="draws")
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
               max_e: float = math.inf, alpha: float | None = None, bootstrap: bool | None = None,
-              n_boot: int = 999, seed: int | None = None) -> Result:
+              draws: int = 999, seed: int | None = None) -> Result:
     """Aggregate ATT(g,t) as R ``did::aggte`` ("simple", "group", "dynamic", "calendar").
 
     Weights are group shares P(G=g); the influence function includes R's
@@ -153,11 +159,17 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
                              "(a result rebuilt from JSON has none).")
     alpha = result.alpha if alpha is None else v.check_alpha(alpha)
     meta = result.meta
-    bootstrap = meta["bootstrap"] if bootstrap is None else bool(bootstrap)
+    bootstrap = meta["bootstrap"] if bootstrap is None else v.check_bool("bootstrap", bootstrap)
+    seed = v.check_seed("seed", seed)
+    draws = v.check_count("draws", draws, minimum=10)
     if seed is None and bootstrap:  # the same draws as the result's, so two identical calls agree
         seed = result.inference.seed
     if balance_e is not None:
-        balance_e = v.check_nonneg_int("balance_e", balance_e) if balance_e >= 0 else int(balance_e)
+        balance_e = v.check_int("balance_e", balance_e)
+    min_e, max_e = v.check_whole_or_inf("min_e", min_e), v.check_whole_or_inf("max_e", max_e)
+    min_e, max_e = (-math.inf if math.isnan(min_e) else min_e), (math.inf if math.isnan(max_e) else max_e)
+    if min_e > max_e:
+        raise ParameterError(f"min_e={min_e:g} must not exceed max_e={max_e:g}.")
     table = result.table[~result.table["reference"]] if kind != "dynamic" else result.table
     terms = list(table["term"])
     inf = result.influence
@@ -176,7 +188,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     labels = list(out.labels)
     if bootstrap:
         band_cols = np.array([True] * len(labels) + [False])
-        bout = boot.multiplier(sums, n, n_boot=n_boot, kind=meta["boot_weights"], seed=seed, alpha=alpha,
+        bout = boot.multiplier(sums, n, draws=draws, kind=meta["boot_weights"], seed=seed, alpha=alpha,
                                band_cols=band_cols if labels else None)
         se = bout.se
     col = {"group": "group", "dynamic": "event_time", "calendar": "time"}.get(kind)
@@ -192,8 +204,9 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     return Result(estimator=f"cs_aggregate_{kind}", estimand=f"{kind} aggregation of ATT(g,t) (Callaway & Sant'Anna 2021)",
                   table=tab, vcov=pd.DataFrame(vcov, index=names, columns=names), alpha=alpha,
                   inference=InferenceInfo(method="multiplier" if bootstrap else "analytic", cluster=meta["cluster"],
-                                          n_clusters=result.inference.n_clusters, seed=seed if bootstrap else None,
-                                          draws=n_boot if bootstrap else None),
+                                          n_clusters=result.inference.n_clusters,
+                                          seed=v.seed_label(seed) if bootstrap else None,
+                                          draws=draws if bootstrap else None),
                   n_obs=result.n_obs, outcome=result.outcome,
                   diagnostics={"att_gt_dropped_cells": result.diagnostics.get("dropped_cells", [])},
                   meta={**dict(meta), "kind": f"aggregate_{kind}", "balance_e": balance_e,
@@ -202,7 +215,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, n_boot):
+def _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, draws):
     check_choice("control_group", control_group, ["never", "notyet"])
     check_choice("method", method, ["dr", "ipw", "reg"])
     check_choice("base_period", base_period, ["varying", "universal"])
@@ -211,11 +224,8 @@ def _check_args(covariates, control_group, method, base_period, boot_weights, un
         raise ParameterError(f"panel={panel!r} must be True or False.")
     if panel and unit is None:
         raise ParameterError("unit=... is required with panel=True (use panel=False for repeated cross-sections).")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 10:
-        raise ParameterError(f"n_boot={n_boot!r} must be an integer >= 10.")
-    if covariates is None:
-        return []
-    return [covariates] if isinstance(covariates, str) else list(covariates)
+    v.check_count("draws", draws, minimum=10)
+    return v.as_columns("covariates", covariates)
 
 
 def _warn_small_cohorts(design, n_cov):
@@ -277,10 +287,10 @@ def _shares(design):
     return {int(g): float(np.mean(design.unit_weight * (design.unit_cohort == g))) for g in cohorts}
 
 
-def _info(bootstrap, design, cluster, seed, n_boot):
+def _info(bootstrap, design, cluster, seed, draws):
     n_cl = None if design.unit_cluster is None else int(design.unit_cluster.max()) + 1
     return InferenceInfo(method="multiplier" if bootstrap else "analytic", cluster=cluster, n_clusters=n_cl,
-                         df=None, seed=seed if bootstrap else None, draws=n_boot if bootstrap else None)
+                         df=None, seed=seed if bootstrap else None, draws=draws if bootstrap else None)
 
 
 def _influence(design, grid, terms, unit):
