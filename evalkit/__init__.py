@@ -1,30 +1,59 @@
 """evalkit: evaluation of interventions in Danish vulnerable housing areas.
 
 Data -> panel -> estimator -> result -> report. See README.md.
+
+``import evalkit`` is cheap: the public names below are loaded on first use (PEP 562), so a
+notebook or the CLI pays for statsmodels, linearmodels, DuckDB and pandera only when it uses
+what needs them.
 """
-from evalkit.data import Microdata, build_area_panel, build_cohort_panel, open_microdata, simulate
-from evalkit.domain import (AreaIndicators, ListResult, ListRules, RegisterConfig, area_indicators, attach_cohort,
-                            cohort_design_panel, cohorts_from_history, compare_estimands, compute_lists,
-                            cost_per_effect, decompose_change, estimand_paragraph, goal_attainment, list_history,
-                            load_register_config, load_thresholds, match_areas, minimum_detectable_effect, plan,
-                            restrict_pool, simulate_power, treatment_cohorts)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
-from evalkit.estimators import (bacon, bacon_plot, did2x2, did_imputation, event_study, sdid, sdid_plot, sun_abraham,
-                                synth, synth_plot, twfe)
-from evalkit.diagnostics import SensitivityResult, honest_did, honest_did_arrays
-from evalkit.estimators.combine import post_average, pretrend_test, wald_test
-from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.inference import cr2_vcov, cr3_vcov, wild_cluster_bootstrap
-from evalkit.results import Result
 
 __version__ = "0.1.0"
-__all__ = [
-    "AreaIndicators", "ListResult", "ListRules", "RegisterConfig", "area_indicators", "compute_lists",
-    "list_history", "load_register_config", "load_thresholds",
-    "ColumnError", "EvalkitError", "SensitivityResult", "aggregate", "att_gt", "cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap", "bacon", "bacon_plot", "did_imputation", "sdid", "sdid_plot", "sun_abraham", "synth", "synth_plot", "honest_did", "honest_did_arrays", "EvalkitWarning", "Microdata", "ParameterError", "Result", "ValidationError",
-    "__version__", "attach_cohort", "build_area_panel", "build_cohort_panel", "did2x2", "event_study",
-    "open_microdata", "post_average", "pretrend_test", "simulate", "treatment_cohorts", "twfe", "wald_test",
-    "cohort_design_panel", "cohorts_from_history", "compare_estimands", "cost_per_effect", "decompose_change",
-    "estimand_paragraph", "goal_attainment", "match_areas", "minimum_detectable_effect", "plan", "restrict_pool",
-    "simulate_power",
-]
+
+#: public name -> module that defines it (layers, bottom to top: core, data, results,
+#: inference, diagnostics, estimators, domain, report)
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(["Microdata", "build_area_panel", "build_cohort_panel", "open_microdata", "simulate"],
+                    "evalkit.data"),
+    **dict.fromkeys(["Result"], "evalkit.results"),
+    **dict.fromkeys(["cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
+    **dict.fromkeys(["SensitivityResult", "honest_did", "honest_did_arrays"], "evalkit.diagnostics"),
+    **dict.fromkeys(["bacon", "bacon_plot", "did2x2", "did_imputation", "event_study", "sdid", "sdid_plot",
+                     "sun_abraham", "synth", "synth_plot", "twfe"], "evalkit.estimators"),
+    **dict.fromkeys(["post_average", "pretrend_test", "wald_test"], "evalkit.estimators.combine"),
+    **dict.fromkeys(["aggregate", "att_gt"], "evalkit.estimators.staggered"),
+    **dict.fromkeys(["AreaIndicators", "ListResult", "ListRules", "RegisterConfig", "area_indicators",
+                     "attach_cohort", "cohort_design_panel", "cohorts_from_history", "compare_estimands",
+                     "compute_lists", "cost_per_effect", "decompose_change", "estimand_paragraph",
+                     "goal_attainment", "list_history", "load_register_config", "load_thresholds", "match_areas",
+                     "minimum_detectable_effect", "plan", "restrict_pool", "simulate_power", "treatment_cohorts"],
+                    "evalkit.domain"),
+}
+
+__all__ = ["ColumnError", "EvalkitError", "EvalkitWarning", "ParameterError", "ValidationError", "__version__",
+           *_LAZY]
+
+
+#: subpackages reachable as attributes (``evalkit.estimators.twfe`` after ``import evalkit``)
+_SUBMODULES = ("core", "data", "results", "inference", "diagnostics", "estimators", "domain", "report", "cli",
+               "errors", "seal", "privacy", "progress", "i18n")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"evalkit.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
