@@ -9,7 +9,8 @@ from evalkit import seal
 from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError
 from evalkit.report.disclosure import (LEDGER, DisclosureError, SafeTable, _estimates_table, check_threshold,
                                        count_persons, flag_thin, round_counts, safe_table,
-                                       secondary_suppression, tabulate, total_index)
+                                       secondary_suppression, total_index)
+from evalkit.report.sdc import tabulate
 from evalkit.report.guard import install_display_guard, refusal
 
 

@@ -12,6 +12,7 @@ from evalkit import seal
 from evalkit.errors import ParameterError
 from evalkit.privacy import thin_person_rows
 from evalkit.report import outputs as rel
+from evalkit.report import textcheck
 from evalkit.report.disclosure import DisclosureError
 from evalkit.report.gate import gate_notebook, placeholder
 from evalkit.report.params import validate_params
@@ -111,7 +112,7 @@ def test_release_refuses_small_numbers_and_tables(text):
 def test_release_refuses_keys_of_the_run_data(monkeypatch, tmp_path):
     (tmp_path / "people.csv").write_text("PERSON_ID,x\nab12cd34ef56ab78,1\nffee00112233aabb,2\n")
     monkeypatch.setenv(rel.DATA_DIR_ENV, str(tmp_path))
-    rel._keys.cache_clear()
+    textcheck._keys.cache_clear()
     try:
         for text in ("moved: AB12CD34EF56AB78", "id ab12cd34ef", "data version 3f2a9c1b7d4e5f60 is fine"):
             if "fine" in text:
@@ -120,7 +121,7 @@ def test_release_refuses_keys_of_the_run_data(monkeypatch, tmp_path):
                 with pytest.raises(DisclosureError, match="person key"):
                     rel.release(text, reason="because it is needed")
     finally:
-        rel._keys.cache_clear()
+        textcheck._keys.cache_clear()
 
 
 def test_release_needs_a_reason_and_refuses_scatter_plots():
@@ -225,7 +226,7 @@ def test_amounts_decimals_years_and_codes_pass(text):
 
 
 def test_in_a_report_run_table_text_and_thresholds_are_checked(monkeypatch, tmp_path):
-    from evalkit.report.disclosure import tabulate
+    from evalkit.report.sdc import tabulate
 
     micro = pd.DataFrame({"PERSON_ID": [f"ab12cd34ef56ab{i:02d}" for i in range(40)],
                           "g": ["a"] * 20 + ["b"] * 20, "x": np.arange(40.0)})
@@ -233,7 +234,7 @@ def test_in_a_report_run_table_text_and_thresholds_are_checked(monkeypatch, tmp_
     seal._init()
     monkeypatch.setitem(seal._STATE, "report_run", True)
     monkeypatch.setenv(rel.DATA_DIR_ENV, str(tmp_path))
-    rel._keys.cache_clear()
+    textcheck._keys.cache_clear()
     try:
         assert tabulate(micro, "g", note="Counts of residents by group").kind == "counts"
         with pytest.raises(DisclosureError, match="whole number 3"):
@@ -243,7 +244,7 @@ def test_in_a_report_run_table_text_and_thresholds_are_checked(monkeypatch, tmp_
         with pytest.raises(DisclosureError, match="below this report run's threshold"):
             tabulate(micro, "g", min_cell=3)
     finally:
-        rel._keys.cache_clear()
+        textcheck._keys.cache_clear()
 
 
 def test_printed_safe_table_lines_are_in_the_ledger(tmp_path, monkeypatch):

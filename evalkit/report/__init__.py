@@ -4,7 +4,8 @@ In a report run only outputs sealed by evalkit reach the HTML (``docs/disclosure
 show tables with :func:`tabulate` / :func:`safe_table`, results and figures through the
 library, and anything else through :func:`release` with a reason for the reviewer.
 """
-from evalkit.report.disclosure import count_persons, safe_table, tabulate
+from evalkit.report.disclosure import count_persons, safe_table
+from evalkit.report.sdc import tabulate
 from evalkit.report.guard import install_display_guard
 from evalkit.report.params import PARAMS, describe, load_params, validate_params
 from evalkit.report.outputs import release

@@ -75,6 +75,8 @@ import pandas as pd
 from evalkit import seal as _seal
 from evalkit.privacy import IDENTIFIERS, is_identifier
 from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
+from evalkit.report.ledger import LEDGER, _label_key, ledger_cells
+from evalkit.report.textcheck import DisclosureError, check_text, run_keys
 
 FLOOR = 3
 DEFAULT_MIN_CELL = 5
@@ -91,10 +93,6 @@ COUNTS_BY_ATTR = "evalkit_person_count_by"
 NO_COUNTS = ("safe_table needs person counts (count_cols=[...]); a table without them is refused. Tables of "
              "statistics from microdata must be made with tabulate(...), and estimates are shown by displaying "
              "the Result.")
-
-
-class DisclosureError(ValidationError):
-    """A table or notebook output would disclose persons (identifiers, small cells, raw rows)."""
 
 
 # --------------------------------------------------------------------------- checks
@@ -152,17 +150,6 @@ def _whole_numbers(values: pd.Series) -> bool:
 
 
 # --------------------------------------------------------------------------- person-count marks
-def _label_key(value: object) -> object:
-    """A JSON-stable form of one label value (NA -> None, numpy scalars -> Python)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
-        return None
-    if isinstance(value, (int, np.integer, float, np.floating)):
-        return int(value) if float(value).is_integer() else float(value)
-    return value if isinstance(value, str) else str(value)
-
-
 def _count_bytes(frame: pd.DataFrame, column: str, by: list) -> bytes:
     """Canonical bytes of a count column: its name, its label names and its sorted (labels, count) pairs.
 
@@ -538,7 +525,6 @@ def check_analyst_text(work: pd.DataFrame, labels: list, *, note: str, label: st
     if not _seal.in_report_run():
         return
     from evalkit.report.keyscan import scan_text
-    from evalkit.report.outputs import check_text, run_keys
 
     for text, what in ((note, "the table note"), (label or "", "the table label")):
         check_text(text, what=what)
@@ -588,8 +574,6 @@ def _layout(work: pd.DataFrame, count_cols: list, cells: list, labels: list, m: 
 def _cross_tables(work, cells, labels, counts, mask, lay: _Layout, shape, min_cell: int, base) -> np.ndarray:
     """Add the publication ledger's suppressions (:mod:`evalkit.report.sdc`) and re-protect the
     table's own lines, until nothing changes. ``shape``: the part of the table that is shown."""
-    from evalkit.report.sdc import LEDGER, ledger_cells
-
     while True:
         new = ledger_cells(work, cells, labels, counts, mask, lay.total_rows, lay.total_cols, shape)
         extra = [p for p in LEDGER.check_new(new, min_cell=min_cell, round_base=base, covered=lay.covered)
@@ -605,8 +589,6 @@ def _counts_table(work: pd.DataFrame, count_cols: list, labels: list, *, min_cel
                   digits: int, marker: str, note: str, label: str | None,
                   source_mask: pd.DataFrame | None = None) -> SafeTable:
     """Suppress (primary, secondary, across tables), round, render and register a checked count table."""
-    from evalkit.report.sdc import LEDGER, ledger_cells
-
     m = _normalise_margins(margins, len(count_cols))
     n_body = len(work)
     work = _add_margins(work, count_cols, labels, m)
@@ -728,13 +710,3 @@ def flag_thin(frame: pd.DataFrame, count_col: str, min_cell: int = DEFAULT_MIN_C
     out[f"{count_col}_pooled"] = out.groupby(keys, dropna=False)[count_col].transform("sum")
     out["thin"] = out[f"{count_col}_pooled"] < min_cell
     return out
-
-
-# --------------------------------------------------------------------------- re-exports
-def __getattr__(name: str):
-    """``tabulate``, ``LEDGER`` and ``PublicationLedger`` live in :mod:`evalkit.report.sdc` (lazy, no cycle)."""
-    if name in ("tabulate", "LEDGER", "PublicationLedger"):
-        from evalkit.report import sdc
-
-        return getattr(sdc, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,10 +19,7 @@ plots (unit-revealing). Prose, years, amounts and decimals pass.
 from __future__ import annotations
 
 import html as _html
-import os
 import re
-import unicodedata
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,53 +28,7 @@ import pandas as pd
 from evalkit import seal
 from evalkit.errors import ParameterError
 from evalkit.privacy import blank_rows, thin_person_rows
-from evalkit.report.disclosure import DisclosureError
-
-DATA_DIR_ENV = "EVALKIT_DATA_DIR"
-# a number not glued to a preceding letter or digit: thousands grouped by space, dot or comma first
-# ("1 105 000 000"), then plain numbers with an optional decimal part ("3", "3.0", "2,0", "0.35")
-# a number may be glued to a following word ("3personer") but not be part of a code ("3f2a9c", "k1")
-_NUMBER = re.compile(r"(?<![^\W\d_])(?<!\d)(\d{1,3}(?:[ \u00a0.,]\d{3})+(?![\d])|\d+(?:[.,]\d+)?)"
-                     r"(?=[^\W\d_]*(?!\w))")
-
-
-# ----------------------------------------------------------------------------- checks
-@lru_cache(maxsize=4)
-def _keys(data_dir: str):
-    from evalkit.report.keyscan import collect_keys
-
-    return collect_keys(data_dir)
-
-
-def run_keys():
-    """The person keys of the report run's data (``None`` outside a report run)."""
-    data_dir = os.environ.get(DATA_DIR_ENV)
-    return _keys(data_dir) if data_dir else None
-
-
-def check_text(text: str, *, what: str, min_cell: int | None = None) -> str:
-    """Refuse text that shows a person key of the run's data or a small whole number.
-
-    Whole numbers from 1 to ``min_cell - 1`` could be counts of persons below the
-    threshold; write them in words when they are not. Years, decimals and amounts pass.
-    """
-    min_cell = min_cell or seal.run_min_cell()
-    original, text = text, unicodedata.normalize("NFKC", _html.unescape(text))  # "&#51;" and "³" are a 3 too
-    keys = run_keys()
-    if keys is not None:
-        from evalkit.report.keyscan import MIN_PIECE, scan_text
-
-        hits = scan_text(text, keys, min_piece=MIN_PIECE)  # short text: 8 characters, half a key
-        if hits:
-            raise DisclosureError(f"{what} shows a person key of the data ({', '.join(sorted(set(hits)))}); "
-                                  "it cannot be released.")
-    small = [m for m in _NUMBER.findall(text) if _small_whole(m, min_cell)]
-    if small:
-        raise DisclosureError(f"{what} holds the whole number {small[0]}, which could be a count of fewer than "
-                              f"{min_cell} persons; write it in words if it is not a count, or show counts with "
-                              "tabulate().")
-    return original
-
+from evalkit.report.textcheck import DATA_DIR_ENV, DisclosureError, check_text, run_keys  # noqa: F401 (re-exported)
 
 def _figure_texts(fig) -> list[str]:
     """Titles, axis labels, annotations and legend entries; tick labels are left to the reviewer
@@ -89,15 +40,6 @@ def _figure_texts(fig) -> list[str]:
         legend = ax.get_legend()
         texts += [t.get_text() for t in legend.get_texts()] if legend else []
     return [t for t in texts if t]
-
-
-def _small_whole(number: str, min_cell: int) -> bool:
-    """A whole number from 1 to ``min_cell - 1`` ("3", "3.0", "2,0"), which could count persons;
-    grouped thousands and decimals with a fractional part (0.35, 1.5) are not counts."""
-    if re.fullmatch(r"\d{1,3}(?:[ \u00a0.,]\d{3})+", number):
-        return False
-    value = float(number.replace(",", "."))
-    return value.is_integer() and 0 < value < min_cell
 
 
 def _check_figure(fig) -> None:
@@ -137,7 +79,7 @@ def release(obj, *, reason: str) -> seal.Sealed:
 
     Every content check still runs (person keys, small whole numbers, no tables, no scatter
     plots); the reason is recorded in the run manifest for the reviewer. Tables are never
-    released this way: make them with :func:`~evalkit.report.disclosure.tabulate`.
+    released this way: make them with :func:`~evalkit.report.sdc.tabulate`.
     """
     if not isinstance(reason, str) or len(reason.strip()) < 10:
         raise ParameterError("release(..., reason=...) needs a reason of at least 10 characters for the reviewer.")
