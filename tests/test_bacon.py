@@ -81,7 +81,7 @@ def test_bad_input():
         bacon(off, outcome="y", unit="id", time="t", treatment="d")
     with pytest.raises(ValidationError, match="0/1"):
         bacon(df.assign(d=df.d * 2), outcome="y", unit="id", time="t", treatment="d")
-    with pytest.raises(ValidationError, match="one treatment timing"):
+    with pytest.raises(ValidationError, match="treatment='d' is 0 on every row"):
         bacon(df.assign(d=0), outcome="y", unit="id", time="t", treatment="d")
 
 

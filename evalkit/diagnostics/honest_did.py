@@ -25,6 +25,7 @@ from scipy import stats
 from evalkit.diagnostics._deltarm import rm_conditional_ci
 from evalkit.diagnostics._flci import flci
 from evalkit.diagnostics._sensitivity import SensitivityResult
+from evalkit.core import checks
 from evalkit.errors import EvalkitWarning, ParameterError, check_choice
 from evalkit.results.result import Result
 
@@ -51,7 +52,9 @@ def honest_did_arrays(betahat, sigma, num_pre: int, num_post: int, *, method: st
                       Mbar=None, M=None, l_vec=None, alpha: float = 0.05, ci: str | None = None,
                       grid_points: int = 1000, breakdown: bool = True, breakdown_steps: int = 8,
                       seed: int = 0) -> SensitivityResult:
-    """As :func:`honest_did` from raw arrays (betahat = pre coefficients then post)."""
+    """As :func:`honest_did` from raw arrays (betahat = pre coefficients then post). ``seed`` seeds R's
+    random stream (``set.seed``) for the conditional-least-favourable critical values."""
+    checks.check_int("seed", seed, minimum=0)
     check_choice("method", method, list(METHODS))
     ci = DEFAULT_CI[method] if ci is None else ci
     check_choice("ci", ci, METHODS[method])

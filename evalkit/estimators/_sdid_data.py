@@ -24,8 +24,9 @@ class SdidPanel:
     times: np.ndarray     # (T,) sorted integer periods
     y: np.ndarray         # (N, T) outcomes
     cohort: np.ndarray    # (N,) first treated period, 0 = never treated
-    x: np.ndarray         # (N, T, K) time-varying covariates (K = 0: none)
+    x: np.ndarray         # (N, T, K) time-varying covariates (K = 0: none), divided by x_scale
     covariates: tuple[str, ...] = ()
+    x_scale: tuple[float, ...] = ()  # (K,) power of two each covariate is divided by (beta / x_scale: data units)
 
     @property
     def cohorts(self) -> tuple[int, ...]:
@@ -36,20 +37,23 @@ class SdidPanel:
 def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: str | None,
                 cohort: str | None, covariates=None) -> SdidPanel:
     """Validate the long panel and return an :class:`SdidPanel`."""
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    covariates = v.as_columns("covariates", covariates)
     if (treatment is None) == (cohort is None):
         raise ParameterError("Give exactly one of treatment= (a 0/1 column, 1 from the first treated period on) "
                              "or cohort= (first treated period, 0 = never treated).")
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "cohort": cohort,
                            "covariates": covariates})
-    v.check_no_missing(df, {"unit": unit, "time": time})
+    v.check_label_column(df, unit, "unit")
+    v.check_no_missing(df, {"time": time})
     v.check_numeric(df, outcome, "outcome")
     _check_time(df, time)
     v.check_unique_keys(df, unit, time)
     _check_outcome_complete(df, outcome, unit, time)
+    v.check_varies(df, outcome, "outcome")
     for col in covariates:
         v.check_numeric(df, col, "covariates")
         v.check_no_missing(df, {"covariates": col})
+    v.check_covariates(df, covariates)
     times = np.unique(df[time].to_numpy(np.int64))
     wide = df.pivot(index=unit, columns=time, values=outcome).reindex(columns=times)
     _check_balanced(wide, unit, time)
@@ -59,10 +63,22 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
         g = _cohort_from_column(df, cohort, unit, times).reindex(wide.index)
     x = np.stack([df.pivot(index=unit, columns=time, values=c).reindex(index=wide.index, columns=times).to_numpy(float)
                   for c in covariates], axis=2) if covariates else np.zeros((*wide.shape, 0))
+    scale = _power_of_two_scale(x)
     panel = SdidPanel(units=tuple(wide.index), times=times, y=wide.to_numpy(float), cohort=g.to_numpy(np.int64),
-                      x=x, covariates=tuple(covariates))
+                      x=x / scale if covariates else x, covariates=tuple(covariates), x_scale=tuple(scale.tolist()))
     _check_design(panel, unit, treatment or cohort)
     return panel
+
+
+def _power_of_two_scale(x: np.ndarray) -> np.ndarray:
+    """Per covariate, the power of two nearest its root mean square.
+
+    R synthdid fits beta by gradient steps of size 1/t, which diverge for a covariate in large
+    units (income in kroner) and stall for one in tiny units. Dividing by a power of two brings
+    every covariate to a unit scale; it is exact in floating point, so covariates already on a
+    unit scale (factor 1) give R's numbers unchanged, and beta is reported in data units."""
+    rms = np.sqrt(np.mean(x.reshape(-1, x.shape[2]) ** 2, axis=0)) if x.size else np.ones(x.shape[2])
+    return np.exp2(np.round(np.log2(np.where(rms > 0, rms, 1.0))))
 
 
 def _check_time(df: pd.DataFrame, time: str) -> None:

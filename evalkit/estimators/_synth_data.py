@@ -17,7 +17,7 @@ import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core.checks import (check_label_column, check_no_missing, check_numeric, check_unique_keys,
-                                 check_varies, select)
+                                 check_varies, check_whole, plain, select)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +79,8 @@ def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[
     pre = times < treatment_start
     if pre.sum() < 1 or (~pre).sum() < 1:
         raise ParameterError(
-            f"treatment_start={treatment_start!r} must leave at least one period before and one from it on; "
-            f"the data cover {times.min()}..{times.max()}.")
+            f"The first treated period {treatment_start!r} (of cohort=/treatment=, or treatment_start=) must leave "
+            f"at least one pre-treatment period and one period from it on; the data cover {times.min()}..{times.max()}.")
     return times, pre
 
 
@@ -133,7 +133,8 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: ob
     treated_ids = _as_units(treated)
     missing = [t for t in treated_ids if t not in units]
     if missing:
-        raise ParameterError(f"treated={missing!r} not found in unit={unit!r}; units include {list(units)[:10]}.")
+        raise ParameterError(f"treated={missing!r} not found in unit={unit!r}; units include "
+                             f"{[plain(u) for u in sorted(units, key=str)[:10]]}.")
     treated_idx = tuple(units.index(t) for t in treated_ids)
     donors = tuple(i for i in range(len(units)) if i not in treated_idx)
     if len(donors) < 2:
@@ -200,6 +201,11 @@ def treatment_timing(data: object, *, unit: str, time: str, cohort: str | None, 
     df = select(data, {"unit": unit, "time": time, given[0]: col})
     check_no_missing(df, {"unit": unit, "time": time})
     check_numeric(df, col, given[0])
+    if cohort is not None:
+        check_whole(df, col, "cohort", "whole periods (the first treated period; 0 or missing = never treated)")
+        if (df[col] < 0).any():
+            raise ValidationError(f"cohort={col!r} has negative values {sorted(set(df.loc[df[col] < 0, col]))[:3]}; "
+                                  "use the first treated period, or 0 for never treated.")
     starts = _starts_from_cohort(df, unit, col) if cohort is not None else _starts_from_treatment(df, unit, time, col)
     if starts.empty:
         raise ValidationError(f"{given[0]}={col!r}: no unit is treated.")

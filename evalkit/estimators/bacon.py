@@ -44,12 +44,17 @@ def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: 
     """
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment})
     v.check_numeric(df, outcome, "outcome")
-    v.check_no_missing(df, {"unit": unit, "time": time, "outcome": outcome})
+    v.check_no_missing(df, {"outcome": outcome})
+    for param, col in (("unit", unit), ("time", time)):
+        v.check_label_column(df, col, param)
     v.check_binary(df, treatment, "treatment")
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_both_values(df, treatment, "treatment")
     v.check_unique_keys(df, unit, time)
     wide_y, wide_d = _balanced(df, outcome, unit, time, treatment)
     times = wide_y.columns.to_numpy()
-    start = _start_index(wide_d.to_numpy(int), wide_d.index)
+    start = _start_index(wide_d.to_numpy(int), wide_d.index, treatment)
     y = wide_y.to_numpy(float)
     n_units, n_t = y.shape
     groups = np.unique(start)  # index of first treated period; n_t = never, 0 = always
@@ -105,15 +110,23 @@ def _balanced(df, outcome, unit, time, treatment):
     return wide_y, wide_d
 
 
-def _start_index(d: np.ndarray, units: pd.Index) -> np.ndarray:
+def _start_index(d: np.ndarray, units: pd.Index, treatment: str = "treatment") -> np.ndarray:
     """Index of each unit's first treated period (n_periods if never); error if treatment switches off."""
     off = (np.diff(d, axis=1) < 0).any(axis=1)
     if off.any():
         raise ValidationError(
-            f"treatment switches off (1 then 0) for {int(off.sum())} unit(s), e.g. {units[np.argmax(off)]!r}; "
+            f"treatment={treatment!r} switches off (1 then 0) for {int(off.sum())} unit(s), e.g. "
+            f"{v._plain(units[np.argmax(off)])!r}; "
             "the decomposition needs an absorbing treatment (once treated, always treated)."
         )
     return d.shape[1] - d.sum(axis=1)
+
+
+def _period(t: object) -> str:
+    """A period label: 2004, 2004.5, 't04', or the date of a datetime period."""
+    if isinstance(t, np.datetime64):
+        return str(np.datetime_as_string(t, unit="D"))
+    return str(v._plain(t))
 
 
 def _treatment_variance(d: np.ndarray) -> float:
@@ -127,15 +140,17 @@ def _did(treat: np.ndarray, ctrl: np.ndarray, pre: slice, post: slice) -> float:
 
 def _row(times, treated_g, control_g, n_t, weight, est, start) -> dict:
     label = {n_t: "never", 0: "always"}
-    ctrl = label[control_g] if control_g in label else f"{times[control_g]}"
+    ctrl = label[control_g] if control_g in label else _period(times[control_g])
     if control_g == n_t:
         kind = TYPES[0]
     elif control_g == 0:
         kind = TYPES[3]
     else:
         kind = TYPES[1] if treated_g < control_g else TYPES[2]
-    return {"term": f"{times[treated_g]} vs {ctrl}", "estimate": est, "weight": float(weight), "type": kind,
-            "group": int(times[treated_g]), "control": ctrl, "n_treated": int((start == treated_g).sum()),
+    group = times[treated_g]  # the first treated period; a text or date period has no integer group
+    group = int(group) if isinstance(group, (int, float, np.number)) and float(group).is_integer() else None
+    return {"term": f"{_period(times[treated_g])} vs {ctrl}", "estimate": est, "weight": float(weight), "type": kind,
+            "group": group, "control": ctrl, "n_treated": int((start == treated_g).sum()),
             "n_control": int((start == control_g).sum())}
 
 

@@ -6,6 +6,7 @@ difference-in-differences?", J. Econometrics 235(2), sec. 4).
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,20 @@ class WaldTest:
     p_value: float
 
 
+def _check_result(result: object, fn: str) -> None:
+    if not isinstance(result, Result):
+        raise ParameterError(f"{fn} needs an evalkit Result (of an estimator), not {type(result).__name__}.")
+
+
+def _term_list(terms: object) -> list[str]:
+    """A term name or a list of term names."""
+    if isinstance(terms, str):
+        return [terms]
+    if isinstance(terms, Mapping) or not isinstance(terms, (list, tuple)) or not all(isinstance(t, str) for t in terms):
+        raise ParameterError(f"terms={terms!r} must be a term name or a list of term names.")
+    return list(terms)
+
+
 def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     cov = result.covariance(terms)  # refuses results whose inference has no covariance
     est = result.table.set_index("term").loc[terms, "estimate"].to_numpy(float)
@@ -36,9 +51,11 @@ def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def wald_test(result: Result, terms: list[str]) -> WaldTest:
     """Wald statistic b' V^-1 b; p-value from chi2(q), or from F(q, G-1)*q when the
     result uses a t(G-1) reference distribution (cluster-robust small-sample form)."""
+    _check_result(result, "wald_test")
+    terms = _term_list(terms)
     if not terms:
         raise ParameterError("wald_test needs at least one term.")
-    est, cov = _pieces(result, list(terms))
+    est, cov = _pieces(result, terms)
     stat = float(est @ np.linalg.solve(cov, est))
     q, df = len(terms), result.inference.df
     p = stats.f.sf(stat / q, q, df) if df else stats.chi2.sf(stat, q)
@@ -47,6 +64,13 @@ def wald_test(result: Result, terms: list[str]) -> WaldTest:
 
 def lincom(result: Result, weights: Mapping[str, float], *, term: str, estimand: str) -> Result:
     """A new :class:`Result` for sum_k w_k * beta_k, with its standard error and interval."""
+    _check_result(result, "lincom")
+    if not isinstance(weights, Mapping) or not weights:
+        raise ParameterError(f"weights={weights!r} must be a non-empty mapping term -> weight, e.g. {{'e=0': 0.5}}.")
+    bad = {k: x for k, x in weights.items() if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real)
+           or not np.isfinite(x)}
+    if bad:
+        raise ParameterError(f"weights {bad} must be finite numbers.")
     names = list(weights)
     est, cov = _pieces(result, names)
     w = np.array([weights[n] for n in names], float)
@@ -82,15 +106,24 @@ def post_average(result: Result) -> Result:
     their number of post periods, an estimand no paper defines; use ``aggregate(result, "simple")``
     or ``aggregate(result, "dynamic")``.
     """
+    _check_result(result, "post_average")
     if result.meta.get("kind") == "att_gt":
         raise ParameterError("post_average is undefined for ATT(g,t) cells (an unweighted mean of group-time "
                              "effects is no defined estimand); use aggregate(result, 'simple') or "
                              "aggregate(result, 'dynamic') (R did's overall effects).")
     terms = event_terms(result, post=True)
+    if not terms:
+        raise ParameterError(f"post_average: the {result.estimator} result has no estimated post-period "
+                             "(event time >= 0) terms.")
     return lincom(result, {t: 1 / len(terms) for t in terms}, term="ATT(post avg)",
                   estimand="average of the post-period event-time effects, equal weights")
 
 
 def pretrend_test(result: Result) -> WaldTest:
     """Joint test that every estimated pre-period event-time coefficient is zero."""
-    return wald_test(result, event_terms(result, post=False))
+    _check_result(result, "pretrend_test")
+    terms = event_terms(result, post=False)
+    if not terms:
+        raise ParameterError(f"pretrend_test: the {result.estimator} result has no estimated pre-period "
+                             "(event time < 0) terms besides the reference period; estimate more leads.")
+    return wald_test(result, terms)

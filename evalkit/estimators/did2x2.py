@@ -11,7 +11,7 @@ import pandas as pd
 from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.core import checks as v
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
-from evalkit.inference.registry import default_cluster
+from evalkit.inference.registry import default_cluster, inference_options_checked
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 
@@ -46,6 +46,7 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     """
     alpha = v.check_alpha(alpha)
     method, postfit = split(inference, cluster)
+    inference_options = inference_options_checked(postfit, inference_options)
     if cluster is None and inference is None:
         warnings.warn("did2x2 without cluster=: heteroskedasticity-robust (HC1) errors that ignore correlation "
                       "within the assignment groups (Bertrand, Duflo & Mullainathan 2004). Pass cluster= (the "
@@ -55,8 +56,11 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     v.check_numeric(df, outcome, "outcome")
     for param, col in {"treatment": treatment, "post": post}.items():
         v.check_binary(df, col, param)
-    v.check_no_missing(df, {"cluster": cluster})
+    v.check_label_column(df, cluster, "cluster")
     df, n_dropped = v.drop_missing(df, outcome)
+    v.check_varies(df, outcome, "outcome")
+    if cluster is not None:
+        v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
     if cluster is not None:
         v.check_constant_within(df, treatment, [cluster], "treatment", "treatment is assigned by cluster")
     cells = _cell_table(df, outcome, treatment, post)

@@ -12,7 +12,7 @@ from evalkit.errors import ParameterError, ValidationError
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
-from evalkit.inference.registry import default_cluster
+from evalkit.inference.registry import default_cluster, inference_options_checked
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -56,10 +56,15 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         raise ParameterError(f"bin_endpoints={bin_endpoints!r} must be True or False.")
     cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
+    inference_options = inference_options_checked(postfit, inference_options)
     df = _prepare(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     df, n_dropped = v.drop_missing(df, outcome)
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_has_treated(df, cohort)
     v.check_unique_keys(df, unit, time)
     if cluster is not None:
+        v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
         v.check_constant_within(df, cohort, [cluster], "cohort", "treatment timing is assigned by cluster")
 
     window = [e for e in range(-leads, lags + 1) if e != reference]
@@ -97,8 +102,10 @@ def _dummies(etime: np.ndarray, window: list[int]) -> pd.DataFrame:
 def _prepare(data, *, outcome, unit, time, cohort, cluster) -> pd.DataFrame:
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster})
     v.check_numeric(df, outcome, "outcome")
-    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster})
+    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
+        v.check_label_column(df, col, param)
     v.check_numeric(df, time, "time")
+    v.check_whole(df, time, "time")
     v.check_cohort(df, cohort, unit)
     return df
 

@@ -71,13 +71,26 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, co
     counted in ``diagnostics["n_not_imputable"]``.
     """
     alpha = v.check_alpha(alpha)
+    _check_horizons(horizons)
+    _lead_times(pretrends)
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster,
                          "weights": weights})
     v.check_numeric(df, outcome, "outcome")
     v.check_numeric(df, time, "time")
-    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster, "weights": weights})
+    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
+        v.check_label_column(df, col, param)
+    v.check_whole(df, time, "time")
+    v.check_weights(df, weights)
     _check_cohort_values(df, cohort)
     df, n_missing = v.drop_missing(df, outcome)
+    if weights is not None and (df[weights] == 0).any():
+        zero = df[weights].to_numpy(float) == 0
+        warnings.warn(f"Dropped {int(zero.sum())} row(s) with weights={weights!r} equal to 0 (they carry no "
+                      "weight in estimation or averaging).", EvalkitWarning, stacklevel=2)
+        df = df.loc[~zero].reset_index(drop=True)
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_levels(df, cluster or unit, "cluster" if cluster else "unit", 2, "clusters for cluster-robust inference")
     w_all = _weights(df, weights)
     g = df[cohort].to_numpy(float)
     t = df[time].to_numpy(float)
@@ -94,6 +107,10 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, co
     if n_drop:
         warnings.warn(f"{n_drop} treated observation(s) cannot be imputed (their unit or period has no untreated "
                       "observation) and are excluded from the estimates.", EvalkitWarning, stacklevel=2)
+    if not keep1.any():
+        raise ValidationError(f"None of the {int(treated.sum())} treated observations can be imputed: their periods "
+                              f"have no untreated observation (cohort={cohort!r} gives no never- or not-yet-treated "
+                              "comparison in the treated periods).")
     idx1 = np.flatnonzero(treated)[keep1]
     y = df[outcome].to_numpy(float)
     tau = y[idx1] - fs["alpha"][fs["u1"][keep1]] - fs["lambda"][fs["t1"][keep1]]
@@ -138,6 +155,31 @@ def _check_cohort_values(df: pd.DataFrame, cohort: str) -> None:
     values = df[cohort].to_numpy(float)
     if (values < 0).any() or not np.all(np.mod(values, 1) == 0):
         raise ValidationError(f"cohort={cohort!r} must hold whole first-treated periods or 0 (never treated).")
+
+
+def _check_horizons(horizons) -> None:
+    if horizons is None:
+        return
+    if isinstance(horizons, (str, bytes)) or not isinstance(horizons, (Sequence, np.ndarray)) or not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 0 for h in horizons):
+        raise ParameterError(f"horizons={horizons!r} must be a list of event times h >= 0 (e.g. [0, 1, 2]), "
+                             "or None for every observed horizon.")
+
+
+def _lead_times(pretrends) -> list[int] | None:
+    """The pre-trend event times of ``pretrends`` (k -> -1..-k, or a list of negative event times)."""
+    if pretrends is None:
+        return None
+    if isinstance(pretrends, numbers.Integral) and not isinstance(pretrends, bool):
+        if pretrends < 1:
+            raise ParameterError(f"pretrends={pretrends!r} must be >= 1 (the number of pre-periods to test).")
+        return list(range(-1, -int(pretrends) - 1, -1))
+    if isinstance(pretrends, (str, bytes, bool)) or not isinstance(pretrends, (Sequence, np.ndarray)) or not len(
+            pretrends) or not all(
+            isinstance(x, numbers.Integral) and not isinstance(x, bool) and x < 0 for x in pretrends):
+        raise ParameterError(f"pretrends={pretrends!r} must be a positive integer (the number of pre-periods) or a "
+                             "list of negative event times such as [-3, -2, -1].")
+    return [int(x) for x in pretrends]
 
 
 def _weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
@@ -203,16 +245,7 @@ def _bjs_influence(fs, idx1, keep1, tau, event, g1, wmat, w_all, clusters, n_clu
 
 def _pretrends(df, outcome, unit, time, cohort, treated, w_all, pretrends, clusters, alpha):
     """BJS Test 1 on untreated rows: lead indicators next to unit and period effects, CR1."""
-    if isinstance(pretrends, bool):
-        raise ParameterError(f"pretrends={pretrends!r} must be a positive integer or a list of negative event times.")
-    if isinstance(pretrends, numbers.Integral):
-        if pretrends < 1:
-            raise ParameterError(f"pretrends={pretrends!r} must be >= 1 (the number of pre-periods to test).")
-        leads = list(range(-1, -int(pretrends) - 1, -1))
-    else:
-        leads = [int(x) for x in pretrends]
-        if not leads or any(x >= 0 for x in leads):
-            raise ParameterError(f"pretrends={pretrends!r} must list negative event times such as [-3, -2, -1].")
+    leads = _lead_times(pretrends)
     sub = df.loc[~treated]
     g, t = sub[cohort].to_numpy(float), sub[time].to_numpy(float)
     rel = np.where(g > 0, t - g, np.nan)

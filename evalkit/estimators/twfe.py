@@ -10,7 +10,7 @@ import pandas as pd
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
-from evalkit.inference.registry import default_cluster
+from evalkit.inference.registry import default_cluster, inference_options_checked
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -53,14 +53,25 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     alpha = v.check_alpha(alpha)
     cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
-    covariates = list(covariates or [])
+    inference_options = inference_options_checked(postfit, inference_options)
+    covariates = v.as_columns("covariates", covariates)
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
                          "cluster": cluster, "covariates": covariates})
     for param, col in [("outcome", outcome)] + [("covariates", c) for c in covariates]:
         v.check_numeric(df, col, param)
-    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster})
+    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
+        v.check_label_column(df, col, param)
     v.check_binary(df, treatment, "treatment")
     df, n_dropped = v.drop_missing(df, outcome, covariates)
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_both_values(df, treatment, "treatment")
+    if cluster is not None:
+        v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
+    v.check_covariates(df, covariates)
+    for col in covariates:
+        v.check_varies_within(df, col, unit, "covariates", "it is absorbed by the unit fixed effects")
+        v.check_varies_within(df, col, time, "covariates", "it is absorbed by the time fixed effects")
     v.check_unique_keys(df, unit, time)
     if cluster is not None:
         v.check_constant_within(df, treatment, [cluster, time], "treatment",

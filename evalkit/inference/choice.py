@@ -15,12 +15,14 @@ a ParameterError that lists the allowed methods. Every method returns a new
 """
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evalkit.core import checks
 from evalkit.errors import ParameterError, ValidationError, closest
 from evalkit.estimators._designs import check_same_fit, linear_design, nested_partial
 from evalkit.inference import _refit
@@ -43,6 +45,34 @@ def allowed(estimator: str) -> list[str]:
     return list(SUPPORTED.get(estimator, []))
 
 
+def option_names() -> list[str]:
+    """The options of :func:`with_inference` (its keyword-only parameters)."""
+    return [p.name for p in inspect.signature(with_inference).parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+
+#: replication counts among the options (any spelling the signature uses)
+_COUNTS = ("B", "draws", "n_boot", "n_reps", "reps")
+
+
+def check_options(options: object, param: str = "options") -> dict:
+    """``options`` for :func:`with_inference`, checked: a mapping of known option names (an unknown
+    one names the closest valid one) with a valid seed, replication counts and flags."""
+    opts = checks.check_options(param, options, option_names())
+    _check_values(opts)
+    return opts
+
+
+def _check_values(opts: dict) -> None:
+    if "seed" in opts:
+        checks.check_seed("seed", opts["seed"])
+    for name in _COUNTS:
+        if name in opts:
+            checks.check_count(name, opts[name])
+    for name in ("restricted", "progress"):
+        if name in opts:
+            checks.check_bool(name, opts[name])
+
+
 def with_inference(result, method: str, data: pd.DataFrame | None = None, *, seed: int | None = None,
                    draws: int = 999, B: int = 9999, weights: str = "rademacher", restricted: bool = True,
                    bootcluster: str | None = None, statistic: str = "t", terms: list[str] | None = None,
@@ -56,6 +86,8 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     draws the weights per panel unit within the clusters, the subcluster bootstrap of
     MacKinnon & Webb 2018); ``draws``/``statistic``: randomization inference; ``seed`` for both.
     """
+    given = dict(locals())
+    _check_values({k: given[k] for k in option_names()})  # seeds, counts and flags, before any work
     ok = allowed(result.estimator)
     if not ok:
         raise ParameterError(f"No inference choice for {result.estimator!r} results; supported estimators: "
@@ -85,6 +117,10 @@ def _terms(result, terms):
     est = result.table.loc[~result.table["reference"] & result.table["std_error"].notna(), "term"].tolist()
     if terms is None:
         return est
+    if isinstance(terms, str):
+        terms = [terms]
+    elif not isinstance(terms, (list, tuple)) or not all(isinstance(t, str) for t in terms):
+        raise ParameterError(f"terms={terms!r} must be a term name or a list of term names; choose from {est}.")
     bad = [t for t in terms if t not in est]
     if bad:
         raise ParameterError(f"terms={bad} are not estimated terms of this result; choose from {est}.")
@@ -182,7 +218,8 @@ def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None
                          "bootcluster": bootcluster, "n_boot_clusters": w.n_boot_clusters}
     # df stays the CR1 fit's: the vcov kept on the result is CR1, and lincom/wald_test read it with df
     info = InferenceInfo(method="wild" if restricted else "wild_unrestricted", cluster=result.inference.cluster,
-                         n_clusters=result.inference.n_clusters, df=result.inference.df, seed=seed, draws=B)
+                         n_clusters=result.inference.n_clusters, df=result.inference.df,
+                         seed=checks.seed_label(seed), draws=B)
     return _replace(result, table, info, details)
 
 
@@ -242,7 +279,7 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
     for term, p in zip(terms, ri.p_value):
         table.loc[table["term"] == term, ["p_value", "conf_low", "conf_high"]] = [p, np.nan, np.nan]
     info = InferenceInfo(method="randomization", cluster=level, n_clusters=int(cohorts.size),
-                         df=result.inference.df, seed=seed, draws=ri.draws)  # df of the CR1 vcov kept
+                         df=result.inference.df, seed=checks.seed_label(seed), draws=ri.draws)  # df of the CR1 vcov
     details = {"statistic": statistic, "mc_se": dict(zip(terms, map(float, ri.mc_se))), "draws": ri.draws,
                "n_failed": ri.n_failed, "n_nonfinite": dict(zip(terms, ri.n_nonfinite)),
                "n_assignment_units": int(cohorts.size),

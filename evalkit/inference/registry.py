@@ -145,6 +145,19 @@ def default_cluster(inference: object, cluster: str | None, unit: str) -> str | 
     return unit
 
 
+def inference_options_checked(postfit: str | None, options: object) -> dict[str, Any]:
+    """``inference_options`` of an estimator, checked before the fit: a mapping whose keys are options
+    of :func:`evalkit.inference.choice.with_inference` (an unknown key names the closest valid one)
+    and whose seeds, replication counts and flags are valid; only with a post-fit method."""
+    from evalkit.inference.choice import check_options
+
+    opts = check_options(options, "inference_options")
+    if opts and postfit is None:
+        raise ParameterError(f"inference_options={opts} are only used with inference in {list(POSTFIT)}; "
+                             "pass inference='wild' (or another of them) or drop inference_options.")
+    return opts
+
+
 def split(inference: str | None, cluster: str | None) -> tuple[InferenceMethod, str | None]:
     """(covariance method of the fit, post-fit method or None) for an estimator's ``inference=``."""
     if isinstance(inference, str) and inference.lower() in POSTFIT:

@@ -38,20 +38,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.core import linalg
+from evalkit.core import checks, linalg
 from evalkit.errors import ParameterError, ValidationError, check_choice
 
 _EIG_ONE = 1e-10
 
 
 def _prep(X, resid, clusters, weights):
-    x = np.asarray(X, dtype=float)
+    x = checks.as_finite_array("X", X)
     x = x[:, None] if x.ndim == 1 else x
     n = x.shape[0]
-    if x.ndim != 2 or not np.all(np.isfinite(x)):
+    if x.ndim != 2:
         raise ParameterError("X must be a finite 1-d or 2-d array.")
-    u = None if resid is None else np.asarray(resid, dtype=float)
-    if u is not None and (u.shape != (n,) or not np.all(np.isfinite(u))):
+    u = None if resid is None else checks.as_finite_array("resid", resid)
+    if u is not None and u.shape != (n,):
         raise ParameterError(f"resid must be {n} finite numbers.")
     clusters = np.asarray(clusters)
     if clusters.shape != (n,) or pd.isna(clusters).any():

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from evalkit.core import linalg
+from evalkit.core import checks, linalg
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference._wild_design import BootLevel, ClusterDesign, build, dense_codes, summarise
 
@@ -87,14 +87,12 @@ class WildResult:
 
 # ---------------------------------------------------------------- validation
 def _check_data(y, x, clusters):
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float)
+    y = checks.as_finite_array("y", y)
+    x = checks.as_finite_array("X", x)
     if x.ndim == 1:
         x = x[:, None]
     if y.ndim != 1 or x.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ParameterError(f"y must be 1-d and X 2-d with the same rows; got {y.shape} and {x.shape}.")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x))):
-        raise ValidationError("y and X must be finite (drop missing values first).")
     clusters = np.asarray(clusters)
     if clusters.shape != y.shape or pd.isna(clusters).any():
         raise ParameterError(f"clusters must have one non-missing label per row ({y.shape[0]}).")
@@ -105,8 +103,7 @@ def _check_options(k, coef_index, weights, B, alpha, null) -> int:
     if isinstance(coef_index, bool) or not isinstance(coef_index, (int, np.integer)) or not -k <= coef_index < k:
         raise ParameterError(f"coef_index={coef_index!r} must index one of the {k} columns of X.")
     check_choice("weights", weights, WEIGHTS)
-    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 1:
-        raise ParameterError(f"B={B!r} must be a positive integer (e.g. 9999).")
+    checks.check_count("B", B)  # a positive integer, e.g. 9999
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
     if not np.isfinite(null):
@@ -312,6 +309,7 @@ def bootstrap(design: ClusterDesign, *, coef_index: int, restricted: bool = True
          ci: bool = True) -> WildResult:
     """Wild cluster bootstrap test of beta[coef_index] = null on a :func:`prepare`-d design
     (options as in :func:`wild_cluster_bootstrap`)."""
+    checks.check_seed("seed", seed)
     j = _check_options(design.xz.shape[1], coef_index, weights, B, alpha, float(null))
     return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)
 
@@ -371,6 +369,7 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     design, :func:`prepare` it once and call :func:`bootstrap` per coefficient.
     """
     y, x, clusters = _check_data(y, X, clusters)
+    checks.check_seed("seed", seed)
     j = _check_options(x.shape[1], coef_index, weights, B, alpha, float(null))
     design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
     return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalkit.errors import ValidationError
+
 
 @dataclass(frozen=True, slots=True)
 class Aggregated:
@@ -68,8 +70,14 @@ def _mean_of(estimates: np.ndarray, infs: np.ndarray, cols: np.ndarray):
     return float(np.mean(estimates[cols])), infs[:, cols].mean(axis=1)
 
 
+def _none_left(what: str) -> ValidationError:
+    return ValidationError(f"No ATT(g,t) cell is left to aggregate: {what}. Widen the window.")
+
+
 def simple(inp: Inputs, max_e: float) -> Aggregated:
     keep = np.nonzero((inp.group <= inp.time) & (inp.time <= inp.group + max_e))[0]
+    if keep.size == 0:
+        raise _none_left(f"no post-treatment cell has event time <= max_e={max_e:g}")
     est, inf = _weighted(inp, keep, inp.pg(), True)
     return Aggregated((), np.array([est]), inf[:, None])
 
@@ -84,6 +92,8 @@ def group(inp: Inputs, max_e: float) -> Aggregated:
             continue
         e, f = _weighted(inp, keep, pg, False)
         labels.append(int(g)); est.append(e); infs.append(f)
+    if not labels:
+        raise _none_left(f"no group has a post-treatment cell with event time <= max_e={max_e:g}")
     est, infs = np.array(est), np.column_stack(infs)
     shares = np.array([np.mean(inp.unit_weight * (inp.unit_cohort == g)) for g in labels])
     sub = Inputs(est, np.array(labels), np.array(labels), infs, np.arange(len(labels)), inp.unit_cohort,
@@ -105,6 +115,12 @@ def dynamic(inp: Inputs, min_e: float, max_e: float, balance_e: int | None) -> A
         eseq = np.unique(e_cell[include])
         eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - inp.last_time + inp.first_time)]
     eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+    if eseq.size == 0:
+        raise _none_left(f"no event time lies in [min_e, max_e] = [{min_e:g}, {max_e:g}]"
+                         + (f" with balance_e={balance_e}" if balance_e is not None else ""))
+    if not (eseq >= 0).any():
+        raise _none_left(f"the window [min_e, max_e] = [{min_e:g}, {max_e:g}] has no post-treatment event time "
+                         "(e >= 0), and the overall ATT averages those")
     est, infs = [], []
     for e in eseq:
         keep = np.nonzero((e_cell == e) & include)[0]

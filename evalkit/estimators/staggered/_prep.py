@@ -50,22 +50,24 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
     cols = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster,
             "weights": weights, "covariates": covariates}
     df = v.select(data, cols)
-    for param, col in [("outcome", outcome), ("time", time), ("weights", weights)] + [("covariates", c) for c in covariates]:
-        if col is not None:
-            v.check_numeric(df, col, param)
-    v.check_no_missing(df, {"unit": unit, "time": time, "cluster": cluster, "weights": weights})
+    for param, col in [("outcome", outcome), ("time", time)] + [("covariates", c) for c in covariates]:
+        v.check_numeric(df, col, param)
+    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
+        v.check_label_column(df, col, param)
+    v.check_weights(df, weights)
+    v.check_whole(df, time, "time")
     df, n_dropped = v.drop_missing(df, outcome, covariates)
     v.check_cohort(df, cohort, unit) if (panel and unit is not None) else _check_cohort_values(df, cohort)
+    v.check_varies(df, outcome, "outcome")
+    v.check_levels(df, time, "time", 2, "periods")
+    v.check_has_treated(df, cohort)
+    if cluster is not None:
+        v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
     if panel:
         v.check_unique_keys(df, unit, time)
-    if not np.all(np.mod(df[time].to_numpy(float), 1) == 0):
-        raise ValidationError(f"time={time!r} must hold whole periods (integers).")
-    if weights is not None:
-        w = df[weights].to_numpy(float)
-        if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
-            raise ValidationError(f"weights={weights!r} must be finite, non-negative and not all zero.")
     diag: dict = {"n_dropped_missing": n_dropped}
     df = _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, panel)
+    v.check_covariates(df, covariates)
     _check_covariates(df, covariates)
     if panel:
         for col, param in [(c, "covariates") for c in covariates] + [(weights, "weights"), (cluster, "cluster")]:
@@ -76,10 +78,7 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
 
 
 def _check_cohort_values(df, cohort):
-    v.check_numeric(df, cohort, "cohort")
-    v.check_no_missing(df, {"cohort": cohort})
-    if (df[cohort] < 0).any() or not np.all(np.mod(df[cohort].to_numpy(float), 1) == 0):
-        raise ValidationError(f"cohort={cohort!r} must be the first treated period (whole number) or 0 (never treated).")
+    v.check_cohort(df, cohort, None)
 
 
 def _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, panel):

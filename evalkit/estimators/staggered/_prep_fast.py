@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import MAX_ABS
 from evalkit.estimators.staggered._prep import Design, block_order
 
 _INT, _NUM = "iu", "iuf"
@@ -28,12 +29,15 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
         return None
     y, u, t, g, w = cols["outcome"], cols["unit"], cols["time"], cols["cohort"], cols["weights"]
     covs = [cols[c] for c in covariates]
-    if any(np.isnan(a).any() for a in [y, *covs] + ([w] if w is not None else []) if a.dtype.kind == "f"):
-        return None
+    floats = [a for a in [y, *covs] + ([w] if w is not None else []) if a.dtype.kind == "f"]
+    if any(np.isnan(a).any() or not _bounded(a) for a in floats):
+        return None  # the general path drops (missing) or refuses (inf, astronomically large) with a message
+    if y.size == 0 or np.ptp(y) <= 1e-13 * np.abs(y).max():
+        return None  # empty or constant outcome: refused by the general path
     if w is not None and (not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0):
         return None
     times, t_idx = _dense(t, np.int16)
-    if times is None or _recode_needed(g, times, anticipation):
+    if times is None or times.size < 2 or _recode_needed(g, times, anticipation):
         return None
     unit_ids, u_idx = _dense(u, np.intp)
     if unit_ids is None:
@@ -53,12 +57,19 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
     cl_codes = cl_labels = None
     if cluster is not None:
         cl_labels, cl_codes = np.unique(cols["cluster"][rep], return_inverse=True)  # = labels of the rows
+        if cl_labels.size < 2:
+            return None  # one cluster: refused by the general path
     w_row = None if w is None else np.asarray(w, dtype=float)
     design = Design("unbalanced", unit_ids, g[rep].astype(float), _unit_weights(w_row, u_idx, n), cl_codes,
                     cl_labels, times, None, None, u_idx[order], None, np.asarray(y, dtype=float)[order], x,
                     np.broadcast_to(1.0, y.size) if w_row is None else w_row[order], bounds, y.size,
                     cohorts.astype(float), blocks)
     return design, {"n_dropped_missing": 0}
+
+
+def _bounded(a: np.ndarray) -> bool:
+    """No inf and nothing astronomically large (the general path names such values)."""
+    return bool(np.all(np.abs(a) <= MAX_ABS))
 
 
 def _recode_needed(g, times, anticipation) -> bool:
