@@ -342,12 +342,21 @@ def check_finite(df: pd.DataFrame, col: str, param: str) -> None:
 
 
 def check_label_column(df: pd.DataFrame, col: str | None, param: str) -> None:
-    """A key column (unit, time, cluster): complete, and finite when numeric."""
+    """A key column (unit, time, cluster): complete, and without inf when numeric.
+
+    Ids may be large integers (hashed person ids); a numeric ``time`` must also stay below
+    :data:`MAX_ABS`."""
     if col is None:
         return
     check_no_missing(df, {param: col})
-    if pd.api.types.is_numeric_dtype(df[col]):
+    if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+        return
+    if param == "time":
         check_finite(df, col, param)
+    elif pd.api.types.is_float_dtype(df[col]) and np.isinf(df[col].to_numpy(float)).any():
+        n = int(np.isinf(df[col].to_numpy(float)).sum())
+        raise ValidationError(f"{param}={col!r} has {n} row(s) with an infinite id (inf or -inf); ids must be "
+                              "finite numbers or text.")
 
 
 def check_no_missing(df: pd.DataFrame, cols: Mapping[str, str | None]) -> None:
@@ -448,6 +457,11 @@ def drop_missing(df: pd.DataFrame, outcome: str, covariates: Sequence[str] = ())
         raise ValidationError(f"outcome={outcome!r} is missing on all {len(df)} rows; nothing to estimate.")
     missing = df[[outcome, *covariates]].isna().any(axis=1)
     n = int(missing.sum())
+    if n == len(df):
+        empty = [c for c in covariates if df[c].isna().all()]
+        raise ValidationError(f"Every row has a missing outcome={outcome!r} or covariate"
+                              + (f" (covariates {empty} are missing on all rows)" if empty else "")
+                              + "; nothing is left to estimate.")
     if n:
         warnings.warn(
             f"Dropped {n} of {len(df)} rows with missing {outcome!r}"

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.errors import ParameterError, closest
+from evalkit.errors import ParameterError, ValidationError, closest
 from evalkit.results.result import InferenceInfo
 
 
@@ -152,8 +152,8 @@ def inference_options_checked(postfit: str | None, options: object) -> dict[str,
     from evalkit.inference.choice import check_options
 
     opts = check_options(options, "inference_options")
-    if opts and postfit is None:
-        raise ParameterError(f"inference_options={opts} are only used with inference in {list(POSTFIT)}; "
+    if opts and postfit is None:  # a ValidationError, as before the options were checked up front
+        raise ValidationError(f"inference_options={opts} are only used with inference in {list(POSTFIT)}; "
                              "pass inference='wild' (or another of them) or drop inference_options.")
     return opts
 
