@@ -1,17 +1,50 @@
-"""Command line: ``evalkit simulate``, ``evalkit report run|params``, ``evalkit lists compute``."""
+"""Command line: ``evalkit simulate``, ``evalkit report run|run-due|params``, ``evalkit lists compute``.
+
+A user error (a bad argument, a missing or unreadable file, a parameter file with wrong values,
+data that cannot be used) never prints a traceback: evalkit writes ONE line to stderr naming the
+problem and exits with code 2. Arguments are checked before any long work starts. Warnings are
+printed as one line each (``evalkit: warning: ...``).
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, ParameterError
+
+#: exit code of every user error (argparse's own convention)
+USAGE_EXIT = 2
+TABLE_SUFFIXES = (".csv", ".parquet")
+YEARS = (1900, 2100)
+MAX_SEED = 2 ** 63 - 1
 
 
+class UsageError(Exception):
+    """A command-line argument argparse refused; ``prog`` names the (sub)command."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without the usage block on errors: the error becomes one line (see :func:`main`)."""
+
+    def error(self, message: str):
+        raise UsageError(self.prog, f"{message} (see {self.prog} --help)")
+
+
+# ----------------------------------------------------------------- argument checks
 def _simulate(args: argparse.Namespace) -> int:
     from evalkit.data.simulate import is_current, simulate
 
+    _check_seed(args.seed)
+    _check_out_dir("--out", args.out)
     if args.if_needed and is_current(args.out, seed=args.seed, size=args.size):
         print(f"{args.out} already holds current {args.size} data for seed {args.seed}; nothing to do")
         return 0
@@ -21,10 +54,60 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"--seed={seed}: write a whole number in 0-{MAX_SEED}.")
+
+
+def _check_out_dir(flag: str, value: str) -> None:
+    """An output folder: not an existing file, and not below a file."""
+    path = Path(value)
+    if not value.strip():
+        raise ParameterError(f"{flag}={value!r}: give a folder name.")
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"{flag}={value!r} is an existing file; give a folder.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ParameterError(f"{flag}={value!r}: {str(parent)!r} is a file, not a folder.")
+            break
+
+
+def _check_in_file(flag: str, value: str | None, what: str) -> None:
+    """An input file that exists and is a file (not a folder)."""
+    if value is None:
+        return
+    path = Path(value)
+    if not path.exists():
+        raise ParameterError(f"{flag}={value!r} does not exist ({what}).")
+    if not path.is_file():
+        raise ParameterError(f"{flag}={value!r} is a folder, not a file ({what}).")
+
+
+def _check_table_out(flag: str, value: str | None) -> None:
+    """An output table: .csv or .parquet, not a folder, its folder not a file."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise ParameterError(f"{flag}={value!r} is a folder; give a file name ending in .csv or .parquet.")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ParameterError(f"{flag}={value!r}: write a .csv or .parquet file.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ParameterError(f"{flag}={value!r}: {str(parent)!r} is a file, not a folder.")
+            break
+
+
 def _report_run(args: argparse.Namespace) -> int:
     from evalkit.report.postrun import log_lines
     from evalkit.report.runner import run_report
 
+    _check_in_file("--params", args.params, "a YAML parameter file")
+    _check_in_file("--notebook", None if args.notebook is None else str(args.notebook), "a copy of a template notebook")
+    if args.reports_root is not None and args.reports_root.exists() and not args.reports_root.is_dir():
+        raise ParameterError(f"--reports-root={str(args.reports_root)!r} is a file; give a folder.")
     start = time.perf_counter()
     run = run_report(args.template, Path(args.params), report=args.report, period=args.period,
                      reports_root=args.reports_root, progress=not args.quiet, notebook=args.notebook)
@@ -43,6 +126,9 @@ def _report_run(args: argparse.Namespace) -> int:
 def _report_run_due(args: argparse.Namespace) -> int:
     from evalkit.report.schedule import RunDueBusy, exit_code, run_due
 
+    _check_in_file("--schedule", args.schedule, "the schedule file")
+    if args.reports_root is not None and args.reports_root.exists() and not args.reports_root.is_dir():
+        raise ParameterError(f"--reports-root={str(args.reports_root)!r} is a file; give a folder.")
     try:
         outcomes = run_due(Path(args.schedule), reports_root=args.reports_root)
     except RunDueBusy as busy:  # another run-due holds the lock: not an error for cron
@@ -59,8 +145,6 @@ def _report_params(args: argparse.Namespace) -> int:
 
 
 def _write_table(frame, path: Path) -> None:
-    from evalkit.errors import ParameterError
-
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
@@ -70,31 +154,61 @@ def _write_table(frame, path: Path) -> None:
         raise ParameterError(f"{str(path)!r}: write .csv or .parquet.")
 
 
-def _list_years(text: str | None) -> list[int] | None:
-    from evalkit.errors import ParameterError
+_PART = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
 
-    if not text:
+
+def _list_years(text: str | None) -> list[int] | None:
+    """``2018-2024`` or ``2019,2021`` (or both: ``2013,2018-2020``) -> sorted list years; None when not given."""
+    if text is None:
         return None
-    try:
-        years: list[int] = []
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            years.extend(range(int(lo), int(hi or lo) + 1))
-        return years
-    except ValueError:
-        raise ParameterError(f"--list-years={text!r}: write e.g. 2018-2024 or 2019,2021.") from None
+    hint = "write e.g. 2018-2024 or 2019,2021"
+    if not text.strip():
+        raise ParameterError(f"--list-years={text!r} is empty; {hint} (or leave it out for every year the data allow).")
+    years: set[int] = set()
+    for part in text.split(","):
+        match = _PART.match(part)
+        if not match:
+            raise ParameterError(f"--list-years={text!r}: cannot read {part.strip()!r}; {hint}.")
+        lo = int(match.group(1))
+        hi = int(match.group(2) or lo)
+        if hi < lo:
+            raise ParameterError(f"--list-years={text!r}: the range {lo}-{hi} runs backwards; write {hi}-{lo}.")
+        for year in (lo, hi):
+            if not YEARS[0] <= year <= YEARS[1]:
+                raise ParameterError(f"--list-years={text!r}: {year} is not a year in {YEARS[0]}-{YEARS[1]}.")
+        years.update(range(lo, hi + 1))
+    return sorted(years)
 
 
 def _lists_compute(args: argparse.Namespace) -> int:
-    from evalkit.domain import REGIMES, ListRules, area_indicators, compute_lists
+    from evalkit.domain import (
+        REGIMES,
+        ListRules,
+        area_indicators,
+        compute_lists,
+        load_register_config,
+        load_thresholds,
+    )
+    from evalkit.domain.indicators import check_engine_options
     from evalkit.errors import check_choice
 
+    # every argument is checked before the register scan
     start = time.perf_counter()
-    check_choice("regime", args.regime, ["auto", *REGIMES])  # before the register scan
+    check_choice("--regime", args.regime, ["auto", *REGIMES])
+    list_years = _list_years(args.list_years)
+    if not Path(args.data).exists():
+        raise ParameterError(f"--data={args.data!r} does not exist (a register folder or file).")
+    _check_table_out("--out", args.out)
+    for flag, value in (("--criteria", args.criteria), ("--status", args.status), ("--indicators", args.indicators)):
+        _check_table_out(flag, value)
+    _check_in_file("--config", args.config, "a YAML register configuration")
+    _check_in_file("--thresholds", args.thresholds, "a criteria CSV")
+    check_engine_options(args.memory_limit, args.threads)
     rules = ListRules(unknown_education=args.unknown_education, hard_years_2018=args.hard_years_2018)
-    ind = area_indicators(args.data, config=args.config, memory_limit=args.memory_limit, threads=args.threads)
-    res = compute_lists(ind, list_years=_list_years(args.list_years), regime=args.regime, rules=rules,
-                        thresholds=args.thresholds)
+    config = load_register_config(args.config)
+    thresholds = load_thresholds(args.thresholds)
+    ind = area_indicators(args.data, config=config, memory_limit=args.memory_limit, threads=args.threads)
+    res = compute_lists(ind, list_years=list_years, regime=args.regime, rules=rules, thresholds=thresholds)
     out = Path(args.out)
     _write_table(res.history, out)
     for extra, frame in ((args.criteria, res.criteria), (args.status, res.status), (args.indicators, ind.area_years)):
@@ -105,12 +219,13 @@ def _lists_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evalkit", description=__doc__)
+    parser = _Parser(prog="evalkit", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="write simulated register microdata with known effects")
     sim.add_argument("--out", required=True, help="output folder")
-    sim.add_argument("--seed", type=int, default=2024)
+    sim.add_argument("--seed", type=int, default=2024, help="whole number >= 0 (default 2024)")
     sim.add_argument("--size", choices=["small", "medium", "national"], default="small")
     sim.add_argument("--quiet", action="store_true", help="no progress output")
     sim.add_argument("--if-needed", action="store_true",
@@ -156,17 +271,51 @@ def _add_lists(sub) -> None:
     comp.add_argument("--status", help="also write the area x list-year status table")
     comp.add_argument("--indicators", help="also write the area x year indicators")
     comp.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
-    comp.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    comp.add_argument("--threads", type=int, default=None, help="DuckDB threads (>= 1)")
     comp.set_defaults(func=_lists_compute)
 
 
+# ----------------------------------------------------------------- entry point
+def one_line(text: object) -> str:
+    """``text`` on one line (a message spread over lines, e.g. a YAML error, joined with spaces)."""
+    return re.sub(r"\s*\n\s*", " ", str(text)).strip()
+
+
+def _error(prog: str, message: object) -> int:
+    print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
+    return USAGE_EXIT
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Warnings as ``evalkit: warning: <message>`` lines (no source line), for this call only."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"evalkit: warning: {one_line(message)}", file=file or sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit code (0 ok, 2 user error, else the run's own code)."""
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _error(exc.prog, exc)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        with _one_line_warnings():
+            return args.func(args)
     except EvalkitError as exc:
-        print(f"evalkit: error: {exc}", file=sys.stderr)
-        return 2
+        return _error("evalkit", exc)
+    except OSError as exc:  # a path the user gave: missing, unreadable, not writable, not a folder
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        return _error("evalkit", f"cannot use{where}: {exc.strerror or exc}.")
+    except KeyboardInterrupt:
+        print("evalkit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import check_number, frame_html
+from evalkit.domain._common import check_number, check_probability, check_str, frame_html
 from evalkit.errors import ParameterError, check_choice
 
 DESIRED = ("increase", "decrease")
 UNITS = {"employed": {"da": "ekstra person i beskæftigelse", "en": "additional person employed"},
          "conviction_avoided": {"da": "undgået dom", "en": "conviction avoided"}}
+#: a budget above 10 trillion DKK or more persons than 100 million is a unit or typing error
+MAX_BUDGET, MAX_PERSONS = 1e13, 1e8
 COLUMNS = ["budget_dkk", "n_persons", "effect", "effect_low", "effect_high", "additional", "additional_low",
            "additional_high", "cost", "cost_low", "cost_high", "bounded", "status"]
 
@@ -71,11 +73,15 @@ def _effect_numbers(result, term, effect, conf_low, conf_high):
     if result is not None:
         if any(v is not None for v in (effect, conf_low, conf_high)):
             raise ParameterError("give either result or effect/conf_low/conf_high, not both.")
+        if not callable(getattr(result, "tidy", None)) or not hasattr(result, "alpha"):
+            raise ParameterError(f"result must be an evalkit Result (with tidy() and alpha), got {type(result).__name__}.")
+        check_str("term", term)
         row = result.tidy().set_index("term")
         if term not in row.index:
             raise ParameterError(f"term={term!r} is not in the result; terms are {list(row.index)}.")
-        return float(row.loc[term, "estimate"]), float(row.loc[term, "conf_low"]), \
-            float(row.loc[term, "conf_high"]), float(result.alpha)
+        e, lo, hi = (check_number(f"the result's {k} of {term!r}", row.loc[term, k])
+                     for k in ("estimate", "conf_low", "conf_high"))
+        return e, lo, hi, check_probability("the result's alpha", result.alpha)
     if effect is None or conf_low is None or conf_high is None:
         raise ParameterError("give a Result (result=) or all of effect, conf_low and conf_high.")
     e, lo, hi = (check_number(n, v) for n, v in (("effect", effect), ("conf_low", conf_low), ("conf_high", conf_high)))
@@ -97,11 +103,12 @@ def cost_per_effect(*, budget_dkk: float, n_persons: float, result=None, term: s
     effect is minus the estimate). ``outcome_unit``: a key of :data:`UNITS` (Danish and English
     wording) or free text used in both languages.
     """
-    budget = check_number("budget_dkk", budget_dkk, low=0, low_open=True)
-    n = check_number("n_persons", n_persons, low=0, low_open=True)
+    budget = check_number("budget_dkk", budget_dkk, low=0, high=MAX_BUDGET, low_open=True)
+    n = check_number("n_persons", n_persons, low=0, high=MAX_PERSONS, low_open=True)
     check_choice("desired", desired, DESIRED)
+    check_str("outcome_unit", outcome_unit)
     e, lo, hi, res_alpha = _effect_numbers(result, term, effect, conf_low, conf_high)
-    alpha = res_alpha if res_alpha is not None else check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
+    alpha = res_alpha if res_alpha is not None else check_probability("alpha", alpha)
     if desired == "decrease":
         e, lo, hi = -e, -hi, -lo
     row = {"budget_dkk": budget, "n_persons": n, "effect": e, "effect_low": lo, "effect_high": hi,
@@ -117,6 +124,9 @@ def _dkk(v: float, lang: str) -> str:
 def cost_sentence(row: pd.Series, unit: str, alpha: float, *, lang: str = "en") -> str:
     """One honest sentence (da/en) about the cost per effect, including an unbounded interval."""
     check_choice("lang", lang, ("da", "en"))
+    if not isinstance(row, (pd.Series, dict)) or "status" not in row:
+        raise ParameterError("row must be a row of CostPerEffect.tidy() (with cost, cost_low, cost_high, status).")
+    alpha = check_probability("alpha", alpha)
     unit = UNITS.get(unit, {}).get(lang, unit)
     level = f"{100 * (1 - alpha):g} %"
     if row["status"] == "no_beneficial_effect":

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import frame_html, require_columns
+from evalkit.domain._common import (check_number, check_numeric_columns, check_positive_int, check_probability,
+                                    check_str, frame_html, require_columns)
 from evalkit.domain.timing import attach_cohort
-from evalkit.errors import check_choice
+from evalkit.errors import ParameterError, ValidationError, check_choice
 
 ESTIMATORS = ("event_study", "twfe")
 COLUMNS = ["estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_obs",
@@ -37,6 +38,9 @@ def cohort_design_panel(cohort_panel: pd.DataFrame, cohorts: pd.DataFrame) -> pd
     Returns a new frame.
     """
     require_columns(cohort_panel, ["PERSON_ID", "AAR", "OMR_ID_BASE", "OMR_ID"], "cohort_panel")
+    if "OMR_ID_CUR" in cohort_panel.columns:
+        raise ValidationError("cohort_panel already has column 'OMR_ID_CUR', which cohort_design_panel adds "
+                              "(from OMR_ID); drop or rename it first.")
     panel = cohort_panel.rename(columns={"OMR_ID": "OMR_ID_CUR", "OMR_ID_BASE": "OMR_ID"})
     return attach_cohort(panel, cohorts)
 
@@ -52,14 +56,23 @@ def _estimate(panel, outcome, unit, estimator, leads, lags, alpha):
     return post_average(es)
 
 
-def _truth(panel: pd.DataFrame, estimator: str, leads: int, lags: int) -> float:
-    from evalkit.report import truth
+def _binned_event_time(cohort: pd.Series, time: pd.Series, leads: int, lags: int) -> pd.Series:
+    """Event time of treated rows, binned at -leads and lags as in the event-study design."""
+    return (time - cohort).clip(lower=-leads, upper=lags).where(cohort > 0)
 
+
+def _truth(panel: pd.DataFrame, estimator: str, leads: int, lags: int) -> float:
+    """The simulated truth the estimator targets, from a column ``effect`` (NaN without it): the mean
+    over treated post-period rows (TWFE), or the equal-weight mean over event times 0..lags of the
+    mean effect by binned event time (the event study's post average). The same rules as
+    :mod:`evalkit.report.truth`, kept here so the domain layer does not import the report layer."""
     if "effect" not in panel:
         return np.nan
     if estimator == "twfe":
-        return truth.truth_att(panel)
-    return truth.truth_post_average(truth.truth_by_event_time(panel, leads=leads, lags=lags), lags)
+        post = (panel["cohort"] > 0) & (panel["AAR"] >= panel["cohort"])
+        return float(panel.loc[post, "effect"].mean())
+    by_e = panel["effect"].groupby(_binned_event_time(panel["cohort"], panel["AAR"], leads, lags)).mean()
+    return float(by_e.loc[[e for e in range(lags + 1) if e in by_e.index]].mean())
 
 
 def _row(name: str, result, truth_value: float) -> dict:
@@ -109,8 +122,15 @@ def compare_estimands(area_panel: pd.DataFrame, cohort_panel: pd.DataFrame, *, o
     Both cluster on the (baseline) area. A column ``effect`` (simulated truth) adds the truth.
     """
     check_choice("estimator", estimator, ESTIMATORS)
+    check_str("outcome", outcome)
+    check_str("person_outcome", person_outcome)
+    leads = check_positive_int("leads", leads, minimum=1, maximum=50)
+    lags = check_positive_int("lags", lags, minimum=0, maximum=50)
+    alpha = check_probability("alpha", alpha)
     require_columns(area_panel, ["OMR_ID", "AAR", "cohort", "treat", outcome], "area_panel")
     require_columns(cohort_panel, ["PERSON_ID", "OMR_ID", "AAR", "cohort", "treat", person_outcome], "cohort_panel")
+    check_numeric_columns(area_panel, [outcome, "cohort", "treat"], "area_panel")
+    check_numeric_columns(cohort_panel, [person_outcome, "cohort", "treat"], "cohort_panel")
     area = _estimate(area_panel, outcome, "OMR_ID", estimator, leads, lags, alpha)
     cohort = _estimate(cohort_panel, person_outcome, "PERSON_ID", estimator, leads, lags, alpha)
     return comparison_from_results(area, cohort, outcome=outcome, estimator=estimator,
@@ -137,6 +157,7 @@ def stayer_share(cohort_panel: pd.DataFrame) -> float:
     Under a place-based effect the cohort effect is roughly the area effect times this share.
     Needs ``OMR_ID_CUR`` (current area, from :func:`cohort_design_panel`); NaN without it.
     """
+    require_columns(cohort_panel, ["OMR_ID", "treat"], "cohort_panel", allow_empty=True)
     if "OMR_ID_CUR" not in cohort_panel:
         return np.nan
     post = cohort_panel[cohort_panel["treat"] == 1]
@@ -147,7 +168,12 @@ def stayer_share(cohort_panel: pd.DataFrame) -> float:
 def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit: float = 100.0,
                        unit_name: str = "pp") -> str:
     """A paragraph (da/en) that states both estimates and explains why they differ."""
+    if not isinstance(comparison, EstimandComparison):
+        raise ParameterError(f"comparison must be the EstimandComparison of compare_estimands, "
+                             f"got {type(comparison).__name__}.")
     check_choice("lang", lang, ("da", "en"))
+    unit = check_number("unit", unit, low=0, low_open=True)
+    check_str("unit_name", unit_name)
     a, c = comparison.estimate("area"), comparison.estimate("cohort")
     fa, fc, fd = (f"{v * unit:+.2f} {unit_name}" for v in (a, c, a - c))
     share = comparison.stayer_share

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import check_number, dlabel, frame_html, require_columns
-from evalkit.errors import ParameterError, check_choice
+from evalkit.domain._common import (YEARS, area_ids, check_names, check_number, check_numeric_columns, check_same_ids,
+                                    check_str, check_unique, check_year, check_year_column, dlabel, frame_html,
+                                    require_columns, warn_dropped, with_plain_ids)
+from evalkit.errors import ParameterError, ValidationError, check_choice, closest
 
 GOAL_KEYS = ("goal", "target_group", "indicator", "baseline_year", "baseline_value", "target_year", "target_value")
 DIRECTIONS = ("increase", "decrease")
@@ -40,39 +42,89 @@ COLOURS = {"achieved": "#2e7d32", "on_track": "#7cb342", "not_on_track": "#f9a82
 _TOL = 1e-12
 
 
-def check_goal(goal: dict, i: int = 0) -> dict:
-    """A validated copy of one goal (see the module docstring) with ``direction`` filled in."""
+def goal_problems(goal, i: int = 0, indicators=None) -> list[str]:
+    """Every problem of one goal (the module docstring's keys, types and order of years), as messages;
+    with ``indicators``, an indicator outside them is a problem too (naming the closest). Empty: valid."""
     if not isinstance(goal, dict):
-        raise ParameterError(f"goals[{i}] must be a mapping with keys {list(GOAL_KEYS)}.")
+        return [f"goals[{i}] must be a mapping with keys {list(GOAL_KEYS)}, got {type(goal).__name__} {goal!r}"]
+    name = goal.get("goal", "?")
+    where = f"goals[{i}] ({name!r})"
+    problems = []
     missing = [k for k in GOAL_KEYS if k not in goal]
-    unknown = sorted(set(goal) - set(GOAL_KEYS) - {"direction"})
+    unknown = sorted(str(k) for k in set(goal) - set(GOAL_KEYS) - {"direction"})
     if missing or unknown:
-        raise ParameterError(f"goals[{i}] ({goal.get('goal', '?')!r}): missing keys {missing}, unknown keys "
-                             f"{unknown}; allowed: {list(GOAL_KEYS) + ['direction']}.")
-    g = dict(goal)
+        hint = "".join(closest(u, [*GOAL_KEYS, "direction"]) for u in unknown[:1])
+        parts = ([f"missing keys {missing}"] if missing else []) + ([f"unknown keys {unknown}"] if unknown else [])
+        problems.append(f"{where}: {', '.join(parts)}; allowed: {list(GOAL_KEYS) + ['direction']}.{hint}".rstrip("."))
+    for key in ("goal", "target_group"):
+        if key in goal and (not isinstance(goal[key], str) or not goal[key].strip()):
+            problems.append(f"{where}: {key}={goal[key]!r} must be non-empty text")
+    if "indicator" in goal:
+        ind = goal["indicator"]
+        if not isinstance(ind, str) or not ind:
+            problems.append(f"{where}: indicator={ind!r} must be an indicator name (text)")
+        elif indicators is not None and ind not in indicators:
+            problems.append(f"{where}: indicator={ind!r} is not a known indicator; choose one of "
+                            f"{sorted(indicators)}.{closest(ind, indicators)}".rstrip("."))
+    years = {}
     for key in ("baseline_year", "target_year"):
-        if isinstance(g[key], bool) or not isinstance(g[key], (int, np.integer)):
-            raise ParameterError(f"goals[{i}] ({g['goal']!r}): {key}={g[key]!r} must be a whole year.")
+        if key in goal:
+            value = goal[key]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                problems.append(f"{where}: {key}={value!r} must be a whole year")
+            elif not YEARS[0] <= value <= YEARS[1]:
+                problems.append(f"{where}: {key}={value!r} must be a year in {YEARS[0]}-{YEARS[1]}")
+            else:
+                years[key] = int(value)
+    values = {}
     for key in ("baseline_value", "target_value"):
-        g[key] = check_number(f"goals[{i}].{key}", g[key])
-    if g["target_year"] <= g["baseline_year"]:
-        raise ParameterError(f"goals[{i}] ({g['goal']!r}): target_year={g['target_year']} must be after "
-                             f"baseline_year={g['baseline_year']}.")
-    inferred = None if g["target_value"] == g["baseline_value"] else (
-        "increase" if g["target_value"] > g["baseline_value"] else "decrease")
-    g.setdefault("direction", inferred)
-    if g["direction"] is None:
-        raise ParameterError(f"goals[{i}] ({g['goal']!r}): target equals baseline; set direction to one of {list(DIRECTIONS)}.")
-    check_choice(f"goals[{i}].direction", g["direction"], DIRECTIONS)
-    if inferred and g["direction"] != inferred:
-        raise ParameterError(f"goals[{i}] ({g['goal']!r}): direction={g['direction']!r} contradicts target "
-                             f"{g['target_value']} vs baseline {g['baseline_value']}.")
+        if key in goal:
+            try:
+                values[key] = check_number(key, goal[key])
+            except ParameterError as exc:
+                problems.append(f"{where}: {str(exc).rstrip('.')}")
+    if len(years) == 2 and years["target_year"] <= years["baseline_year"]:
+        problems.append(f"{where}: target_year={years['target_year']} must be after "
+                        f"baseline_year={years['baseline_year']}")
+    if "direction" in goal and goal["direction"] not in DIRECTIONS:
+        problems.append(f"{where}: direction={goal['direction']!r} is not allowed; choose one of {list(DIRECTIONS)}."
+                        f"{closest(str(goal['direction']), DIRECTIONS)}".rstrip("."))
+    elif len(values) == 2:
+        inferred = None if values["target_value"] == values["baseline_value"] else (
+            "increase" if values["target_value"] > values["baseline_value"] else "decrease")
+        direction = goal.get("direction", inferred)
+        if direction is None:
+            problems.append(f"{where}: target equals baseline; set direction to one of {list(DIRECTIONS)}")
+        elif inferred and direction != inferred:
+            problems.append(f"{where}: direction={direction!r} contradicts target {values['target_value']} vs "
+                            f"baseline {values['baseline_value']}")
+    return problems
+
+
+def check_goal(goal: dict, i: int = 0, indicators=None) -> dict:
+    """A validated copy of one goal (see the module docstring) with ``direction`` filled in; every
+    problem of the goal is named in one :class:`ParameterError`."""
+    problems = goal_problems(goal, i, indicators)
+    if problems:
+        raise ParameterError("; ".join(problems) + ".")
+    g = dict(goal)
+    g["baseline_year"], g["target_year"] = int(g["baseline_year"]), int(g["target_year"])
+    g["baseline_value"], g["target_value"] = float(g["baseline_value"]), float(g["target_value"])
+    if "direction" not in g:
+        g["direction"] = "increase" if g["target_value"] > g["baseline_value"] else "decrease"
     return g
 
 
 def goal_status(baseline: float, target: float, observed: float, direction: str, *,
                 baseline_year: int, target_year: int, year: int) -> tuple[str, float, float]:
     """(status, progress, path) of one goal observed in ``year`` (the rule in the module docstring)."""
+    baseline, target, observed = (check_number(n, v) for n, v in
+                                  (("baseline", baseline), ("target", target), ("observed", observed)))
+    check_choice("direction", direction, DIRECTIONS)
+    baseline_year, target_year, year = (check_year(n, v) for n, v in
+                                        (("baseline_year", baseline_year), ("target_year", target_year), ("year", year)))
+    if target_year <= baseline_year:
+        raise ParameterError(f"target_year={target_year} must be after baseline_year={baseline_year}.")
     d = 1.0 if direction == "increase" else -1.0
     progress = (observed - baseline) / (target - baseline) if target != baseline else np.nan
     path = baseline + (target - baseline) * min(1.0, (year - baseline_year) / (target_year - baseline_year))
@@ -149,18 +201,27 @@ def goal_attainment(goals: list[dict], observed: pd.DataFrame, *, as_of: int | N
     require_columns(observed, ["indicator", "AAR", "value"], "observed")
     if not isinstance(goals, (list, tuple)) or not goals:
         raise ParameterError("goals must be a non-empty list of goal mappings.")
+    check_year_column(observed, "AAR", "observed")
+    check_numeric_columns(observed, ["value"], "observed")
+    if "n_persons" in observed:
+        check_numeric_columns(observed, ["n_persons"], "observed", low=0)
     if observed.duplicated(["indicator", "AAR"]).any():
         raise ParameterError("observed has several rows for one (indicator, AAR); give one value each.")
+    as_of = check_year("as_of", as_of, allow_none=True)
     years = sorted(int(y) for y in observed["AAR"].unique())
     if as_of is not None and as_of not in years:
         raise ParameterError(f"as_of={as_of!r} is outside the data years {years[0]}-{years[-1]}.")
-    known = sorted(observed["indicator"].unique())
+    known = sorted(str(k) for k in observed["indicator"].unique())
+    problems = [p for i, raw in enumerate(goals) for p in goal_problems(raw, i, known)]
+    if problems:
+        raise ParameterError("; ".join(problems) + ".")
     rows = []
     for i, raw in enumerate(goals):
         g = check_goal(raw, i)
-        check_choice(f"goals[{i}].indicator", g["indicator"], known)
         year = _eval_year(g, as_of, years)
         hit = _lookup(observed, g, year, years)
+        if pd.isna(hit["value"]):
+            raise ValidationError(f"goal {g['goal']!r}: the observed {g['indicator']!r} in {year} is missing.")
         status, progress, path = goal_status(g["baseline_value"], g["target_value"], float(hit["value"]),
                                              g["direction"], baseline_year=g["baseline_year"],
                                              target_year=g["target_year"], year=year)
@@ -180,17 +241,31 @@ def observed_from_panel(area_panel: pd.DataFrame, areas, indicators: list[str], 
     Returns ``indicator, AAR, value, n_persons`` (n_persons = the summed weight column, a count
     of residents). Areas listed but absent from the panel raise.
     """
+    indicators = check_names("indicators", indicators)
+    check_str("weight", weight)
     require_columns(area_panel, ["OMR_ID", "AAR", weight, *indicators], "area_panel")
-    areas = set(pd.Series(list(areas)).astype("int64"))
-    missing = sorted(areas - set(area_panel["OMR_ID"]))
+    check_year_column(area_panel, "AAR", "area_panel")
+    check_numeric_columns(area_panel, indicators, "area_panel")
+    check_numeric_columns(area_panel, [weight], "area_panel", low=0)
+    panel = with_plain_ids(area_panel[["OMR_ID", "AAR", weight, *indicators]], "OMR_ID", "area_panel")
+    check_unique(panel, ["OMR_ID", "AAR"], "area_panel")
+    wanted = area_ids(areas, "areas")
+    check_same_ids(wanted, "areas", panel["OMR_ID"], "area_panel")
+    missing = sorted(set(wanted) - set(panel["OMR_ID"]))
     if missing:
         raise ParameterError(f"areas {missing[:5]} are not in the area panel.")
-    sub = area_panel[area_panel["OMR_ID"].isin(areas)]
+    sub = panel[panel["OMR_ID"].isin(set(wanted))]
     rows = []
     for ind in indicators:
-        ok = sub[sub[ind].notna()]
+        ok = sub[sub[ind].notna() & sub[weight].notna()]
+        warn_dropped(len(sub) - len(ok), len(sub), "observed_from_panel",
+                     f"of the areas whose {ind!r} or weight {weight!r} is missing")
+        empty = ok.groupby("AAR")[weight].sum()
+        if (empty <= 0).any():
+            raise ValidationError(f"the areas' weights {weight!r} sum to 0 in {int(empty[empty <= 0].index[0])}; "
+                                  f"{ind!r} cannot be averaged there.")
         grouped = ok.groupby("AAR")
-        value = grouped.apply(lambda f: np.average(f[ind], weights=f[weight]), include_groups=False)
+        value = grouped.apply(lambda f, ind=ind: np.average(f[ind], weights=f[weight]), include_groups=False)
         rows.append(pd.DataFrame({"indicator": ind, "AAR": value.index.astype("int64"), "value": value.to_numpy(),
                                   "n_persons": grouped[weight].sum().to_numpy().astype("int64")}))
     return pd.concat(rows, ignore_index=True)
@@ -200,6 +275,12 @@ def goal_chart(table: pd.DataFrame, *, lang: str = "en", ax=None):
     """One row per goal: progress from baseline (0) towards the target (1), coloured by status."""
     from matplotlib.figure import Figure
 
+    check_choice("lang", lang, ("da", "en"))
+    require_columns(table, ["goal", "target_group", "status", "progress", "year", "target_year", "path",
+                            "baseline_value", "target_value"], "table")
+    bad = sorted({str(x) for x in table["status"] if x not in STATUSES})
+    if bad:
+        raise ValidationError(f"table column 'status' holds {bad}; statuses are {list(STATUSES)}.")
     if ax is None:
         fig = Figure(figsize=(7.5, 0.7 * len(table) + 1.2), dpi=110)
         ax = fig.add_subplot()

@@ -22,18 +22,21 @@ list-year mapping belong to the rule engine (:mod:`evalkit.domain.rules`).
 """
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import warnings
-
+import duckdb
 import numpy as np
 import pandas as pd
 
+from evalkit.domain._common import (check_frame, check_number, check_numeric_columns, check_positive_int,
+                                    check_year_column, with_plain_ids)
 from evalkit.domain.origin import nonwestern_sql, origin_unknown_sql
 from evalkit.domain.register import RegisterConfig, load_register_config
 from evalkit.domain.register_files import open_register, read_areas
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
 
 AREA_COLUMNS = [
     "OMR_ID", "AAR", "REGION", "residents", "n_18_64", "k1_fte", "k1_headcount", "n_18plus", "k2",
@@ -42,6 +45,17 @@ AREA_COLUMNS = [
 ]
 NATIONAL_COLUMNS = ["AAR", "n_18plus", "conviction_share", "n_persons", "n_without_region"]
 REGIONAL_COLUMNS = ["REGION", "AAR", "n_taxpayers_15_64", "income_mean"]
+
+
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def check_engine_options(memory_limit, threads) -> None:
+    """DuckDB options: ``memory_limit`` such as ``"6GB"`` or ``"500MB"`` (or None), ``threads`` >= 1 (or None)."""
+    if memory_limit is not None and (not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit)):
+        raise ParameterError(f"memory_limit={memory_limit!r} must be an amount with a unit, e.g. '6GB' or '500MB'.")
+    if threads is not None:
+        check_positive_int("threads", threads, minimum=1, maximum=1024)
 
 
 def _in_values(expr: str, values: tuple) -> str:
@@ -173,16 +187,32 @@ class AreaIndicators:
 
     @classmethod
     def from_frames(cls, area_years: pd.DataFrame, national: pd.DataFrame,
-                    regional: pd.DataFrame | None = None, params: dict | None = None) -> "AreaIndicators":
-        """Wrap hand-made or stored frames (copied, columns checked)."""
+                    regional: pd.DataFrame | None = None, params: dict | None = None) -> AreaIndicators:
+        """Wrap hand-made or stored frames (copied and checked: columns, one row per area and year, whole
+        years, numeric finite indicator columns; area ids as whole numbers or text)."""
         for frame, cols, what in ((area_years, ["OMR_ID", "AAR", "residents"], "area_years"),
                                   (national, ["AAR", "conviction_share"], "national")):
+            check_frame(frame, what)
             missing = [c for c in cols if c not in frame.columns]
             if missing:
-                raise ColumnError(f"{what} lacks column(s) {missing}; see evalkit.domain.indicators.AREA_COLUMNS.")
+                raise ColumnError(f"{what} lacks column(s) {missing}; see evalkit.domain.indicators.AREA_COLUMNS."
+                                  + closest(missing[0], [str(c) for c in frame.columns]))
+            check_year_column(frame, "AAR", what)
+        if regional is not None:
+            check_frame(regional, "regional", allow_empty=True)
+        if params is not None and not isinstance(params, dict):
+            raise ParameterError(f"params must be a dict or None, got {type(params).__name__}.")
+        area_years = with_plain_ids(area_years, "OMR_ID", "area_years")
         if area_years.duplicated(["OMR_ID", "AAR"]).any():
             bad = area_years.loc[area_years.duplicated(["OMR_ID", "AAR"]), ["OMR_ID", "AAR"]].iloc[0].tolist()
             raise ValidationError(f"area_years must hold one row per (OMR_ID, AAR); {bad} occurs twice.")
+        if national.duplicated(["AAR"]).any():
+            raise ValidationError("national must hold one row per year (AAR); "
+                                  f"{national.loc[national.duplicated(['AAR']), 'AAR'].iloc[0]!r} occurs twice.")
+        numeric = [c for c in AREA_COLUMNS if c in area_years.columns and c not in ("OMR_ID", "AAR", "REGION")]
+        check_numeric_columns(area_years, numeric, "area_years")
+        check_numeric_columns(area_years, ["residents"], "area_years", allow_missing=False, low=0)
+        check_numeric_columns(national, ["conviction_share"], "national", low=0, high=1)
         regional = regional if regional is not None else pd.DataFrame(columns=REGIONAL_COLUMNS)
         return cls(area_years.copy(), national.copy(), regional.copy(), dict(params or {}))
 
@@ -210,17 +240,24 @@ def area_indicators(
     ``in_education_cutoff``; as outside (K1 headcount) when ``UDENFOR_FTE`` exceeds
     ``k1_headcount_cutoff``. Nothing is loaded person by person into pandas.
     """
+    if not isinstance(data, (str, Path)) or not str(data):
+        raise ParameterError(f"data={data!r} must be a folder or file path (str or Path).")
     for name, value in (("in_education_cutoff", in_education_cutoff), ("k1_headcount_cutoff", k1_headcount_cutoff)):
-        if not 0.0 <= float(value) <= 1.0:
-            raise ParameterError(f"{name}={value!r} must lie in [0, 1].")
+        check_number(name, value, low=0.0, high=1.0)
+    check_engine_options(memory_limit, threads)
     config = load_register_config(config)
-    con, relation = open_register(data, config, memory_limit=memory_limit, threads=threads)
     try:
-        raw = con.execute(area_sql(relation, config, in_education_cutoff=in_education_cutoff,
-                                   k1_headcount_cutoff=k1_headcount_cutoff)).df()
-        refs = con.execute(reference_sql(relation, in_education_cutoff=in_education_cutoff)).df()
-    finally:
-        con.close()
+        con, relation = open_register(data, config, memory_limit=memory_limit, threads=threads)
+        try:
+            raw = con.execute(area_sql(relation, config, in_education_cutoff=in_education_cutoff,
+                                       k1_headcount_cutoff=k1_headcount_cutoff)).df()
+            refs = con.execute(reference_sql(relation, in_education_cutoff=in_education_cutoff)).df()
+        finally:
+            con.close()
+    except duckdb.Error as exc:  # unreadable files, text in a numeric column: the data, not evalkit
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValidationError(f"the register files under data={str(data)!r} cannot be read: {first} "
+                              "(check the files and the register configuration).") from None
     if raw.empty:
         raise ValidationError(f"no person-year in {str(data)!r} has an area ({config.area!r} is null everywhere).")
     warn_gaps(raw)

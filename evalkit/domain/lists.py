@@ -11,14 +11,17 @@ unknown and the area is then not listed as hård (``duration_known`` says so).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from evalkit.domain._common import (check_bool, check_frame, check_same_ids, check_year_column, check_years,
+                                    with_plain_ids)
 from evalkit.domain.indicators import AreaIndicators
 from evalkit.domain.rules import ListRules, evaluate_criterion, source_years
 from evalkit.domain.thresholds import LIST_TYPES, REGIMES, Thresholds, load_thresholds
-from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.errors import ColumnError, ParameterError, ValidationError, check_choice, closest
 
 GHETTO_TIER = ("ghettoomraade", "parallelsamfund")
 HISTORY_COLUMNS = ["list_year", "regime", "OMR_ID", "category"]
@@ -100,15 +103,24 @@ def _regime_for(list_year: int, regime: str, thresholds: Thresholds) -> str:
     return thresholds.regime_of(list_year) if regime == "auto" else regime
 
 
-def _prior_ghetto_years(prior_history: pd.DataFrame | None) -> dict[int, set]:
+def _prior_ghetto_years(prior_history: pd.DataFrame | None, ids: pd.Index) -> dict[int, set]:
     if prior_history is None:
         return {}
+    check_frame(prior_history, "prior_history", allow_empty=True)
     missing = [c for c in ("list_year", "OMR_ID", "category") if c not in prior_history.columns]
     if missing:
-        raise ParameterError(f"prior_history lacks column(s) {missing}; give list_year, OMR_ID, category.")
+        raise ColumnError(f"prior_history lacks column(s) {missing}; give list_year, OMR_ID, category; it has "
+                          f"{[str(c) for c in prior_history.columns]}." + closest(missing[0], map(str, prior_history.columns)))
+    if prior_history.empty:
+        return {}
+    hist = with_plain_ids(prior_history[["list_year", "OMR_ID", "category"]], "OMR_ID", "prior_history")
+    if hist[["list_year", "category"]].isna().any().any():
+        raise ValidationError("prior_history has missing list_year or category values; fill or drop those rows first.")
+    check_year_column(hist, "list_year", "prior_history")
+    check_same_ids(hist["OMR_ID"], "prior_history", pd.Series(ids), "indicators")
     out: dict[int, set] = {}
-    for year, group in prior_history.groupby("list_year"):
-        out[int(year)] = set(group.loc[group["category"].isin(GHETTO_TIER), "OMR_ID"].astype(int))
+    for year, group in hist.groupby("list_year"):
+        out[int(year)] = set(group.loc[group["category"].isin(GHETTO_TIER + ("ghetto",)), "OMR_ID"])
     return out
 
 
@@ -138,12 +150,21 @@ def compute_lists(
     ``prior_history`` (list_year, OMR_ID, category) adds published lists before the data,
     which count towards the hård ghetto / omdannelse duration.
     """
+    if not isinstance(indicators, AreaIndicators):
+        raise ParameterError(f"indicators must be an AreaIndicators (from evalkit.area_indicators or "
+                             f"AreaIndicators.from_frames), got {type(indicators).__name__}.")
     check_choice("regime", regime, ["auto", *REGIMES])
+    if rules is not None and not isinstance(rules, ListRules):
+        raise ParameterError(f"rules must be a ListRules(...) or None, got {type(rules).__name__}.")
     rules = rules or ListRules()
+    if thresholds is not None and not isinstance(thresholds, (Thresholds, str, Path)):
+        raise ParameterError(f"thresholds must be a Thresholds, a CSV path or None, got {type(thresholds).__name__}.")
     thresholds = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
+    if list_years is not None:
+        list_years = check_years("list_years", list_years)
     years = _check_years(list_years, indicators.years, thresholds, regime)
     areas = pd.Index(sorted(indicators.area_years["OMR_ID"].unique()), name="OMR_ID")
-    ghetto_years = _prior_ghetto_years(prior_history)
+    ghetto_years = _prior_ghetto_years(prior_history, areas)
     statuses, criteria = [], []
     for year in years:
         reg = _regime_for(year, regime, thresholds)
@@ -211,7 +232,9 @@ def _check_years(list_years, data_years: tuple[int, ...], thresholds: Thresholds
 def list_history(result: ListResult, *, wide: bool = False) -> pd.DataFrame:
     """The list history: long (list_year, regime, OMR_ID, category), or ``wide=True``: areas x list years
     holding the innermost category (omdannelse/hård before parallelsamfund/ghetto before udsat)."""
-    if not wide:
+    if not isinstance(result, ListResult):
+        raise ParameterError(f"result must be the ListResult of evalkit.compute_lists, got {type(result).__name__}.")
+    if not check_bool("wide", wide):
         return result.history.copy()
     rank = {"haardt_ghettoomraade": 0, "omdannelsesomraade": 0, "ghettoomraade": 1, "parallelsamfund": 1,
             "udsat_boligomraade": 2, "forebyggelsesomraade": 3}

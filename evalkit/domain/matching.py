@@ -22,13 +22,17 @@ Balance
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import check_number, check_positive_int, frame_html, require_columns
+from evalkit.domain._common import (_plain, check_bool, check_names, check_number, check_numeric_columns,
+                                    check_positive_int, check_same_ids, check_seed, check_unique, check_year_column,
+                                    check_years, frame_html, require_columns, restore_ids, with_plain_ids)
+from evalkit.domain.pools import check_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 
 METHODS = ("propensity", "mahalanobis")
@@ -41,7 +45,7 @@ def pre_period_features(panel: pd.DataFrame, covariates: list[str], years: list[
     missing = [y for y in years if y not in have]
     if not years or missing:
         raise ParameterError(f"pre_years={list(years)!r} must be years in the panel ({have[0]}-{have[-1]}).")
-    feats = panel[panel["AAR"].isin(years)].groupby("OMR_ID")[covariates].mean()
+    feats = panel[panel["AAR"].isin(years)].groupby("OMR_ID", observed=True)[covariates].mean()
     bad = feats.index[feats.isna().any(axis=1)].tolist()
     if bad:
         raise ValidationError(f"areas {bad[:5]} have no value of some covariate in pre_years; "
@@ -150,15 +154,17 @@ class MatchResult:
 
 def _check_match_args(method, ratio, replace, caliper, seed):
     check_choice("method", method, METHODS)
-    check_positive_int("ratio", ratio)
-    if not isinstance(replace, bool):
-        raise ParameterError(f"replace={replace!r} must be True or False.")
+    check_positive_int("ratio", ratio, maximum=100)
+    check_bool("replace", replace)
     if caliper is not None:
         check_number("caliper", caliper, low=0, low_open=True)
-    check_positive_int("seed", seed, minimum=0)
+    check_seed("seed", seed)
 
 
 def _default_pre_years(panel: pd.DataFrame, cohorts: pd.Series) -> list[int]:
+    if not (cohorts > 0).any():
+        raise ValidationError("matching needs both treated and comparison areas in the pool; cohorts has no "
+                              "treated area (cohort > 0) outside role 'excluded'.")
     first = int(cohorts[cohorts > 0].min())
     years = sorted(y for y in set(panel["AAR"]) if y < first)
     if not years:
@@ -176,15 +182,25 @@ def _pack(feats, roles, pairs, treated, method, ratio, replace, caliper, seed) -
     w = np.zeros(len(ids))
     w[np.flatnonzero(treated)[pt["t"].unique()]] = 1.0
     np.add.at(w, np.flatnonzero(~treated)[pt["c"].to_numpy()], 1.0 / k.to_numpy())
-    unmatched = tuple(int(a) for a in sorted(set(t_ids) - set(pt["treated_OMR_ID"])))
+    unmatched = tuple(_plain(a) for a in sorted(set(t_ids) - set(pt["treated_OMR_ID"])))
     out = roles.set_index("OMR_ID").loc[ids, ["cohort", "role"]].copy()
     out.loc[w == 0, "role"] = "excluded"
-    cohorts = pd.concat([out.reset_index(), roles[roles["role"] == "excluded"]]).drop_duplicates("OMR_ID")
+    before = roles.loc[roles["role"] == "excluded", ["OMR_ID", "cohort", "role"]]  # excluded before matching
+    cohorts = pd.concat([out.reset_index(), before]).drop_duplicates("OMR_ID")
     return MatchResult(pairs=pt[["treated_OMR_ID", "comparison_OMR_ID", "distance", "match"]],
                        balance=smd_table(feats, treated, w), unmatched=unmatched,
                        cohorts=cohorts.sort_values("OMR_ID").reset_index(drop=True),
                        weights=pd.DataFrame({"OMR_ID": ids, "weight": w}),
                        method=method, ratio=ratio, replace=replace, caliper=caliper, seed=seed)
+
+
+def replace_ids(result: MatchResult, like: pd.Series) -> MatchResult:
+    """``result`` with its area ids in the type of ``like`` (a categorical keeps its categories)."""
+    pairs = result.pairs.assign(treated_OMR_ID=restore_ids(result.pairs["treated_OMR_ID"], like),
+                                comparison_OMR_ID=restore_ids(result.pairs["comparison_OMR_ID"], like))
+    return dataclasses.replace(result, pairs=pairs,
+                               cohorts=result.cohorts.assign(OMR_ID=restore_ids(result.cohorts["OMR_ID"], like)),
+                               weights=result.weights.assign(OMR_ID=restore_ids(result.weights["OMR_ID"], like)))
 
 
 def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[str],
@@ -196,15 +212,26 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
     role`` from :func:`evalkit.treatment_cohorts` or :func:`cohorts_from_history`; areas with role
     ``excluded`` are not in the pool. ``pre_years``: years averaged per area (default: the last 3
     years before the first treated year). ``caliper``: maximum distance (SD of the logit score
-    for ``"propensity"``), None = no caliper. Inputs are never modified.
+    for ``"propensity"``), None = no caliper. Inputs are never modified. Area ids may be whole
+    numbers, text or categorical; the results use the ids of ``cohorts``. ``cohorts`` in the result
+    keeps every area of the input table (areas excluded before matching stay ``excluded``).
     """
     _check_match_args(method, ratio, replace, caliper, seed)
-    require_columns(cohorts, ["OMR_ID", "cohort", "role"], "cohorts")
-    if not covariates:
-        raise ParameterError("covariates must name at least one pre-period indicator column.")
-    pool = cohorts[cohorts["role"] != "excluded"]
-    pre_years = list(pre_years) if pre_years is not None else _default_pre_years(panel, pool["cohort"])
-    feats = pre_period_features(panel[panel["OMR_ID"].isin(pool["OMR_ID"])], list(covariates), pre_years)
+    covariates = check_names("covariates", covariates)
+    require_columns(panel, ["OMR_ID", "AAR", *covariates], "panel")
+    clash = [c for c in covariates if c in ("OMR_ID", "AAR")]
+    if clash:
+        raise ParameterError(f"covariates={covariates!r} name the key column(s) {clash}; give indicator columns.")
+    check_year_column(panel, "AAR", "panel")
+    check_numeric_columns(panel, covariates, "panel")
+    coh = check_cohorts(cohorts)
+    data = with_plain_ids(panel[["OMR_ID", "AAR", *covariates]], "OMR_ID", "panel")
+    check_same_ids(data["OMR_ID"], "panel", coh["OMR_ID"], "cohorts")
+    check_unique(data, ["OMR_ID", "AAR"], "panel")
+    pool = coh[coh["role"] != "excluded"]
+    pre_years = check_years("pre_years", pre_years) if pre_years is not None \
+        else _default_pre_years(data, pool["cohort"])
+    feats = pre_period_features(data[data["OMR_ID"].isin(pool["OMR_ID"])], covariates, pre_years)
     absent = sorted(set(pool["OMR_ID"]) - set(feats.index))
     if absent:
         raise ValidationError(f"areas {absent[:5]} of cohorts have no rows in pre_years {pre_years}.")
@@ -215,7 +242,10 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
     order = np.random.default_rng(seed).permutation(int(treated.sum()))
     pairs = greedy_match(dist, ratio=ratio, replace=replace, caliper=None if caliper is None else caliper * scale,
                          order=order)
-    result = _pack(feats, pool, pairs, treated, method, ratio, replace, caliper, seed)
+    result = _pack(feats, coh, pairs, treated, method, ratio, replace, caliper, seed)
+    if isinstance(getattr(cohorts["OMR_ID"], "dtype", None), pd.CategoricalDtype):  # ids back in the caller's type
+        like = cohorts["OMR_ID"]
+        result = replace_ids(result, like)
     if result.unmatched:
         warnings.warn(f"{len(result.unmatched)} treated area(s) had no comparison area within caliper={caliper} "
                       f"and were dropped: {list(result.unmatched)}.", EvalkitWarning, stacklevel=2)

@@ -35,12 +35,14 @@ The numbers are computed in DuckDB from person-year microdata.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import frame_html, require_columns
-from evalkit.errors import ParameterError, check_choice
+from evalkit.domain._common import (_plain, check_frame, check_numeric_columns, check_year, frame_html, id_kind,
+                                    require_columns, with_plain_ids)
+from evalkit.errors import ParameterError, ValidationError, check_choice
 
 #: indicator -> (person-level SQL expression, age window) matching ``AREA_INDICATORS``.
 PERSON_INDICATORS: dict[str, tuple[str, tuple[int, int]]] = {
@@ -94,6 +96,11 @@ def decomposition_parts(counts: pd.DataFrame) -> pd.DataFrame:
     Groups without stayers cannot be split (the stayers' change is undefined): their parts
     are NaN, the total change is kept, and nothing is dropped.
     """
+    need = ["group", "year0", "year1", "n0", "n1", "n_stayers", "n_in", "n_out", "n_in_aged", "n_out_aged", "value0",
+            "value1", "mean_stayers0", "mean_stayers1", "mean_in1", "mean_out0"]
+    require_columns(counts, need, "counts", allow_empty=True)
+    check_numeric_columns(counts, [c for c in need if c.startswith("n")], "counts", allow_missing=False, low=0)
+    check_numeric_columns(counts, [c for c in need if c.startswith(("value", "mean"))], "counts")
     c = counts.copy()
     c["share_stayers0"] = c["n_stayers"] / c["n0"]
     c["share_in1"] = c["n_in"] / c["n1"]
@@ -136,13 +143,37 @@ class Decomposition:
                           self.table)
 
 
-def _check(md, indicator: str, year0: int, year1: int) -> None:
+def _check(md, indicator: str, year0, year1) -> tuple[int, int]:
     check_choice("indicator", indicator, list(PERSON_INDICATORS))
+    year0, year1 = check_year("year0", year0), check_year("year1", year1)
     for name, year in (("year0", year0), ("year1", year1)):
         if year not in md.years:
             raise ParameterError(f"{name}={year!r} is outside the data years {md.years[0]}-{md.years[-1]}.")
     if year0 >= year1:
         raise ParameterError(f"year0={year0} must be before year1={year1}.")
+    return year0, year1
+
+
+def _data_ids_are_text(md) -> bool:
+    """Whether the microdata hold area ids as text (the data contract has numbers)."""
+    described = {row[0]: row[1] for row in md.con.execute(f"DESCRIBE SELECT OMR_ID FROM {md.relation}").fetchall()}
+    return str(described.get("OMR_ID", "")).upper() == "VARCHAR"
+
+
+def _check_groups(groups, text_ids: bool) -> pd.DataFrame:
+    """``OMR_ID, group`` with one group per area, ids of the microdata's kind; groups as text."""
+    require_columns(groups, ["OMR_ID", "group"], "groups")
+    out = with_plain_ids(groups[["OMR_ID", "group"]], "OMR_ID", "groups")
+    if out["OMR_ID"].duplicated().any():
+        raise ParameterError("groups lists an area twice; give each OMR_ID one group.")
+    if out["group"].isna().any():
+        raise ValidationError(f"groups has {int(out['group'].isna().sum())} area(s) without a group; "
+                              "give every listed area a group (or leave the area out).")
+    if (id_kind(out["OMR_ID"]) == "text") != text_ids:
+        data_kind = "text" if text_ids else "number"
+        raise ValidationError(f"groups holds {id_kind(out['OMR_ID'])} area ids (e.g. {_plain(out['OMR_ID'].iloc[0])!r}) "
+                              f"but the microdata hold {data_kind} ids; give area ids of the microdata's type.")
+    return out.rename(columns={"group": "grp"}).astype({"grp": "str"})
 
 
 def decompose_change(source, indicator: str, year0: int, year1: int, *,
@@ -156,23 +187,28 @@ def decompose_change(source, indicator: str, year0: int, year1: int, *,
     """
     from evalkit.data.panels import Microdata, open_microdata
 
+    if not isinstance(source, (Microdata, str, Path, pd.DataFrame)):
+        raise ParameterError(f"source must be a Microdata, a data folder or a person-year DataFrame, "
+                             f"got {type(source).__name__}.")
+    if isinstance(source, pd.DataFrame):
+        check_frame(source, "source")
+    check_choice("indicator", indicator, list(PERSON_INDICATORS))
+    check_year("year0", year0), check_year("year1", year1)
     md = source if isinstance(source, Microdata) else open_microdata(source)
-    _check(md, indicator, int(year0), int(year1))
+    year0, year1 = _check(md, indicator, year0, year1)
+    text_ids = _data_ids_are_text(md)
     rel = None
     if groups is not None:
-        require_columns(groups, ["OMR_ID", "group"], "groups")
-        if groups["OMR_ID"].duplicated().any():
-            raise ParameterError("groups lists an area twice; give each OMR_ID one group.")
+        frame = _check_groups(groups, text_ids)
         rel = "_evalkit_groups"
-        md.con.register(rel, groups[["OMR_ID", "group"]].rename(columns={"group": "grp"})
-                        .astype({"OMR_ID": "int64", "grp": "str"}))
+        md.con.register(rel, frame)
     try:
         counts = md.con.execute(decomposition_sql(md.relation, indicator, year0, year1, rel)).df()
     finally:
         if rel:
             md.con.unregister(rel)
     if groups is None:
-        counts["group"] = counts["group"].astype("int64")
+        counts["group"] = counts["group"].astype("str" if text_ids else "int64")
         counts = counts.sort_values("group")
-    counts["year0"], counts["year1"] = int(year0), int(year1)
-    return Decomposition(table=decomposition_parts(counts), indicator=indicator, year0=int(year0), year1=int(year1))
+    counts["year0"], counts["year1"] = year0, year1
+    return Decomposition(table=decomposition_parts(counts), indicator=indicator, year0=year0, year1=year1)

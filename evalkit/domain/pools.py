@@ -5,9 +5,14 @@ columns, e.g. the output of the rule engine or a hand-made copy of the published
 
 | column | type | meaning |
 |---|---|---|
-| ``OMR_ID`` | int | area |
+| ``OMR_ID`` | int or str | area (whole numbers, text such as ``"A1"`` or area names, or categorical) |
 | ``list_year`` | int | year of the list (published 1 December of that year) |
-| ``category`` | str | list category, e.g. ``"udsat"``, ``"ghetto"``, ``"haard"``, ``"forebyggelse"`` |
+| ``category`` | str | list category: the labels :func:`evalkit.compute_lists` writes (``"udsat_boligomraade"``, ``"ghettoomraade"``, ``"parallelsamfund"``, ``"haardt_ghettoomraade"``, ``"omdannelsesomraade"``, ``"forebyggelsesomraade"``) or short names (``"udsat"``, ``"ghetto"``, ``"haard"``, ``"forebyggelse"``) |
+
+Categories are selected by a label of the history or by a short name of :data:`CATEGORY_ALIASES`,
+which spans the regimes: ``"haard"`` (the default) is hårdt ghettoområde (2018-2020) or its
+successor omdannelsesområde (2021-), ``"ghetto"`` is ghettoområde or parallelsamfund, so the
+history of :func:`evalkit.compute_lists` works with the defaults.
 
 An area's cohort (Callaway & Sant'Anna 2021 coding: first treated year, 0 = never) is the
 first ``list_year`` in which it is in one of the treating ``categories`` plus ``lag``
@@ -26,10 +31,15 @@ Areas outside the pool get ``role="excluded"`` so nothing disappears silently.
 """
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import require_columns
-from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.domain._common import (area_ids, check_numeric_columns, check_positive_int, check_same_ids, check_unique,
+                                    check_year_column, require_columns, restore_ids, sorted_ids, with_plain_ids)
+from evalkit.domain.thresholds import LIST_TYPES
+from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 
 POOLS = {
     "never_treated": "all areas never in a treating category",
@@ -37,56 +47,102 @@ POOLS = {
     "forebyggelse": "never-treated areas listed as forebyggelse (prevention) at some point",
     "categories": "never-treated areas listed in one of pool_categories at some point",
 }
+#: short category names -> the labels they select. A short name spans the regimes: ``"ghetto"`` is the
+#: ghettoområde list (2010-2020) and its successor parallelsamfund (2021-), ``"haard"`` is hårdt
+#: ghettoområde (2018-2020) and its successor omdannelsesområde (2021-) (``shared/domain.md``). The
+#: labels :func:`evalkit.compute_lists` writes (:data:`evalkit.domain.thresholds.LIST_TYPES`) select
+#: exactly themselves; a hand-made history may use the short names as labels.
+CATEGORY_ALIASES = {
+    "udsat": ("udsat", "udsat_boligomraade"),
+    "ghetto": ("ghetto", "ghettoomraade", "parallelsamfund"),
+    "haard": ("haard", "haardt_ghettoomraade", "omdannelsesomraade"),
+    "forebyggelse": ("forebyggelse", "forebyggelsesomraade"),
+}
+MAX_LAG = 30
+ROLES = ("treated", "comparison", "excluded")
 
 
 def _as_list(name: str, value) -> list[str]:
-    values = [value] if isinstance(value, str) else list(value or [])
-    if not values or not all(isinstance(v, str) for v in values):
-        raise ParameterError(f"{name}={value!r} must be a category name or a list of them.")
-    return values
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple, set, frozenset, pd.Index, pd.Series, np.ndarray)) \
+            or not len(values) or not all(isinstance(v, str) and v for v in values):
+        raise ParameterError(f"{name}={value!r} must be a category name or a non-empty list of them, "
+                             f"e.g. 'haard' or {list(CATEGORY_ALIASES)}.")
+    return list(values)
 
 
 def _check_history(history: pd.DataFrame) -> pd.DataFrame:
-    require_columns(history, ["OMR_ID", "list_year", "category"], "history")
-    if history[["OMR_ID", "list_year", "category"]].isna().any().any():
-        raise ValidationError("history has missing OMR_ID, list_year or category values; fill or drop them first.")
-    return history[["OMR_ID", "list_year", "category"]].astype({"OMR_ID": "int64", "list_year": "int64"})
+    """The history's three columns, checked: ids (numbers or text), whole list years, text categories."""
+    require_columns(history, ["OMR_ID", "list_year", "category"], "history", allow_empty=True)
+    hist = history[["OMR_ID", "list_year", "category"]]
+    if hist.isna().any().any():
+        cols = [c for c in hist.columns if hist[c].isna().any()]
+        raise ValidationError(f"history has missing values in {cols}; fill or drop those rows first.")
+    if len(hist):
+        check_year_column(hist, "list_year", "history")
+        if not all(isinstance(c, str) for c in hist["category"]):
+            bad = next(c for c in hist["category"] if not isinstance(c, str))
+            raise ValidationError(f"history column 'category' must hold list category names (text); found {bad!r}.")
+    hist = with_plain_ids(hist, "OMR_ID", "history")
+    check_unique(hist, ["OMR_ID", "list_year", "category"], "history", " (an area is on a list once a year)")
+    return hist.astype({"list_year": "int64"}) if len(hist) else hist
 
 
-def _check_categories(name: str, wanted: list[str], present: list[str]) -> None:
+def _labels(name: str, wanted: list[str], present: list[str]) -> set[str]:
+    """The history labels ``wanted`` selects (aliases expanded); unknown names raise with the closest."""
+    known = sorted(set(LIST_TYPES) | set(CATEGORY_ALIASES) | set(present))
+    out: set[str] = set()
     for cat in wanted:
-        check_choice(name, cat, present)
+        if cat not in known:
+            raise ParameterError(f"{name}={cat!r} is not a list category; choose one of {known} (short names "
+                                 f"{list(CATEGORY_ALIASES)} span the regimes)." + closest(cat, known))
+        out |= set(CATEGORY_ALIASES.get(cat, (cat,)))
+    return out
+
+
+def _check_pool_args(comparison, pool_categories) -> None:
+    check_choice("comparison", comparison, list(POOLS))
+    if pool_categories is not None and comparison != "categories":
+        raise ParameterError(f"pool_categories={pool_categories!r} is used only with comparison='categories'; "
+                             f"comparison={comparison!r} ignores it.")
 
 
 def cohorts_from_history(history: pd.DataFrame, areas, *, categories="haard", lag: int = 1,
                          comparison: str = "never_treated", pool_categories=None) -> pd.DataFrame:
     """One row per area: ``OMR_ID, cohort, role`` (``treated`` / ``comparison`` / ``excluded``).
 
-    ``areas`` lists every area id of the panel (areas never listed are not in ``history``).
-    ``categories``: the category (or list) whose first appearance starts treatment.
-    ``lag``: years from the list year to the first treated year (>= 0).
+    ``history``: ``OMR_ID, list_year, category``, e.g. :func:`evalkit.list_history` of
+    :func:`evalkit.compute_lists`, or a hand-made copy of the published lists.
+    ``areas`` lists every area id of the panel (areas never listed are not in ``history``);
+    ids may be whole numbers, text or categorical, and come back in the type of ``areas``.
+    ``categories``: the category (or list) whose first appearance starts treatment: a label of the
+    history (e.g. ``"haardt_ghettoomraade"``) or a short name of :data:`CATEGORY_ALIASES` (the default
+    ``"haard"``: hårdt ghettoområde or omdannelsesområde).
+    ``lag``: years from the list year to the first treated year (0-30).
     Listed areas missing from ``areas`` raise (they would vanish from the design).
     """
     hist = _check_history(history)
+    ids_in = area_ids(areas, "areas")
+    check_same_ids(hist["OMR_ID"], "history", ids_in, "areas")
     present = sorted(hist["category"].unique())
-    cats = _as_list("categories", categories)
-    _check_categories("categories", cats, present)
-    check_choice("comparison", comparison, list(POOLS))
-    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
-        raise ParameterError(f"lag={lag!r} must be a whole number of years >= 0.")
-    ids = pd.Series(areas).drop_duplicates().sort_values().astype("int64").to_numpy()
+    cats = _labels("categories", _as_list("categories", categories), present)
+    _check_pool_args(comparison, pool_categories)
+    lag = check_positive_int("lag", lag, minimum=0, maximum=MAX_LAG)
+    ids = sorted_ids(ids_in)
     unknown = sorted(set(hist["OMR_ID"]) - set(ids))
     if unknown:
         raise ValidationError(f"history lists areas {unknown[:5]} that are not in areas; pass every area id.")
-    first = hist[hist["category"].isin(cats)].groupby("OMR_ID")["list_year"].min() + lag
-    out = pd.DataFrame({"OMR_ID": ids})
-    out["cohort"] = out["OMR_ID"].map(first).fillna(0).astype("int64")
-    out["role"] = "comparison"
-    out.loc[out["cohort"] > 0, "role"] = "treated"
+    treating = hist[hist["category"].isin(cats)]
+    if len(hist) and treating.empty:
+        warnings.warn(f"no area of the history is ever in categories {sorted(cats)}; every area is never treated "
+                      f"(the history holds {present}).", EvalkitWarning, stacklevel=2)
+    first = treating.groupby("OMR_ID")["list_year"].min() + lag
+    cohort = pd.Series(ids).map(first).fillna(0).astype("int64").to_numpy()
+    role = np.where(cohort > 0, "treated", "comparison").astype(object)
     keep = _pool_members(hist, comparison, pool_categories, present, ids)
     if keep is not None:
-        out.loc[(out["cohort"] == 0) & ~out["OMR_ID"].isin(keep), "role"] = "excluded"
-    return out
+        role[(cohort == 0) & ~pd.Series(ids).isin(keep).to_numpy()] = "excluded"
+    return pd.DataFrame({"OMR_ID": restore_ids(ids, areas), "cohort": cohort, "role": role})
 
 
 def _pool_members(hist: pd.DataFrame, comparison: str, pool_categories, present: list[str], ids) -> set | None:
@@ -95,9 +151,24 @@ def _pool_members(hist: pd.DataFrame, comparison: str, pool_categories, present:
         return None
     if comparison == "never_listed":
         return set(ids) - set(hist["OMR_ID"])
-    cats = ["forebyggelse"] if comparison == "forebyggelse" else _as_list("pool_categories", pool_categories)
-    _check_categories("pool_categories", cats, present)
+    wanted = ["forebyggelse"] if comparison == "forebyggelse" else _as_list("pool_categories", pool_categories)
+    cats = _labels("pool_categories", wanted, present)
     return set(hist.loc[hist["category"].isin(cats), "OMR_ID"])
+
+
+def check_cohorts(cohorts: pd.DataFrame, what: str = "cohorts") -> pd.DataFrame:
+    """A cohorts table (``OMR_ID, cohort, role``): unique plain ids, whole cohorts >= 0, known roles.
+    Returns a checked copy with plain ids."""
+    require_columns(cohorts, ["OMR_ID", "cohort", "role"], what)
+    out = with_plain_ids(cohorts, "OMR_ID", what)
+    check_unique(out, ["OMR_ID"], what, " (one cohort and role per area)")
+    check_numeric_columns(out, ["cohort"], what, allow_missing=False, low=0)
+    if not np.all(np.mod(out["cohort"].to_numpy(dtype=float), 1) == 0):
+        raise ValidationError(f"{what} column 'cohort' must hold whole years (first treated year, 0 = never).")
+    bad = sorted({str(r) for r in out["role"] if r not in ROLES})
+    if bad:
+        raise ValidationError(f"{what} column 'role' holds {bad}; roles are {list(ROLES)}." + closest(bad[0], ROLES))
+    return out
 
 
 def restrict_pool(cohorts: pd.DataFrame, history: pd.DataFrame, *, comparison: str,
@@ -105,14 +176,16 @@ def restrict_pool(cohorts: pd.DataFrame, history: pd.DataFrame, *, comparison: s
     """Apply a list-based comparison pool to any cohorts table (e.g. from an interventions table).
 
     Returns a copy of ``cohorts`` (``OMR_ID, cohort, role``) where never-treated areas outside
-    the pool are ``excluded``; treated areas keep their role.
+    the pool are ``excluded``; treated areas keep their role. Ids keep the caller's type.
     """
-    require_columns(cohorts, ["OMR_ID", "cohort", "role"], "cohorts")
+    plain = check_cohorts(cohorts)
     hist = _check_history(history)
-    check_choice("comparison", comparison, list(POOLS))
+    check_same_ids(hist["OMR_ID"], "history", plain["OMR_ID"], "cohorts")
+    _check_pool_args(comparison, pool_categories)
     out = cohorts.copy()
-    keep = _pool_members(hist, comparison, pool_categories, sorted(hist["category"].unique()), out["OMR_ID"])
+    keep = _pool_members(hist, comparison, pool_categories, sorted(hist["category"].unique()), plain["OMR_ID"])
     if keep is None:
         return out
-    out.loc[(out["cohort"] == 0) & ~out["OMR_ID"].isin(keep), "role"] = "excluded"
+    mask = ((plain["cohort"] == 0) & ~plain["OMR_ID"].isin(keep)).to_numpy()
+    out.loc[mask, "role"] = "excluded"
     return out

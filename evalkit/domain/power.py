@@ -29,11 +29,15 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain import _power_kernels as K
-from evalkit.domain._common import check_number, check_positive_int, frame_html
+from evalkit.domain._common import (check_bool, check_number, check_positive_int, check_probability, check_seed,
+                                    frame_html)
 from evalkit.errors import ParameterError, check_choice
 from evalkit.progress import bar
 
 METHODS = ("cr1", "wild", "randomization")
+WEIGHTS = ("rademacher", "webb", "mammen")
+#: upper bounds that keep a plan simulable (beyond them a value is a typing error, not a design)
+MAX_AREAS, MAX_YEARS, MAX_RESIDENTS, MAX_REPS = 100_000, 100, 10_000_000, 1_000_000
 _CHUNK = 25
 
 
@@ -45,11 +49,11 @@ def plan(*, n_treated: int, n_control: int, years_pre: int, years_post: int, res
     near 0.3); ``icc``: share of the outcome variance between areas (intra-area correlation);
     ``rho``: year-to-year correlation of the area component (1 = a fixed area effect).
     """
-    return K.Design(n_treated=check_positive_int("n_treated", n_treated),
-                    n_control=check_positive_int("n_control", n_control),
-                    years_pre=check_positive_int("years_pre", years_pre),
-                    years_post=check_positive_int("years_post", years_post),
-                    residents=check_positive_int("residents", residents),
+    return K.Design(n_treated=check_positive_int("n_treated", n_treated, maximum=MAX_AREAS),
+                    n_control=check_positive_int("n_control", n_control, maximum=MAX_AREAS),
+                    years_pre=check_positive_int("years_pre", years_pre, maximum=MAX_YEARS),
+                    years_post=check_positive_int("years_post", years_post, maximum=MAX_YEARS),
+                    residents=check_positive_int("residents", residents, maximum=MAX_RESIDENTS),
                     sd=check_number("sd", sd, low=0, low_open=True),
                     icc=check_number("icc", icc, low=0, high=1, high_open=True),
                     rho=check_number("rho", rho, low=-1, high=1))
@@ -59,15 +63,17 @@ def _chunk(d, effect, method, seed, reps, draws, weights):
     return np.array([K.replicate(d, effect, method, (seed, r), draws, weights) for r in reps])
 
 
-def _check_run(method, reps, draws, alpha, n_jobs, seed, d):
-    check_choice("method", method, METHODS)
-    check_positive_int("reps", reps)
-    check_positive_int("draws", draws, minimum=19)
-    check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
-    check_positive_int("n_jobs", n_jobs)
-    check_positive_int("seed", seed, minimum=0)
+def _check_run(method, reps, draws, alpha, n_jobs, seed, d, weights="rademacher", progress=True):
     if not isinstance(d, K.Design):
-        raise ParameterError("design must come from evalkit.domain.plan(...).")
+        raise ParameterError(f"design must come from evalkit.domain.plan(...), got {type(d).__name__}.")
+    check_choice("method", method, METHODS)
+    check_positive_int("reps", reps, maximum=MAX_REPS)
+    check_positive_int("draws", draws, minimum=19, maximum=MAX_REPS)
+    check_probability("alpha", alpha)
+    check_positive_int("n_jobs", n_jobs, maximum=1024)
+    check_seed("seed", seed)
+    check_choice("weights", weights, WEIGHTS)
+    check_bool("progress", progress)
     if d.n_areas < 3:
         raise ParameterError("the design needs at least 3 areas in all.")
 
@@ -124,6 +130,7 @@ class PowerResult:
         return self.table.copy(deep=True)
 
     def power(self, effect: float) -> float:
+        effect = check_number("effect", effect)
         hit = self.table.loc[np.isclose(self.table["effect"], effect), "power"]
         if hit.empty:
             raise ParameterError(f"effect={effect} was not simulated; effects are {self.table['effect'].tolist()}.")
@@ -164,15 +171,25 @@ def simulate_power(design: K.Design, effects, *, method: str = "cr1", reps: int 
     import time
 
     n_jobs = (os.cpu_count() or 1) if n_jobs is None else n_jobs
-    _check_run(method, reps, draws, alpha, n_jobs, seed, design)
-    effects = [check_number(f"effects[{i}]", e) for i, e in enumerate(np.atleast_1d(effects).tolist())]
-    if not effects:
-        raise ParameterError("effects must hold at least one effect size.")
+    _check_run(method, reps, draws, alpha, n_jobs, seed, design, weights, progress)
+    effects = _check_effects(effects)
     start = time.perf_counter()
     runs = _run(design, effects, method, reps, seed, draws, weights, n_jobs, progress)
     return PowerResult(table=_table(effects, runs, alpha, reps), design=design, method=method, alpha=float(alpha),
                        seed=int(seed), draws=int(draws), analytic_mde=K.analytic_mde(design, alpha, 0.8),
                        seconds=time.perf_counter() - start)
+
+
+def _check_effects(effects) -> list[float]:
+    if isinstance(effects, (str, bytes, dict)) or (not np.isscalar(effects) and not hasattr(effects, "__iter__")):
+        raise ParameterError(f"effects={effects!r} must be a number or a list of effect sizes (outcome units).")
+    values = np.atleast_1d(np.asarray(effects, dtype=object)).tolist()
+    if len(values) > 1000:
+        raise ParameterError(f"effects holds {len(values)} effect sizes; at most 1000 are simulated at once.")
+    out = [check_number(f"effects[{i}]", e) for i, e in enumerate(values)]
+    if not out:
+        raise ParameterError("effects must hold at least one effect size.")
+    return out
 
 
 def interpolate_mde(table: pd.DataFrame, target: float) -> float:
@@ -194,8 +211,10 @@ def minimum_detectable_effect(design: K.Design, *, power: float = 0.8, method: s
     """MDE at ``power`` by simulation (module docstring); the table holds every simulated effect."""
     import time
 
-    check_number("power", power, low=0, high=1, low_open=True, high_open=True)
-    check_positive_int("grid_points", grid_points, minimum=3)
+    check_probability("power", power)
+    check_positive_int("grid_points", grid_points, minimum=3, maximum=101)
+    _check_run(method, reps, draws, alpha, (os.cpu_count() or 1) if n_jobs is None else n_jobs, seed, design,
+               weights, progress)
     start = time.perf_counter()
     guess = K.analytic_mde(design, alpha, power)
     coarse = simulate_power(design, np.linspace(0, 2.5 * guess, grid_points), method=method, reps=reps, alpha=alpha,

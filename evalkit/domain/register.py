@@ -10,7 +10,8 @@ A :class:`RegisterConfig` maps each register variable (a *configuration key* suc
   its own files and the variables it holds, joined on (person, year) with BEF as the
   population (:mod:`evalkit.domain.register_join`).
 
-Reading the files into the DuckDB view ``register`` is :mod:`evalkit.domain.register_files`.
+Reading the files into the DuckDB view ``register`` is :mod:`evalkit.domain.register_files` (which
+imports this module; this module imports neither it nor :mod:`evalkit.domain.register_join`).
 The default configuration maps the simulator's names (``docs/data_contract.md``).
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ JOIN_KEYS = ("person_id", "year")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def needed_keys(config: "RegisterConfig") -> list[str]:
+def needed_keys(config: RegisterConfig) -> list[str]:
     """The configuration keys the indicators read: ``origin``, or ``country_of_origin`` and ``ie_type``."""
     skip = {"origin"} if config.country_of_origin else {"country_of_origin", "ie_type"}
     return [key for key in VARIABLES if key not in skip]
@@ -59,7 +60,7 @@ class RegisterSpec:
     variables: tuple
 
     @classmethod
-    def parse(cls, name: str, entry: object) -> "RegisterSpec":
+    def parse(cls, name: str, entry: object) -> RegisterSpec:
         """From a YAML entry ``{files: [...], variables: [...]}``, or a clear error naming the key."""
         where = f"registers.{name}"
         if not isinstance(name, str) or not _NAME.match(name):
@@ -124,6 +125,18 @@ class RegisterConfig:
     areas_file: str | None = "areas.parquet"
 
     def __post_init__(self):
+        for key in VARIABLES:
+            value = getattr(self, key)
+            if not (isinstance(value, str) and value) and not (key == "country_of_origin" and value is None):
+                raise ParameterError(f"register configuration key {key!r} must be a column name, got {value!r}.")
+        for key in ("nonwestern_values", "basic_education_values", "unknown_education_values", "files"):
+            value = getattr(self, key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                object.__setattr__(self, key, (value,))
+            elif isinstance(value, list):
+                object.__setattr__(self, key, tuple(value))
+            elif not isinstance(value, tuple):
+                raise ParameterError(f"register configuration key {key!r} must be a list, got {value!r}.")
         if isinstance(self.registers, dict):
             specs = tuple(RegisterSpec.parse(name, entry) for name, entry in self.registers.items())
             object.__setattr__(self, "registers", specs)
@@ -142,8 +155,11 @@ class RegisterConfig:
         return next(spec for spec in self.registers if spec.name == self.population_register)
 
     @classmethod
-    def from_mapping(cls, mapping: dict | None) -> "RegisterConfig":
-        """Build from a dict (e.g. parsed YAML); unknown keys raise :class:`ParameterError`."""
+    def from_mapping(cls, mapping: dict | None) -> RegisterConfig:
+        """Build from a dict (e.g. parsed YAML); unknown keys and values of the wrong type raise
+        :class:`ParameterError` naming the key."""
+        if mapping is not None and not isinstance(mapping, dict):
+            raise ParameterError(f"a register configuration must be a mapping of key: column name, got {mapping!r}.")
         mapping = dict(mapping or {})
         known = [f.name for f in fields(cls)]
         for key in mapping:
@@ -158,6 +174,20 @@ class RegisterConfig:
             optional = key == "country_of_origin" and mapping.get(key) is None
             if key in mapping and not optional and not isinstance(mapping[key], str):
                 raise ParameterError(f"register configuration key {key!r} must be a column name, got {mapping[key]!r}.")
+        for key in ("nonwestern_values", "basic_education_values", "unknown_education_values"):
+            bad = [v for v in mapping.get(key, ()) if isinstance(v, bool) or not isinstance(v, (str, int, float))]
+            if bad:
+                raise ParameterError(f"register configuration key {key!r} must list codes (text or numbers), "
+                                     f"got {bad[0]!r}.")
+        if not all(isinstance(v, str) and v for v in mapping.get("files", ())):
+            raise ParameterError(f"register configuration key 'files' must list glob patterns (text), "
+                                 f"got {mapping['files']!r}.")
+        for key in ("western_countries_file", "areas_file"):
+            if mapping.get(key) is not None and not isinstance(mapping[key], str):
+                raise ParameterError(f"register configuration key {key!r} must be a file name or null, got {mapping[key]!r}.")
+        if "population_register" in mapping and not isinstance(mapping["population_register"], str):
+            raise ParameterError("register configuration key 'population_register' must be a register name such as "
+                                 f"'bef', got {mapping['population_register']!r}.")
         if "registers" in mapping and not isinstance(mapping["registers"], dict):
             raise ParameterError("configuration key 'registers' must map register names (bef, ras, ind, udda, "
                                  f"kraf) to {{files: [...], variables: [...]}}, got {mapping['registers']!r}.")
@@ -186,25 +216,61 @@ def check_assignment(config: RegisterConfig) -> None:
                                  "one register's variables (configuration key registers.<name>.variables).")
 
 
-def load_register_config(config: "RegisterConfig | dict | str | Path | None") -> RegisterConfig:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a mapping that gives a key twice is an error (PyYAML keeps the last)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, (str, int, float, bool)):
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} is given twice", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path: str | Path, what: str):
+    """The YAML document in the file ``path`` (called ``what`` in messages), or one clear
+    :class:`ParameterError`: missing file, a folder, unreadable or not UTF-8, invalid YAML (with line
+    and column), or a key given twice in one mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"{what} {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise ParameterError(f"{what} {str(path)!r} is a folder, not a file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{what} {str(path)!r} cannot be read as UTF-8 text ({type(exc).__name__}).") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        raise ParameterError(f"{what} {str(path)!r} is not valid YAML{where}"
+                             + (f": {problem}." if problem else ".")) from None
+
+
+def load_register_config(config: RegisterConfig | dict | str | Path | None) -> RegisterConfig:
     """A :class:`RegisterConfig` from itself, a dict, a YAML file, or ``None`` (simulator names)."""
     if config is None or isinstance(config, RegisterConfig):
         return config or RegisterConfig()
     if isinstance(config, dict):
         return RegisterConfig.from_mapping(config)
+    if not isinstance(config, (str, Path)) or not str(config):
+        raise ParameterError(f"config must be a RegisterConfig, a dict, a YAML file path or None, "
+                             f"got {type(config).__name__}.")
     path = Path(config)
-    if not path.exists():
-        raise ParameterError(f"config={str(path)!r} does not exist.")
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loaded = read_yaml(path, "config") or {}
     if not isinstance(loaded, dict):
         raise ParameterError(f"config={str(path)!r} must hold a YAML mapping of key: column name.")
     return RegisterConfig.from_mapping(loaded)
 
-
-def __getattr__(name: str):
-    """The readers moved to :mod:`evalkit.domain.register_files`; old imports keep working."""
-    if name in {"open_register", "read_areas", "register_files"}:
-        from evalkit.domain import register_files
-
-        return getattr(register_files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

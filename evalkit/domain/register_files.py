@@ -9,7 +9,6 @@ KRAF) are stacked register by register and joined by :mod:`evalkit.domain.regist
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
@@ -17,22 +16,13 @@ import pandas as pd
 
 from evalkit.data import io
 from evalkit.domain.register import VARIABLES, RegisterConfig, needed_keys
-from evalkit.errors import ColumnError, ParameterError, closest
+from evalkit.domain.register_join import open_joined
+from evalkit.domain.register_read import glob_files, stacked_sql
+from evalkit.errors import ColumnError, ParameterError
 
-_NUMERIC = {"year": "INTEGER", "birth_year": "INTEGER", "area": "BIGINT", "region": "INTEGER",
-            "outside_fte": "DOUBLE", "education_fte": "DOUBLE", "income": "DOUBLE", "convicted": "DOUBLE"}
+__all__ = ["glob_files", "open_register", "read_areas", "register_files", "stacked_sql"]
+
 _SIDE_FILES = {"interventions.csv", "tryghed_survey.parquet"}
-_YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-
-
-def glob_files(source: Path, patterns: tuple, what: str) -> list[Path]:
-    """Readable files under the folder ``source`` matching the glob ``patterns``, or a clear error."""
-    found = sorted({p for pattern in patterns for p in source.glob(pattern)})
-    found = [p for p in found if p.is_file() and p.suffix.lower() in io.SUPPORTED]
-    if not found:
-        raise ParameterError(f"data={str(source)!r} holds no register files matching {list(patterns)} "
-                             f"({what}) with a suffix in {io.SUPPORTED}.")
-    return found
 
 
 def register_files(source: Path, config: RegisterConfig) -> list[Path]:
@@ -41,6 +31,9 @@ def register_files(source: Path, config: RegisterConfig) -> list[Path]:
     if not source.exists():
         raise ParameterError(f"data={str(source)!r} does not exist.")
     if source.is_file():
+        if source.suffix.lower() not in io.SUPPORTED:
+            raise ParameterError(f"data={str(source)!r} is not a register file: its suffix must be one of "
+                                 f"{io.SUPPORTED} (or give the folder that holds the files).")
         return [source]
     if config.files:
         return glob_files(source, config.files, "configuration key 'files'")
@@ -54,49 +47,6 @@ def register_files(source: Path, config: RegisterConfig) -> list[Path]:
     return found
 
 
-def _raw_relation(con: duckdb.DuckDBPyConnection, path: Path, index: str) -> str:
-    """A relation (SQL FROM clause) over one file, read with the evalkit.data.io readers."""
-    suffix = path.suffix.lower()
-    if suffix in io.SCAN_FUNCTIONS:
-        return f"{io.SCAN_FUNCTIONS[suffix]}({io._sql_list([path])})"
-    table = f"_register_raw_{index}"
-    io._load_readstat(con, table, [path], chunksize=500_000)
-    return table
-
-
-def _select_list(path: Path, columns: list[str], config: RegisterConfig, keys: list[str]) -> str:
-    """``SELECT`` items renaming the file's ``keys`` columns to the canonical names, or a clear error."""
-    by_lower = {c.lower(): c for c in columns}
-    items = []
-    for key in keys:
-        canonical, meaning = VARIABLES[key]
-        wanted = getattr(config, key)
-        actual = by_lower.get(wanted.lower())
-        if actual is None and key == "year" and _YEAR_IN_NAME.search(path.name):
-            items.append(f"CAST({_YEAR_IN_NAME.search(path.name).group(1)} AS INTEGER) AS {canonical}")
-            continue
-        if actual is None:
-            raise ColumnError(
-                f"{path.name}: register variable {key!r} ({meaning}) not found: no column {wanted!r}. "
-                f"Set the configuration key {key!r} to the column that holds it; columns: {sorted(columns)}."
-                + closest(wanted, columns))
-        quoted = '"' + actual.replace('"', '""') + '"'
-        cast = _NUMERIC.get(key)
-        items.append(f"CAST({quoted} AS {cast}) AS {canonical}" if cast else f"{quoted} AS {canonical}")
-    return ", ".join(items)
-
-
-def stacked_sql(con: duckdb.DuckDBPyConnection, paths: list[Path], config: RegisterConfig,
-                keys: list[str], tag: str) -> str:
-    """SQL stacking the ``keys`` columns of every file in ``paths`` (``UNION ALL BY NAME``)."""
-    selects = []
-    for index, path in enumerate(paths):
-        relation = _raw_relation(con, path, f"{tag}_{index}")
-        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-        selects.append(f"SELECT {_select_list(path, columns, config, keys)} FROM {relation}")
-    return "\nUNION ALL BY NAME\n".join(selects)
-
-
 def open_register(
     source: str | Path, config: RegisterConfig | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
     memory_limit: str | None = None, threads: int | None = None,
@@ -105,8 +55,6 @@ def open_register(
     config = config or RegisterConfig()
     con = con or io.connect(memory_limit=memory_limit, threads=threads)
     if config.registers:
-        from evalkit.domain.register_join import open_joined
-
         return open_joined(con, Path(source), config)
     sql = stacked_sql(con, register_files(Path(source), config), config, needed_keys(config), "merged")
     con.execute("CREATE OR REPLACE TEMP VIEW register AS " + sql)

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from evalkit.domain.register import JOIN_KEYS, VARIABLES, RegisterConfig, RegisterSpec, needed_keys
-from evalkit.domain.register_files import glob_files, stacked_sql
+from evalkit.domain.register_read import glob_files, stacked_sql
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
 
 #: the value a variable takes when the person-year has no row in the register holding it

@@ -60,10 +60,14 @@ class ListRules:
         check_choice("unknown_education", self.unknown_education, UNKNOWN_EDUCATION)
         for name in ("hard_years_2018", "hard_years_2021"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a whole number of lists >= 1.")
-        if not 0 <= self.tolerance < 1e-3:
-            raise ParameterError(f"tolerance={self.tolerance!r} must lie in [0, 1e-3).")
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 1 <= value <= 50:
+                raise ParameterError(f"{name}={value!r} must be a whole number of lists in 1-50.")
+        if not isinstance(self.forebyggelse_excludes_udsat, (bool, np.bool_)):
+            raise ParameterError(f"forebyggelse_excludes_udsat={self.forebyggelse_excludes_udsat!r} must be True or False.")
+        tol = self.tolerance
+        if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(tol) or not 0 <= tol < 1e-3:
+            raise ParameterError(f"tolerance={tol!r} must be a number in [0, 1e-3).")
 
     def hard_years(self, regime: str) -> int:
         return self.hard_years_2018 if regime == "2018" else self.hard_years_2021

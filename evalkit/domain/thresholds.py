@@ -114,7 +114,10 @@ def counted_ids(rule: str) -> tuple[list[str], int]:
 
 def _valid_years(text: str) -> tuple[int, int]:
     first, _, last = str(text).partition("-")
-    return int(first), int(last) if last.strip() else 9999
+    try:
+        return int(first), int(last) if last.strip() else 9999
+    except ValueError:
+        raise ValidationError(f"valid_lists={text!r} must be a year range such as '2018-2020' or '2021-'.") from None
 
 
 def _criteria_of(row: pd.Series, copied_from: list[Criterion]) -> list[Criterion]:
@@ -167,7 +170,23 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
     if path is None:
         with resources.files("evalkit.domain").joinpath("data/criteria_thresholds_by_regime.csv").open("rb") as fh:
             return parse_thresholds(pd.read_csv(fh, dtype={"regime": str, "threshold": str}))
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ParameterError(f"thresholds={path!r} must be a CSV file path (str or Path) or None.")
     path = Path(path)
     if not path.exists():
         raise ParameterError(f"thresholds={str(path)!r} does not exist.")
-    return parse_thresholds(pd.read_csv(path, dtype={"regime": str, "threshold": str}))
+    if not path.is_file():
+        raise ParameterError(f"thresholds={str(path)!r} is not a file (a CSV in the layout of the packaged "
+                             "criteria_thresholds_by_regime.csv).")
+    try:
+        table = pd.read_csv(path, dtype={"regime": str, "threshold": str})
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ParameterError(f"thresholds={str(path)!r} cannot be read as CSV ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'empty'}).") from None
+    try:
+        return parse_thresholds(table)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        if isinstance(exc, (ParameterError, ValidationError)):
+            raise
+        raise ValidationError(f"thresholds={str(path)!r}: a row cannot be read ({type(exc).__name__}: {exc}); "
+                              "follow the layout of the packaged criteria_thresholds_by_regime.csv.") from None

@@ -3,16 +3,18 @@
 Papermill only *warns* about unknown parameters (see ``../shared/reporting.md``), so
 every parameter file is validated here before any execution: unknown names, wrong
 types and impossible values are refused with the valid options and the closest name.
+Every problem of a parameter set is reported at once, in one :class:`ParameterError`
+(problems separated by "; "), goals included: their keys, years, values and indicators
+(:data:`GOAL_INDICATORS`, the area panel's indicators).
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from evalkit.errors import ParameterError, closest
 
@@ -72,9 +74,12 @@ def _check_value(p: Param, value: Any) -> Any:
     if p.type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, p.type):
+        hint = " (YAML reads yes/no/on/off as true/false: quote the text)" if isinstance(value, bool) and p.type is str else ""
         raise ParameterError(
-            f"parameter {p.name!r} must be {p.type.__name__}, got {type(value).__name__} {value!r} ({p.help})."
+            f"parameter {p.name!r} must be {p.type.__name__}, got {type(value).__name__} {value!r} ({p.help}){hint}."
         )
+    if p.type is float and not math.isfinite(value):
+        raise ParameterError(f"parameter {p.name!r}={value!r} must be a finite number.")
     if p.choices is not None and value not in p.choices:
         raise ParameterError(
             f"parameter {p.name!r}={value!r} is not allowed; choose one of {list(p.choices)}."
@@ -119,52 +124,109 @@ def check_free_text(name: str, value: str, *, min_cell: int, max_len: int = 160)
     return value
 
 
-def validate_params(given: dict[str, Any]) -> dict[str, Any]:
-    """Return the full parameter set (defaults filled in) or raise :class:`ParameterError`."""
+def goal_indicators() -> tuple[str, ...]:
+    """The indicators a goal can name: the area panel's indicators (:data:`evalkit.data.panels.AREA_INDICATORS`)
+    but the resident count, which is not a rate a plan sets targets for."""
+    from evalkit.data.panels import AREA_INDICATORS
+
+    return tuple(k for k in AREA_INDICATORS if k != "residents")
+
+
+def _message(problems: list[str]) -> str:
+    """One message for every problem: the problems joined by "; " (one line)."""
+    items = [p.strip().rstrip(".") for p in problems]
+    head = f"{len(items)} problems in the report parameters: " if len(items) > 1 else ""
+    return head + "; ".join(items) + "."
+
+
+def parameter_problems(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(the full parameter set with defaults filled in, every problem found as a message).
+
+    Values that fail their check keep their default in the returned set, so later checks
+    (free text against ``min_cell``, baseline before evaluation year) still run."""
+    if not isinstance(given, dict):
+        return defaults(), [f"report parameters must be a mapping of name: value, got {type(given).__name__}"]
+    problems: list[str] = []
     unknown = [k for k in given if k not in BY_NAME]
+    for name in unknown:
+        problems.append(f"unknown report parameter {name!r}.{closest(str(name), BY_NAME)}")
     if unknown:
-        name = unknown[0]
-        raise ParameterError(
-            f"unknown report parameter {name!r}.{closest(name, BY_NAME)} Valid parameters: {sorted(BY_NAME)}."
-        )
+        problems[-1] += f" Valid parameters: {sorted(BY_NAME)}"
     out = defaults()
-    out.update({k: _check_value(BY_NAME[k], v) for k, v in given.items()})
+    failed = set(unknown)
+    for key, value in given.items():
+        if key in unknown:
+            continue
+        try:
+            out[key] = _check_value(BY_NAME[key], value)
+        except ParameterError as exc:
+            problems.append(str(exc))
+            failed.add(key)
     out["goals"] = [dict(g) if isinstance(g, dict) else g for g in out["goals"]]  # never share the caller's
-    _check_goals(out["goals"])
-    check_free_text("title", out["title"], min_cell=out["min_cell"])
-    for i, goal in enumerate(out["goals"]):
-        for key, value in goal.items():
-            if key in FREE_TEXT_GOAL_KEYS and isinstance(value, str):
-                check_free_text(f"goals[{i}].{key}", value, min_cell=out["min_cell"])
-    if out["baseline_year"] >= out["evaluation_year"]:
-        raise ParameterError(
-            f"baseline_year={out['baseline_year']} must be before evaluation_year={out['evaluation_year']}."
-        )
+    problems += _goal_problems(out["goals"])
+    for name, value in _free_texts(out):
+        try:
+            check_free_text(name, value, min_cell=out["min_cell"])
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if not {"baseline_year", "evaluation_year"} & failed and out["baseline_year"] >= out["evaluation_year"]:
+        problems.append(f"baseline_year={out['baseline_year']} must be before evaluation_year={out['evaluation_year']}")
+    if out["goals_as_of"] and "goals_as_of" not in failed and not out["baseline_year"] <= out["goals_as_of"] \
+            <= out["evaluation_year"]:
+        problems.append(f"goals_as_of={out['goals_as_of']} must lie between baseline_year={out['baseline_year']} and "
+                        f"evaluation_year={out['evaluation_year']} (or be 0: each goal's target year)")
+    return out, problems
+
+
+def validate_params(given: dict[str, Any]) -> dict[str, Any]:
+    """Return the full parameter set (defaults filled in) or raise one :class:`ParameterError`
+    naming every problem (unknown names with the closest valid one, wrong types, values out of
+    range, goals with missing or unknown keys, wrong types or unknown indicators)."""
+    out, problems = parameter_problems(given)
+    if problems:
+        raise ParameterError(_message(problems))
     return out
 
 
-def _check_goals(goals: list) -> None:
-    """Each goal's keys, years and values (the data-dependent checks run in the report)."""
-    from evalkit.domain.goals import check_goal
+def _free_texts(out: dict[str, Any]):
+    yield "title", out["title"]
+    for i, goal in enumerate(out["goals"]):
+        if isinstance(goal, dict):
+            for key, value in goal.items():
+                if key in FREE_TEXT_GOAL_KEYS and isinstance(value, str):
+                    yield f"goals[{i}].{key}", value
 
-    for i, goal in enumerate(goals):
-        check_goal(goal, i)
+
+def _goal_problems(goals: list) -> list[str]:
+    """Each goal's keys, years, values and indicator (the data-dependent checks run in the report's preflight)."""
+    from evalkit.domain.goals import goal_problems
+
+    indicators = goal_indicators()
+    return [p for i, goal in enumerate(goals) for p in goal_problems(goal, i, indicators)]
+
+
+def _check_goals(goals: list) -> None:
+    problems = _goal_problems(goals)
+    if problems:
+        raise ParameterError(_message(problems))
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
-    """Read a YAML parameter file and validate it (dates are kept as ISO strings)."""
+    """Read a YAML parameter file and validate it (dates are kept as ISO strings); every problem
+    of the file is named in one :class:`ParameterError`."""
+    from evalkit.domain.register import read_yaml
+
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ParameterError(f"the parameter file must be a path, got {path!r}.")
     path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"parameter file {str(path)!r} does not exist.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ParameterError(f"parameter file {str(path)!r} is not valid YAML{where}.") from None
+    raw = read_yaml(path, "parameter file")
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ParameterError(f"parameter file {str(path)!r} must hold a mapping of name: value.")
-    return validate_params(raw)
+    try:
+        return validate_params(raw)
+    except ParameterError as exc:
+        raise ParameterError(f"parameter file {str(path)!r}: {exc}") from None
 
 
 def describe() -> str:

@@ -1,0 +1,82 @@
+"""Danish and English labels for report text, tables and figures.
+
+A bottom-layer module (it imports only :mod:`evalkit.errors`), so the domain layer can label
+its tables without importing the report layer; :mod:`evalkit.report.i18n` re-exports it.
+"""
+from __future__ import annotations
+
+from evalkit.errors import check_choice
+
+LANGS = ("da", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "employment_rate": {"da": "Beskæftigelsesandel (18-64 år, fuldtidspersoner)",
+                        "en": "Employment rate (ages 18-64, full-time persons)"},
+    "k1_share": {"da": "Andel uden for arbejdsmarked og uddannelse (18-64 år)",
+                 "en": "Share outside labour market and education (ages 18-64)"},
+    "conviction_share": {"da": "Andel dømt for kriminalitet (18+ år)", "en": "Share convicted (ages 18+)"},
+    "basic_edu_share": {"da": "Andel med kun grundskole (30-59 år)", "en": "Share with basic schooling only (ages 30-59)"},
+    "income_rel_region": {"da": "Indkomst i forhold til regionen", "en": "Income relative to region"},
+    "nonwestern_share": {"da": "Andel ikke-vestlige indvandrere og efterkommere",
+                         "en": "Share non-western immigrants and descendants"},
+    "residents": {"da": "Beboere", "en": "Residents"},
+    "n_obs": {"da": "Observationer", "en": "Observations"},
+    "fremskudt_beskaeftigelse": {"da": "Fremskudt beskæftigelsesindsats", "en": "Outreach job-centre office"},
+    "poa": {"da": "Problemorienteret politiarbejde (POA)", "en": "Problem-oriented policing (POA)"},
+    "midterm": {"da": "Midtvejsevaluering", "en": "Midterm evaluation"},
+    "final": {"da": "Endelig effektmåling", "en": "Final effect evaluation"},
+    "treated": {"da": "Indsatsområder", "en": "Treated areas"},
+    "comparison": {"da": "Sammenligningsområder", "en": "Comparison areas"},
+    "difference": {"da": "Forskel", "en": "Difference"},
+    "std_diff": {"da": "Standardiseret forskel", "en": "Standardised difference"},
+    "indicator": {"da": "Indikator", "en": "Indicator"},
+    "cohort": {"da": "Første indsatsår", "en": "First treated year"},
+    "n_areas": {"da": "Antal områder", "en": "Number of areas"},
+    "year": {"da": "År", "en": "Year"},
+    "specification": {"da": "Specifikation", "en": "Specification"},
+    "estimate": {"da": "Estimat", "en": "Estimate"},
+    "std_error": {"da": "Standardfejl", "en": "Std. error"},
+    "ci": {"da": "Konfidensinterval", "en": "Confidence interval"},
+    "p_value": {"da": "p-værdi", "en": "p-value"},
+    "truth": {"da": "Simuleret sand effekt", "en": "Simulated true effect"},
+    "never_treated": {"da": "aldrig behandlede områder", "en": "never-treated areas"},
+    "never_treated_no_other": {"da": "aldrig behandlede områder uden andre indsatser",
+                               "en": "never-treated areas without other interventions"},
+    "what_was_found": {"da": "Hvad blev fundet", "en": "What was found"},
+    "area_estimand": {"da": "Områdeeffekt (beboere det enkelte år)", "en": "Area effect (residents each year)"},
+    "cohort_estimand": {"da": "Kohorteeffekt (beboere i baseline-året, fulgt ved fraflytning)",
+                        "en": "Cohort effect (baseline residents, followed when they move)"},
+}
+
+SECTIONS: dict[str, dict[str, str]] = {
+    "design": {"da": "Design og data", "en": "Design and data"},
+    "balance": {"da": "Balance i baseline-året", "en": "Baseline balance"},
+    "trends": {"da": "Udvikling før og efter indsatsen", "en": "Trends before and after the intervention"},
+    "pretrends": {"da": "Test for parallelle forløb før indsatsen", "en": "Pre-trend test"},
+    "event_study": {"da": "Effekt over tid (event study)", "en": "Effects over time (event study)"},
+    "main": {"da": "Hovedresultater", "en": "Main results"},
+    "robustness": {"da": "Robusthed", "en": "Robustness"},
+    "staggered": {"da": "Forskudt start: Callaway-Sant'Anna", "en": "Staggered adoption: Callaway-Sant'Anna"},
+    "sensitivity": {"da": "Følsomhed over for brud på parallelle forløb (HonestDiD)",
+                    "en": "Sensitivity to violations of parallel trends (HonestDiD)"},
+    "few_clusters": {"da": "Inferens med få indsatsområder", "en": "Inference with few treated areas"},
+    "synth": {"da": "Syntetisk kontrol", "en": "Synthetic control"},
+    "conclusions": {"da": "Konklusioner", "en": "Conclusions"},
+    "movers": {"da": "Blivere, tilflyttere og fraflyttere", "en": "Stayers, in-movers and out-movers"},
+    "estimands": {"da": "Områdeeffekt og kohorteeffekt", "en": "Area effect and cohort effect"},
+    "goals": {"da": "Målopfyldelse", "en": "Goal attainment"},
+    "cost": {"da": "Pris pr. effekt", "en": "Cost per effect"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    """The label for ``key`` in ``lang`` (falls back to the key itself)."""
+    check_choice("lang", lang, LANGS)
+    return LABELS.get(key, {}).get(lang, key)
+
+
+def section(key: str, lang: str) -> str:
+    """Section heading text."""
+    check_choice("lang", lang, LANGS)
+    check_choice("section", key, list(SECTIONS))
+    return SECTIONS[key][lang]
