@@ -63,7 +63,7 @@ def evalkit_wild_twfe(df):
     import evalkit
 
     res = evalkit.twfe(df, outcome="y", unit="unit", time="time", treatment="treat", cluster="area",
-                       inference="wild", inference_options={"B": 9999, "seed": 1})
+                       inference="wild", inference_options={"draws": 9999, "seed": 1})
     return float(res.table["p_value"].iloc[0])  # the headline compared across libraries is the p-value
 
 

@@ -22,7 +22,7 @@ def test_inference_rows_and_table_mark_the_method_used():
     with pytest.warns(evalkit.EvalkitWarning, match="treated cluster"):
         res = evalkit.twfe(panel, outcome="employment_rate", unit="OMR_ID", time="AAR", treatment="treat",
                            cluster="OMR_ID")
-    rows = few_clusters.inference_rows(res, panel, seed=1, draws=99, B=999, lang="da")
+    rows = few_clusters.inference_rows(res, panel, seed=1, draws=99, wild_draws=999, lang="da")
     assert [r["method"] for r in rows] == list(few_clusters.METHODS)
     table = few_clusters.inference_table(rows, used=few_clusters.recommended(False), lang="da")
     assert table.loc[table["Anvendt"] == "✓", "Metode"].tolist() == [few_clusters.NAMES["wild"]["da"]]

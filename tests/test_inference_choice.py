@@ -15,7 +15,7 @@ import evalkit
 from evalkit.data.synthetic import staggered_panel
 from evalkit.diagnostics.design import twfe_wild_p
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
-from evalkit.inference import choice
+from evalkit.estimators import postfit as choice
 from evalkit.inference.small_sample import cr2_dof, cr2_vcov
 from evalkit.results import Result
 
@@ -52,7 +52,7 @@ def test_contract(fits, panel, name, method):
     data = _data(name, panel)
     before = data.copy(deep=True)
     res = fits[name]
-    opts = dict(seed=3, draws=49, B=999)
+    opts = dict(seed=3, draws=999 if method == "wild" else 49)
     new = res.with_inference(method, data, **opts)
     assert isinstance(new, Result) and new.inference.method == method
     pd.testing.assert_frame_equal(data, before)
@@ -103,9 +103,9 @@ def _brute_cv3(X, y, cl, b):
 
 
 def test_wild_equals_the_direct_bootstrap(fits, panel):
-    new = fits["twfe"].with_inference("wild", panel, seed=7, B=999)
+    new = fits["twfe"].with_inference("wild", panel, seed=7, draws=999)
     direct = twfe_wild_p(panel, outcome="y", treatment="treat", unit="unit", time="time", cluster="cluster",
-                         seed=7, B=999)
+                         seed=7, draws=999)
     assert new.table["p_value"].iloc[0] == pytest.approx(direct.p_value, abs=1e-12)
     assert new.table["conf_low"].iloc[0] == pytest.approx(direct.ci_low, abs=1e-10)
     assert new.table["std_error"].iloc[0] == pytest.approx(fits["twfe"].table["std_error"].iloc[0])
@@ -115,10 +115,10 @@ def test_wild_with_unit_subclusters_equals_the_direct_bootstrap(fits, panel):
     """bootcluster="unit": weights per unit, t clustered by cluster (MacKinnon & Webb 2018)."""
     from evalkit.inference.wild import wild_cluster_bootstrap
 
-    new = fits["twfe"].with_inference("wild", panel, seed=7, B=999, bootcluster="unit")
+    new = fits["twfe"].with_inference("wild", panel, seed=7, draws=999, bootcluster="unit")
     unit, time = (pd.factorize(panel[c], sort=True)[0] for c in ("unit", "time"))
     direct = wild_cluster_bootstrap(panel["y"].to_numpy(float), panel[["treat"]].to_numpy(float),
-                                    panel["cluster"].to_numpy(), coef_index=0, seed=7, B=999,
+                                    panel["cluster"].to_numpy(), coef_index=0, seed=7, draws=999,
                                     fe_codes=[unit, time], bootcluster=unit)
     row, det = new.table.iloc[0], new.diagnostics["inference_details"]["ATT"]
     assert row["p_value"] == pytest.approx(direct.p_value, abs=1e-12)
@@ -189,7 +189,7 @@ def test_unsupported_pairs_and_missing_data(fits, panel):
 
 def test_estimator_inference_argument(panel):
     res = evalkit.twfe(panel, **KW, treatment="treat", cluster="cluster", inference="wild",
-                       inference_options={"seed": 2, "B": 999})
+                       inference_options={"seed": 2, "draws": 999})
     assert res.inference.method == "wild" and res.inference.seed == 2
     # without cluster=, the fit clusters by the unit (issue 12), so a few-cluster method applies to it
     assert evalkit.twfe(panel, **KW, treatment="treat", inference="cr2").inference.cluster == "unit"
@@ -232,7 +232,7 @@ def test_size_three_treated_areas_of_sixty():
         df = pd.DataFrame({"area": area, "year": year, "treat": treat, "y": y})
         res = evalkit.twfe(df, outcome="y", unit="area", time="year", treatment="treat", cluster="area")
         rej["cr1"] += res.table["p_value"].iloc[0] < 0.05
-        rej["wild"] += res.with_inference("wild", df, B=199, seed=1).table["p_value"].iloc[0] < 0.05
+        rej["wild"] += res.with_inference("wild", df, draws=199, seed=1).table["p_value"].iloc[0] < 0.05
         rej["randomization"] += res.with_inference("randomization", df, draws=99,
                                                    seed=2).table["p_value"].iloc[0] < 0.05
     half = 3 * np.sqrt(0.05 * 0.95 / R)
@@ -246,11 +246,11 @@ def test_wild_combination_of_one_term_equals_the_term_and_average_is_consistent(
     from evalkit.estimators.combine import post_average
 
     es = fits["event_study"]
-    one = choice.wild_combination(es, panel, {"e=1": 1.0}, seed=4, B=999)
-    term = es.with_inference("wild", panel, terms=["e=1"], seed=4, B=999).table.set_index("term").loc["e=1"]
+    one = choice.wild_combination(es, panel, {"e=1": 1.0}, seed=4, draws=999)
+    term = es.with_inference("wild", panel, terms=["e=1"], seed=4, draws=999).table.set_index("term").loc["e=1"]
     assert one.p_value == pytest.approx(term["p_value"], abs=1e-12)
     assert one.ci_low == pytest.approx(term["conf_low"], rel=1e-8)
-    avg = choice.wild_combination(es, panel, {"e=0": 1 / 3, "e=1": 1 / 3, "e=2": 1 / 3}, seed=4, B=999)
+    avg = choice.wild_combination(es, panel, {"e=0": 1 / 3, "e=1": 1 / 3, "e=2": 1 / 3}, seed=4, draws=999)
     pa = post_average(es).tidy().iloc[0]
     assert avg.estimate == pytest.approx(pa["estimate"], rel=1e-10)
     assert avg.std_error == pytest.approx(pa["std_error"], rel=1e-6)  # the bootstrap's CR1 t uses the same CR1 SE
@@ -262,7 +262,7 @@ def test_wild_combination_of_one_term_equals_the_term_and_average_is_consistent(
 def test_wild_combination_with_other_data_is_a_validation_error(fits, panel):
     with pytest.raises(ValidationError, match="do not reproduce"):
         choice.wild_combination(fits["event_study"], panel.assign(y=panel["y"] * 2.0),
-                                {"e=0": 1.0}, B=99, seed=1)
+                                {"e=0": 1.0}, draws=99, seed=1)
 
 
 def test_combinations_of_a_wild_result_are_refused(fits, panel):
@@ -271,7 +271,7 @@ def test_combinations_of_a_wild_result_are_refused(fits, panel):
     from evalkit.estimators.combine import post_average, pretrend_test
 
     es = fits["event_study"]
-    wild = es.with_inference("wild", panel, B=199, seed=1)
+    wild = es.with_inference("wild", panel, draws=199, seed=1)
     for combine in (post_average, pretrend_test, evalkit.honest_did):
         with pytest.raises(ParameterError, match="resampling"):
             combine(wild)
@@ -298,3 +298,13 @@ def test_randomization_uses_the_estimation_sample_and_checks_other_estimators_da
     sa = evalkit.sun_abraham(panel, outcome="y", unit="unit", time="time", cohort="cohort", cluster="cluster")
     with pytest.raises(ValidationError, match="do not reproduce"):
         sa.with_inference("randomization", panel.assign(y=panel["y"] * 3), draws=9)
+
+
+def test_deprecated_B_still_works_with_a_warning(fits, panel):
+    """Issue 12: one name for replications (draws); B= keeps working for now, with a FutureWarning."""
+    new = fits["twfe"].with_inference("wild", panel, seed=7, draws=999)
+    with pytest.warns(FutureWarning, match="draws="):
+        old = fits["twfe"].with_inference("wild", panel, seed=7, B=999)
+    pd.testing.assert_frame_equal(new.tidy(), old.tidy())
+    with pytest.raises(ParameterError, match="draws= only"):
+        fits["twfe"].with_inference("wild", panel, draws=99, B=999)

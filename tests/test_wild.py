@@ -66,7 +66,7 @@ def test_person_and_year_fe_equal_dummy_regression_enumerated(restricted, null):
     y, X, cl, person, year = _panel()
     Z = np.column_stack([X, _dummies(person, False), _dummies(year, True)])
     K = X.shape[1] + year.max() + 1  # registry convention: nested person FE count as one intercept
-    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, B=9999, null=null,
+    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, draws=9999, null=null,
                                  fe_codes=[person, year])
     t0, p = _brute_p(y, Z, cl, 0, null, wild._enumerate(6), restricted, K)
     assert res.enumerated and res.B == 64
@@ -88,7 +88,7 @@ def test_subcluster_bootstrap_equals_dummy_regression_enumerated(restricted, fe)
         Z, K = np.column_stack([X, _dummies(year, False)]), X.shape[1] + 5
     H = len(np.unique(boot))  # 12 persons: all 4096 sign vectors; 20 area-years: 199 seeded draws
     B = 9999 if H == 12 else 199
-    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, B=B, null=0.2, seed=3,
+    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, draws=B, null=0.2, seed=3,
                                  fe_codes=codes, bootcluster=boot, ci=False)
     V = wild._enumerate(H) if H == 12 else np.column_stack(list(wild._weight_chunks("rademacher", H, B, 3)))
     t0, p = _brute_p(y, Z, cl, 0, 0.2, V, restricted, K, boot=boot)
@@ -120,7 +120,7 @@ def test_other_designs_and_weights_equal_brute_force(fe, weights):
         Z, K = np.column_stack([X, _dummies(person, False), _dummies(year, True)]), 2 + 5
     B, seed = 199, 11
     V = np.column_stack(list(wild._weight_chunks(weights, 7, B, seed)))
-    res = wild_cluster_bootstrap(y, Xf, cl, coef_index=0, weights=weights, B=B, seed=seed, ci=False,
+    res = wild_cluster_bootstrap(y, Xf, cl, coef_index=0, weights=weights, draws=B, seed=seed, ci=False,
                                  fe_codes=codes)
     t0, p = _brute_p(y, Z, cl, 0, 0.0, V, True, K)
     assert not res.enumerated and res.B == B
@@ -130,7 +130,7 @@ def test_other_designs_and_weights_equal_brute_force(fe, weights):
 
 def test_ci_by_test_inversion_brackets_alpha():
     y, X, cl, person, year = _panel(seed=3, G=12, n_treated=4)
-    kw = dict(coef_index=0, B=999, seed=5, fe_codes=[person, year])
+    kw = dict(coef_index=0, draws=999, seed=5, fe_codes=[person, year])
     res = wild_cluster_bootstrap(y, X, cl, **kw)
     assert res.ci_low < res.estimate < res.ci_high
     width = res.ci_high - res.ci_low
@@ -141,33 +141,33 @@ def test_ci_by_test_inversion_brackets_alpha():
 
 def test_unrestricted_ci_is_percentile_t_and_symmetric():
     y, X, cl, person, year = _panel(seed=3, G=12, n_treated=4)
-    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=False, B=999, seed=5, fe_codes=[person, year])
+    res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=False, draws=999, seed=5, fe_codes=[person, year])
     assert res.estimate - res.ci_low == pytest.approx(res.ci_high - res.estimate, rel=1e-12)
 
 
 def test_seeded_and_enumeration_ignores_seed():
     y, X, cl, person, year = _panel(seed=4, G=12, n_treated=3)
-    kw = dict(coef_index=0, B=499, fe_codes=[person, year], ci=False)
+    kw = dict(coef_index=0, draws=499, fe_codes=[person, year], ci=False)
     a = wild_cluster_bootstrap(y, X, cl, seed=1, **kw)
     assert a == wild_cluster_bootstrap(y, X, cl, seed=1, **kw)
     assert not a.enumerated
-    e1 = wild_cluster_bootstrap(y, X, cl, seed=1, **{**kw, "B": 9999})
-    e2 = wild_cluster_bootstrap(y, X, cl, seed=2, **{**kw, "B": 9999})
+    e1 = wild_cluster_bootstrap(y, X, cl, seed=1, **{**kw, "draws": 9999})
+    e2 = wild_cluster_bootstrap(y, X, cl, seed=2, **{**kw, "draws": 9999})
     assert e1.enumerated and e1.B == 4096 and e1.p_value == e2.p_value
 
 
 def test_inputs_not_mutated_and_errors_typed():
     y, X, cl, person, year = _panel()
     copies = [a.copy() for a in (y, X, cl, person, year)]
-    wild_cluster_bootstrap(y, X, cl, coef_index=0, fe_codes=[person, year], B=99, seed=0)
+    wild_cluster_bootstrap(y, X, cl, coef_index=0, fe_codes=[person, year], draws=99, seed=0)
     for a, b in zip((y, X, cl, person, year), copies):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ParameterError, match="rademacher"):
         wild_cluster_bootstrap(y, X, cl, coef_index=0, weights="rademaker")
     with pytest.raises(ParameterError, match="coef_index"):
         wild_cluster_bootstrap(y, X, cl, coef_index=5)
-    with pytest.raises(ParameterError, match="B="):
-        wild_cluster_bootstrap(y, X, cl, coef_index=0, B=0)
+    with pytest.raises(ParameterError, match="draws="):
+        wild_cluster_bootstrap(y, X, cl, coef_index=0, draws=0)
     with pytest.raises(ValidationError, match="rank deficient"):  # person-level regressor absorbed
         wild_cluster_bootstrap(y, np.column_stack([X, person % 2]), cl, coef_index=0, fe_codes=[person, year])
     with pytest.raises(EvalkitError):
@@ -193,7 +193,7 @@ def test_organ_donations_witness():
     state = pd.factorize(d["State"], sort=True)[0]
     quarter = d["Quarter_Num"].to_numpy() - 1
     res = wild_cluster_bootstrap(d["Rate"].to_numpy(), d[["D"]].to_numpy(), d["State"].to_numpy(),
-                                 coef_index=0, B=9999, seed=20260101, fe_codes=[state, quarter])
+                                 coef_index=0, draws=9999, seed=20260101, fe_codes=[state, quarter])
     p_cr1 = 2 * stats.t.sf(abs(res.statistic), res.n_clusters - 1)
     assert res.n_clusters == 27 and not res.enumerated
     assert p_cr1 < 0.01
@@ -209,7 +209,7 @@ def test_organ_donations_cr1_matches_pyfixest_peer():
     d = _organ()
     m = pf.feols("Rate ~ D | State + Quarter_Num", data=d, vcov={"CRV1": "State"})
     res = wild_cluster_bootstrap(d["Rate"].to_numpy(), d[["D"]].to_numpy(), d["State"].to_numpy(),
-                                 coef_index=0, B=99, seed=0, ci=False,
+                                 coef_index=0, draws=99, seed=0, ci=False,
                                  fe_codes=[pd.factorize(d["State"])[0], d["Quarter_Num"].to_numpy()])
     assert res.estimate == pytest.approx(float(m.coef().iloc[0]), rel=1e-10)
     assert res.statistic == pytest.approx(float(m.tstat().iloc[0]), rel=1e-8)
@@ -227,7 +227,7 @@ def test_size_with_five_treated_of_forty():
     rej_wcr = rej_cr1 = 0
     for r in range(R):
         y = rng.normal(size=G)[cl] + rng.normal(size=(G, T))[cl, per] + rng.normal(size=cl.size)
-        res = wild_cluster_bootstrap(y, D, cl, coef_index=0, B=399, seed=r, ci=False, fe_codes=[unit, per])
+        res = wild_cluster_bootstrap(y, D, cl, coef_index=0, draws=399, seed=r, ci=False, fe_codes=[unit, per])
         rej_wcr += res.p_value < 0.05
         rej_cr1 += 2 * stats.t.sf(abs(res.statistic), G - 1) < 0.05
     half = 3 * np.sqrt(0.05 * 0.95 / R)
@@ -237,5 +237,5 @@ def test_size_with_five_treated_of_forty():
 
 def test_result_type():
     y, X, cl, person, year = _panel()
-    res = wild_cluster_bootstrap(y, X, cl, coef_index=1, fe_codes=[person, year], B=99, seed=0)
+    res = wild_cluster_bootstrap(y, X, cl, coef_index=1, fe_codes=[person, year], draws=99, seed=0)
     assert isinstance(res, WildResult) and res.weights == "rademacher" and res.restricted

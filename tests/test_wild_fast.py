@@ -20,10 +20,11 @@ import evalkit
 from evalkit.data.synthetic import staggered_panel
 from evalkit.errors import ValidationError
 from evalkit.estimators import _common
-from evalkit.inference import _wild_design, choice
+from evalkit.estimators import postfit as choice
+from evalkit.inference import _wild_design
 from evalkit.inference.wild import wild_cluster_bootstrap
 
-OPTS = {"B": 999, "seed": 3}
+OPTS = {"draws": 999, "seed": 3}
 COLS = ["p_value", "conf_low", "conf_high"]
 
 
@@ -88,7 +89,7 @@ def _person_year(seed=5, G=15, per=8, T=6):
 @pytest.mark.parametrize("weights", ["rademacher", "webb"])
 def test_dense_two_way_equals_sparse_solver(restricted, weights, monkeypatch):
     y, X, cl, person, year = _person_year()
-    kw = dict(coef_index=0, restricted=restricted, weights=weights, B=999, seed=1, fe_codes=[person, year])
+    kw = dict(coef_index=0, restricted=restricted, weights=weights, draws=999, seed=1, fe_codes=[person, year])
     for null in (0.0, 0.3):
         dense = wild_cluster_bootstrap(y, X, cl, null=null, **kw)
         monkeypatch.setattr(_wild_design, "_DENSE_CELLS", 0)

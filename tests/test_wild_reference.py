@@ -41,13 +41,13 @@ def _cross_section(coef_index: int, restricted: bool, B: int = 9999, weights: st
     df = PANELS["cross_section"]()
     X = np.column_stack([np.ones(len(df)), df["d"], df["x1"]])
     return wild_cluster_bootstrap(df["y"].to_numpy(), X, df["g"].to_numpy(), coef_index=coef_index,
-                                  restricted=restricted, B=B, seed=1, weights=weights)
+                                  restricted=restricted, draws=B, seed=1, weights=weights)
 
 
 def _fe(panel: str, fe: tuple[str, str], restricted: bool = True, B: int = 9999, weights: str = "rademacher"):
     df = PANELS[panel]()
     return wild_cluster_bootstrap(df["y"].to_numpy(), df[["d"]].to_numpy(), df["area"].to_numpy(),
-                                  coef_index=0, restricted=restricted, B=B, seed=7, weights=weights,
+                                  coef_index=0, restricted=restricted, draws=B, seed=7, weights=weights,
                                   fe_codes=[_codes(df[c]) for c in fe])
 
 
@@ -85,7 +85,7 @@ def test_public_twfe_route_matches_fwildclusterboot():
     """evalkit.twfe(..., inference='wild') on the unbalanced person panel: same numbers as R."""
     df = PANELS["area_panel"]()
     res = evalkit.twfe(df, outcome="y", unit="person", time="year", treatment="d", cluster="area",
-                       inference="wild", inference_options={"B": 9999, "seed": 3})
+                       inference="wild", inference_options={"draws": 9999, "seed": 3})
     row, ref = res.table.iloc[0], REF["person_year_fe_wcr"]
     assert row["estimate"] == pytest.approx(ref["point_estimate"], rel=1e-10)
     assert row["p_value"] == pytest.approx(ref["p_val"], abs=1e-12)
@@ -102,7 +102,7 @@ def test_organ_donations_one_treated_state():
     pytest.importorskip("causaldata")
     ref, df = REF["organ_donations_wcr"], PANELS["organ_donations"]()
     res = wild_cluster_bootstrap(df["Rate"].to_numpy(), df[["D"]].to_numpy(), df["State"].to_numpy(),
-                                 coef_index=0, B=9999, seed=20260101,
+                                 coef_index=0, draws=9999, seed=20260101,
                                  fe_codes=[_codes(df["State"]), _codes(df["Quarter_Num"])])
     assert res.estimate == pytest.approx(ref["point_estimate"], rel=1e-10)
     assert res.statistic == pytest.approx(ref["fixest_cr1_t"], rel=1e-8)

@@ -45,15 +45,15 @@ def design_check(data: pd.DataFrame, *, cohort: str, cluster: str, min_treated: 
 
 
 def twfe_wild_p(panel: pd.DataFrame, *, outcome: str, treatment: str, unit: str, time: str, cluster: str,
-                seed: int, alpha: float = 0.05, B: int = 9999):
-    """Restricted wild cluster bootstrap (Rademacher, enumerated when 2^G <= B) of the static TWFE
+                seed: int, alpha: float = 0.05, draws: int = 9999):
+    """Restricted wild cluster bootstrap (Rademacher, enumerated when 2^G <= draws) of the static TWFE
     effect with unit and time fixed effects partialled out."""
     from evalkit.inference.wild import wild_cluster_bootstrap
 
     fe = [pd.factorize(panel[unit])[0], pd.factorize(panel[time])[0]]
     X = panel[[treatment]].to_numpy(float)
     return wild_cluster_bootstrap(panel[outcome].to_numpy(float), X, panel[cluster].to_numpy(), coef_index=0,
-                                  restricted=True, B=B, seed=seed, alpha=alpha, fe_codes=fe)
+                                  restricted=True, draws=draws, seed=seed, alpha=alpha, fe_codes=fe)
 
 
 __all__ = ["DesignCheck", "MIN_TREATED_FOR_CR1", "design_check", "twfe_wild_p"]

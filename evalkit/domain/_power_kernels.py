@@ -122,7 +122,7 @@ def wild_p(y: np.ndarray, D: np.ndarray, seed: int, draws: int, weights: str) ->
     area = np.repeat(np.arange(A), T)
     year = np.tile(np.arange(T), A)
     res = wild_cluster_bootstrap(y.ravel(), D.ravel()[:, None], area, coef_index=0, fe_codes=[area, year],
-                                 B=draws, seed=seed, weights=weights, ci=False)
+                                 draws=draws, seed=seed, weights=weights, ci=False)
     return res.estimate, res.p_value
 
 

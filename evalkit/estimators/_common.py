@@ -149,7 +149,7 @@ def finish(result: Result, postfit: str | None, data: pd.DataFrame, options: Map
                                   "('cr2', 'cr3', 'wild', 'randomization').")
         _warn_few_treated(result)
         return result
-    from evalkit.inference.choice import fit_design, with_inference
+    from evalkit.estimators.postfit import fit_design, with_inference
 
     if fit is None or postfit != "wild":
         return with_inference(result, postfit, data, **dict(options or {}))

@@ -19,7 +19,7 @@ import pandas as pd
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core import checks as v
 from evalkit.core.demean import demean
-from evalkit.estimators.event_study import _dummies, _prepare, event_times
+from evalkit.estimators._event_design import _dummies, _prepare, event_times
 
 LINEAR_ESTIMATORS = ("did2x2", "twfe", "event_study")
 

@@ -11,7 +11,8 @@ import pandas as pd
 from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.core import checks as v
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
-from evalkit.inference.registry import default_cluster, inference_options_checked
+from evalkit.estimators.postfit import inference_options_checked
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 

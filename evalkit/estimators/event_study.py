@@ -10,9 +10,11 @@ import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core import checks as v
+from evalkit.estimators._event_design import _dummies, _prepare, event_times  # noqa: F401
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
-from evalkit.inference.registry import default_cluster, inference_options_checked
+from evalkit.estimators.postfit import inference_options_checked
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
 
@@ -87,27 +89,6 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
                 req=req, outcome=outcome, diagnostics=diagnostics, meta=meta)
     fit = fit_handover(keep, list(dummies.columns), req, entity, period)
     return finish(result, postfit, data, inference_options, fit)
-
-
-def event_times(time: np.ndarray, cohort: np.ndarray, leads: int, lags: int, bin_endpoints: bool) -> np.ndarray:
-    """Event time per row (NaN for never-treated), binned into [-leads, lags] if asked."""
-    e = np.where(cohort > 0, time - cohort, np.nan)
-    return np.clip(e, -leads, lags) if bin_endpoints else e
-
-
-def _dummies(etime: np.ndarray, window: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({f"e={k}": (etime == k).astype(float) for k in window})
-
-
-def _prepare(data, *, outcome, unit, time, cohort, cluster) -> pd.DataFrame:
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster})
-    v.check_numeric(df, outcome, "outcome")
-    for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
-        v.check_label_column(df, col, param)
-    v.check_numeric(df, time, "time")
-    v.check_whole(df, time, "time")
-    v.check_cohort(df, cohort, unit)
-    return df
 
 
 def _check_reference(reference: object, leads: int) -> None:

@@ -10,7 +10,8 @@ import pandas as pd
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
-from evalkit.inference.registry import default_cluster, inference_options_checked
+from evalkit.estimators.postfit import inference_options_checked
+from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
 

@@ -119,7 +119,7 @@ class HC1:
 
 
 REGISTRY: dict[str, InferenceMethod] = {"cr1": CR1(), "hc1": HC1()}
-#: methods applied after the CR1 fit by :mod:`evalkit.inference.choice` (they need the design or re-estimate)
+#: methods applied after the CR1 fit by :mod:`evalkit.estimators.postfit` (they need the design or re-estimate)
 POSTFIT = ("cr2", "cr3", "wild", "randomization")
 
 
@@ -143,19 +143,6 @@ def default_cluster(inference: object, cluster: str | None, unit: str) -> str | 
     if isinstance(inference, str) and inference.lower() == "hc1":
         return None
     return unit
-
-
-def inference_options_checked(postfit: str | None, options: object) -> dict[str, Any]:
-    """``inference_options`` of an estimator, checked before the fit: a mapping whose keys are options
-    of :func:`evalkit.inference.choice.with_inference` (an unknown key names the closest valid one)
-    and whose seeds, replication counts and flags are valid; only with a post-fit method."""
-    from evalkit.inference.choice import check_options
-
-    opts = check_options(options, "inference_options")
-    if opts and postfit is None:  # a ValidationError, as before the options were checked up front
-        raise ValidationError(f"inference_options={opts} are only used with inference in {list(POSTFIT)}; "
-                             "pass inference='wild' (or another of them) or drop inference_options.")
-    return opts
 
 
 def split(inference: str | None, cluster: str | None) -> tuple[InferenceMethod, str | None]:

@@ -48,6 +48,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from evalkit.core import checks, linalg
+from evalkit.core.aliases import renamed
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference._wild_design import BootLevel, ClusterDesign, build, dense_codes, summarise
 
@@ -103,7 +104,7 @@ def _check_options(k, coef_index, weights, B, alpha, null) -> int:
     if isinstance(coef_index, bool) or not isinstance(coef_index, (int, np.integer)) or not -k <= coef_index < k:
         raise ParameterError(f"coef_index={coef_index!r} must index one of the {k} columns of X.")
     check_choice("weights", weights, WEIGHTS)
-    checks.check_count("B", B)  # a positive integer, e.g. 9999
+    checks.check_count("draws", B)  # a positive integer, e.g. 9999
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
     if not np.isfinite(null):
@@ -349,8 +350,9 @@ def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) ->
                       seed=seed, estimate=est, std_error=se, n_clusters=d.n_clusters, n_boot_clusters=H)
 
 
+@renamed(B="draws")
 def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool = True,
-                           weights: str = "rademacher", B: int = 9999, seed: int | None = None,
+                           weights: str = "rademacher", draws: int = 9999, seed: int | None = None,
                            null: float = 0.0, alpha: float = 0.05, ci: bool = True,
                            fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None) -> WildResult:
     """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
@@ -360,8 +362,8 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     effects to absorb (e.g. [person, year]); they may be nested in the
     clusters or cross them. ``restricted``: WCR (imposes the null; the
     recommended default, MacKinnon & Webb 2017) or WCU. ``weights``:
-    "rademacher" (enumerated when 2^G <= B), "webb" (six-point) or "mammen".
-    ``bootcluster``: labels of subclusters nested in the clusters (e.g. persons or
+    "rademacher" (enumerated when 2^G <= draws), "webb" (six-point) or "mammen".
+    ``draws`` (formerly ``B``): bootstrap draws. ``bootcluster``: labels of subclusters nested in the clusters (e.g. persons or
     area-years within areas) to draw the weights per subcluster while the t-statistic stays
     clustered by ``clusters``: the subcluster wild bootstrap of MacKinnon & Webb (2018), which
     is less conservative than the WCR when few clusters are treated, provided the errors are
@@ -370,6 +372,6 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     """
     y, x, clusters = _check_data(y, X, clusters)
     checks.check_seed("seed", seed)
-    j = _check_options(x.shape[1], coef_index, weights, B, alpha, float(null))
+    j = _check_options(x.shape[1], coef_index, weights, draws, alpha, float(null))
     design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
-    return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)
+    return _test(design, j, restricted, weights, draws, seed, float(null), alpha, ci)

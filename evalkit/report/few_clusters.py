@@ -33,13 +33,14 @@ def recommended(cr1_reliable: bool) -> str:
     return "cr1" if cr1_reliable else "wild"
 
 
-def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, B: int = 9999,
+def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, wild_draws: int = 9999,
                    lang: str = "en") -> list[dict]:
     """One row per method for the result's "ATT" term (a method that is undefined gets a reason)."""
     rows = []
     for method in METHODS:
         try:
-            res = result if method == "cr1" else result.with_inference(method, data, seed=seed, draws=draws, B=B)
+            res = result if method == "cr1" else result.with_inference(
+                method, data, seed=seed, draws=wild_draws if method == "wild" else draws)
         except EvalkitError as err:
             rows.append({"method": method, "reason": str(err)})
             continue

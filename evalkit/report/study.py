@@ -24,7 +24,7 @@ from evalkit.estimators import event_study, synth_plot, twfe
 from evalkit.diagnostics import honest_did
 from evalkit.diagnostics.design import design_check, twfe_wild_p
 from evalkit.estimators.combine import event_terms, post_average, pretrend_test
-from evalkit.inference.choice import wild_combination
+from evalkit.estimators.postfit import wild_combination
 from evalkit.estimators.staggered import aggregate, att_gt
 from evalkit.report import few_clusters, figures, outputs, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table

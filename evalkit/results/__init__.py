@@ -1,4 +1,4 @@
 """Results: the one immutable :class:`Result` type and its plots."""
-from evalkit.results.result import TABLE_COLUMNS, InferenceInfo, Result
+from evalkit.results.result import TABLE_COLUMNS, InferenceInfo, Result, register_postfit
 
-__all__ = ["TABLE_COLUMNS", "InferenceInfo", "Result"]
+__all__ = ["TABLE_COLUMNS", "InferenceInfo", "Result", "register_postfit"]

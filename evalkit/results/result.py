@@ -96,6 +96,16 @@ _FIELDS = ("estimator", "estimand", "table", "vcov", "alpha", "inference", "n_ob
            "meta", "influence")
 
 
+#: the post-fit inference dispatcher, registered by :mod:`evalkit.estimators` when it loads: results
+#: are a lower layer than the estimators and inference methods that re-estimate them (no import up)
+_POSTFIT: list = []
+
+
+def register_postfit(dispatch) -> None:
+    """Register ``dispatch(result, method, data, options)`` for :meth:`Result.with_inference`."""
+    _POSTFIT[:] = [dispatch]
+
+
 class Result:
     """Immutable estimation result with one tidy table.
 
@@ -199,7 +209,7 @@ class Result:
                 f"this result's inference is {self.inference.method!r}: its p-values and intervals come from "
                 "resampling, not from a covariance matrix, so linear combinations, Wald tests and HonestDiD are "
                 "undefined for it. Use the result before with_inference (CR1/CR2/CR3 have a covariance), or "
-                "evalkit.inference.choice.wild_combination for a wild bootstrap test of a combination.")
+                "evalkit.estimators.postfit.wild_combination for a wild bootstrap test of a combination.")
         if self._vcov is None:
             raise ParameterError(f"{self.estimator} result has no covariance matrix (inference "
                                  f"{self.inference.method!r}).")
@@ -215,11 +225,12 @@ class Result:
     def with_inference(self, method: str, data: pd.DataFrame | None = None, **options: Any) -> "Result":
         """A new result with inference by ``method`` ("cr1", "hc1", "cr2", "cr3", "wild",
         "randomization", "analytic", "multiplier", as the estimator allows); see
-        :func:`evalkit.inference.choice.with_inference` for ``data`` and the options (an unknown
+        :func:`evalkit.estimators.postfit.with_inference` for ``data`` and the options (an unknown
         option names the closest valid one)."""
-        from evalkit.inference.choice import check_options, with_inference
-
-        return with_inference(self, method, data, **check_options(options))
+        if not _POSTFIT:
+            raise ParameterError("with_inference needs evalkit's estimators: import evalkit.estimators first "
+                                 "(results rebuilt from JSON in a fresh session do not load them).")
+        return _POSTFIT[0](self, method, data, options)
 
     # ------------------------------------------------------------------ access
     def tidy(self) -> pd.DataFrame:

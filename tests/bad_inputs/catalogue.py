@@ -39,7 +39,7 @@ def quiet(fn: Callable[[], Any]) -> Any:
 
 
 def _with_inference_fn():
-    from evalkit.inference.choice import with_inference
+    from evalkit.estimators.postfit import with_inference
     return with_inference
 
 
@@ -515,8 +515,9 @@ def _bad_seeds(entry: str, run: Callable[..., Callable], truth: Callable[..., Ca
 
 
 def _bad_counts(entry: str, run: Callable[..., Callable], kw: str, data=D.panel, truth=None, ok: int = 49,
-                label: str = "") -> Iterator[Case]:
-    for value in (0, -5, 2.5, "99", None, True):
+                label: str = "", none_is_default: bool = False) -> Iterator[Case]:
+    """Bad replication counts; ``none_is_default``: None is the documented default (with_inference's draws)."""
+    for value in (0, -5, 2.5, "99", *(() if none_is_default else (None,)), True):
         yield Case(entry, f"{label}{kw}={value!r}", "error", run(**{kw: value}), data, names=(kw,))
     yield Case(entry, f"{label}{kw}=10**12 (huge)", "error", run(**{kw: 10**12}), data, names=(kw,))
     if truth is not None:
@@ -589,9 +590,10 @@ def c_with_inference() -> Iterator[Case]:
                names=("'drwas'", "'draws'"))
     yield from _bad_seeds(entry, lambda **k: run(**{B: 99}, **k), lambda **k: truth(**{B: 99}, **k))
     yield from _bad_counts(entry, lambda **k: run(seed=1, **k), B, truth=lambda **k: truth(seed=1, **k), ok=99,
-                           label="wild ")
+                           label="wild ", none_is_default=True)
     yield from _bad_counts(entry, lambda **k: run("randomization", seed=1, **k), "draws",
-                           truth=lambda **k: truth("randomization", seed=1, **k), ok=19, label="randomization ")
+                           truth=lambda **k: truth("randomization", seed=1, **k), ok=19, label="randomization ",
+                           none_is_default=True)
     yield Case(entry, "randomization seed='x'", "error", run("randomization", seed="x", draws=19), D.panel,
                names=("seed",))
     yield Case(entry, "terms='ATT' as a string", "ok", run("cr2", terms="ATT"), D.panel,

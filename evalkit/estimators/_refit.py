@@ -15,11 +15,17 @@ REFITTABLE = ("did2x2", "twfe", "event_study", "sun_abraham", "did_imputation", 
               "cs_aggregate_group", "cs_aggregate_dynamic", "cs_aggregate_calendar")
 
 
+#: name -> estimator function, filled by :mod:`evalkit.estimators` when it loads (so this module,
+#: which the estimators' post-fit methods import, imports none of them: no cycle)
+ESTIMATORS: dict = {}
+
+
 def refit(result, data: pd.DataFrame, **override):
     """The result's estimator called again with its own arguments (``override`` wins)."""
-    from evalkit import estimators as est
-    from evalkit.estimators.staggered import aggregate, att_gt
+    from types import SimpleNamespace
 
+    est = SimpleNamespace(**ESTIMATORS)
+    aggregate, att_gt = ESTIMATORS["aggregate"], ESTIMATORS["att_gt"]
     m, name = dict(result.meta), result.estimator
     base = {"outcome": result.outcome, "alpha": result.alpha}
     if name == "did2x2":

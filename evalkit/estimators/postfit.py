@@ -16,19 +16,24 @@ a ParameterError that lists the allowed methods. Every method returns a new
 from __future__ import annotations
 
 import inspect
+import warnings
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from evalkit.core import checks
+from evalkit.core.aliases import renamed
 from evalkit.errors import ParameterError, ValidationError, closest
 from evalkit.estimators._designs import check_same_fit, linear_design, nested_partial
-from evalkit.inference import _refit
+from evalkit.estimators import _refit
 from evalkit.inference.randomization import randomization_test
 from evalkit.inference.small_sample import cr2_dof, cr2_vcov, cr3_vcov
 from evalkit.inference.wild import bootstrap, prepare, prepare_partialled, wild_cluster_bootstrap
+from evalkit.inference.registry import POSTFIT
+from evalkit.results import Result, register_postfit
 from evalkit.results.result import InferenceInfo
 
 _LINEAR = ["cr1", "hc1", "cr2", "cr3", "wild", "randomization"]
@@ -51,14 +56,30 @@ def option_names() -> list[str]:
 
 
 #: replication counts among the options (any spelling the signature uses)
-_COUNTS = ("B", "draws", "n_boot", "n_reps", "reps")
+_COUNTS = ("draws",)
 
 
 def check_options(options: object, param: str = "options") -> dict:
     """``options`` for :func:`with_inference`, checked: a mapping of known option names (an unknown
     one names the closest valid one) with a valid seed, replication counts and flags."""
+    if isinstance(options, dict) and "B" in options:  # the deprecated name of draws
+        if "draws" in options:
+            raise ParameterError(f"{param}: pass draws= only (B= is its deprecated name).")
+        warnings.warn("B= is deprecated and will be removed; use draws=.", FutureWarning, stacklevel=3)
+        options = {("draws" if k == "B" else k): v for k, v in options.items()}
     opts = checks.check_options(param, options, option_names())
     _check_values(opts)
+    return opts
+
+
+def inference_options_checked(postfit: str | None, options: object) -> dict[str, Any]:
+    """``inference_options`` of an estimator, checked before the fit: a mapping whose keys are options
+    of :func:`with_inference` (an unknown key names the closest valid one)
+    and whose seeds, replication counts and flags are valid; only with a post-fit method."""
+    opts = check_options(options, "inference_options")
+    if opts and postfit is None:  # a ValidationError, as before the options were checked up front
+        raise ValidationError(f"inference_options={opts} are only used with inference in {list(POSTFIT)}; "
+                             "pass inference='wild' (or another of them) or drop inference_options.")
     return opts
 
 
@@ -66,15 +87,16 @@ def _check_values(opts: dict) -> None:
     if "seed" in opts:
         checks.check_seed("seed", opts["seed"])
     for name in _COUNTS:
-        if name in opts:
+        if opts.get(name) is not None:
             checks.check_count(name, opts[name])
     for name in ("restricted", "progress"):
         if name in opts:
             checks.check_bool(name, opts[name])
 
 
+@renamed(B="draws")
 def with_inference(result, method: str, data: pd.DataFrame | None = None, *, seed: int | None = None,
-                   draws: int = 999, B: int = 9999, weights: str = "rademacher", restricted: bool = True,
+                   draws: int | None = None, weights: str = "rademacher", restricted: bool = True,
                    bootcluster: str | None = None, statistic: str = "t", terms: list[str] | None = None,
                    progress: bool = False):
     """A copy of ``result`` with inference by ``method`` (see the module docstring).
@@ -82,9 +104,11 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     ``data``: the data the result was estimated on (every method but the
     result's own re-reads it; a design that does not reproduce the estimates
     is an error). ``terms``: rows to test (default every estimated term).
-    ``B``/``weights``/``restricted``/``bootcluster``: wild bootstrap (``bootcluster="unit"``
-    draws the weights per panel unit within the clusters, the subcluster bootstrap of
-    MacKinnon & Webb 2018); ``draws``/``statistic``: randomization inference; ``seed`` for both.
+    ``draws``: resampling draws (default 9999 for the wild bootstrap, 999 for randomization
+    inference; formerly ``B`` for the wild bootstrap). ``weights``/``restricted``/``bootcluster``:
+    wild bootstrap (``bootcluster="unit"`` draws the weights per panel unit within the clusters, the
+    subcluster bootstrap of MacKinnon & Webb 2018); ``statistic``: randomization inference;
+    ``seed`` for both.
     """
     given = dict(locals())
     _check_values({k: given[k] for k in option_names()})  # seeds, counts and flags, before any work
@@ -106,9 +130,10 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     if method in ("analytic", "multiplier"):
         return _refit.refit(result, data, bootstrap=method == "multiplier", seed=seed)
     if method == "randomization":
-        return _randomization(result, data, terms, draws=draws, seed=seed, statistic=statistic, progress=progress)
+        return _randomization(result, data, terms, draws=999 if draws is None else draws, seed=seed,
+                              statistic=statistic, progress=progress)
     if method == "wild":
-        return _wild(result, data, terms, B=B, weights=weights, restricted=restricted, seed=seed,
+        return _wild(result, data, terms, B=9999 if draws is None else draws, weights=weights, restricted=restricted, seed=seed,
                      bootcluster=bootcluster)
     return _small_sample(result, data, terms, method)
 
@@ -128,8 +153,6 @@ def _terms(result, terms):
 
 
 def _replace(result, table: pd.DataFrame, info: InferenceInfo, extra: dict, vcov=None):
-    from evalkit.results import Result
-
     diag = {**dict(result.diagnostics), "inference_details": extra}
     return Result(estimator=result.estimator, estimand=result.estimand, table=table,
                   vcov=result.vcov if vcov is None else vcov, alpha=result.alpha, inference=info, n_obs=result.n_obs,
@@ -287,7 +310,8 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
     return _replace(result, table, info, details)
 
 
-def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B: int = 9999,
+@renamed(B="draws")
+def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, draws: int = 9999,
                      boot_weights: str = "rademacher", seed: int | None = None, restricted: bool = True):
     """Wild cluster bootstrap test and interval of theta = sum_j w_j b_j (e.g. a post-period average).
 
@@ -314,7 +338,7 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B
             x[:, j] -= (w / weights[pivot]) * xp
     x[:, p] = xp / weights[pivot]
     out = wild_cluster_bootstrap(design.y, x, design.clusters, coef_index=p, restricted=restricted,
-                                 weights=boot_weights, B=B, seed=seed, alpha=result.alpha,
+                                 weights=boot_weights, B=draws, seed=seed, alpha=result.alpha,
                                  fe_codes=list(design.fe) or None)
     est = result.table.set_index("term")["estimate"]
     theta = float(sum(w * est[t] for t, w in weights.items()))
@@ -324,3 +348,10 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, B
 
 
 __all__ = ["SUPPORTED", "allowed", "wild_combination", "with_inference"]
+
+
+def register() -> None:
+    """Make :meth:`Result.with_inference` dispatch to :func:`with_inference` (called when
+    :mod:`evalkit.estimators` loads; results sit below the estimators and import none of them)."""
+    register_postfit(lambda result, method, data, options: with_inference(result, method, data,
+                                                                          **check_options(options)))
