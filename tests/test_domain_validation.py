@@ -704,5 +704,6 @@ def test_public_functions_take_no_catch_all_keywords(name, func):
     lambda: attach_cohort(make_panel(), make_cohorts(), areas="OMR_ID"),
 ], ids=["categoris", "calliper", "powr", "areas"])
 def test_misspelled_keywords_raise(call):
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    """A misspelled keyword is a ParameterError that names the closest valid keyword."""
+    with pytest.raises(ParameterError, match="has no parameter .*Did you mean"):
         call()

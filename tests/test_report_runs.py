@@ -23,7 +23,9 @@ def runs(tmp_path_factory):
     first = run_report("midterm", PARAMS, report="job", period="2026-06-01", reports_root=root, progress=False)
     second = run_report("midterm", PARAMS, report="job", period="2026-06-01", reports_root=root, progress=False)
     bad = tmp_path_factory.mktemp("params") / "bad.yaml"
-    bad.write_text(PARAMS.read_text() + "leads: 15\n")    # valid value, but no area is observed 15 years early
+    text = re.sub(r"(?m)^leads:.*$", "leads: 15", PARAMS.read_text())
+    assert "leads: 15" in text
+    bad.write_text(text)    # valid value, but no area is observed 15 years early
     failed = run_report("midterm", bad, report="job", period="2026-06-01", reports_root=root, progress=False)
     return root, first, second, failed
 

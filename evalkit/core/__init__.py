@@ -7,6 +7,8 @@ computed in several places before and must agree everywhere:
   solves that use it;
 * :mod:`evalkit.core.clusters` -- cluster sums and the CR1 small-sample factor;
 * :mod:`evalkit.core.demean` -- one- and two-way demeaning (alternating projections);
-* :mod:`evalkit.core.rng` -- seeds and random generators;
-* :mod:`evalkit.core.checks` -- the validation layer shared by every public entry point.
+* :mod:`evalkit.core.checks` -- the validation layer shared by every public entry point
+  (data, columns, seeds, replication counts, options);
+* :mod:`evalkit.core.aliases` -- keyword checking of public functions (a misspelled keyword
+  names the closest valid one) and the deprecated names of the one vocabulary.
 """

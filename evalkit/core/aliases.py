@@ -8,21 +8,28 @@ bootstrap, placebo and randomization method (formerly ``B``, ``n_boot``, ``n_rep
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from evalkit.errors import ParameterError
+from evalkit.errors import ParameterError, closest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def renamed(**old_to_new: str) -> Callable[[F], F]:
-    """Accept ``old=`` keywords as their new names with a :class:`FutureWarning`.
+    """Check a public function's keywords: a misspelled one names the closest valid one
+    (:class:`ParameterError`; Python's own ``TypeError`` names no alternative), and ``old=``
+    keywords are accepted as their new names with a :class:`FutureWarning`.
 
     Passing both the old and the new name is a :class:`ParameterError`.
     """
     def decorate(func: F) -> F:
+        params = inspect.signature(func).parameters
+        names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             for old, new in old_to_new.items():
@@ -32,6 +39,16 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                     warnings.warn(f"{func.__name__}: {old}= is deprecated and will be removed; use {new}=.",
                                   FutureWarning, stacklevel=2)
                     kwargs[new] = kwargs.pop(old)
+            if not open_ended:
+                unknown = [k for k in kwargs if k not in params]
+                if unknown:
+                    raise ParameterError(f"{func.__name__}() has no parameter {unknown[0]}=; its parameters are "
+                                         f"{names}." + closest(unknown[0], names))
             return func(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
+
+
+def checked(func: F) -> F:
+    """:func:`renamed` without renames: a misspelled keyword names the closest valid one."""
+    return renamed()(func)

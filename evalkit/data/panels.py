@@ -17,6 +17,7 @@ import pandas as pd
 
 from evalkit.data import io, schemas
 from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 AREA_INDICATORS = {
     "residents": "number of distinct residents on 1 January",
@@ -130,6 +131,7 @@ def _tidy_types(panel: pd.DataFrame) -> pd.DataFrame:
     return panel
 
 
+@checked
 def open_microdata(
     source: str | Path | pd.DataFrame, *, validate: bool = True, memory_limit: str | None = None
 ) -> Microdata:
@@ -155,11 +157,13 @@ def read_data_years(source) -> tuple[int, ...]:
     return _years(con, relation)
 
 
+@checked
 def build_area_panel(source, *, unknown_education: str = "exclude", validate: bool = True) -> pd.DataFrame:
     """Area x year panel of the official-style indicators from register microdata."""
     return open_microdata(source, validate=validate).area_panel(unknown_education=unknown_education)
 
 
+@checked
 def build_cohort_panel(
     source, *, baseline_year: int, age_range: tuple[int, int] = (18, 64), validate: bool = True
 ) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from evalkit.data._sim_survey import survey
 from evalkit.data._sim_truth import area_effects, area_means, counterfactual_table, truth_document
 from evalkit import seal
 from evalkit.errors import ParameterError, check_choice
+from evalkit.core.aliases import checked
 
 __all__ = ["simulate", "SIZES"]
 SIZES = dict(P.SIZES)
@@ -132,6 +133,7 @@ def is_current(out, *, seed: int, size: str) -> bool:
         P.GENERATOR_VERSION, int(seed), size)
 
 
+@checked
 def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int = 250_000,
              progress: bool = True, _n_outside: int | None = None) -> Path:
     """Simulate register microdata with recorded true effects into directory ``out``.

@@ -28,11 +28,13 @@ from evalkit.diagnostics._sensitivity import SensitivityResult
 from evalkit.core import checks
 from evalkit.errors import EvalkitWarning, ParameterError, check_choice
 from evalkit.results.result import Result
+from evalkit.core.aliases import checked
 
 METHODS = {"smoothness": ("flci",), "relative_magnitudes": ("c-lf", "conditional")}
 DEFAULT_CI = {"smoothness": "flci", "relative_magnitudes": "c-lf"}
 
 
+@checked
 def honest_did(result: Result, *, method: str = "relative_magnitudes", Mbar=None, M=None, l_vec=None,
                alpha: float = 0.05, ci: str | None = None, grid_points: int = 1000, breakdown: bool = True,
                breakdown_steps: int = 8, seed: int = 0) -> SensitivityResult:
@@ -48,6 +50,7 @@ def honest_did(result: Result, *, method: str = "relative_magnitudes", Mbar=None
                              breakdown_steps=breakdown_steps, seed=seed)
 
 
+@checked
 def honest_did_arrays(betahat, sigma, num_pre: int, num_post: int, *, method: str = "relative_magnitudes",
                       Mbar=None, M=None, l_vec=None, alpha: float = 0.05, ci: str | None = None,
                       grid_points: int = 1000, breakdown: bool = True, breakdown_steps: int = 8,

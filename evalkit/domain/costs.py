@@ -26,6 +26,7 @@ import pandas as pd
 
 from evalkit.domain._common import check_number, check_probability, check_str, frame_html
 from evalkit.errors import ParameterError, check_choice
+from evalkit.core.aliases import checked
 
 DESIRED = ("increase", "decrease")
 UNITS = {"employed": {"da": "ekstra person i beskæftigelse", "en": "additional person employed"},
@@ -90,6 +91,7 @@ def _effect_numbers(result, term, effect, conf_low, conf_high):
     return e, lo, hi, None
 
 
+@checked
 def cost_per_effect(*, budget_dkk: float, n_persons: float, result=None, term: str = "ATT",
                     effect: float | None = None, conf_low: float | None = None, conf_high: float | None = None,
                     desired: str = "increase", alpha: float = 0.05,

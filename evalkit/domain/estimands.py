@@ -24,12 +24,14 @@ from evalkit.domain._common import (check_number, check_numeric_columns, check_p
                                     check_str, frame_html, require_columns)
 from evalkit.domain.timing import attach_cohort
 from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 ESTIMATORS = ("event_study", "twfe")
 COLUMNS = ["estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_obs",
            "n_clusters", "truth"]
 
 
+@checked
 def cohort_design_panel(cohort_panel: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
     """The baseline-cohort panel with treatment by *baseline* area (intention to treat).
 
@@ -110,6 +112,7 @@ class EstimandComparison:
         return frame_html(f"Area vs cohort estimand ({self.estimator}, {self.outcome})", self.table)
 
 
+@checked
 def compare_estimands(area_panel: pd.DataFrame, cohort_panel: pd.DataFrame, *, outcome: str,
                       person_outcome: str, estimator: str = "event_study", leads: int = 4, lags: int = 5,
                       alpha: float = 0.05) -> EstimandComparison:
@@ -165,6 +168,7 @@ def stayer_share(cohort_panel: pd.DataFrame) -> float:
     return float(same.astype(bool).mean()) if len(post) else np.nan
 
 
+@checked
 def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit: float = 100.0,
                        unit_name: str = "pp") -> str:
     """A paragraph (da/en) that states both estimates and explains why they differ."""

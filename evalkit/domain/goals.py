@@ -34,6 +34,7 @@ from evalkit.domain._common import (YEARS, area_ids, check_names, check_number, 
                                     check_str, check_unique, check_year, check_year_column, dlabel, frame_html,
                                     require_columns, warn_dropped, with_plain_ids)
 from evalkit.errors import ParameterError, ValidationError, check_choice, closest
+from evalkit.core.aliases import checked
 
 GOAL_KEYS = ("goal", "target_group", "indicator", "baseline_year", "baseline_value", "target_year", "target_value")
 DIRECTIONS = ("increase", "decrease")
@@ -191,6 +192,7 @@ class GoalAttainment:
         return frame_html(f"Goal attainment (as of {self.as_of or 'target years'})", self.table)
 
 
+@checked
 def goal_attainment(goals: list[dict], observed: pd.DataFrame, *, as_of: int | None = None) -> GoalAttainment:
     """Set each goal against the observed indicator (status rule in the module docstring).
 

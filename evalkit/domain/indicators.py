@@ -37,6 +37,7 @@ from evalkit.domain.origin import nonwestern_sql, origin_unknown_sql
 from evalkit.domain.register import RegisterConfig, load_register_config
 from evalkit.domain.register_files import open_register, read_areas
 from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
+from evalkit.core.aliases import checked
 
 AREA_COLUMNS = [
     "OMR_ID", "AAR", "REGION", "residents", "n_18_64", "k1_fte", "k1_headcount", "n_18plus", "k2",
@@ -228,6 +229,7 @@ class AreaIndicators:
         return head + self.area_years[cols].groupby("AAR").mean().round(3).to_html()
 
 
+@checked
 def area_indicators(
     data: str | Path, *, config: RegisterConfig | dict | str | Path | None = None,
     in_education_cutoff: float = 0.5, k1_headcount_cutoff: float = 0.5,

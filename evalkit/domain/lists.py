@@ -22,6 +22,7 @@ from evalkit.domain.indicators import AreaIndicators
 from evalkit.domain.rules import ListRules, evaluate_criterion, source_years
 from evalkit.domain.thresholds import LIST_TYPES, REGIMES, Thresholds, load_thresholds
 from evalkit.errors import ColumnError, ParameterError, ValidationError, check_choice, closest
+from evalkit.core.aliases import checked
 
 GHETTO_TIER = ("ghettoomraade", "parallelsamfund")
 HISTORY_COLUMNS = ["list_year", "regime", "OMR_ID", "category"]
@@ -138,6 +139,7 @@ def _one_list(list_year: int, regime: str, ind: AreaIndicators, thresholds: Thre
     return status.rename_axis("OMR_ID").reset_index(), crit
 
 
+@checked
 def compute_lists(
     indicators: AreaIndicators, *, list_years: list[int] | None = None, regime: str = "auto",
     rules: ListRules | None = None, thresholds: Thresholds | str | None = None,
@@ -229,6 +231,7 @@ def _check_years(list_years, data_years: tuple[int, ...], thresholds: Thresholds
     return years
 
 
+@checked
 def list_history(result: ListResult, *, wide: bool = False) -> pd.DataFrame:
     """The list history: long (list_year, regime, OMR_ID, category), or ``wide=True``: areas x list years
     holding the innermost category (omdannelse/hård before parallelsamfund/ghetto before udsat)."""

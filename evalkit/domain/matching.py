@@ -34,6 +34,7 @@ from evalkit.domain._common import (_plain, check_bool, check_names, check_numbe
                                     check_years, frame_html, require_columns, restore_ids, with_plain_ids)
 from evalkit.domain.pools import check_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 METHODS = ("propensity", "mahalanobis")
 
@@ -203,6 +204,7 @@ def replace_ids(result: MatchResult, like: pd.Series) -> MatchResult:
                                weights=result.weights.assign(OMR_ID=restore_ids(result.weights["OMR_ID"], like)))
 
 
+@checked
 def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[str],
                 pre_years: list[int] | None = None, method: str = "propensity", ratio: int = 1,
                 replace: bool = False, caliper: float | None = None, seed: int = 0) -> MatchResult:

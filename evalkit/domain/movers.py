@@ -43,6 +43,7 @@ import pandas as pd
 from evalkit.domain._common import (_plain, check_frame, check_numeric_columns, check_year, frame_html, id_kind,
                                     require_columns, with_plain_ids)
 from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 #: indicator -> (person-level SQL expression, age window) matching ``AREA_INDICATORS``.
 PERSON_INDICATORS: dict[str, tuple[str, tuple[int, int]]] = {
@@ -176,6 +177,7 @@ def _check_groups(groups, text_ids: bool) -> pd.DataFrame:
     return out.rename(columns={"group": "grp"}).astype({"grp": "str"})
 
 
+@checked
 def decompose_change(source, indicator: str, year0: int, year1: int, *,
                      groups: pd.DataFrame | None = None) -> Decomposition:
     """Decompose each area's (or pooled group's) change in ``indicator`` from ``year0`` to ``year1``.

@@ -40,6 +40,7 @@ from evalkit.domain._common import (area_ids, check_numeric_columns, check_posit
                                     check_year_column, require_columns, restore_ids, sorted_ids, with_plain_ids)
 from evalkit.domain.thresholds import LIST_TYPES
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice, closest
+from evalkit.core.aliases import checked
 
 POOLS = {
     "never_treated": "all areas never in a treating category",
@@ -107,6 +108,7 @@ def _check_pool_args(comparison, pool_categories) -> None:
                              f"comparison={comparison!r} ignores it.")
 
 
+@checked
 def cohorts_from_history(history: pd.DataFrame, areas, *, categories="haard", lag: int = 1,
                          comparison: str = "never_treated", pool_categories=None) -> pd.DataFrame:
     """One row per area: ``OMR_ID, cohort, role`` (``treated`` / ``comparison`` / ``excluded``).
@@ -171,6 +173,7 @@ def check_cohorts(cohorts: pd.DataFrame, what: str = "cohorts") -> pd.DataFrame:
     return out
 
 
+@checked
 def restrict_pool(cohorts: pd.DataFrame, history: pd.DataFrame, *, comparison: str,
                   pool_categories=None) -> pd.DataFrame:
     """Apply a list-based comparison pool to any cohorts table (e.g. from an interventions table).

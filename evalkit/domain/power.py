@@ -33,6 +33,7 @@ from evalkit.domain._common import (check_bool, check_number, check_positive_int
                                     frame_html)
 from evalkit.errors import ParameterError, check_choice
 from evalkit.progress import bar
+from evalkit.core.aliases import checked
 
 METHODS = ("cr1", "wild", "randomization")
 WEIGHTS = ("rademacher", "webb", "mammen")
@@ -41,6 +42,7 @@ MAX_AREAS, MAX_YEARS, MAX_RESIDENTS, MAX_REPS = 100_000, 100, 10_000_000, 1_000_
 _CHUNK = 25
 
 
+@checked
 def plan(*, n_treated: int, n_control: int, years_pre: int, years_post: int, residents: int,
          sd: float, icc: float, rho: float = 0.8) -> K.Design:
     """A validated planned design (see :mod:`evalkit.domain._power_kernels` for the model).
@@ -160,6 +162,7 @@ class PowerResult:
         return frame_html(head, self.table)
 
 
+@checked
 def simulate_power(design: K.Design, effects, *, method: str = "cr1", reps: int = 200, alpha: float = 0.05,
                    seed: int = 0, draws: int = 199, weights: str = "rademacher", n_jobs: int | None = None,
                    progress: bool = True) -> PowerResult:
@@ -205,6 +208,7 @@ def interpolate_mde(table: pd.DataFrame, target: float) -> float:
     return float(e[j - 1] + (target - p[j - 1]) * (e[j] - e[j - 1]) / (p[j] - p[j - 1]))
 
 
+@checked
 def minimum_detectable_effect(design: K.Design, *, power: float = 0.8, method: str = "cr1", reps: int = 200,
                               alpha: float = 0.05, seed: int = 0, draws: int = 199, weights: str = "rademacher",
                               n_jobs: int | None = None, progress: bool = True, grid_points: int = 9) -> PowerResult:

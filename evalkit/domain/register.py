@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from evalkit.errors import ParameterError, closest
+from evalkit.core.aliases import checked
 
 #: configuration key -> canonical column (the data contract) and what it holds
 VARIABLES = {
@@ -259,6 +260,7 @@ def read_yaml(path: str | Path, what: str):
                              + (f": {problem}." if problem else ".")) from None
 
 
+@checked
 def load_register_config(config: RegisterConfig | dict | str | Path | None) -> RegisterConfig:
     """A :class:`RegisterConfig` from itself, a dict, a YAML file, or ``None`` (simulator names)."""
     if config is None or isinstance(config, RegisterConfig):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
+from evalkit.core.aliases import checked
 
 REGIMES = ("2010", "2013", "2018", "2021")
 LIST_TYPES = ("ghettoomraade", "udsat_boligomraade", "haardt_ghettoomraade", "parallelsamfund",
@@ -165,6 +166,7 @@ def parse_thresholds(table: pd.DataFrame) -> Thresholds:
     return Thresholds(tuple(criteria), tuple(specs.values()), valid)
 
 
+@checked
 def load_thresholds(path: str | Path | None = None) -> Thresholds:
     """The packaged thresholds (``path=None``) or a researcher's own CSV in the same layout."""
     if path is None:

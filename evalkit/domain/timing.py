@@ -16,6 +16,7 @@ from evalkit.domain._common import (area_ids, check_frame, check_numeric_columns
                                     check_year_column, require_columns, restore_ids, sorted_ids, warn_dropped)
 from evalkit.domain.pools import check_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 COMPARISONS = {
     "never_treated": "all areas never exposed to this intervention",
@@ -27,6 +28,7 @@ _INTERVENTIONS = INTERVENTIONS.update_column("OMR_ID", checks=[]).remove_columns
 ADDED = ("cohort", "treated", "treat")
 
 
+@checked
 def treatment_cohorts(
     interventions: pd.DataFrame, areas, *, intervention: str,
     comparison: str = "never_treated",
@@ -68,6 +70,7 @@ def treatment_cohorts(
     return pd.DataFrame({"OMR_ID": restore_ids(ids, areas), "cohort": cohort, "role": role})
 
 
+@checked
 def attach_cohort(panel: pd.DataFrame, cohorts: pd.DataFrame, *, area: str = "OMR_ID") -> pd.DataFrame:
     """Return a copy of ``panel`` with ``cohort``, ``treated`` (ever) and ``treat`` (D_it),
     keeping only areas whose role is not ``excluded``; the time column is ``AAR``.

@@ -43,6 +43,15 @@ def panel_request(df: pd.DataFrame, *, unit: str, time: str, cluster: str | None
 FAST_TWOWAY_ROWS = 500_000
 
 
+def _centred(x: pd.DataFrame) -> np.ndarray:
+    """The regressors less their means: the within estimator is unchanged by a constant added to a
+    regressor (the unit effects absorb it), and the absorbed-regressor checks, which compare the
+    within variation with the raw sum of squares, become invariant to offsets such as incomes in
+    kroner (a covariate of mean 3e5 was once judged absorbed)."""
+    a = np.asarray(x, dtype=float)
+    return a - a.mean(axis=0) if len(a) else a
+
+
 def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.ndarray,
                method: InferenceMethod, req: FitRequest, keep: dict | None = None) -> tuple[pd.Series, pd.DataFrame]:
     """Within (unit and time effects) OLS.
@@ -57,7 +66,7 @@ def fit_twoway(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: np.nd
     if len(y) >= FAST_TWOWAY_ROWS:
         return fit_twoway_fast(y, x, entity, period, method, req, keep)
     index = pd.MultiIndex.from_arrays([np.asarray(entity), np.asarray(period)], names=["entity", "time"])
-    exog = pd.DataFrame(np.asarray(x, dtype=float), index=index, columns=list(x.columns))
+    exog = pd.DataFrame(_centred(x), index=index, columns=list(x.columns))
     model = PanelOLS(pd.Series(np.asarray(y, dtype=float), index=index, name="y"), exog,
                      entity_effects=True, time_effects=True)
     kwargs = method.linearmodels_fit(req)
@@ -84,8 +93,7 @@ def fit_twoway_fast(y: np.ndarray, x: pd.DataFrame, entity: np.ndarray, period: 
     names = list(x.columns)
     z = np.empty((len(y), 1 + len(names)), order="F")
     z[:, 0] = y
-    for j, name in enumerate(names):
-        z[:, 1 + j] = x[name].to_numpy(float)
+    z[:, 1:] = _centred(x)
     scale = np.maximum(np.einsum("ij,ij->j", z[:, 1:], z[:, 1:]), 1e-300)
     zt = twoway_fit(z, np.asarray(entity), np.asarray(period)).residuals
     del z

@@ -27,12 +27,14 @@ from matplotlib.figure import Figure
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v
 from evalkit.results import InferenceInfo, Result
+from evalkit.core.aliases import checked
 
 ESTIMAND = "TWFE coefficient decomposed into 2x2 DiD comparisons (Goodman-Bacon 2021)"
 TYPES = ("Treated vs never treated", "Earlier vs later treated", "Later vs earlier treated",
          "Treated vs always treated")
 
 
+@checked
 def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str) -> Result:
     """All 2x2 comparisons with weight and estimate; rows "2004 vs never", "2004 vs 2006", ..., "TWFE".
 
@@ -175,6 +177,7 @@ _LABELS = {
 _COLORS = dict(zip(TYPES, ("#0b5394", "#6aa84f", "#c0392b", "#8e44ad")))
 
 
+@checked
 def bacon_plot(result: Result, *, lang: str = "en", ax: Axes | None = None) -> Figure:
     """Scatter of 2x2 estimate against weight, coloured by comparison type; dashed line at the TWFE estimate."""
     check_choice("lang", lang, list(_LABELS))

@@ -16,6 +16,7 @@ from scipy import stats
 
 from evalkit.errors import ParameterError
 from evalkit.results.result import Result
+from evalkit.core.aliases import checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return est, cov.to_numpy(float)
 
 
+@checked
 def wald_test(result: Result, terms: list[str]) -> WaldTest:
     """Wald statistic b' V^-1 b; p-value from chi2(q), or from F(q, G-1)*q when the
     result uses a t(G-1) reference distribution (cluster-robust small-sample form)."""
@@ -62,6 +64,7 @@ def wald_test(result: Result, terms: list[str]) -> WaldTest:
     return WaldTest(terms=tuple(terms), statistic=stat, df=q, p_value=float(p))
 
 
+@checked
 def lincom(result: Result, weights: Mapping[str, float], *, term: str, estimand: str) -> Result:
     """A new :class:`Result` for sum_k w_k * beta_k, with its standard error and interval."""
     _check_result(result, "lincom")
@@ -97,6 +100,7 @@ def event_terms(result: Result, *, post: bool) -> list[str]:
     return tab.loc[keep.fillna(False), "term"].tolist()
 
 
+@checked
 def post_average(result: Result) -> Result:
     """Equally weighted average of the post-period event-study coefficients (event times e >= 0).
 
@@ -119,6 +123,7 @@ def post_average(result: Result) -> Result:
                   estimand="average of the post-period event-time effects, equal weights")
 
 
+@checked
 def pretrend_test(result: Result) -> WaldTest:
     """Joint test that every estimated pre-period event-time coefficient is zero."""
     _check_result(result, "pretrend_test")

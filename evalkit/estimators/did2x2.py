@@ -15,10 +15,12 @@ from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result
+from evalkit.core.aliases import checked
 
 ESTIMAND = "ATT: (treated post - treated pre) - (control post - control pre)"
 
 
+@checked
 def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, cluster: str | None = None,
            alpha: float = 0.05, inference: str | None = None,
            inference_options: Mapping[str, Any] | None = None) -> Result:

@@ -17,10 +17,12 @@ from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
+from evalkit.core.aliases import checked
 
 ESTIMAND = "Effect at each event time relative to the reference period (TWFE event study)"
 
 
+@checked
 def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int = 4,
                 lags: int = 4, cluster: str | None = None, alpha: float = 0.05, reference: int = -1,
                 bin_endpoints: bool = True, inference: str | None = None,

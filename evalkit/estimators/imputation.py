@@ -44,10 +44,12 @@ from evalkit.core.clusters import cr1_factor
 from evalkit.core.demean import twoway_fit, twoway_solve
 from evalkit.inference import wald_table
 from evalkit.results import InferenceInfo, Result
+from evalkit.core.aliases import checked
 
 ESTIMAND = "ATT and effects by event time (imputation; Borusyak, Jaravel & Spiess 2024)"
 
 
+@checked
 def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                    horizons: Sequence[int] | None = None, pretrends: int | Sequence[int] | None = None,
                    cluster: str | None = None, alpha: float = 0.05, weights: str | None = None) -> Result:

@@ -232,7 +232,7 @@ def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None
     table, details = result.tidy(), {}
     prepared, names = _wild_design(result, data, bootcluster)
     for term in terms:  # one set-up (fixed effects out, cluster sums) for every term
-        w = bootstrap(prepared, coef_index=names.index(term), restricted=restricted, weights=weights, B=B,
+        w = bootstrap(prepared, coef_index=names.index(term), restricted=restricted, weights=weights, draws=B,
                       seed=seed, alpha=result.alpha)
         check_same_fit(result, np.array([w.estimate]), [term])
         row = table["term"] == term
@@ -278,8 +278,11 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
     level, _, cohorts, apply = _refit.assignment(result, data)
 
     def stat(res):
-        tab = res.table.set_index("term")
-        s = tab.loc[terms, "estimate"] / (tab.loc[terms, "std_error"] if statistic == "t" else 1.0)
+        """The statistic per term; NaN for a term the re-estimate has no row for (att_gt drops a cell
+        that a re-assignment leaves inestimable, e.g. a separable propensity score): an undefined draw,
+        counted as extreme by ``randomization.p_values``, instead of a KeyError that stopped the test."""
+        tab = res.table.set_index("term").reindex(terms)
+        s = tab["estimate"] / (tab["std_error"] if statistic == "t" else 1.0)
         return s.to_numpy(float)
 
     if result.estimator in _LINEAR_EST:
@@ -338,7 +341,7 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, d
             x[:, j] -= (w / weights[pivot]) * xp
     x[:, p] = xp / weights[pivot]
     out = wild_cluster_bootstrap(design.y, x, design.clusters, coef_index=p, restricted=restricted,
-                                 weights=boot_weights, B=draws, seed=seed, alpha=result.alpha,
+                                 weights=boot_weights, draws=draws, seed=seed, alpha=result.alpha,
                                  fe_codes=list(design.fe) or None)
     est = result.table.set_index("term")["estimate"]
     theta = float(sum(w * est[t] for t, w in weights.items()))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.core.aliases import renamed
+from evalkit.core.aliases import checked, renamed
 from evalkit.errors import ValidationError, check_choice
 from evalkit.estimators import _sdid_infer as infer
 from evalkit.estimators._sdid_data import SdidPanel, build_panel
@@ -179,6 +179,7 @@ def _diagnostics(base: infer.DesignFit, panel: SdidPanel, method: str) -> dict:
     return out
 
 
+@checked
 def sdid_plot(result: Result, *, kind: str = "paths", cohort: int | None = None, lang: str = "en", ax=None):
     """Plot an sdid result: "paths" (treated vs synthetic control with the time weights
     lambda shaded, as R ``synthdid_plot``) or "weights" (unit weights omega)."""

@@ -31,6 +31,7 @@ from evalkit.core import checks
 from evalkit.core.checks import check_alpha
 from evalkit.progress import bar
 from evalkit.results import InferenceInfo, Result
+from evalkit.core.aliases import checked
 
 MAX_PLACEBO_SETS = 20_000
 #: Warn when the treated pre-period path lies farther than this share of the outcome's pre-period
@@ -70,6 +71,7 @@ def _leave_one_out(panel: SynthPanel, fits: list, v: str, progress: bool) -> dic
     return out
 
 
+@checked
 def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
           treatment: str | None = None, treated=None, treatment_start: int | None = None, predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
           placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = None,
@@ -215,6 +217,7 @@ def _placebo_diag(panel: SynthPanel, pgaps: np.ndarray) -> dict:
             "placebo_pre_rmspe": dict(zip(names, pre_r.tolist()))}
 
 
+@checked
 def synth_plot(result: Result, *, kind: str = "paths", lang: str = "en", ax=None):
     """Plot a synth result: "paths" (treated vs synthetic), "gap", or "placebo" (gap spaghetti)."""
     from evalkit.estimators._synth_plot import plot

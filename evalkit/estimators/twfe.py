@@ -14,10 +14,12 @@ from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
 from evalkit.results import Result
+from evalkit.core.aliases import checked
 
 ESTIMAND = "ATT (TWFE-weighted average of treatment effects)"
 
 
+@checked
 def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, cluster: str | None = None,
          covariates: Sequence[str] | None = None, alpha: float = 0.05, inference: str | None = None,
          inference_options: Mapping[str, Any] | None = None) -> Result:

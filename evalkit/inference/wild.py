@@ -306,13 +306,13 @@ def prepare_partialled(zt: np.ndarray, clusters, fe_codes: Sequence[np.ndarray] 
 
 
 def bootstrap(design: ClusterDesign, *, coef_index: int, restricted: bool = True, weights: str = "rademacher",
-         B: int = 9999, seed: int | None = None, null: float = 0.0, alpha: float = 0.05,
+         draws: int = 9999, seed: int | None = None, null: float = 0.0, alpha: float = 0.05,
          ci: bool = True) -> WildResult:
     """Wild cluster bootstrap test of beta[coef_index] = null on a :func:`prepare`-d design
     (options as in :func:`wild_cluster_bootstrap`)."""
     checks.check_seed("seed", seed)
-    j = _check_options(design.xz.shape[1], coef_index, weights, B, alpha, float(null))
-    return _test(design, j, restricted, weights, B, seed, float(null), alpha, ci)
+    j = _check_options(design.xz.shape[1], coef_index, weights, draws, alpha, float(null))
+    return _test(design, j, restricted, weights, draws, seed, float(null), alpha, ci)
 
 
 def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) -> WildResult:
