@@ -13,30 +13,75 @@ import pandas as pd
 COVARIATES = ["x1", "x2"]
 
 
-# ---------------------------------------------------------------- evalkit
-def evalkit_cs_dr_cov(df):
+# ---------------------------------------------------------------- Callaway-Sant'Anna, every shape
+# The CS tasks take the matrix cell ``spec``: {"shape": balanced|unbalanced|rcs, "covariates": bool,
+# "control": never|notyet}. Repeated cross-sections are estimated with panel=False by every library.
+
+def _cs_args(spec) -> tuple[list[str] | None, bool]:
+    return (COVARIATES if spec.get("covariates", True) else None), spec.get("shape") != "rcs"
+
+
+def evalkit_cs(df, spec):
     import evalkit
 
-    res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=COVARIATES,
-                         method="dr", cluster="area")
+    covs, panel = _cs_args(spec)
+    res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=covs,
+                         method="dr", cluster="area", control_group=spec.get("control", "never"), panel=panel)
     return evalkit.aggregate(res, "simple").tidy()["estimate"].iloc[0]
 
 
-def evalkit_cs_nocov(df):
+def evalkit_cs_boot(df, spec):
     import evalkit
 
-    res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", method="dr", cluster="area")
+    covs, panel = _cs_args(spec)
+    res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=covs,
+                         method="dr", cluster="area", control_group=spec.get("control", "never"), panel=panel,
+                         bootstrap=True, draws=999, seed=1)
     return evalkit.aggregate(res, "simple").tidy()["estimate"].iloc[0]
 
 
-def evalkit_cs_dr_cov_boot(df):
-    import evalkit
+def csdid_cs(df, spec):
+    import contextlib
+    import io
 
-    res = evalkit.att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=COVARIATES,
-                         method="dr", cluster="area", bootstrap=True, draws=999, seed=1)
-    return evalkit.aggregate(res, "simple").tidy()["estimate"].iloc[0]
+    from csdid.att_gt import ATTgt
+
+    covs, panel = _cs_args(spec)
+    control = "notyettreated" if spec.get("control") == "notyet" else "nevertreated"
+    with contextlib.redirect_stdout(io.StringIO()):  # csdid prints its tables
+        fit = ATTgt(yname="y", tname="time", idname="unit", gname="cohort", data=df,
+                    xformla="y ~ x1 + x2" if covs else None, clustervar="area", control_group=control,
+                    panel=panel, allow_unbalanced_panel=spec.get("shape") == "unbalanced"
+                    ).fit(est_method="dr", bstrap=False)
+        fit.aggte("simple", bstrap=False)
+    return float(fit.atte["overall_att"])
 
 
+def moderndid_cs(df, spec):
+    import moderndid
+
+    covs, panel = _cs_args(spec)
+    control = "notyettreated" if spec.get("control") == "notyet" else "nevertreated"
+    res = moderndid.att_gt(df, yname="y", tname="time", idname="unit", gname="cohort",
+                           xformla="~ x1 + x2" if covs else None, clustervars=["area"], est_method="dr",
+                           control_group=control, panel=panel,
+                           allow_unbalanced_panel=spec.get("shape") == "unbalanced", boot=False)
+    return float(moderndid.aggte(res, type="simple").overall_att)
+
+
+def differences_cs(df, spec):
+    from differences import ATTgt
+
+    covs, panel = _cs_args(spec)
+    data = df.assign(cohort=df["cohort"].where(df["cohort"] > 0)).set_index(["unit", "time"])
+    att = ATTgt(data=data, cohort_column="cohort")
+    control = "not_yet_treated" if spec.get("control") == "notyet" else "never_treated"
+    att.fit("y ~ x1 + x2" if covs else "y", est_method="dr", control_group=control, cluster_var=["area"],
+            as_repeated_cross_section=not panel, progress_bar=False)
+    return float(np.asarray(att.aggregate("simple")).ravel()[0])
+
+
+# ---------------------------------------------------------------- evalkit, other designs
 def evalkit_twfe(df):
     import evalkit
 
@@ -104,44 +149,6 @@ def _post_mean(tab: pd.DataFrame) -> float:
 
 
 # ---------------------------------------------------------------- peers
-def _csdid(df, xformla):
-    import contextlib
-    import io
-
-    from csdid.att_gt import ATTgt
-
-    with contextlib.redirect_stdout(io.StringIO()):  # csdid prints its tables
-        fit = ATTgt(yname="y", tname="time", idname="unit", gname="cohort", data=df, xformla=xformla,
-                    clustervar="area", allow_unbalanced_panel=True).fit(est_method="dr", bstrap=False)
-        fit.aggte("simple", bstrap=False)
-    return float(fit.atte["overall_att"])
-
-
-def csdid_cs_dr_cov(df):
-    return _csdid(df, "y ~ x1 + x2")
-
-
-def csdid_cs_nocov(df):
-    return _csdid(df, None)
-
-
-def moderndid_cs_dr_cov(df):
-    import moderndid
-
-    res = moderndid.att_gt(df, yname="y", tname="time", idname="unit", gname="cohort", xformla="~ x1 + x2",
-                           clustervars=["area"], est_method="dr", allow_unbalanced_panel=True, boot=False)
-    return float(moderndid.aggte(res, type="simple").overall_att)
-
-
-def differences_cs_dr_cov(df):
-    from differences import ATTgt
-
-    data = df.assign(cohort=df["cohort"].where(df["cohort"] > 0)).set_index(["unit", "time"])
-    att = ATTgt(data=data, cohort_column="cohort")
-    att.fit("y ~ x1 + x2", est_method="dr", cluster_var=["area"], progress_bar=False)
-    return float(np.asarray(att.aggregate("simple")).ravel()[0])
-
-
 def pyfixest_twfe(df):
     import pyfixest as pf
 
@@ -217,15 +224,16 @@ LIBRARY_MODULES = {
     "pysyncon": ["pysyncon"],
 }
 
-# name -> (estimator family, library, function); families are compared with evalkit's entry
+# name -> (estimator family, library, function); families are compared with evalkit's entry.
+# CS tasks run over the matrix (MATRIX_FAMILIES: function(df, spec)); the others on the default
+# cell (unbalanced panel, integer ids) and take the data frame only.
+MATRIX_FAMILIES = {"cs_dr", "cs_dr_boot999"}
 TASKS = {
-    "cs_dr_cov/evalkit": ("cs_dr_cov", "evalkit", evalkit_cs_dr_cov),
-    "cs_dr_cov/csdid": ("cs_dr_cov", "csdid", csdid_cs_dr_cov),
-    "cs_dr_cov/moderndid": ("cs_dr_cov", "moderndid", moderndid_cs_dr_cov),
-    "cs_dr_cov/differences": ("cs_dr_cov", "differences", differences_cs_dr_cov),
-    "cs_dr_cov_boot999/evalkit": ("cs_dr_cov_boot999", "evalkit", evalkit_cs_dr_cov_boot),
-    "cs_nocov/evalkit": ("cs_nocov", "evalkit", evalkit_cs_nocov),
-    "cs_nocov/csdid": ("cs_nocov", "csdid", csdid_cs_nocov),
+    "cs_dr/evalkit": ("cs_dr", "evalkit", evalkit_cs),
+    "cs_dr/csdid": ("cs_dr", "csdid", csdid_cs),
+    "cs_dr/moderndid": ("cs_dr", "moderndid", moderndid_cs),
+    "cs_dr/differences": ("cs_dr", "differences", differences_cs),
+    "cs_dr_boot999/evalkit": ("cs_dr_boot999", "evalkit", evalkit_cs_boot),
     "twfe/evalkit": ("twfe", "evalkit", evalkit_twfe),
     "twfe/pyfixest": ("twfe", "pyfixest", pyfixest_twfe),
     "sun_abraham/evalkit": ("sun_abraham", "evalkit", evalkit_sun_abraham),
