@@ -27,7 +27,7 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
     """
     def decorate(func: F) -> F:
         params = inspect.signature(func).parameters
-        names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n != "self"]
         open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
 
         @functools.wraps(func)

@@ -364,7 +364,8 @@ def check_no_missing(df: pd.DataFrame, cols: Mapping[str, str | None]) -> None:
     for param, col in cols.items():
         if col is not None and df[col].isna().any():
             n = int(df[col].isna().sum())
-            raise ValidationError(f"{param}={col!r} has {n} missing value(s); key columns must be complete.")
+            hint = " Code never-treated units as 0 (fill the missing values with 0)." if param == "cohort" else ""
+            raise ValidationError(f"{param}={col!r} has {n} missing value(s); key columns must be complete.{hint}")
 
 
 def check_binary(df: pd.DataFrame, col: str, param: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from evalkit.errors import check_choice
+from evalkit.results.result import immutable_value
 
 _LABELS = {
     "en": {"title": "Sensitivity of the {p} to violations of parallel trends", "orig": "Original",
@@ -21,6 +22,7 @@ _LABELS = {
 }
 
 
+@immutable_value
 @dataclass(frozen=True, slots=True, eq=False)
 class SensitivityResult:
     """Robust confidence intervals over M (smoothness) or Mbar (relative magnitudes).

@@ -130,7 +130,11 @@ def _grid(method, Mbar, M):
             raise ParameterError("method='smoothness' needs a grid M= (in units of the outcome), e.g. "
                                  "M=[0, 0.01, 0.02].")
         vals = M
-    vals = np.atleast_1d(np.asarray(vals, dtype=float))
+    name = "Mbar" if method == "relative_magnitudes" else "M"
+    try:
+        vals = np.atleast_1d(np.asarray(vals, dtype=float))
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}= must be a number or a list of numbers, got {vals!r}.") from None
     if vals.size == 0 or not np.all(np.isfinite(vals)) or (vals < 0).any() or (np.diff(vals) <= 0).any():
         raise ParameterError(f"the M/Mbar grid {vals.tolist()} must be non-empty, finite, >= 0 and increasing.")
     return [float(v) for v in vals]
@@ -176,6 +180,11 @@ def _from_result(result: Result):
         raise ParameterError(f"{result.estimator} result has no event-time terms with a covariance matrix; "
                              "use honest_did_arrays(betahat, sigma, num_pre, num_post).")
     keep = tab[~tab["reference"] & tab["event_time"].notna()].sort_values("event_time")
+    if keep["event_time"].duplicated().any():  # e.g. att_gt's ATT(g,t) cells: several per event time
+        hint = " Aggregate it first: aggregate(result, 'dynamic')." if "att_gt" in result.estimator else ""
+        raise ParameterError(f"honest_did needs one coefficient per event time; this {result.estimator} result has "
+                             f"several for event time(s) {sorted(set(keep.loc[keep['event_time'].duplicated(), 'event_time'].astype(int)))}."
+                             + hint)
     terms = keep["term"].tolist()
     S = result.covariance(terms).to_numpy(float)  # refuses results without a usable covariance
     et = keep["event_time"].astype(int).to_numpy()

@@ -57,16 +57,19 @@ def option_names() -> list[str]:
 
 #: replication counts among the options (any spelling the signature uses)
 _COUNTS = ("draws",)
+#: earlier names of ``draws`` (README "Conventions"), accepted with a FutureWarning
+_OLD_DRAWS = ("B", "n_boot", "n_reps")
 
 
 def check_options(options: object, param: str = "options") -> dict:
     """``options`` for :func:`with_inference`, checked: a mapping of known option names (an unknown
     one names the closest valid one) with a valid seed, replication counts and flags."""
-    if isinstance(options, dict) and "B" in options:  # the deprecated name of draws
-        if "draws" in options:
-            raise ParameterError(f"{param}: pass draws= only (B= is its deprecated name).")
-        warnings.warn("B= is deprecated and will be removed; use draws=.", FutureWarning, stacklevel=3)
-        options = {("draws" if k == "B" else k): v for k, v in options.items()}
+    for old in _OLD_DRAWS:  # the deprecated names of draws
+        if isinstance(options, dict) and old in options:
+            if "draws" in options:
+                raise ParameterError(f"{param}: pass draws= only ({old}= is its deprecated name).")
+            warnings.warn(f"{old}= is deprecated and will be removed; use draws=.", FutureWarning, stacklevel=3)
+            options = {("draws" if k == old else k): v for k, v in options.items()}
     opts = checks.check_options(param, options, option_names())
     _check_values(opts)
     return opts
@@ -94,7 +97,7 @@ def _check_values(opts: dict) -> None:
             checks.check_bool(name, opts[name])
 
 
-@renamed(B="draws")
+@renamed(B="draws", n_boot="draws", n_reps="draws")
 def with_inference(result, method: str, data: pd.DataFrame | None = None, *, seed: int | None = None,
                    draws: int | None = None, weights: str = "rademacher", restricted: bool = True,
                    bootcluster: str | None = None, statistic: str = "t", terms: list[str] | None = None,

@@ -8,6 +8,7 @@ mappings are read-only views.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit import seal
+from evalkit.core.aliases import checked
 from evalkit.errors import ColumnError, ParameterError, closest
 from evalkit.privacy import blank_rows, shown_count, thin_person_rows
 
@@ -197,6 +199,7 @@ class Result:
         current["diagnostics"], current["meta"] = _thaw(self._diagnostics), _thaw(self._meta)
         return Result(**{**current, **changes})
 
+    @checked
     def covariance(self, terms: list[str] | None = None) -> pd.DataFrame:
         """The covariance of ``terms`` (default all) for linear combinations and tests.
 
@@ -233,10 +236,12 @@ class Result:
         return _POSTFIT[0](self, method, data, options)
 
     # ------------------------------------------------------------------ access
+    @checked
     def tidy(self) -> pd.DataFrame:
         """Return a copy of the tidy table (changing it leaves the result intact)."""
         return self.table.copy(deep=True)
 
+    @checked
     def estimate(self, term: str = "ATT") -> float:
         """Return the point estimate of ``term``."""
         hit = self.table.loc[self.table["term"] == term, "estimate"]
@@ -284,6 +289,7 @@ class Result:
         thin = thin_person_rows(self.table, self.meta.get("unit"), seal.run_min_cell(), strict=True)
         return blank_rows(self.table, thin)
 
+    @checked
     def summary(self) -> str:
         """Return a plain-text summary: header lines, then the table."""
         head = "\n".join(f"{k:<10} {v}" for k, v in self._header())
@@ -303,6 +309,7 @@ class Result:
         data = {"text/html": self._repr_html_(), "text/plain": self.summary()}
         return data, seal.seal(data, "result")
 
+    @checked
     def plot(self, ax=None, *, lang: str = "en", truth=None, title: str | None = None):
         """Plot the estimates with confidence intervals; returns the Figure.
 
@@ -316,6 +323,7 @@ class Result:
                            alpha=self.alpha, outcome=self.outcome)
 
     # ------------------------------------------------------------ serialising
+    @checked
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dictionary (NaN and NA become None)."""
         table = self.table.astype(object).where(self.table.notna(), None)
@@ -332,10 +340,12 @@ class Result:
             "diagnostics": _jsonable(dict(self.diagnostics)), "meta": _jsonable(dict(self.meta)),
         }
 
-    def to_json(self, **kwargs: Any) -> str:
+    @checked
+    def to_json(self, *, indent: int | None = None) -> str:
         """Serialise to strict JSON text (see :meth:`from_json`): NaN and NA as null, infinite
-        values as the strings "Infinity" / "-Infinity", which :meth:`from_json` reads back."""
-        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+        values as the strings "Infinity" / "-Infinity", which :meth:`from_json` reads back.
+        ``indent``: spaces per nesting level (None: one line)."""
+        return json.dumps(self.to_dict(), allow_nan=False, indent=indent)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
@@ -354,8 +364,17 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        """Rebuild a result from :meth:`to_json` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild a result from :meth:`to_json` output (a :class:`ParameterError` for text that is
+        not JSON or not a serialised result)."""
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise ParameterError(f"from_json needs the text written by Result.to_json: {err}.") from None
+        missing = [k for k in ("estimator", "estimand", "table", "alpha", "inference", "n_obs", "outcome")
+                   if not isinstance(d, dict) or k not in d]
+        if missing:
+            raise ParameterError(f"from_json needs the text written by Result.to_json; it lacks {missing}.")
+        return cls.from_dict(d)
 
 
 def _rebuild(fields: dict) -> "Result":
@@ -433,6 +452,32 @@ def _frozen_series(series: pd.Series) -> pd.Series:
     if isinstance(values, np.ndarray):
         values.flags.writeable = False
     return out
+
+
+def immutable_value(cls: type) -> type:
+    """Class decorator for the frozen dataclasses that hold results besides :class:`Result`
+    (sensitivity tables, matches, lists): every field is frozen deeply at construction
+    (:func:`_freeze`), and a DataFrame, Series or array field is handed out as a copy on each
+    access, so ``obj.table.loc[0, "lb"] = 99`` changes the copy, never the object."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        for name in cls.__dataclass_fields__:
+            object.__setattr__(self, name, _freeze(object.__getattribute__(self, name)))
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if isinstance(value, pd.DataFrame):
+            return _handout(value)
+        if isinstance(value, (pd.Series, np.ndarray)):
+            return value.copy()
+        return value
+
+    cls.__init__ = __init__
+    cls.__getattribute__ = __getattribute__
+    return cls
 
 
 def _thaw(value: Any) -> Any:
