@@ -254,7 +254,11 @@ def _pretrends(df, outcome, unit, time, cohort, treated, w_all, pretrends, clust
     x = np.column_stack([(rel == k).astype(float) for k in leads])
     empty = [k for k, s in zip(leads, x.sum(0)) if s == 0]
     if empty:
-        raise ValidationError(f"No untreated observations at event times {empty}; choose fewer pre-periods.")
+        have = [k for k in leads if k not in empty]
+        raise ValidationError(f"pretrends={pretrends!r}: no untreated observations at {len(empty)} of the requested "
+                              f"event times (from {max(empty)} to {min(empty)}); the data have pre-periods "
+                              f"{f'{max(have)} to {min(have)}' if have else 'none'}. Choose fewer "
+                              "pre-periods.")
     u0, t0 = pd.factorize(sub[unit])[0], pd.factorize(sub[time], sort=True)[0]
     w0 = w_all[~treated]
     res = twoway_fit(np.column_stack([sub[outcome].to_numpy(float), x]), u0, t0, w0).residuals
