@@ -1,17 +1,21 @@
 """Test inversion over a theta grid for Delta = {delta : A delta <= d} (HonestDiD
-``.ARP_computeCI`` and ``.APR_computeCI_NoNuis``).
+``.ARP_computeCI`` and ``.APR_computeCI_NoNuis``; Andrews, Roth & Pakes 2023 and
+Rambachan & Roth 2023, sec. 4).
 
 theta = l' tau_post is tested on ``np.linspace(lb, ub, grid_points)``. Instead of
 testing every grid point (R), points are tested every ``step`` and the edges of
 the accepted set are then located exactly on the grid by bisection; this assumes
 the accepted set is an interval between the first and last accepted coarse
 point (true for the convex cases of ARP) and returns the same min/max accepted
-grid points as the full scan under that assumption.
+grid points as the full scan under that assumption. Testers take an array of grid
+indices and return accept flags, so that the points of a scan are tested together
+(the tester with nuisance parameters is in ``_arp_grid``).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,28 +30,69 @@ class GridHit:
     hi: int | None
 
 
-def scan_grid(accepts: Callable[[float], bool], grid: np.ndarray, step: int) -> GridHit:
-    n = len(grid)
-    coarse = sorted(set(range(0, n, max(1, step))) | {n - 1})
-    ok = [i for i in coarse if accepts(grid[i])]
-    if not ok:
+def _bisect(accepts, a: int, b: int, first: bool) -> int:
+    """The bisection of the original scan: first accepted in (a, b] (``first``) or last in [a, b).
+
+    Its test points are evaluated in batches: a short gap whole, a long one a few levels of the
+    bisection tree at a time. The result is that of the pointwise bisection."""
+    flag: dict = {}
+    while b - a > 1:
+        todo = [m for m in (range(a + 1, b) if b - a <= _WHOLE_GAP else _tree(a, b, 4)) if m not in flag]
+        if todo:
+            flag.update(zip(todo, np.asarray(accepts(np.array(todo)), dtype=bool).tolist()))
+        while b - a > 1 and (a + b) // 2 in flag:
+            m = (a + b) // 2
+            if first:
+                a, b = (a, m) if flag[m] else (m, b)
+            else:
+                a, b = (m, b) if flag[m] else (a, m)
+    return b if first else a
+
+
+_WHOLE_GAP = 16  # gaps up to this many points are tested in one batch
+
+
+def _tree(a: int, b: int, depth: int) -> list[int]:
+    """The midpoints the bisection of (a, b) may visit in its next ``depth`` steps."""
+    if depth == 0 or b - a <= 1:
+        return []
+    m = (a + b) // 2
+    return [m, *_tree(a, m, depth - 1), *_tree(m, b, depth - 1)]
+
+
+def scan_grid(accepts: Callable[[np.ndarray], np.ndarray], n: int, step: int) -> GridHit:
+    """First and last accepted of n grid points, testing every ``step``-th and bisecting the gaps.
+
+    ``accepts`` maps grid indices to accept flags. Only the first and last accepted coarse
+    points matter, so the coarse points are tested from either end inwards, in growing
+    batches; the gaps next to them are bisected as the pointwise scan did (:func:`_bisect`).
+    The result is that of testing every coarse point and bisecting point by point.
+    """
+    coarse = np.array(sorted(set(range(0, n, max(1, step))) | {n - 1}))
+    lo = _first_accepted(accepts, coarse)
+    if lo is None:
         return GridHit(None, None)
-    lo, hi = ok[0], ok[-1]
-    prev = max([i for i in coarse if i < lo], default=None)
-    nxt = min([i for i in coarse if i > hi], default=None)
-    if prev is not None:  # first accepted in (prev, lo]
-        a, b = prev, lo
-        while b - a > 1:
-            m = (a + b) // 2
-            a, b = (a, m) if accepts(grid[m]) else (m, b)
-        lo = b
-    if nxt is not None:  # last accepted in [hi, nxt)
-        a, b = hi, nxt
-        while b - a > 1:
-            m = (a + b) // 2
-            a, b = (m, b) if accepts(grid[m]) else (a, m)
-        hi = a
+    right = coarse[coarse > lo][::-1]
+    hi = _first_accepted(accepts, right)
+    hi = lo if hi is None else hi
+    prev, nxt = coarse[coarse < lo], coarse[coarse > hi]
+    if prev.size:
+        lo = _bisect(accepts, int(prev[-1]), lo, first=True)
+    if nxt.size:
+        hi = _bisect(accepts, hi, int(nxt[0]), first=False)
     return GridHit(lo, hi)
+
+
+def _first_accepted(accepts, order: np.ndarray, batch: int = 4) -> int | None:
+    """The first index in ``order`` that ``accepts`` accepts (batches of 4, 8, 16, ...), or None."""
+    start = 0
+    while start < len(order):
+        chunk = order[start:start + batch]
+        flags = np.asarray(accepts(chunk), dtype=bool)
+        if flags.any():
+            return int(chunk[int(np.argmax(flags))])
+        start, batch = start + batch, 2 * batch
+    return None
 
 
 def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
@@ -60,16 +105,12 @@ def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
     return np.vstack(rows)
 
 
-def nuisance_tester(betahat, sigma, A, d, num_pre, l_vec, alpha, rows, lf_kappa, seed):
-    """theta -> accept? for numPost > 1 (nuisance parameters: the other post effects)."""
-    post = slice(num_pre, None)
-    AGi = A[:, post] @ np.linalg.inv(construct_gamma(l_vec))
-    one, X = AGi[rows, 0], AGi[rows][:, 1:]
-    Y = (A @ betahat - d)[rows]
-    sig = (A @ sigma @ A.T)[np.ix_(rows, rows)]
-    lf_cv = None if lf_kappa is None else _arp.least_favorable_cv(X, sig, lf_kappa, seed=seed)
-    kappa = 0.0 if lf_kappa is None else lf_kappa
-    return lambda theta: not _arp.conditional_test(Y - one * theta, X, sig, alpha, lf_cv, kappa)
+@lru_cache(maxsize=16)
+def gamma_inv(l_vec: tuple[float, ...]) -> np.ndarray:
+    """Inverse of :func:`construct_gamma` (read-only; the same for every piece of an analysis)."""
+    inv = np.linalg.inv(construct_gamma(np.array(l_vec)))
+    inv.flags.writeable = False
+    return inv
 
 
 def no_nuisance_tester(betahat, sigma, A, d, num_pre, alpha, lf_kappa, seed):

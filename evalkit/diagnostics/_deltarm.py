@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalkit.diagnostics._arp_ci import GridHit, no_nuisance_tester, nuisance_tester, scan_grid
+from evalkit.diagnostics._arp_ci import GridHit, no_nuisance_tester, scan_grid
+from evalkit.diagnostics._arp_grid import nuisance_tester
 
 
 def rm_constraints(num_pre: int, num_post: int, mbar: float, s: int, max_positive: bool) -> np.ndarray:
@@ -31,9 +32,14 @@ def rm_constraints(num_pre: int, num_post: int, mbar: float, s: int, max_positiv
 
 
 def rm_conditional_ci(betahat, sigma, num_pre, num_post, l_vec, mbar, *, alpha, hybrid: bool,
-                      grid: np.ndarray, step: int, seed: int = 0) -> GridHit:
-    """Min/max accepted grid points of the union over s in {-(num_pre-1),...,0} and both signs."""
+                      grid: np.ndarray, step: int, seed: int = 0, pool: dict | None = None) -> GridHit:
+    """Min/max accepted grid points of the union over s in {-(num_pre-1),...,0} and both signs.
+
+    ``pool`` (a dict, may be shared by calls with other Mbar) collects the LP bases that
+    served one piece, to seed the others (their constraint matrices differ only in sd).
+    """
     kappa = alpha / 10 if hybrid else None
+    pool = {} if pool is None else pool
     los, his = [], []
     for s in range(-(num_pre - 1), 1):
         for positive in (True, False):
@@ -41,12 +47,18 @@ def rm_conditional_ci(betahat, sigma, num_pre, num_post, l_vec, mbar, *, alpha, 
             post_rows = np.flatnonzero((A[:, num_pre:] != 0).any(axis=1))
             if num_post > 1:
                 test = nuisance_tester(betahat, sigma, A, np.zeros(len(A)), num_pre, l_vec, alpha, post_rows,
-                                       kappa, seed)
+                                       kappa, seed, grid, pool)
             else:
                 A1 = A[post_rows]
-                test = no_nuisance_tester(betahat, sigma, A1, np.zeros(len(A1)), num_pre, alpha, kappa, seed)
-            hit = scan_grid(test, grid, step)
+                test = _pointwise(no_nuisance_tester(betahat, sigma, A1, np.zeros(len(A1)), num_pre, alpha,
+                                                     kappa, seed), grid)
+            hit = scan_grid(test, len(grid), step)
             if hit.lo is not None:
                 los.append(hit.lo)
                 his.append(hit.hi)
     return GridHit(min(los), max(his)) if los else GridHit(None, None)
+
+
+def _pointwise(accepts, grid: np.ndarray):
+    """Grid indices -> accept flags from a tester of one theta at a time."""
+    return lambda idx: np.array([accepts(grid[i]) for i in idx], dtype=bool)

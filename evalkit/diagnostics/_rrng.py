@@ -10,6 +10,8 @@ reset to 624), uniforms are ``genrand_int32 / 2^32`` and a normal is
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.special import ndtri
 
@@ -29,6 +31,12 @@ def _mt_state(seed: int) -> np.ndarray:
 
 def r_rnorm(n: int, seed: int) -> np.ndarray:
     """``set.seed(seed); rnorm(n)`` of R (normal.kind = "Inversion")."""
+    return _r_rnorm(int(n), int(seed)).copy()
+
+
+@lru_cache(maxsize=8)
+def _r_rnorm(n: int, seed: int) -> np.ndarray:
+    """:func:`r_rnorm`, remembered: every restriction piece of an analysis draws the same stream."""
     gen = np.random.MT19937()
     gen.state = {"bit_generator": "MT19937", "state": {"key": _mt_state(seed), "pos": 624}}
     u = gen.random_raw(2 * n).astype(np.float64) * 2.3283064365386963e-10

@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evalkit.core import checks
+from evalkit.core.aliases import checked
 from evalkit.diagnostics._deltarm import rm_conditional_ci
 from evalkit.diagnostics._flci import flci
 from evalkit.diagnostics._sensitivity import SensitivityResult
-from evalkit.core import checks
 from evalkit.errors import EvalkitWarning, ParameterError, check_choice
+from evalkit.progress import bar
 from evalkit.results.result import Result
-from evalkit.core.aliases import checked
 
 METHODS = {"smoothness": ("flci",), "relative_magnitudes": ("c-lf", "conditional")}
 DEFAULT_CI = {"smoothness": "flci", "relative_magnitudes": "c-lf"}
@@ -37,27 +38,31 @@ DEFAULT_CI = {"smoothness": "flci", "relative_magnitudes": "c-lf"}
 @checked
 def honest_did(result: Result, *, method: str = "relative_magnitudes", Mbar=None, M=None, l_vec=None,
                alpha: float = 0.05, ci: str | None = None, grid_points: int = 1000, breakdown: bool = True,
-               breakdown_steps: int = 8, seed: int = 0) -> SensitivityResult:
+               breakdown_steps: int = 8, seed: int = 0, progress: bool = False) -> SensitivityResult:
     """Sensitivity analysis for an event-study :class:`Result`.
 
     betahat and sigma are the estimated event-time terms (reference period
     excluded), pre terms (event_time < 0) then post terms (>= 0), in event-time
-    order, with their covariance from ``result.vcov``.
+    order, with their covariance from ``result.vcov``. ``progress=True`` shows a
+    progress bar over the M / Mbar values and the breakdown bisection steps (on the
+    console, never in a notebook's output).
     """
     betahat, sigma, num_pre, num_post = _from_result(result)
     return honest_did_arrays(betahat, sigma, num_pre, num_post, method=method, Mbar=Mbar, M=M, l_vec=l_vec,
                              alpha=alpha, ci=ci, grid_points=grid_points, breakdown=breakdown,
-                             breakdown_steps=breakdown_steps, seed=seed)
+                             breakdown_steps=breakdown_steps, seed=seed, progress=progress)
 
 
 @checked
 def honest_did_arrays(betahat, sigma, num_pre: int, num_post: int, *, method: str = "relative_magnitudes",
                       Mbar=None, M=None, l_vec=None, alpha: float = 0.05, ci: str | None = None,
                       grid_points: int = 1000, breakdown: bool = True, breakdown_steps: int = 8,
-                      seed: int = 0) -> SensitivityResult:
+                      seed: int = 0, progress: bool = False) -> SensitivityResult:
     """As :func:`honest_did` from raw arrays (betahat = pre coefficients then post). ``seed`` seeds R's
-    random stream (``set.seed``) for the conditional-least-favourable critical values."""
+    random stream (``set.seed``) for the conditional-least-favourable critical values; ``progress``
+    shows a progress bar over the M / Mbar values and the breakdown steps."""
     checks.check_int("seed", seed, minimum=0)
+    progress = checks.check_bool("progress", progress)
     check_choice("method", method, list(METHODS))
     ci = DEFAULT_CI[method] if ci is None else ci
     check_choice("ci", ci, METHODS[method])
@@ -65,11 +70,11 @@ def honest_did_arrays(betahat, sigma, num_pre: int, num_post: int, *, method: st
     _check_scalars(alpha, grid_points, breakdown_steps)
     values = _grid(method, Mbar, M)
     fn = _interval_fn(method, ci, b, S, num_pre, num_post, l, alpha, grid_points, seed)
-    rows = [(v, *fn(v)) for v in values]
+    label = "Mbar" if method == "relative_magnitudes" else "M"
+    rows = [(v, *fn(v)) for v in bar(values, total=len(values), description=f"honest_did {label}", enabled=progress)]
     est, se = float(l @ b[num_pre:]), float(np.sqrt(l @ S[num_pre:, num_pre:] @ l))
     z = stats.norm.ppf(1 - alpha / 2)
-    bd, exceeds = _breakdown(fn, rows, breakdown_steps) if breakdown else (math.nan, False)
-    label = "Mbar" if method == "relative_magnitudes" else "M"
+    bd, exceeds = _breakdown(fn, rows, breakdown_steps, progress) if breakdown else (math.nan, False)
     table = pd.DataFrame({"method": [ci] * len(rows) + ["original"],
                           label: [r[0] for r in rows] + [math.nan],
                           "lb": [r[1] for r in rows] + [est - z * se],
@@ -87,10 +92,11 @@ def _interval_fn(method, ci, b, S, num_pre, num_post, l, alpha, grid_points, see
         return smooth
     sd = float(np.sqrt(l @ S[num_pre:, num_pre:] @ l))
     grid = np.linspace(-20 * sd, 20 * sd, grid_points)
+    pool: dict = {}  # LP bases shared by all Mbar values (_arp_basis)
 
     def rm(mbar):
         hit = rm_conditional_ci(b, S, num_pre, num_post, l, mbar, alpha=alpha, hybrid=ci == "c-lf", grid=grid,
-                                step=max(1, grid_points // 100), seed=seed)
+                                step=max(1, grid_points // 100), seed=seed, pool=pool)
         if hit.lo is None:
             return math.nan, math.nan
         if hit.lo == 0 or hit.hi == grid_points - 1:
@@ -104,7 +110,7 @@ def _excludes_zero(lb, ub) -> bool:
     return bool(lb > 0 or ub < 0)
 
 
-def _breakdown(fn, rows, steps):
+def _breakdown(fn, rows, steps, progress: bool = False):
     ok = [_excludes_zero(lb, ub) for _, lb, ub in rows]
     if not ok[0]:
         return math.nan, False
@@ -112,7 +118,7 @@ def _breakdown(fn, rows, steps):
         return float(rows[-1][0]), True
     first_bad = ok.index(False)
     lo, hi = rows[first_bad - 1][0], rows[first_bad][0]
-    for _ in range(steps):
+    for _ in bar(range(steps), total=steps, description="honest_did breakdown", enabled=progress):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if _excludes_zero(*fn(mid)) else (lo, mid)
     return float(lo), False
@@ -158,9 +164,12 @@ def _check_arrays(betahat, sigma, num_pre, num_post, l_vec):
     if b.size != num_pre + num_post or S.shape != (b.size, b.size):
         raise ParameterError(f"betahat has {b.size} entries and sigma shape {S.shape}; both must match "
                              f"num_pre + num_post = {num_pre + num_post}.")
-    if not (np.all(np.isfinite(b)) and np.all(np.isfinite(S))) or not np.allclose(S, S.T, atol=1e-12):
+    # tolerances relative to sigma's size (was max(1, |sigma|) and 1e-12 absolute: for an outcome in
+    # millions of kroner, sigma ~ 1e-12, any matrix passed as symmetric and positive semi-definite)
+    scale = float(np.abs(S).max()) if S.size and np.all(np.isfinite(S)) else 0.0
+    if not (np.all(np.isfinite(b)) and np.all(np.isfinite(S))) or not np.allclose(S, S.T, atol=1e-12 * scale):
         raise ParameterError("betahat and sigma must be finite and sigma symmetric.")
-    if np.linalg.eigvalsh(S).min() < -1e-10 * max(1.0, np.abs(S).max()):
+    if np.linalg.eigvalsh(S).min() < -1e-10 * scale:
         raise ParameterError("sigma must be positive semi-definite.")
     if num_pre < 2:
         raise ParameterError("HonestDiD needs at least 2 pre-period coefficients (besides the reference period).")

@@ -937,6 +937,8 @@ def c_results() -> Iterator[Case]:
                names=("grid_points",))
     yield Case(hd, "seed='1'", "error", lambda d: ek.honest_did(_es(d), **sm, seed="1"), es, names=("seed",))
     yield Case(hd, "seed=-1", "error", lambda d: ek.honest_did(_es(d), **sm, seed=-1), es, names=("seed",))
+    yield Case(hd, "progress='yes'", "error", lambda d: ek.honest_did(_es(d), **sm, progress="yes"), es,
+               names=("progress",))
     yield Case(hd, "l_vec of the wrong length", "error", lambda d: ek.honest_did(_es(d), **sm, l_vec=[1, 0, 0, 0]),
                es, names=("l_vec",))
     yield Case(hd, "one pre-period term", "error", lambda d: ek.honest_did(_es(d, leads=2), **sm), es,
