@@ -573,3 +573,67 @@ def as_finite_array(name: str, values: object) -> np.ndarray:
         raise ValidationError(f"{name} has {int(bad.sum())} missing, non-finite or astronomically large value(s) "
                               f"(NaN, inf or |x| > {MAX_ABS:.0e}); drop or fix them first.")
     return a
+
+
+# ------------------------------------------------------------------ calendar years and constructors
+#: calendar years accepted as year parameters (registers, lists, plans, baseline years)
+YEARS = (1900, 2100)
+
+
+def check_year(param: str, value: object, *, allow_none: bool = False) -> int | None:
+    """A calendar year: a whole number (int or numpy int, not text, float or bool) in :data:`YEARS`.
+
+    ``'2014'`` (text), ``2014.5`` and ``True`` are refused with a :class:`ParameterError` naming
+    ``param``, the value and its type, rather than failing later as "outside the data years"."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        hint = f" (write {value.strip()}, not {value!r})" if isinstance(value, str) and value.strip().isdigit() else ""
+        raise ParameterError(f"{param}={plain(value)!r} must be a year as a whole number"
+                             + (" or None" if allow_none else "") + f", got {type(value).__name__}{hint}.")
+    if not YEARS[0] <= value <= YEARS[1]:
+        raise ParameterError(f"{param}={plain(value)!r} must be a year in {YEARS[0]}-{YEARS[1]}.")
+    return int(value)
+
+
+def checked_init(cls: type) -> type:
+    """Class decorator: the constructor of ``cls`` (a dataclass or any class users instantiate)
+    refuses a misspelled keyword with a :class:`ParameterError` naming the closest field
+    (``ListRules(hard_year_2018=4)`` -> "Did you mean 'hard_years_2018'?"), and too many
+    positional arguments, a field given twice or a missing required field likewise, instead of
+    Python's bare ``TypeError``. Apply it above ``@dataclass`` so it wraps the generated
+    ``__init__``."""
+    import functools
+    import inspect
+
+    init = cls.__init__
+    sig = inspect.signature(init)
+    params = list(sig.parameters.values())[1:]  # without self
+    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    open_args = any(p.kind is p.VAR_POSITIONAL for p in params)
+    open_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
+    required = [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        name = f"{cls.__name__}()"
+        unknown = [k for k in kwargs if k not in names]
+        if unknown and not open_kwargs:
+            raise ParameterError(f"{name} has no parameter {unknown[0]}=; its parameters are {names}."
+                                 + suggest(unknown[0], names))
+        if len(args) > len(positional) and not open_args:
+            raise ParameterError(f"{name} takes at most {len(positional)} positional argument(s) ({positional}), "
+                                 f"got {len(args)}; pass the others by name.")
+        given = positional[:len(args)]
+        twice = [k for k in given if k in kwargs]
+        if twice:
+            raise ParameterError(f"{name} got {twice[0]}= twice (by position and by name).")
+        missing = [k for k in required if k not in given and k not in kwargs]
+        if missing:
+            raise ParameterError(f"{name} needs " + ", ".join(f"{k}=" for k in missing) + f"; its parameters are "
+                                 f"{names}.")
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+    return cls

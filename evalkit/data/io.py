@@ -28,23 +28,23 @@ def connect(memory_limit: str | None = None, threads: int | None = None) -> duck
     return con
 
 
-def _files(source: Path) -> list[Path]:
-    """Resolve a directory (data-contract layout or a folder of files) to files."""
+def _files(source: Path, param: str = "source") -> list[Path]:
+    """Resolve a directory (data-contract layout or a folder of files) to files; errors name ``param``."""
     if source.is_dir():
         nested = source / "person_years"
         folder = nested if nested.is_dir() else source
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED)
         if not files:
             raise ParameterError(
-                f"source={str(source)!r} holds no microdata files; expected a person_years/ folder "
+                f"{param}={str(source)!r} holds no microdata files; expected a person_years/ folder "
                 f"or files ending in {SUPPORTED}."
             )
         return files
     if not source.exists():
-        raise ParameterError(f"source={str(source)!r} does not exist.")
+        raise ParameterError(f"{param}={str(source)!r} does not exist.")
     if source.suffix.lower() not in SUPPORTED:
         raise ParameterError(
-            f"source={str(source)!r} has an unsupported format {source.suffix!r}; use one of {SUPPORTED}."
+            f"{param}={str(source)!r} has an unsupported format {source.suffix!r}; use one of {SUPPORTED}."
         )
     return [source]
 
@@ -83,20 +83,23 @@ def register_microdata(
     *,
     name: str = "person_years",
     chunksize: int = 500_000,
+    param: str = "source",
 ) -> str:
     """Expose ``source`` as the DuckDB relation ``name`` and return the name.
 
     ``source`` may be a pandas DataFrame, a file (Parquet, CSV, SAS, Stata), a folder of
     such files, or a data directory in the layout of ``docs/data_contract.md``.
-    Files of one format only; the caller's DataFrame is never modified.
+    Files of one format only; the caller's DataFrame is never modified. ``param`` is the name
+    error messages give ``source`` (the caller's parameter, e.g. ``data_dir``).
     """
     if isinstance(source, pd.DataFrame):
         con.register(name, source)
         return name
-    files = _files(Path(source))
+    files = _files(Path(source), param)
     suffixes = {f.suffix.lower() for f in files}
     if len(suffixes) > 1:
-        raise ParameterError(f"source mixes file formats {sorted(suffixes)}; keep one format per folder.")
+        raise ParameterError(f"{param}={str(source)!r} mixes file formats {sorted(suffixes)}; keep one format per "
+                             "folder.")
     suffix = suffixes.pop()
     if suffix in SCAN_FUNCTIONS:
         scan = SCAN_FUNCTIONS[suffix]

@@ -15,9 +15,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from evalkit.core.aliases import checked
+from evalkit.core.checks import check_year, checked_init
 from evalkit.data import io, schemas
 from evalkit.errors import ParameterError, ValidationError, check_choice
-from evalkit.core.aliases import checked
 
 AREA_INDICATORS = {
     "residents": "number of distinct residents on 1 January",
@@ -88,6 +89,7 @@ def cohort_panel_sql(relation: str, baseline_year: int, age_range: tuple[int, in
     """
 
 
+@checked_init
 @dataclass(frozen=True)
 class Microdata:
     """A validated register extract exposed in DuckDB; builds panels on demand.
@@ -101,6 +103,7 @@ class Microdata:
     n_rows: int
     years: tuple[int, ...]
 
+    @checked
     def area_panel(self, *, unknown_education: str = "exclude") -> pd.DataFrame:
         """Area x year indicator panel (see :data:`AREA_INDICATORS`)."""
         panel = self.con.execute(area_panel_sql(self.relation, unknown_education)).df()
@@ -109,12 +112,15 @@ class Microdata:
             raise ValidationError(f"OMR_ID must lie in one REGION per year; (OMR_ID, AAR)={bad} has several.")
         return _tidy_types(panel.drop(columns="n_regions"))
 
+    @checked
     def cohort_panel(self, baseline_year: int, *, age_range: tuple[int, int] = (18, 64)) -> pd.DataFrame:
         """Person x year panel of the residents of ``baseline_year`` (ages within ``age_range``).
 
-        Person-years outside ``age_range`` are not part of the estimand and are left out
-        by construction (the age window is a parameter, recorded in ``panel.attrs``).
+        ``baseline_year`` is a whole number (``2014``; not ``"2014"``, ``2014.0`` or a bool) among
+        the data years. Person-years outside ``age_range`` are not part of the estimand and are
+        left out by construction (the age window is a parameter, recorded in ``panel.attrs``).
         """
+        baseline_year = check_year("baseline_year", baseline_year)
         if baseline_year not in self.years:
             raise ParameterError(f"baseline_year={baseline_year} is outside the data years {self.years[0]}-{self.years[-1]}.")
         if len(age_range) != 2 or age_range[0] > age_range[1]:
@@ -150,10 +156,11 @@ def _years(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, ...]:
     return tuple(int(y) for (y,) in con.execute(f"SELECT DISTINCT AAR FROM {relation} ORDER BY 1").fetchall())
 
 
-def read_data_years(source) -> tuple[int, ...]:
-    """The years present in the microdata (a cheap scan; no schema check)."""
+def read_data_years(data_dir) -> tuple[int, ...]:
+    """The years present in the microdata under ``data_dir`` (a cheap scan; no schema check; errors
+    name ``data_dir``, the report parameter this reads)."""
     con = io.connect()
-    relation = io.register_microdata(con, source)
+    relation = io.register_microdata(con, data_dir, param="data_dir")
     return _years(con, relation)
 
 

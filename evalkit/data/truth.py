@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from evalkit.core.checks import check_year
 from evalkit.errors import ParameterError, check_choice
 
 __all__ = ["load_truth", "area_truth", "cohort_truth", "INTERVENTIONS", "OUTCOMES"]
@@ -81,6 +82,7 @@ def cohort_truth(data_dir, baseline_year: int, intervention: str, outcome: str,
     check_choice("intervention", intervention, INTERVENTIONS)
     check_choice("outcome", outcome, list(_PERSON_OUTCOMES))
     check_choice("by", by, ["event_time", "AAR"])
+    baseline_year = check_year("baseline_year", baseline_year)
     lo, hi = _check_age_range(age_range)
     path = _dir(data_dir)
     y1, y0 = _PERSON_OUTCOMES[outcome]

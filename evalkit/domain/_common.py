@@ -19,14 +19,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import YEARS
+from evalkit.core.checks import check_year as _core_check_year
 from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.i18n import label
 
 LANGS = ("da", "en")
 #: numbers in a data column above this magnitude are refused: a unit or coding error (1e300, sentinel values)
 MAX_ABS = 1e15
-#: calendar years the domain layer accepts (registers, lists and plans)
-YEARS = (1900, 2100)
 #: Danish and English labels used by the domain tables and figures.
 DOMAIN_LABELS: dict[str, dict[str, str]] = {
     "stayers_change": {"da": "Bliveres ændring", "en": "Stayers' change"},
@@ -263,16 +263,9 @@ def check_probability(name: str, value) -> float:
 
 
 def check_year(name: str, value, *, allow_none: bool = False) -> int | None:
-    """A calendar year as a whole number (not text) in :data:`YEARS`."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        hint = " (write 2019, not '2019')" if isinstance(value, str) else ""
-        raise ParameterError(f"{name}={value!r} must be a year as a whole number{hint}"
-                             + (" or None." if allow_none else "."))
-    if not YEARS[0] <= value <= YEARS[1]:
-        raise ParameterError(f"{name}={value!r} must be a year in {YEARS[0]}-{YEARS[1]}.")
-    return int(value)
+    """A calendar year as a whole number (not text, a float or a bool) in :data:`YEARS`
+    (:func:`evalkit.core.checks.check_year`)."""
+    return _core_check_year(name, value, allow_none=allow_none)
 
 
 def check_years(name: str, values, *, allow_empty: bool = False) -> list[int]:
@@ -315,6 +308,15 @@ def check_names(name: str, value, *, allow_empty: bool = False) -> list[str]:
 def _plain(value):
     """numpy scalar -> Python scalar, so messages read 3 rather than np.int64(3)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def show_ids(ids, limit: int = 5) -> str:
+    """Area ids (or years) for a message, as plain values: ``[8, 12]`` or ``['A1', 'B2']``, never
+    ``[np.int64(8), ...]``; at most ``limit`` of them, then how many more."""
+    ids = list(ids)
+    shown = [_plain(v) for v in ids[:limit]]
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return f"{shown}{more}"
 
 
 def frame_html(title: str, frame: pd.DataFrame, digits: int = 4) -> str:

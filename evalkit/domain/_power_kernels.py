@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from evalkit.core.checks import checked_init
 from evalkit.core.clusters import cr1_factor
 
 
+@checked_init
 @dataclass(frozen=True, slots=True)
 class Design:
     """A planned design (validated by :func:`evalkit.domain.power.plan`)."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
 from evalkit.domain._common import check_number, check_probability, check_str, frame_html
 from evalkit.errors import ParameterError, check_choice
 from evalkit.core.aliases import checked
@@ -49,6 +51,8 @@ def cost_interval(budget: float, n: float, effect: float, low: float, high: floa
     return {"cost": point, "cost_low": lo, "cost_high": hi, "bounded": status == "bounded", "status": status}
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class CostPerEffect:
     """Immutable cost-per-effect result: a one-row tidy table (:data:`COLUMNS`) and its labels."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
 from evalkit.domain._common import (check_number, check_numeric_columns, check_positive_int, check_probability,
                                     check_str, frame_html, require_columns)
 from evalkit.domain.timing import attach_cohort
@@ -84,6 +86,8 @@ def _row(name: str, result, truth_value: float) -> dict:
             "n_obs": result.n_obs, "n_clusters": result.inference.n_clusters, "truth": truth_value}
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class EstimandComparison:
     """Immutable comparison: rows ``area``, ``cohort`` and ``area_minus_cohort`` (see :data:`COLUMNS`).

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import (YEARS, area_ids, check_names, check_number, check_numeric_columns, check_same_ids,
-                                    check_str, check_unique, check_year, check_year_column, dlabel, frame_html,
-                                    require_columns, warn_dropped, with_plain_ids)
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
+from evalkit.domain._common import (YEARS, _plain, area_ids, check_names, check_number, check_numeric_columns,
+                                    check_same_ids, check_str, check_unique, check_year, check_year_column, dlabel,
+                                    frame_html, require_columns, show_ids, warn_dropped, with_plain_ids)
 from evalkit.errors import ParameterError, ValidationError, check_choice, closest
 from evalkit.core.aliases import checked
 
@@ -72,7 +74,8 @@ def goal_problems(goal, i: int = 0, indicators=None) -> list[str]:
         if key in goal:
             value = goal[key]
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                problems.append(f"{where}: {key}={value!r} must be a whole year")
+                problems.append(f"{where}: {key}={_plain(value)!r} must be a whole year (a year as a whole number), "
+                                f"got {type(value).__name__}")
             elif not YEARS[0] <= value <= YEARS[1]:
                 problems.append(f"{where}: {key}={value!r} must be a year in {YEARS[0]}-{YEARS[1]}")
             else:
@@ -158,6 +161,8 @@ TABLE_COLUMNS = ["goal", "target_group", "indicator", "direction", "baseline_yea
                  "target_year", "target_value", "year", "observed", "path", "progress", "status"]
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class GoalAttainment:
     """Immutable goal-attainment table (:data:`TABLE_COLUMNS`, plus ``n_persons`` when observed has it)."""
@@ -255,7 +260,7 @@ def observed_from_panel(area_panel: pd.DataFrame, areas, indicators: list[str], 
     check_same_ids(wanted, "areas", panel["OMR_ID"], "area_panel")
     missing = sorted(set(wanted) - set(panel["OMR_ID"]))
     if missing:
-        raise ParameterError(f"areas {missing[:5]} are not in the area panel.")
+        raise ParameterError(f"areas {show_ids(missing)} are not in the area panel.")
     sub = panel[panel["OMR_ID"].isin(set(wanted))]
     rows = []
     for ind in indicators:

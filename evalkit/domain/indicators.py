@@ -31,7 +31,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from evalkit.domain._common import (check_frame, check_number, check_numeric_columns, check_positive_int,
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
+from evalkit.domain._common import (_plain, check_frame, check_number, check_numeric_columns, check_positive_int,
                                     check_year_column, with_plain_ids)
 from evalkit.domain.origin import nonwestern_sql, origin_unknown_sql
 from evalkit.domain.register import RegisterConfig, load_register_config
@@ -173,6 +175,8 @@ def warn_gaps(raw: pd.DataFrame) -> None:
                       EvalkitWarning, stacklevel=3)
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class AreaIndicators:
     """K1-K4 and NW per area and year, with the national and regional references.
@@ -209,7 +213,7 @@ class AreaIndicators:
             raise ValidationError(f"area_years must hold one row per (OMR_ID, AAR); {bad} occurs twice.")
         if national.duplicated(["AAR"]).any():
             raise ValidationError("national must hold one row per year (AAR); "
-                                  f"{national.loc[national.duplicated(['AAR']), 'AAR'].iloc[0]!r} occurs twice.")
+                                  f"{_plain(national.loc[national.duplicated(['AAR']), 'AAR'].iloc[0])!r} occurs twice.")
         numeric = [c for c in AREA_COLUMNS if c in area_years.columns and c not in ("OMR_ID", "AAR", "REGION")]
         check_numeric_columns(area_years, numeric, "area_years")
         check_numeric_columns(area_years, ["residents"], "area_years", allow_missing=False, low=0)

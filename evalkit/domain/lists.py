@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
 from evalkit.domain._common import (check_bool, check_frame, check_same_ids, check_year_column, check_years,
                                     with_plain_ids)
 from evalkit.domain.indicators import AreaIndicators
@@ -28,6 +30,8 @@ GHETTO_TIER = ("ghettoomraade", "parallelsamfund")
 HISTORY_COLUMNS = ["list_year", "regime", "OMR_ID", "category"]
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class ListResult:
     """The lists: ``history`` (list_year, regime, OMR_ID, category; one row per area on a list),

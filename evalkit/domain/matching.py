@@ -11,8 +11,20 @@ Matching
     Greedy nearest neighbour, ``ratio`` comparison areas per treated area, with or without
     replacement (Stuart 2010, *Statistical Science* 25(1), 1-21, sec. 3). Treated areas are
     matched in an order drawn from ``seed`` (ties in distance go to the lower area id), so
-    the result is deterministic given the seed. Treated areas with no comparison area inside
-    the caliper are dropped *and reported* (``unmatched``, plus an :class:`EvalkitWarning`).
+    the result is deterministic given the seed. Treated areas left without a comparison area
+    are dropped *and reported* (``unmatched``, ``notes``, plus an :class:`EvalkitWarning`
+    that gives the reason): either the comparison pool ran out (matching without
+    replacement, ``ratio`` comparison areas per treated area, more than the pool holds) or
+    no comparison area lay within the caliper. Treated areas that got some but fewer than
+    ``ratio`` comparison areas are reported the same way.
+Covariates
+    Each area's covariate is its mean over ``pre_years``. A covariate missing in some of an
+    area's pre-years is averaged over the years it has, with an :class:`EvalkitWarning` saying
+    how many area-years were missing for which covariate; an area missing a covariate in every
+    pre-year is an error. A covariate that is constant across the pool's areas, or a linear
+    combination of the others, is refused (:class:`ValidationError` naming it): it carries no
+    information for the distance and makes the propensity model singular. The test is
+    scale-invariant (:func:`evalkit.core.checks.check_covariates`).
 Balance
     Standardised mean difference (SMD) = (mean_t - mean_c) / sqrt((s_t^2 + s_c^2) / 2),
     with the *before-matching* standard deviations as denominator both before and after,
@@ -29,18 +41,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.core.aliases import checked
+from evalkit.core.checks import check_covariates, checked_init
 from evalkit.domain._common import (_plain, check_bool, check_names, check_number, check_numeric_columns,
                                     check_positive_int, check_same_ids, check_seed, check_unique, check_year_column,
-                                    check_years, frame_html, require_columns, restore_ids, with_plain_ids)
+                                    check_years, frame_html, require_columns, restore_ids, show_ids, with_plain_ids)
 from evalkit.domain.pools import check_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
-from evalkit.core.aliases import checked
+from evalkit.results.result import immutable_value
 
 METHODS = ("propensity", "mahalanobis")
 
 
 def pre_period_features(panel: pd.DataFrame, covariates: list[str], years: list[int]) -> pd.DataFrame:
-    """Mean of each covariate over ``years`` per area (index ``OMR_ID``); areas missing a value raise."""
+    """Mean of each covariate over ``years`` per area (index ``OMR_ID``), over the years observed;
+    areas missing a covariate in every one of ``years`` raise (see :func:`missing_area_years`)."""
     require_columns(panel, ["OMR_ID", "AAR", *covariates], "panel")
     have = sorted(set(panel["AAR"]))
     missing = [y for y in years if y not in have]
@@ -49,9 +64,18 @@ def pre_period_features(panel: pd.DataFrame, covariates: list[str], years: list[
     feats = panel[panel["AAR"].isin(years)].groupby("OMR_ID", observed=True)[covariates].mean()
     bad = feats.index[feats.isna().any(axis=1)].tolist()
     if bad:
-        raise ValidationError(f"areas {bad[:5]} have no value of some covariate in pre_years; "
+        raise ValidationError(f"areas {show_ids(bad)} have no value of some covariate in pre_years; "
                               "choose other covariates or years, or drop those areas explicitly.")
     return feats
+
+
+def missing_area_years(panel: pd.DataFrame, covariates: list[str], years: list[int], areas) -> dict[str, int]:
+    """Per covariate, the area-years of ``areas`` x ``years`` without a value (a missing value or
+    no row at all); only covariates with some are listed."""
+    sub = panel[panel["OMR_ID"].isin(areas) & panel["AAR"].isin(years)]
+    cells = len(pd.unique(np.asarray(areas, dtype=object))) * len(years)
+    counts = {c: cells - int(sub[c].notna().sum()) for c in covariates}
+    return {c: n for c, n in counts.items() if n > 0}
 
 
 def logit_score(X: np.ndarray, treated: np.ndarray) -> np.ndarray:
@@ -102,6 +126,31 @@ def greedy_match(dist: np.ndarray, *, ratio: int, replace: bool, caliper: float 
     return pairs
 
 
+def shortfalls(pairs: list[tuple[int, int, float]], order: np.ndarray, n_controls: int, *, ratio: int,
+               replace: bool) -> dict[str, list[int]]:
+    """Treated rows that got fewer than ``ratio`` comparison areas, by reason (pure; replays
+    :func:`greedy_match` in ``order``).
+
+    ``"pool"``: the row took every comparison area still unused (the pool ran out, or holds fewer
+    than ``ratio`` areas); ``"caliper"``: unused comparison areas were left but outside the caliper.
+    Keys ``pool_dropped``, ``caliper_dropped`` (no match at all) and ``pool_short``,
+    ``caliper_short`` (some, but fewer than ``ratio``)."""
+    got = np.zeros(int(max(order, default=-1)) + 1, dtype=int)
+    for i, _, _ in pairs:
+        got[i] += 1
+    out: dict[str, list[int]] = {"pool_dropped": [], "caliper_dropped": [], "pool_short": [], "caliper_short": []}
+    used = 0
+    for i in order:
+        k = int(got[i])
+        left = n_controls if replace else n_controls - used
+        if k < ratio:
+            reason = "pool" if k >= left else "caliper"
+            out[f"{reason}_{'dropped' if k == 0 else 'short'}"].append(int(i))
+        if not replace:
+            used += k
+    return out
+
+
 def smd_table(X: pd.DataFrame, treated: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
     """SMD and variance ratio before (all areas) and after (``weights`` on matched areas)."""
     rows = []
@@ -123,15 +172,20 @@ def smd_table(X: pd.DataFrame, treated: np.ndarray, weights: np.ndarray) -> pd.D
     return pd.DataFrame(rows)
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class MatchResult:
-    """Immutable matching result.
+    """Immutable matching result: every frame is handed out as a copy (changing it leaves the
+    result intact) and ``notes`` is a tuple.
 
     ``pairs``: treated OMR_ID, comparison OMR_ID, distance, match (rank within the treated area).
-    ``balance``: the balance table (:func:`smd_table`). ``unmatched``: treated OMR_IDs dropped by
-    the caliper. ``cohorts``: OMR_ID, cohort, role (treated / comparison / excluded) for
+    ``balance``: the balance table (:func:`smd_table`). ``unmatched``: treated OMR_IDs dropped
+    (the comparison pool ran out, or no comparison area within the caliper; ``notes`` says which).
+    ``cohorts``: OMR_ID, cohort, role (treated / comparison / excluded) for
     :func:`evalkit.attach_cohort`; unmatched treated and unused comparison areas are ``excluded``.
-    ``weights``: OMR_ID, weight (treated 1; comparison uses / ratio).
+    ``weights``: OMR_ID, weight (treated 1; comparison uses / ratio). ``notes``: the warnings
+    issued (why treated areas were dropped or got fewer than ``ratio`` comparison areas).
     """
 
     pairs: pd.DataFrame
@@ -144,12 +198,14 @@ class MatchResult:
     replace: bool
     caliper: float | None
     seed: int
+    notes: tuple[str, ...] = ()
 
+    @checked
     def tidy(self) -> pd.DataFrame:
         return self.balance.copy(deep=True)
 
     def _repr_html_(self) -> str:
-        note = f"{len(self.unmatched)} treated area(s) dropped by the caliper: {list(self.unmatched)}"
+        note = " ".join(self.notes) if self.notes else "every treated area matched"
         return frame_html(f"Matching ({self.method}, 1:{self.ratio}, replace={self.replace}); {note}", self.balance)
 
 
@@ -173,7 +229,7 @@ def _default_pre_years(panel: pd.DataFrame, cohorts: pd.Series) -> list[int]:
     return years[-3:]
 
 
-def _pack(feats, roles, pairs, treated, method, ratio, replace, caliper, seed) -> MatchResult:
+def _pack(feats, roles, pairs, treated, method, ratio, replace, caliper, seed, notes=()) -> MatchResult:
     ids = feats.index.to_numpy()
     t_ids, c_ids = ids[treated], ids[~treated]
     pt = pd.DataFrame(pairs, columns=["t", "c", "distance"])
@@ -192,7 +248,8 @@ def _pack(feats, roles, pairs, treated, method, ratio, replace, caliper, seed) -
                        balance=smd_table(feats, treated, w), unmatched=unmatched,
                        cohorts=cohorts.sort_values("OMR_ID").reset_index(drop=True),
                        weights=pd.DataFrame({"OMR_ID": ids, "weight": w}),
-                       method=method, ratio=ratio, replace=replace, caliper=caliper, seed=seed)
+                       method=method, ratio=ratio, replace=replace, caliper=caliper, seed=seed,
+                       notes=tuple(notes))
 
 
 def replace_ids(result: MatchResult, like: pd.Series) -> MatchResult:
@@ -213,8 +270,13 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
     ``panel``: area x year (``OMR_ID, AAR`` and the ``covariates``). ``cohorts``: ``OMR_ID, cohort,
     role`` from :func:`evalkit.treatment_cohorts` or :func:`cohorts_from_history`; areas with role
     ``excluded`` are not in the pool. ``pre_years``: years averaged per area (default: the last 3
-    years before the first treated year). ``caliper``: maximum distance (SD of the logit score
-    for ``"propensity"``), None = no caliper. Inputs are never modified. Area ids may be whole
+    years before the first treated year); a covariate missing in some pre-years is averaged
+    over the observed years with an :class:`EvalkitWarning` (how many area-years, which
+    covariate), and a constant or collinear covariate is a :class:`ValidationError` naming it
+    (module docstring). ``caliper``: maximum distance (SD of the logit score for
+    ``"propensity"``), None = no caliper. ``ratio`` comparison areas per treated area: without
+    replacement the pool can run out, and the treated areas left over are dropped with a
+    warning naming ``ratio`` and ``replace``. Inputs are never modified. Area ids may be whole
     numbers, text or categorical; the results use the ids of ``cohorts``. ``cohorts`` in the result
     keeps every area of the input table (areas excluded before matching stay ``excluded``).
     """
@@ -233,22 +295,69 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
     pool = coh[coh["role"] != "excluded"]
     pre_years = check_years("pre_years", pre_years) if pre_years is not None \
         else _default_pre_years(data, pool["cohort"])
-    feats = pre_period_features(data[data["OMR_ID"].isin(pool["OMR_ID"])], covariates, pre_years)
+    pooled = data[data["OMR_ID"].isin(pool["OMR_ID"])]
+    feats = pre_period_features(pooled, covariates, pre_years)
     absent = sorted(set(pool["OMR_ID"]) - set(feats.index))
     if absent:
-        raise ValidationError(f"areas {absent[:5]} of cohorts have no rows in pre_years {pre_years}.")
+        raise ValidationError(f"areas {show_ids(absent)} of cohorts have no rows in pre_years {pre_years}.")
     treated = feats.index.map(pool.set_index("OMR_ID")["cohort"]).to_numpy() > 0
     if treated.all() or not treated.any():
         raise ValidationError("matching needs both treated and comparison areas in the pool.")
+    try:
+        check_covariates(feats, covariates)
+    except ValidationError as err:
+        raise ValidationError(f"{err} (Judged on the {len(feats)} pool areas' means over pre_years {pre_years}, "
+                              f"which the {method} distance uses.)") from None
+    gaps = missing_area_years(pooled, covariates, pre_years, feats.index)
+    if gaps:
+        what = ", ".join(f"{c!r} in {n}" for c, n in gaps.items())
+        warnings.warn(f"match_areas: covariate(s) missing in some pre-years: {what} of the "
+                      f"{len(feats) * len(pre_years)} area-years ({len(feats)} pool areas x pre_years {pre_years}); "
+                      "each area's mean uses the years it has.", EvalkitWarning, stacklevel=3)
     dist, scale = distance_matrix(feats.to_numpy(float), treated, method)
     order = np.random.default_rng(seed).permutation(int(treated.sum()))
     pairs = greedy_match(dist, ratio=ratio, replace=replace, caliper=None if caliper is None else caliper * scale,
                          order=order)
-    result = _pack(feats, coh, pairs, treated, method, ratio, replace, caliper, seed)
+    if not pairs:  # only a caliper can leave every treated area without a match
+        raise ValidationError(f"no treated area has a comparison area within caliper={caliper} (in "
+                              f"{'SDs of the logit score' if method == 'propensity' else 'Mahalanobis distance units'}"
+                              "); widen the caliper or pass caliper=None.")
+    notes = _shortfall_notes(shortfalls(pairs, order, int((~treated).sum()), ratio=ratio, replace=replace),
+                             feats.index.to_numpy()[treated], int(treated.sum()), int((~treated).sum()),
+                             ratio=ratio, replace=replace, caliper=caliper)
+    result = _pack(feats, coh, pairs, treated, method, ratio, replace, caliper, seed, notes)
     if isinstance(getattr(cohorts["OMR_ID"], "dtype", None), pd.CategoricalDtype):  # ids back in the caller's type
         like = cohorts["OMR_ID"]
         result = replace_ids(result, like)
-    if result.unmatched:
-        warnings.warn(f"{len(result.unmatched)} treated area(s) had no comparison area within caliper={caliper} "
-                      f"and were dropped: {list(result.unmatched)}.", EvalkitWarning, stacklevel=2)
+    for note in notes:
+        warnings.warn(note, EvalkitWarning, stacklevel=3)
     return result
+
+
+def _shortfall_notes(short: dict[str, list[int]], t_ids: np.ndarray, n_treated: int, n_controls: int, *,
+                     ratio: int, replace: bool, caliper: float | None) -> list[str]:
+    """One message per reason a treated area was dropped or got fewer than ``ratio`` comparison areas."""
+    def ids(rows):
+        return show_ids(sorted(t_ids[rows].tolist()), limit=len(rows))
+
+    notes = []
+    if short["pool_dropped"]:  # only without replacement: with it, every area can reuse the whole pool
+        rows = short["pool_dropped"]
+        notes.append(f"{len(rows)} treated area(s) were dropped because the comparison pool ran out: matching "
+                     f"with replace={replace} uses each comparison area once, {n_treated} treated areas x "
+                     f"ratio={ratio} need up to {n_treated * ratio}, and the pool holds {n_controls}. Dropped: "
+                     f"{ids(rows)}. Lower ratio, or pass replace=True to reuse comparison areas.")
+    if short["caliper_dropped"]:
+        rows = short["caliper_dropped"]
+        notes.append(f"{len(rows)} treated area(s) had no comparison area within caliper={caliper} and were "
+                     f"dropped: {ids(rows)}.")
+    if short["pool_short"]:
+        rows = short["pool_short"]
+        notes.append(f"{len(rows)} treated area(s) got fewer than ratio={ratio} comparison areas because the "
+                     f"comparison pool ran out (replace={replace}, {n_controls} comparison areas in the pool): "
+                     f"{ids(rows)}.")
+    if short["caliper_short"]:
+        rows = short["caliper_short"]
+        notes.append(f"{len(rows)} treated area(s) got fewer than ratio={ratio} comparison areas within "
+                     f"caliper={caliper}: {ids(rows)}.")
+    return notes

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
 from evalkit.domain._common import (_plain, check_frame, check_numeric_columns, check_year, frame_html, id_kind,
                                     require_columns, with_plain_ids)
 from evalkit.errors import ParameterError, ValidationError, check_choice
@@ -115,6 +117,8 @@ def decomposition_parts(counts: pd.DataFrame) -> pd.DataFrame:
     return c[PART_COLUMNS].reset_index(drop=True)
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class Decomposition:
     """Immutable result of :func:`decompose_change`: one tidy row per group (see :data:`PART_COLUMNS`).

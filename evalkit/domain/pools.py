@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.domain._common import (area_ids, check_numeric_columns, check_positive_int, check_same_ids, check_unique,
-                                    check_year_column, require_columns, restore_ids, sorted_ids, with_plain_ids)
+                                    check_year_column, require_columns, restore_ids, show_ids, sorted_ids,
+                                    with_plain_ids)
 from evalkit.domain.thresholds import LIST_TYPES
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.core.aliases import checked
@@ -133,7 +134,7 @@ def cohorts_from_history(history: pd.DataFrame, areas, *, categories="haard", la
     ids = sorted_ids(ids_in)
     unknown = sorted(set(hist["OMR_ID"]) - set(ids))
     if unknown:
-        raise ValidationError(f"history lists areas {unknown[:5]} that are not in areas; pass every area id.")
+        raise ValidationError(f"history lists areas {show_ids(unknown)} that are not in areas; pass every area id.")
     treating = hist[hist["category"].isin(cats)]
     if len(hist) and treating.empty:
         warnings.warn(f"no area of the history is ever in categories {sorted(cats)}; every area is never treated "

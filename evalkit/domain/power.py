@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
+from evalkit.results.result import immutable_value
 from evalkit.domain import _power_kernels as K
 from evalkit.domain._common import (check_bool, check_number, check_positive_int, check_probability, check_seed,
                                     frame_html)
@@ -109,6 +111,8 @@ def _table(effects, runs, alpha, reps) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("effect").reset_index(drop=True)
 
 
+@checked_init
+@immutable_value
 @dataclass(frozen=True)
 class PowerResult:
     """Immutable power result: ``table`` (effect, power, mc_se, rejections, reps, mean_estimate,

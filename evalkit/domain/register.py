@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from evalkit.core.checks import checked_init
 from evalkit.errors import ParameterError, closest
 from evalkit.core.aliases import checked
 
@@ -52,6 +53,7 @@ def needed_keys(config: RegisterConfig) -> list[str]:
     return [key for key in VARIABLES if key not in skip]
 
 
+@checked_init
 @dataclass(frozen=True)
 class RegisterSpec:
     """One separate register: its name (``bef``, ``ras``, ...), file globs and the variables it holds."""
@@ -85,6 +87,7 @@ def _str_tuple(value: object, where: str) -> tuple:
     return tuple(value)
 
 
+@checked_init
 @dataclass(frozen=True)
 class RegisterConfig:
     """Where the register variables are. Every field is a configuration key.

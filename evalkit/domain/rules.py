@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.core.checks import checked_init
 from evalkit.domain.thresholds import Criterion
 from evalkit.errors import ColumnError, ParameterError, check_choice
 
@@ -29,6 +30,7 @@ _K3_COLUMN = {"basic": "k3_unknown_basic", "excluded": "k3_unknown_excluded", "n
 _N_COLUMN = {"k1": "n_18_64", "k2": "n_18plus", "k4": "n_taxpayers_15_64", "nw": "residents"}
 
 
+@checked_init
 @dataclass(frozen=True)
 class ListRules:
     """The *open* rules of ``shared/domain.md`` as parameters, with their defaults.

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalkit.core.checks import check_year, checked_init
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core.aliases import checked
 
@@ -34,6 +35,7 @@ _COLUMNS = ["regime", "valid_lists", "list_type", "criterion_id", "indicator", "
             "threshold", "averaging", "rule_combination", "source"]
 
 
+@checked_init
 @dataclass(frozen=True)
 class Criterion:
     """One threshold: ``indicator comparison threshold`` (× the national reference if relative)."""
@@ -50,6 +52,7 @@ class Criterion:
     source: str
 
 
+@checked_init
 @dataclass(frozen=True)
 class ListSpec:
     """How one list of one regime is decided."""
@@ -63,6 +66,7 @@ class ListSpec:
     source: str
 
 
+@checked_init
 @dataclass(frozen=True)
 class Thresholds:
     """Criteria and list specifications of every regime, with the list years each regime covers."""
@@ -72,7 +76,8 @@ class Thresholds:
     valid_years: dict
 
     def regime_of(self, list_year: int) -> str:
-        """The regime whose ``valid_lists`` covers ``list_year``."""
+        """The regime whose ``valid_lists`` covers ``list_year`` (a whole number)."""
+        list_year = check_year("list_year", list_year)
         for regime, (first, last) in self.valid_years.items():
             if first <= list_year <= last:
                 return regime

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.data.schemas import INTERVENTIONS, validate_frame
-from evalkit.domain._common import (area_ids, check_frame, check_numeric_columns, check_same_ids, check_str,
-                                    check_year_column, require_columns, restore_ids, sorted_ids, warn_dropped)
+from evalkit.domain._common import (_plain, area_ids, check_frame, check_numeric_columns, check_same_ids, check_str,
+                                    check_year_column, require_columns, restore_ids, show_ids, sorted_ids, warn_dropped)
 from evalkit.domain.pools import check_cohorts
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core.aliases import checked
@@ -55,12 +55,13 @@ def treatment_cohorts(
     own = iv[iv["intervention"] == intervention]
     if own["OMR_ID"].duplicated().any():
         twice = own.loc[own["OMR_ID"].duplicated(), "OMR_ID"].iloc[0]
-        raise ParameterError(f"intervention {intervention!r} lists area {twice!r} twice; give one start per area.")
+        raise ParameterError(f"intervention {intervention!r} lists area {_plain(twice)!r} twice; give one start per "
+                             "area.")
     ids = sorted_ids(ids_in)
     outside = sorted(set(own["OMR_ID"]) - set(ids))
     if outside:
         warnings.warn(f"treatment_cohorts: intervention {intervention!r} lists {len(outside)} area(s) that are not in "
-                      f"areas, left out of the design: {outside[:5]}.", EvalkitWarning, stacklevel=2)
+                      f"areas, left out of the design: {show_ids(outside)}.", EvalkitWarning, stacklevel=2)
     start = pd.Series(own["start_year"].to_numpy(dtype="int64"), index=own["OMR_ID"].to_numpy())
     other = set(iv.loc[iv["intervention"] != intervention, "OMR_ID"])
     cohort = pd.Series(ids).map(start).fillna(0).astype("int64").to_numpy()
@@ -96,7 +97,7 @@ def attach_cohort(panel: pd.DataFrame, cohorts: pd.DataFrame, *, area: str = "OM
     if unknown.any():
         areas_out = sorted(pd.unique(ids[unknown]).tolist())
         warn_dropped(int(unknown.sum()), len(panel), "attach_cohort",
-                     f"of {len(areas_out)} area(s) not in cohorts (e.g. {areas_out[:5]})")
+                     f"of {len(areas_out)} area(s) not in cohorts (e.g. {show_ids(areas_out)})")
     keep = np.zeros(len(panel), bool)
     keep[np.flatnonzero(~no_area)] = ids.isin(start.index).to_numpy()
     out = panel.loc[keep].reset_index(drop=True)
