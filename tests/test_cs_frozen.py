@@ -5,6 +5,11 @@ four aggregations, computed by the code of commit bdadcdd (session 2) before the
 speed-ups. Every later change must reproduce them to 1e-10: the speed-ups reorder floating-point
 sums but do not change any formula. Regenerate only for a deliberate change of the numbers:
 ``python -m tests.test_cs_frozen``.
+
+Deliberate change (session 5, issue 12): the multiplier bootstrap now gives the draws to the
+clusters in the order of their content, not of their labels (a seeded bootstrap no longer changes
+with the id type); only the bootstrap standard errors of ``unbalanced_dr_cov_boot`` were
+regenerated (estimates unchanged to 0, SEs moved by the Monte Carlo noise of 199 draws).
 """
 from __future__ import annotations
 

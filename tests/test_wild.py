@@ -74,6 +74,27 @@ def test_person_and_year_fe_equal_dummy_regression_enumerated(restricted, null):
     assert res.p_value == pytest.approx(p, abs=1e-12)
 
 
+def _rank(y, X, cl, codes, j, boot=None):
+    """Which draw each (sub)cluster takes: the order of their content, not of their labels
+    (``wild._draw_rank``; tested on its own in test_draws_follow_content_not_labels)."""
+    design = wild.build(y, X, wild.dense_codes(cl), list(codes), None if boot is None else wild.dense_codes(boot))
+    return wild._draw_rank(design, j)
+
+
+def test_draws_follow_content_not_labels():
+    """A seeded bootstrap gives the same p-value and interval for relabelled or reordered clusters."""
+    y, X, cl, person, year = _panel(seed=2, G=9)
+    Xc = np.column_stack([X, np.ones(len(y))])
+    base = wild_cluster_bootstrap(y, Xc, cl, coef_index=0, weights="webb", draws=999, seed=4)
+    perm = np.random.default_rng(0).permutation(len(y))
+    for labels, order in [(np.array([f"area {c}" for c in cl]), slice(None)), (100 - 7 * cl, slice(None)),
+                          (cl, perm)]:
+        other = wild_cluster_bootstrap(y[order], Xc[order], labels[order], coef_index=0, weights="webb",
+                                       draws=999, seed=4)
+        assert (other.p_value, other.ci_low, other.ci_high) == pytest.approx(
+            (base.p_value, base.ci_low, base.ci_high), rel=1e-9)
+
+
 @pytest.mark.parametrize("restricted", [True, False])
 @pytest.mark.parametrize("fe", ["person_year", "year"])
 def test_subcluster_bootstrap_equals_dummy_regression_enumerated(restricted, fe):
@@ -91,6 +112,7 @@ def test_subcluster_bootstrap_equals_dummy_regression_enumerated(restricted, fe)
     res = wild_cluster_bootstrap(y, X, cl, coef_index=0, restricted=restricted, draws=B, null=0.2, seed=3,
                                  fe_codes=codes, bootcluster=boot, ci=False)
     V = wild._enumerate(H) if H == 12 else np.column_stack(list(wild._weight_chunks("rademacher", H, B, 3)))
+    V = V[_rank(y, X, cl, codes, 0, boot)]  # subclusters take the draws in the order of their content
     t0, p = _brute_p(y, Z, cl, 0, 0.2, V, restricted, K, boot=boot)
     assert res.enumerated == (H == 12) and res.B == V.shape[1] and res.n_clusters == 4 and res.n_boot_clusters == H
     assert res.statistic == pytest.approx(t0, rel=1e-10)
@@ -119,7 +141,7 @@ def test_other_designs_and_weights_equal_brute_force(fe, weights):
         Xf, codes = X, [person, cl.astype(np.int64), year]
         Z, K = np.column_stack([X, _dummies(person, False), _dummies(year, True)]), 2 + 5
     B, seed = 199, 11
-    V = np.column_stack(list(wild._weight_chunks(weights, 7, B, seed)))
+    V = np.column_stack(list(wild._weight_chunks(weights, 7, B, seed)))[_rank(y, Xf, cl, codes or [], 0)]
     res = wild_cluster_bootstrap(y, Xf, cl, coef_index=0, weights=weights, draws=B, seed=seed, ci=False,
                                  fe_codes=codes)
     t0, p = _brute_p(y, Z, cl, 0, 0.0, V, True, K)

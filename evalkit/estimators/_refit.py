@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evalkit.core.clusters import content_order
 from evalkit.errors import ParameterError, ValidationError
 
 REFITTABLE = ("did2x2", "twfe", "event_study", "sun_abraham", "did_imputation", "cs_att_gt", "cs_aggregate_simple",
@@ -92,6 +93,16 @@ def assignment(result, data: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray,
             return full.assign(**{col: ((mapped > 0) & (t >= mapped)).astype(int)})
         return full.assign(**{col: mapped})
     return level, labels, cohort.to_numpy(), apply
+
+
+def cluster_order(result, data: pd.DataFrame, level: str, labels: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
+    """The assignment clusters (``labels``, from :func:`assignment`) in the canonical order of their
+    content: cohort, rows, and the smallest, largest and summed outcome
+    (:func:`evalkit.core.clusters.content_order`), for draws that ignore labels and row order."""
+    y = data[result.outcome] if result.outcome in data.columns else pd.Series(0.0, index=data.index)
+    stats_ = pd.to_numeric(y, errors="coerce").astype(float).groupby(data[level], sort=True, observed=True) \
+        .agg(["count", "min", "max", "sum"]).reindex(labels)
+    return content_order(np.column_stack([np.asarray(cohorts, float), stats_.to_numpy(float)]))
 
 
 def _cohort_from_indicator(data, col, level, time):

@@ -14,6 +14,7 @@ import pandas as pd
 
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
 from evalkit.core import checks as v
+from evalkit.core.clusters import content_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
         g = _cohort_from_treatment(df, treatment, unit, time, times).reindex(wide.index)
     else:
         g = _cohort_from_column(df, cohort, unit, times).reindex(wide.index)
+    # units in the order of their content (cohort, then outcome path), not of their labels: the placebo
+    # and bootstrap draws then do not depend on the id type or the row order (issue 12)
+    order = content_order(np.column_stack([g.to_numpy(float), wide.to_numpy(float)]))
+    wide, g = wide.iloc[order], g.iloc[order]
     x = np.stack([df.pivot(index=unit, columns=time, values=c).reindex(index=wide.index, columns=times).to_numpy(float)
                   for c in covariates], axis=2) if covariates else np.zeros((*wide.shape, 0))
     scale = _power_of_two_scale(x)
@@ -71,14 +76,17 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
 
 
 def _power_of_two_scale(x: np.ndarray) -> np.ndarray:
-    """Per covariate, the power of two nearest its root mean square.
+    """Per covariate, the power of two nearest its standard deviation.
 
     R synthdid fits beta by gradient steps of size 1/t, which diverge for a covariate in large
     units (income in kroner) and stall for one in tiny units. Dividing by a power of two brings
     every covariate to a unit scale; it is exact in floating point, so covariates already on a
-    unit scale (factor 1) give R's numbers unchanged, and beta is reported in data units."""
-    rms = np.sqrt(np.mean(x.reshape(-1, x.shape[2]) ** 2, axis=0)) if x.size else np.ones(x.shape[2])
-    return np.exp2(np.round(np.log2(np.where(rms > 0, rms, 1.0))))
+    unit scale (factor 1) give R's numbers unchanged, and beta is reported in data units.
+    The spread, not the root mean square, sets the scale: only the variation of a covariate
+    enters beta (a constant is absorbed by the weighted DiD), and a covariate with an offset
+    (x + 3e5) was divided by 2^18, so that beta had to reach 3e5 by steps of 1/t and stalled."""
+    sd = np.std(x.reshape(-1, x.shape[2]), axis=0) if x.size else np.ones(x.shape[2])
+    return np.exp2(np.round(np.log2(np.where(sd > 0, sd, 1.0))))
 
 
 def _check_time(df: pd.DataFrame, time: str) -> None:

@@ -148,12 +148,19 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: ob
 def _predictor_rows(df, unit, time, outcome, units, times, pre, spec, pre_periods):
     names, rows = [], []
     for col, periods in spec.items():
-        sub = df[df[time].isin(periods)]
-        means = sub.groupby(unit, sort=False)[col].mean().reindex(list(units))
+        # each unit's values summed in time order, whatever the row order: shuffled rows gave means
+        # that differed in the last bit, and the V search turned that into different estimates
+        sub = df[df[time].isin(periods)].sort_values(time, kind="stable")
+        means = sub.groupby(unit, sort=False, observed=True)[col].mean().reindex(list(units))
         if means.isna().any():
             bad = means.index[means.isna()].tolist()[:5]
             raise ValidationError(f"predictors: {col!r} is missing in every chosen period for unit(s) {bad}.")
         window = f"{min(periods)}-{max(periods)}" if len(periods) > 1 else f"{periods[0]}"
+        values = means.to_numpy(float)
+        if np.ptp(values) <= 1e-12 * float(np.abs(values).max()):  # V scales by the sd (relative: unit-free)
+            raise ValidationError(f"predictors: {col!r} takes the same value {values[0]:g} for every unit over "
+                                  f"{window}; a constant predictor cannot tell donors apart (its scale, and so "
+                                  "V, is undefined). Drop it.")
         names.append(f"{col}[{window}]")
         rows.append(means.to_numpy(float))
     lags = _pre_periods(pre_periods, times, pre, bool(spec))

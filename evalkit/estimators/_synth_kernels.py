@@ -101,11 +101,22 @@ def initial_simplex(start: np.ndarray) -> np.ndarray:
     return np.vstack([start, start + step * np.eye(start.size)])
 
 
+def _pow2_scale(z1: np.ndarray, z0: np.ndarray) -> float:
+    """The power of two nearest the standard deviation of the pre-period outcomes (1 if constant)."""
+    sd = float(np.std(np.concatenate([np.ravel(z1), np.ravel(z0)])))
+    return float(2.0 ** np.round(np.log2(sd))) if sd > 0 and np.isfinite(sd) else 1.0
+
+
 def optimize_v(x1s: np.ndarray, x0s: np.ndarray, z1: np.ndarray, z0: np.ndarray) -> np.ndarray:
     """Diagonal V (sum 1) minimising the pre-period MSPE; Nelder-Mead from fixed starts."""
     k = x1s.size
     if k == 1:
         return np.ones(1)
+    # The loss in units of the outcome's spread, scaled by a power of two (exact): Nelder-Mead's
+    # fatol is absolute, so an outcome in millions of kroner (times 1e-6) met it at the start and
+    # V, the weights and the estimate depended on the outcome's units.
+    scale = _pow2_scale(z1, z0)
+    z1, z0 = z1 / scale, z0 / scale
 
     def loss(theta: np.ndarray) -> float:
         w = simplex_weights(x1s, x0s, _normalise(theta))
@@ -144,16 +155,20 @@ def rmspe_ratio(gaps: np.ndarray, pre: np.ndarray) -> np.ndarray:
     return ratio if np.ndim(gaps) == 2 else ratio[:1]
 
 
-def placebo_sets(n_donors: int, k: int, max_sets: int, seed: int | None) -> np.ndarray:
+def placebo_sets(n_donors: int, k: int, max_sets: int, seed: int | None,
+                 order: np.ndarray | None = None) -> np.ndarray:
     """Index sets (S, k) of donors whose placebo gaps are averaged to mimic k treated units.
 
     All ``C(n_donors, k)`` sets when there are at most ``max_sets``; otherwise
-    ``max_sets`` sets drawn uniformly (without replacement within a set) with ``seed``.
+    ``max_sets`` sets drawn uniformly (without replacement within a set) with ``seed``, over the
+    positions of ``order`` (the donors in the order of their content,
+    :func:`evalkit.core.clusters.content_order`), so the drawn sets do not depend on the labels.
     """
     if math.comb(n_donors, k) <= max_sets:
         return np.array(list(itertools.combinations(range(n_donors), k)), dtype=int).reshape(-1, k)
     rng = np.random.default_rng(seed)
-    return np.array([np.sort(rng.choice(n_donors, size=k, replace=False)) for _ in range(max_sets)], dtype=int)
+    pos = np.arange(n_donors) if order is None else np.asarray(order)
+    return np.array([np.sort(pos[rng.choice(n_donors, size=k, replace=False)]) for _ in range(max_sets)], dtype=int)
 
 
 def placebo_pvalues(gap: np.ndarray, placebo_gaps: np.ndarray, sets: np.ndarray,

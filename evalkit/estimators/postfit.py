@@ -278,7 +278,8 @@ def _linear_refit(result, data, apply, terms):
 def _randomization(result, data, terms, *, draws, seed, statistic, progress):
     if statistic not in ("t", "estimate"):
         raise ParameterError(f"statistic={statistic!r}; choose 't' (studentised) or 'estimate'.")
-    level, _, cohorts, apply = _refit.assignment(result, data)
+    level, labels, cohorts, apply = _refit.assignment(result, data)
+    order = _refit.cluster_order(result, data, level, labels, cohorts)
 
     def stat(res):
         """The statistic per term; NaN for a term the re-estimate has no row for (att_gt drops a cell
@@ -303,7 +304,7 @@ def _randomization(result, data, terms, *, draws, seed, statistic, progress):
         beta, observed = again.table.set_index("term").loc[terms, "estimate"].to_numpy(float), stat(again)
     check_same_fit(result, beta, terms)
     ri = randomization_test(refit, cohorts, observed, terms, draws=draws, seed=seed, statistic=statistic,
-                            progress=progress)
+                            progress=progress, order=order)
     table = result.tidy()
     for term, p in zip(terms, ri.p_value):
         table.loc[table["term"] == term, ["p_value", "conf_low", "conf_high"]] = [p, np.nan, np.nan]

@@ -29,6 +29,7 @@ from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_dista
                                                rmspe_ratio)
 from evalkit.core import checks
 from evalkit.core.checks import check_alpha
+from evalkit.core.clusters import content_order
 from evalkit.progress import bar
 from evalkit.results import InferenceInfo, Result
 from evalkit.core.aliases import checked
@@ -82,8 +83,8 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
     ----------
     data : balanced long panel, one row per unit and period (not modified).
     outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
-    cohort : column with each unit's first treated period (0 or missing: never treated), as in
-        :func:`evalkit.estimators.sdid`; the treated units are those with a cohort, and they
+    cohort : column with each unit's first treated period (0 or missing: never treated; the other
+        estimators, :func:`evalkit.estimators.sdid` included, take 0 only); the treated units are those with a cohort, and they
         must share one adoption period (use ``sdid(cohort=...)`` for staggered adoption).
     treatment : alternatively, a 0/1 column that switches on once, in the same period for
         every treated unit. Give ``cohort`` or ``treatment``.
@@ -120,7 +121,8 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
     p_att, p_t, n_sets, placebo_diag = np.nan, np.full((~panel.pre).sum(), np.nan), None, {}
     if placebo:
         pgaps = _placebo_gaps(panel, v, progress)
-        sets = placebo_sets(len(panel.donors), len(panel.treated), max_placebo_sets, seed)
+        sets = placebo_sets(len(panel.donors), len(panel.treated), max_placebo_sets, seed,
+                            order=content_order(panel.y[:, list(panel.donors)].T))
         p_att, p_t, _ = placebo_pvalues(gap, pgaps, sets, panel.pre)
         n_sets = len(sets)
         placebo_diag = _placebo_diag(panel, pgaps)

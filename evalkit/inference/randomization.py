@@ -44,9 +44,17 @@ class RandomizationResult:
     seed: int | None
 
 
-def permuted_cohorts(cohorts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random re-assignment of the clusters' cohorts (a permutation of the array)."""
-    return cohorts[rng.permutation(cohorts.size)]
+def permuted_cohorts(cohorts: np.ndarray, rng: np.random.Generator, order: np.ndarray | None = None) -> np.ndarray:
+    """A random re-assignment of the clusters' cohorts (a permutation of the array).
+
+    ``order``: the clusters in a canonical order (:func:`evalkit.core.clusters.content_order` of
+    their data); the permutation is drawn over those positions, so a seeded test does not depend
+    on the clusters' labels or the row order."""
+    if order is None:
+        return cohorts[rng.permutation(cohorts.size)]
+    out = np.empty_like(cohorts)
+    out[order] = cohorts[order][rng.permutation(cohorts.size)]
+    return out
 
 
 def p_values(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -86,7 +94,7 @@ def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray],
 
 def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.ndarray, observed: np.ndarray,
                        terms: list[str], *, draws: int, seed: int | None, statistic: str,
-                       progress: bool = False) -> RandomizationResult:
+                       progress: bool = False, order: np.ndarray | None = None) -> RandomizationResult:
     """Null distribution of ``refit(permuted cohorts)`` (one statistic per term) and p-values.
 
     ``refit`` returns the statistics for a cohort assignment, or raises
@@ -98,7 +106,7 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
     ok = np.ones(draws, dtype=bool)
     for b in prog.bar(range(draws), total=draws, description="randomization inference", enabled=progress):
         try:
-            null[b] = refit(permuted_cohorts(cohorts, rng))
+            null[b] = refit(permuted_cohorts(cohorts, rng, order))
         except EvalkitError:
             ok[b] = False
     if not ok.any():

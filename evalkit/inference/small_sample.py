@@ -40,8 +40,35 @@ import pandas as pd
 
 from evalkit.core import checks, linalg
 from evalkit.errors import ParameterError, ValidationError, check_choice
+from evalkit.core.aliases import checked
 
 _EIG_ONE = 1e-10
+
+
+def _centre_on_intercept(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X M, M)``: with a constant column (the intercept), the other columns less their means.
+
+    A reparametrisation (``b = M b_c``, ``V = M V_c M'``) that changes neither the hat matrix nor
+    any coefficient but the intercept's; it keeps a regressor with a large offset (an income in
+    kroner, mean 3e5) from being nearly collinear with the intercept, which lost 11 digits in X'X
+    and made the rank checks call X singular (issue 12). ``M`` is None without a constant column.
+    """
+    if x.shape[0] == 0:
+        return x, None
+    const = np.flatnonzero(np.all(x == x[0], axis=0) & (x[0] != 0))
+    if const.size == 0:
+        return x, None
+    k = int(const[0])
+    shift = x.mean(axis=0) / x[0, k]  # column j less shift_j times the constant column
+    shift[k] = 0.0
+    m = np.eye(x.shape[1])
+    m[k] -= shift
+    return x - np.outer(x[:, k], shift), m
+
+
+def _back(v: np.ndarray, m: np.ndarray | None) -> np.ndarray:
+    """A covariance of the centred coefficients (:func:`_centre_on_intercept`) in the caller's ones."""
+    return v if m is None else m @ v @ m.T
 
 
 def _prep(X, resid, clusters, weights):
@@ -50,6 +77,7 @@ def _prep(X, resid, clusters, weights):
     n = x.shape[0]
     if x.ndim != 2:
         raise ParameterError("X must be a finite 1-d or 2-d array.")
+    x, m = _centre_on_intercept(x)
     u = None if resid is None else checks.as_finite_array("resid", resid)
     if u is not None and u.shape != (n,):
         raise ParameterError(f"resid must be {n} finite numbers.")
@@ -71,7 +99,7 @@ def _prep(X, resid, clusters, weights):
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     groups = np.split(order, bounds)
-    return x, u, groups, linalg.inv(xtx)
+    return x, u, groups, linalg.inv(xtx), m
 
 
 def _inv_sqrt_apply(xg: np.ndarray, A: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -86,28 +114,31 @@ def _inv_sqrt_apply(xg: np.ndarray, A: np.ndarray, z: np.ndarray) -> np.ndarray:
     return z + qu @ (f[:, None] * proj if proj.ndim == 2 else f * proj)
 
 
+@checked
 def cr2_vcov(X, resid, clusters, *, weights=None) -> np.ndarray:
     """Bell-McCaffrey CR2 covariance (k x k) of the OLS/WLS coefficients (see module docstring)."""
-    x, u, groups, A = _prep(X, resid, clusters, weights)
+    x, u, groups, A, m = _prep(X, resid, clusters, weights)
     if u is None:
         raise ParameterError("resid is required.")
     meat = np.zeros((x.shape[1], x.shape[1]))
     for idx in groups:
         s = x[idx].T @ _inv_sqrt_apply(x[idx], A, u[idx])
         meat += np.outer(s, s)
-    return A @ meat @ A
+    return _back(A @ meat @ A, m)
 
 
+@checked
 def cr2_dof(X, clusters, contrast, *, weights=None) -> float:
     """Bell-McCaffrey (Imbens-Kolesar K_BM) degrees of freedom for the contrast c'b.
 
     ``contrast``: length-k vector c (e.g. a unit vector for one coefficient).
     Use with :func:`cr2_vcov`: t = c'b / sqrt(c'Vc) against t(dof).
     """
-    x, _, groups, A = _prep(X, None, clusters, weights)
+    x, _, groups, A, m = _prep(X, None, clusters, weights)
     c = np.asarray(contrast, dtype=float)
     if c.shape != (x.shape[1],) or not np.all(np.isfinite(c)) or not np.any(c):
         raise ParameterError(f"contrast must be a non-zero vector of length {x.shape[1]}.")
+    c = c if m is None else m.T @ c  # c'b = (M'c)'b_c
     ac = A @ c
     zz = np.empty(len(groups))
     xz = np.empty((len(groups), x.shape[1]))
@@ -119,10 +150,11 @@ def cr2_dof(X, clusters, contrast, *, weights=None) -> float:
     return float(np.trace(gtg) ** 2 / np.sum(gtg * gtg))
 
 
+@checked
 def cr3_vcov(X, resid, clusters, *, weights=None, convention: str = "mnw") -> np.ndarray:
     """Leave-one-cluster-out jackknife covariance CR3/CV3 (see module docstring)."""
     check_choice("convention", convention, ["mnw", "bm"])
-    x, u, groups, A = _prep(X, resid, clusters, weights)
+    x, u, groups, A, m = _prep(X, resid, clusters, weights)
     if u is None:
         raise ParameterError("resid is required.")
     xtx = x.T @ x
@@ -137,4 +169,4 @@ def cr3_vcov(X, resid, clusters, *, weights=None, convention: str = "mnw") -> np
         delta = linalg.solve(rest, xg.T @ u[idx])
         acc += np.outer(delta, delta)
     G = len(groups)
-    return acc * ((G - 1) / G if convention == "mnw" else 1.0)
+    return _back(acc * ((G - 1) / G if convention == "mnw" else 1.0), m)

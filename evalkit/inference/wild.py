@@ -49,6 +49,7 @@ import scipy.sparse as sp
 
 from evalkit.core import checks, linalg
 from evalkit.core.aliases import renamed
+from evalkit.core.clusters import content_rank
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference._wild_design import BootLevel, ClusterDesign, build, dense_codes, summarise
 
@@ -258,7 +259,11 @@ def _wcu_critical(tstar: np.ndarray, alpha: float) -> float:
 
 
 def _bound(pfun, est: float, se: float, alpha: float, direction: int) -> float:
-    """Point where p(b0) falls to alpha moving from ``est`` in ``direction`` (bisection)."""
+    """Point where p(b0) falls to alpha moving from ``est`` in ``direction`` (bisection).
+
+    The bisection stops at a width relative to the estimate and its SE (``se > 0``), not at an
+    absolute width: ``max(1, ...)`` stopped at 1e-12 in outcome units, i.e. 1e-6 of the interval
+    for an outcome in millions of kroner (times 1e-6), so the bounds depended on the outcome's units."""
     inside, step = est, se
     for _ in range(60):
         outside = est + direction * step
@@ -269,7 +274,7 @@ def _bound(pfun, est: float, se: float, alpha: float, direction: int) -> float:
         return direction * np.inf
     for _ in range(100):
         mid = 0.5 * (inside + outside)
-        if mid in (inside, outside) or abs(outside - inside) <= 1e-12 * max(1.0, abs(est), se):
+        if mid in (inside, outside) or abs(outside - inside) <= 1e-12 * max(abs(est), se):
             break
         if pfun(mid) > alpha:
             inside = mid
@@ -315,6 +320,14 @@ def bootstrap(design: ClusterDesign, *, coef_index: int, restricted: bool = True
     return _test(design, j, restricted, weights, draws, seed, float(null), alpha, ci)
 
 
+def _draw_rank(d: ClusterDesign, j: int) -> np.ndarray:
+    """Which weight draw each bootstrap cluster gets: clusters in the order of their content
+    (:func:`evalkit.core.clusters.content_rank`: x_j'x_j, x_j'y, then every cross product), not of
+    their labels, so a seeded bootstrap does not change with the id type or the row order."""
+    xz = d.xz if d.boot is None else d.boot.xz
+    return content_rank(np.column_stack([xz[:, j, 1 + j], xz[:, j, 0], xz.reshape(xz.shape[0], -1)]))
+
+
 def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) -> WildResult:
     xtx, xty = d.xz[:, :, 1:].sum(axis=0), d.xz[:, :, 0].sum(axis=0)
     A, beta = _ols(xtx, xty)
@@ -334,7 +347,9 @@ def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) ->
         pb = _Parts(d=np.zeros_like(pa.d), S=np.zeros_like(pa.S), E=None if pa.E is None else np.zeros_like(pa.E))
     H = d.n_boot
     enumerated = weights == "rademacher" and H < 63 and 2 ** H <= B
-    draws = _summarise(pa, pb, W, FM, _weight_chunks(weights, H, B, seed), d.scale, _aggregator(d))
+    rank = _draw_rank(d, j)
+    chunks = (V[rank] for V in _weight_chunks(weights, H, B, seed))
+    draws = _summarise(pa, pb, W, FM, chunks, d.scale, _aggregator(d))
     if restricted:
         p = _pvalue(draws, stat, null)
         pfun = lambda b0: _pvalue(draws, (est - b0) / se, b0)  # noqa: E731

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evalkit.core.clusters import cluster_sums
+from evalkit.core.clusters import cluster_sums, content_rank
 
 _IQR_Z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 _TINY = np.sqrt(np.finfo(float).eps) * 10
@@ -35,9 +35,15 @@ class BootOut:
     corr: np.ndarray        # correlation of the bootstrap draws between columns (NaN for degenerate ones)
 
 
-def analytic_se(sums: np.ndarray, n: int) -> np.ndarray:
+def analytic_se(sums: np.ndarray, n: int, scale: float = 1.0) -> np.ndarray:
+    """Analytic SEs; NaN where the SE is zero up to rounding, ``se <= _TINY * scale``.
+
+    ``scale`` is the outcome's standard deviation (``meta["outcome_scale"]``): R's absolute
+    cut-off ``sqrt(eps) * 10`` declared every SE of an outcome in millions of kroner
+    (times 1e-6) degenerate; relative to the outcome, the cut-off does not depend on its units.
+    """
     se = np.sqrt(np.sum(sums**2, axis=0)) / n
-    return np.where(se <= _TINY, np.nan, se)
+    return np.where(se <= _TINY * scale, np.nan, se)
 
 
 def analytic_vcov(sums: np.ndarray, n: int) -> np.ndarray:
@@ -63,15 +69,20 @@ def _progress(total: int, enabled: bool):
 
 
 def multiplier(sums: np.ndarray, n: int, *, draws: int, kind: str, seed: int | None, alpha: float,
-               band_cols: np.ndarray | None = None, progress: bool = False) -> BootOut:
-    """Multiplier bootstrap on cluster sums ``sums`` (G x k)."""
+               band_cols: np.ndarray | None = None, progress: bool = False, scale: float = 1.0) -> BootOut:
+    """Multiplier bootstrap on cluster sums ``sums`` (G x k).
+
+    ``scale``: the outcome's standard deviation; a column is degenerate when its draws are
+    zero relative to it (as :func:`analytic_se`; an absolute cut-off depended on the outcome's units).
+    """
     rng = np.random.default_rng(seed)
     n_clusters, k = sums.shape
+    rank = content_rank(sums)  # cluster g takes multiplier column rank[g]: labels and row order do not matter
     bres = np.empty((draws, k))
     bar = _progress(draws, progress)
     for start in range(0, draws, CHUNK):
         stop = min(start + CHUNK, draws)
-        v = _multipliers(rng, (stop - start, n_clusters), kind)
+        v = _multipliers(rng, (stop - start, n_clusters), kind)[:, rank]
         bres[start:stop] = v @ sums / np.sqrt(n_clusters)
         if bar is not None:
             bar.update(stop - start)
@@ -84,7 +95,7 @@ def multiplier(sums: np.ndarray, n: int, *, draws: int, kind: str, seed: int | N
     q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
     q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
     sigma = (q75 - q25) / _IQR_Z
-    ok = np.isfinite(bres).all(axis=0) & (np.sum(bres**2, axis=0) > _TINY) & (sigma > 0)
+    ok = np.isfinite(bres).all(axis=0) & (np.sum(bres**2, axis=0) > _TINY * scale**2) & (sigma > 0)
     se = np.where(ok, sigma * np.sqrt(n_clusters) / n, np.nan)
     use = ok if band_cols is None else ok & band_cols
     if use.any():

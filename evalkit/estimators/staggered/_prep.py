@@ -116,7 +116,9 @@ def _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, p
         diag["n_dropped_no_never_treated"] = int((~keep).sum())
         df = df.loc[keep].reset_index(drop=True)
     if df.empty or (df[cohort] > 0).sum() == 0:
-        raise ValidationError("No treated units left to estimate an ATT(g,t).")
+        why = (f" With anticipation={anticipation}, a cohort needs a period before its first treated period "
+               f"minus {anticipation}." if anticipation else "")
+        raise ValidationError("No treated units left to estimate an ATT(g,t)." + why)
     return df
 
 
@@ -124,10 +126,30 @@ def _count(df, mask, unit, panel):
     return int(df.loc[mask, unit].nunique()) if (panel and unit is not None) else int(mask.sum())
 
 
+def covariate_mean(values) -> float:
+    """The mean every covariate is centred on (:func:`_layout` and the fast path use this one function,
+    so both lay out bit-identical designs)."""
+    return float(np.mean(np.asarray(values, dtype=float))) if len(values) else 0.0
+
+
+def _centred(df, covariates) -> list[np.ndarray]:
+    """The covariates less their means. Every kernel has an intercept, so a shift of a covariate
+    changes no estimate; centring keeps a covariate such as an income in kroner (mean 3e5, spread
+    1) from being nearly collinear with the intercept: uncentred, x'x lost 11 digits and the rank
+    checks refused the covariate as "collinear with the intercept" (issue 12)."""
+    out = []
+    for c in covariates:
+        a = df[c].to_numpy(float)
+        out.append(a - covariate_mean(a))
+    return out
+
+
 def _check_covariates(df, covariates):
+    """Near-collinearity of the intercept and the covariates, judged on centred covariates
+    (:func:`_centred`): a constant added to a covariate cannot make it collinear."""
     if not covariates:
         return
-    x = np.column_stack([np.ones(len(df)), df[covariates].to_numpy(float)])
+    x = np.column_stack([np.ones(len(df)), *_centred(df, covariates)])
     scale = np.sqrt(np.maximum((x**2).mean(axis=0), 1e-300))
     xs = x / scale
     sv = np.linalg.svd(xs.T @ xs / len(df), compute_uv=False)
@@ -153,7 +175,7 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
     times, t_idx = np.unique(df[time].to_numpy(), return_inverse=True)
     n_times = times.size
     w_row = df[weights].to_numpy(float) if weights is not None else np.ones(len(df))
-    x_row = np.column_stack([np.ones(len(df))] + [df[c].to_numpy(float) for c in covariates])
+    x_row = np.column_stack([np.ones(len(df)), *_centred(df, covariates)])
     y_row = df[outcome].to_numpy(float)
     g_row = df[cohort].to_numpy(float)
     if panel:

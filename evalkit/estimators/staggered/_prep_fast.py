@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.core.checks import MAX_ABS
-from evalkit.estimators.staggered._prep import Design, block_order
+from evalkit.estimators.staggered._prep import Design, block_order, covariate_mean
 
 _INT, _NUM = "iu", "iuf"
 CHUNK = 1 << 20
@@ -106,11 +106,15 @@ def _unique_keys(u_idx, t_idx, n_times) -> bool:
 
 
 def _sorted_design(covs, order) -> np.ndarray:
-    """Intercept and covariates in the sorted row order: n x k, column-major (no row-length temporaries)."""
+    """Intercept and covariates in the sorted row order: n x k, column-major (no row-length temporaries).
+
+    The covariates are centred on their means as in the general path (``_prep._centred``: an
+    income in kroner is otherwise nearly collinear with the intercept)."""
     xt = np.empty((1 + len(covs), order.size))
     xt[0] = 1.0
     for j, c in enumerate(covs, start=1):
         np.take(np.asarray(c, dtype=float), order, out=xt[j])
+        xt[j] -= covariate_mean(c)
     return xt.T
 
 
@@ -147,7 +151,7 @@ def _columns(data, outcome, unit, time, cohort, covariates, cluster, weights, pa
 
 
 def _collinear(x: np.ndarray) -> bool:
-    """_prep._check_covariates' test (scaled x'x / n, smallest singular value <= 1e-10 x largest)."""
+    """_prep._check_covariates' test (scaled x'x / n of the centred design, smallest singular value <= 1e-10 x largest)."""
     if x.shape[1] == 1:
         return False
     xtx = x.T @ x / x.shape[0]

@@ -30,7 +30,7 @@ ESTIMAND = "ATT(g,t): average effect in period t on the units first treated in p
 UNIT_COLUMNS = (".cohort", ".weight", ".cluster")
 
 
-@renamed(n_boot="draws")
+@renamed(n_boot="draws", B="draws")
 def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, cohort: str, covariates=None,
            control_group: str = "never", method: str = "dr", cluster: str | None = None,
            weights: str | None = None, anticipation: int = 0, base_period: str = "varying", panel: bool = True,
@@ -112,23 +112,24 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     n = design.unit_ids.size
     sums = boot.cluster_sums(grid.inf, design.unit_cluster)
     analytic = vcov = boot.analytic_vcov(sums, n)
-    se = boot.analytic_se(sums, n)
+    scale = _outcome_scale(design)
+    se = boot.analytic_se(sums, n, scale)
     bout = None
     if bootstrap:
         bout = boot.multiplier(sums, n, draws=draws, kind=boot_weights, seed=seed, alpha=alpha,
-                               band_cols=~ref, progress=progress)
+                               band_cols=~ref, progress=progress, scale=scale)
         se, vcov = bout.se, boot.bootstrap_vcov(bout, analytic)
     table = _table(terms, grid.att, se, alpha, bout, ref)
     table["group"], table["time"], table["event_time"] = group, time_, time_ - group
     table["n_treated"], table["n_control"] = grid.n_treated, grid.n_control
     # R did's pre-test W uses the analytic covariance, with or without the bootstrap
-    diag.update(_diagnostics(design, grid, terms, group, time_, analytic, boot.analytic_se(sums, n), anticipation))
+    diag.update(_diagnostics(design, grid, terms, group, time_, analytic, boot.analytic_se(sums, n, scale), anticipation))
     meta = {"kind": "att_gt", "unit": unit, "time": time, "cohort": cohort, "covariates": covariates,
             "control_group": control_group, "method": method, "cluster": cluster, "weights": weights,
             "anticipation": anticipation, "base_period": base_period, "panel": bool(panel),
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
-            "draws": draws, "group_shares": _shares(design)}
+            "draws": draws, "group_shares": _shares(design), "outcome_scale": scale}
     # the influence frame is built here and referenced nowhere else: Result's defensive deep copy
     # (n x cells) is skipped
     return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
@@ -138,7 +139,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
                   influence=_influence(design, grid, terms, unit), _own_influence=True)
 
 
-@renamed(n_boot="draws")
+@renamed(n_boot="draws", B="draws")
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
               max_e: float = math.inf, alpha: float | None = None, bootstrap: bool | None = None,
               draws: int = 999, seed: int | None = None) -> Result:
@@ -165,7 +166,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     if seed is None and bootstrap:  # the same draws as the result's, so two identical calls agree
         seed = result.inference.seed
     if balance_e is not None:
-        balance_e = v.check_int("balance_e", balance_e)
+        balance_e = v.check_int("balance_e", balance_e, minimum=0)  # event times 0..balance_e kept (R did)
     min_e, max_e = v.check_whole_or_inf("min_e", min_e), v.check_whole_or_inf("max_e", max_e)
     min_e, max_e = (-math.inf if math.isnan(min_e) else min_e), (math.inf if math.isnan(max_e) else max_e)
     if min_e > max_e:
@@ -183,13 +184,14 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     codes = None if meta["cluster"] is None else unit_cols[:, 2].astype(np.int64)
     n = inf.shape[0]
     sums = boot.cluster_sums(out.inf, codes)
-    se = boot.analytic_se(sums, n)
+    scale = float(meta.get("outcome_scale", 1.0))  # 1: a result from before the key (R's absolute cut-off)
+    se = boot.analytic_se(sums, n, scale)
     bout = None
     labels = list(out.labels)
     if bootstrap:
         band_cols = np.array([True] * len(labels) + [False])
         bout = boot.multiplier(sums, n, draws=draws, kind=meta["boot_weights"], seed=seed, alpha=alpha,
-                               band_cols=band_cols if labels else None)
+                               band_cols=band_cols if labels else None, scale=scale)
         se = bout.se
     col = {"group": "group", "dynamic": "event_time", "calendar": "time"}.get(kind)
     names = [f"ATT({ {'group': 'g', 'dynamic': 'e', 'calendar': 't'}[kind]}={x})" for x in labels] if col else []
@@ -215,6 +217,13 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
 
 
 # ---------------------------------------------------------------------- helpers
+def _outcome_scale(design) -> float:
+    """Standard deviation of the outcome rows: the unit of the "SE is zero" cut-off
+    (:func:`_bootstrap.analytic_se`), so that the cut-off does not depend on the outcome's units."""
+    y = design.y_wide if design.mode == "balanced" else design.row_y
+    return float(np.std(y))
+
+
 def _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, draws):
     check_choice("control_group", control_group, ["never", "notyet"])
     check_choice("method", method, ["dr", "ipw", "reg"])
