@@ -1,7 +1,8 @@
 """The speed-only paths of Callaway & Sant'Anna give what the general paths give.
 
-* ``_prep_fast`` lays out a clean integer-coded unbalanced panel; it must build the same
-  Design as ``_prep.prepare`` and hand everything else to it (None).
+* ``_prep_fast`` lays out clean balanced and unbalanced panels and repeated cross-sections
+  with integer, text or categorical ids; it must build the same Design as ``_prep.prepare``
+  and hand everything else to it (None).
 * ``_rcblocks.dr`` (block-wise DR on period-sorted rows) must equal ``_drdid.rc(method="dr")``.
 * ``att_gt`` runs its grid with one BLAS thread and restores the count; ``_memory.zeros_f`` gives zeros.
 """
@@ -57,16 +58,66 @@ def test_fast_layout_other_integer_codes():
     _same_design(prepare(df, **SPEC, **kw)[0], fast[0])
 
 
-@pytest.mark.parametrize("change", ["nan_outcome", "late_cohort", "string_unit", "balanced", "duplicate_key",
-                                    "varying_covariate", "float_time"])
+def _ids(df, id_type):
+    if id_type == "int":
+        return df
+    text = "P" + df["unit"].astype(str).str.zfill(6)
+    area = "A" + df["area"].astype(str)
+    if id_type == "category":  # categories in no particular order: the layout sorts the labels
+        cats = list(dict.fromkeys(text.sample(frac=1.0, random_state=1)))
+        return df.assign(unit=pd.Categorical(text, categories=cats), area=pd.Categorical(area))
+    return df.assign(unit=text.astype(object if id_type == "object" else "str"), area=area)
+
+
+@pytest.mark.parametrize("shape", ["balanced", "unbalanced", "rcs"])
+@pytest.mark.parametrize("id_type", ["int", "str", "object", "category", "sparse_int"])
+@pytest.mark.parametrize("kw", [dict(covariates=["x1", "x2"], cluster="area", weights=None),
+                                dict(covariates=["x1"], cluster=None, weights="w")])
+def test_fast_layout_equals_general_layout_in_every_shape(shape, id_type, kw):
+    df = _clean(make_panel(balanced=shape == "balanced"))
+    if id_type == "sparse_int":  # hashed person numbers: coded by a hash, not a bincount table
+        df = df.assign(unit=df["unit"].astype(np.int64) * 7_919_000_003 + 11)
+    else:
+        df = _ids(df, id_type)
+    spec = dict(SPEC, panel=shape != "rcs")
+    fast = prepare_fast(df, **spec, **kw)
+    assert fast is not None
+    general = prepare(df, **spec, **kw)[0]
+    assert fast[0].mode == general.mode == {"balanced": "balanced", "unbalanced": "unbalanced", "rcs": "rc"}[shape]
+    _same_design(general, fast[0])
+
+
+@pytest.mark.parametrize("shape", ["balanced", "rcs"])
+@pytest.mark.parametrize("control_group", ["never", "notyet"])
+def test_att_gt_fast_and_general_paths_agree(shape, control_group, monkeypatch):
+    from evalkit import att_gt
+    from evalkit.estimators.staggered import cs
+
+    df = _ids(_clean(make_panel(balanced=shape == "balanced")), "str")
+    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x1", "x2"], cluster="area",
+              panel=shape != "rcs", control_group=control_group, bootstrap=True, draws=99, seed=3)
+    fast = att_gt(df, **kw).tidy()
+    monkeypatch.setattr(cs, "prepare_fast", lambda *a, **k: None)
+    general = att_gt(df, **kw).tidy()
+    pd.testing.assert_frame_equal(fast, general, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("change", ["nan_outcome", "late_cohort", "nan_string_unit", "mixed_unit", "duplicate_key",
+                                    "varying_covariate", "float_time", "one_cluster"])
 def test_fast_layout_leaves_the_rest_to_the_general_path(change):
-    df = _clean(make_panel(balanced=change == "balanced"))
+    df = _clean(make_panel(balanced=change == "duplicate_key"))
     if change == "nan_outcome":
         df.loc[3, "y"] = np.nan
     elif change == "late_cohort":
         df["cohort"] = make_panel()["cohort"]
-    elif change == "string_unit":
-        df["unit"] = "u" + df["unit"].astype(str)
+    elif change == "nan_string_unit":
+        df["unit"] = ("u" + df["unit"].astype(str)).astype(object)
+        df.loc[5, "unit"] = None
+    elif change == "mixed_unit":
+        df["unit"] = df["unit"].astype(object)
+        df.loc[5, "unit"] = "u5"
+    elif change == "one_cluster":
+        df["area"] = 1
     elif change == "duplicate_key":
         df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
     elif change == "varying_covariate":

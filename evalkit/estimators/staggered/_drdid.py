@@ -75,11 +75,29 @@ def ols_fit(x: np.ndarray, y: np.ndarray, w_ols: np.ndarray, n: int, what: str,
 
     ``rows``: a slice holding every row with a non-zero weight (the others add exact zeros).
     """
+    return ols_apply(x, y, w_ols, ols_gram(x, w_ols, n, what, rows), what, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class OlsGram:
+    """x'Wx and n (x'Wx)^-1 of an outcome regression: shared by every outcome on the same rows."""
+
+    xpx: np.ndarray
+    inv_n: np.ndarray
+
+
+def ols_gram(x: np.ndarray, w_ols: np.ndarray, n: int, what: str, rows: slice = slice(None)) -> OlsGram:
+    xpx = _gram(x[rows], w_ols[rows])
+    return OlsGram(xpx, _solve(xpx / n, np.eye(x.shape[1]), what))
+
+
+def ols_apply(x: np.ndarray, y: np.ndarray, w_ols: np.ndarray, gram: OlsGram, what: str,
+              rows: slice = slice(None)) -> tuple[np.ndarray, LinRep]:
+    """:func:`ols_fit` for one outcome, from the rows' :class:`OlsGram`."""
     xs, ws = x[rows], w_ols[rows]
-    xpx = _gram(xs, ws)
-    beta = _solve(xpx, xs.T @ (ws * y[rows]), what)
+    beta = _solve(gram.xpx, xs.T @ (ws * y[rows]), what)
     fitted = x @ beta
-    return fitted, LinRep(w_ols * (y - fitted), _solve(xpx / n, np.eye(x.shape[1]), what))
+    return fitted, LinRep(w_ols * (y - fitted), gram.inv_n)
 
 
 def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-10,
@@ -128,16 +146,47 @@ def _colmeans(x: np.ndarray, *vs: np.ndarray) -> list[np.ndarray]:
 
 
 # ------------------------------------------------------------------------ panel
-def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray) -> CellFit:
-    """ATT and influence function from outcome changes dy = y_t - y_base."""
+@dataclass(frozen=True, slots=True)
+class PanelNuisance:
+    """What a panel cell computes before it sees the outcome: normalised weights, the propensity
+    score and its linear representation, the IPW weights and the controls' outcome-regression Gram.
+    Cells with the same treated and control units (every period of a cohort with never-treated
+    controls) share it: :func:`panel` then gives exactly what it gives alone."""
+
+    w: np.ndarray
+    ols: OlsGram | None
+    w_ols: np.ndarray
+    lin_ps: LinRep | None = None
+    w_t: np.ndarray | None = None
+    w_c: np.ndarray | None = None
+    mt: float = 0.0
+    mc: float = 0.0
+
+
+def panel_nuisance(method: str, d: np.ndarray, x: np.ndarray, w: np.ndarray) -> PanelNuisance:
+    """The outcome-free part of :func:`panel` (its cell errors are raised here)."""
     w = w / np.mean(w)
-    n = dy.size
+    n = w.size
+    w_ols = w * (1 - d)
     if method == "reg":
-        return _panel_reg(dy, d, x, w, n)
-    ps, trim, lin_ps, _ = _pscore(x, d, w)
+        return PanelNuisance(w, ols_gram(x, w_ols, n, "outcome regression"), w_ols)
+    ps, trim, lin_ps, _ = _pscore(x, d, w)  # the score's errors come first, as in DRDID
     w_t = trim * w * d
     w_c = trim * w * ps * (1 - d) / (1 - ps)
     mt, mc = _mean_pos(w_t, "treated"), _mean_pos(w_c, "control")
+    ols = ols_gram(x, w_ols, n, "outcome regression") if method == "dr" else None
+    return PanelNuisance(w, ols, w_ols, lin_ps, w_t, w_c, mt, mc)
+
+
+def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray,
+          nuisance: PanelNuisance | None = None) -> CellFit:
+    """ATT and influence function from outcome changes dy = y_t - y_base (``nuisance``: the cell's
+    :func:`panel_nuisance`, when already computed for another cell on the same units)."""
+    nu = panel_nuisance(method, d, x, w) if nuisance is None else nuisance
+    n = dy.size
+    if method == "reg":
+        return _panel_reg(dy, d, x, nu, n)
+    w_t, w_c, mt, mc, lin_ps = nu.w_t, nu.w_c, nu.mt, nu.mc, nu.lin_ps
     if method == "ipw":
         att_t, att_c = w_t * dy, w_c * dy
         eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mc
@@ -145,7 +194,7 @@ def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
         (m2,) = _colmeans(x, w_c * (dy - eta_c))
         inf_c = (att_c - w_c * eta_c + lin_ps.dot(x, m2)) / mc
         return CellFit(eta_t - eta_c, inf_t - inf_c)
-    out, lin_ols = ols_fit(x, dy, w * (1 - d), n, "outcome regression")
+    out, lin_ols = ols_apply(x, dy, nu.w_ols, nu.ols, "outcome regression")
     r = dy - out
     att_t, att_c = w_t * r, w_c * r
     eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mc
@@ -155,9 +204,9 @@ def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
     return CellFit(eta_t - eta_c, inf_t - inf_c)
 
 
-def _panel_reg(dy, d, x, w, n):
-    out, lin_ols = ols_fit(x, dy, w * (1 - d), n, "outcome regression")
-    w_t = w * d
+def _panel_reg(dy, d, x, nu, n):
+    out, lin_ols = ols_apply(x, dy, nu.w_ols, nu.ols, "outcome regression")
+    w_t = nu.w * d
     mt = _mean_pos(w_t, "treated")
     att_t, att_c = w_t * dy, w_t * out
     eta_t, eta_c = att_t.mean() / mt, att_c.mean() / mt

@@ -77,13 +77,14 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
 
     def run_group(g):
         start = None  # the cells of one group run in order, each logit starting from the last one's fit
+        shared: dict = {}  # balanced panels: the units and nuisance fits of each control pool of the group
         for j in (j for j, cell in enumerate(spec) if cell[0] == g):
             _, ti, bi, ref = spec[j]
             treated, control = _pools(design.unit_cohort, g, control_group, max(times[ti], times[bi]) + anticipation)
             n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
             if ref:
                 continue
-            cell = (design, method if moms is None else moms, g, control_group, treated, control, ti, bi,
+            cell = (design, _how(design, method, moms, shared), g, control_group, treated, control, ti, bi,
                     anticipation)
             try:
                 att[j], col, coef = _fit_cell_warm(cell, start)
@@ -125,13 +126,69 @@ def _write(col: np.ndarray, values) -> None:
 
 def _fit_cell_warm(cell: tuple, start):
     """_fit_cell from the warm start; a failed warm start is retried from a cold one."""
-    fit = _fit_cell if isinstance(cell[1], str) else _fit_cell_blocks
+    how = cell[1]
+    fit = _fit_cell if isinstance(how, str) else _fit_cell_wide if isinstance(how, _Pools) else _fit_cell_blocks
     try:
         return fit(*cell, start)
     except _drdid.CellError:
         if start is None:
             raise
         return fit(*cell, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pools:
+    """A balanced panel's cells share their unit subsets and nuisance fits by control pool."""
+
+    method: str
+    shared: dict
+
+
+def _how(design: Design, method: str, moms, shared: dict):
+    if design.mode == "balanced":
+        return _Pools(method, shared)
+    return method if moms is None else moms
+
+
+@dataclass(frozen=True, slots=True)
+class _Subset:
+    """The treated and control units of a balanced cell: their rows, outcomes and nuisance fit."""
+
+    rows: np.ndarray
+    y: np.ndarray  # units x periods (column-major: a period is one contiguous column)
+    d: np.ndarray
+    x: np.ndarray
+    nuisance: _drdid.PanelNuisance | None
+    error: str | None
+
+
+def _subset(design: Design, method: str, treated, control) -> _Subset:
+    rows = np.flatnonzero(treated | control)
+    d, x = treated[rows].astype(float), design.x_unit[rows]
+    try:
+        nuisance, error = _drdid.panel_nuisance(method, d, x, design.unit_weight[rows]), None
+    except _drdid.CellError as err:
+        nuisance, error = None, str(err)
+    return _Subset(rows, np.asfortranarray(design.y_wide[rows]), d, x, nuisance, error)
+
+
+def _fit_cell_wide(design: Design, pools: _Pools, g, control_group, treated, control, ti, bi, anticipation, start):
+    """A balanced panel's cell (``_fit_cell``'s arithmetic), its units' nuisance fit computed once per
+    control pool: with never-treated controls, once per cohort instead of once per period."""
+    if not control.any():
+        raise _drdid.CellError("no control units")
+    key = control.tobytes()
+    if key not in pools.shared:
+        pools.shared[key] = _subset(design, pools.method, treated, control)
+    sub = pools.shared[key]
+    if sub.error is not None:
+        raise _drdid.CellError(sub.error)
+    n, n1 = design.unit_ids.size, sub.rows.size
+    dy = sub.y[:, ti] - sub.y[:, bi]  # y_t - y_base also when the universal base lies after t (as R)
+    fit = _drdid.panel(pools.method, dy, sub.d, sub.x, None, sub.nuisance)
+    out = np.zeros(n)
+    out[sub.rows] = fit.inf * (n / n1)
+    return fit.att, out, None
 
 
 def block_moments(design: Design) -> dict:

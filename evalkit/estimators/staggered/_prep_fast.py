@@ -1,13 +1,15 @@
-"""Fast layout of a clean unbalanced panel for Callaway & Sant'Anna (2021): frame -> Design.
+"""Fast layout of clean data for Callaway & Sant'Anna (2021): frame -> Design.
 
-The common case - integer unit, period, cohort and cluster codes, numeric outcome,
-covariates and weights without missing values, no cohort to recode, no key to
-fix - is checked and laid out with O(n) numpy passes on the frame's columns (no
-copy of the frame, no sort of the units: integer codes are remapped densely,
-which gives numpy.unique's sorted order). Anything else (a check that fails,
-a warning to give, strings, a balanced panel) returns None and the general
-path of :mod:`._prep` runs, with its warnings and error messages. Both paths
-produce the same Design (tests/test_cs_frozen.py).
+The common case - balanced or unbalanced panels and repeated cross-sections with
+integer periods and cohorts, integer, text or categorical unit and cluster ids,
+numeric outcome, covariates and weights without missing values, no cohort to
+recode, no key to fix - is checked and laid out with O(n) numpy passes on the
+frame's columns (no copy of the frame, no sort of the rows: ids are coded by a
+bincount table or a hash, and only the distinct labels are sorted, which gives
+numpy.unique's order; :mod:`._codes`). Anything else (a check that fails, a
+warning to give, float periods) returns None and the general path of
+:mod:`._prep` runs, with its warnings and error messages. Both paths produce the
+same Design (tests/test_cs_fast_paths.py).
 """
 from __future__ import annotations
 
@@ -15,56 +17,115 @@ import numpy as np
 import pandas as pd
 
 from evalkit.core.checks import MAX_ABS
+from evalkit.estimators.staggered._codes import chunks, codes, dense
 from evalkit.estimators.staggered._prep import Design, block_order, covariate_mean
 
 _INT, _NUM = "iu", "iuf"
-CHUNK = 1 << 20
 
 
 def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, panel, anticipation,
             control_group) -> tuple[Design, dict] | None:
-    """The Design and diagnostics of a clean unbalanced panel, or None for the general path."""
+    """The Design and diagnostics of a clean panel (balanced or not) or repeated cross-sections,
+    or None for the general path."""
     cols = _columns(data, outcome, unit, time, cohort, covariates, cluster, weights, panel)
-    if cols is None:
+    if cols is None or not _clean_values(cols, covariates):
         return None
-    y, u, t, g, w = cols["outcome"], cols["unit"], cols["time"], cols["cohort"], cols["weights"]
-    covs = [cols[c] for c in covariates]
-    floats = [a for a in [y, *covs] + ([w] if w is not None else []) if a.dtype.kind == "f"]
-    if any(np.isnan(a).any() or not _bounded(a) for a in floats):
-        return None  # the general path drops (missing) or refuses (inf, astronomically large) with a message
-    if y.size == 0 or np.ptp(y) <= 1e-13 * np.abs(y).max():
-        return None  # empty or constant outcome: refused by the general path
-    if w is not None and (not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0):
-        return None
-    times, t_idx = _dense(t, np.int16)
+    y, t, g = cols["outcome"], cols["time"], cols["cohort"]
+    times, t_idx = dense(t, np.int16)
     if times is None or times.size < 2 or _recode_needed(g, times, anticipation):
         return None
-    unit_ids, u_idx = _dense(u, np.intp)
-    if unit_ids is None:
-        unit_ids, u_idx = np.unique(u, return_inverse=True)
-    n, n_times = unit_ids.size, times.size
-    if y.size == n * n_times or n * n_times > 20 * y.size + 10**7:
-        return None  # balanced (the wide layout of the general path) or too sparse for the key check
-    rep = _representative_rows(u_idx, n)
-    if not _unique_keys(u_idx, t_idx, n_times) or not all(
-            _constant_within(a, u_idx, rep) for a in [g, *covs, w, cols["cluster"]] if a is not None):
+    if panel:
+        unit_ids, u_idx = cols["unit"]
+        if unit_ids is None or unit_ids.size * times.size > 20 * y.size + 10**7:
+            return None  # too sparse for the key check
+        rep = _representative_rows(u_idx, unit_ids.size)
+        if not _unique_keys(u_idx, t_idx, times.size) or not all(
+                _constant_within(a, u_idx, rep) for a in _unit_level(cols, covariates)):
+            return None
+    else:
+        unit_ids = u_idx = rep = None
+    cl = _clusters(cols["cluster"], rep)
+    if cl is False:
         return None
-    cohorts, c_idx = _dense(g, np.int16)
-    order, bounds, blocks = block_order(t_idx, c_idx, n_times, cohorts.size)
-    x = _sorted_design(covs, order)
+    if panel and y.size == unit_ids.size * times.size:
+        design = _balanced(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl)
+    else:
+        design = _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl)
+    return (design, {"n_dropped_missing": 0}) if design is not None else None
+
+
+def _clean_values(cols, covariates) -> bool:
+    """No missing, infinite or astronomically large value, a varying outcome and valid weights:
+    anything else is dropped, refused or explained by the general path."""
+    y, w = cols["outcome"], cols["weights"]
+    floats = [a for a in [y, *(cols[c] for c in covariates)] + ([w] if w is not None else []) if a.dtype.kind == "f"]
+    if any(np.isnan(a).any() or not _bounded(a) for a in floats):
+        return False
+    if y.size == 0 or np.ptp(y) <= 1e-13 * np.abs(y).max():
+        return False
+    return w is None or bool(np.all(np.isfinite(w)) and not (w < 0).any() and w.sum() > 0)
+
+
+def _unit_level(cols, covariates) -> list[np.ndarray]:
+    """Columns that must be constant within unit: cohort, covariates, weights, cluster codes."""
+    out = [cols["cohort"], *(cols[c] for c in covariates), cols["weights"]]
+    if cols["cluster"] is not None:
+        out.append(cols["cluster"][1])
+    return [a for a in out if a is not None]
+
+
+def _clusters(cluster, rep):
+    """(labels, code per influence row), None without clusters, False for the general path (one cluster)."""
+    if cluster is None:
+        return None
+    labels, idx = cluster
+    if labels is None or labels.size < 2:
+        return False
+    return labels, (idx if rep is None else idx[rep])  # every label is some unit's (constant within unit)
+
+
+def _balanced(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | None:
+    """The wide layout of :func:`._prep._layout` for a balanced panel: y as units x periods,
+    covariates at the unit level (centred on the row means, as the general path)."""
+    x_unit = np.ones((unit_ids.size, 1 + len(covariates)))
+    for j, c in enumerate(covariates, start=1):
+        x_unit[:, j] = np.asarray(cols[c][rep], dtype=float) - covariate_mean(cols[c])
+    if _collinear(x_unit):  # x'x over the rows is T x (x'x over the units): the same test
+        return None
+    y_wide = np.empty((unit_ids.size, times.size))
+    y_wide[u_idx, t_idx] = cols["outcome"]
+    w = cols["weights"]
+    cl_labels, cl_codes = cl if cl else (None, None)
+    return Design("balanced", unit_ids, cols["cohort"][rep].astype(float),
+                  _unit_weights(None if w is None else np.asarray(w, dtype=float), u_idx, unit_ids.size),
+                  cl_codes, cl_labels, times, x_unit, y_wide, None, None, None, None, None, None,
+                  int(cols["outcome"].size))
+
+
+def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | None:
+    """Rows sorted in (period, cohort) blocks: an unbalanced panel (influence rows = units) or
+    repeated cross-sections (influence rows = rows)."""
+    y, g, w = cols["outcome"], cols["cohort"], cols["weights"]
+    cohorts, c_idx = dense(g, np.int16)
+    if cohorts is None:
+        return None
+    order, bounds, blocks = block_order(t_idx, c_idx, times.size, cohorts.size)
+    x = _sorted_design([cols[c] for c in covariates], order)
     if _collinear(x):
         return None
-    cl_codes = cl_labels = None
-    if cluster is not None:
-        cl_labels, cl_codes = np.unique(cols["cluster"][rep], return_inverse=True)  # = labels of the rows
-        if cl_labels.size < 2:
-            return None  # one cluster: refused by the general path
     w_row = None if w is None else np.asarray(w, dtype=float)
-    design = Design("unbalanced", unit_ids, g[rep].astype(float), _unit_weights(w_row, u_idx, n), cl_codes,
-                    cl_labels, times, None, None, u_idx[order], None, np.asarray(y, dtype=float)[order], x,
-                    np.broadcast_to(1.0, y.size) if w_row is None else w_row[order], bounds, y.size,
-                    cohorts.astype(float), blocks)
-    return design, {"n_dropped_missing": 0}
+    cl_labels, cl_codes = cl if cl else (None, None)
+    if unit_ids is None:  # repeated cross-sections: every row is its own influence row
+        n = y.size
+        unit_ids, row_unit, unit_cohort = np.arange(n), order, g.astype(float)
+        unit_w = np.ones(n) if w_row is None else w_row / w_row.mean()
+    else:
+        row_unit, unit_cohort = u_idx[order], g[rep].astype(float)
+        unit_w = _unit_weights(w_row, u_idx, unit_ids.size)
+    return Design("unbalanced" if rep is not None else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels,
+                  times, None, None, row_unit, None, np.asarray(y, dtype=float)[order], x,
+                  np.broadcast_to(1.0, y.size) if w_row is None else w_row[order], bounds, int(y.size),
+                  cohorts.astype(float), blocks)
 
 
 def _bounded(a: np.ndarray) -> bool:
@@ -79,28 +140,22 @@ def _recode_needed(g, times, anticipation) -> bool:
     return bool(((g > 0) & (g <= times[0] + anticipation)).any()) or not (g == 0).any() or not (g > 0).any()
 
 
-def _chunks(n: int):
-    """Row ranges of CHUNK rows: temporaries stay below glibc's mmap threshold and are reused
-    instead of being page-faulted afresh (expensive on some virtual machines)."""
-    return [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
-
-
 def _representative_rows(u_idx, n_units):
     """One row of every unit (any one: the columns checked constant within unit agree on all)."""
     rep = np.empty(n_units, dtype=np.intp)
-    for a, b in _chunks(u_idx.size):
+    for a, b in chunks(u_idx.size):
         rep[u_idx[a:b]] = np.arange(a, b)
     return rep
 
 
 def _constant_within(values, u_idx, rep) -> bool:
     unit_values = values[rep]
-    return all(np.array_equal(values[a:b], unit_values[u_idx[a:b]]) for a, b in _chunks(values.size))
+    return all(np.array_equal(values[a:b], unit_values[u_idx[a:b]]) for a, b in chunks(values.size))
 
 
 def _unique_keys(u_idx, t_idx, n_times) -> bool:
     seen = np.zeros(int(u_idx.max() + 1) * n_times, dtype=bool)
-    for a, b in _chunks(u_idx.size):
+    for a, b in chunks(u_idx.size):
         seen[u_idx[a:b] * n_times + t_idx[a:b]] = True
     return int(np.count_nonzero(seen)) == u_idx.size
 
@@ -118,27 +173,13 @@ def _sorted_design(covs, order) -> np.ndarray:
     return xt.T
 
 
-def _dense(values: np.ndarray, dtype):
-    """Sorted distinct values and their codes (as ``dtype``) of non-negative integers of small range
-    (a bincount table: numpy.unique's result without a sort), or (None, None)."""
-    lo, hi = int(values.min()), int(values.max())
-    if lo < 0 or hi > 4 * values.size + 10_000:
-        return None, None
-    present = np.zeros(hi + 1, dtype=bool)
-    for a, b in _chunks(values.size):
-        present[values[a:b]] = True
-    if present.sum() > np.iinfo(dtype).max:
-        return None, None
-    table = (np.cumsum(present) - 1).astype(dtype)
-    return np.flatnonzero(present).astype(values.dtype), table[values]
-
-
 def _columns(data, outcome, unit, time, cohort, covariates, cluster, weights, panel) -> dict | None:
-    """The needed columns as numpy arrays (views where pandas allows), or None if not the fast case."""
-    if not panel or unit is None or not isinstance(data, pd.DataFrame) or not data.columns.is_unique:
+    """The needed columns as numpy arrays (views where pandas allows) and the unit and cluster
+    columns as (sorted labels, codes), or None if not the fast case."""
+    if (panel and unit is None) or not isinstance(data, pd.DataFrame) or not data.columns.is_unique:
         return None
-    spec = {"outcome": (outcome, _NUM), "unit": (unit, _INT), "time": (time, _INT), "cohort": (cohort, _INT),
-            "cluster": (cluster, _INT), "weights": (weights, _NUM), **{c: (c, _NUM) for c in covariates}}
+    spec = {"outcome": (outcome, _NUM), "time": (time, _INT), "cohort": (cohort, _INT),
+            "weights": (weights, _NUM), **{c: (c, _NUM) for c in covariates}}
     out = {}
     for key, (col, kinds) in spec.items():
         if col is None:
@@ -147,6 +188,13 @@ def _columns(data, outcome, unit, time, cohort, covariates, cluster, weights, pa
         if col not in data.columns or data[col].dtype.kind not in kinds or not isinstance(data[col].dtype, np.dtype):
             return None
         out[key] = data[col].to_numpy()
+    for key, col in (("unit", unit), ("cluster", cluster)):
+        if col is not None and col not in data.columns:
+            return None
+    if not panel and unit is not None and data[unit].isna().any():
+        return None  # ignored in repeated cross-sections, but the general path names missing ids
+    out["unit"] = codes(data[unit]) if panel else None
+    out["cluster"] = codes(data[cluster]) if cluster is not None else None
     return out
 
 
