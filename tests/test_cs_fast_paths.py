@@ -171,3 +171,32 @@ def test_zeros_f_large_and_small():
         assert a.shape == shape and a.flags.f_contiguous and a.flags.writeable and not a.any()
         a[:, 1] += 1.0
         assert a.sum() == shape[0]
+
+
+def test_repeated_cross_section_influence_is_sparse_and_maps_to_its_rows():
+    """Repeated cross-sections keep each cell's influence column sparse: nonzero only on rows of the
+    cell's two periods (the index names the data's row positions), and aggregation and cluster sums
+    read the stored values as a dense matrix would."""
+    from evalkit import att_gt
+    from evalkit.core.clusters import cluster_sums
+    from evalkit.estimators.staggered import _sparse
+
+    df = _clean(make_panel())
+    res = att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x1"], cluster="area",
+                 panel=False)
+    inf = res.influence
+    tab = res.table[~res.table["reference"]]
+    assert all(isinstance(inf[t].dtype, pd.SparseDtype) for t in tab["term"])
+    dense = inf[list(tab["term"])].sparse.to_dense().to_numpy()
+    row_time = df["time"].to_numpy()[inf.index.to_numpy()]
+    for j, (_, row) in enumerate(tab.iterrows()):
+        base = row["group"] - 1 if row["time"] >= row["group"] else row["time"] - 1
+        assert np.all(np.isin(row_time[dense[:, j] != 0], [row["time"], base]))
+        assert np.count_nonzero(dense[:, j]) > 0
+    w = np.random.default_rng(1).normal(size=dense.shape[1])
+    np.testing.assert_allclose(_sparse.matrix(inf[list(tab["term"])]) @ w, dense @ w, rtol=0, atol=1e-13)
+    codes = inf[".cluster"].to_numpy().astype(int)
+    sums = _sparse.influence_sums(_sparse.frame_matrix(inf[list(tab["term"])]), codes)
+    np.testing.assert_allclose(sums, cluster_sums(dense, codes), rtol=0, atol=1e-13)
+    se = np.sqrt((sums**2).sum(axis=0)) / len(df)
+    np.testing.assert_allclose(se, tab["std_error"].to_numpy(), rtol=1e-12)

@@ -385,6 +385,7 @@ def _frozen_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Make every block of ``frame`` (a private copy) read-only."""
     for block in frame._mgr.blocks:
         values = getattr(block.values, "_ndarray", block.values)  # extension arrays keep an ndarray inside
+        values = getattr(values, "sp_values", values)  # sparse columns: their stored values
         if isinstance(values, np.ndarray):
             values.flags.writeable = False
     return frame

@@ -35,7 +35,13 @@ class Inputs:
 
     def pg(self) -> np.ndarray:
         """P(G = g) of each cell's group."""
-        shares = {g: float(np.mean(self.unit_weight * (self.unit_cohort == g))) for g in np.unique(self.group)}
+        uniq = np.unique(self.group)
+        if uniq.size == 0:
+            return np.zeros(0)
+        pos = np.minimum(np.searchsorted(uniq, self.unit_cohort), uniq.size - 1)
+        mine = uniq[pos] == self.unit_cohort  # units of one of the groups: their weights summed by group
+        sums = np.bincount(pos[mine], weights=self.unit_weight[mine], minlength=uniq.size)
+        shares = dict(zip(uniq, sums / self.unit_weight.size))
         return np.array([shares[g] for g in self.group])
 
 
@@ -46,10 +52,12 @@ def _wif_att(inp: Inputs, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
     only need, per unit, the sum of att_j and the number of cells j of the unit's own cohort.
     """
     s, att, groups = pg[keep].sum(), inp.att[keep], inp.group[keep]
-    att_own, n_own = np.zeros(inp.unit_weight.size), np.zeros(inp.unit_weight.size)
-    for g in np.unique(groups):
-        mine = inp.unit_cohort == g
-        att_own[mine], n_own[mine] = att[groups == g].sum(), np.count_nonzero(groups == g)
+    uniq = np.unique(groups)  # a per-cohort table read by every unit: no mask per cohort
+    pos = np.minimum(np.searchsorted(uniq, inp.unit_cohort), uniq.size - 1)
+    own = uniq[pos] == inp.unit_cohort
+    att_tab = np.array([att[groups == g].sum() for g in uniq])
+    n_tab = np.array([np.count_nonzero(groups == g) for g in uniq], dtype=float)
+    att_own, n_own = np.where(own, att_tab[pos], 0.0), np.where(own, n_tab[pos], 0.0)
     num_att = inp.unit_weight * att_own - pg[keep] @ att
     num_sum = inp.unit_weight * n_own - s
     return num_att / s - num_sum * (pg[keep] @ att) / s**2

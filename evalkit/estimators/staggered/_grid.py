@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from evalkit.estimators._memory import zeros_f
 from evalkit.estimators.staggered import _drdid, _rcblocks
@@ -37,11 +38,11 @@ class Cell:
 class Grid:
     cells: tuple[Cell, ...]
     att: np.ndarray
-    inf: np.ndarray          # n_units x n_cells (the first columns of ``buffer``)
+    inf: np.ndarray | sparse.csc_matrix  # n_units x n_cells (the first columns of ``buffer``; sparse for "rc")
     n_treated: np.ndarray
     n_control: np.ndarray
     dropped: tuple[dict, ...]  # cells that could not be estimated, with the reason
-    buffer: np.ndarray       # n_units x (n_cells + extra), column-major: inf and ``extra`` free columns
+    buffer: np.ndarray | None  # n_units x (n_cells + extra), column-major: inf and ``extra`` free columns
 
 
 def plan(times: np.ndarray, groups: np.ndarray, base_period: str, anticipation: int) -> list[tuple[int, int, int, bool]]:
@@ -68,7 +69,9 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         groups = groups[:-1]
     n = design.unit_ids.size
     spec = plan(times, groups, base_period, anticipation)
-    inf = zeros_f((n, len(spec) + extra))  # one column per cell
+    sparse = design.mode == "rc"  # a row lies in one period: a cell's column is zero outside two periods
+    inf = None if sparse else zeros_f((n, len(spec) + extra))  # one column per cell
+    parts: list = [None] * len(spec)  # repeated cross-sections: each cell's (rows, values)
     att = np.zeros(len(spec))
     n_t, n_c = np.zeros(len(spec), int), np.zeros(len(spec), int)
 
@@ -78,9 +81,14 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
     def run_group(g):
         start = None  # the cells of one group run in order, each logit starting from the last one's fit
         shared: dict = {}  # balanced panels: the units and nuisance fits of each control pool of the group
+        pools: dict = {}  # the treated and control masks by threshold
         for j in (j for j, cell in enumerate(spec) if cell[0] == g):
             _, ti, bi, ref = spec[j]
-            treated, control = _pools(design.unit_cohort, g, control_group, max(times[ti], times[bi]) + anticipation)
+            thr = max(times[ti], times[bi]) + anticipation
+            key = thr if control_group == "notyet" else None
+            if key not in pools:
+                pools[key] = _pools(design.unit_cohort, g, control_group, thr)
+            treated, control = pools[key]
             n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
             if ref:
                 continue
@@ -91,7 +99,10 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
             except _drdid.CellError as err:
                 errors[j] = str(err)
                 continue
-            _write(inf[:, j], col)
+            if sparse:
+                parts[j] = _ascending(col)
+            else:
+                _write(inf[:, j], col)
             start = coef if coef is not None else start
 
     workers = min(2, os.cpu_count() or 1, len(groups)) if design.n_rows >= 100_000 else 1
@@ -110,6 +121,11 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         keep.append(j)
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
+    if sparse:
+        columns = [parts[j] for j in idx]
+        parts.clear()  # sparse_columns releases each column once copied
+        mat = sparse_columns(columns, n)
+        return Grid(tuple(cells), att[idx], mat, n_t[idx], n_c[idx], tuple(dropped), None)
     if idx.size < len(spec):  # dropped cells: compact the columns (rare; a copy)
         inf = np.concatenate([inf[:, idx], inf[:, len(spec):]], axis=1, dtype=float).copy(order="F")
     return Grid(tuple(cells), att[idx], inf[:, :idx.size], n_t[idx], n_c[idx], tuple(dropped), inf)
@@ -122,6 +138,37 @@ def _write(col: np.ndarray, values) -> None:
         return
     for rows, v in values:  # rows are unique within a part (one row per unit and period)
         col[rows] += v
+
+
+def _ascending(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """A repeated cross-section cell's (rows, values) parts as one column in ascending row order.
+
+    Its rows are the (period, cohort) blocks of two periods, disjoint, and the influence rows of
+    repeated cross-sections are in block order (``Design.unit_ids``), so each part is a few
+    ascending runs of consecutive rows: the runs are put in order, no sort of the rows."""
+    runs = []
+    for rows, vals in parts:
+        if rows.size == 0:
+            continue
+        cut = np.flatnonzero(np.diff(rows) != 1) + 1
+        bounds = np.concatenate([[0], cut, [rows.size]])
+        runs += [(int(rows[a]), int(b - a), vals[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    runs.sort(key=lambda run: run[0])
+    idx = np.concatenate([np.arange(start, start + size, dtype=np.int32) for start, size, _ in runs] or
+                         [np.zeros(0, np.int32)])
+    return idx, np.concatenate([v for _, _, v in runs] or [np.zeros(0)])
+
+
+def sparse_columns(columns: list, n: int) -> sparse.csc_matrix:
+    """The n x cells influence matrix of repeated cross-sections from each cell's ascending
+    (rows, values); each column is released once copied (peak memory: one copy of the values)."""
+    ptr = np.cumsum([0] + [c[0].size for c in columns]).astype(np.int64)
+    itype = np.int32 if max(n, int(ptr[-1])) < 2**31 - 1 else np.int64
+    indices, data = np.empty(int(ptr[-1]), dtype=itype), np.empty(int(ptr[-1]))
+    for j in range(len(columns)):
+        indices[ptr[j]:ptr[j + 1]], data[ptr[j]:ptr[j + 1]] = columns[j]
+        columns[j] = None
+    return sparse.csc_matrix((data, indices, ptr.astype(itype)), shape=(n, len(columns)))
 
 
 def _fit_cell_warm(cell: tuple, start):
@@ -289,4 +336,6 @@ def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi
     d = np.repeat([1.0, 0.0, 1.0, 0.0], sizes)
     post = np.repeat([1.0, 1.0, 0.0, 0.0], sizes)
     fit = _drdid.rc(method, take(design.row_y), post, d, take(design.row_x), take(design.row_w), start)
+    if design.mode == "rc":  # one row per influence row: the values as they are
+        return fit.att, [(take(design.row_unit), fit.inf * (n / d.size))], fit.ps_coef
     return fit.att, np.bincount(take(design.row_unit), weights=fit.inf * (n / d.size), minlength=n), fit.ps_coef

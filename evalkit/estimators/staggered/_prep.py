@@ -20,7 +20,8 @@ class Design:
     """Arrays the (g, t) kernels need.
 
     "Units" are the rows of the influence matrix: panel units, or rows for
-    repeated cross-sections. ``mode`` is "balanced" (wide outcome matrix
+    repeated cross-sections (``unit_ids`` = their positions in the data, in
+    (period, cohort) block order, so a cell's rows are a few runs). ``mode`` is "balanced" (wide outcome matrix
     ``y_wide``), "unbalanced" or "rc" (long rows, ``row_*`` arrays).
     """
 
@@ -203,6 +204,10 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
                       y_wide, None, None, None, None, None, None, len(df))
     cohorts, c_idx = np.unique(g_row, return_inverse=True)
     order, bounds, blocks = block_order(t_idx, c_idx, n_times, cohorts.size)
+    if not panel:  # influence rows in block order: a cell's rows are a few runs (_grid._ascending)
+        unit_ids, u_idx, unit_cohort, unit_w = order, np.empty(len(df), dtype=np.intp), unit_cohort[order], unit_w[order]
+        u_idx[order] = np.arange(len(df))
+        cl_codes = None if cl_codes is None else cl_codes[order]
     return Design("unbalanced" if panel else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times,
                   None, None, u_idx[order], g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df),
                   cohorts, blocks)

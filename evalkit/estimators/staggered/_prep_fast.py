@@ -58,12 +58,13 @@ def _clean_values(cols, covariates) -> bool:
     """No missing, infinite or astronomically large value, a varying outcome and valid weights:
     anything else is dropped, refused or explained by the general path."""
     y, w = cols["outcome"], cols["weights"]
-    floats = [a for a in [y, *(cols[c] for c in covariates)] + ([w] if w is not None else []) if a.dtype.kind == "f"]
-    if any(np.isnan(a).any() or not _bounded(a) for a in floats):
+    ranges = [_range(a) for a in [y, *(cols[c] for c in covariates)] + ([w] if w is not None else [])]
+    if any(r is None for r in ranges):
         return False
-    if y.size == 0 or np.ptp(y) <= 1e-13 * np.abs(y).max():
+    lo, hi = ranges[0]
+    if y.size == 0 or hi - lo <= 1e-13 * max(abs(lo), abs(hi)):
         return False
-    return w is None or bool(np.all(np.isfinite(w)) and not (w < 0).any() and w.sum() > 0)
+    return w is None or bool(ranges[-1][0] >= 0 and w.sum() > 0)
 
 
 def _unit_level(cols, covariates) -> list[np.ndarray]:
@@ -115,10 +116,11 @@ def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | 
         return None
     w_row = None if w is None else np.asarray(w, dtype=float)
     cl_labels, cl_codes = cl if cl else (None, None)
-    if unit_ids is None:  # repeated cross-sections: every row is its own influence row
+    if unit_ids is None:  # repeated cross-sections: every row is its own influence row, in block order
         n = y.size
-        unit_ids, row_unit, unit_cohort = np.arange(n), order, g.astype(float)
-        unit_w = np.ones(n) if w_row is None else w_row / w_row.mean()
+        unit_ids, row_unit, unit_cohort = order, np.arange(n), g[order].astype(float)
+        unit_w = np.ones(n) if w_row is None else (w_row / w_row.mean())[order]
+        cl_codes = None if cl_codes is None else cl_codes[order]
     else:
         row_unit, unit_cohort = u_idx[order], g[rep].astype(float)
         unit_w = _unit_weights(w_row, u_idx, unit_ids.size)
@@ -128,9 +130,13 @@ def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | 
                   cohorts.astype(float), blocks)
 
 
-def _bounded(a: np.ndarray) -> bool:
-    """No inf and nothing astronomically large (the general path names such values)."""
-    return bool(np.all(np.abs(a) <= MAX_ABS))
+def _range(a: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of a column without missing, infinite or astronomically large values (the general
+    path drops or names those), else None. Two reductions, no temporary: NaN fails the comparison."""
+    if a.size == 0:
+        return 0.0, 0.0
+    lo, hi = a.min(), a.max()
+    return (float(lo), float(hi)) if (lo >= -MAX_ABS and hi <= MAX_ABS) else None
 
 
 def _recode_needed(g, times, anticipation) -> bool:

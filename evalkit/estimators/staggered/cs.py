@@ -19,6 +19,7 @@ from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, chec
 from evalkit.core import checks as v
 from evalkit.estimators.staggered import _aggregate as agg
 from evalkit.estimators.staggered import _bootstrap as boot
+from evalkit.estimators.staggered import _sparse
 from evalkit.estimators.staggered._grid import estimate as estimate_grid
 from evalkit.estimators.staggered._prep import prepare
 from evalkit.estimators.staggered._prep_fast import prepare as prepare_fast
@@ -110,7 +111,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     time_ = np.array([c.time for c in grid.cells])
     ref = np.array([c.reference for c in grid.cells])
     n = design.unit_ids.size
-    sums = boot.cluster_sums(grid.inf, design.unit_cluster)
+    sums = _sparse.influence_sums(grid.inf, design.unit_cluster)
     analytic = vcov = boot.analytic_vcov(sums, n)
     scale = _outcome_scale(design)
     se = boot.analytic_se(sums, n, scale)
@@ -176,7 +177,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     inf = result.influence
     unit_cols = inf[list(UNIT_COLUMNS)].to_numpy()
     cols = inf.columns.get_indexer(terms)
-    psi = inf.iloc[:, :cols.max() + 1].to_numpy(float) if terms else np.zeros((inf.shape[0], 0))  # a view
+    psi = _sparse.matrix(inf.iloc[:, :cols.max() + 1]) if terms else np.zeros((inf.shape[0], 0))  # a view
     inp = agg.Inputs(table["estimate"].to_numpy(float), table["group"].to_numpy(int), table["time"].to_numpy(int),
                      psi, cols, unit_cols[:, 0], unit_cols[:, 1], meta["last_time"], meta["first_time"])
     out = {"simple": lambda: agg.simple(inp, max_e), "group": lambda: agg.group(inp, max_e),
@@ -238,7 +239,8 @@ def _check_args(covariates, control_group, method, base_period, boot_weights, un
 
 
 def _warn_small_cohorts(design, n_cov):
-    cohorts, sizes = np.unique(design.unit_cohort, return_counts=True)
+    cohorts, code = _cohort_codes(design.unit_cohort)
+    sizes = np.bincount(code, minlength=cohorts.size)
     small = [(int(g), int(s)) for g, s in zip(cohorts, sizes) if s < n_cov + 5]
     if small:
         warnings.warn("Small cohorts (units < number of covariates + 5; estimates and SEs unreliable): "
@@ -278,22 +280,34 @@ def _diagnostics(design, grid, terms, group, time_, vcov, se, anticipation):
         w = float(a @ np.linalg.solve(vcov[np.ix_(idx, idx)], a))
         pt = {"W": w, "df": pt["df"], "p_value": float(stats.chi2.sf(w, pt["df"])), "cells": pt["pre"],
               "note": "Wald test that all pre-treatment ATT(g,t) are zero (R did's W, Wpval), analytic vcov"}
-    cohorts, sizes = np.unique(design.unit_cohort, return_counts=True)
+    cohorts, code = _cohort_codes(design.unit_cohort)
+    sizes = np.bincount(code, minlength=cohorts.size)
     out = {"pretest": pt, "dropped_cells": list(grid.dropped), "n_units": int(design.unit_ids.size),
            "n_periods": int(design.times.size), "balanced": design.mode == "balanced", "panel_mode": design.mode,
            "cohort_sizes": {int(g): int(s) for g, s in zip(cohorts, sizes)}}
     if design.unit_cluster is not None:
         n_cl = int(design.unit_cluster.max()) + 1
-        treated_cl = np.unique(design.unit_cluster[design.unit_cohort > 0]).size
-        per = pd.Series(design.unit_cohort).groupby(design.unit_cluster).nunique()
+        treated_cl = np.count_nonzero(np.bincount(design.unit_cluster[design.unit_cohort > 0], minlength=n_cl))
+        pairs = pd.unique(design.unit_cluster.astype(np.int64) * cohorts.size + code)  # a hash, no sort
+        per = np.bincount(pairs // cohorts.size, minlength=n_cl)  # cohorts per cluster
         out.update({"n_clusters": n_cl, "n_treated_clusters": int(treated_cl),
                     "cohort_constant_within_cluster": bool((per == 1).all())})
     return out
 
 
+def _cohort_codes(unit_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct cohorts (sorted) and each unit's index among them, without sorting the units
+    (a handful of cohorts: a binary search per unit)."""
+    cohorts = np.asarray(pd.unique(unit_cohort), dtype=float)
+    cohorts.sort()
+    return cohorts, np.searchsorted(cohorts, unit_cohort)
+
+
 def _shares(design):
-    cohorts = np.unique(design.unit_cohort)
-    return {int(g): float(np.mean(design.unit_weight * (design.unit_cohort == g))) for g in cohorts}
+    """P(G = g) with the sampling weights (mean one): sum of the weights of cohort g over n."""
+    cohorts, code = _cohort_codes(design.unit_cohort)
+    sums = np.bincount(code, weights=design.unit_weight, minlength=cohorts.size)
+    return {int(g): float(s / design.unit_weight.size) for g, s in zip(cohorts, sums)}
 
 
 def _info(bootstrap, design, cluster, seed, draws):
@@ -304,9 +318,13 @@ def _info(bootstrap, design, cluster, seed, draws):
 
 def _influence(design, grid, terms, unit):
     """Influence columns, then UNIT_COLUMNS; the floats are one block (the grid's buffer, not copied)."""
-    buf = grid.buffer
-    buf[:, -2], buf[:, -1] = design.unit_cohort, design.unit_weight
-    frame = pd.DataFrame(buf, index=pd.Index(design.unit_ids, name=unit or "row"),
-                         columns=list(terms) + list(UNIT_COLUMNS[:2]), copy=False)
+    index = pd.Index(design.unit_ids, name=unit or "row")
+    if grid.buffer is None:  # repeated cross-sections: sparse columns (_sparse)
+        frame = _sparse.frame(grid.inf, index, list(terms))
+        frame[UNIT_COLUMNS[0]], frame[UNIT_COLUMNS[1]] = design.unit_cohort, design.unit_weight
+    else:
+        buf = grid.buffer
+        buf[:, -2], buf[:, -1] = design.unit_cohort, design.unit_weight
+        frame = pd.DataFrame(buf, index=index, columns=list(terms) + list(UNIT_COLUMNS[:2]), copy=False)
     frame[".cluster"] = design.unit_cluster if design.unit_cluster is not None else np.arange(design.unit_ids.size)
     return frame

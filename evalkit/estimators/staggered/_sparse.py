@@ -1,0 +1,67 @@
+"""Influence functions of repeated cross-sections, kept sparse.
+
+A row of a repeated cross-section lies in one period, so the influence column of ATT(g,t) is
+zero outside the rows of periods t and its base period: at 10 million rows and 56 cells the
+dense n x cells matrix took 4.5 GB, the sparse one about a tenth. Everything that reads it
+(cluster sums, the result's ``influence`` frame, ``aggregate``) works on the stored values, in
+ascending row order, so sums add the same numbers in the same order as on a dense column.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from evalkit.core.clusters import cluster_sums
+
+
+def influence_sums(inf, codes: np.ndarray | None) -> np.ndarray:
+    """:func:`evalkit.core.clusters.cluster_sums` of a dense or sparse (CSC) influence matrix;
+    without clusters every row is its own cluster (a dense copy)."""
+    if not sparse.issparse(inf):
+        return cluster_sums(inf, codes)
+    if codes is None:
+        return inf.toarray()
+    codes = np.asarray(codes)
+    g = int(codes.max()) + 1
+    out = np.empty((g, inf.shape[1]))
+    for j in range(inf.shape[1]):
+        sl = slice(inf.indptr[j], inf.indptr[j + 1])
+        out[:, j] = np.bincount(codes[inf.indices[sl]], weights=inf.data[sl], minlength=g)
+    return out
+
+
+def frame(inf: sparse.csc_matrix, index: pd.Index, columns: list[str]) -> pd.DataFrame:
+    """The influence matrix as a frame of sparse columns (fill value 0)."""
+    return pd.DataFrame.sparse.from_spmatrix(inf, index=index, columns=columns)
+
+
+class Columns:
+    """Sparse influence columns read in place (no copy): ``shape`` and ``columns @ weights``,
+    all :mod:`._aggregate` needs."""
+
+    def __init__(self, arrays: list, n: int):
+        self._arrays, self.shape = arrays, (n, len(arrays))
+
+    def __matmul__(self, weights: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.shape[0])
+        for a, w in zip(self._arrays, np.asarray(weights, dtype=float)):
+            if w != 0.0:
+                out[a.sp_index.indices] += w * a.sp_values  # rows ascending and unique within a column
+        return out
+
+
+def matrix(frame_: pd.DataFrame) -> Columns | np.ndarray:
+    """The frame's columns as :class:`Columns` when they are sparse, else as a dense array."""
+    if frame_.shape[1] and all(isinstance(dt, pd.SparseDtype) for dt in frame_.dtypes):
+        return Columns([frame_.iloc[:, j].array for j in range(frame_.shape[1])], frame_.shape[0])
+    return frame_.to_numpy(float)
+
+
+def frame_matrix(frame_: pd.DataFrame) -> sparse.csc_matrix:
+    """The sparse columns of ``frame_`` as a CSC matrix (a copy of the stored values)."""
+    arrays = [frame_.iloc[:, j].array for j in range(frame_.shape[1])]
+    ptr = np.cumsum([0] + [a.sp_index.npoints for a in arrays])
+    rows = np.concatenate([a.sp_index.indices for a in arrays] or [np.zeros(0, np.int32)])
+    vals = np.concatenate([a.sp_values for a in arrays] or [np.zeros(0)])
+    return sparse.csc_matrix((vals, rows, ptr), shape=frame_.shape)
