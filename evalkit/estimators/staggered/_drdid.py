@@ -161,21 +161,24 @@ class PanelNuisance:
     w_c: np.ndarray | None = None
     mt: float = 0.0
     mc: float = 0.0
+    ps_coef: np.ndarray | None = None
 
 
-def panel_nuisance(method: str, d: np.ndarray, x: np.ndarray, w: np.ndarray) -> PanelNuisance:
-    """The outcome-free part of :func:`panel` (its cell errors are raised here)."""
+def panel_nuisance(method: str, d: np.ndarray, x: np.ndarray, w: np.ndarray,
+                   start: np.ndarray | None = None) -> PanelNuisance:
+    """The outcome-free part of :func:`panel` (its cell errors are raised here); ``start``: the
+    propensity-score logit's starting values (another cell's fit; Newton ends at the same optimum)."""
     w = w / np.mean(w)
     n = w.size
     w_ols = w * (1 - d)
     if method == "reg":
         return PanelNuisance(w, ols_gram(x, w_ols, n, "outcome regression"), w_ols)
-    ps, trim, lin_ps, _ = _pscore(x, d, w)  # the score's errors come first, as in DRDID
+    ps, trim, lin_ps, coef = _pscore(x, d, w, start)  # the score's errors come first, as in DRDID
     w_t = trim * w * d
     w_c = trim * w * ps * (1 - d) / (1 - ps)
     mt, mc = _mean_pos(w_t, "treated"), _mean_pos(w_c, "control")
     ols = ols_gram(x, w_ols, n, "outcome regression") if method == "dr" else None
-    return PanelNuisance(w, ols, w_ols, lin_ps, w_t, w_c, mt, mc)
+    return PanelNuisance(w, ols, w_ols, lin_ps, w_t, w_c, mt, mc, coef)
 
 
 def panel(method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray,

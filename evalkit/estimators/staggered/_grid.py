@@ -199,39 +199,48 @@ def _how(design: Design, method: str, moms, shared: dict):
 
 @dataclass(frozen=True, slots=True)
 class _Subset:
-    """The treated and control units of a balanced cell: their rows, outcomes and nuisance fit."""
+    """The treated and control units of a balanced cell: their rows and nuisance fit."""
 
     rows: np.ndarray
-    y: np.ndarray  # units x periods (column-major: a period is one contiguous column)
     d: np.ndarray
     x: np.ndarray
     nuisance: _drdid.PanelNuisance | None
     error: str | None
 
 
-def _subset(design: Design, method: str, treated, control) -> _Subset:
+def _subset(design: Design, method: str, treated, control, start) -> _Subset:
     rows = np.flatnonzero(treated | control)
     d, x = treated[rows].astype(float), design.x_unit[rows]
+    w = design.unit_weight[rows]
     try:
-        nuisance, error = _drdid.panel_nuisance(method, d, x, design.unit_weight[rows]), None
-    except _drdid.CellError as err:
-        nuisance, error = None, str(err)
-    return _Subset(rows, np.asfortranarray(design.y_wide[rows]), d, x, nuisance, error)
+        nuisance = _drdid.panel_nuisance(method, d, x, w, start)
+    except _drdid.CellError:
+        if start is None:
+            raise
+        nuisance = _drdid.panel_nuisance(method, d, x, w, None)  # a failed warm start: once more from zero
+    return _Subset(rows, d, x, nuisance, None)
 
 
 def _fit_cell_wide(design: Design, pools: _Pools, g, control_group, treated, control, ti, bi, anticipation, start):
     """A balanced panel's cell (``_fit_cell``'s arithmetic), its units' nuisance fit computed once per
-    control pool: with never-treated controls, once per cohort instead of once per period."""
+    control pool: with never-treated controls, once per cohort instead of once per period. The
+    pools of a cohort's not-yet-treated cells start their logit from the previous pool's fit."""
     if not control.any():
         raise _drdid.CellError("no control units")
     key = control.tobytes()
     if key not in pools.shared:
-        pools.shared[key] = _subset(design, pools.method, treated, control)
+        try:
+            pools.shared[key] = _subset(design, pools.method, treated, control, pools.shared.get("start"))
+        except _drdid.CellError as err:
+            pools.shared[key] = _Subset(np.zeros(0, np.intp), None, None, None, str(err))
     sub = pools.shared[key]
     if sub.error is not None:
         raise _drdid.CellError(sub.error)
+    if sub.nuisance.ps_coef is not None:
+        pools.shared["start"] = sub.nuisance.ps_coef
     n, n1 = design.unit_ids.size, sub.rows.size
-    dy = sub.y[:, ti] - sub.y[:, bi]  # y_t - y_base also when the universal base lies after t (as R)
+    y = design.y_wide  # column-major: y_t - y_base also when the universal base lies after t (as R)
+    dy = y[:, ti].take(sub.rows) - y[:, bi].take(sub.rows)
     fit = _drdid.panel(pools.method, dy, sub.d, sub.x, None, sub.nuisance)
     out = np.zeros(n)
     out[sub.rows] = fit.inf * (n / n1)

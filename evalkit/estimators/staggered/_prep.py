@@ -198,7 +198,7 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
         cl_codes = cl_row[first]
     balanced = panel and len(df) == n * n_times
     if balanced:
-        y_wide = np.empty((n, n_times))
+        y_wide = np.empty((n, n_times), order="F")  # a period is one contiguous column
         y_wide[u_idx, t_idx] = y_row
         return Design("balanced", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times, x_row[first],
                       y_wide, None, None, None, None, None, None, len(df))

@@ -93,7 +93,7 @@ def _balanced(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Desig
         x_unit[:, j] = np.asarray(cols[c][rep], dtype=float) - covariate_mean(cols[c])
     if _collinear(x_unit):  # x'x over the rows is T x (x'x over the units): the same test
         return None
-    y_wide = np.empty((unit_ids.size, times.size))
+    y_wide = np.empty((unit_ids.size, times.size), order="F")  # a period is one contiguous column
     y_wide[u_idx, t_idx] = cols["outcome"]
     w = cols["weights"]
     cl_labels, cl_codes = cl if cl else (None, None)
