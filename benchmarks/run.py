@@ -314,6 +314,9 @@ def main(argv=None) -> int:
     parser.add_argument("--mem-limit-gb", type=float, default=18)
     parser.add_argument("--smoke", action="store_true", help="every task once at 100k rows, not timed (CI)")
     parser.add_argument("--save-latest", action="store_true", help="also write results/latest.json")
+    parser.add_argument("--append-latest", action="store_true",
+                        help="merge into results/latest.json (rows of the same task and cell replaced; each "
+                             "row names its run, and the runs' machine and load averages are kept)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.child:
@@ -334,9 +337,24 @@ def main(argv=None) -> int:
     stamp = meta["utc"].replace("-", "").replace(":", "")
     text = json.dumps({"meta": meta, "smoke": args.smoke, "rows": rows}, indent=1)
     (args.out / f"bench_{stamp}.json").write_text(text)
-    if args.save_latest and not args.smoke:
-        (args.out / "latest.json").write_text(text)
+    if (args.save_latest or args.append_latest) and not args.smoke:
+        latest = args.out / "latest.json"
+        old = json.loads(latest.read_text()) if (args.append_latest and latest.exists()) else None
+        (args.out / "latest.json").write_text(json.dumps(merge_latest(old, meta, rows), indent=1))
     return 0
+
+
+def merge_latest(old: dict | None, meta: dict, rows: list[dict]) -> dict:
+    """latest.json from this run, or this run merged into ``old``: ``runs`` lists every run's meta
+    (machine, versions, load averages, command); each row carries its run's ``utc``."""
+    rows = [{**r, "run": meta["utc"]} for r in rows]
+    if old is None:
+        return {"meta": meta, "runs": [meta], "smoke": False, "rows": rows}
+    fresh = {(r["size"], r["task"], r["shape"], r["ids"], r["covariates"], r["control"]) for r in rows}
+    kept = [r for r in old["rows"] if (r["size"], r["task"], r["shape"], r["ids"], r["covariates"], r["control"])
+            not in fresh]
+    runs = [m for m in old.get("runs", [old["meta"]]) if any(r.get("run", m["utc"]) == m["utc"] for r in kept)]
+    return {"meta": meta, "runs": runs + [meta], "smoke": False, "rows": kept + rows}
 
 
 if __name__ == "__main__":

@@ -66,12 +66,14 @@ def other_table(rows: list[dict]) -> str:
 
 def render(result: dict) -> str:
     """The Markdown block: machine line, CS matrix, other designs."""
-    m = result["meta"]
-    versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v)
-    head = (f"Measured {m['utc']} on {m.get('cpus')} cores, {m.get('memory_gb')} GB ({m.get('platform')}); "
-            f"load average {', '.join(f'{x:.2f}' for x in m['load_average_before'])} before and "
-            f"{', '.join(f'{x:.2f}' for x in m['load_average_after'])} after; {versions}.\n"
-            f"Command: `python -m benchmarks.run {' '.join(m.get('command', []))}`.")
+    lines = []
+    for m in result.get("runs", [result["meta"]]):
+        versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v)
+        lines.append(f"Run {m['utc']} on {m.get('cpus')} cores, {m.get('memory_gb')} GB ({m.get('platform')}); "
+                     f"load average {', '.join(f'{x:.2f}' for x in m['load_average_before'])} before and "
+                     f"{', '.join(f'{x:.2f}' for x in m['load_average_after'])} after; {versions}. "
+                     f"Command: `python -m benchmarks.run {' '.join(m.get('command', []))}`.")
+    head = "\n\n".join(lines)
     if result.get("smoke"):
         head += " Smoke run: not timed."
     return f"{head}\n\n{cs_table(result['rows'])}\n\n{other_table(result['rows'])}\n"

@@ -74,3 +74,20 @@ def test_panel_shapes(shape):
     assert {"balanced": counts.min() == counts.max() == 15, "unbalanced": counts.min() < counts.max(),
             "rcs": counts.max() == 1}[shape]
     assert df["unit"].map(type).eq(str).all()
+
+
+def test_append_latest_replaces_the_same_cells_and_keeps_every_run():
+    from benchmarks.run import merge_latest
+
+    def row(task, size, seconds):
+        return {"size": size, "task": task, "shape": "balanced", "ids": "int", "covariates": True,
+                "control": "never", "seconds": seconds}
+
+    first = merge_latest(None, {"utc": "A"}, [row("cs_dr/evalkit", "1M", 1.0), row("cs_dr/csdid", "1M", 9.0)])
+    second = merge_latest(first, {"utc": "B"}, [row("cs_dr/evalkit", "1M", 0.5), row("cs_dr/evalkit", "10M", 4.0)])
+    got = {(r["task"], r["size"]): (r["seconds"], r["run"]) for r in second["rows"]}
+    assert got == {("cs_dr/evalkit", "1M"): (0.5, "B"), ("cs_dr/csdid", "1M"): (9.0, "A"),
+                   ("cs_dr/evalkit", "10M"): (4.0, "B")}
+    assert [m["utc"] for m in second["runs"]] == ["A", "B"]
+    third = merge_latest(second, {"utc": "C"}, [row("cs_dr/csdid", "1M", 8.0)])
+    assert [m["utc"] for m in third["runs"]] == ["B", "C"]  # run A has no row left
