@@ -200,3 +200,18 @@ def test_repeated_cross_section_influence_is_sparse_and_maps_to_its_rows():
     np.testing.assert_allclose(sums, cluster_sums(dense, codes), rtol=0, atol=1e-13)
     se = np.sqrt((sums**2).sum(axis=0)) / len(df)
     np.testing.assert_allclose(se, tab["std_error"].to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("control_group", ["never", "notyet"])
+def test_repeated_cross_sections_with_a_universal_base_period(control_group):
+    """Reference cells (universal base) have an empty sparse column (break-it review: it crashed)."""
+    from evalkit import aggregate, att_gt
+
+    df = _clean(make_panel())
+    res = att_gt(df, outcome="y", unit="unit", time="time", cohort="cohort", panel=False, base_period="universal",
+                 control_group=control_group, cluster="area")
+    ref = res.table[res.table["reference"]]
+    assert len(ref) and (ref["estimate"] == 0).all()
+    assert res.influence.index.name == "row"
+    assert not res.influence[list(ref["term"])].sparse.to_dense().to_numpy().any()
+    assert np.isfinite(aggregate(res, "dynamic").table["estimate"]).all()

@@ -122,7 +122,8 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
     if sparse:
-        columns = [parts[j] for j in idx]
+        empty = (np.zeros(0, np.int32), np.zeros(0))  # a reference cell (universal base period): zero
+        columns = [empty if parts[j] is None else parts[j] for j in idx]
         parts.clear()  # sparse_columns releases each column once copied
         mat = sparse_columns(columns, n)
         return Grid(tuple(cells), att[idx], mat, n_t[idx], n_c[idx], tuple(dropped), None)

@@ -75,7 +75,11 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     scale, mean-zero, ``se = sqrt(sum psi^2)/n``; extra columns
     :data:`UNIT_COLUMNS` carry the unit's cohort, normalised weight and cluster
     code for :func:`aggregate`), and ``diagnostics["pretest"]`` - R's Wald
-    pre-test of parallel trends over the pre-treatment cells.
+    pre-test of parallel trends over the pre-treatment cells. With
+    ``panel=False`` the influence rows are the data's rows, indexed by their
+    position (``row``, 0-based, counted after rows dropped for missing values;
+    use ``data.iloc``), and the cell columns are sparse (a row enters only the
+    cells of its period; ``.sparse.to_dense()`` before ``to_parquet``).
 
     Cells that cannot be estimated (no treated or control units in a period,
     singular covariate design, no propensity-score overlap) are dropped with an
@@ -318,7 +322,8 @@ def _info(bootstrap, design, cluster, seed, draws):
 
 def _influence(design, grid, terms, unit):
     """Influence columns, then UNIT_COLUMNS; the floats are one block (the grid's buffer, not copied)."""
-    index = pd.Index(design.unit_ids, name=unit or "row")
+    # repeated cross-sections: rows named by their position ("row") in the data (after dropped rows)
+    index = pd.Index(design.unit_ids, name=unit if design.mode != "rc" else "row")
     if grid.buffer is None:  # repeated cross-sections: sparse columns (_sparse)
         frame = _sparse.frame(grid.inf, index, list(terms))
         frame[UNIT_COLUMNS[0]], frame[UNIT_COLUMNS[1]] = design.unit_cohort, design.unit_weight
