@@ -196,7 +196,7 @@ def test_repeated_cross_section_influence_is_sparse_and_maps_to_its_rows():
     w = np.random.default_rng(1).normal(size=dense.shape[1])
     np.testing.assert_allclose(_sparse.matrix(inf[list(tab["term"])]) @ w, dense @ w, rtol=0, atol=1e-13)
     codes = inf[".cluster"].to_numpy().astype(int)
-    sums = _sparse.influence_sums(_sparse.frame_matrix(inf[list(tab["term"])]), codes)
+    sums = _sparse.influence_sums(inf[list(tab["term"])].sparse.to_coo().tocsc(), codes)
     np.testing.assert_allclose(sums, cluster_sums(dense, codes), rtol=0, atol=1e-13)
     se = np.sqrt((sums**2).sum(axis=0)) / len(df)
     np.testing.assert_allclose(se, tab["std_error"].to_numpy(), rtol=1e-12)

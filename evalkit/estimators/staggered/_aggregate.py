@@ -38,11 +38,17 @@ class Inputs:
         uniq = np.unique(self.group)
         if uniq.size == 0:
             return np.zeros(0)
-        pos = np.minimum(np.searchsorted(uniq, self.unit_cohort), uniq.size - 1)
-        mine = uniq[pos] == self.unit_cohort  # units of one of the groups: their weights summed by group
+        pos, mine = _positions(uniq, self.unit_cohort)  # units of one of the groups: weights summed by group
         sums = np.bincount(pos[mine], weights=self.unit_weight[mine], minlength=uniq.size)
         shares = dict(zip(uniq, sums / self.unit_weight.size))
         return np.array([shares[g] for g in self.group])
+
+
+def _positions(uniq: np.ndarray, unit_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's index in the sorted groups ``uniq`` and whether its cohort is one of them
+    (a binary search per unit: a handful of groups, no mask per group)."""
+    pos = np.minimum(np.searchsorted(uniq, unit_cohort), uniq.size - 1)
+    return pos, uniq[pos] == unit_cohort
 
 
 def _wif_att(inp: Inputs, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
@@ -53,8 +59,7 @@ def _wif_att(inp: Inputs, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
     """
     s, att, groups = pg[keep].sum(), inp.att[keep], inp.group[keep]
     uniq = np.unique(groups)  # a per-cohort table read by every unit: no mask per cohort
-    pos = np.minimum(np.searchsorted(uniq, inp.unit_cohort), uniq.size - 1)
-    own = uniq[pos] == inp.unit_cohort
+    pos, own = _positions(uniq, inp.unit_cohort)
     att_tab = np.array([att[groups == g].sum() for g in uniq])
     n_tab = np.array([np.count_nonzero(groups == g) for g in uniq], dtype=float)
     att_own, n_own = np.where(own, att_tab[pos], 0.0), np.where(own, n_tab[pos], 0.0)

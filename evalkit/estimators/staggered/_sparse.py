@@ -57,11 +57,3 @@ def matrix(frame_: pd.DataFrame) -> Columns | np.ndarray:
         return Columns([frame_.iloc[:, j].array for j in range(frame_.shape[1])], frame_.shape[0])
     return frame_.to_numpy(float)
 
-
-def frame_matrix(frame_: pd.DataFrame) -> sparse.csc_matrix:
-    """The sparse columns of ``frame_`` as a CSC matrix (a copy of the stored values)."""
-    arrays = [frame_.iloc[:, j].array for j in range(frame_.shape[1])]
-    ptr = np.cumsum([0] + [a.sp_index.npoints for a in arrays])
-    rows = np.concatenate([a.sp_index.indices for a in arrays] or [np.zeros(0, np.int32)])
-    vals = np.concatenate([a.sp_values for a in arrays] or [np.zeros(0)])
-    return sparse.csc_matrix((vals, rows, ptr), shape=frame_.shape)

@@ -98,7 +98,8 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
                 cluster=cluster, weights=weights, panel=bool(panel), anticipation=anticipation,
                 control_group=control_group)
     design, diag = prepare_fast(data, **spec) or prepare(data, **spec)  # the general path warns and explains
-    _warn_small_cohorts(design, len(covariates))
+    cohort_codes = _cohort_codes(design.unit_cohort)  # one pass over the units, read three times
+    _warn_small_cohorts(cohort_codes, len(covariates))
     # Many small products on two threads of our own: OpenBLAS's own spinning threads made the grid
     # 2-4x slower on two cores, so BLAS runs one thread here (restored on exit).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -128,13 +129,14 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     table["group"], table["time"], table["event_time"] = group, time_, time_ - group
     table["n_treated"], table["n_control"] = grid.n_treated, grid.n_control
     # R did's pre-test W uses the analytic covariance, with or without the bootstrap
-    diag.update(_diagnostics(design, grid, terms, group, time_, analytic, boot.analytic_se(sums, n, scale), anticipation))
+    diag.update(_diagnostics(design, cohort_codes, grid, terms, group, time_, analytic,
+                             boot.analytic_se(sums, n, scale), anticipation))
     meta = {"kind": "att_gt", "unit": unit, "time": time, "cohort": cohort, "covariates": covariates,
             "control_group": control_group, "method": method, "cluster": cluster, "weights": weights,
             "anticipation": anticipation, "base_period": base_period, "panel": bool(panel),
             "panel_mode": design.mode, "n_units": n, "first_time": int(design.times[0]),
             "last_time": int(design.times[-1]), "bootstrap": bool(bootstrap), "boot_weights": boot_weights,
-            "draws": draws, "group_shares": _shares(design), "outcome_scale": scale}
+            "draws": draws, "group_shares": _shares(design, cohort_codes), "outcome_scale": scale}
     # the influence frame is built here and referenced nowhere else: Result's defensive deep copy
     # (n x cells) is skipped
     return Result(estimator="cs_att_gt", estimand=ESTIMAND, table=table,
@@ -242,8 +244,8 @@ def _check_args(covariates, control_group, method, base_period, boot_weights, un
     return v.as_columns("covariates", covariates)
 
 
-def _warn_small_cohorts(design, n_cov):
-    cohorts, code = _cohort_codes(design.unit_cohort)
+def _warn_small_cohorts(cohort_codes, n_cov):
+    cohorts, code = cohort_codes
     sizes = np.bincount(code, minlength=cohorts.size)
     small = [(int(g), int(s)) for g, s in zip(cohorts, sizes) if s < n_cov + 5]
     if small:
@@ -276,7 +278,7 @@ def _pretest(terms, group, time_, vcov, se, anticipation):
     return {"pre": [terms[i] for i in pre], "df": int(pre.size)}
 
 
-def _diagnostics(design, grid, terms, group, time_, vcov, se, anticipation):
+def _diagnostics(design, cohort_codes, grid, terms, group, time_, vcov, se, anticipation):
     pt = _pretest(terms, group, time_, vcov, se, anticipation)
     if "pre" in pt:
         idx = [terms.index(t) for t in pt["pre"]]
@@ -284,7 +286,7 @@ def _diagnostics(design, grid, terms, group, time_, vcov, se, anticipation):
         w = float(a @ np.linalg.solve(vcov[np.ix_(idx, idx)], a))
         pt = {"W": w, "df": pt["df"], "p_value": float(stats.chi2.sf(w, pt["df"])), "cells": pt["pre"],
               "note": "Wald test that all pre-treatment ATT(g,t) are zero (R did's W, Wpval), analytic vcov"}
-    cohorts, code = _cohort_codes(design.unit_cohort)
+    cohorts, code = cohort_codes
     sizes = np.bincount(code, minlength=cohorts.size)
     out = {"pretest": pt, "dropped_cells": list(grid.dropped), "n_units": int(design.unit_ids.size),
            "n_periods": int(design.times.size), "balanced": design.mode == "balanced", "panel_mode": design.mode,
@@ -307,9 +309,9 @@ def _cohort_codes(unit_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cohorts, np.searchsorted(cohorts, unit_cohort)
 
 
-def _shares(design):
+def _shares(design, cohort_codes):
     """P(G = g) with the sampling weights (mean one): sum of the weights of cohort g over n."""
-    cohorts, code = _cohort_codes(design.unit_cohort)
+    cohorts, code = cohort_codes
     sums = np.bincount(code, weights=design.unit_weight, minlength=cohorts.size)
     return {int(g): float(s / design.unit_weight.size) for g, s in zip(cohorts, sums)}
 
