@@ -22,7 +22,7 @@ import numpy as np
 from evalkit.errors import ValidationError
 from evalkit.estimators._sdid_kernels import (BlockFit, Options, default_options, fit_block, fixed_weights,
                                               sum_normalize)
-from evalkit.progress import bar
+from evalkit.inference.randomization import draw_states, generator_at, map_draws
 
 #: give up a bootstrap after this many draws per replicate without treated or control units
 MAX_REDRAWS = 100
@@ -98,50 +98,73 @@ def refit(base: DesignFit, y: np.ndarray, x: np.ndarray, times: np.ndarray, meth
 
 def placebo(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
             n_reps: int, rng: np.random.Generator, progress: bool) -> np.ndarray:
-    """Algorithm 4: (n_reps, k + 1) estimates with never-treated units given the treated units' timing."""
+    """Algorithm 4: (n_reps, k + 1) estimates with never-treated units given the treated units' timing.
+
+    The generator's state before each replicate is taken first, in replicate order; each
+    replicate redraws its permutation from its state, and the refits run on all cores
+    (:func:`map_draws`) with the numbers of a serial loop."""
     controls = np.flatnonzero(cohort == 0)
     timing = cohort[cohort > 0]
     labels_of = tuple(c.cohort for c in base.cohorts)
-    out = []
-    for _ in bar(range(n_reps), total=n_reps, description="sdid placebo", enabled=progress):
-        perm = rng.permutation(controls)
-        fake = perm[controls.size - timing.size:]
-        labels = np.zeros(controls.size, np.int64)
-        rows = np.concatenate([np.sort(perm[:controls.size - timing.size]), fake])
-        labels[controls.size - timing.size:] = timing
-        out.append(refit(base, y, x, times, method, rows, labels).estimates(labels_of))
-    return np.array(out)
+    states = draw_states(rng, n_reps, lambda g: g.permutation(controls))
+    labels = np.zeros(controls.size, np.int64)
+    labels[controls.size - timing.size:] = timing
+
+    def one(b: int) -> np.ndarray:
+        perm = generator_at(states[b]).permutation(controls)
+        rows = np.concatenate([np.sort(perm[:controls.size - timing.size]), perm[controls.size - timing.size:]])
+        return refit(base, y, x, times, method, rows, labels.copy()).estimates(labels_of)
+
+    return np.array(map_draws(one, n_reps, progress=progress, description="sdid placebo"))
 
 
 def bootstrap(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
               n_reps: int, rng: np.random.Generator, progress: bool) -> np.ndarray:
-    """Algorithm 2: units drawn with replacement; draws without treated or control units are redrawn."""
+    """Algorithm 2: units drawn with replacement; draws without treated or control units are redrawn.
+
+    The generator's state before each replicate is taken first, in replicate order (the redraws
+    depend on the drawn units only); each replicate redraws its units from its state, and the
+    refits run on all cores with the numbers of a serial loop."""
     n = y.shape[0]
     labels_of = tuple(c.cohort for c in base.cohorts)
-    out = []
-    for _ in bar(range(n_reps), total=n_reps, description="sdid bootstrap", enabled=progress):
+
+    def draw(g: np.random.Generator) -> np.ndarray | None:
         for _attempt in range(MAX_REDRAWS):
-            rows = np.sort(rng.integers(0, n, n))
-            labels = cohort[rows]
-            if (labels == 0).any() and (labels > 0).any():
-                break
-        else:
-            raise ValidationError(f"bootstrap: {MAX_REDRAWS} draws in a row lacked treated or control units; "
-                                  "use se='placebo'.")
-        out.append(refit(base, y, x, times, method, rows, labels).estimates(labels_of))
+            rows = np.sort(g.integers(0, n, n))
+            if (cohort[rows] == 0).any() and (cohort[rows] > 0).any():
+                return rows
+        return None
+
+    states, exhausted = [], False
+    for _ in range(n_reps):
+        states.append(rng.bit_generator.state)
+        if draw(rng) is None:
+            exhausted = True
+            break
+    states = states[:-1] if exhausted else states
+
+    def one(b: int) -> np.ndarray:
+        rows = draw(generator_at(states[b]))
+        return refit(base, y, x, times, method, rows, cohort[rows]).estimates(labels_of)
+
+    out = map_draws(one, len(states), progress=progress, description="sdid bootstrap")
+    if exhausted:  # after the replicates before it, as the serial loop (a refit error there comes first)
+        raise ValidationError(f"bootstrap: {MAX_REDRAWS} draws in a row lacked treated or control units; "
+                              "use se='placebo'.")
     return np.array(out)
 
 
 def jackknife(base: DesignFit, y: np.ndarray, x: np.ndarray, cohort: np.ndarray, times: np.ndarray, method: str,
               progress: bool) -> np.ndarray:
-    """Algorithm 3: (N, k + 1) leave-one-unit-out estimates with the weights held fixed."""
+    """Algorithm 3: (N, k + 1) leave-one-unit-out estimates with the weights held fixed (on all cores)."""
     n = y.shape[0]
     labels_of = tuple(c.cohort for c in base.cohorts)
-    out = []
-    for i in bar(range(n), total=n, description="sdid jackknife", enabled=progress):
+
+    def one(i: int) -> np.ndarray:
         rows = np.delete(np.arange(n), i)
-        out.append(refit(base, y, x, times, method, rows, cohort[rows], fixed=True).estimates(labels_of))
-    return np.array(out)
+        return refit(base, y, x, times, method, rows, cohort[rows], fixed=True).estimates(labels_of)
+
+    return np.array(map_draws(one, n, progress=progress, description="sdid jackknife"))
 
 
 def replicate_se(reps: np.ndarray, kind: str) -> np.ndarray:

@@ -10,12 +10,14 @@ import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core import checks as v
-from evalkit.estimators._event_design import _dummies, _prepare, event_times  # noqa: F401
-from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
-                                       panel_request, term_table)
+from evalkit.estimators import _event_fit
+from evalkit.estimators._event_design import (_dummies, _prepare, _prepare_coded, event_codes,  # noqa: F401
+                                              event_span, event_times)
+from evalkit.estimators._fast_checks import constant_within, unique_keys
+from evalkit.estimators._common import cluster_diagnostics, finish, fit_handover, fit_twoway, pack, term_table
 from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
-from evalkit.inference import split
+from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 from evalkit.core.aliases import checked
 
@@ -61,36 +63,74 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
     inference_options = inference_options_checked(postfit, inference_options)
-    df = _prepare(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+    # the checks of the panel use integer codes (entity, period, clusters) where they can (O(n), no group-by)
+    df, entity = _prepare_coded(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     df, n_dropped = v.drop_missing(df, outcome)
+    if n_dropped:
+        entity = pd.factorize(df[unit], sort=True)[0]
     v.check_varies(df, outcome, "outcome")
     v.check_levels(df, time, "time", 2, "periods")
     v.check_has_treated(df, cohort)
-    v.check_unique_keys(df, unit, time)
+    period = pd.factorize(df[time], sort=True)[0]
+    unique_keys(df, unit, time, entity, period)
+    clusters = None
     if cluster is not None:
         v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
-        v.check_constant_within(df, cohort, [cluster], "cohort", "treatment timing is assigned by cluster")
+        clusters = pd.factorize(df[cluster], sort=True)[0]
+        constant_within(df, cohort, [cluster], clusters, "cohort", "treatment timing is assigned by cluster")
 
     window = [e for e in range(-leads, lags + 1) if e != reference]
-    etime = event_times(df[time].to_numpy(float), df[cohort].to_numpy(float), leads, lags, bin_endpoints)
-    dummies = _dummies(etime, window)
-    _check_identified(dummies, etime, reference, bin_endpoints)
+    names = [f"e={k}" for k in window]
+    # position of each row's event time in -leads..lags (the window and the reference), else none
+    span = event_span(df[time].to_numpy(), df[cohort].to_numpy(), leads, lags, bin_endpoints)
+    span_rows = np.bincount(span, minlength=leads + lags + 2)
+    has_never = bool((df[cohort].to_numpy() == 0).any())  # event time NaN: never treated
+    _check_identified(names, span_rows[[e + leads for e in window]], has_never, span_rows[-1] == 0, bin_endpoints)
 
-    req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=dummies.shape[1])
-    entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
-    keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
-    params, vcov = fit_twoway(df[outcome].to_numpy(float), dummies, entity, period, method, req, keep)
-    table = _table(params, vcov, alpha, method.df(req), etime, df[unit], reference)
-    diagnostics = {"n_dropped_missing": n_dropped, "n_units": int(df[unit].nunique()),
-                   "n_never_treated": int(df.loc[df[cohort] == 0, unit].nunique()),
+    req = _panel_request(len(df), entity, period, clusters, cluster, len(window))
+    y = df[outcome].to_numpy(float)
+    n_units = int(entity.max()) + 1
+    treated = _treated_counts(span, span_rows, entity, n_units, bin_endpoints)
+    keep = None
+    if _event_fit.usable(len(y), method, req, postfit):  # the dummies as sparse indicators
+        lookup = np.full(len(span_rows), len(window), dtype=np.intp)
+        lookup[[e + leads for e in window]] = np.arange(len(window))
+        code = lookup[span]
+        del span
+        params, vcov = _event_fit.fit_event_indicators(y, code, names, entity, period, req)
+        del code
+    else:
+        etime = event_times(df[time].to_numpy(float), df[cohort].to_numpy(float), leads, lags, bin_endpoints)
+        keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
+        params, vcov = fit_twoway(y, _dummies(etime, window), entity, period, method, req, keep)
+    table = _table(params, vcov, alpha, method.df(req), treated, -leads, reference)
+    never = df[cohort].to_numpy() == 0
+    diagnostics = {"n_dropped_missing": n_dropped, "n_units": n_units,
+                   "n_never_treated": int(np.count_nonzero(np.bincount(entity[never], minlength=n_units))),
                    "cohorts": sorted(int(c) for c in df[cohort].unique() if c > 0),
                    **cluster_diagnostics(df, cluster, df[cohort] > 0)}
     meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "leads": leads, "lags": lags,
             "reference": reference, "bin_endpoints": bin_endpoints}
     result = pack(estimator="event_study", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method,
                 req=req, outcome=outcome, diagnostics=diagnostics, meta=meta)
-    fit = fit_handover(keep, list(dummies.columns), req, entity, period)
+    fit = fit_handover(keep, names, req, entity, period)
     return finish(result, postfit, data, inference_options, fit)
+
+
+def _panel_request(n: int, entity: np.ndarray, period: np.ndarray, clusters: np.ndarray | None,
+                   cluster: str | None, k: int) -> FitRequest:
+    """:func:`~evalkit.estimators._common.panel_request` from the codes (``tests/test_event_sparse.py``
+    holds them equal): n_units + n_times - 1 effects, n_units - 1 of them nested if every unit lies in
+    one cluster."""
+    n_units, n_times = int(entity.max()) + 1, int(period.max()) + 1
+    nested = 0
+    if clusters is not None:
+        home = np.zeros(n_units, dtype=clusters.dtype)
+        home[entity] = clusters
+        if np.array_equal(home[entity], clusters):
+            nested = n_units - 1
+    return FitRequest(n_obs=n, n_regressors=k, n_effects=n_units + n_times - 1, n_nested_effects=nested,
+                      clusters=clusters, cluster_name=cluster)
 
 
 def _check_reference(reference: object, leads: int) -> None:
@@ -101,16 +141,16 @@ def _check_reference(reference: object, leads: int) -> None:
         )
 
 
-def _check_identified(dummies: pd.DataFrame, etime: np.ndarray, reference: int, bin_endpoints: bool) -> None:
-    """Every dummy needs data, and something must serve as the comparison."""
-    empty = [c for c in dummies.columns if dummies[c].sum() == 0]
+def _check_identified(names: list[str], rows: np.ndarray, has_never: bool, all_in_window: bool,
+                      bin_endpoints: bool) -> None:
+    """Every dummy (``names``, with ``rows`` rows each) needs data, and something must serve as the
+    comparison (``all_in_window``: every row's event time is in the window or the reference)."""
+    empty = [c for c, r in zip(names, rows) if r == 0]
     if empty:
         raise ValidationError(
             f"No treated unit is observed at event times {empty}; reduce leads/lags to the observed range."
         )
-    has_never = np.isnan(etime).any()
-    in_window = np.isin(etime, [reference, *(int(c.split("=")[1]) for c in dummies.columns)])
-    if not has_never and (bin_endpoints or in_window.all()):
+    if not has_never and (bin_endpoints or all_in_window):
         raise ValidationError(
             "All units are eventually treated and every event time is in the window, so the event-time effects "
             "are not identified next to unit and time effects (Borusyak, Jaravel & Spiess 2024). Add never-treated "
@@ -118,11 +158,23 @@ def _check_identified(dummies: pd.DataFrame, etime: np.ndarray, reference: int, 
         )
 
 
-def _table(params, vcov, alpha, df, etime, units, reference) -> pd.DataFrame:
+def _treated_counts(span: np.ndarray, span_rows: np.ndarray, entity: np.ndarray, n_units: int,
+                    bin_endpoints: bool) -> np.ndarray:
+    """Treated units observed at each event time of -leads..lags (``span`` codes with ``span_rows``
+    rows each; the last code is none).
+
+    (unit, time) is unique and the cohort constant within units, so a unit has at most one row per
+    event time: rows count units, except in the binned end points, where units are counted once."""
+    counts = span_rows[:-1].copy()
+    for j in ((0, len(counts) - 1) if bin_endpoints else ()):
+        counts[j] = np.count_nonzero(np.bincount(entity[span == j], minlength=n_units))
+    return counts
+
+
+def _table(params, vcov, alpha, df, treated, lo, reference) -> pd.DataFrame:
     table = term_table(params, vcov, alpha, df)
     table["event_time"] = [int(t.split("=")[1]) for t in table["term"]]
     ref = pd.DataFrame({"term": [f"e={reference}"], "estimate": [0.0], "event_time": [reference], "reference": [True]})
     table = pd.concat([table, ref], ignore_index=True).sort_values("event_time", ignore_index=True)
-    counts = pd.Series(units.to_numpy()).groupby(etime).nunique()
-    table["n_treated"] = table["event_time"].map(counts).fillna(0).astype(int)
+    table["n_treated"] = treated[table["event_time"].to_numpy() - lo].astype(int)
     return table

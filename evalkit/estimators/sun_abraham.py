@@ -253,13 +253,24 @@ def _weighted(parts, d: _Design) -> np.ndarray:
 
 
 def _influence(fit, d: _Design, clusters: np.ndarray, n_clusters: int, lmat: np.ndarray) -> np.ndarray:
-    """Per-cluster contributions phi_c = L B^+ X~_c'u (X~: cell dummies net of unit effects)."""
+    """Per-cluster contributions phi_c = L B^+ X~_c'u (X~: cell dummies net of unit effects).
+
+    X~_c'u = sum_c 1[cell_i] u_i - sum_units E_cu / n_u C_u (E: cluster x unit sums of u, C: the
+    unit x cell counts). With every unit in one cluster the second term is a sum over the rows of
+    the cluster of the units' mean residuals, so X~_c'u is one grouped sum of u less the unit's mean
+    residual by (cluster, cell); otherwise the sparse cluster x unit route."""
     u = fit.residuals[:, 0]
     n_cells = fit.schur_ginv.shape[0]
+    proj = fit.schur_ginv @ lmat.T
+    if design_nested(d.unit, clusters):
+        mean = np.bincount(d.unit, weights=u, minlength=d.n_units) / fit.unit_weight
+        key = clusters.astype(np.intp) * n_cells
+        key += d.cell
+        scores = np.bincount(key, weights=u - mean[d.unit], minlength=n_clusters * n_cells)
+        return scores.reshape(n_clusters, n_cells) @ proj
     scores = sp.csr_matrix((u, (clusters, d.cell)), shape=(n_clusters, n_cells))
     unit_part = sp.csr_matrix((u / fit.unit_weight[d.unit], (clusters, d.unit)), shape=(n_clusters, d.n_units))
     scores = scores - unit_part @ fit.cross
-    proj = fit.schur_ginv @ lmat.T
     return np.asarray(scores @ proj)
 
 

@@ -18,10 +18,13 @@ excluded for poor pre-treatment fit).
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+import warnings
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
-
-import warnings
 
 from evalkit.errors import EvalkitWarning, check_choice
 from evalkit.estimators._synth_data import SynthPanel, build_panel, treatment_timing
@@ -30,7 +33,7 @@ from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_dista
 from evalkit.core import checks
 from evalkit.core.checks import check_alpha
 from evalkit.core.clusters import content_order
-from evalkit.progress import bar
+from evalkit.inference.randomization import map_draws
 from evalkit.results import InferenceInfo, Result
 from evalkit.core.aliases import checked
 
@@ -52,24 +55,63 @@ def _avg_gap(fits: list) -> np.ndarray:
     return np.mean([f.gap for f in fits], axis=0)
 
 
+#: Placebo gap paths already fitted in this process, by a digest of everything the fit reads (a
+#: report fits each of several treated areas against the same donors: their placebos are the same
+#: fits). ``fit_synth`` is deterministic, so a remembered gap is the one a new fit would give.
+_PLACEBO_GAPS: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_PLACEBO_GAPS_SIZE = 4096
+_PLACEBO_LOCK = threading.Lock()
+
+
+def _fit_key(panel: SynthPanel, unit: int, donors: tuple[int, ...], v: str) -> bytes:
+    """Digest of the arrays and options ``fit_synth`` reads for ``unit`` against ``donors``."""
+    d = list(donors)
+    digest = hashlib.blake2b(v.encode(), digest_size=24)
+    for a in (panel.x[:, unit], panel.x[:, d], panel.y[:, unit], panel.y[:, d], panel.pre):
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.digest()
+
+
 def _placebo_gaps(panel: SynthPanel, v: str, progress: bool) -> np.ndarray:
-    """(J, T) gaps with each donor in turn treated and the other donors as its pool."""
-    out = []
-    for j in bar(panel.donors, total=len(panel.donors), description="synth placebos", enabled=progress):
-        pool = tuple(d for d in panel.donors if d != j)
-        out.append(_fit_group(panel, (j,), pool, v)[0].gap)
-    return np.array(out)
+    """(J, T) gaps with each donor in turn treated and the other donors as its pool.
+
+    The J fits are independent and deterministic: those not fitted before in this process (with
+    the same data) run on all cores (:func:`map_draws`), with the same numbers as one after the
+    other."""
+    pools = [tuple(d for d in panel.donors if d != j) for j in panel.donors]
+    keys = [_fit_key(panel, j, pool, v) for j, pool in zip(panel.donors, pools)]
+    with _PLACEBO_LOCK:
+        gaps = {key: _PLACEBO_GAPS[key] for key in keys if key in _PLACEBO_GAPS}
+    todo = [k for k, key in enumerate(keys) if key not in gaps]
+
+    def gap(m: int) -> np.ndarray:
+        k = todo[m]
+        return _fit_group(panel, (panel.donors[k],), pools[k], v)[0].gap
+
+    fitted = map_draws(gap, len(todo), progress=progress, description="synth placebos")
+    with _PLACEBO_LOCK:
+        for k, g in zip(todo, fitted):
+            gaps[keys[k]] = _PLACEBO_GAPS[keys[k]] = g
+        for key in keys:
+            _PLACEBO_GAPS.move_to_end(key)
+        while len(_PLACEBO_GAPS) > _PLACEBO_GAPS_SIZE:
+            _PLACEBO_GAPS.popitem(last=False)
+    return np.array([gaps[key] for key in keys])
 
 
 def _leave_one_out(panel: SynthPanel, fits: list, v: str, progress: bool) -> dict:
-    """ATT after dropping each donor that has positive weight for some treated unit."""
+    """ATT after dropping each donor that has positive weight for some treated unit (on all cores)."""
     post = ~panel.pre
     positive = [d for k, d in enumerate(panel.donors) if any(f.weights[k] > WEIGHT_TOL for f in fits)]
-    out = {}
-    for d in bar(positive, total=len(positive), description="synth leave-one-out", enabled=progress):
-        pool = tuple(x for x in panel.donors if x != d)
-        out[panel.units[d]] = float(_avg_gap(_fit_group(panel, panel.treated, pool, v))[post].mean())
-    return out
+
+    def att(k: int) -> float:
+        pool = tuple(x for x in panel.donors if x != positive[k])
+        return float(_avg_gap(_fit_group(panel, panel.treated, pool, v))[post].mean())
+
+    values = map_draws(att, len(positive), progress=progress, description="synth leave-one-out")
+    return {panel.units[d]: value for d, value in zip(positive, values)}
 
 
 @checked

@@ -10,6 +10,7 @@ import pandas as pd
 from evalkit.core import checks as v
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
+from evalkit.estimators._fast_checks import constant_within, unique_keys
 from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
 from evalkit.inference import split
@@ -75,14 +76,17 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     for col in covariates:
         v.check_varies_within(df, col, unit, "covariates", "it is absorbed by the unit fixed effects")
         v.check_varies_within(df, col, time, "covariates", "it is absorbed by the time fixed effects")
-    v.check_unique_keys(df, unit, time)
+    entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
+    unique_keys(df, unit, time, entity, period)  # the checks from the codes (no group-by at 10M rows)
     if cluster is not None:
-        v.check_constant_within(df, treatment, [cluster, time], "treatment",
-                                "treatment is assigned by cluster in each period")
+        cells = pd.factorize(df[cluster], sort=True)[0] * (int(period.max()) + 1)
+        cells += period
+        constant_within(df, treatment, [cluster, time], cells, "treatment",
+                        "treatment is assigned by cluster in each period")
+        del cells
 
     x = df[[treatment, *covariates]].rename(columns={treatment: "ATT"})
     req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=x.shape[1])
-    entity, period = pd.factorize(df[unit], sort=True)[0], pd.factorize(df[time], sort=True)[0]
     keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
     params, vcov = fit_twoway(df[outcome].to_numpy(float), x, entity, period, method, req, keep)
 

@@ -16,6 +16,10 @@ heteroskedasticity across clusters; Wu & Ding 2021, JASA 116) or the estimate.
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,13 +106,24 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
     estimated (counted in ``n_failed`` and skipped).
     """
     rng = np.random.default_rng(seed)
+    # the generator's state before each draw, taken in the serial order: draw b re-assigns the
+    # cohorts from its own state, so the draws (and the p-values) do not depend on how many
+    # processes re-estimate them, and no draws x clusters array is kept
+    states = draw_states(rng, draws, lambda g: permuted_cohorts(cohorts, g, order))
+
+    def one(b: int):
+        try:
+            return refit(permuted_cohorts(cohorts, generator_at(states[b]), order))
+        except EvalkitError:
+            return None
+
     null = np.full((draws, len(terms)), np.nan)
     ok = np.ones(draws, dtype=bool)
-    for b in prog.bar(range(draws), total=draws, description="randomization inference", enabled=progress):
-        try:
-            null[b] = refit(permuted_cohorts(cohorts, rng, order))
-        except EvalkitError:
+    for b, stat in enumerate(map_draws(one, draws, progress=progress, description="randomization inference")):
+        if stat is None:
             ok[b] = False
+        else:
+            null[b] = stat
     if not ok.any():
         raise ValidationError(f"randomization inference: none of the {draws} re-assignments could be "
                               "estimated (too few treated or comparison units)")
@@ -122,4 +137,151 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
                                tuple(int(v) for v in nonfinite), statistic, seed)
 
 
-__all__ = ["RandomizationResult", "p_values", "permuted_cohorts", "randomization_test"]
+# --------------------------------------------------------------------------- parallel draws
+#: environment variable capping the worker processes of resampling loops (1: run serially)
+WORKERS_ENV = "EVALKIT_WORKERS"
+#: fewer items than this run serially (forking costs more than it saves)
+MIN_PARALLEL = 16
+#: the first items run here for this long; the rest goes to workers only if it would take at least
+#: MIN_PARALLEL_SECONDS more here (a fork and the workers' start cost tens of milliseconds)
+PROBE_SECONDS = 0.05
+MIN_PARALLEL_SECONDS = 0.5
+_JOBS: dict[int, Callable] = {}
+_JOBS_LOCK = threading.Lock()
+_IN_WORKER = False
+
+
+def draw_states(rng: np.random.Generator, n: int, draw: Callable[[np.random.Generator], object]) -> list[dict]:
+    """The state of ``rng`` before each of ``n`` successive ``draw(rng)`` calls (made here, so
+    ``rng`` ends where a serial loop of those draws leaves it)."""
+    states = []
+    for _ in range(n):
+        states.append(rng.bit_generator.state)
+        draw(rng)
+    return states
+
+
+def generator_at(state: dict) -> np.random.Generator:
+    """A generator that continues from ``state`` (of :func:`draw_states`)."""
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def draw_workers(n_items: int) -> int:
+    """Worker processes for a loop of ``n_items`` independent draws: the CPUs this process may use
+    (at most ``EVALKIT_WORKERS``), 1 where processes cannot be forked (not Linux), inside a worker,
+    or for fewer than :data:`MIN_PARALLEL` items."""
+    if _IN_WORKER or n_items < MIN_PARALLEL or not sys.platform.startswith("linux"):
+        return 1
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        cap = int(os.environ.get(WORKERS_ENV, "") or cpus)
+    except ValueError:
+        cap = cpus
+    return max(1, min(cpus, cap, n_items // (MIN_PARALLEL // 2)))
+
+
+def map_draws(fn: Callable[[int], object], n_items: int, *, progress: bool = False, description: str = "",
+              workers: int | None = None) -> list:
+    """``[fn(0), ..., fn(n_items - 1)]``, computed by forked worker processes on contiguous chunks.
+
+    By default the first items run here for :data:`PROBE_SECONDS`; the rest go to
+    :func:`draw_workers` processes when they would take :data:`MIN_PARALLEL_SECONDS` or more.
+
+    The answer is the serial one: ``fn(i)`` must depend on ``i`` only (draw the random numbers
+    before, in the serial order, and index them by ``i``), and each worker runs the same code on
+    a copy of this process's memory (``fork``: nothing is pickled but the results, so ``fn`` may
+    be a closure over large data). Warnings raised in a worker are re-issued here in item order,
+    and an exception ends the call as in the serial loop: the one of the first failing item.
+    ``workers``: a number forces that many processes (1: serially in this process).
+    """
+    out: list = []
+    if workers is None:
+        workers = draw_workers(n_items)
+        if workers > 1:  # time the first items here: quick loops never pay for a fork
+            start = time.perf_counter()
+            while len(out) < n_items and time.perf_counter() - start < PROBE_SECONDS:
+                out.append(fn(len(out)))
+            rest = n_items - len(out)
+            if rest < MIN_PARALLEL or rest * (time.perf_counter() - start) / max(len(out), 1) < MIN_PARALLEL_SECONDS:
+                workers = 1
+    else:
+        workers = max(1, min(int(workers), n_items)) if sys.platform.startswith("linux") and not _IN_WORKER else 1
+    if workers == 1:
+        items = range(len(out), n_items)
+        return out + [fn(i) for i in prog.bar(items, total=len(items), description=description, enabled=progress)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    first = len(out)
+    size = -(-(n_items - first) // (4 * workers))  # a few chunks per worker: balanced load, a moving progress bar
+    chunks = [(start, min(start + size, n_items)) for start in range(first, n_items, size)]
+    token = id(fn)
+    parts: dict[int, tuple] = {}
+    with _JOBS_LOCK:  # a fork context starts every worker at the first submit, each with its copy of _JOBS
+        _JOBS[token] = fn
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_enter_worker)
+            futures = [pool.submit(_run_chunk, (token, start, stop)) for start, stop in chunks]
+        finally:
+            _JOBS.pop(token, None)
+    with pool:
+        for future in prog.bar(as_completed(futures), total=len(futures), description=description,
+                               enabled=progress):
+            start, values, log, error = future.result()
+            parts[start] = (values, log, error)
+    for start, _stop in chunks:
+        values, log, error = parts[start]
+        _reissue(log)
+        out.extend(values)
+        if error is not None:
+            raise error
+    return out
+
+
+def _enter_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True  # nested loops run serially
+
+
+def _run_chunk(task: tuple[int, int, int]) -> tuple[int, list, list, BaseException | None]:
+    """Items ``start..stop-1`` of a job in a worker: values, warnings, and the exception that ended it."""
+    token, start, stop = task
+    fn, values, error = _JOBS[token], [], None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning goes back; the caller's filters decide there
+        try:
+            for i in range(start, stop):
+                values.append(fn(i))
+        except Exception as exc:  # noqa: BLE001 - re-raised by the caller, as the serial loop would
+            error = exc
+    log = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    return start, values, log, _picklable(error)
+
+
+def _picklable(error: BaseException | None) -> BaseException | None:
+    import pickle
+
+    if error is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def _reissue(log: list) -> None:
+    """Issue a worker's warnings here, through this process's filters and once-registries."""
+    if not log:
+        return
+    modules = {getattr(m, "__file__", None): name for name, m in list(sys.modules.items())}
+    for message, category, filename, lineno in log:
+        module = modules.get(filename)
+        registry = vars(sys.modules[module]).setdefault("__warningregistry__", {}) if module else None
+        warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry)
+
+
+__all__ = ["RandomizationResult", "draw_states", "generator_at", "map_draws", "p_values", "permuted_cohorts", "randomization_test"]

@@ -21,6 +21,7 @@ from evalkit.estimators.combine import post_average
 from evalkit.report import figures, text
 from evalkit.report.outputs import figure as sealed_figure
 from evalkit.report.outputs import markdown
+from evalkit.report.preflight import check_goal_years  # noqa: F401 (re-exported)
 from evalkit.report.tables import _estimates_safe
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label
@@ -128,17 +129,6 @@ def estimand_text(study):
 
 
 # ----------------------------------------------------------------- goals
-def check_goal_years(params: dict, years: tuple[int, ...]) -> None:
-    """Preflight: every goal is assessed in a data year (the same rule as :func:`goal_attainment`)."""
-    from evalkit.domain.goals import _eval_year, check_goal
-
-    as_of = params.get("goals_as_of") or None
-    if as_of is not None and as_of not in years:
-        raise ParameterError(f"goals_as_of={as_of} is outside the data years {years[0]}-{years[-1]}.")
-    for i, goal in enumerate(params.get("goals", [])):
-        _eval_year(check_goal(goal, i), as_of, list(years))
-
-
 def attainment(study):
     goals = study.p["goals"]
     if not goals:

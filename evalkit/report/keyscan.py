@@ -124,7 +124,7 @@ def _normalised(stored: set[str]) -> np.ndarray:
     return _sorted_bytes([s.lower().encode() for s in stored])
 
 
-def _digest_heads(stored: set[str]) -> dict[str, np.ndarray]:
+def _digest_heads(stored: set[str], threads: int | None = None) -> dict[str, np.ndarray]:
     """Per hash, the sorted first 16 hex characters of the digests of every key, as uint64.
 
     Each key is hashed as written, lower-case and upper-case. DuckDB's ``md5``/``sha1``/``sha256``
@@ -134,7 +134,7 @@ def _digest_heads(stored: set[str]) -> dict[str, np.ndarray]:
     if not stored:
         return {name: np.empty(0, dtype=np.uint64) for name in DIGESTS}
     heads = ", ".join(f"('0x' || left({name}(f), {DIGEST_HEX}))::UBIGINT AS {name}" for name in DIGESTS)
-    con = connect()
+    con = connect(threads=threads)
     try:
         con.register("_evalkit_stored", pd.DataFrame({"k": pd.Series(list(stored), dtype=object)}))
         result = con.execute(f"WITH forms AS (SELECT unnest(list_distinct([k, lower(k), upper(k)])) AS f "
@@ -229,14 +229,17 @@ class KeySet:
     min_piece: int = MIN_PIECE
 
     @classmethod
-    def from_values(cls, values: Iterable[object], *, min_length: int = 6) -> KeySet:
-        """Build a key set from raw key values (text, integers, floats; missing values ignored)."""
+    def from_values(cls, values: Iterable[object], *, min_length: int = 6, threads: int | None = None) -> KeySet:
+        """Build a key set from raw key values (text, integers, floats; missing values ignored).
+
+        ``threads``: DuckDB threads for hashing the keys (default: all cores)."""
         min_length = _check_min_length(min_length)
         stored: set[str] = set()
         _add_values(stored, values, min_length)
         keys = _normalised(stored)
         encoded = keys.tolist()
-        return cls(keys=keys, reversed_keys=_sorted_bytes([k[::-1] for k in encoded]), digests=_digest_heads(stored),
+        return cls(keys=keys, reversed_keys=_sorted_bytes([k[::-1] for k in encoded]),
+                   digests=_digest_heads(stored, threads),
                    lengths=tuple(sorted({len(k) for k in encoded})), n_keys=len(encoded), min_length=min_length,
                    min_piece=piece_length(encoded))
 
@@ -343,7 +346,7 @@ def _file_values(con: duckdb.DuckDBPyConnection, path: Path, wanted: set[str]) -
 
 
 def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_COLUMNS,
-                 min_length: int = 6) -> KeySet:
+                 min_length: int = 6, threads: int | None = None) -> KeySet:
     """Distinct values of every identifier column in every data file under ``data_dir``.
 
     Column names match ``columns`` case-insensitively. Files are Parquet, CSV, SAS
@@ -351,7 +354,8 @@ def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_CO
     and other subfolders included); files without an identifier column contribute nothing.
     Each file's distinct values are gathered in a DuckDB table (which spills to disk), so
     only the distinct keys ever reach Python. A folder without data files is an error: a
-    wrong path must not give an empty key set that passes every text.
+    wrong path must not give an empty key set that passes every text. ``threads``: DuckDB
+    threads (default: all cores; the report runner collects with one while the kernel runs).
     """
     folder = Path(data_dir)
     min_length = _check_min_length(min_length)
@@ -361,7 +365,9 @@ def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_CO
     if not files:
         raise ParameterError(f"data_dir={str(folder)!r} holds no data files ending in {SUPPORTED}.")
     wanted = {str(c).strip().upper() for c in ((columns,) if isinstance(columns, str) else columns)}
-    con = connect()
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ParameterError(f"threads={threads!r} must be a positive integer or None (all cores).")
+    con = connect(threads=threads)
     try:
         con.execute(f"CREATE TEMP TABLE {KEY_TABLE} (k VARCHAR)")
         for path in files:
@@ -369,7 +375,7 @@ def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_CO
         found = con.execute(f"SELECT DISTINCT k FROM {KEY_TABLE} WHERE length(k) >= ?", [min_length]).fetchnumpy()["k"]
     finally:
         con.close()
-    return KeySet.from_values(np.asarray(found).tolist(), min_length=min_length)
+    return KeySet.from_values(np.asarray(found).tolist(), min_length=min_length, threads=threads)
 
 
 # --------------------------------------------------------------------------- scanning

@@ -19,6 +19,14 @@ SCHEMA = "evalkit.run/1"
 PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "statsmodels", "linearmodels", "matplotlib", "seaborn",
             "duckdb", "pyarrow", "pandera", "pyreadstat", "papermill", "nbconvert", "ipykernel")
 STATUSES = ("running", "ok", "failed", "needs_review")
+RESULTS_LINE = "evalkit results file {name} sha256 {digest}"
+
+
+def results_line(name: str, path: Path) -> str:
+    """The ledger line by which the results writer vouches for one file it wrote (checked by
+    :func:`evalkit.report.postrun.vet_results`; here so the kernel's results writer needs no
+    nbformat)."""
+    return RESULTS_LINE.format(name=name, digest=hashlib.sha256(Path(path).read_bytes()).hexdigest())
 
 
 def utc_now() -> str:

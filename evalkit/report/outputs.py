@@ -154,7 +154,7 @@ def person_safe(result, min_cell: int | None = None):
 def write_results(folder: Path, results: dict, *, min_cell: int | None = None) -> list[Path]:
     """Write each result's JSON (person-level rows on too few persons blanked, no influence
     functions) and vouch for every file in the run's ledger; the runner withholds any other file."""
-    from evalkit.report.postrun import results_line
+    from evalkit.report.manifest import results_line
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []

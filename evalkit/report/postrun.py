@@ -9,7 +9,6 @@ the kernel's console and the line ledger stay in the restricted folder
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -21,8 +20,7 @@ from evalkit import seal
 from evalkit.report import manifest as mf
 from evalkit.report.gate import gate_notebook, read_ledger
 from evalkit.report.index import error_summary
-
-RESULTS_LINE = "evalkit results file {name} sha256 {digest}"
+from evalkit.report.manifest import RESULTS_LINE, results_line  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -31,11 +29,6 @@ class Outcome:
     html: Path | None
     disclosure: dict
     keys: object
-
-
-def results_line(name: str, path: Path) -> str:
-    """The ledger line by which the results writer vouches for one file it wrote."""
-    return RESULTS_LINE.format(name=name, digest=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def _quarantine(path: Path, base: Path, private: Path) -> str:
@@ -128,16 +121,21 @@ def _scan_run_dir(run_dir: Path, private: Path, keys) -> dict:
     return found
 
 
-def _keys(params: dict):
+def run_keys(params: dict, *, threads: int | None = None):
+    """The person keys of the run's data (:func:`evalkit.report.keyscan.collect_keys`; ``threads``:
+    DuckDB threads, all cores by default)."""
     from evalkit.report.keyscan import collect_keys
 
-    return collect_keys(params["data_dir"])
+    return collect_keys(params["data_dir"], threads=threads)
 
 
 def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: dict | None, params: dict,
-           record: dict, render, reports_root: Path) -> Outcome:
-    """Gate, render and vet a finished run; return its status, HTML and disclosure record."""
-    keys = _keys(params)
+           record: dict, render, reports_root: Path, keys=None) -> Outcome:
+    """Gate, render and vet a finished run; return its status, HTML and disclosure record.
+
+    ``keys``: the data's person keys if already collected (the runner collects them while the
+    kernel runs), else collected here."""
+    keys = run_keys(params) if keys is None else keys
     ledger = read_ledger(private / "ledger.txt")
     gate, html = None, None
     refused = error is not None and error.get("type") == "DisclosureError"  # evalkit refused to show something

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.data.io import read_table
-from evalkit.data.panels import open_microdata, read_data_years
+from evalkit.data.panels import open_microdata
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
-from evalkit.errors import EvalkitWarning, ParameterError
+from evalkit.errors import EvalkitWarning
 from evalkit.progress import step
 from evalkit.estimators import event_study, synth_plot, twfe
 from evalkit.diagnostics import honest_did
@@ -33,19 +33,9 @@ from evalkit.report.outputs import markdown, person_safe
 from evalkit.seal import Sealed
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
+from evalkit.report.preflight import preflight, resolve_data_dir  # noqa: F401 (re-exported)
 from evalkit.report.robustness import robustness_table, specifications
 from evalkit.report import domain_sections
-
-
-def resolve_data_dir(data_dir: str) -> Path:
-    """Absolute data folder: as given, else relative to the project root above the cwd."""
-    path = Path(data_dir)
-    if path.is_absolute() or path.exists():
-        return path.resolve()
-    for folder in Path.cwd().resolve().parents:
-        if (folder / "pyproject.toml").is_file() and (folder / path).exists():
-            return (folder / path).resolve()
-    raise ParameterError(f"data_dir={data_dir!r} does not exist (looked in the cwd and the project root).")
 
 
 THIN_POPULATIONS = ("residents", "residents_18_64")
@@ -84,24 +74,6 @@ class SummaryBox:
         return Sealed({"text/html": self._repr_html_(), "text/plain": repr(self)}, kind="summary")._repr_mimebundle_()
 
 
-def preflight(params: dict) -> dict:
-    """Checks that need the data, run before any execution: folder, years, intervention.
-
-    Returns the parameters with ``data_dir`` made absolute.
-    """
-    data_dir = resolve_data_dir(params["data_dir"])
-    years = read_data_years(data_dir)
-    for key in ("baseline_year", "evaluation_year"):
-        if params[key] not in years:
-            raise ParameterError(f"{key}={params[key]} is outside the data years {years[0]}-{years[-1]}.")
-    domain_sections.check_goal_years(params, years)
-    known = sorted(read_table(data_dir / "interventions.csv")["intervention"].unique())
-    if params["intervention"] not in known:
-        raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
-                             f"it holds {known}.")
-    return {**params, "data_dir": str(data_dir)}
-
-
 class Study:
     """Data, design and estimates of one evaluation report (cached per instance)."""
 
@@ -110,6 +82,7 @@ class Study:
         object.__setattr__(self, "p", types.MappingProxyType(preflight(validate_params(params))))
         object.__setattr__(self, "notes", {})
         object.__setattr__(self, "_averages", {})
+        object.__setattr__(self, "_truth", {})
         object.__setattr__(self, "data_dir", Path(self.p["data_dir"]))
         object.__setattr__(self, "md", open_microdata(self.data_dir))
 
@@ -221,7 +194,13 @@ class Study:
     def _truth_by_e(self, panel: pd.DataFrame) -> pd.Series | None:
         if "effect" not in panel:
             return None
-        return truth.truth_by_event_time(panel, leads=self.p["leads"], lags=self.p["lags"])
+        if panel is not self.__dict__.get("cohort"):
+            return truth.truth_by_event_time(panel, leads=self.p["leads"], lags=self.p["lags"])
+        # the person panel's truth is shared by the summary, the figure, the conclusions and the
+        # robustness table: grouped once (a copy each time, so no caller can change another's)
+        if "cohort" not in self._truth:
+            self._truth["cohort"] = truth.truth_by_event_time(panel, leads=self.p["leads"], lags=self.p["lags"])
+        return self._truth["cohort"].copy()
 
     # ------------------------------------------------------------- displays
     def heading(self, key: str, level: int = 2) -> Sealed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 PERSON_OUTCOME = {"employment_rate": "BESK_FTE", "conviction_share": "DOMFAELDT", "k1_share": "UDENFOR_FTE"}
@@ -29,9 +30,43 @@ def person_effects(data_dir: str | Path, panel: pd.DataFrame, outcome: str) -> p
     column = PERSON_OUTCOME.get(outcome)
     if column is None or not path.is_file():
         return None
-    cf = pd.read_parquet(path, columns=["PERSON_ID", "AAR", f"{column}_0"])
-    merged = panel[["PERSON_ID", "AAR", column]].merge(cf, on=["PERSON_ID", "AAR"], how="left", validate="one_to_one")
-    return pd.Series((merged[column] - merged[f"{column}_0"]).to_numpy(), index=panel.index, name="effect")
+    untreated = _counterfactual(path, panel, f"{column}_0")
+    observed = panel[column].reset_index(drop=True)
+    return pd.Series((observed - untreated).to_numpy(), index=panel.index, name="effect")
+
+
+def _counterfactual(path: Path, panel: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` of the counterfactual file for each row of ``panel`` (matched on PERSON_ID and
+    AAR; NaN where the file has no row), on a RangeIndex in the panel's row order.
+
+    A left join done in DuckDB: the file (every person-year of the simulation, millions of
+    rows with text keys) is never read into pandas. As pandas' ``validate="one_to_one"`` did,
+    a key occurring twice in the panel, or a panel row matching two rows of the file, is an
+    error; missing matches give NaN with pandas' dtype rules (int columns become float64).
+    """
+    import duckdb
+
+    n = len(panel)
+    keys = panel[["PERSON_ID", "AAR"]].reset_index(drop=True).assign(row_=np.arange(n, dtype=np.int64))
+    source = "read_parquet('" + str(path).replace("'", "''") + "')"
+    con = duckdb.connect()
+    try:
+        con.register("_evalkit_panel_keys", keys)
+        (repeated,) = con.execute("SELECT count(*) - count(DISTINCT (PERSON_ID, AAR)) FROM _evalkit_panel_keys"
+                                  ).fetchone()
+        if repeated:
+            raise pd.errors.MergeError("Merge keys are not unique in left dataset; not a one-to-one merge")
+        found = con.execute(f'SELECT k.row_, cf."{column}" AS value FROM _evalkit_panel_keys k '
+                            f"JOIN {source} cf USING (PERSON_ID, AAR)").df()
+    finally:
+        con.close()
+    rows = found["row_"].to_numpy()
+    if rows.size and np.bincount(rows, minlength=n).max() > 1:
+        raise pd.errors.MergeError("Merge keys are not unique in right dataset; not a one-to-one merge")
+    values = pd.Series(found["value"].to_numpy(), index=rows)
+    if rows.size == n:  # every row matched: the file's dtype, as in the merge
+        return values.sort_index().reset_index(drop=True)
+    return values.reindex(pd.RangeIndex(n))
 
 
 def binned_event_time(cohort: pd.Series, time: pd.Series, leads: int, lags: int) -> pd.Series:

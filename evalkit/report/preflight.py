@@ -1,0 +1,53 @@
+"""Checks a report run makes before it starts the kernel: data folder, years, intervention, goals.
+
+Kept apart from :mod:`evalkit.report.study` so the command line validates a run without
+importing the estimators it never calls (the notebook kernel imports them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalkit.errors import ParameterError
+
+
+def resolve_data_dir(data_dir: str) -> Path:
+    """Absolute data folder: as given, else relative to the project root above the cwd."""
+    path = Path(data_dir)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    for folder in Path.cwd().resolve().parents:
+        if (folder / "pyproject.toml").is_file() and (folder / path).exists():
+            return (folder / path).resolve()
+    raise ParameterError(f"data_dir={data_dir!r} does not exist (looked in the cwd and the project root).")
+
+
+def check_goal_years(params: dict, years: tuple[int, ...]) -> None:
+    """Every goal is assessed in a data year (the same rule as :func:`goal_attainment`)."""
+    from evalkit.domain.goals import _eval_year, check_goal
+
+    as_of = params.get("goals_as_of") or None
+    if as_of is not None and as_of not in years:
+        raise ParameterError(f"goals_as_of={as_of} is outside the data years {years[0]}-{years[-1]}.")
+    for i, goal in enumerate(params.get("goals", [])):
+        _eval_year(check_goal(goal, i), as_of, list(years))
+
+
+def preflight(params: dict) -> dict:
+    """Checks that need the data, run before any execution: folder, years, intervention.
+
+    Returns the parameters with ``data_dir`` made absolute.
+    """
+    from evalkit.data.io import read_table
+    from evalkit.data.panels import read_data_years
+
+    data_dir = resolve_data_dir(params["data_dir"])
+    years = read_data_years(data_dir)
+    for key in ("baseline_year", "evaluation_year"):
+        if params[key] not in years:
+            raise ParameterError(f"{key}={params[key]} is outside the data years {years[0]}-{years[-1]}.")
+    check_goal_years(params, years)
+    known = sorted(read_table(data_dir / "interventions.csv")["intervention"].unique())
+    if params["intervention"] not in known:
+        raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
+                             f"it holds {known}.")
+    return {**params, "data_dir": str(data_dir)}
