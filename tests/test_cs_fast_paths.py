@@ -4,6 +4,8 @@
   with integer, text or categorical ids; it must build the same Design as ``_prep.prepare``
   and hand everything else to it (None).
 * ``_rcblocks.dr`` (block-wise DR on period-sorted rows) must equal ``_drdid.rc(method="dr")``.
+* ``_panel_pool`` (a balanced control pool's cells as matrix products) must equal ``_drdid.panel``
+  cell by cell, and the grid must not depend on how the pool's cells are chunked.
 * ``att_gt`` runs its grid with one BLAS thread and restores the count; ``_memory.zeros_f`` gives zeros.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pandas as pd
 import pytest
 
 from evalkit.estimators import _memory
-from evalkit.estimators.staggered import _drdid, _grid, _rcblocks
+from evalkit.estimators.staggered import _drdid, _grid, _panel_pool, _rcblocks
 from evalkit.estimators.staggered._prep import prepare
 from evalkit.estimators.staggered._prep_fast import prepare as prepare_fast
 from tests.test_cs_frozen import make_panel
@@ -142,6 +144,39 @@ def test_block_kernel_equals_stacked_kernel(control_group):
                     cat["w"])
     assert att == pytest.approx(ref.att, abs=1e-12)
     np.testing.assert_allclose(np.concatenate(vals), ref.inf, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_pool_kernel_equals_the_cell_kernel(method, k):
+    rng = np.random.default_rng(k)
+    n, m = 400, 6
+    d = (rng.random(n) < 0.3).astype(float)
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1)) * [1, 1e4][: k - 1]]) if k > 1 else np.ones((n, 1))
+    w = rng.uniform(0.5, 2, n)
+    dy = rng.normal(size=(n, m)) * 50 + 1e3 + 3 * d[:, None]
+    nu = _drdid.panel_nuisance(method, d, x, w)
+    att, inf = _panel_pool.pool_columns(_panel_pool.pool_map(method, d, x, nu), np.asfortranarray(dy.copy()))
+    for c in range(m):
+        ref = _drdid.panel(method, dy[:, c], d, x, w)
+        assert att[c] == pytest.approx(ref.att, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(inf[:, c], ref.inf, rtol=1e-10, atol=1e-10 * np.abs(ref.inf).max())
+
+
+@pytest.mark.parametrize("control_group", ["never", "notyet"])
+def test_balanced_grid_does_not_depend_on_pool_chunks(control_group, monkeypatch):
+    import evalkit
+
+    df = _clean(make_panel())
+    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x1", "x2"], cluster="area",
+              control_group=control_group)
+    ref = evalkit.att_gt(df, **kw)
+    for small, chunk in [(0, 1), (0, 10**9), (10**6, 10**9)]:  # one cell at a time, all at once, cell kernel
+        monkeypatch.setattr(_grid, "SMALL_POOL", small)
+        monkeypatch.setattr(_grid, "POOL_CHUNK", chunk)
+        got = evalkit.att_gt(df, **kw)
+        np.testing.assert_allclose(got.tidy()["estimate"], ref.tidy()["estimate"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got.influence.to_numpy(), ref.influence.to_numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_grid_runs_on_one_blas_thread_and_restores_the_count(monkeypatch):

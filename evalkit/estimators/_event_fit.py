@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from evalkit.core import linalg
+from evalkit.core import blas, linalg
 from evalkit.core.clusters import cr1_factor
 from evalkit.core.indicator_fit import indicator_cluster_scores, indicator_cross, indicator_residuals, nested
 from evalkit.errors import ValidationError
@@ -36,7 +35,7 @@ def fit_event_indicators(y: np.ndarray, code: np.ndarray, names: list[str], enti
                          period: np.ndarray, req: FitRequest) -> tuple[pd.Series, pd.DataFrame]:
     """Within (unit and time effects) OLS on the indicators ``code`` (0..k-1, k = none) with CR1
     covariance; the numbers of ``fit_twoway_fast`` on the dense dummies."""
-    with threadpool_limits(limits=1, user_api="blas"):  # thin products: BLAS threads only spin (2 cores)
+    with blas.one_thread():  # thin products: BLAS threads only spin (2 cores)
         return _fit(y, code, names, entity, period, req)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from evalkit.estimators._memory import zeros_f
-from evalkit.estimators.staggered import _drdid, _rcblocks
+from evalkit.estimators.staggered import _drdid, _panel_pool, _rcblocks
 from evalkit.estimators.staggered._prep import Design
 
 
@@ -78,9 +78,8 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
     errors: list = [None] * len(spec)
     moms = block_moments(design) if (method == "dr" and design.mode != "balanced") else None
 
-    def run_group(g):
-        start = None  # the cells of one group run in order, each logit starting from the last one's fit
-        shared: dict = {}  # balanced panels: the units and nuisance fits of each control pool of the group
+    def cells_of(g):
+        """The group's cells in order: (j, ti, bi, treated, control), reference cells counted only."""
         pools: dict = {}  # the treated and control masks by threshold
         for j in (j for j, cell in enumerate(spec) if cell[0] == g):
             _, ti, bi, ref = spec[j]
@@ -90,9 +89,13 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
                 pools[key] = _pools(design.unit_cohort, g, control_group, thr)
             treated, control = pools[key]
             n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
-            if ref:
-                continue
-            cell = (design, _how(design, method, moms, shared), g, control_group, treated, control, ti, bi,
+            if not ref:
+                yield j, ti, bi, treated, control
+
+    def run_group(g):
+        start = None  # the cells of one group run in order, each logit starting from the last one's fit
+        for j, ti, bi, treated, control in cells_of(g):
+            cell = (design, method if moms is None else moms, g, control_group, treated, control, ti, bi,
                     anticipation)
             try:
                 att[j], col, coef = _fit_cell_warm(cell, start)
@@ -105,13 +108,34 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
                 _write(inf[:, j], col)
             start = coef if coef is not None else start
 
-    workers = min(2, os.cpu_count() or 1, len(groups)) if design.n_rows >= 100_000 else 1
+    def run_group_wide(g):
+        """Balanced panels: the cells of a control pool share its units and nuisance fit, and are
+        estimated together (:func:`_fit_pool`); pools run in order, each logit warm-started."""
+        pools: dict = {}
+        for j, ti, bi, treated, control in cells_of(g):
+            if not control.any():
+                errors[j] = "no control units"
+                continue
+            pools.setdefault(control.tobytes(), (treated, control, []))[2].append((j, ti, bi))
+        start = None
+        for treated, control, cells in pools.values():
+            try:
+                start = _fit_pool(design, method, treated, control, cells, start, att, inf)
+            except _drdid.CellError as err:
+                for j, _, _ in cells:
+                    errors[j] = str(err)
+
+    run = run_group_wide if design.mode == "balanced" else run_group
+    # Balanced panels run on one thread: a group is a few large matrix products, and a second
+    # thread only doubled the fresh memory each call page-faults (measured at 1M and 10M rows).
+    parallel = design.n_rows >= 100_000 and design.mode != "balanced"
+    workers = min(2, os.cpu_count() or 1, len(groups)) if parallel else 1
     if workers == 1:
         for g in groups:
-            run_group(g)
+            run(g)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run_group, groups))
+            list(pool.map(run, groups))
     keep, cells, dropped = [], [], []
     for j, ((g, ti, bi, ref), err) in enumerate(zip(spec, errors)):
         cell = Cell(int(g), int(times[ti]), int(times[bi]), bool(ref))
@@ -175,7 +199,7 @@ def sparse_columns(columns: list, n: int) -> sparse.csc_matrix:
 def _fit_cell_warm(cell: tuple, start):
     """_fit_cell from the warm start; a failed warm start is retried from a cold one."""
     how = cell[1]
-    fit = _fit_cell if isinstance(how, str) else _fit_cell_wide if isinstance(how, _Pools) else _fit_cell_blocks
+    fit = _fit_cell if isinstance(how, str) else _fit_cell_blocks
     try:
         return fit(*cell, start)
     except _drdid.CellError:
@@ -184,68 +208,50 @@ def _fit_cell_warm(cell: tuple, start):
         return fit(*cell, None)
 
 
-@dataclass(frozen=True, slots=True)
-class _Pools:
-    """A balanced panel's cells share their unit subsets and nuisance fits by control pool."""
-
-    method: str
-    shared: dict
-
-
-def _how(design: Design, method: str, moms, shared: dict):
-    if design.mode == "balanced":
-        return _Pools(method, shared)
-    return method if moms is None else moms
+#: pools of at most this many cells are estimated cell by cell (:func:`_drdid.panel`)
+SMALL_POOL = 2
+#: elements of a pool's n1 x m outcome-change matrix estimated at once: temporaries of ~1 MB are
+#: reused by the allocator, larger ones are page-faulted afresh (costly on virtual machines)
+POOL_CHUNK = 150_000
 
 
-@dataclass(frozen=True, slots=True)
-class _Subset:
-    """The treated and control units of a balanced cell: their rows and nuisance fit."""
-
-    rows: np.ndarray
-    d: np.ndarray
-    x: np.ndarray
-    nuisance: _drdid.PanelNuisance | None
-    error: str | None
-
-
-def _subset(design: Design, method: str, treated, control, start) -> _Subset:
+def _fit_pool(design: Design, method: str, treated, control, cells: list, start, att, inf):
+    """The cells of a balanced panel that share their treated and control units (every period of a
+    cohort with never-treated controls): one nuisance fit (propensity score from ``start``, the
+    outcome-regression Gram), then every cell's ATT and influence column from one n1 x m matrix of
+    outcome changes (:mod:`._panel_pool`, equal to :func:`_drdid.panel` cell by cell). Returns the logit's
+    coefficients (the next pool's start)."""
     rows = np.flatnonzero(treated | control)
-    d, x = treated[rows].astype(float), design.x_unit[rows]
-    w = design.unit_weight[rows]
+    d, x, w = treated[rows].astype(float), design.x_unit[rows], design.unit_weight[rows]
     try:
-        nuisance = _drdid.panel_nuisance(method, d, x, w, start)
+        nu = _drdid.panel_nuisance(method, d, x, w, start)
     except _drdid.CellError:
         if start is None:
             raise
-        nuisance = _drdid.panel_nuisance(method, d, x, w, None)  # a failed warm start: once more from zero
-    return _Subset(rows, d, x, nuisance, None)
-
-
-def _fit_cell_wide(design: Design, pools: _Pools, g, control_group, treated, control, ti, bi, anticipation, start):
-    """A balanced panel's cell (``_fit_cell``'s arithmetic), its units' nuisance fit computed once per
-    control pool: with never-treated controls, once per cohort instead of once per period. The
-    pools of a cohort's not-yet-treated cells start their logit from the previous pool's fit."""
-    if not control.any():
-        raise _drdid.CellError("no control units")
-    key = control.tobytes()
-    if key not in pools.shared:
-        try:
-            pools.shared[key] = _subset(design, pools.method, treated, control, pools.shared.get("start"))
-        except _drdid.CellError as err:
-            pools.shared[key] = _Subset(np.zeros(0, np.intp), None, None, None, str(err))
-    sub = pools.shared[key]
-    if sub.error is not None:
-        raise _drdid.CellError(sub.error)
-    if sub.nuisance.ps_coef is not None:
-        pools.shared["start"] = sub.nuisance.ps_coef
-    n, n1 = design.unit_ids.size, sub.rows.size
-    y = design.y_wide  # column-major: y_t - y_base also when the universal base lies after t (as R)
-    dy = y[:, ti].take(sub.rows) - y[:, bi].take(sub.rows)
-    fit = _drdid.panel(pools.method, dy, sub.d, sub.x, None, sub.nuisance)
-    out = np.zeros(n)
-    out[sub.rows] = fit.inf * (n / n1)
-    return fit.att, out, None
+        nu = _drdid.panel_nuisance(method, d, x, w, None)  # a failed warm start: once more from zero
+    scale = design.unit_ids.size / rows.size
+    if len(cells) <= SMALL_POOL:  # the pool's matrices would cost more than they save
+        for j, ti, bi in cells:
+            yw = design.y_wide
+            fit = _drdid.panel(method, yw[:, ti].take(rows) - yw[:, bi].take(rows), d, x, w, nu)
+            att[j] = fit.att
+            inf[:, j][rows] = fit.inf * scale
+        return nu.ps_coef if nu.ps_coef is not None else start
+    pm = _panel_pool.pool_map(method, d, x, nu)
+    y, base = design.y_wide, np.empty(rows.size)
+    step = max(1, POOL_CHUNK // max(rows.size, 1))
+    for k in range(0, len(cells), step):
+        part = cells[k:k + step]
+        dy = np.empty((rows.size, len(part)), order="F")
+        for c, (_, ti, bi) in enumerate(part):  # y_t - y_base also when the universal base lies after t (as R)
+            np.take(y[:, ti], rows, out=dy[:, c])
+            dy[:, c] -= np.take(y[:, bi], rows, out=base)
+        a, cols = _panel_pool.pool_columns(pm, dy)
+        cols *= scale
+        for c, (j, _, _) in enumerate(part):
+            att[j] = a[c]
+            inf[:, j][rows] = cols[:, c]
+    return nu.ps_coef if nu.ps_coef is not None else start
 
 
 def block_moments(design: Design) -> dict:
@@ -320,15 +326,6 @@ def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi
     n = design.unit_ids.size
     if not control.any():
         raise _drdid.CellError("no control units")
-    if design.mode == "balanced":
-        use = treated | control
-        n1 = int(use.sum())
-        dy = design.y_wide[use, ti] - design.y_wide[use, bi]
-        # dy = y_t - y_base also when the universal base lies after t (R swaps .y0/.y1 likewise)
-        fit = _drdid.panel(method, dy, treated[use].astype(float), design.x_unit[use], design.unit_weight[use])
-        out = np.zeros(n)
-        out[use] = fit.inf * (n / n1)
-        return fit.att, out, None
     is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
     idx = []  # blocks (post, treated), (post, control), (base, treated), (base, control)
     for k in (ti, bi):

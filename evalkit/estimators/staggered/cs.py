@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
+from evalkit.core import blas
 from evalkit.core.aliases import renamed
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v
@@ -102,7 +102,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     _warn_small_cohorts(cohort_codes, len(covariates))
     # Many small products on two threads of our own: OpenBLAS's own spinning threads made the grid
     # 2-4x slower on two cores, so BLAS runs one thread here (restored on exit).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas.one_thread():
         grid = estimate_grid(design, method=method, control_group=control_group, base_period=base_period,
                              anticipation=anticipation, extra=2)
     if grid.dropped:
