@@ -52,7 +52,13 @@ class FitRequest:
 
     @property
     def n_clusters(self) -> int | None:
-        return None if self.clusters is None else int(len(np.unique(self.clusters)))
+        """Distinct clusters: a count table for integer codes (O(n), no sort), else numpy.unique."""
+        if self.clusters is None:
+            return None
+        codes = np.asarray(self.clusters)
+        if codes.dtype.kind in "iu" and codes.size and 0 <= codes.min() and codes.max() < 4 * codes.size + 10_000:
+            return int(np.count_nonzero(np.bincount(codes)))
+        return int(len(np.unique(codes)))
 
 
 class InferenceMethod(Protocol):

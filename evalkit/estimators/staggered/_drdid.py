@@ -25,6 +25,7 @@ import numpy as np
 from evalkit.core import linalg
 
 TRIM_LEVEL = 0.995
+CHUNK = 32_768  # rows per step of the logit's sums: temporaries stay in cache
 
 
 class CellError(Exception):
@@ -113,16 +114,45 @@ def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: 
             raise CellError("propensity score: no treated or no control units")
         return np.full(n, p1), np.array([[n / (np.sum(w) * p1 * (1 - p1))]]), np.array([np.log(p1 / (1 - p1))])
     beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
-    for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
-        step = _solve(_gram(x, w * p * (1 - p)), x.T @ (w * (d - p)), "propensity score")
+    for i in range(max_iter):
+        gram, grad = newton_sums(x, d, w, beta)
+        # the rank test on the first Hessian and on the last (below); in between a plain solve
+        step = linalg.solve(gram, grad, "propensity score: the covariate design", CellError, check=i == 0)
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break
     else:
         raise CellError("propensity score: the logit did not converge (perfect separation?)")
-    p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
-    return p, n * _solve(_gram(x, w * p * (1 - p)), np.eye(k), "propensity score"), beta
+    p = np.empty(n)
+    gram, _ = newton_sums(x, d, w, beta, p)
+    return p, n * _solve(gram, np.eye(k), "propensity score"), beta
+
+
+def newton_sums(x: np.ndarray, d, w: np.ndarray, beta: np.ndarray, p_out: np.ndarray | None = None):
+    """The logit's Hessian ``x'diag(w p (1 - p))x`` and score ``x'w(d - p)`` at beta, summed over
+    cache-sized chunks of rows (no row-length temporaries); ``d`` an array or one value for all
+    rows; ``p_out`` receives the probabilities."""
+    k = beta.size
+    gram, grad = np.zeros((k, k)), np.zeros(k)
+    for a in range(0, x.shape[0], CHUNK):
+        xc, wc = x[a:a + CHUNK], w[a:a + CHUNK]
+        p = _sigmoid(xc @ beta)
+        grad += xc.T @ (wc * ((d[a:a + CHUNK] if np.ndim(d) else d) - p))
+        if p_out is not None:
+            p_out[a:a + CHUNK] = p
+        p *= 1 - p
+        p *= wc
+        gram += _gram(xc, p)
+    return gram, grad
+
+
+def _sigmoid(eta: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-clip(eta, -35, 35)))``, in place."""
+    np.clip(eta, -35, 35, out=eta)
+    np.negative(eta, out=eta)
+    np.exp(eta, out=eta)
+    eta += 1.0
+    return np.reciprocal(eta, out=eta)
 
 
 def _pscore(x, d, w, start=None):

@@ -7,8 +7,10 @@ is a reference cell with ATT 0). Not-yet-treated controls at (g, t) are units
 with cohort 0 or cohort > max(t, base) + anticipation, other than g.
 Influence functions are rescaled by n / n1 (n1 = observations in the cell)
 and, for unbalanced panels, summed over the rows of each unit. Groups are
-independent and run on up to two threads (numpy releases the GIL); the cells
-of a group run in order, so results do not depend on the thread count.
+independent; those of unbalanced panels and repeated cross-sections run on up
+to two threads (numpy releases the GIL), a balanced panel's on one (its control
+pools are a few large matrix products). The cells of a group run in order, so
+results do not depend on the thread count.
 """
 from __future__ import annotations
 
@@ -222,7 +224,7 @@ def _fit_pool(design: Design, method: str, treated, control, cells: list, start,
     outcome changes (:mod:`._panel_pool`, equal to :func:`_drdid.panel` cell by cell). Returns the logit's
     coefficients (the next pool's start)."""
     rows = np.flatnonzero(treated | control)
-    d, x, w = treated[rows].astype(float), design.x_unit[rows], design.unit_weight[rows]
+    d, x, w = treated[rows].astype(float), _rows_f(design.x_unit, rows), design.unit_weight[rows]
     try:
         nu = _drdid.panel_nuisance(method, d, x, w, start)
     except _drdid.CellError:
@@ -252,6 +254,15 @@ def _fit_pool(design: Design, method: str, treated, control, cells: list, start,
             att[j] = a[c]
             inf[:, j][rows] = cols[:, c]
     return nu.ps_coef if nu.ps_coef is not None else start
+
+
+def _rows_f(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` column-major: products with a row vector of weights (``x * w[:, None]``, the
+    Hessians) run about three times faster on columns than on rows of three."""
+    out = np.empty((rows.size, x.shape[1]), order="F")
+    for j in range(x.shape[1]):
+        np.take(x[:, j], rows, out=out[:, j])
+    return out
 
 
 def block_moments(design: Design) -> dict:

@@ -75,7 +75,7 @@ def pool_map(method: str, d: np.ndarray, x: np.ndarray, nu: _drdid.PanelNuisance
 def _stack(x: np.ndarray, a: np.ndarray, w_t: np.ndarray, w_c: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``[a x, w_t, w_c, b x]`` (n x (2k+2)), written in place (no n x k temporaries)."""
     n, k = x.shape
-    out = np.empty((n, 2 * k + 2))
+    out = np.empty((n, 2 * k + 2), order="F")  # columns: fast products with x (column-major)
     np.multiply(x, a[:, None], out=out[:, :k])
     out[:, k], out[:, k + 1] = w_t, w_c
     np.multiply(x, b[:, None], out=out[:, k + 2:])

@@ -88,7 +88,7 @@ def _clusters(cluster, rep):
 def _balanced(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | None:
     """The wide layout of :func:`._prep._layout` for a balanced panel: y as units x periods,
     covariates at the unit level (centred on the row means, as the general path)."""
-    x_unit = np.ones((unit_ids.size, 1 + len(covariates)))
+    x_unit = np.ones((unit_ids.size, 1 + len(covariates)), order="F")  # a covariate is one column
     for j, c in enumerate(covariates, start=1):
         x_unit[:, j] = np.asarray(cols[c][rep], dtype=float) - covariate_mean(cols[c])
     if _collinear(x_unit):  # x'x over the rows is T x (x'x over the units): the same test

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.estimators.staggered._drdid import TRIM_LEVEL, CellError, _gram, _solve
+from evalkit.core import linalg
+from evalkit.estimators.staggered._drdid import TRIM_LEVEL, CellError, _gram, _solve, newton_sums
 
-CHUNK = 32_768  # rows per step of the logit: temporaries stay in cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +66,6 @@ def _ols(mom: Moments, scale: float, n: int, what: str) -> _Ols:
     return _Ols(beta, _solve(xpx / n, np.eye(xpx.shape[0]), what))
 
 
-def _sigmoid(eta: np.ndarray) -> np.ndarray:
-    np.clip(eta, -35, 35, out=eta)
-    np.negative(eta, out=eta)
-    np.exp(eta, out=eta)
-    eta += 1.0
-    return np.reciprocal(eta, out=eta)
-
-
 def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: float = 1e-10):
     """Weighted logit of d on x over blocks with constant d (Newton-Raphson = R glm IRLS).
 
@@ -89,9 +81,10 @@ def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: flo
         return [np.full(x.shape[0], p1) for x in xs], np.array([[n / (sw * p1 * (1 - p1))]]), \
             np.array([np.log(p1 / (1 - p1))])
     beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
-    for _ in range(max_iter):
+    for i in range(max_iter):
         gram, grad, _ = _newton_sums(xs, ds, ws, beta)
-        step = _solve(gram, grad, "propensity score")
+        # the rank test on the first Hessian and on the last (below); in between a plain solve
+        step = linalg.solve(gram, grad, "propensity score: the covariate design", CellError, check=i == 0)
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break
@@ -102,21 +95,15 @@ def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: flo
 
 
 def _newton_sums(xs, ds, ws, beta, keep_p: bool = False):
-    """Hessian x'diag(w p (1 - p))x and score x'w(d - p) at beta, in cache-sized chunks of rows."""
+    """Hessian x'diag(w p (1 - p))x and score x'w(d - p) at beta over the blocks (:func:`_drdid.newton_sums`)."""
     k = beta.size
     gram, grad, ps = np.zeros((k, k)), np.zeros(k), []
     for x, d, w in zip(xs, ds, ws):
-        p_all = np.empty(x.shape[0]) if keep_p else None
-        for a in range(0, x.shape[0], CHUNK):
-            xc, wc = x[a:a + CHUNK], w[a:a + CHUNK]
-            p = _sigmoid(xc @ beta)
-            grad += xc.T @ (wc * (d - p))
-            if keep_p:
-                p_all[a:a + CHUNK] = p
-            p *= 1 - p
-            p *= wc
-            gram += _gram(xc, p)
-        ps.append(p_all)
+        p = np.empty(x.shape[0]) if keep_p else None
+        g, s = newton_sums(x, d, w, beta, p)
+        gram += g
+        grad += s
+        ps.append(p)
     return gram, grad, ps
 
 
