@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["bacon", "bacon_plot", "did2x2", "did_imputation", "event_study", "sdid", "sdid_plot",
                      "sun_abraham", "synth", "synth_plot", "twfe"], "evalkit.estimators"),
     **dict.fromkeys(["post_average", "pretrend_test", "wald_test"], "evalkit.estimators.combine"),
+    **dict.fromkeys(["conley_taber", "ferman_pinto"], "evalkit.estimators.few_treated"),
     **dict.fromkeys(["aggregate", "att_gt"], "evalkit.estimators.staggered"),
     **dict.fromkeys(["AreaIndicators", "ListResult", "ListRules", "RegisterConfig", "area_indicators",
                      "attach_cohort", "cohort_design_panel", "cohorts_from_history", "compare_estimands",
