@@ -7,6 +7,8 @@ computed in several places before and must agree everywhere:
   solves that use it;
 * :mod:`evalkit.core.clusters` -- cluster sums and the CR1 small-sample factor;
 * :mod:`evalkit.core.demean` -- one- and two-way demeaning (alternating projections);
+* :mod:`evalkit.core.weighting` -- regression weights (analytic / frequency): their checks,
+  the N of the small-sample factors and the heteroskedasticity-robust meat;
 * :mod:`evalkit.core.checks` -- the validation layer shared by every public entry point
   (data, columns, seeds, replication counts, options);
 * :mod:`evalkit.core.aliases` -- keyword checking of public functions (a misspelled keyword

@@ -2,8 +2,9 @@
 
 Inference methods that need the design matrix (CR2, CR3, the wild cluster
 bootstrap) call :func:`linear_design`. It repeats the estimator's own
-selection and missing-row handling and returns y, the regressors named by
-term, the fixed-effect codes and the cluster codes. :func:`check_same_fit`
+selection and missing-row handling (and drops zero-weight rows, as the
+estimators do) and returns y, the regressors named by term, the fixed-effect
+codes, the cluster codes and the row weights of a weighted fit. :func:`check_same_fit`
 refits by OLS and insists on the result's estimates, so a design that does
 not reproduce the result (other data, other rows) is an error, not a
 silently different test.
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.core.demean import demean
 from evalkit.estimators._event_design import _dummies, _prepare, event_times
 
@@ -29,7 +30,8 @@ class LinearDesign:
     """y = X b + fixed effects + u, clustered.
 
     ``fe``: integer codes of the absorbed effects (unit, time); ``clusters``:
-    integer cluster codes (None without a cluster); ``unit``: unit codes.
+    integer cluster codes (None without a cluster); ``unit``: unit codes;
+    ``weights``: row weights of a weighted fit (None: unweighted) of kind ``weights_type``.
     """
 
     y: np.ndarray
@@ -37,6 +39,8 @@ class LinearDesign:
     fe: tuple[np.ndarray, ...]
     clusters: np.ndarray | None
     unit: np.ndarray | None
+    weights: np.ndarray | None = None
+    weights_type: str = "analytic"
 
 
 def linear_design(result, data: pd.DataFrame) -> LinearDesign:
@@ -54,33 +58,50 @@ def _codes(df: pd.DataFrame, col: str | None) -> np.ndarray | None:
     return None if col is None else pd.factorize(df[col], sort=True)[0]
 
 
+def _weighted(df: pd.DataFrame, m: dict) -> tuple[pd.DataFrame, dict]:
+    """The rows of a weighted fit (zero weights dropped, as the estimator does) and the design's
+    weight fields; results without ``meta["weights"]`` (unweighted, or older) are unweighted."""
+    col = m.get("weights")
+    if col is None:
+        return df, {}
+    kind = m.get("weights_type") or "analytic"
+    weighting.check_column(df, col, kind)
+    df, _ = weighting.drop_zero(df, col, warn=False)
+    return df, {"weights": df[col].to_numpy(float), "weights_type": kind}
+
+
 def _did2x2(data, outcome, m):
-    df = v.select(data, {"outcome": outcome, "treatment": m["treatment"], "post": m["post"], "cluster": m["cluster"]})
+    df = v.select(data, {"outcome": outcome, "treatment": m["treatment"], "post": m["post"], "cluster": m["cluster"],
+                         "weights": m.get("weights")})
     df, _ = v.drop_missing(df, outcome)
+    df, w = _weighted(df, m)
     g, p = df[m["treatment"]].to_numpy(float), df[m["post"]].to_numpy(float)
     x = pd.DataFrame({"const": 1.0, "treatment": g, "post": p, "ATT": g * p})
-    return LinearDesign(df[outcome].to_numpy(float), x, (), _codes(df, m["cluster"]), None)
+    return LinearDesign(df[outcome].to_numpy(float), x, (), _codes(df, m["cluster"]), None, **w)
 
 
 def _twfe(data, outcome, m):
     covs = list(m.get("covariates") or [])
     df = v.select(data, {"outcome": outcome, "unit": m["unit"], "time": m["time"], "treatment": m["treatment"],
-                         "cluster": m["cluster"], "covariates": covs})
+                         "cluster": m["cluster"], "covariates": covs, "weights": m.get("weights")})
     df, _ = v.drop_missing(df, outcome, covs)
+    df, w = _weighted(df, m)
     x = df[[m["treatment"], *covs]].astype(float).rename(columns={m["treatment"]: "ATT"}).reset_index(drop=True)
     fe = (_codes(df, m["unit"]), _codes(df, m["time"]))
-    return LinearDesign(df[outcome].to_numpy(float), x, fe, _codes(df, m["cluster"]), fe[0])
+    return LinearDesign(df[outcome].to_numpy(float), x, fe, _codes(df, m["cluster"]), fe[0], **w)
 
 
 def _event_study(data, outcome, m):
-    df = _prepare(data, outcome=outcome, unit=m["unit"], time=m["time"], cohort=m["cohort"], cluster=m["cluster"])
+    df = _prepare(data, outcome=outcome, unit=m["unit"], time=m["time"], cohort=m["cohort"], cluster=m["cluster"],
+                  weights=m.get("weights"), weights_type=m.get("weights_type") or "analytic")
     df, _ = v.drop_missing(df, outcome)
+    df, w = _weighted(df, m)
     window = [e for e in range(-m["leads"], m["lags"] + 1) if e != m["reference"]]
     etime = event_times(df[m["time"]].to_numpy(float), df[m["cohort"]].to_numpy(float), m["leads"], m["lags"],
                         m["bin_endpoints"])
     x = _dummies(etime, window).reset_index(drop=True)
     fe = (_codes(df, m["unit"]), _codes(df, m["time"]))
-    return LinearDesign(df[outcome].to_numpy(float), x, fe, _codes(df, m["cluster"]), fe[0])
+    return LinearDesign(df[outcome].to_numpy(float), x, fe, _codes(df, m["cluster"]), fe[0], **w)
 
 
 def nested_partial(design: LinearDesign) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +110,9 @@ def nested_partial(design: LinearDesign) -> tuple[np.ndarray, np.ndarray]:
     CR2 and CR3 of a fixed-effects model equal their dummy-variable versions
     when the absorbed effects are nested in the clusters (Pustejovsky & Tipton
     2018, JBES 36(4), sec. 3), so only the unit effects are absorbed and the
-    crossing time effects stay in X. Units must lie within clusters.
+    crossing time effects stay in X. Units must lie within clusters. Weighted
+    designs partial the unit effects by weighted projection (the WLS analogue;
+    the caller then fits and applies CR2/CR3 with the same weights).
     """
     x = design.X.to_numpy(float)
     if not design.fe:
@@ -102,7 +125,7 @@ def nested_partial(design: LinearDesign) -> tuple[np.ndarray, np.ndarray]:
                                   "here a unit spans clusters. Use cluster=unit or the wild bootstrap.")
     times = np.eye(time.max() + 1)[time][:, 1:]
     z = np.column_stack([design.y, x, times])
-    zt = demean(z, [unit]).values
+    zt = demean(z, [unit], weights=design.weights).values
     return zt[:, 0], zt[:, 1:]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.estimators._fast_checks import constant_within
 
 
@@ -53,13 +53,17 @@ def event_span(time: np.ndarray, cohort: np.ndarray, leads: int, lags: int, bin_
     return code
 
 
-def _prepare(data, *, outcome, unit, time, cohort, cluster) -> pd.DataFrame:
-    return _prepare_coded(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)[0]
+def _prepare(data, *, outcome, unit, time, cohort, cluster, weights=None, weights_type="analytic") -> pd.DataFrame:
+    return _prepare_coded(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                          weights=weights, weights_type=weights_type)[0]
 
 
-def _prepare_coded(data, *, outcome, unit, time, cohort, cluster) -> tuple[pd.DataFrame, np.ndarray]:
+def _prepare_coded(data, *, outcome, unit, time, cohort, cluster, weights=None,
+                   weights_type="analytic") -> tuple[pd.DataFrame, np.ndarray]:
     """The checked data and the sorted integer codes of ``unit`` (``pd.factorize(..., sort=True)``)."""
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster})
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster,
+                         "weights": weights})
+    weighting.check_column(df, weights, weights_type)
     v.check_numeric(df, outcome, "outcome")
     for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
         v.check_label_column(df, col, param)

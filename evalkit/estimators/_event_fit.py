@@ -25,10 +25,11 @@ ENABLED = True
 
 def usable(n_rows: int, method: InferenceMethod, req: FitRequest, postfit: str | None) -> bool:
     """The sparse path serves the fast two-way path (``n_rows`` at least ``FAST_TWOWAY_ROWS``) with
-    CR1 inference; HC1 (row scores) and the wild bootstrap (which reuses the partialled dummies)
-    take the dense path."""
+    CR1 inference; HC1 (row scores), the wild bootstrap (which reuses the partialled dummies) and
+    weighted fits take the dense path (whose exact two-way solver is weighted: the grouped sums
+    here are unweighted counts)."""
     return (ENABLED and n_rows >= _common.FAST_TWOWAY_ROWS and method.name == "cr1"
-            and req.clusters is not None and postfit != "wild")
+            and req.clusters is not None and postfit != "wild" and req.weights is None)
 
 
 def fit_event_indicators(y: np.ndarray, code: np.ndarray, names: list[str], entity: np.ndarray,

@@ -29,6 +29,8 @@ def refit(result, data: pd.DataFrame, **override):
     aggregate, att_gt = ESTIMATORS["aggregate"], ESTIMATORS["att_gt"]
     m, name = dict(result.meta), result.estimator
     base = {"outcome": result.outcome, "alpha": result.alpha}
+    if name in ("did2x2", "twfe", "event_study", "sun_abraham"):
+        base.update(_weights_kw(m))
     if name == "did2x2":
         kw = {k: m[k] for k in ("treatment", "post", "cluster")}
         return est.did2x2(data, **{**base, **kw, **override})
@@ -56,6 +58,27 @@ def refit(result, data: pd.DataFrame, **override):
     raise ParameterError(f"Cannot re-estimate a {name!r} result; re-estimation works for {list(REFITTABLE)}.")
 
 
+def _fit_rows(result, data: pd.DataFrame) -> pd.DataFrame:
+    """The rows that enter the fit: a non-missing outcome and, in a weighted linear fit, a weight
+    other than 0 (the estimators drop zero-weight rows)."""
+    if result.outcome in data.columns:
+        data = data.loc[data[result.outcome].notna()]
+    w = dict(result.meta).get("weights") if result.estimator in _WEIGHTED else None
+    if w is not None and w in data.columns:
+        data = data.loc[pd.to_numeric(data[w], errors="coerce").fillna(1.0).to_numpy() != 0]
+    return data
+
+
+_WEIGHTED = ("did2x2", "twfe", "event_study", "sun_abraham")
+
+
+def _weights_kw(m: dict) -> dict:
+    """The weighting of a linear result's fit (none for unweighted or older results)."""
+    if m.get("weights") is None:
+        return {}
+    return {"weights": m["weights"], "weights_type": m.get("weights_type") or "analytic"}
+
+
 def _inf(value, sign):
     return sign * np.inf if value is None else value
 
@@ -72,8 +95,7 @@ def assignment(result, data: pd.DataFrame) -> tuple[str, np.ndarray, np.ndarray,
         raise ParameterError("Randomization inference re-assigns treatment across clusters: the result needs "
                              f"a cluster (or unit) column present in data; got {level!r}.")
     full = data
-    if result.outcome in data.columns:  # clusters of the estimation sample only (rows without outcome are not)
-        data = data.loc[data[result.outcome].notna()]
+    data = _fit_rows(result, data)
     if result.estimator in ("did2x2", "twfe"):
         col = m["treatment"]
         cohort = _cohort_from_indicator(data, col, level, m.get("time") if result.estimator == "twfe" else None)
@@ -99,6 +121,7 @@ def cluster_order(result, data: pd.DataFrame, level: str, labels: np.ndarray, co
     """The assignment clusters (``labels``, from :func:`assignment`) in the canonical order of their
     content: cohort, rows, and the smallest, largest and summed outcome
     (:func:`evalkit.core.clusters.content_order`), for draws that ignore labels and row order."""
+    data = _fit_rows(result, data)
     y = data[result.outcome] if result.outcome in data.columns else pd.Series(0.0, index=data.index)
     stats_ = pd.to_numeric(y, errors="coerce").astype(float).groupby(data[level], sort=True, observed=True) \
         .agg(["count", "min", "max", "sum"]).reindex(labels)

@@ -16,6 +16,14 @@ Weights follow eqs. (10a)-(10c) (sample shares n, treated-period shares D and
 the variance of the double-demeaned treatment); they sum to 1 and
 sum(weight * estimate) equals the TWFE coefficient up to rounding
 (tests/test_bacon.py checks 1e-8 against :func:`evalkit.estimators.twfe`).
+
+Weighted (``weights=``, one weight per unit): with weights constant over time the weighted
+two-way projection of a balanced panel is the unweighted one of the panel in which unit i
+counts w_i times, so Theorem 1 holds with the weighted empirical distribution of units:
+group shares n_k = sum_{i in k} w_i / sum_i w_i, weighted group means and the weighted
+variance of the double-demeaned treatment. sum(weight * estimate) then equals the weighted TWFE
+coefficient (``tests/test_weights.py``). Weights that vary within a unit have no such
+decomposition and are refused.
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, ValidationError, check_choice
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.results import InferenceInfo, Result
 from evalkit.core.aliases import checked
 
@@ -35,7 +43,8 @@ TYPES = ("Treated vs never treated", "Earlier vs later treated", "Later vs earli
 
 
 @checked
-def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str) -> Result:
+def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, weights: str | None = None,
+          weights_type: str = "analytic") -> Result:
     """All 2x2 comparisons with weight and estimate; rows "2004 vs never", "2004 vs 2006", ..., "TWFE".
 
     Requires a balanced panel (every unit in every period, no missing outcome)
@@ -43,8 +52,26 @@ def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: 
     comparison are in ``diagnostics["weights"]`` / ``["types"]`` (keyed by
     term) and :func:`bacon_table` joins them to the tidy table. The row "TWFE"
     holds the weighted sum. No standard errors (a decomposition, not an estimator).
+
+    Parameters
+    ----------
+    weights : str, optional
+        Column of non-negative unit weights w_i (e.g. residents in the base year), constant
+        within each unit (weights that vary over time have no decomposition: an error). The
+        decomposition is then that of the weighted TWFE coefficient (:func:`evalkit.twfe` with
+        the same weights): group shares n_k = sum_{i in k} w_i / sum_i w_i, weighted group means
+        and the weighted variance of the double-demeaned treatment in Goodman-Bacon's eqs.
+        (10a)-(10c). Units of weight 0 are dropped with an :class:`~evalkit.errors.EvalkitWarning`.
+        Recorded in ``meta["weights"]``/``meta["weights_type"]``.
+    weights_type : {"analytic", "frequency"}
+        "analytic" (default; aweights) or "frequency" (fweights: unit i stands for w_i identical
+        units; whole numbers only). The decomposition has no standard errors, so both give the
+        same numbers. Solon, Haider & Wooldridge (2015), "What are we weighting for?", *J. Human
+        Resources* 50(2).
     """
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment})
+    weights_type = weighting.check_weights_type(weights_type)
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
+                         "weights": weights})
     v.check_numeric(df, outcome, "outcome")
     v.check_no_missing(df, {"outcome": outcome})
     for param, col in (("unit", unit), ("time", time)):
@@ -54,18 +81,21 @@ def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: 
     v.check_levels(df, time, "time", 2, "periods")
     v.check_both_values(df, treatment, "treatment")
     v.check_unique_keys(df, unit, time)
+    weighting.check_column(df, weights, weights_type, unit=unit)
+    df, n_zero = weighting.drop_zero(df, weights)
     wide_y, wide_d = _balanced(df, outcome, unit, time, treatment)
     times = wide_y.columns.to_numpy()
     start = _start_index(wide_d.to_numpy(int), wide_d.index, treatment)
     y = wide_y.to_numpy(float)
     n_units, n_t = y.shape
+    omega = _unit_weights(df, unit, weights, wide_y.index)
     groups = np.unique(start)  # index of first treated period; n_t = never, 0 = always
     if len(groups) < 2:
         raise ValidationError("All units share one treatment timing; there is no 2x2 comparison to decompose.")
-    share = {gk: float(np.mean(start == gk)) for gk in groups}
+    share = {gk: float(omega[start == gk].sum()) for gk in groups}
     dbar = {gk: (n_t - gk) / n_t for gk in groups}
-    means = {gk: y[start == gk].mean(axis=0) for gk in groups}
-    vd = _treatment_variance(wide_d.to_numpy(float))
+    means = {gk: np.average(y[start == gk], axis=0, weights=omega[start == gk]) for gk in groups}
+    vd = _treatment_variance(wide_d.to_numpy(float), None if weights is None else omega)
     rows = []
     for a, k in enumerate(groups):
         for l in groups[a + 1:]:  # k treated earlier than l
@@ -93,11 +123,12 @@ def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: 
         "by_type": {t: {"weight": float(g["weight"].sum()),
                         "estimate": float((g["weight"] * g["estimate"]).sum() / g["weight"].sum())}
                     for t, g in table.groupby("type", sort=False)},
-        "n_units": n_units, "n_periods": n_t,
+        "n_units": n_units, "n_periods": n_t, **weighting.diagnostics(df, weights, n_zero),
     }
     return Result(estimator="bacon", estimand=ESTIMAND, table=out, vcov=None, alpha=0.05,
                   inference=InferenceInfo(method="none"), n_obs=len(df), outcome=outcome,
-                  diagnostics=diagnostics, meta={"unit": unit, "time": time, "treatment": treatment})
+                  diagnostics=diagnostics, meta={"unit": unit, "time": time, "treatment": treatment,
+                                                 **weighting.meta(weights, weights_type)})
 
 
 def _balanced(df, outcome, unit, time, treatment):
@@ -131,9 +162,22 @@ def _period(t: object) -> str:
     return str(v._plain(t))
 
 
-def _treatment_variance(d: np.ndarray) -> float:
-    dd = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
-    return float(np.mean(dd ** 2))
+def _unit_weights(df: pd.DataFrame, unit: str, weights: str | None, units: pd.Index) -> np.ndarray:
+    """Each unit's share of the total weight, in the order of ``units`` (1/n each without weights)."""
+    if weights is None:
+        return np.full(len(units), 1.0 / len(units))
+    w = df.groupby(unit, sort=False)[weights].first().reindex(units).to_numpy(float)
+    return w / w.sum()
+
+
+def _treatment_variance(d: np.ndarray, omega: np.ndarray | None = None) -> float:
+    """Variance of the double-demeaned treatment (units weighted by ``omega``, summing to 1)."""
+    if omega is None:
+        dd = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
+        return float(np.mean(dd ** 2))
+    col = omega @ d  # weighted cross-sectional means per period
+    dd = d - d.mean(axis=1, keepdims=True) - col[None, :] + col.mean()
+    return float(omega @ np.mean(dd ** 2, axis=1))
 
 
 def _did(treat: np.ndarray, ctrl: np.ndarray, pre: slice, post: slice) -> float:

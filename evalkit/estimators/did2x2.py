@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitWarning, ValidationError
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
 from evalkit.estimators.postfit import inference_options_checked
 from evalkit.inference.registry import default_cluster
@@ -23,13 +23,14 @@ ESTIMAND = "ATT: (treated post - treated pre) - (control post - control pre)"
 @checked
 def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, cluster: str | None = None,
            alpha: float = 0.05, inference: str | None = None,
-           inference_options: Mapping[str, Any] | None = None) -> Result:
+           inference_options: Mapping[str, Any] | None = None, weights: str | None = None,
+           weights_type: str = "analytic") -> Result:
     """2x2 difference-in-differences by OLS of y on treatment, post and treatment x post.
 
     The coefficient on the interaction (term ``"ATT"``) is exactly the
-    difference of the four cell means; under parallel trends it is the average
-    effect on the treated in the post period (Angrist & Pischke 2009, *Mostly
-    Harmless Econometrics*, ch. 5.2).
+    difference of the four cell means (weighted means with ``weights``); under
+    parallel trends it is the average effect on the treated in the post period
+    (Angrist & Pischke 2009, *Mostly Harmless Econometrics*, ch. 5.2).
 
     Parameters
     ----------
@@ -46,8 +47,23 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
         groups, unless ``inference="hc1"`` is asked for by name.
     alpha : intervals have level 1 - alpha.
     inference, inference_options : as in :func:`evalkit.estimators.twfe`.
+    weights : str, optional
+        Column of non-negative row weights w_i (e.g. residents of an area-year); the fit is
+        weighted least squares, b = (X'WX)^-1 X'Wy, and every inference method honours them
+        (CR1/HC1 with scores w_i x_i e_i; CR2/CR3 on the transformed model sqrt(w) X; the wild
+        bootstrap and randomization inference re-estimate by WLS). Rows with weight 0 are
+        dropped with an :class:`~evalkit.errors.EvalkitWarning` (``diagnostics
+        ["n_dropped_zero_weight"]``). Recorded in ``meta["weights"]``/``meta["weights_type"]``.
+    weights_type : {"analytic", "frequency"}
+        "analytic" (default; aweights as Stata and fixest/pyfixest: rows are averages,
+        Var(u_i) ~ 1/w_i; N = number of rows in G/(G-1) (N-1)/(N-K) and N/(N-K)) or
+        "frequency" (fweights: a row stands for w_i identical rows; whole numbers only;
+        N = sum_i w_i and the HC1 meat sum_i w_i x_i x_i' e_i^2, so every number equals that of
+        the expanded data). Solon, Haider & Wooldridge (2015), "What are we weighting for?",
+        *J. Human Resources* 50(2); Cameron & Miller (2015), *J. Human Resources* 50(2).
     """
     alpha = v.check_alpha(alpha)
+    weights_type = weighting.check_weights_type(weights_type)
     method, postfit = split(inference, cluster)
     inference_options = inference_options_checked(postfit, inference_options)
     if cluster is None and inference is None:
@@ -55,40 +71,50 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
                       "within the assignment groups (Bertrand, Duflo & Mullainathan 2004). Pass cluster= (the "
                       "assignment level, e.g. the area), or inference='hc1' to ask for HC1 by name.",
                       EvalkitWarning, stacklevel=2)
-    df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster})
+    df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster,
+                         "weights": weights})
     v.check_numeric(df, outcome, "outcome")
     for param, col in {"treatment": treatment, "post": post}.items():
         v.check_binary(df, col, param)
     v.check_label_column(df, cluster, "cluster")
+    weighting.check_column(df, weights, weights_type)
     df, n_dropped = v.drop_missing(df, outcome)
+    df, n_zero = weighting.drop_zero(df, weights)
     v.check_varies(df, outcome, "outcome")
     if cluster is not None:
         v.check_levels(df, cluster, "cluster", 2, "clusters for cluster-robust inference")
     if cluster is not None:
         v.check_constant_within(df, treatment, [cluster], "treatment", "treatment is assigned by cluster")
-    cells = _cell_table(df, outcome, treatment, post)
+    cells = _cell_table(df, outcome, treatment, post, weights)
 
     g, p = df[treatment].to_numpy(float), df[post].to_numpy(float)
     x = pd.DataFrame({"const": 1.0, "treatment": g, "post": p, "ATT": g * p})
     clusters = None if cluster is None else pd.factorize(df[cluster], sort=True)[0]
-    req = FitRequest(n_obs=len(df), n_regressors=4, clusters=clusters, cluster_name=cluster)
+    req = FitRequest(n_obs=len(df), n_regressors=4, clusters=clusters, cluster_name=cluster,
+                     weights=weighting.values(df, weights), weights_type=weights_type)
     params, vcov = fit_ols(df[outcome].to_numpy(float), x, method, req)
 
     table = term_table(params[["ATT"]], vcov, alpha, method.df(req))
     table["n_treated"] = int((g == 1).sum())
     table["n_control"] = int((g == 0).sum())
     diagnostics = {"n_dropped_missing": n_dropped, "cell_means": cells["mean"], "cell_counts": cells["n"],
-                   **cluster_diagnostics(df, cluster, df[treatment] == 1)}
+                   **cluster_diagnostics(df, cluster, df[treatment] == 1),
+                   **weighting.diagnostics(df, weights, n_zero)}
     result = pack(estimator="did2x2", estimand=ESTIMAND, table=table, vcov=vcov.loc[["ATT"], ["ATT"]],
                 alpha=alpha, method=method, req=req, outcome=outcome, diagnostics=diagnostics,
-                meta={"treatment": treatment, "post": post, "cluster": cluster})
+                meta={"treatment": treatment, "post": post, "cluster": cluster,
+                      **weighting.meta(weights, weights_type)})
     return finish(result, postfit, data, inference_options)
 
 
-def _cell_table(df: pd.DataFrame, outcome: str, treatment: str, post: str) -> dict[str, dict[str, float]]:
-    """Means and counts of the four cells; every cell must have data."""
+def _cell_table(df: pd.DataFrame, outcome: str, treatment: str, post: str,
+                weights: str | None = None) -> dict[str, dict[str, float]]:
+    """Means (weighted with ``weights``) and row counts of the four cells; every cell must have data."""
     grouped = df.groupby([treatment, post])[outcome]
     means, counts = grouped.mean(), grouped.size()
+    if weights is not None:
+        keys = [df[treatment], df[post]]
+        means = (df[outcome] * df[weights]).groupby(keys).sum() / df[weights].groupby(keys).sum()
     labels = {(1, 1): "treated_post", (1, 0): "treated_pre", (0, 1): "control_post", (0, 0): "control_pre"}
     empty = [name for key, name in labels.items() if key not in counts.index]
     if empty:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import ParameterError, ValidationError
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.estimators import _event_fit
 from evalkit.estimators._event_design import (_dummies, _prepare, _prepare_coded, event_codes,  # noqa: F401
                                               event_span, event_times)
@@ -28,7 +28,8 @@ ESTIMAND = "Effect at each event time relative to the reference period (TWFE eve
 def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int = 4,
                 lags: int = 4, cluster: str | None = None, alpha: float = 0.05, reference: int = -1,
                 bin_endpoints: bool = True, inference: str | None = None,
-                inference_options: Mapping[str, Any] | None = None) -> Result:
+                inference_options: Mapping[str, Any] | None = None, weights: str | None = None,
+                weights_type: str = "analytic") -> Result:
     """Event-study regression with unit and time fixed effects.
 
     y_it = a_i + l_t + sum_{e != reference} b_e 1[t - g_i = e] + u_it, where g_i
@@ -52,10 +53,26 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     cluster, alpha, inference : as in :func:`evalkit.estimators.twfe` ("cr1"
         with t(G-1) by default; without ``cluster`` clustered by ``unit``; "hc1" with the
         normal distribution only when asked for by name).
+    weights : str, optional
+        Column of non-negative row weights w_i (e.g. residents of an area-year): weighted least
+        squares with the unit and time effects partialled out by weighted projection,
+        b = (D~'WD~)^-1 D~'Wy~ (fixest/pyfixest ``feols(y ~ i(event_time, ref=-1) | unit + time,
+        weights=)``); CR1 scores s_g = sum_{i in g} w_i d~_i e_i; every post-fit method re-estimates
+        by WLS. Weights may vary over time. Rows with weight 0 are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`. Recorded in ``meta["weights"]``/``meta["weights_type"]``.
+        Large weighted panels take the exact weighted two-way solver on dense dummies (the sparse
+        indicator path is unweighted).
+    weights_type : {"analytic", "frequency"}
+        "analytic" (default; aweights: N = number of rows in G/(G-1) (N-1)/(N-K) and N/(N-K)) or
+        "frequency" (fweights, whole numbers: N = sum_i w_i, HC1 meat sum_i w_i d~_i d~_i' e_i^2;
+        the numbers of the expanded data). Solon, Haider & Wooldridge (2015), "What are we
+        weighting for?", *J. Human Resources* 50(2); Cameron & Miller (2015), *J. Human
+        Resources* 50(2).
 
     The table's ``n_treated`` counts treated units observed at each event time.
     """
     alpha = v.check_alpha(alpha)
+    weights_type = weighting.check_weights_type(weights_type)
     leads, lags = v.check_nonneg_int("leads", leads), v.check_nonneg_int("lags", lags)
     _check_reference(reference, leads)
     if not isinstance(bin_endpoints, bool):
@@ -64,9 +81,11 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     method, postfit = split(inference, cluster)
     inference_options = inference_options_checked(postfit, inference_options)
     # the checks of the panel use integer codes (entity, period, clusters) where they can (O(n), no group-by)
-    df, entity = _prepare_coded(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+    df, entity = _prepare_coded(data, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster,
+                                weights=weights, weights_type=weights_type)
     df, n_dropped = v.drop_missing(df, outcome)
-    if n_dropped:
+    df, n_zero = weighting.drop_zero(df, weights)
+    if n_dropped or n_zero:
         entity = pd.factorize(df[unit], sort=True)[0]
     v.check_varies(df, outcome, "outcome")
     v.check_levels(df, time, "time", 2, "periods")
@@ -87,7 +106,8 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     has_never = bool((df[cohort].to_numpy() == 0).any())  # event time NaN: never treated
     _check_identified(names, span_rows[[e + leads for e in window]], has_never, span_rows[-1] == 0, bin_endpoints)
 
-    req = _panel_request(len(df), entity, period, clusters, cluster, len(window))
+    req = _panel_request(len(df), entity, period, clusters, cluster, len(window), weighting.values(df, weights),
+                         weights_type)
     y = df[outcome].to_numpy(float)
     n_units = int(entity.max()) + 1
     treated = _treated_counts(span, span_rows, entity, n_units, bin_endpoints)
@@ -101,16 +121,16 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         del code
     else:
         etime = event_times(df[time].to_numpy(float), df[cohort].to_numpy(float), leads, lags, bin_endpoints)
-        keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
+        keep = {} if postfit == "wild" and weights is None else None  # the wild bootstrap reuses the partialled data
         params, vcov = fit_twoway(y, _dummies(etime, window), entity, period, method, req, keep)
     table = _table(params, vcov, alpha, method.df(req), treated, -leads, reference)
     never = df[cohort].to_numpy() == 0
     diagnostics = {"n_dropped_missing": n_dropped, "n_units": n_units,
                    "n_never_treated": int(np.count_nonzero(np.bincount(entity[never], minlength=n_units))),
                    "cohorts": sorted(int(c) for c in df[cohort].unique() if c > 0),
-                   **cluster_diagnostics(df, cluster, df[cohort] > 0)}
+                   **cluster_diagnostics(df, cluster, df[cohort] > 0), **weighting.diagnostics(df, weights, n_zero)}
     meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "leads": leads, "lags": lags,
-            "reference": reference, "bin_endpoints": bin_endpoints}
+            "reference": reference, "bin_endpoints": bin_endpoints, **weighting.meta(weights, weights_type)}
     result = pack(estimator="event_study", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method,
                 req=req, outcome=outcome, diagnostics=diagnostics, meta=meta)
     fit = fit_handover(keep, names, req, entity, period)
@@ -118,7 +138,8 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
 
 
 def _panel_request(n: int, entity: np.ndarray, period: np.ndarray, clusters: np.ndarray | None,
-                   cluster: str | None, k: int) -> FitRequest:
+                   cluster: str | None, k: int, weights: np.ndarray | None = None,
+                   weights_type: str = "analytic") -> FitRequest:
     """:func:`~evalkit.estimators._common.panel_request` from the codes (``tests/test_event_sparse.py``
     holds them equal): n_units + n_times - 1 effects, n_units - 1 of them nested if every unit lies in
     one cluster."""
@@ -130,7 +151,7 @@ def _panel_request(n: int, entity: np.ndarray, period: np.ndarray, clusters: np.
         if np.array_equal(home[entity], clusters):
             nested = n_units - 1
     return FitRequest(n_obs=n, n_regressors=k, n_effects=n_units + n_times - 1, n_nested_effects=nested,
-                      clusters=clusters, cluster_name=cluster)
+                      clusters=clusters, cluster_name=cluster, weights=weights, weights_type=weights_type)
 
 
 def _check_reference(reference: object, leads: int) -> None:

@@ -12,6 +12,14 @@ a ParameterError that lists the allowed methods. Every method returns a new
   and test-inversion intervals per term (Roodman et al. 2019); SEs stay CR1.
 * ``"randomization"`` - cohorts re-assigned across clusters (randomization.py);
   p-values with their Monte Carlo error; no interval (NaN).
+
+A weighted result (``meta["weights"]``, :mod:`evalkit.core.weighting`) is re-read with its
+weights: CR2/CR3 on the transformed model sqrt(w) X~ (Pustejovsky & Tipton 2018, working model
+Var(u) = sigma^2 W^-1), the wild bootstrap on the weighted partialled design (the WLS wild
+cluster bootstrap of Roodman et al. 2019, sec. 3) and randomization inference by WLS re-fits.
+CR2, CR3, the bootstrap p-values and intervals and the randomization p-values have no N-based
+factor, so analytic and frequency weights give the same numbers (with frequency weights, those
+of the expanded data).
 """
 from __future__ import annotations
 
@@ -108,7 +116,9 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
     result's own re-reads it; a design that does not reproduce the estimates
     is an error). ``terms``: rows to test (default every estimated term).
     ``draws``: resampling draws (default 9999 for the wild bootstrap, 999 for randomization
-    inference; formerly ``B`` for the wild bootstrap). ``weights``/``restricted``/``bootcluster``:
+    inference; formerly ``B`` for the wild bootstrap). ``weights`` (the bootstrap weight
+    distribution, "rademacher", "webb" or "mammen"; the regression weights of a weighted fit are
+    read from the result's ``meta["weights"]`` column of ``data``)/``restricted``/``bootcluster``:
     wild bootstrap (``bootcluster="unit"`` draws the weights per panel unit within the clusters, the
     subcluster bootstrap of MacKinnon & Webb 2018); ``statistic``: randomization inference;
     ``seed`` for both.
@@ -171,14 +181,18 @@ def _small_sample(result, data, terms, method):
     _require_cluster(result, method)
     design = linear_design(result, data)
     y, x = nested_partial(design)
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    w = design.weights
+    root = np.ones(len(y)) if w is None else np.sqrt(w)
+    beta, *_ = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)  # WLS = OLS on sqrt(w) [y, X]
     names = list(design.X.columns)
     check_same_fit(result, beta, names)
     resid = y - x @ beta
-    vcov = cr2_vcov(x, resid, design.clusters) if method == "cr2" else cr3_vcov(x, resid, design.clusters)
+    kernel = cr2_vcov if method == "cr2" else cr3_vcov
+    vcov = kernel(x, resid, design.clusters, weights=w)
     n_cl = int(design.clusters.max()) + 1
     idx = [names.index(t) for t in terms]
-    dof = [cr2_dof(x, design.clusters, np.eye(x.shape[1])[j]) if method == "cr2" else n_cl - 1.0 for j in idx]
+    dof = [cr2_dof(x, design.clusters, np.eye(x.shape[1])[j], weights=w) if method == "cr2" else n_cl - 1.0
+           for j in idx]
     table = result.tidy()
     for term, j, df in zip(terms, idx, dof):
         _set_t(table, term, beta[j], float(np.sqrt(vcov[j, j])), df, result.alpha)
@@ -226,8 +240,9 @@ def _wild_design(result, data, bootcluster=None):
             raise ParameterError(f"bootcluster={bootcluster!r}: use None (weights per cluster) or 'unit' "
                                  "(per panel unit within the clusters; twfe and event_study results).")
         boot = design.unit
-    return prepare(design.y, design.X.to_numpy(float), design.clusters,
-                   fe_codes=list(design.fe) or None, bootcluster=boot), list(design.X.columns)
+    return prepare(design.y, design.X.to_numpy(float), design.clusters, fe_codes=list(design.fe) or None,
+                   bootcluster=boot, obs_weights=design.weights,
+                   weights_type=design.weights_type), list(design.X.columns)
 
 
 def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None):
@@ -264,14 +279,14 @@ def _linear_refit(result, data, apply, terms):
     from evalkit.inference.randomization import ols_cluster_t
 
     design = linear_design(result, data)
-    fe = list(design.fe)
-    y = demean(design.y, fe).values[:, 0] if fe else design.y
+    fe, w = list(design.fe), design.weights
+    y = demean(design.y, fe, weights=w).values[:, 0] if fe else design.y
     names = list(design.X.columns)
     cols = [names.index(t) for t in terms]
 
     def refit(cohorts):
         x = linear_design(result, apply(cohorts)).X.to_numpy(float)
-        return ols_cluster_t(y, x, fe, design.clusters, cols)
+        return ols_cluster_t(y, x, fe, design.clusters, cols, weights=w)
     return refit
 
 
@@ -346,7 +361,8 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, d
     x[:, p] = xp / weights[pivot]
     out = wild_cluster_bootstrap(design.y, x, design.clusters, coef_index=p, restricted=restricted,
                                  weights=boot_weights, draws=draws, seed=seed, alpha=result.alpha,
-                                 fe_codes=list(design.fe) or None)
+                                 fe_codes=list(design.fe) or None, obs_weights=design.weights,
+                                 weights_type=design.weights_type)
     est = result.table.set_index("term")["estimate"]
     theta = float(sum(w * est[t] for t, w in weights.items()))
     if not np.isclose(out.estimate, theta, rtol=1e-6, atol=1e-9):

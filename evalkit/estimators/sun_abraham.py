@@ -22,6 +22,12 @@ interactions and the absorbed effects, unit effects nested in clusters as one)
 for the interactions, then the delta method (linear weights) for the
 aggregates; t(G-1) for tests and intervals. Without ``cluster`` the units are
 the clusters (the default of ``fixest::feols`` with unit effects).
+
+Weights (``weights=``): the saturated model is fitted by weighted least squares (the weighted
+normal equations of unit and cohort x period effects, solved exactly), the cohort shares are
+weighted, w_{g,e} = W_{g,e} / sum_g' W_{g',e} with W_{g,e} the summed weights of cohort g at
+relative period e (fixest ``aggregate(..., use_weights = TRUE)``, its default for a weighted
+fit), and the cluster scores are sum_{i in c} w_i x~_i u_i.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from evalkit.errors import EvalkitWarning, ValidationError, check_choice
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.core.aliases import renamed
 from evalkit.core.clusters import cr1_factor
 from evalkit.core.demean import twoway_fit
@@ -45,7 +51,7 @@ ESTIMAND = "Interaction-weighted effect at each event time (Sun & Abraham 2021)"
 @renamed(control="control_group")
 def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int | None = None,
                 lags: int | None = None, cluster: str | None = None, control_group: str = "never",
-                alpha: float = 0.05) -> Result:
+                alpha: float = 0.05, weights: str | None = None, weights_type: str = "analytic") -> Result:
     """Sun & Abraham (2021) event study; one row per event time plus "ATT".
 
     Parameters
@@ -63,23 +69,39 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         units), and rows from its first treated period on are excluded from
         estimation (counted in ``diagnostics["n_dropped_after_last"]``, with a warning).
     cluster : cluster variable (e.g. area); default: the unit.
+    weights : str, optional
+        Column of non-negative row weights w_i (e.g. residents of an area-year; may vary over
+        time): weighted least squares of the saturated model, weighted cohort shares
+        W_{g,e} / sum_g' W_{g',e} (fixest's default for a weighted fit) and CR1 scores
+        sum_{i in c} w_i x~_i u_i. Rows with weight 0 are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`; randomization inference re-estimates with the
+        weights. Recorded in ``meta["weights"]``/``meta["weights_type"]``.
+    weights_type : {"analytic", "frequency"}
+        "analytic" (default; aweights: N = number of rows in G/(G-1) (N-1)/(N-K)) or
+        "frequency" (fweights, whole numbers: N = sum_i w_i, the numbers of the expanded
+        data). Solon, Haider & Wooldridge (2015), "What are we weighting for?", *J. Human
+        Resources* 50(2); Cameron & Miller (2015), *J. Human Resources* 50(2).
 
     The result's ``influence`` holds per-cluster score contributions phi_c
     (one column per term) with vcov = CR1 factor * sum_c phi_c phi_c'
     (the factor is ``diagnostics["cr1_factor"]``).
     """
     alpha = v.check_alpha(alpha)
+    weights_type = weighting.check_weights_type(weights_type)
     check_choice("control_group", control_group, ["never", "last"])
     leads = None if leads is None else v.check_nonneg_int("leads", leads)
     lags = None if lags is None else v.check_nonneg_int("lags", lags)
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster})
+    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster,
+                         "weights": weights})
     v.check_numeric(df, outcome, "outcome")
     v.check_numeric(df, time, "time")
     for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
         v.check_label_column(df, col, param)
     v.check_whole(df, time, "time")
     v.check_cohort(df, cohort, unit)
+    weighting.check_column(df, weights, weights_type)
     df, n_missing = v.drop_missing(df, outcome)
+    df, n_zero = weighting.drop_zero(df, weights)
     v.check_varies(df, outcome, "outcome")
     v.check_levels(df, time, "time", 2, "periods")
     v.check_has_treated(df, cohort)
@@ -88,14 +110,15 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
     df, g_ctrl, n_after_last = _control_cohort(df, time, cohort, control_group)
     cl_col = cluster if cluster is not None else unit
 
-    design = _design(df, unit=unit, time=time, cohort=cohort, control_mask=g_ctrl)
+    w = weighting.values(df, weights)
+    design = _design(df, unit=unit, time=time, cohort=cohort, control_mask=g_ctrl, weights=w)
     _warn_small_cohorts(design)
     fixed = [*design.ref_cell.values(), min(design.ctrl_cell.values())]
-    fit = twoway_fit(df[outcome].to_numpy(float), design.unit, design.cell, fixed=fixed)
+    fit = twoway_fit(df[outcome].to_numpy(float), design.unit, design.cell, weights=w, fixed=fixed)
     terms, lmat, event, counts = _aggregation(design, leads, lags)
     clusters, cl_index = pd.factorize(df[cl_col], sort=True)
-    phi = _influence(fit, design, clusters, len(cl_index), lmat)
-    factor = _cr1_factor(design, clusters, len(cl_index))
+    phi = _influence(fit, design, clusters, len(cl_index), lmat, w)
+    factor = _cr1_factor(design, clusters, len(cl_index), weighting.n_corrections(len(df), w, weights_type))
     vcov = factor * (phi.T @ phi)
     est = lmat @ fit.other_effects[:, 0]
     n_clusters = len(cl_index)
@@ -113,9 +136,10 @@ def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
         "cohort_sizes": {str(int(g)): int(s) for g, s in zip(design.cohorts, design.cohort_sizes)},
         "n_interactions": design.n_interactions, "cr1_factor": factor,
         "n_clusters": n_clusters, "unit_nested_in_cluster": design_nested(design.unit, clusters),
+        **weighting.diagnostics(df, weights, n_zero),
     }
     meta = {"unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "control_group": control_group,
-            "leads": leads, "lags": lags, "reference": -1}
+            "leads": leads, "lags": lags, "reference": -1, **weighting.meta(weights, weights_type)}
     return Result(estimator="sun_abraham", estimand=ESTIMAND, table=table,
                   vcov=pd.DataFrame(vcov, index=names, columns=names), alpha=alpha, inference=info,
                   n_obs=len(df), outcome=outcome, diagnostics=diagnostics, meta=meta,
@@ -150,11 +174,12 @@ def _control_cohort(df: pd.DataFrame, time: str, cohort: str, control: str) -> t
 class _Design:
     """Integer codes of the saturated model (units, cohort x period cells)."""
 
-    __slots__ = ("unit", "cell", "cell_cohort", "cell_time", "cell_count", "cell_units", "cohorts", "cohort_sizes",
-                 "times", "n_units", "n_control_units", "ref_cell", "ctrl_cell", "n_interactions")
+    __slots__ = ("unit", "cell", "cell_cohort", "cell_time", "cell_count", "cell_weight", "cell_units", "cohorts",
+                 "cohort_sizes", "times", "n_units", "n_control_units", "ref_cell", "ctrl_cell", "n_interactions")
 
 
-def _design(df: pd.DataFrame, *, unit: str, time: str, cohort: str, control_mask: np.ndarray) -> _Design:
+def _design(df: pd.DataFrame, *, unit: str, time: str, cohort: str, control_mask: np.ndarray,
+            weights: np.ndarray | None = None) -> _Design:
     d = _Design()
     d.unit, units = pd.factorize(df[unit])
     d.n_units = len(units)
@@ -169,6 +194,7 @@ def _design(df: pd.DataFrame, *, unit: str, time: str, cohort: str, control_mask
     d.cell_cohort, cell_t = cells // len(times), cells % len(times)
     d.cell_time = d.times[cell_t]
     d.cell_count = np.bincount(d.cell, minlength=len(cells))
+    d.cell_weight = d.cell_count if weights is None else np.bincount(d.cell, weights=weights, minlength=len(cells))
     unit_g = np.zeros(d.n_units, dtype=gcode.dtype)
     unit_g[d.unit] = gcode  # cohort is constant within unit (checked)
     d.cohort_sizes = np.bincount(unit_g, minlength=len(cohorts))[1:]
@@ -248,28 +274,32 @@ def _aggregation(d: _Design, leads, lags):
 
 
 def _weighted(parts, d: _Design) -> np.ndarray:
-    n = np.array([d.cell_count[k] for k, _ in parts], dtype=float)
+    n = np.array([d.cell_weight[k] for k, _ in parts], dtype=float)  # rows, or summed weights
     return (n / n.sum()) @ np.vstack([r for _, r in parts])
 
 
-def _influence(fit, d: _Design, clusters: np.ndarray, n_clusters: int, lmat: np.ndarray) -> np.ndarray:
-    """Per-cluster contributions phi_c = L B^+ X~_c'u (X~: cell dummies net of unit effects).
+def _influence(fit, d: _Design, clusters: np.ndarray, n_clusters: int, lmat: np.ndarray,
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-cluster contributions phi_c = L B^+ X~_c'Wu (X~: cell dummies net of unit effects).
 
     X~_c'u = sum_c 1[cell_i] u_i - sum_units E_cu / n_u C_u (E: cluster x unit sums of u, C: the
     unit x cell counts). With every unit in one cluster the second term is a sum over the rows of
     the cluster of the units' mean residuals, so X~_c'u is one grouped sum of u less the unit's mean
-    residual by (cluster, cell); otherwise the sparse cluster x unit route."""
+    residual by (cluster, cell); otherwise the sparse cluster x unit route. Weighted: wu in place of
+    u, weighted unit means and the weighted unit x cell table ``fit.cross``."""
     u = fit.residuals[:, 0]
+    wu = u if weights is None else u * weights
     n_cells = fit.schur_ginv.shape[0]
     proj = fit.schur_ginv @ lmat.T
     if design_nested(d.unit, clusters):
-        mean = np.bincount(d.unit, weights=u, minlength=d.n_units) / fit.unit_weight
+        mean = np.bincount(d.unit, weights=wu, minlength=d.n_units) / fit.unit_weight
         key = clusters.astype(np.intp) * n_cells
         key += d.cell
-        scores = np.bincount(key, weights=u - mean[d.unit], minlength=n_clusters * n_cells)
+        dev = u - mean[d.unit]
+        scores = np.bincount(key, weights=dev if weights is None else dev * weights, minlength=n_clusters * n_cells)
         return scores.reshape(n_clusters, n_cells) @ proj
-    scores = sp.csr_matrix((u, (clusters, d.cell)), shape=(n_clusters, n_cells))
-    unit_part = sp.csr_matrix((u / fit.unit_weight[d.unit], (clusters, d.unit)), shape=(n_clusters, d.n_units))
+    scores = sp.csr_matrix((wu, (clusters, d.cell)), shape=(n_clusters, n_cells))
+    unit_part = sp.csr_matrix((wu / fit.unit_weight[d.unit], (clusters, d.unit)), shape=(n_clusters, d.n_units))
     scores = scores - unit_part @ fit.cross
     return np.asarray(scores @ proj)
 
@@ -282,9 +312,10 @@ def design_nested(unit: np.ndarray, clusters: np.ndarray) -> bool:
     return bool(np.all(first[unit] == clusters))
 
 
-def _cr1_factor(d: _Design, clusters: np.ndarray, n_clusters: int) -> float:
-    """G/(G-1) (N-1)/(N-K); K = parameters of the dummy regression, nested unit effects as one."""
-    n = len(d.unit)
+def _cr1_factor(d: _Design, clusters: np.ndarray, n_clusters: int, n_obs: float | None = None) -> float:
+    """G/(G-1) (N-1)/(N-K); K = parameters of the dummy regression, nested unit effects as one;
+    N = ``n_obs`` (the rows by default; the sum of frequency weights)."""
+    n = len(d.unit) if n_obs is None else n_obs
     n_cells = len(d.cell_count)
     k = d.n_units + n_cells - (len(d.cohorts) + 1)
     if design_nested(d.unit, clusters):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.core import checks as v
+from evalkit.core import checks as v, weighting
 from evalkit.estimators._common import (cluster_diagnostics, finish, fit_handover, fit_twoway, pack,
                                        panel_request, term_table)
 from evalkit.estimators._fast_checks import constant_within, unique_keys
@@ -23,7 +23,8 @@ ESTIMAND = "ATT (TWFE-weighted average of treatment effects)"
 @checked
 def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, cluster: str | None = None,
          covariates: Sequence[str] | None = None, alpha: float = 0.05, inference: str | None = None,
-         inference_options: Mapping[str, Any] | None = None) -> Result:
+         inference_options: Mapping[str, Any] | None = None, weights: str | None = None,
+         weights_type: str = "analytic") -> Result:
     """Two-way fixed effects regression y_it = a_i + l_t + b D_it + x_it'g + e_it.
 
     Estimated by the within transformation (linearmodels ``PanelOLS`` with
@@ -53,20 +54,41 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         after the fit - "cr2", "cr3", "wild", "randomization" (see ``Result.with_inference``);
         ``inference_options`` passes its options, e.g. ``{"seed": 1, "B": 9999}``. Below 10
         treated clusters a CR1 fit warns (MacKinnon & Webb 2017) and names the alternatives.
+    weights : str, optional
+        Column of non-negative row weights w_i (e.g. the residents of an area-year). The fit is
+        weighted least squares with the unit and time effects partialled out by weighted
+        projection, b = (X~'WX~)^-1 X~'Wy~ (the weighted within estimator, equal to the weighted
+        dummy-variable regression; fixest/pyfixest ``feols(..., weights=)``). CR1 uses the
+        cluster scores s_g = sum_{i in g} w_i x~_i e_i; CR2/CR3 the transformed model
+        sqrt(w) X~ (Pustejovsky & Tipton 2018); the wild bootstrap and randomization inference
+        re-estimate by WLS. Weights may vary over time. Rows with weight 0 are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`. Recorded in ``meta["weights"]`` and
+        ``meta["weights_type"]``.
+    weights_type : {"analytic", "frequency"}
+        "analytic" (default; aweights, as Stata ``aweight`` and fixest/pyfixest: rows are
+        averages, Var(u_i) ~ 1/w_i; N = number of rows in the factors G/(G-1) (N-1)/(N-K) and
+        N/(N-K)); "frequency" (fweights: a row stands for w_i identical rows, whole numbers only;
+        N = sum_i w_i and the HC1 meat sum_i w_i x~_i x~_i' e_i^2, so every number equals that
+        of the expanded data). Points are the same for both. Solon, Haider & Wooldridge (2015),
+        "What are we weighting for?", *J. Human Resources* 50(2); Cameron & Miller (2015),
+        *J. Human Resources* 50(2), sec. VI.
     """
     alpha = v.check_alpha(alpha)
+    weights_type = weighting.check_weights_type(weights_type)
     cluster = default_cluster(inference, cluster, unit)  # by the unit unless given or HC1 asked for
     method, postfit = split(inference, cluster)
     inference_options = inference_options_checked(postfit, inference_options)
     covariates = v.as_columns("covariates", covariates)
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
-                         "cluster": cluster, "covariates": covariates})
+                         "cluster": cluster, "covariates": covariates, "weights": weights})
     for param, col in [("outcome", outcome)] + [("covariates", c) for c in covariates]:
         v.check_numeric(df, col, param)
     for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
         v.check_label_column(df, col, param)
     v.check_binary(df, treatment, "treatment")
+    weighting.check_column(df, weights, weights_type)
     df, n_dropped = v.drop_missing(df, outcome, covariates)
+    df, n_zero = weighting.drop_zero(df, weights)
     v.check_varies(df, outcome, "outcome")
     v.check_levels(df, time, "time", 2, "periods")
     v.check_both_values(df, treatment, "treatment")
@@ -86,8 +108,9 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
         del cells
 
     x = df[[treatment, *covariates]].rename(columns={treatment: "ATT"})
-    req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=x.shape[1])
-    keep = {} if postfit == "wild" else None  # the wild bootstrap reuses the fit's partialled data
+    req = panel_request(df, unit=unit, time=time, cluster=cluster, n_regressors=x.shape[1], weights=weights,
+                        weights_type=weights_type)
+    keep = {} if postfit == "wild" and weights is None else None  # the wild bootstrap reuses the partialled data
     params, vcov = fit_twoway(df[outcome].to_numpy(float), x, entity, period, method, req, keep)
 
     table = term_table(params, vcov, alpha, method.df(req))
@@ -96,9 +119,10 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: s
     table.loc[table["term"] == "ATT", "n_control"] = df.loc[~ever, unit].nunique()
     diagnostics = {"n_dropped_missing": n_dropped, "n_units": int(df[unit].nunique()),
                    "n_periods": int(df[time].nunique()), "balanced": bool(len(df) == df[unit].nunique() * df[time].nunique()),
-                   **cluster_diagnostics(df, cluster, ever)}
+                   **cluster_diagnostics(df, cluster, ever), **weighting.diagnostics(df, weights, n_zero)}
     result = pack(estimator="twfe", estimand=ESTIMAND, table=table, vcov=vcov, alpha=alpha, method=method, req=req,
                 outcome=outcome, diagnostics=diagnostics,
-                meta={"unit": unit, "time": time, "treatment": treatment, "cluster": cluster, "covariates": covariates})
+                meta={"unit": unit, "time": time, "treatment": treatment, "cluster": cluster, "covariates": covariates,
+                      **weighting.meta(weights, weights_type)})
     fit = fit_handover(keep, list(x.columns), req, entity, period)
     return finish(result, postfit, data, inference_options, fit)

@@ -18,6 +18,12 @@ test inversion does not depend on the number of observations.
 Two-way fixed effects with a small second factor (persons and years) are
 partialled exactly with a dense (units x levels) cross-tabulation
 (:func:`twoway_residuals`); the same table gives D_c' M_{D_n} D_c.
+
+Weighted least squares (row weights w, :mod:`evalkit.core.weighting`) is the bootstrap of the
+transformed model sqrt(w) y = sqrt(w) X b + sqrt(w) D a + sqrt(w) u (Roodman et al. 2019,
+sec. 3): the fixed effects are partialled by weighted projection (Z~), the cluster products
+are X~_g'W Z~_g, the (cluster, level) sums are those of w Z~, and the crossing Gram is
+D_c' W M^W_{D_n} D_c; the algorithm is otherwise unchanged.
 """
 from __future__ import annotations
 
@@ -99,16 +105,18 @@ class TwoWay:
     cross: np.ndarray
     d_u: np.ndarray
     schur: np.ndarray
+    weights: np.ndarray | None = None
 
 
-def two_way(unit: np.ndarray, other: np.ndarray) -> TwoWay | None:
-    """The :class:`TwoWay` of the codes, or None when the cross-tab is too large to hold densely."""
+def two_way(unit: np.ndarray, other: np.ndarray, weights: np.ndarray | None = None) -> TwoWay | None:
+    """The :class:`TwoWay` of the codes, or None when the cross-tab is too large to hold densely;
+    with ``weights`` the cross-tab holds the summed weights (the weighted normal equations)."""
     n_u, n_o = int(unit.max()) + 1, int(other.max()) + 1
     if n_u * n_o > _DENSE_CELLS:
         return None
-    cross = np.bincount(unit * n_o + other, minlength=n_u * n_o).astype(float).reshape(n_u, n_o)
+    cross = np.bincount(unit * n_o + other, weights=weights, minlength=n_u * n_o).astype(float).reshape(n_u, n_o)
     d_u = cross.sum(axis=1)
-    return TwoWay(unit, other, cross, d_u, np.diag(cross.sum(axis=0)) - (cross / d_u[:, None]).T @ cross)
+    return TwoWay(unit, other, cross, d_u, np.diag(cross.sum(axis=0)) - (cross / d_u[:, None]).T @ cross, weights)
 
 
 def _fixed_level_inverse(s: np.ndarray) -> np.ndarray:
@@ -132,8 +140,9 @@ def twoway_residuals(z: np.ndarray, tw: TwoWay) -> np.ndarray:
     out = np.empty(z.shape, order="F")
     for j in range(z.shape[1]):
         col = z[:, j]
-        rhs_u = np.bincount(tw.unit, weights=col, minlength=tw.d_u.size)
-        rhs_o = np.bincount(tw.other, weights=col, minlength=ginv.shape[0])
+        wcol = col if tw.weights is None else col * tw.weights
+        rhs_u = np.bincount(tw.unit, weights=wcol, minlength=tw.d_u.size)
+        rhs_o = np.bincount(tw.other, weights=wcol, minlength=ginv.shape[0])
         a_o = ginv @ (rhs_o - tw.cross.T @ (rhs_u / tw.d_u))
         a_u = (rhs_u - tw.cross @ a_o) / tw.d_u
         np.subtract(col, a_u[tw.unit], out=out[:, j])
@@ -145,20 +154,22 @@ def _big_small(codes: list[np.ndarray]) -> list[np.ndarray]:
     return sorted(codes, key=lambda c: -(int(c.max()) + 1))
 
 
-def partial(z: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None) -> np.ndarray:
+def partial(z: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None,
+            weights: np.ndarray | None = None) -> np.ndarray:
     """Residuals of the columns of z on the fixed effects (exact two-way solver, else
-    alternating projections). ``tw``: the :class:`TwoWay` of the two codes, if built."""
+    alternating projections), weighted by ``weights`` if given. ``tw``: the :class:`TwoWay`
+    of the two codes (with the same weights), if built."""
     if not codes:
         return z
     if len(codes) == 2:
         big, small = _big_small(codes)
-        if tw is None or tw.unit is not big or tw.other is not small:
-            tw = two_way(big, small)
+        if tw is None or tw.unit is not big or tw.other is not small or tw.weights is not weights:
+            tw = two_way(big, small, weights)
         try:
-            return twoway_fit(z, big, small).residuals if tw is None else twoway_residuals(z, tw)
+            return twoway_fit(z, big, small, weights).residuals if tw is None else twoway_residuals(z, tw)
         except ValidationError:  # redundant or disconnected factors: alternating projections
             pass
-    res = demean(z, codes)
+    res = demean(z, codes, weights)
     if not res.converged:
         raise ValidationError("Partialling out the fixed effects did not converge.")
     return res.values
@@ -170,29 +181,32 @@ def _stacked(crossing: list[np.ndarray]) -> tuple[np.ndarray, int]:
     return np.column_stack([c + o for c, o in zip(crossing, offsets)]), int(sum(sizes))
 
 
-def crossing_gram(nested_codes: list[np.ndarray], stacked: np.ndarray, L: int) -> np.ndarray:
-    """D_c' M_{D_n} D_c for the stacked crossing-level codes (n x f, levels 0..L-1)."""
+def crossing_gram(nested_codes: list[np.ndarray], stacked: np.ndarray, L: int,
+                  weights: np.ndarray | None = None) -> np.ndarray:
+    """D_c' M_{D_n} D_c for the stacked crossing-level codes (n x f, levels 0..L-1); with
+    ``weights`` D_c' W M^W_{D_n} D_c (the projection weighted too)."""
     n, f = stacked.shape
     if len(nested_codes) == 1 and f == 1:  # one nested and one crossing factor: the two-way Schur complement
-        tw = two_way(nested_codes[0], stacked[:, 0])
+        tw = two_way(nested_codes[0], stacked[:, 0], weights)
         if tw is not None:
             return tw.schur
-    gram = sum(np.bincount(stacked[:, a] * L + stacked[:, b], minlength=L * L) for a in range(f)
+    gram = sum(np.bincount(stacked[:, a] * L + stacked[:, b], weights=weights, minlength=L * L) for a in range(f)
                for b in range(f)).reshape(L, L).astype(float)
     if not nested_codes:
         return gram
     rows = np.repeat(np.arange(n), f)
     d_c = sp.csr_matrix((np.ones(rows.size), (rows, stacked.ravel())), shape=(n, L))
+    w = np.ones(n) if weights is None else weights
     if len(nested_codes) == 1:
         u = nested_codes[0]
-        d_u = np.bincount(u).astype(float)
-        cross = sp.csr_matrix((np.ones(n), (u, np.arange(n))), shape=(d_u.size, n)) @ d_c
+        d_u = np.bincount(u).astype(float) if weights is None else np.bincount(u, weights=w)
+        cross = sp.csr_matrix((w, (u, np.arange(n))), shape=(d_u.size, n)) @ d_c
         return gram - (cross.T @ sp.diags(1.0 / d_u) @ cross).toarray()
     if n * L > 50_000_000:
         raise ParameterError("Too many crossing fixed-effect levels with several nested factors; "
                              "pass at most one fixed effect nested in the clusters.")
-    dense = partial(d_c.toarray(), nested_codes)
-    return dense.T @ dense
+    dense = partial(d_c.toarray(), nested_codes, weights=weights)
+    return dense.T @ dense if weights is None else dense.T @ (dense * w[:, None])
 
 
 # --------------------------------------------------------- cluster sums
@@ -228,20 +242,21 @@ def _fe_df(codes: list[np.ndarray], is_nested: list[bool]) -> int:
     return 1 + sum(int(c.max()) for c, nst in zip(codes, is_nested) if not nst)
 
 
-def _crossing_inverse(zt, cl, G, codes, is_nested, tw) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(level sums of zt, g-inverse of D_c' M_{D_n} D_c, stacked crossing codes, L)."""
+def _crossing_inverse(zl, cl, G, codes, is_nested, tw, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(level sums of zl, g-inverse of D_c' M_{D_n} D_c, stacked crossing codes, L); ``zl`` is the
+    partialled Z, times the weights in a weighted fit."""
     crossing = [c for c, nst in zip(codes, is_nested) if not nst]
     nested_codes = [c for c, nst in zip(codes, is_nested) if nst]
     stacked, L = _stacked(crossing)
     if tw is not None and len(crossing) == len(nested_codes) == 1 \
-            and tw.unit is nested_codes[0] and tw.other is crossing[0]:
+            and tw.unit is nested_codes[0] and tw.other is crossing[0] and tw.weights is weights:
         gram = tw.schur  # the partialling's Schur complement is this matrix
     else:
-        gram = crossing_gram(nested_codes, stacked, L)
-    return level_sums(zt, cl, stacked, G, L), np.linalg.pinv(gram, rcond=1e-10, hermitian=True), stacked, L
+        gram = crossing_gram(nested_codes, stacked, L, weights)
+    return level_sums(zl, cl, stacked, G, L), np.linalg.pinv(gram, rcond=1e-10, hermitian=True), stacked, L
 
 
-def _boot_level(zt, cl, boot, codes, is_nested, stacked, L) -> BootLevel:
+def _boot_level(zx, zl, cl, boot, codes, is_nested, stacked, L) -> BootLevel:
     """Sums by subcluster; the subclusters must lie in one cluster each, and every fixed effect
     nested in the clusters must be nested in the subclusters (else its re-estimation in a draw
     would move the crossing effects' sums, which the fast algorithm does not carry)."""
@@ -254,8 +269,8 @@ def _boot_level(zt, cl, boot, codes, is_nested, stacked, L) -> BootLevel:
     H = int(boot.max()) + 1
     parent = np.empty(H, dtype=np.intp)
     parent[boot] = cl
-    ez = None if stacked is None else level_sums(zt, boot, stacked, H, L)
-    return BootLevel(xz=cluster_cross(zt, boot, H), ez=ez, parent=parent)
+    ez = None if stacked is None else level_sums(zl, boot, stacked, H, L)
+    return BootLevel(xz=cluster_cross(zx, boot, H), ez=ez, parent=parent)
 
 
 def _to_clusters(fine: np.ndarray, parent: np.ndarray, G: int) -> np.ndarray:
@@ -265,24 +280,30 @@ def _to_clusters(fine: np.ndarray, parent: np.ndarray, G: int) -> np.ndarray:
 
 
 def summarise(zt: np.ndarray, cl: np.ndarray, codes: list[np.ndarray], tw: TwoWay | None = None,
-              boot: np.ndarray | None = None) -> ClusterDesign:
+              boot: np.ndarray | None = None, weights: np.ndarray | None = None,
+              n_obs: float | None = None) -> ClusterDesign:
     """The :class:`ClusterDesign` of partialled Z = [y, X] (``zt``) with cluster codes
     ``cl`` (0..G-1) and the fixed-effect codes that were partialled out (``tw``: their
     :class:`TwoWay`, if built). ``boot``: subcluster codes (0..H-1) for weights drawn per
-    subcluster; the cluster sums are then the subclusters' sums added up."""
+    subcluster; the cluster sums are then the subclusters' sums added up. ``weights``: row
+    weights of a weighted fit (``zt`` partialled by weighted projection); ``n_obs``: N of the CR1
+    factor (default the rows; the sum of frequency weights)."""
     G = _n_clusters(cl)
     is_nested = [nested(c, cl) for c in codes]
     n, k = zt.shape[0], zt.shape[1] - 1
     K = k + _fe_df(codes, is_nested)
     if n <= K:
         raise ValidationError(f"Too few observations ({n}) for {K} parameters.")
+    zx = zt if weights is None else zt * np.sqrt(weights)[:, None]  # the transformed model sqrt(w) Z~
+    zl = zt if weights is None else zt * weights[:, None]           # D_c' W Z~ by (cluster, level)
     ez = m_inv = stacked = L = None
     if not all(is_nested):
-        ez, m_inv, stacked, L = _crossing_inverse(zt, cl, G, codes, is_nested, tw)
-    fine = None if boot is None else _boot_level(zt, cl, boot, codes, is_nested, stacked, L)
-    xz = cluster_cross(zt, cl, G) if fine is None else _to_clusters(fine.xz, fine.parent, G)
+        ez, m_inv, stacked, L = _crossing_inverse(zl, cl, G, codes, is_nested, tw, weights)
+    fine = None if boot is None else _boot_level(zx, zl, cl, boot, codes, is_nested, stacked, L)
+    xz = cluster_cross(zx, cl, G) if fine is None else _to_clusters(fine.xz, fine.parent, G)
+    n_fac = n if n_obs is None else n_obs
     return ClusterDesign(xz=xz, ez=ez, m_inv=m_inv, n_clusters=G, n_obs=n,
-                         scale=cr1_factor(G, n, K), boot=fine)
+                         scale=cr1_factor(G, n_fac, K), boot=fine)
 
 
 def _n_clusters(cl: np.ndarray) -> int:
@@ -293,9 +314,11 @@ def _n_clusters(cl: np.ndarray) -> int:
 
 
 def build(y: np.ndarray, x: np.ndarray, cl: np.ndarray, codes: list[np.ndarray],
-          boot: np.ndarray | None = None) -> ClusterDesign:
-    """Partial the fixed effects out of [y, X] and summarise by cluster (and by bootstrap
-    subcluster ``boot``); with two fixed effects the dense two-way cross-tab is built once."""
+          boot: np.ndarray | None = None, weights: np.ndarray | None = None,
+          n_obs: float | None = None) -> ClusterDesign:
+    """Partial the fixed effects out of [y, X] (by weighted projection with ``weights``) and
+    summarise by cluster (and by bootstrap subcluster ``boot``); with two fixed effects the dense
+    two-way cross-tab is built once."""
     _n_clusters(cl)
-    tw = two_way(*_big_small(codes)) if len(codes) == 2 else None
-    return summarise(partial(np.column_stack([y, x]), codes, tw), cl, codes, tw, boot)
+    tw = two_way(*_big_small(codes), weights) if len(codes) == 2 else None
+    return summarise(partial(np.column_stack([y, x]), codes, tw, weights), cl, codes, tw, boot, weights, n_obs)

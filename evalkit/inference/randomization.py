@@ -79,17 +79,20 @@ def p_values(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def ols_cluster_t(y_partialled: np.ndarray, x: np.ndarray, fe: list[np.ndarray], clusters: np.ndarray | None,
-                  columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+                  columns: list[int], weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and cluster-robust t statistics (unscaled CR0) of the chosen columns.
 
     The fixed effects are partialled out of ``x`` (Frisch-Waugh-Lovell; ``y`` is
     passed already partialled, it does not change across re-assignments). The
     CR1 factor is the same for every re-assignment, so t ranks as CR1's t does.
+    ``weights``: weighted least squares (the fixed effects partialled by weighted projection,
+    ``y`` partialled likewise by the caller; scores w_i x~_i e_i).
     """
-    xt = demean(x, fe).values if fe else np.asarray(x, float)
-    xtx_inv = linalg.inv(xt.T @ xt, "a regressor is not identified under this assignment")
-    beta = xtx_inv @ (xt.T @ y_partialled)
-    score = cluster_sums(xt * (y_partialled - xt @ beta)[:, None], clusters)  # clusters: codes 0..G-1
+    xt = demean(x, fe, weights=weights).values if fe else np.asarray(x, float)
+    xw = xt if weights is None else xt * weights[:, None]
+    xtx_inv = linalg.inv(xw.T @ xt, "a regressor is not identified under this assignment")
+    beta = xtx_inv @ (xw.T @ y_partialled)
+    score = cluster_sums(xw * (y_partialled - xt @ beta)[:, None], clusters)  # clusters: codes 0..G-1
     vcov = xtx_inv @ (score.T @ score) @ xtx_inv
     se = np.sqrt(np.diag(vcov))[columns]
     with np.errstate(divide="ignore", invalid="ignore"):

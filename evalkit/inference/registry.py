@@ -17,6 +17,11 @@ Cluster-Robust Inference", J. Human Resources 50(2)):
   ``reghdfe``.
 * ``"hc1"``: V = N/(N-K) * V0 with every fixed effect counted (equal to the
   dummy-variable regression); tests and intervals from the normal.
+
+Weighted fits (``FitRequest.weights``; :mod:`evalkit.core.weighting`): the backends fit WLS and
+their sandwiches use the scores w_i x_i e_i. With analytic weights N is the number of rows (Stata
+``aweight``, fixest/pyfixest ``aweights``); with frequency weights N = sum_i w_i (``fweight``),
+which ``vcov_scale`` applies in place of the backend's row count.
 """
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ class FitRequest:
     n_nested_effects: of those, parameters of effects nested in the clusters
     beyond one intercept (e.g. n_units - 1 when each unit is in one cluster).
     clusters: integer cluster codes per row, or None.
+    weights: row weights of a weighted least-squares fit (None: unweighted); weights_type:
+    "analytic" (N = rows) or "frequency" (N = sum of the weights) - :mod:`evalkit.core.weighting`.
     """
 
     n_obs: int
@@ -49,6 +56,20 @@ class FitRequest:
     n_nested_effects: int = 0
     clusters: np.ndarray | None = None
     cluster_name: str | None = None
+    weights: np.ndarray | None = None
+    weights_type: str = "analytic"
+
+    @property
+    def n_corrections(self) -> float:
+        """N of the small-sample factors: the rows, or the sum of frequency weights."""
+        if self.weights is None or self.weights_type != "frequency":
+            return self.n_obs
+        return float(np.sum(self.weights))
+
+    @property
+    def frequency(self) -> bool:
+        """True for a fit with frequency weights."""
+        return self.weights is not None and self.weights_type == "frequency"
 
     @property
     def n_clusters(self) -> int | None:
@@ -73,10 +94,15 @@ class InferenceMethod(Protocol):
     def df(self, req: FitRequest) -> float | None: ...
 
 
-def _effects_scale(req: FitRequest, counted: int) -> float:
-    """Rescale linearmodels' N/(N-k) scaling (effects not counted) to N/(N-k-counted)."""
+def _effects_scale(req: FitRequest, counted: int, clustered: bool) -> float:
+    """Rescale the backend's factor (N/(N-k) for HC1, (N-1)/(N-k) for CR1, N the rows, effects
+    not counted) to N'/(N'-k-counted) or (N'-1)/(N'-k-counted), N' = ``req.n_corrections``
+    (the rows, or the sum of frequency weights)."""
     k = req.n_regressors
-    return (req.n_obs - k) / (req.n_obs - k - counted)
+    if not req.frequency:
+        return (req.n_obs - k) / (req.n_obs - k - counted)
+    n, rows, one = req.n_corrections, req.n_obs, 1.0 if clustered else 0.0
+    return ((n - one) / (n - k - counted)) / ((rows - one) / (rows - k))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +123,8 @@ class CR1:
 
     def vcov_scale(self, req: FitRequest, backend: str) -> float:
         if backend == "statsmodels":
-            return 1.0
-        return _effects_scale(req, req.n_effects - req.n_nested_effects)
+            return _effects_scale(req, 0, True)
+        return _effects_scale(req, req.n_effects - req.n_nested_effects, True)
 
     def df(self, req: FitRequest) -> float | None:
         return float(req.n_clusters - 1)
@@ -118,7 +144,7 @@ class HC1:
         return {"cov_type": "robust", "debiased": True, "auto_df": False, "count_effects": False}
 
     def vcov_scale(self, req: FitRequest, backend: str) -> float:
-        return 1.0 if backend == "statsmodels" else _effects_scale(req, req.n_effects)
+        return _effects_scale(req, 0 if backend == "statsmodels" else req.n_effects, False)
 
     def df(self, req: FitRequest) -> float | None:
         return None

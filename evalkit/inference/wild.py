@@ -37,6 +37,12 @@ enumeration of the 2^G Rademacher sign vectors replaces random draws when
 2^G <= B; the statistic carries the CR1 factor G/(G-1) (N-1)/(N-K) (K counts
 the fixed effects as in :mod:`evalkit.inference.registry`; the factor cancels
 in the p-value).
+
+Weighted least squares (``obs_weights``): the bootstrap of the transformed model
+sqrt(w) y = sqrt(w) X b + sqrt(w) D a + sqrt(w) u (Roodman et al. 2019, sec. 3; boottest and
+fwildclusterboot with weights): the fixed effects are partialled by weighted projection and the
+cluster sums are weighted (:mod:`._wild_design`). With ``weights_type="frequency"`` the CR1 factor
+counts N = sum of the weights; p-values and intervals do not depend on it.
 """
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from evalkit.core import checks, linalg
+from evalkit.core import checks, linalg, weighting
 from evalkit.core.aliases import renamed
 from evalkit.core.clusters import content_rank
 from evalkit.errors import ParameterError, ValidationError, check_choice
@@ -292,12 +298,23 @@ def _boot_codes(bootcluster, n: int) -> np.ndarray | None:
     return dense_codes(bootcluster)
 
 
-def prepare(y, X, clusters, fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None) -> ClusterDesign:
+def _obs_weights(obs_weights, weights_type: str, n: int) -> tuple[np.ndarray | None, float | None]:
+    """(row weights or None, N of the CR1 factor or None for the rows)."""
+    w = weighting.check_array(obs_weights, n, "obs_weights")
+    kind = weighting.check_weights_type(weights_type)
+    return w, (None if w is None or kind == "analytic" else float(w.sum()))
+
+
+def prepare(y, X, clusters, fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None,
+            obs_weights=None, weights_type: str = "analytic") -> ClusterDesign:
     """Validate y (n,), X (n x k) and the clusters, partial out ``fe_codes`` and summarise by
     cluster (and by ``bootcluster``, labels of subclusters nested in the clusters whose
-    weights are drawn separately); the result serves :func:`bootstrap` for any coefficient of X."""
+    weights are drawn separately); the result serves :func:`bootstrap` for any coefficient of X.
+    ``obs_weights``: row weights of a weighted least-squares fit (see the module docstring)."""
     y, x, clusters = _check_data(y, X, clusters)
-    return build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
+    w, n_obs = _obs_weights(obs_weights, weights_type, y.size)
+    return build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size),
+                 w, n_obs)
 
 
 def prepare_partialled(zt: np.ndarray, clusters, fe_codes: Sequence[np.ndarray] | None = None,
@@ -369,7 +386,8 @@ def _test(d: ClusterDesign, j, restricted, weights, B, seed, null, alpha, ci) ->
 def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool = True,
                            weights: str = "rademacher", draws: int = 9999, seed: int | None = None,
                            null: float = 0.0, alpha: float = 0.05, ci: bool = True,
-                           fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None) -> WildResult:
+                           fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None,
+                           obs_weights=None, weights_type: str = "analytic") -> WildResult:
     """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
 
     y (n,), X (n x k; include a constant yourself unless ``fe_codes`` absorb
@@ -382,11 +400,17 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
     area-years within areas) to draw the weights per subcluster while the t-statistic stays
     clustered by ``clusters``: the subcluster wild bootstrap of MacKinnon & Webb (2018), which
     is less conservative than the WCR when few clusters are treated, provided the errors are
-    independent across subclusters. Nothing passed in is modified. To test several coefficients of one
+    independent across subclusters. ``obs_weights``: row weights of a weighted least-squares fit
+    (n non-negative numbers; the bootstrap of the transformed model sqrt(w) [y, X, D], Roodman et
+    al. 2019, sec. 3), of kind ``weights_type`` ("analytic" or "frequency": N = sum of the weights
+    in the CR1 factor of ``std_error``; p-values and intervals are the same).
+    Nothing passed in is modified. To test several coefficients of one
     design, :func:`prepare` it once and call :func:`bootstrap` per coefficient.
     """
     y, x, clusters = _check_data(y, X, clusters)
     checks.check_seed("seed", seed)
     j = _check_options(x.shape[1], coef_index, weights, draws, alpha, float(null))
-    design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size))
+    w, n_obs = _obs_weights(obs_weights, weights_type, y.size)
+    design = build(y, x, dense_codes(clusters), _check_codes(fe_codes, y.shape), _boot_codes(bootcluster, y.size),
+                   w, n_obs)
     return _test(design, j, restricted, weights, draws, seed, float(null), alpha, ci)

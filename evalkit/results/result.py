@@ -262,7 +262,7 @@ class Result:
                 clusters = f"{shown_count(inf.n_clusters, inf.cluster, min_cell)} ({inf.cluster})"
             n_obs = shown_count(self.n_obs, unit, min_cell)
         dist = f"t({inf.df:g})" if inf.df is not None else "normal"
-        return [
+        rows = [
             ("Estimator", self.estimator),
             ("Estimand", self.estimand),
             ("Outcome", self.outcome),
@@ -271,6 +271,10 @@ class Result:
             ("Inference", f"{inf.method}, {dist}"),
             ("alpha", f"{self.alpha:g} ({100 * (1 - self.alpha):g}% intervals)"),
         ]
+        weights, kind = (self.meta or {}).get("weights"), (self.meta or {}).get("weights_type")
+        if weights is not None:  # "weighted by residents": the weighting of the fit (core.weighting.meta)
+            rows.insert(4, ("Weights", f"{weights}" + (f" ({kind} weights)" if kind else "")))
+        return rows
 
     def _display_table(self) -> pd.DataFrame:
         """The shown table; in a report run, rows on fewer than ``min_cell`` treated persons are blanked."""

@@ -114,23 +114,23 @@ def _synth_treated(data) -> Any:
 
 SPECS = [
     Spec("did2x2", ek.did2x2, dict(outcome="y", treatment="g", post="post", cluster="cluster"), D.panel,
-         {"outcome": "y", "treatment": "g", "post": "post", "cluster": "cluster"}),
+         {"outcome": "y", "treatment": "g", "post": "post", "cluster": "cluster", "weights": "w"}),
     Spec("twfe", ek.twfe, dict(outcome="y", unit="unit", time="time", treatment="treat", cluster="cluster",
                                covariates=["x1"]), D.panel,
          {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treat", "cluster": "cluster",
-          "covariates": "x1"}, numeric_time=False),
+          "covariates": "x1", "weights": "w"}, numeric_time=False),
     Spec("event_study", ek.event_study, dict(outcome="y", unit="unit", time="time", cohort="cohort",
                                              cluster="cluster", leads=2, lags=2), D.panel,
-         {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort", "cluster": "cluster"}),
+         {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort", "cluster": "cluster", "weights": "w"}),
     Spec("att_gt", ek.att_gt, dict(outcome="y", unit="unit", time="time", cohort="cohort", cluster="cluster",
                                    covariates=["x2"]), D.panel,
          {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort", "cluster": "cluster",
           "covariates": "x2", "weights": "w"}),
     Spec("sun_abraham", ek.sun_abraham, dict(outcome="y", unit="unit", time="time", cohort="cohort",
                                              cluster="cluster"), D.panel,
-         {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort", "cluster": "cluster"}),
+         {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort", "cluster": "cluster", "weights": "w"}),
     Spec("bacon", ek.bacon, dict(outcome="y", unit="unit", time="time", treatment="treat"), D.panel,
-         {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treat"}, numeric_time=False,
+         {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treat", "weights": "w"}, numeric_time=False,
          balanced=True, skip=("alpha",)),
     Spec("did_imputation", ek.did_imputation, dict(outcome="y", unit="unit", time="time", cohort="cohort",
                                                    cluster="cluster"), D.panel,
@@ -797,6 +797,45 @@ def c_sdid() -> Iterator[Case]:
     yield case(s, "only one pre-period", "error", data=tx(s, lambda d: d[d["time"] >= 4]), names=("'cohort'|pre",))
 
 
+# ---- weights= and weights_type= of the linear estimators (issue 14, item 3)
+LINEAR_WEIGHTED = ("did2x2", "twfe", "event_study", "sun_abraham", "bacon")
+
+
+def c_weights() -> Iterator[Case]:
+    for entry in LINEAR_WEIGHTED:
+        s = BY_ENTRY[entry]
+        yield case(s, "weights_type='freq' (misspelled)", "error", run=s.run(weights="w", weights_type="freq"),
+                   names=("weights_type", "'frequency'"))
+        yield case(s, "weights_type=None", "error", run=s.run(weights="w", weights_type=None), names=("weights_type",))
+        yield case(s, "frequency weights not whole numbers", "error", run=s.run(weights="w", weights_type="frequency"),
+                   names=("'w'", "whole"))
+        yield case(s, "frequency weights whole numbers as float", "ok", run=s.run(weights="w", weights_type="frequency"),
+                   data=tx(s, lambda d: d.assign(w=np.round(d["w"] * 2))))
+        yield case(s, "weights as bool-like 0/1 integers (zero rows dropped, warned)", "ok", run=s.run(weights="w"),
+                   data=tx(s, lambda d: d.assign(w=(d["unit"] != 2).astype(int))), warns=True,
+                   same_as=s.truth(tx(s, lambda d: d[d["unit"] != 2])))
+        yield case(s, "weights rescaled x 1000 (analytic: same numbers)", "ok", run=s.run(weights="w"),
+                   data=tx(s, lambda d: d.assign(w=d["w"] * 1000)), same_as=s.truth(weights="w"))
+        yield case(s, "weights as a list", "error", run=s.run(weights=["w"]), names=("weights",))
+        if entry == "bacon":
+            yield case(s, "weights varying within unit", "error", run=s.run(weights="w"),
+                       data=tx(s, lambda d: d.assign(w=d["w"] + 0.01 * np.arange(len(d)))), names=("'w'", "unit"))
+    for entry in ("twfe", "event_study", "did2x2"):
+        s = BY_ENTRY[entry]
+        for method in ("cr2", "wild", "randomization"):
+            opts = {"seed": 1, B: 99} if method == "wild" else {"seed": 1, "draws": 19} if method == "randomization" \
+                else {}
+            yield case(s, f"weighted {method} with the weights column dropped from data", "error",
+                       run=lambda d, s=s, method=method, opts=opts: _fit(s.entry, weights="w")(d).with_inference(
+                           method, d.drop(columns=["w"]), **opts), names=("'w'",))
+            yield case(s, f"weighted {method}: constant weights 3.0 equal no weights", "ok",
+                       run=lambda d, s=s, method=method, opts=opts: quiet(lambda: _fit(s.entry, weights="w")(d)
+                                                                          .with_inference(method, d, **opts)),
+                       data=tx(s, lambda d: d.assign(w=3.0)),
+                       same_as=lambda s=s, method=method, opts=opts: quiet(
+                           lambda: _fit(s.entry)(s.data()).with_inference(method, s.data(), **opts)))
+
+
 def c_bacon() -> Iterator[Case]:
     s = BY_ENTRY["bacon"]
     yield case(s, "unbalanced panel", "error", data=tx(s, lambda d: d.drop(index=d.index[[4]])), names=("balanced",))
@@ -996,7 +1035,7 @@ def _all_cases() -> list[Case]:
         for pattern in PATTERNS:
             out.extend(pattern(s))
     for extra in (c_inference_options, c_with_inference, c_att_gt, c_aggregate, c_sun_abraham, c_event_study,
-                  c_did_imputation, c_synth, c_sdid, c_bacon, c_arrays, c_results):
+                  c_did_imputation, c_synth, c_sdid, c_bacon, c_weights, c_arrays, c_results):
         out.extend(extra())
     ids = [c.id for c in out]
     dup = {i for i in ids if ids.count(i) > 1}
