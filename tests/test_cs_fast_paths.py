@@ -250,3 +250,17 @@ def test_repeated_cross_sections_with_a_universal_base_period(control_group):
     assert res.influence.index.name == "row"
     assert not res.influence[list(ref["term"])].sparse.to_dense().to_numpy().any()
     assert np.isfinite(aggregate(res, "dynamic").table["estimate"]).all()
+
+
+def test_dynamic_aggregate_marks_the_universal_reference_event_time():
+    """Break-it finding: with base_period="universal" the e = -1 row of aggregate(..., "dynamic") is
+    zero with no standard error by construction; it is flagged as a reference row, as in att_gt."""
+    import evalkit
+
+    res = evalkit.att_gt(_clean(make_panel()), outcome="y", unit="unit", time="time", cohort="cohort",
+                         base_period="universal")
+    tab = evalkit.aggregate(res, "dynamic").tidy()
+    row = tab[tab["event_time"] == -1].iloc[0]
+    assert row["reference"] and row["estimate"] == 0.0
+    assert not tab.loc[tab["event_time"] != -1, "reference"].any()
+    assert tab.loc[~tab["reference"], "std_error"].notna().all()

@@ -276,11 +276,20 @@ def test_cli_report_run_with_empty_params_names_the_default_data_dir(tmp_path):
     project = tmp_path / "project"  # an evalkit project without data/demo
     (project / "notebooks").mkdir(parents=True)
     (project / "pyproject.toml").write_text("")
-    params = project / "empty.yaml"
-    params.write_text("")
+    params = project / "minimal.yaml"
+    params.write_text("lang: en\n")
     lines = _report_run(params, project, tmp_path)
     assert len(lines) == 1 and "data_dir=" in lines[0] and "data/demo" in lines[0], lines
     assert "source=" not in lines[0]
+
+
+def test_cli_report_run_refuses_an_empty_params_file(tmp_path):
+    """Break-it finding: an empty (or comments-only) file rendered a full report from the defaults."""
+    for text in ("", "# only a comment\n"):
+        params = tmp_path / "empty.yaml"
+        params.write_text(text)
+        lines = _report_run(params, ROOT, tmp_path)
+        assert len(lines) == 1 and "is empty" in lines[0], lines
 
 
 def test_duplicated_area_in_treatment_cohorts_is_a_plain_id():

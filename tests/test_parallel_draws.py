@@ -323,3 +323,16 @@ def test_synth_placebos_are_shared_between_treated_units_with_the_same_donors(mo
     assert len(calls) == 1  # the placebos came from the first call
     pd.testing.assert_frame_equal(shared.tidy(), fresh.tidy(), check_exact=True)
     assert shared.diagnostics["placebo_gaps"] == fresh.diagnostics["placebo_gaps"]
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-2", "1.5"])
+def test_invalid_worker_setting_is_named_and_ignored(raw, monkeypatch):
+    """Break-it finding: EVALKIT_WORKERS=abc or 0 was ignored without a word."""
+    from evalkit.errors import EvalkitWarning
+    from evalkit.inference import randomization as r
+
+    monkeypatch.setenv(r.WORKERS_ENV, raw)
+    with pytest.warns(EvalkitWarning, match="EVALKIT_WORKERS"):
+        assert r.worker_cap(2) == 2
+    monkeypatch.setenv(r.WORKERS_ENV, "1")
+    assert r.worker_cap(2) == 1

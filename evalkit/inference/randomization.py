@@ -178,11 +178,24 @@ def draw_workers(n_items: int) -> int:
     if _IN_WORKER or n_items < MIN_PARALLEL or not sys.platform.startswith("linux"):
         return 1
     cpus = len(os.sched_getaffinity(0))
+    return max(1, min(cpus, worker_cap(cpus), n_items // (MIN_PARALLEL // 2)))
+
+
+def worker_cap(default: int) -> int:
+    """``EVALKIT_WORKERS`` as a whole number >= 1, or ``default`` when it is unset; any other value
+    is ignored with an :class:`~evalkit.errors.EvalkitWarning` that names it."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return default
     try:
-        cap = int(os.environ.get(WORKERS_ENV, "") or cpus)
+        cap = int(raw)
     except ValueError:
-        cap = cpus
-    return max(1, min(cpus, cap, n_items // (MIN_PARALLEL // 2)))
+        cap = 0
+    if cap < 1:
+        warnings.warn(f"{WORKERS_ENV}={raw!r} is not a whole number >= 1 (1 runs resampling loops serially); "
+                      f"using {default} worker process(es).", EvalkitWarning, stacklevel=3)
+        return default
+    return cap
 
 
 def map_draws(fn: Callable[[int], object], n_items: int, *, progress: bool = False, description: str = "",

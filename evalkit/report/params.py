@@ -136,7 +136,8 @@ def _message(problems: list[str]) -> str:
     """One message for every problem: the problems joined by "; " (one line)."""
     items = [p.strip().rstrip(".") for p in problems]
     head = f"{len(items)} problems in the report parameters: " if len(items) > 1 else ""
-    return head + "; ".join(items) + "."
+    text = head + "; ".join(items)
+    return text if text.endswith("?") else text + "."  # "Did you mean 'x'?" ends the sentence
 
 
 def parameter_problems(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -220,7 +221,9 @@ def load_params(path: str | Path) -> dict[str, Any]:
         raise ParameterError(f"the parameter file must be a path, got {path!r}.")
     path = Path(path)
     raw = read_yaml(path, "parameter file")
-    raw = {} if raw is None else raw
+    if raw is None or raw == {}:  # a wrong or truncated file must not render a report from the defaults
+        raise ParameterError(f"parameter file {str(path)!r} is empty; it must set at least the report's data "
+                             "and outcome (see `evalkit report params`).")
     if not isinstance(raw, dict):
         raise ParameterError(f"parameter file {str(path)!r} must hold a mapping of name: value.")
     try:

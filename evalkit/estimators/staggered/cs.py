@@ -204,6 +204,8 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     names = [f"ATT({ {'group': 'g', 'dynamic': 'e', 'calendar': 't'}[kind]}={x})" for x in labels] if col else []
     names = names + ["ATT"]
     ref = np.zeros(len(names), bool)
+    if kind == "dynamic":  # an event time made of reference cells only (universal base): zero by construction
+        ref[:len(labels)] = np.isin(labels, _reference_only(table))
     tab = _table(names, out.estimate, se, alpha, bout, ref, band_rows=np.arange(len(names)) < len(labels))
     if col:
         tab[col] = labels + [None]
@@ -251,6 +253,13 @@ def _warn_small_cohorts(cohort_codes, n_cov):
     if small:
         warnings.warn("Small cohorts (units < number of covariates + 5; estimates and SEs unreliable): "
                       + ", ".join(f"cohort {g}: {s} unit(s)" for g, s in small), EvalkitWarning, stacklevel=3)
+
+
+def _reference_only(table: pd.DataFrame) -> list[int]:
+    """Event times whose every ATT(g,t) cell is a reference cell (ATT 0 by construction, no SE)."""
+    e = (table["time"] - table["group"]).to_numpy(int)
+    is_ref = table["reference"].to_numpy(bool)
+    return sorted(set(e[is_ref].tolist()) - set(e[~is_ref].tolist()))
 
 
 def _table(terms, est, se, alpha, bout, ref, band_rows=None):
