@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
                     "evalkit.data"),
     **dict.fromkeys(["Result"], "evalkit.results"),
     **dict.fromkeys(["cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
+    **dict.fromkeys(["inference_advisor"], "evalkit.inference.advisor"),
     **dict.fromkeys(["SensitivityResult", "honest_did", "honest_did_arrays"], "evalkit.diagnostics"),
     **dict.fromkeys(["bacon", "bacon_plot", "did2x2", "did_imputation", "event_study", "sdid", "sdid_plot",
                      "sun_abraham", "synth", "synth_plot", "twfe"], "evalkit.estimators"),
