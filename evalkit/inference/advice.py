@@ -29,6 +29,21 @@ HEADERS = {
 YES_NO = {"en": ("no", "yes"), "da": ("nej", "ja")}
 
 
+#: the advice's sentence for a reviewer, by language
+SENTENCES = {
+    "en": {"head": "{p} placebo assignments of {k} of the {g} comparison areas from {y}: ",
+           "corrected": "no method held size at {a:g}; {label} is used with the size-corrected critical value "
+                        "|t| > {c:.3g}{pw}.",
+           "at": " at p <= {th:.3g} (size-adjusted)",
+           "holds": "{label} holds size (measured {size:.1%}){pw} and is used{at}."},
+    "da": {"head": "{p} placebo-tildelinger af {k} af de {g} sammenligningsområder fra {y}: ",
+           "corrected": "ingen metode holdt niveauet {a:g}; {label} bruges med den niveaukorrigerede kritiske "
+                        "værdi |t| > {c:.3g}{pw}.",
+           "at": " ved p <= {th:.3g} (niveaujusteret)",
+           "holds": "{label} holder niveauet (målt {size:.1%}){pw} og bruges{at}."},
+}
+
+
 @immutable_value
 @dataclass(frozen=True)
 class InferenceAdvice:
@@ -86,21 +101,12 @@ class InferenceAdvice:
         pw = "" if self.effect is None else (
             f", power {row['power']:.0%} for an effect of {self.effect:g}" if lang == "en"
             else f", styrke {row['power']:.0%} for en effekt på {self.effect:g}")
-        if lang == "en":
-            head = (f"{self.n_placebos} placebo assignments of {self.n_treated} of the {self.n_comparison} comparison "
-                    f"areas from {self.first_year}: ")
-            if self.size_corrected:
-                return head + (f"no method held size at {self.alpha:g}; {row['label']} is used with the size-corrected "
-                               f"critical value |t| > {self.critical_value:.3g}{pw}.")
-            at = "" if row["threshold"] >= self.alpha else f" at p <= {row['threshold']:.3g} (size-adjusted)"
-            return head + f"{row['label']} holds size (measured {row['size']:.1%}){pw} and is used{at}."
-        head = (f"{self.n_placebos} placebo-tildelinger af {self.n_treated} af de {self.n_comparison} "
-                f"sammenligningsområder fra {self.first_year}: ")
+        text = SENTENCES[lang]
+        head = text["head"].format(p=self.n_placebos, k=self.n_treated, g=self.n_comparison, y=self.first_year)
         if self.size_corrected:
-            return head + (f"ingen metode holdt niveauet {self.alpha:g}; {row['label']} bruges med den "
-                           f"niveaukorrigerede kritiske værdi |t| > {self.critical_value:.3g}{pw}.")
-        at = "" if row["threshold"] >= self.alpha else f" ved p <= {row['threshold']:.3g} (niveaujusteret)"
-        return head + f"{row['label']} holder niveauet (målt {row['size']:.1%}){pw} og bruges{at}."
+            return head + text["corrected"].format(a=self.alpha, label=row["label"], c=self.critical_value, pw=pw)
+        at = "" if row["threshold"] >= self.alpha else text["at"].format(th=row["threshold"])
+        return head + text["holds"].format(label=row["label"], size=row["size"], pw=pw, at=at)
 
     # ---------------------------------------------------------- rendering
     def display_table(self, lang: str | None = None) -> pd.DataFrame:
