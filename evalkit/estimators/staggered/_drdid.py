@@ -113,19 +113,24 @@ def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: 
         if not 0 < p1 < 1:
             raise CellError("propensity score: no treated or no control units")
         return np.full(n, p1), np.array([[n / (np.sum(w) * p1 * (1 - p1))]]), np.array([np.log(p1 / (1 - p1))])
-    beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
-    for i in range(max_iter):
-        gram, grad = newton_sums(x, d, w, beta)
-        # the rank test on the first Hessian and on the last (below); in between a plain solve
-        step = linalg.solve(gram, grad, "propensity score: the covariate design", CellError, check=i == 0)
-        beta = beta + step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
-            break
-    else:
-        raise CellError("propensity score: the logit did not converge (perfect separation?)")
+    beta = newton(lambda b: newton_sums(x, d, w, b), k, start, max_iter, tol)
     p = np.empty(n)
     gram, _ = newton_sums(x, d, w, beta, p)
     return p, n * _solve(gram, np.eye(k), "propensity score"), beta
+
+
+def newton(sums, k: int, start, max_iter: int, tol: float) -> np.ndarray:
+    """Newton-Raphson coefficients of a logit from ``sums(beta) -> (Hessian, score)``, from ``start``
+    (default 0); the rank test on the first Hessian (and the caller's on the last), in between a
+    plain solve."""
+    beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
+    for i in range(max_iter):
+        gram, grad = sums(beta)
+        step = linalg.solve(gram, grad, "propensity score: the covariate design", CellError, check=i == 0)
+        beta = beta + step
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            return beta
+    raise CellError("propensity score: the logit did not converge (perfect separation?)")
 
 
 def newton_sums(x: np.ndarray, d, w: np.ndarray, beta: np.ndarray, p_out: np.ndarray | None = None):

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.core import linalg
-from evalkit.estimators.staggered._drdid import TRIM_LEVEL, CellError, _gram, _solve, newton_sums
-
+from evalkit.estimators.staggered._drdid import TRIM_LEVEL, CellError, _gram, _solve, newton, newton_sums
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +78,7 @@ def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: flo
             raise CellError("propensity score: no treated or no control units")
         return [np.full(x.shape[0], p1) for x in xs], np.array([[n / (sw * p1 * (1 - p1))]]), \
             np.array([np.log(p1 / (1 - p1))])
-    beta = np.zeros(k) if start is None else np.asarray(start, float).copy()
-    for i in range(max_iter):
-        gram, grad, _ = _newton_sums(xs, ds, ws, beta)
-        # the rank test on the first Hessian and on the last (below); in between a plain solve
-        step = linalg.solve(gram, grad, "propensity score: the covariate design", CellError, check=i == 0)
-        beta = beta + step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
-            break
-    else:
-        raise CellError("propensity score: the logit did not converge (perfect separation?)")
+    beta = newton(lambda b: _newton_sums(xs, ds, ws, b)[:2], k, start, max_iter, tol)
     gram, _, ps = _newton_sums(xs, ds, ws, beta, keep_p=True)
     return ps, n * _solve(gram, np.eye(k), "propensity score"), beta
 
