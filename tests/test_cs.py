@@ -275,13 +275,44 @@ def test_unbalanced_two_threads_row_order_and_warm_start_do_not_change_results(b
 
 
 def test_logit_warm_start_converges_to_the_same_fit():
-    from evalkit.estimators.staggered._drdid import logit
+    from evalkit.estimators.staggered._drdid import Warm, logit
 
     rng = np.random.default_rng(2)
     x = np.column_stack([np.ones(5000), rng.normal(size=5000)])
     d = (rng.random(5000) < 1 / (1 + np.exp(-0.3 - 0.8 * x[:, 1]))).astype(float)
     w = rng.uniform(0.5, 2, 5000)
     cold = logit(x, d, w)
-    warm = logit(x, d, w, start=cold[2] + 0.3)
-    np.testing.assert_allclose(cold[0], warm[0], atol=1e-12)
-    np.testing.assert_allclose(cold[2], warm[2], atol=1e-9)
+    assert isinstance(cold[2], Warm) and 0 < cold[2].share < 1
+    for start in (Warm(cold[2].beta + 0.3, cold[2].share), Warm(cold[2].beta, 0.4)):
+        warm = logit(x, d, w, start=start)
+        np.testing.assert_allclose(cold[0], warm[0], atol=1e-12)
+        np.testing.assert_allclose(cold[2].beta, warm[2].beta, atol=1e-9)
+
+
+def _newton_steps(monkeypatch, *args, start):
+    import evalkit.estimators.staggered._drdid as mod
+
+    calls, orig = [], mod.newton_sums
+    monkeypatch.setattr(mod, "newton_sums", lambda *a, **k: (calls.append(1), orig(*a, **k))[1])
+    mod.logit(*args, start=start)
+    monkeypatch.setattr(mod, "newton_sums", orig)
+    return len(calls)
+
+
+def test_warm_start_moves_the_intercept_by_the_change_in_log_odds(monkeypatch):
+    """The next pool (not-yet-treated controls: fewer controls, a higher treated share) starts from
+    the last fit's slopes and its intercept moved by log-odds(new share) - log-odds(old share):
+    Newton needs fewer steps than from the unmoved coefficients."""
+    from evalkit.estimators.staggered._drdid import Warm, logit, warm_start
+
+    np.testing.assert_allclose(warm_start(Warm(np.array([0.5, 1.0, -2.0]), 0.5), 0.2), [0.5 + np.log(0.25), 1.0, -2.0])
+    assert warm_start(None, 0.3) is None
+    rng = np.random.default_rng(5)
+    x = np.column_stack([np.ones(20_000), rng.normal(size=20_000)])
+    d = (rng.random(20_000) < 1 / (1 + np.exp(0.2 - 0.7 * x[:, 1]))).astype(float)
+    fit = logit(x, d, np.ones(20_000))[2]
+    keep = (d == 1) | (rng.random(20_000) < 0.3)
+    args = (x[keep], d[keep], np.ones(int(keep.sum())))
+    shifted = _newton_steps(monkeypatch, *args, start=fit)
+    unmoved = _newton_steps(monkeypatch, *args, start=Warm(fit.beta, float(np.mean(d[keep]))))
+    assert shifted < unmoved, (shifted, unmoved)

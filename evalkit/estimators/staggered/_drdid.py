@@ -36,7 +36,7 @@ class CellError(Exception):
 class CellFit:
     att: float
     inf: np.ndarray  # influence function, one entry per observation of the cell
-    ps_coef: np.ndarray | None = None  # propensity-score logit coefficients (a warm start for the next cell)
+    ps_coef: Warm | None = None  # the propensity score fit (a warm start for the next cell)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +102,46 @@ def ols_apply(x: np.ndarray, y: np.ndarray, w_ols: np.ndarray, gram: OlsGram, wh
 
 
 def logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-10,
-          start: np.ndarray | None = None):
-    """Weighted logistic regression by Newton-Raphson (= R glm IRLS), from ``start`` (default 0).
+          start: "Warm | None" = None):
+    """Weighted logistic regression by Newton-Raphson (= R glm IRLS), from ``start`` (another cell's
+    fit, :class:`Warm`; default 0).
 
-    Returns fitted probabilities, n * (X'WX)^-1 (DRDID's ``vcov(glm) * n``) and the coefficients.
+    Returns fitted probabilities, n * (X'WX)^-1 (DRDID's ``vcov(glm) * n``) and the fit as a :class:`Warm`.
     """
     n, k = x.shape
+    sw = float(np.sum(w))
+    share = float(np.dot(w, d)) / sw
     if k == 1 and np.all(x[:, 0] == 1.0):  # intercept only: closed form
-        p1 = float(np.sum(w * d) / np.sum(w))
-        if not 0 < p1 < 1:
+        if not 0 < share < 1:
             raise CellError("propensity score: no treated or no control units")
-        return np.full(n, p1), np.array([[n / (np.sum(w) * p1 * (1 - p1))]]), np.array([np.log(p1 / (1 - p1))])
-    beta = newton(lambda b: newton_sums(x, d, w, b), k, start, max_iter, tol)
+        return np.full(n, share), np.array([[n / (sw * share * (1 - share))]]), \
+            Warm(np.array([np.log(share / (1 - share))]), share)
+    beta = newton(lambda b: newton_sums(x, d, w, b), k, warm_start(start, share), max_iter, tol)
     p = np.empty(n)
     gram, _ = newton_sums(x, d, w, beta, p)
-    return p, n * _solve(gram, np.eye(k), "propensity score"), beta
+    return p, n * _solve(gram, np.eye(k), "propensity score"), Warm(beta, share)
+
+
+@dataclass(frozen=True, slots=True)
+class Warm:
+    """A fitted propensity score as the next cell's starting values: the coefficients (intercept
+    first) and the weighted share of treated rows it was fitted on."""
+
+    beta: np.ndarray
+    share: float
+
+
+def warm_start(start: Warm | None, share: float) -> np.ndarray | None:
+    """Starting values for a logit on a sample with treated share ``share``: ``start``'s slopes,
+    its intercept moved by the change in the log-odds of being treated (cells differ mostly in how
+    many controls they have, e.g. not-yet-treated controls; Newton then needs fewer steps to the
+    same optimum)."""
+    if start is None:
+        return None
+    beta = np.array(start.beta, dtype=float)
+    if 0 < share < 1 and 0 < start.share < 1:
+        beta[0] += np.log(share / (1 - share)) - np.log(start.share / (1 - start.share))
+    return beta
 
 
 def newton(sums, k: int, start, max_iter: int, tol: float) -> np.ndarray:
@@ -200,7 +225,7 @@ class PanelNuisance:
 
 
 def panel_nuisance(method: str, d: np.ndarray, x: np.ndarray, w: np.ndarray,
-                   start: np.ndarray | None = None) -> PanelNuisance:
+                   start: Warm | None = None) -> PanelNuisance:
     """The outcome-free part of :func:`panel` (its cell errors are raised here); ``start``: the
     propensity-score logit's starting values (another cell's fit; Newton ends at the same optimum)."""
     w = w / np.mean(w)
@@ -256,7 +281,7 @@ def _panel_reg(dy, d, x, nu, n):
 
 # ---------------------------------------------------------- repeated cross-sections
 def rc(method: str, y: np.ndarray, post: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray,
-       start: np.ndarray | None = None) -> CellFit:
+       start: Warm | None = None) -> CellFit:
     """ATT and influence function from pooled rows of the base and the current period.
 
     ``start``: starting values of the propensity-score logit. Rows sorted in the

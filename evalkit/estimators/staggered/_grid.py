@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from evalkit.estimators._memory import zeros_f
-from evalkit.estimators.staggered import _drdid, _panel_pool, _rcblocks
+from evalkit.estimators.staggered import _drdid, _panel_pool, _rcblocks, _rcstore
 from evalkit.estimators.staggered._prep import Design
 
 
@@ -73,7 +73,7 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
     spec = plan(times, groups, base_period, anticipation)
     sparse = design.mode == "rc"  # a row lies in one period: a cell's column is zero outside two periods
     inf = None if sparse else zeros_f((n, len(spec) + extra))  # one column per cell
-    parts: list = [None] * len(spec)  # repeated cross-sections: each cell's (rows, values)
+    store = _rc_store(design, spec, control_group, anticipation) if sparse else None
     att = np.zeros(len(spec))
     n_t, n_c = np.zeros(len(spec), int), np.zeros(len(spec), int)
 
@@ -105,7 +105,7 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
                 errors[j] = str(err)
                 continue
             if sparse:
-                parts[j] = _ascending(col)
+                store.put(j, col)
             else:
                 _write(inf[:, j], col)
             start = coef if coef is not None else start
@@ -148,11 +148,7 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         cells.append(cell)
     idx = np.asarray(keep, dtype=int)
     if sparse:
-        empty = (np.zeros(0, np.int32), np.zeros(0))  # a reference cell (universal base period): zero
-        columns = [empty if parts[j] is None else parts[j] for j in idx]
-        parts.clear()  # sparse_columns releases each column once copied
-        mat = sparse_columns(columns, n)
-        return Grid(tuple(cells), att[idx], mat, n_t[idx], n_c[idx], tuple(dropped), None)
+        return Grid(tuple(cells), att[idx], store.matrix(idx), n_t[idx], n_c[idx], tuple(dropped), None)
     if idx.size < len(spec):  # dropped cells: compact the columns (rare; a copy)
         inf = np.concatenate([inf[:, idx], inf[:, len(spec):]], axis=1, dtype=float).copy(order="F")
     return Grid(tuple(cells), att[idx], inf[:, :idx.size], n_t[idx], n_c[idx], tuple(dropped), inf)
@@ -167,35 +163,13 @@ def _write(col: np.ndarray, values) -> None:
         col[rows] += v
 
 
-def _ascending(parts: list) -> tuple[np.ndarray, np.ndarray]:
-    """A repeated cross-section cell's (rows, values) parts as one column in ascending row order.
-
-    Its rows are the (period, cohort) blocks of two periods, disjoint, and the influence rows of
-    repeated cross-sections are in block order (``Design.unit_ids``), so each part is a few
-    ascending runs of consecutive rows: the runs are put in order, no sort of the rows."""
-    runs = []
-    for rows, vals in parts:
-        if rows.size == 0:
-            continue
-        cut = np.flatnonzero(np.diff(rows) != 1) + 1
-        bounds = np.concatenate([[0], cut, [rows.size]])
-        runs += [(int(rows[a]), int(b - a), vals[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    runs.sort(key=lambda run: run[0])
-    idx = np.concatenate([np.arange(start, start + size, dtype=np.int32) for start, size, _ in runs] or
-                         [np.zeros(0, np.int32)])
-    return idx, np.concatenate([v for _, _, v in runs] or [np.zeros(0)])
-
-
-def sparse_columns(columns: list, n: int) -> sparse.csc_matrix:
-    """The n x cells influence matrix of repeated cross-sections from each cell's ascending
-    (rows, values); each column is released once copied (peak memory: one copy of the values)."""
-    ptr = np.cumsum([0] + [c[0].size for c in columns]).astype(np.int64)
-    itype = np.int32 if max(n, int(ptr[-1])) < 2**31 - 1 else np.int64
-    indices, data = np.empty(int(ptr[-1]), dtype=itype), np.empty(int(ptr[-1]))
-    for j in range(len(columns)):
-        indices[ptr[j]:ptr[j + 1]], data[ptr[j]:ptr[j + 1]] = columns[j]
-        columns[j] = None
-    return sparse.csc_matrix((data, indices, ptr.astype(itype)), shape=(n, len(columns)))
+def _rc_store(design: Design, spec: list, control_group: str, anticipation: int) -> _rcstore.RcStore:
+    """The sparse influence matrix of repeated cross-sections, sized by the rows each cell reads."""
+    nnz = []
+    for g, ti, bi, ref in spec:
+        members = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
+        nnz.append(0 if ref else _rcstore.cell_rows(design.block_bounds, design.cohorts, (ti, bi), members))
+    return _rcstore.RcStore(nnz, design.unit_ids.size)
 
 
 def _fit_cell_warm(cell: tuple, start):

@@ -204,7 +204,7 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
                       y_wide, None, None, None, None, None, None, len(df))
     cohorts, c_idx = np.unique(g_row, return_inverse=True)
     order, bounds, blocks = block_order(t_idx, c_idx, n_times, cohorts.size)
-    if not panel:  # influence rows in block order: a cell's rows are a few runs (_grid._ascending)
+    if not panel:  # influence rows in block order: a cell's rows are a few runs (_rcstore)
         unit_ids, u_idx, unit_cohort, unit_w = order, np.empty(len(df), dtype=np.intp), unit_cohort[order], unit_w[order]
         u_idx[order] = np.arange(len(df))
         cl_codes = None if cl_codes is None else cl_codes[order]

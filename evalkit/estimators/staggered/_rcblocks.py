@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalkit.estimators.staggered._drdid import TRIM_LEVEL, CellError, _gram, _solve, newton, newton_sums
+from evalkit.estimators.staggered._drdid import (TRIM_LEVEL, CellError, Warm, _gram, _solve, newton, newton_sums,
+                                                 warm_start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +72,16 @@ def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: flo
     per block, n * (X'WX)^-1 and the coefficients.
     """
     n, k = sum(x.shape[0] for x in xs), xs[0].shape[1]
+    sw = sum(float(np.sum(w)) for w in ws)
+    share = sum(float(np.sum(w)) for w, d in zip(ws, ds) if d == 1.0) / sw
     if k == 1 and all(np.all(x[:, 0] == 1.0) for x in xs):  # intercept only: closed form
-        sw = sum(float(np.sum(w)) for w in ws)
-        p1 = sum(float(np.sum(w)) for w, d in zip(ws, ds) if d == 1.0) / sw
-        if not 0 < p1 < 1:
+        if not 0 < share < 1:
             raise CellError("propensity score: no treated or no control units")
-        return [np.full(x.shape[0], p1) for x in xs], np.array([[n / (sw * p1 * (1 - p1))]]), \
-            np.array([np.log(p1 / (1 - p1))])
-    beta = newton(lambda b: _newton_sums(xs, ds, ws, b)[:2], k, start, max_iter, tol)
+        return [np.full(x.shape[0], share) for x in xs], np.array([[n / (sw * share * (1 - share))]]), \
+            Warm(np.array([np.log(share / (1 - share))]), share)
+    beta = newton(lambda b: _newton_sums(xs, ds, ws, b)[:2], k, warm_start(start, share), max_iter, tol)
     gram, _, ps = _newton_sums(xs, ds, ws, beta, keep_p=True)
-    return ps, n * _solve(gram, np.eye(k), "propensity score"), beta
+    return ps, n * _solve(gram, np.eye(k), "propensity score"), Warm(beta, share)
 
 
 def _newton_sums(xs, ds, ws, beta, keep_p: bool = False):
