@@ -35,6 +35,11 @@ _LAZY: dict[str, str] = {
                      "goal_attainment", "list_history", "load_register_config", "load_thresholds", "match_areas",
                      "minimum_detectable_effect", "plan", "restrict_pool", "simulate_power", "treatment_cohorts"],
                     "evalkit.domain"),
+    **dict.fromkeys(["SurveyConfig"], "evalkit.domain.survey_config"),
+    **dict.fromkeys(["read_survey"], "evalkit.domain.survey_read"),
+    **dict.fromkeys(["register_margins"], "evalkit.domain.survey_margins"),
+    **dict.fromkeys(["calibrate_weights"], "evalkit.domain.survey_weights"),
+    **dict.fromkeys(["survey_did"], "evalkit.domain.survey_did"),
 }
 
 __all__ = ["ColumnError", "EvalkitError", "EvalkitWarning", "ParameterError", "ValidationError", "__version__",

@@ -41,7 +41,10 @@ VARIABLES = {
     "education_fte": ("UDD_FTE", "full-time fraction in education (RAS/AKM)"),
     "income": ("PERINDKIALT", "gross income, DKK; null = not a taxpayer (IND)"),
     "convicted": ("DOMFAELDT", "convictions under the penal code, weapons or drugs act in the year; > 0 = convicted (KRAF)"),
+    "sex": ("KOEN", "sex: 1 man, 2 woman (BEF); read only for survey calibration margins"),
 }
+#: configuration keys the area indicators never read (only other readers, e.g. the survey margins)
+OPTIONAL_KEYS = ("sex",)
 #: the join keys of separate registers: every register has them (the year may come from the file name)
 JOIN_KEYS = ("person_id", "year")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -50,7 +53,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def needed_keys(config: RegisterConfig) -> list[str]:
     """The configuration keys the indicators read: ``origin``, or ``country_of_origin`` and ``ie_type``."""
     skip = {"origin"} if config.country_of_origin else {"country_of_origin", "ie_type"}
-    return [key for key in VARIABLES if key not in skip]
+    return [key for key in VARIABLES if key not in skip and key not in OPTIONAL_KEYS]
 
 
 @checked_init
@@ -119,6 +122,7 @@ class RegisterConfig:
     education_fte: str = "UDD_FTE"
     income: str = "PERINDKIALT"
     convicted: str = "DOMFAELDT"
+    sex: str = "KOEN"
     nonwestern_values: tuple = ("ikke_vestlig",)
     western_countries_file: str | None = None
     basic_education_values: tuple = ("grundskole",)

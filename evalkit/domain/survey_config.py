@@ -1,0 +1,99 @@
+"""Survey configuration: where each survey variable is in the researcher's files.
+
+The survey twin of :class:`evalkit.domain.register.RegisterConfig`: a :class:`SurveyConfig` maps
+each survey variable (a *configuration key* such as ``weight``) to the column in the survey files
+(``VAEGT``), from a dict or a YAML file read by the same loader as the register configuration
+(:func:`evalkit.domain.register.read_yaml`: duplicate keys and bad YAML are errors with line and
+column). The default maps the simulator's ``tryghed_survey.parquet`` (``docs/data_contract.md``),
+which carries no design weight: ``weight: null``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from evalkit.core.checks import checked_init
+from evalkit.domain.register import read_yaml
+from evalkit.errors import ParameterError, closest
+
+#: configuration key -> canonical column (the survey data contract) and what it holds
+SURVEY_VARIABLES = {
+    "respondent_id": ("RESP_ID", "respondent key (not linkable to the registers)"),
+    "year": ("AAR", "survey wave (year)"),
+    "area": ("OMR_ID", "boligområde of the respondent; null = outside the areas (e.g. a national sample)"),
+    "weight": ("VAEGT", "design weight: the inverse inclusion probability of the respondent"),
+    "sex": ("KOEN", "sex: 1 man, 2 woman (as the register's KOEN)"),
+    "age": ("ALDER", "age in years at the wave"),
+    "origin": ("HERKOMST", "origin, coded as the register's HERKOMST (dansk, vestlig, ikke_vestlig)"),
+}
+#: keys that may be null: the file has no such column
+OPTIONAL = ("weight", "origin")
+
+
+@checked_init
+@dataclass(frozen=True)
+class SurveyConfig:
+    """Where the survey variables are. Every field is a configuration key.
+
+    Variable keys (:data:`SURVEY_VARIABLES`) name the column in the files, matched
+    case-insensitively; ``weight`` and ``origin`` may be ``None`` (the file has no such column).
+    ``answers`` lists the answer columns to keep (numeric: 0/1 items or Likert scores).
+    ``files`` are glob patterns under a survey folder (default: every readable file in it).
+    """
+
+    respondent_id: str = "RESP_ID"
+    year: str = "AAR"
+    area: str = "OMR_ID"
+    weight: str | None = None
+    sex: str = "KOEN"
+    age: str = "ALDER"
+    origin: str | None = None
+    answers: tuple = ("TRYG",)
+    files: tuple = ()
+
+    def __post_init__(self):
+        for key in SURVEY_VARIABLES:
+            value = getattr(self, key)
+            if not (isinstance(value, str) and value) and not (key in OPTIONAL and value is None):
+                raise ParameterError(f"survey configuration key {key!r} must be a column name"
+                                     + (" or null" if key in OPTIONAL else "") + f", got {value!r}.")
+        for key in ("answers", "files"):
+            value = getattr(self, key)
+            value = (value,) if isinstance(value, str) else value
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+                raise ParameterError(f"survey configuration key {key!r} must be a list of names, got {value!r}.")
+            object.__setattr__(self, key, tuple(value))
+        if not self.answers:
+            raise ParameterError("survey configuration key 'answers' must name at least one answer column.")
+        used = [getattr(self, k) for k in SURVEY_VARIABLES if getattr(self, k) is not None]
+        clash = sorted({a for a in self.answers if a.lower() in {u.lower() for u in used}})
+        if clash:
+            raise ParameterError(f"survey configuration key 'answers' lists {clash}, which are also mapped as "
+                                 "background variables; an answer column must be its own column.")
+
+    @classmethod
+    def from_mapping(cls, mapping: dict | None) -> SurveyConfig:
+        """Build from a dict (e.g. parsed YAML); an unknown key is an error naming the closest valid key."""
+        if mapping is not None and not isinstance(mapping, dict):
+            raise ParameterError(f"a survey configuration must be a mapping of key: column name, got {mapping!r}.")
+        known = [f.name for f in fields(cls)]
+        for key in mapping or {}:
+            if key not in known:
+                raise ParameterError(f"unknown survey configuration key {key!r}; valid keys: {known}."
+                                     + closest(str(key), known))
+        return replace(cls(), **(mapping or {}))
+
+
+def load_survey_config(config: SurveyConfig | dict | str | Path | None) -> SurveyConfig:
+    """A :class:`SurveyConfig` from itself, a dict, a YAML file, or ``None`` (the simulator's names)."""
+    if config is None or isinstance(config, SurveyConfig):
+        return config or SurveyConfig()
+    if isinstance(config, dict):
+        return SurveyConfig.from_mapping(config)
+    if not isinstance(config, (str, Path)) or not str(config):
+        raise ParameterError(f"survey_config must be a SurveyConfig, a dict, a YAML file path or None, "
+                             f"got {type(config).__name__}.")
+    loaded = read_yaml(Path(config), "survey_config") or {}
+    if not isinstance(loaded, dict):
+        raise ParameterError(f"survey_config={str(config)!r} must hold a YAML mapping of key: column name.")
+    return SurveyConfig.from_mapping(loaded)

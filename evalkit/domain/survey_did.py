@@ -1,0 +1,178 @@
+"""Difference-in-differences on repeated cross-sections of survey respondents (issue 15, part 3).
+
+Respondents are new people every wave, so the estimand is the *area-level* ATT: the change, in the
+treated areas' resident population (as calibrated to the register), of the outcome caused by the
+intervention - the repeated-cross-section estimand of Callaway & Sant'Anna (2021, J. Econometrics
+225(2), sec. 2 and 4) and Sant'Anna & Zhao (2020, J. Econometrics 219(1), sec. 3.2); it mixes effects
+on people with changes in who lives there (shared/domain.md, "composition vs effect").
+
+Two outcomes per answer (:func:`survey_outcome`):
+
+* a *share*: 1{answer >= cutoff}; the estimand is the effect on the population share at or above
+  the cut-off (e.g. "feels safe" = Likert 4-5), in probability units;
+* a *mean score*: the answer itself; the effect on the population mean of the score, which treats
+  the Likert steps as equally spaced (an interval-scale assumption the share does not need).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from evalkit.domain.survey_margins import AGE_BANDS
+from evalkit.domain.survey_read import read_survey
+from evalkit.domain.survey_weights import CALIBRATED, MARGINS, CalibratedSurvey, calibrate_weights
+from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.estimators.staggered import att_gt
+from evalkit.estimators.twfe import twfe
+from evalkit.results import Result
+
+__all__ = ["SurveyDiD", "survey_att_gt", "survey_did", "survey_outcome", "survey_twfe", "with_cohorts"]
+
+COHORT, TREATED, OUTCOME = "cohort", "D", "y"
+
+
+def survey_outcome(data: pd.DataFrame, answer: str, *, cutoff: float | None = None) -> pd.Series:
+    """The outcome of ``answer``: with ``cutoff``, the 0/1 indicator answer >= cutoff (the estimand is a
+    population *share*); without, the answer itself (a *mean score*). Missing answers stay missing."""
+    if answer not in data.columns:
+        raise ColumnError(f"answer={answer!r} is not a survey column; columns: {sorted(map(str, data.columns))}.")
+    values = pd.to_numeric(data[answer], errors="coerce").astype(float)
+    if cutoff is None:
+        return values
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.number)) or not np.isfinite(cutoff):
+        raise ParameterError(f"cutoff={cutoff!r} must be a finite number (answers >= cutoff count as 1).")
+    return (values >= cutoff).astype(float).where(values.notna())
+
+
+def with_cohorts(data: pd.DataFrame, cohorts) -> pd.DataFrame:
+    """A copy of ``data`` with ``cohort`` (first treated wave per area, 0 = never) and ``D`` (treated now).
+
+    ``cohorts``: a mapping {area: first treated year} or a frame with columns ``OMR_ID`` and ``cohort``;
+    areas not listed are never treated."""
+    if isinstance(cohorts, pd.DataFrame):
+        if not {"OMR_ID", COHORT} <= set(cohorts.columns):
+            raise ColumnError(f"cohorts must have columns 'OMR_ID' and 'cohort'; got {sorted(map(str, cohorts.columns))}.")
+        if cohorts["OMR_ID"].duplicated().any():
+            raise ValidationError("cohorts: an area (OMR_ID) is listed twice; give one first treated year per area.")
+        cohorts = dict(zip(cohorts["OMR_ID"], cohorts[COHORT]))
+    if not isinstance(cohorts, dict):
+        raise ParameterError(f"cohorts must be a mapping {{area: first treated year}} or a frame, got {type(cohorts).__name__}.")
+    out = data.copy()
+    first = out["OMR_ID"].map({int(k): float(v) for k, v in cohorts.items()})
+    out[COHORT] = first.fillna(0.0).astype(float)
+    out[TREATED] = ((out[COHORT] > 0) & (out["AAR"] >= out[COHORT])).astype(int)
+    return out
+
+
+def _frame(data: pd.DataFrame, outcome: pd.Series, weights: str) -> pd.DataFrame:
+    if weights not in data.columns:
+        raise ColumnError(f"weights={weights!r} is not a column; calibrate first (calibrate_weights adds "
+                          f"{CALIBRATED!r}) or name the design weight 'VAEGT'.")
+    df = pd.DataFrame({"OMR_ID": data["OMR_ID"], "AAR": data["AAR"], COHORT: data[COHORT], TREATED: data[TREATED],
+                       OUTCOME: outcome, "w": data[weights]})
+    out = df["OMR_ID"].isna() | df["w"].isna()
+    if out.any():
+        warnings.warn(f"{int(out.sum())} respondents without an area or a weight are left out of the estimation.",
+                      EvalkitWarning, stacklevel=3)
+    return df[~out].astype({"OMR_ID": "int64", "AAR": "int64"})
+
+
+def survey_twfe(data: pd.DataFrame, *, outcome: pd.Series, weights: str = CALIBRATED, alpha: float = 0.05,
+                inference: str | None = None, inference_options=None) -> Result:
+    """Respondent-level weighted TWFE  y_i = a_area + l_year + b D_area,year + e_i, clustered by area.
+
+    Estimand: the TWFE-weighted ATT on the area-level outcome (share or mean score) - the ATT when
+    adoption is not staggered or effects are homogeneous (:func:`evalkit.twfe`). Computed exactly as the
+    weighted regression on area-year cells: every regressor is constant within an area-year, so the WLS
+    normal equations of the respondents equal those of the cells with outcome the weighted cell mean and
+    weight the cell's weight sum, and the area cluster scores sum_i w_i x_i e_i are the same; the points are
+    identical to the respondent-level fit (tests compare with pyfixest ``feols(weights=)``), the CR1 factor
+    (N-1)/(N-K) counts cells. Every few-treated ``inference`` of :func:`evalkit.twfe` applies."""
+    cells = _cells(data, outcome, weights)
+    return twfe(cells, outcome=OUTCOME, unit="OMR_ID", time="AAR", treatment=TREATED, cluster="OMR_ID",
+                weights="w", alpha=alpha, inference=inference, inference_options=inference_options)
+
+
+def _cells(data: pd.DataFrame, outcome: pd.Series, weights: str) -> pd.DataFrame:
+    df = _frame(data, outcome, weights)
+    missing = df[OUTCOME].isna()
+    if missing.any():
+        warnings.warn(f"{int(missing.sum())} respondents without an answer (outcome missing) are left out of "
+                      "the estimation.", EvalkitWarning, stacklevel=3)
+    df = df[~missing]
+    df = df.assign(wy=df["w"] * df[OUTCOME])
+    cells = df.groupby(["OMR_ID", "AAR"], as_index=False).agg(w=("w", "sum"), wy=("wy", "sum"), D=(TREATED, "first"))
+    return cells.assign(y=cells["wy"] / cells["w"]).drop(columns="wy")
+
+
+def survey_att_gt(data: pd.DataFrame, *, outcome: pd.Series, weights: str = CALIBRATED, control_group: str = "never",
+                  method: str = "dr", alpha: float = 0.05, **kwargs) -> Result:
+    """Callaway & Sant'Anna (2021) ATT(g,t) on repeated cross-sections (``att_gt(panel=False)``): every
+    respondent is a unit, the survey weights are the sampling weights, influence functions are summed by
+    area (clustered at the assignment level). Estimand: ATT(g,t) of the area-level outcome (share or mean
+    score) for the areas first treated in g, in wave t; aggregate with :func:`evalkit.aggregate`."""
+    df = _frame(data, outcome, weights)
+    return att_gt(df, outcome=OUTCOME, unit=None, time="AAR", cohort=COHORT, cluster="OMR_ID", weights="w",
+                  panel=False, control_group=control_group, method=method, alpha=alpha, **kwargs)
+
+
+@dataclass(frozen=True)
+class SurveyDiD:
+    """What :func:`survey_did` returns: the fitted results by estimator (a read-only mapping of immutable
+    :class:`~evalkit.results.Result`), the calibration, and the call."""
+
+    results: MappingProxyType
+    calibration: CalibratedSurvey | None
+    answer: str
+    cutoff: float | None
+    meta: dict = field(default_factory=dict)
+
+    def tidy(self) -> pd.DataFrame:
+        """One table: the results' tidy tables stacked, with an ``estimator`` column."""
+        return pd.concat([r.tidy().assign(estimator=name) for name, r in self.results.items()], ignore_index=True)
+
+
+_ESTIMATORS = {"twfe": survey_twfe, "att_gt": survey_att_gt}
+
+
+def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cutoff: float | None = None,
+               survey_config=None, require_weights: bool = True, calibrate: bool = True, variables=MARGINS,
+               age_bands=AGE_BANDS, estimators=("twfe", "att_gt"), min_cell: int = 5, min_level: int = 5,
+               alpha: float = 0.05, inference: str | None = None, inference_options=None) -> SurveyDiD:
+    """Survey DiD: read -> calibrate to the register -> estimate, on repeated cross-sections.
+
+    ``survey``: a file, folder or frame (:func:`read_survey` with ``survey_config``, ``require_weights``).
+    ``margins``: register residents per area-year (:func:`register_margins`); with ``calibrate=True`` the
+    design weights are raked to them (:func:`calibrate_weights`, with ``variables``, ``age_bands``, ``min_cell``,
+    ``min_level``), else the design weights are used (and
+    ``margins`` may be None). ``cohorts``: first treated wave per area. ``answer``/``cutoff``: the outcome
+    (:func:`survey_outcome`: a share with ``cutoff``, else a mean score). ``estimators``: "twfe"
+    (:func:`survey_twfe`; ``inference`` applies to it) and/or "att_gt" (:func:`survey_att_gt`).
+    """
+    names = (estimators,) if isinstance(estimators, str) else tuple(estimators)
+    bad = [e for e in names if e not in _ESTIMATORS]
+    if bad or not names:
+        raise ParameterError(f"estimators={estimators!r}: choose from {list(_ESTIMATORS)}.")
+    data = read_survey(survey, survey_config, require_weights=require_weights)
+    calibration = None
+    if calibrate:
+        if margins is None:
+            raise ParameterError("calibrate=True needs margins= (register residents per area-year; register_margins).")
+        calibration = calibrate_weights(data, margins, variables=variables, age_bands=age_bands,
+                                        min_cell=min_cell, min_level=min_level)
+        data = calibration.data
+    weights = CALIBRATED if calibrate else "VAEGT"
+    data = with_cohorts(data, cohorts)
+    y = survey_outcome(data, answer, cutoff=cutoff)
+    results = {}
+    for name in names:
+        extra = {"inference": inference, "inference_options": inference_options} if name == "twfe" else {}
+        results[name] = _ESTIMATORS[name](data, outcome=y, weights=weights, alpha=alpha, **extra)
+    results = MappingProxyType(results)
+    meta = {"weights": weights, "source": str(survey) if isinstance(survey, (str, Path)) else "DataFrame"}
+    return SurveyDiD(results=results, calibration=calibration, answer=answer, cutoff=cutoff, meta=meta)
