@@ -6,17 +6,26 @@ TWFE estimate, the test's p-value and the interval that inverts it.
 """
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from evalkit.core import checks as v
 from evalkit.core.aliases import checked
-from evalkit.errors import ValidationError
+from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
 from evalkit.inference import few_treated as ft
 from evalkit.results import Result
 from evalkit.results.result import InferenceInfo
 
 ESTIMAND = "ATT (TWFE on area x period cells)"
+#: fewer control areas than this: a warning (both methods' justification is asymptotic in the controls)
+FEW_CONTROLS = 10
+#: how the summary names each method's reference distribution
+DISTRIBUTION = {"conley_taber": "Conley-Taber (2011): control residuals paired with the treated areas",
+                "ferman_pinto": "Ferman-Pinto (2019): null-imposed bootstrap of the areas' residual contrasts"}
 
 
 @checked
@@ -25,7 +34,7 @@ def conley_taber(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
     """TWFE effect with Conley & Taber (2011) inference for few treated areas.
 
     Conley & Taber, "Inference with 'Difference in Differences' with a Small Number of Policy
-    Changes", *REStat* 93(1), 2011: the distribution of the estimation error is estimated from
+    Changes", *REStat* 93(1), 2011: the distribution of the estimation error W is estimated from
     the control areas' residuals, each treated area paired with a control area's residual series
     (every pairing when there are at most 2 million, else ``draws`` random pairings). Valid with
     many control areas and errors identically distributed across areas - not when treated areas
@@ -34,29 +43,36 @@ def conley_taber(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
     Parameters
     ----------
     data : one row per area and period (a balanced panel: every area in every period).
-    outcome : numeric area-period outcome (e.g. an employment rate); no missing values.
-    unit, time : area and period keys.
+    outcome : numeric area-period outcome (e.g. an employment rate); no missing values, not constant.
+    unit, time : area and period keys; ``time`` numbers (years) or dates (periods are ordered by value).
     treatment : 0/1 indicator, switched on once and staying on (staggered timing allowed).
-    null : the effect under the null hypothesis of the p-value.
-    alpha : interval level 1 - alpha (``[est - q(1-alpha/2), est - q(alpha/2)]``).
-    draws, seed : random pairings when they cannot all be enumerated.
+    null : the effect under the null hypothesis of the p-value (a finite number).
+    alpha : interval level 1 - alpha: the paper's equal-tailed ``[est - q(1-alpha/2), est -
+        q(alpha/2)]``, and the p-value is that of the equal-tailed test it inverts
+        (``2 x`` the smaller tail share), so ``p > alpha`` exactly when ``null`` is inside.
+    draws, seed : random pairings when they cannot all be enumerated (seed None: one is drawn
+        and recorded on the result).
+
+    Refused (:class:`ValidationError`) when the pairings are fewer than ``2 / alpha`` (the test
+    could not reject any null inside the placebo distribution); an :class:`EvalkitWarning` with
+    fewer than :data:`FEW_CONTROLS` control areas.
 
     Returns a :class:`Result` with one row "ATT": estimate, p-value and interval (no standard
     error: the interval comes from the estimated error distribution, ``std_error`` is NaN by
     design); ``diagnostics`` hold the number of pairings and whether they were all enumerated.
     """
-    y, d, _, keys = _matrices(data, outcome, unit, time, treatment, None)
-    alpha = v.check_alpha(alpha)
-    draws = v.check_count("draws", draws)
-    rng = np.random.default_rng(v.check_seed("seed", seed))
-    test = ft.conley_taber(y, d, null=float(null), alpha=alpha, draws=draws, rng=rng)
+    null, alpha, draws, seed = _options(null, alpha, draws, seed)
+    y, d, _, keys = _matrices(data, outcome, unit, time, treatment, None, "Conley-Taber")
+    _check_ct_design(keys, alpha, draws)
+    _warn_few_controls("conley_taber", keys["n_control"])
+    test = ft.conley_taber(y, d, null=null, alpha=alpha, draws=draws, rng=np.random.default_rng(seed))
     return _result(test, alpha, keys, outcome, treatment, seed, {"exact": test.exact})
 
 
 @checked
-def ferman_pinto(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, size: str | None,
-                 null: float = 0.0, alpha: float = 0.05, draws: int = 9999, seed: int | None = None,
-                 grid: int = 201) -> Result:
+def ferman_pinto(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str,
+                 size: str | None = None, null: float = 0.0, alpha: float = 0.05, draws: int = 9999,
+                 seed: int | None = None) -> Result:
     """TWFE effect with Ferman & Pinto (2019) heteroskedasticity-robust inference for few treated areas.
 
     Ferman & Pinto, "Inference in Differences-in-Differences with Few Treated Groups and
@@ -68,37 +84,66 @@ def ferman_pinto(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
 
     Parameters
     ----------
-    data, outcome, unit, time, treatment, null, alpha, draws, seed : as :func:`conley_taber`.
+    data, outcome, unit, time, treatment, null, alpha, seed : as :func:`conley_taber`.
     size : column of the area's number of persons behind each cell (e.g. residents); its mean
-        over periods is the area's ``M_j``. ``None``: equal variances (the null-imposed residual
-        bootstrap).
-    grid : nulls tried for the interval (an odd number; over ten Conley-Taber-scale
-        half-widths around the estimate, the same draws for each).
+        over periods is the area's ``M_j``. ``None`` (default): equal variances (the
+        null-imposed residual bootstrap).
+    draws : bootstrap draws, at least ``1 / alpha - 1`` (else no null could be rejected).
+
+    The interval is the set of nulls the test does not reject (same draws for every null); its
+    ends are bracketed and bisected to 1e-6 x the controls' placebo spread, and are infinite
+    when the test cannot reject that far out. An :class:`EvalkitWarning` with fewer than
+    :data:`FEW_CONTROLS` control areas.
 
     Returns a :class:`Result` as :func:`conley_taber` (``std_error`` NaN by design).
     """
-    y, d, sizes, keys = _matrices(data, outcome, unit, time, treatment, size)
-    alpha = v.check_alpha(alpha)
-    draws = v.check_count("draws", draws)
-    grid = v.check_int("grid", grid, minimum=3, maximum=10_001)
-    rng = np.random.default_rng(v.check_seed("seed", seed))
-    test = ft.ferman_pinto(y, d, sizes, null=float(null), alpha=alpha, draws=draws, rng=rng, grid=grid | 1)
+    null, alpha, draws, seed = _options(null, alpha, draws, seed)
+    need = ft.min_atoms(alpha, "symmetric") - 1
+    if draws < need:
+        raise ParameterError(f"draws={draws} is too few for alpha={alpha:g}: the smallest p-value is "
+                             f"1/(draws + 1), so draws must be at least {need}.")
+    y, d, sizes, keys = _matrices(data, outcome, unit, time, treatment, size, "Ferman-Pinto")
+    _warn_few_controls("ferman_pinto", keys["n_control"])
+    test = ft.ferman_pinto(y, d, sizes, null=null, alpha=alpha, draws=draws, rng=np.random.default_rng(seed))
     return _result(test, alpha, keys, outcome, treatment, seed, {"size": size})
 
 
-def _matrices(data, outcome, unit, time, treatment, size):
+def _options(null, alpha, draws, seed) -> tuple[float, float, int, int | np.random.Generator]:
+    """The checked scalar options; a seed is drawn (and later recorded) when None."""
+    if isinstance(null, (bool, np.bool_)) or not isinstance(null, numbers.Real) or not math.isfinite(null):
+        raise ParameterError(f"null={null!r} must be a finite number (the effect under the null hypothesis, "
+                             "e.g. 0.0).")
+    alpha, draws = v.check_alpha(alpha), v.check_count("draws", draws)
+    seed = v.check_seed("seed", seed)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2 ** 63))  # drawn once and recorded on the result
+    return float(null), alpha, draws, seed
+
+
+def _check_ct_design(keys: dict, alpha: float, draws: int) -> None:
+    """Refuse designs whose pairings (or draws) cannot reach the alpha/2 tails."""
+    n1, n0 = keys["n_treated"], keys["n_control"]
+    need, pairings = ft.min_atoms(alpha, "equal"), ft.ct_pairings(n1, n0)
+    if pairings < need:
+        raise ValidationError(
+            f"conley_taber: {n0} control area(s) and {n1} treated area(s) give {pairings} distinct pairings; "
+            f"the equal-tailed test at alpha={alpha:g} needs at least {need} (with fewer it cannot reject any "
+            "null inside the placebo distribution). More control areas are needed (or a larger alpha).")
+    if pairings > ft.EXACT_LIMIT and draws + 1 < need:
+        raise ParameterError(f"draws={draws} is too few for alpha={alpha:g}: the smallest p-value is "
+                             f"2/(draws + 1), so draws must be at least {need - 1}.")
+
+
+def _warn_few_controls(method: str, n_control: int) -> None:
+    if n_control < FEW_CONTROLS:
+        warnings.warn(f"{method}: only {n_control} control area(s); the method's justification is asymptotic in "
+                      f"the number of controls (their residuals stand in for the treated areas' errors). With fewer "
+                      f"than {FEW_CONTROLS} the p-value and interval are unreliable.", EvalkitWarning, stacklevel=4)
+
+
+def _matrices(data, outcome, unit, time, treatment, size, method):
     """Balanced area x period matrices of the outcome and treatment, and the areas' mean sizes."""
-    df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "size": size})
-    v.check_no_missing(df, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "size": size})
-    v.check_numeric(df, outcome, "outcome")
-    v.check_finite(df, outcome, "outcome")
-    v.check_binary(df, treatment, "treatment")
-    v.check_unique_keys(df, unit, time)
-    if size is not None:
-        v.check_numeric(df, size, "size")
-        v.check_finite(df, size, "size")
-        if (df[size] <= 0).any():
-            raise ValidationError(f"size={size!r}: the persons behind a cell must be positive.")
+    df = _checked(data, outcome, unit, time, treatment, size)
     wide = df.pivot(index=unit, columns=time, values=outcome)
     if wide.isna().any().any():
         raise ValidationError(f"data: the panel must be balanced (every {unit!r} in every {time!r}); "
@@ -110,9 +155,54 @@ def _matrices(data, outcome, unit, time, treatment, size):
     if wide.shape[1] < 2:
         raise ValidationError(f"time={time!r}: at least two periods are needed.")
     sizes = None if size is None else df.groupby(unit)[size].mean().reindex(wide.index).to_numpy(float)
-    ft.timings(d)  # absorbing treatment, a pre-period for every treated area
+    ft.timings(d, method)  # absorbing treatment, a pre-period for every treated area
     keys = {"n_treated": int(treated.sum()), "n_control": int((~treated).sum()), "n_obs": len(df)}
     return wide.to_numpy(float), d, sizes, keys
+
+
+def _checked(data, outcome, unit, time, treatment, size) -> pd.DataFrame:
+    """A checked copy of the used columns (the caller's frame is never changed)."""
+    cols = {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "size": size}
+    df = v.select(data, cols)
+    v.check_no_missing(df, cols)
+    v.check_numeric(df, outcome, "outcome")
+    _check_time(df, time)
+    v.check_label_column(df, unit, "unit")
+    v.check_binary(df, treatment, "treatment")
+    v.check_unique_keys(df, unit, time)
+    v.check_varies(df, outcome, "outcome")
+    if size is not None:
+        _check_size(df, size)
+    return df
+
+
+def _check_time(df: pd.DataFrame, time: str) -> None:
+    """Periods are ordered by value, so ``time`` must hold numbers (years) or dates: text years
+    would sort as text ('10' < '8')."""
+    col = df[time]
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise ColumnError(f"time={time!r} must hold numbers (years) or dates, not {col.dtype} values such as "
+                          f"{pd.unique(col)[:3].tolist()} (periods are ordered by value, and text sorts as text: "
+                          f"'17' < '8'); convert it first, e.g. pd.to_numeric(data[{time!r}]).")
+    v.check_finite(df, time, "time")
+
+
+def _check_size(df: pd.DataFrame, size: str) -> None:
+    v.check_numeric(df, size, "size")
+    if (df[size] <= 0).any():
+        raise ValidationError(f"size={size!r}: the persons behind a cell must be positive.")
+
+
+def _inference_label(test: ft.FewTreatedTest, extra: dict, seed) -> str:
+    """The summary's "Inference" line: the reference distribution and its draws (not "normal")."""
+    how = DISTRIBUTION.get(test.method, test.method)
+    if test.method == "ferman_pinto":
+        size = extra.get("size")
+        how += f", rescaled by {size!r}" if size else ", equal variances"
+    draws = f"{test.draws:,} pairings, all enumerated" if extra.get("exact") else f"{test.draws:,} draws, seed {seed}"
+    return f"{how}; {draws}; no standard error by design"
 
 
 def _result(test: ft.FewTreatedTest, alpha: float, keys: dict, outcome: str, treatment: str, seed, extra: dict):
@@ -123,8 +213,11 @@ def _result(test: ft.FewTreatedTest, alpha: float, keys: dict, outcome: str, tre
     info = InferenceInfo(method=test.method, cluster=None, n_clusters=keys["n_treated"] + keys["n_control"],
                          df=None, seed=v.seed_label(seed), draws=test.draws)
     why = ("no standard error: p-value and interval come from the estimated distribution of the "
-           "estimation error (" + test.method.replace("_", "-") + ")")
-    return Result(estimator=test.method, estimand=ESTIMAND, table=table, vcov=None, alpha=alpha, inference=info,
-                  n_obs=keys["n_obs"], outcome=outcome,
-                  diagnostics={"null": test.null, "draws": test.draws, "std_error": why, **extra},
+           "estimation error (" + test.method.replace("_", "-") + "); the interval is the set of nulls "
+           "whose p-value exceeds alpha")
+    label = _inference_label(test, extra, v.seed_label(seed))
+    return Result(estimator=test.method, estimand=ESTIMAND, table=table, vcov=None, alpha=alpha,
+                  inference=info, n_obs=keys["n_obs"], outcome=outcome,
+                  diagnostics={"null": test.null, "draws": test.draws, "std_error": why,
+                               "inference_label": label, **extra},
                   meta={"treatment": treatment})

@@ -12,7 +12,9 @@ instead of from the (few) treated ones.
   groups (``dt_jt = d_jt - mean_t d_jt``). With errors i.i.d. across groups, W's distribution is
   estimated by pairing each treated group with a control group's residual series (with
   replacement): every pairing is enumerated when there are at most :data:`EXACT_LIMIT`, else
-  ``draws`` random pairings. Interval ``[alpha_hat - q(1 - a/2), alpha_hat - q(a/2)]``.
+  ``draws`` random pairings. Interval ``[alpha_hat - q(1 - a/2), alpha_hat - q(a/2)]`` (the
+  paper's, equal-tailed) and the p-value of the equal-tailed test it inverts, so ``p > a``
+  exactly when the null lies in the interval.
 * **Ferman & Pinto (2019)**, "Inference in Differences-in-Differences with Few Treated Groups and
   Heteroskedasticity", *Review of Economics and Statistics* 101(3): cell means of groups of
   different sizes have different variances, ``var(W_j | M_j) = A + B / M_j``. The test of
@@ -23,18 +25,21 @@ instead of from the (few) treated ones.
   they are assigned to. With staggered adoption one contrast per timing (``s`` post-periods),
   combined with weights proportional to ``N_s (T - s) s`` (the implementation of Alvarez &
   Ferman's teaching notes). With equal sizes it is the residual bootstrap of Conley & Taber's
-  null-imposed variant. The interval inverts the test on a grid.
+  null-imposed variant. The interval inverts the test: its ends are bracketed and bisected
+  with the same draws for every null (:mod:`evalkit.inference.inversion`).
 
 Pure functions on arrays; :func:`panel_matrices` turns a long area-year frame into them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 
 from evalkit.errors import ValidationError
+from evalkit.inference import inversion
 
 #: enumerate every pairing of treated with control groups up to this many pairings
 EXACT_LIMIT = 2_000_000
@@ -98,17 +103,60 @@ def ct_distribution(y: np.ndarray, d: np.ndarray, *, draws: int = 9999,
 
 def conley_taber(y: np.ndarray, d: np.ndarray, *, null: float = 0.0, alpha: float = 0.05, draws: int = 9999,
                  rng: np.random.Generator | None = None) -> FewTreatedTest:
-    """Conley & Taber (2011) test of ``alpha = null`` and the ``1 - alpha`` interval.
-
-    p-value: share of the distribution with ``|W| >= |alpha_hat - null|`` (every pairing), or
-    ``(1 + #) / (1 + draws)`` with random pairings. Interval: ``[alpha_hat - q(1 - alpha/2),
-    alpha_hat - q(alpha/2)]`` with ``q`` the empirical quantiles of W (``inverted_cdf``).
-    """
+    """Conley & Taber (2011) test of ``alpha = null`` and the ``1 - alpha`` interval, one the
+    inversion of the other (:func:`ct_p_value`, :func:`ct_interval`)."""
     est, w, exact = ct_distribution(y, d, draws=draws, rng=rng)
-    extreme = int(np.count_nonzero(np.abs(w) >= abs(est - null) - 1e-12 * max(1.0, abs(est))))
-    p = extreme / w.size if exact else (1 + extreme) / (1 + w.size)
-    lo, hi = np.quantile(w, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    return FewTreatedTest("conley_taber", est, null, float(p), est - float(hi), est - float(lo), int(w.size), exact)
+    low, high = ct_interval(w, est, alpha, exact)
+    return FewTreatedTest("conley_taber", est, null, ct_p_value(w, est - null, exact), low, high, int(w.size), exact)
+
+
+def ct_p_value(w: np.ndarray, stat: float, exact: bool, *, tails: str = "equal") -> float:
+    """p-value of ``stat = alpha_hat - null`` against the distribution ``w`` of W.
+
+    ``tails="equal"`` (reported): the equal-tailed test whose inversion is Conley & Taber's
+    interval, ``min(1, 2 (c + min(#{W <= stat}, #{W >= stat})) / (c + n))``; ``"symmetric"``:
+    ``(c + #{|W| >= |stat|}) / (c + n)`` (Alvarez's teaching notes; the merit-aid witness).
+    ``c = 0`` when every pairing is enumerated (the share of the distribution), ``c = 1`` with
+    ``n`` random pairings (the observed statistic counts as one draw)."""
+    c = 0 if exact else 1
+    tol = _tie_tolerance(w, stat)
+    if tails == "symmetric":
+        return (c + int(np.count_nonzero(np.abs(w) >= abs(stat) - tol))) / (c + w.size)
+    tail = min(int(np.count_nonzero(w <= stat + tol)), int(np.count_nonzero(w >= stat - tol)))
+    return min(1.0, 2.0 * (c + tail) / (c + w.size))
+
+
+def ct_interval(w: np.ndarray, est: float, alpha: float, exact: bool) -> tuple[float, float]:
+    """The nulls with equal-tailed :func:`ct_p_value` ``> alpha``: ``[alpha_hat - w_(n+1-k),
+    alpha_hat - w_(k)]`` with ``w_(k)`` the k-th smallest W and ``k`` the smallest tail count
+    whose p-value exceeds ``alpha`` (``-inf``/``inf`` when even an empty tail does: too few draws).
+
+    This is Conley & Taber's ``[alpha_hat - q(1 - alpha/2), alpha_hat - q(alpha/2)]`` with the
+    quantiles of W as order statistics; it differs from ``inverted_cdf`` quantiles only when
+    ``alpha n / 2`` is a whole number (then the boundary atom, where p = alpha, is rejected)."""
+    c = 0 if exact else 1
+    k = math.floor(alpha * (c + w.size) / 2 - c) + 1  # 2 (c + k) / (c + n) > alpha
+    if k <= 0:
+        return -math.inf, math.inf
+    ordered = np.sort(w)
+    return est - float(ordered[w.size - k]), est - float(ordered[k - 1])
+
+
+def ct_pairings(n_treated: int, n_control: int) -> int:
+    """The number of distinct pairings of treated with control groups, ``N0 ** N1``."""
+    return n_control ** n_treated
+
+
+def min_atoms(alpha: float, tails: str) -> int:
+    """The fewest equally likely values (pairings, or draws + 1) a test can reject from at
+    ``alpha``: its smallest p-value inside the distribution, ``m / n`` (``m = 2`` equal-tailed,
+    ``1`` symmetric), must be ``<= alpha``."""
+    return math.ceil((2 if tails == "equal" else 1) / alpha - 1e-9)
+
+
+def _tie_tolerance(w: np.ndarray, stat: float) -> float:
+    """Values of W within this of the statistic count as ties (floating-point noise)."""
+    return 1e-12 * max(abs(stat), float(np.max(np.abs(w))) if w.size else 0.0, 1e-300)
 
 
 # ------------------------------------------------------------------------ Ferman & Pinto
@@ -131,15 +179,16 @@ def variance_fit(w: np.ndarray, sizes: np.ndarray | None) -> np.ndarray:
     return np.maximum(x @ coef, VARIANCE_FLOOR * max(sq.mean(), 1e-300))
 
 
-def timings(d: np.ndarray) -> dict[int, np.ndarray]:
-    """Treated groups by their number of post-treatment periods ``s`` (absorbing treatment)."""
+def timings(d: np.ndarray, method: str = "Conley-Taber/Ferman-Pinto") -> dict[int, np.ndarray]:
+    """Treated groups by their number of post-treatment periods ``s`` (absorbing treatment);
+    ``method`` names the caller in the error."""
     j1, _ = _groups(d)
     s = d[j1].sum(axis=1).astype(int)
     if np.any(d[j1][np.arange(j1.size), -1] == 0) or np.any(np.diff(d[j1], axis=1) < 0):
-        raise ValidationError("treatment: Ferman-Pinto needs treatment that starts once and stays on "
+        raise ValidationError(f"treatment: {method} needs treatment that starts once and stays on "
                               "until the last period (absorbing)")
     if np.any(s >= d.shape[1]):
-        raise ValidationError("treatment: a group treated in every period has no pre-treatment period")
+        raise ValidationError(f"treatment: {method}: a group treated in every period has no pre-treatment period")
     return {int(k): j1[s == k] for k in np.unique(s)}
 
 
@@ -168,25 +217,27 @@ def fp_null_draws(y: np.ndarray, d: np.ndarray, sizes: np.ndarray | None, null: 
 
 def ferman_pinto(y: np.ndarray, d: np.ndarray, sizes: np.ndarray | None = None, *, null: float = 0.0,
                  alpha: float = 0.05, draws: int = 9999, rng: np.random.Generator | None = None,
-                 grid: int = 201) -> FewTreatedTest:
+                 rtol: float = 1e-6) -> FewTreatedTest:
     """Ferman & Pinto (2019) test of ``alpha = null`` with group sizes ``sizes`` (e.g. residents)
-    and the interval of the nulls it does not reject (a grid of ``grid`` points over ten
-    Conley-Taber-scale half-widths; the same draws for every null).
+    and the interval of the nulls it does not reject (:func:`evalkit.inference.inversion.invert`:
+    ends bracketed and bisected to ``rtol`` x the controls' placebo spread, the same draws for
+    every null, so ``p(null) > alpha`` exactly for the nulls inside, up to that tolerance).
 
-    p-value ``(1 + #{|boot| >= |alpha_hat - null|}) / (1 + draws)``.
+    p-value :func:`fp_p_value`.
     """
     est, _ = twfe(y, d)
     rng = np.random.default_rng() if rng is None else rng
     index = rng.integers(y.shape[0], size=(draws, y.shape[0]))
+    p_at = lambda a0: fp_p_value(y, d, sizes, est, a0, index)  # noqa: E731
+    low, high = inversion.invert(p_at, est, _scale(y, d), alpha, rtol=rtol)
+    return FewTreatedTest("ferman_pinto", est, null, p_at(null), low, high, draws, False)
 
-    def p_at(a0: float) -> float:
-        boot = fp_null_draws(y, d, sizes, a0, index)
-        return (1 + int(np.count_nonzero(np.abs(boot) >= abs(est - a0)))) / (1 + draws)
 
-    scale = _scale(y, d)
-    nulls = est + np.linspace(-10 * scale, 10 * scale, grid)
-    kept = nulls[[p_at(a0) > alpha for a0 in nulls]]  # never empty: p = 1 at the estimate (the centre)
-    return FewTreatedTest("ferman_pinto", est, null, p_at(null), float(kept.min()), float(kept.max()), draws, False)
+def fp_p_value(y: np.ndarray, d: np.ndarray, sizes: np.ndarray | None, est: float, null: float,
+               index: np.ndarray) -> float:
+    """``(1 + #{|boot| >= |alpha_hat - null|}) / (1 + B)`` over the B rows of ``index``."""
+    boot = fp_null_draws(y, d, sizes, null, index)
+    return (1 + int(np.count_nonzero(np.abs(boot) >= abs(est - null)))) / (1 + index.shape[0])
 
 
 def _scale(y: np.ndarray, d: np.ndarray) -> float:

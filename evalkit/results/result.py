@@ -268,7 +268,9 @@ class Result:
             ("Outcome", self.outcome),
             ("N", n_obs),
             ("Clusters", clusters),
-            ("Inference", f"{inf.method}, {dist}"),
+            # an estimator whose reference distribution is not a t or normal (e.g. Conley-Taber's
+            # estimated error distribution) describes it in diagnostics["inference_label"]
+            ("Inference", str(self.diagnostics.get("inference_label") or f"{inf.method}, {dist}")),
             ("alpha", f"{self.alpha:g} ({100 * (1 - self.alpha):g}% intervals)"),
         ]
         weights, kind = (self.meta or {}).get("weights"), (self.meta or {}).get("weights_type")
