@@ -29,6 +29,7 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
         params = inspect.signature(func).parameters
         names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n != "self"]
         open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        required_kw = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,6 +45,10 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                 if unknown:
                     raise ParameterError(f"{func.__name__}() has no parameter {unknown[0]}=; its parameters are "
                                          f"{names}." + closest(unknown[0], names))
+            missing = [n for n in required_kw if n not in kwargs]
+            if missing:
+                raise ParameterError(f"{func.__name__}() needs " + ", ".join(f"{n}=" for n in missing)
+                                     + f" (the column or value to use); its parameters are {names}.")
             return func(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate

@@ -38,6 +38,8 @@ def read_panel(data, *, outcome, unit, time, treatment, cluster, size, weights) 
         sz = v.select(data, {"size": size})[size]
         df["__size"] = sz.to_numpy()
     v.check_numeric(df, outcome, "outcome")
+    v.check_varies(df, outcome, "outcome")
+    _check_time(df, time)
     for param, col in (("unit", unit), ("time", time), ("cluster", cluster)):
         v.check_label_column(df, col, param)
     v.check_binary(df, treatment, "treatment")
@@ -57,6 +59,15 @@ def read_panel(data, *, outcome, unit, time, treatment, cluster, size, weights) 
     area_w = None if weights is None else _area_weights(df, weights, unit, G, T)
     sizes = None if size is None else _area_sizes(df, size, G, T)
     return Panel(y, post, treated, area_w, sizes, units, first)
+
+
+def _check_time(df: pd.DataFrame, time: str) -> None:
+    """Years must be numbers or dates: text ("8", "17") would sort as text and misplace the start."""
+    col = df[time]
+    if pd.api.types.is_bool_dtype(col) or not (pd.api.types.is_numeric_dtype(col)
+                                               or pd.api.types.is_datetime64_any_dtype(col)):
+        raise ParameterError(f"time={time!r} must hold numbers (years) or dates, not {col.dtype} values (text "
+                             "sorts as text: '17' < '8'); convert it first, e.g. pd.to_numeric(df[time]).")
 
 
 def _check_cluster(df: pd.DataFrame, unit: str, cluster: str | None) -> None:

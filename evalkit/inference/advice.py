@@ -7,7 +7,7 @@ of a :class:`~evalkit.results.Result` with the table under ``diagnostics["infere
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,10 @@ from evalkit.results.result import immutable_value
 
 #: columns of :attr:`InferenceAdvice.table`
 COLUMNS = ("method", "label", "size", "size_low", "size_high", "threshold", "power", "holds_size", "chosen",
-           "statistic", "p_value", "reject")
+           "statistic", "p_value", "reject", "note")
+#: why a method cannot be chosen although its measured size may look fine (the table's ``note``)
+NOTES = {"en": {"undefined": "undefined (missing p-values)", "never_rejects": "never rejects at alpha"},
+         "da": {"undefined": "ikke defineret (manglende p-værdier)", "never_rejects": "afviser aldrig ved alpha"}}
 HEADERS = {
     "en": {"label": "Method", "size": "Measured size", "size_ci": "{level} interval", "power": "Power",
            "holds_size": "Holds size", "threshold": "Rejects when p <=", "chosen": "Chosen", "p_value": "p-value (data)"},
@@ -32,15 +35,17 @@ YES_NO = {"en": ("no", "yes"), "da": ("nej", "ja")}
 #: the advice's sentence for a reviewer, by language
 SENTENCES = {
     "en": {"head": "{p} placebo assignments of {k} of the {g} comparison areas from {y}: ",
-           "corrected": "no method held size at {a:g}; {label} is used with the size-corrected critical value "
-                        "|t| > {c:.3g}{pw}.",
-           "at": " at p <= {th:.3g} (size-adjusted)",
-           "holds": "{label} holds size (measured {size:.1%}){pw} and is used{at}."},
+           "corrected": "no method held size at {a}; {label} is used with the size-corrected critical value "
+                        "|t| > {c}{pw}.",
+           "at": " at p <= {th} (size-adjusted)",
+           "power": ", power {pw} for an effect of {e}",
+           "holds": "{label} holds size (measured {size}, not significantly above {a}){pw} and is used{at}."},
     "da": {"head": "{p} placebo-tildelinger af {k} af de {g} sammenligningsområder fra {y}: ",
-           "corrected": "ingen metode holdt niveauet {a:g}; {label} bruges med den niveaukorrigerede kritiske "
-                        "værdi |t| > {c:.3g}{pw}.",
-           "at": " ved p <= {th:.3g} (niveaujusteret)",
-           "holds": "{label} holder niveauet (målt {size:.1%}){pw} og bruges{at}."},
+           "corrected": "ingen metode holdt niveauet {a}; {label} bruges med den niveaukorrigerede kritiske "
+                        "værdi |t| > {c}{pw}.",
+           "at": " ved p <= {th} (niveaujusteret)",
+           "power": ", styrke {pw} for en effekt på {e}",
+           "holds": "{label} holder niveauet (målt {size}, ikke signifikant over {a}){pw} og bruges{at}."},
 }
 
 
@@ -58,7 +63,7 @@ class InferenceAdvice:
     critical_value: the size-corrected |t| critical value (NaN unless ``size_corrected``).
     """
 
-    table: pd.DataFrame
+    table: pd.DataFrame = field(repr=False)
     chosen: str
     size_corrected: bool
     critical_value: float
@@ -75,7 +80,8 @@ class InferenceAdvice:
     n_comparison: int
     first_year: object
     lang: str = "en"
-    labels: dict | None = None  # method -> {"da": ..., "en": ...} for display in either language
+    labels: dict | None = field(default=None, repr=False)  # method -> {"da": ..., "en": ...}
+    outcome: str | None = None
 
     # ----------------------------------------------------------- reading
     def to_dict(self) -> dict:
@@ -86,40 +92,57 @@ class InferenceAdvice:
         return {k: _plain(v) for k, v in out.items()}
 
     def attach(self, result):
-        """A copy of the TWFE ``result`` with this advice under ``diagnostics["inference_advice"]``."""
+        """A copy of the TWFE ``result`` with this advice under ``diagnostics["inference_advice"]``.
+
+        The result must be a static TWFE (or 2x2) fit of the advised outcome with the same number of
+        treated areas; the advice is about that design, not about another fit."""
         from evalkit.results import Result
 
         if not isinstance(result, Result):
             raise ParameterError(f"attach needs an evalkit Result, not {type(result).__name__}.")
+        if result.estimator not in ("twfe", "did2x2"):
+            raise ParameterError(f"attach needs the static TWFE (or did2x2) result the advice is about, not a "
+                                 f"{result.estimator!r} result.")
+        if self.outcome is not None and result.outcome != self.outcome:
+            raise ParameterError(f"The advice is about outcome {self.outcome!r}; the result estimates "
+                                 f"{result.outcome!r}.")
+        treated = result.diagnostics.get("n_treated_clusters")
+        if treated is not None and int(treated) != self.n_treated:
+            raise ParameterError(f"The advice is about {self.n_treated} treated areas; the result has {treated}.")
         return result.replace(diagnostics={**dict(result.diagnostics), "inference_advice": self.to_dict()})
 
     def sentence(self, lang: str | None = None) -> str:
-        """One sentence a reviewer can read (da/en)."""
+        """One sentence a reviewer can read (da/en; Danish with decimal commas)."""
         lang = check_choice("lang", lang or self.lang, ["da", "en"])
         row = self.table.set_index("method").loc[self.chosen.removesuffix("_corrected")].copy()
-        row["label"] = self._label(self.chosen.removesuffix("_corrected"), lang)
-        pw = "" if self.effect is None else (
-            f", power {row['power']:.0%} for an effect of {self.effect:g}" if lang == "en"
-            else f", styrke {row['power']:.0%} for en effekt på {self.effect:g}")
+        label = self._label(self.chosen.removesuffix("_corrected"), lang)
         text = SENTENCES[lang]
+        pw = "" if self.effect is None else text["power"].format(pw=_num(row["power"], lang, "pct"),
+                                                                 e=_num(self.effect, lang, "g"))
         head = text["head"].format(p=self.n_placebos, k=self.n_treated, g=self.n_comparison, y=self.first_year)
+        a = _num(self.alpha, lang, "g")
         if self.size_corrected:
-            return head + text["corrected"].format(a=self.alpha, label=row["label"], c=self.critical_value, pw=pw)
-        at = "" if row["threshold"] >= self.alpha else text["at"].format(th=row["threshold"])
-        return head + text["holds"].format(label=row["label"], size=row["size"], pw=pw, at=at)
+            return head + text["corrected"].format(a=a, label=label, c=_num(self.critical_value, lang, "3g"), pw=pw)
+        at = "" if row["threshold"] >= self.alpha else text["at"].format(th=_num(row["threshold"], lang, "3g"))
+        return head + text["holds"].format(label=label, size=_num(row["size"], lang, "pct"), a=a, pw=pw, at=at)
 
     # ---------------------------------------------------------- rendering
     def display_table(self, lang: str | None = None) -> pd.DataFrame:
         """The table as shown, with headers and labels in ``lang`` ("da" or "en")."""
         lang = check_choice("lang", lang or self.lang, ["da", "en"])
         h, yn, t = HEADERS[lang], YES_NO[lang], self.table
-        ci = [f"[{lo:.1%}, {hi:.1%}]" for lo, hi in zip(t["size_low"], t["size_high"])]
+
+        def fmt(x, how):
+            return _num(x, lang, how) if np.isfinite(x) else ""
+        ci = ["" if not np.isfinite(lo) else f"[{fmt(lo, 'pct')}; {fmt(hi, 'pct')}]"
+              for lo, hi in zip(t["size_low"], t["size_high"])]
+        notes = t["note"] if "note" in t else [""] * len(t)
         return pd.DataFrame({
-            h["label"]: [self._label(m, lang) for m in t["method"]], h["size"]: [f"{x:.1%}" for x in t["size"]], h["size_ci"].format(level=f"{self.level:.0%}"): ci,
-            h["power"]: ["" if not np.isfinite(x) else f"{x:.1%}" for x in t["power"]],
-            h["holds_size"]: [yn[bool(x)] for x in t["holds_size"]],
-            h["threshold"]: ["" if not np.isfinite(x) else f"{x:.4g}" for x in t["threshold"]], h["chosen"]: ["✓" if c else "" for c in t["chosen"]],
-            h["p_value"]: ["" if not np.isfinite(x) else f"{x:.3f}" for x in t["p_value"]]})
+            h["label"]: [self._label(m, lang) for m in t["method"]], h["size"]: [fmt(x, "pct") for x in t["size"]],
+            h["size_ci"].format(level=f"{self.level:.0%}"): ci, h["power"]: [fmt(x, "pct") for x in t["power"]],
+            h["holds_size"]: [yn[bool(x)] + (f" ({NOTES[lang][n]})" if n else "") for x, n in zip(t["holds_size"], notes)],
+            h["threshold"]: [fmt(x, "3g") for x in t["threshold"]], h["chosen"]: ["✓" if c else "" for c in t["chosen"]],
+            h["p_value"]: [fmt(x, "3g") for x in t["p_value"]]})
 
     def _label(self, method: str, lang: str) -> str:
         labels = self.labels or {}
@@ -139,6 +162,12 @@ class InferenceAdvice:
                 f"draws = {self.draws}, alpha = {self.alpha:g}, match_size = {self.match_size}")
         return (f"<div class='evalkit-advice'><p>{_esc(self.sentence())}</p>{body}"
                 f"<p style='font-size:smaller'>{_esc(note)}</p></div>")
+
+
+def _num(x: float, lang: str, how: str) -> str:
+    """A number as text: "pct" one-decimal percent, "g"/"3g" general; Danish with a decimal comma."""
+    out = f"{x:.1%}" if how == "pct" else f"{x:.3g}" if how == "3g" else f"{x:g}"
+    return out.replace(".", ",") if lang == "da" else out
 
 
 def _plain(v):

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.core import checks
+from evalkit.core.aliases import checked
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.inference import _placebo_design as PD
 from evalkit.inference import _placebo_kernels as K
@@ -53,6 +54,7 @@ from evalkit.inference.randomization import map_draws
 CORRECTED_LABEL = {"en": "{label}, size-corrected critical value", "da": "{label}, niveaukorrigeret kritisk værdi"}
 
 
+@checked
 def inference_advisor(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str,
                       size: str | None = None, weights: str | None = None, cluster: str | None = None,
                       alpha: float = 0.05, effect: float | None = None, placebos: int = 1000, draws: int = 399,
@@ -94,7 +96,7 @@ def inference_advisor(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
                            n_placebos=int(assignments.shape[0]), enumerated=enumerated, draws=opts["draws"],
                            seed=opts["seed"], match_size=opts["match_size"], weighted=weights is not None,
                            n_treated=k, n_comparison=comp.n_clusters, first_year=_plain(panel.first_year),
-                           lang=opts["lang"], labels=_labels(chosen_methods, corrected_by))
+                           lang=opts["lang"], labels=_labels(chosen_methods, corrected_by), outcome=outcome)
 
 
 # ------------------------------------------------------------------ checks
@@ -106,6 +108,11 @@ def _check_options(alpha, effect, placebos, draws, match_size, size, pool, level
                              "(e.g. 0.015 for +1.5 percentage points of a rate).")
     placebos = checks.check_count("placebos", placebos, minimum=20, maximum=1_000_000)
     draws = checks.check_count("draws", draws, minimum=19, maximum=1_000_000)
+    if alpha * (draws + 1) < 1 - 1e-9:
+        raise ParameterError(f"draws={draws} is too few for alpha={alpha:g}: a resampling p-value is at least "
+                             f"1/(draws + 1) = {1 / (draws + 1):.3g} > alpha, so randomization inference and the "
+                             f"bootstraps could never reject; use draws >= {math.ceil(1 / alpha) - 1} (with "
+                             "alpha (draws + 1) whole, e.g. 399 or 999 at alpha 0.05).")
     if checks.check_bool("match_size", match_size) and size is None:
         raise ParameterError("match_size=True needs size=<the column of area sizes (residents)>.")
     if pool is not None:
@@ -148,13 +155,26 @@ def _placebos(comp: K.Collapsed, sizes, treated, k: int, opts) -> tuple[np.ndarr
             raise ParameterError(f"pool={pool} must lie between the number of treated areas ({k}) and the number of "
                                  f"comparison areas ({G}).")
         pools = PD.matched_pools(comp.sizes, sizes[treated], pool)
-        return PD.matched_placebos(pools, G, opts["placebos"], rng), False
+        return _distinct(PD.matched_placebos(pools, G, opts["placebos"], rng), opts, f"pool={pool}"), False
     if n_sets <= opts["placebos"]:
         out = np.zeros((n_sets, G))
         for i, idx in enumerate(combinations(range(G), k)):
             out[i, list(idx)] = 1.0
         return out, True
-    return PD.uniform_placebos(G, k, opts["placebos"], rng), False
+    return _distinct(PD.uniform_placebos(G, k, opts["placebos"], rng), opts, ""), False
+
+
+def _distinct(assignments: np.ndarray, opts, how: str) -> np.ndarray:
+    """The distinct placebo assignments, in the order drawn: a set drawn twice is one experiment, not
+    two (size matching with small pools has few distinct sets; counting repeats would overstate the
+    precision of the measured size)."""
+    _, first = np.unique(assignments, axis=0, return_index=True)
+    out = assignments[np.sort(first)]
+    if out.shape[0] < math.ceil(1 / opts["alpha"]):
+        raise ValidationError(f"Only {out.shape[0]} distinct placebo assignments {how and f'with {how} '}were drawn "
+                              f"in {opts['placebos']} tries: too few to measure a size at alpha={opts['alpha']:g}. "
+                              "Widen the size-matching pool (pool=) or drop match_size.")
+    return out
 
 
 def _prepare(methods, design: K.Collapsed, k: int, opts, world: int) -> dict:
@@ -199,22 +219,34 @@ def _observed(full: K.Collapsed, treated: np.ndarray, methods, k: int, opts) -> 
 
 # ------------------------------------------------------------------ choice
 def _rows(raw, observed, methods, n, opts) -> pd.DataFrame:
-    alpha, lang = opts["alpha"], opts["lang"]
+    alpha, lang, effect = opts["alpha"], opts["lang"], opts["effect"]
     rows = []
     for m in methods:
         t0, p0, t1, p1 = raw[m.name]
-        defined = bool(np.isfinite(p0).all())
+        t_obs, p_obs = observed[m.name]
+        note = _undefined(p0, p1 if effect is not None else None, p_obs)
         rej = int(np.sum(p0 <= alpha * (1 + 1e-12)))
         lo, hi = PD.clopper_pearson(rej, n, opts["level"])
         cut = PD.p_threshold(p0, alpha)
         level = cut * (1 + 1e-12) if cut == alpha else cut
-        power = float(np.mean(p1 <= level)) if opts["effect"] is not None else np.nan
-        t_obs, p_obs = observed[m.name]
-        rows.append({"method": m.name, "label": m.labels[lang], "size": rej / n, "size_low": float(lo),
-                     "size_high": float(hi), "threshold": cut, "power": power,
-                     "holds_size": defined and bool(PD.holds_size(rej, n, alpha, opts["level"])), "chosen": False,
-                     "statistic": t_obs, "p_value": p_obs, "reject": bool(p_obs <= level)})
+        power = float(np.mean(p1 <= level)) if effect is not None else np.nan
+        if not note and not (np.isfinite(cut) and ((p0 <= level).any() or power > 0)):
+            note = "never_rejects"
+        row = {"method": m.name, "label": m.labels[lang], "size": rej / n, "size_low": float(lo),
+               "size_high": float(hi), "threshold": cut, "power": power,
+               "holds_size": not note and bool(PD.holds_size(rej, n, alpha, opts["level"])), "chosen": False,
+               "statistic": t_obs, "p_value": p_obs, "reject": bool(p_obs <= level), "note": note}
+        if note == "undefined":
+            row.update(size=np.nan, size_low=np.nan, size_high=np.nan, threshold=np.nan, power=np.nan, reject=False)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _undefined(p0, p1, p_obs) -> str:
+    """"undefined" when a method's p-value is missing on the data or in a placebo (e.g. CR3 with one
+    treated area: its leave-one-out fit has no treated area); a missing p-value is not a non-rejection."""
+    finite = np.isfinite(p0).all() and np.isfinite(p_obs) and (p1 is None or np.isfinite(p1).all())
+    return "" if finite else "undefined"
 
 
 def _decide(raw, observed, methods, n, corrected_by, opts):
@@ -248,7 +280,8 @@ def _corrected(table, raw, observed, methods, n, base, opts):
            "size_high": float(hi), "threshold": np.nan,
            "power": float(np.mean(np.abs(t1) > crit)) if opts["effect"] is not None else np.nan,
            "holds_size": True, "chosen": True, "statistic": t_obs,
-           "p_value": float((1 + np.sum(np.abs(t0) >= abs(t_obs))) / (1 + n)), "reject": bool(abs(t_obs) > crit)}
+           "p_value": float((1 + np.sum(np.abs(t0) >= abs(t_obs))) / (1 + n)), "reject": bool(abs(t_obs) > crit),
+           "note": ""}
     return pd.concat([table, pd.DataFrame([row])], ignore_index=True), row["method"], crit
 
 

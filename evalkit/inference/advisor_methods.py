@@ -75,7 +75,8 @@ def register(method: PlaceboMethod, *, replace: bool = False) -> PlaceboMethod:
 
 
 def resolve(methods) -> list[PlaceboMethod]:
-    """The methods named in ``methods`` (None: all registered, in registration order)."""
+    """The methods named in ``methods`` (None: all registered), in registration order = the order of preference
+    (ties in power go to the earlier one, whatever order the caller lists them in)."""
     if methods is None:
         return list(REGISTRY.values())
     if isinstance(methods, str):
@@ -88,7 +89,7 @@ def resolve(methods) -> list[PlaceboMethod]:
                              + closest(str(bad[0]), list(REGISTRY)))
     if len(set(methods)) != len(methods):
         raise ParameterError(f"methods={list(methods)} names a method twice.")
-    return [REGISTRY[m] for m in methods]
+    return [method for name, method in REGISTRY.items() if name in methods]  # the order of preference
 
 
 # --------------------------------------------------------------- built-ins
