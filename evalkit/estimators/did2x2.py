@@ -12,7 +12,6 @@ from evalkit.errors import EvalkitWarning, ValidationError
 from evalkit.core import checks as v, weighting
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
 from evalkit.estimators.postfit import inference_options_checked
-from evalkit.inference.registry import default_cluster
 from evalkit.inference import FitRequest, split
 from evalkit.results import Result
 from evalkit.core.aliases import checked

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.errors import ParameterError, ValidationError, closest
+from evalkit.errors import ParameterError, closest
 from evalkit.results.result import InferenceInfo
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evalkit.core.clusters import cluster_sums, content_rank
+from evalkit.core.clusters import content_rank
 
 _IQR_Z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 _TINY = np.sqrt(np.finfo(float).eps) * 10
