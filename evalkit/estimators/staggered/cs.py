@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.core import blas
+from evalkit.core.clusters import cluster_sums
 from evalkit.core.aliases import renamed
 from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v
@@ -190,7 +191,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
            "dynamic": lambda: agg.dynamic(inp, min_e, max_e, balance_e), "calendar": lambda: agg.calendar(inp)}[kind]()
     codes = None if meta["cluster"] is None else unit_cols[:, 2].astype(np.int64)
     n = inf.shape[0]
-    sums = boot.cluster_sums(out.inf, codes)
+    sums = cluster_sums(out.inf, codes)
     scale = float(meta.get("outcome_scale", 1.0))  # 1: a result from before the key (R's absolute cut-off)
     se = boot.analytic_se(sums, n, scale)
     bout = None
