@@ -1,0 +1,83 @@
+"""The repeated cross-section influence store (estimators/staggered/_rcstore.py): every cell writes
+its values in place, in row order, and dropped cells are compacted away."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evalkit.estimators.staggered._rcstore import RcStore
+
+
+def _parts(rng, runs):
+    """(rows, values) parts whose rows are the given runs, each part a shuffled order of runs."""
+    out = []
+    for run_group in runs:
+        rows = np.concatenate([np.arange(a, b) for a, b in run_group])
+        out.append((rows, rng.normal(size=rows.size)))
+    return out
+
+
+def _dense(parts, n):
+    col = np.zeros(n)
+    for rows, vals in parts:
+        col[rows] += vals
+    return col
+
+
+def test_columns_are_written_in_row_order_and_equal_the_dense_columns():
+    rng = np.random.default_rng(1)
+    cells = [[[(40, 50), (10, 12)], [(0, 5)]], [], [[(20, 30)], [(60, 61), (70, 75)]]]
+    parts = [_parts(rng, c) for c in cells]
+    store = RcStore([sum(b - a for g in c for a, b in g) for c in cells], 80)
+    for j, p in enumerate(parts):
+        if p:
+            store.put(j, p)
+    mat = store.matrix(np.arange(3))
+    assert mat.has_sorted_indices and mat.shape == (80, 3)
+    for j, p in enumerate(parts):
+        np.testing.assert_array_equal(mat[:, j].toarray().ravel(), _dense(p, 80))
+    assert np.shares_memory(mat.data, store.data)  # kept in place, no copy
+
+
+def test_dropped_cells_are_compacted_away():
+    rng = np.random.default_rng(2)
+    cells = [[[(0, 10)]], [[(10, 20)]], [[(30, 35), (5, 8)]]]
+    parts = [_parts(rng, c) for c in cells]
+    store = RcStore([10, 10, 8], 40)
+    store.put(0, parts[0])
+    store.put(2, parts[2])  # cell 1 could not be estimated: never written
+    mat = store.matrix(np.array([0, 2]))
+    assert mat.shape == (40, 2) and mat.nnz == 18
+    np.testing.assert_array_equal(mat[:, 1].toarray().ravel(), _dense(parts[2], 40))
+
+
+def test_a_cell_with_other_rows_than_planned_is_an_internal_error():
+    store = RcStore([5], 10)
+    with pytest.raises(AssertionError, match="planned"):
+        store.put(0, [(np.arange(3), np.ones(3))])
+
+
+def test_repeated_cross_sections_with_a_dropped_cell_keep_the_other_cells_intact():
+    """Cohort 3 has no rows in period 2 (its base period): its post cells are dropped and their
+    slices compacted away; cohort 5's cells, stored after them, equal a fit without cohort 3."""
+    import warnings
+
+    from evalkit import att_gt
+    from evalkit.errors import EvalkitWarning
+    from evalkit.data.synthetic import staggered_panel
+
+    df = staggered_panel(n_units=600, n_periods=6, cohorts={0: 0.4, 3: 0.3, 5: 0.3}, effect=lambda e: 1 + 0.5 * e,
+                         n_clusters=40, seed=3)
+    df["x"] = np.random.default_rng(0).normal(size=len(df))
+    gap = df[~((df["cohort"] == 3) & (df["time"] == 2))]
+    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x"], panel=False,
+              control_group="never", cluster="cluster")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        with_gap = att_gt(gap, **kw)
+        without = att_gt(df[df["cohort"] != 3], **kw)
+    assert any(d["group"] == 3 for d in with_gap.diagnostics["dropped_cells"])
+    a = with_gap.table.set_index("term").filter(like="g=5", axis=0)
+    b = without.table.set_index("term").loc[a.index]
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-10)
