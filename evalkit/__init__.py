@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 #: public name -> module that defines it (layers, bottom to top: core, data, results,
 #: inference, diagnostics, estimators, domain, report)
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(["Microdata", "build_area_panel", "build_cohort_panel", "open_microdata", "simulate"],
-                    "evalkit.data"),
+    **dict.fromkeys(["Microdata", "build_area_panel", "build_cohort_panel", "open_microdata", "outcome_panel",
+                     "simulate"], "evalkit.data"),
     **dict.fromkeys(["Result"], "evalkit.results"),
     **dict.fromkeys(["cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
     **dict.fromkeys(["inference_advisor"], "evalkit.inference.advisor"),

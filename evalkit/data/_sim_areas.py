@@ -46,11 +46,12 @@ class Treatment:
 
     outreach_start: np.ndarray
     poa_start: np.ndarray
+    letting_start: np.ndarray
 
     @staticmethod
     def none(n_areas: int) -> "Treatment":
         never = np.full(n_areas + 1, NEVER, dtype=np.int64)
-        return Treatment(never, never.copy())
+        return Treatment(never, never.copy(), never.copy())
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -116,6 +117,7 @@ def assign_interventions(seed: int, areas: Areas, k1: np.ndarray, crime: np.ndar
     """Outreach selected on K1 levels (pre-period), POA on conviction levels.
 
     ``k1`` and ``crime`` are per-area pre-period levels (length n_areas, OMR_ID order).
+    The letting rule goes to areas with no other intervention (:func:`_letting_rule`).
     Returns the interventions table and the Treatment of the treated world.
     """
     rng = _rng(seed, 202)
@@ -131,8 +133,24 @@ def assign_interventions(seed: int, areas: Areas, k1: np.ndarray, crime: np.ndar
     treat.poa_start[poa + 1] = P.POA_START
     rows = [(a + 1, P.OUTREACH, s, rng.uniform(2e6, 6e6)) for a, s in zip(chosen, starts)]
     rows += [(a + 1, P.POA, P.POA_START, rng.uniform(1e6, 2.5e6)) for a in poa]
+    rows += _letting_rule(seed, np.setdiff1d(rest, poa), k1, treat)
     frame = pd.DataFrame(rows, columns=["OMR_ID", "intervention", "start_year", "rate"])
     frame["end_year"] = P.END_YEAR
     frame["budget_dkk"] = np.round(frame["rate"] * (P.END_YEAR - frame["start_year"] + 1), -3)
     frame = frame.sort_values(["intervention", "start_year", "OMR_ID"], ignore_index=True)
     return frame[["OMR_ID", "intervention", "start_year", "end_year", "budget_dkk"]], treat
+
+
+def _letting_rule(seed: int, free: np.ndarray, k1: np.ndarray, treat: Treatment) -> list:
+    """Letting-rule areas among ``free`` (0-based area indices), selected on K1 levels like outreach.
+
+    Its own random stream (203): adding the rule changes none of the draws of the other
+    interventions. Sets ``treat.letting_start``; returns the interventions rows.
+    """
+    rng = _rng(seed, 203)
+    n = sum(P.LETTING_COHORTS.values())
+    z = (k1[free] - k1[free].mean()) / k1[free].std()
+    chosen = free[_gumbel_top(rng, 0.8 * z, n)]
+    starts = rng.permutation(np.repeat(list(P.LETTING_COHORTS), list(P.LETTING_COHORTS.values())))
+    treat.letting_start[chosen + 1] = starts
+    return [(a + 1, P.LETTING, s, rng.uniform(0.3e6, 0.8e6)) for a, s in zip(chosen, starts)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GENERATOR_VERSION = "evalkit.simulate/1.1"
+GENERATOR_VERSION = "evalkit.simulate/1.2"  # 1.2: letting rule (fleksibel udlejning) in 8 areas
 BURN_IN_START = 2000
 FIRST_YEAR, LAST_YEAR = 2010, 2024
 SIZES = {"small": 40_000, "medium": 400_000, "national": 5_500_000}
@@ -26,6 +26,11 @@ POA_START, N_POA, END_YEAR = 2018, 3, 2024
 OUTREACH_DELTA_MAX = 0.037
 POA_CONVICTION_MULT = 0.7
 POA_TRYG_EFFECT = (0.08, 0.16)  # start year, from the second year on
+# letting rule (fleksibel / kombineret udlejning): priority to applicants in work. Areas drawn
+# among those with no other intervention, by their own random stream (other draws unchanged).
+LETTING = "fleksibel_udlejning"
+LETTING_COHORTS = {2018: 4, 2020: 4}
+LETTING_DELTA = 0.06  # employment probability of tenants let under the rule (18-64), every year
 
 # in-area person profiles: alpha mean, education shares (4 known + unknown)
 ALPHA_SD = 0.8

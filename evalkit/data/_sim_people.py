@@ -2,8 +2,8 @@
 
 A person is a dict of equal-length numpy arrays (a "state"): ``id`` (internal uint64),
 ``foed``, ``koen``, ``origin`` (0 dansk, 1 vestlig, 2 ikke_vestlig), ``ie``, ``edu``
-(0-3, 4 = unknown), ``alpha`` (latent employability), ``region`` and ``omr``
-(0 = outside the areas).
+(0-3, 4 = unknown), ``alpha`` (latent employability), ``region``, ``omr``
+(0 = outside the areas) and ``prio`` (let a dwelling under a letting rule; see _sim_world).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scipy.special import ndtr
 from evalkit.data import _sim_params as P
 from evalkit.data import _sim_rng as R
 
-STATE_KEYS = ("id", "foed", "koen", "origin", "ie", "edu", "alpha", "region", "omr")
+STATE_KEYS = ("id", "foed", "koen", "origin", "ie", "edu", "alpha", "region", "omr", "prio")
 # age bands (lower edges, upper edge last) and shares by population kind
 _AGE_EDGES = np.array([0, 18, 30, 50, 65, 90])
 _AGE_SHARES = {
@@ -50,6 +50,7 @@ def new_persons(seed: int, ids: np.ndarray, *, kind: str, year: int, omr: np.nda
         "koen": np.where(u[R.S_SEX] < 0.5, 1, 2).astype(np.int8),
         "origin": origin, "ie": ie, "edu": edu.astype(np.int8), "alpha": alpha,
         "region": np.asarray(region, dtype=np.int16), "omr": np.asarray(omr, dtype=np.int32),
+        "prio": np.zeros(len(ids), dtype=bool),
     }
 
 

@@ -7,11 +7,13 @@ import pyarrow as pa
 
 from evalkit.data import _sim_params as P
 from evalkit.data import _sim_rng as R
+from evalkit.data import _sim_indicators as I
 from evalkit.data._sim_areas import Areas, Treatment
 from evalkit.data._sim_output import omr_array
 from evalkit.data._sim_survey import tryg_probabilities
 
 OUTCOMES = ("employment_rate", "conviction_share", "tryghed_prob")
+ALL_OUTCOMES = OUTCOMES + I.OUTCOMES
 COUNTERFACTUAL_SCHEMA = pa.schema([
     ("PERSON_ID", pa.string()), ("AAR", pa.int16()), ("OMR_ID_0", pa.int32()),
     ("BESK_FTE_0", pa.float32()), ("DOMFAELDT_0", pa.int8()),
@@ -35,14 +37,25 @@ def _ratios(omr, wa, ad, rec, m):
     return emp, conv
 
 
-def area_effects(seed: int, rec1: dict, rec0: dict, areas: Areas, treat: Treatment) -> pd.DataFrame:
-    """truth/area_effects.parquet: one row per area, year and outcome."""
+def _world_values(seed: int, rec: dict, year: int, areas: Areas, treat: Treatment, outside: dict) -> tuple:
+    """Every recorded outcome of one world in ``year`` (``ALL_OUTCOMES`` order, areas 1..n)."""
+    new = I.area_values(rec[year], rec.get(year - 1), outside[year], areas.region)
+    return (*area_means(rec[year], areas.n), tryg_probabilities(seed, areas, treat, year)[1:],
+            *(new[k] for k in I.OUTCOMES))
+
+
+def area_effects(seed: int, rec1: dict, rec0: dict, areas: Areas, treat: Treatment, outside: dict) -> pd.DataFrame:
+    """truth/area_effects.parquet: one row per area, year and outcome.
+
+    ``outside``: {year: (income sum, count)} of the outside population's K4 taxpayers by region
+    (the regional mean of income relative to the region includes them).
+    """
     frames = []
     untreated = Treatment.none(areas.n)
     for year in sorted(rec1):
-        y1 = (*area_means(rec1[year], areas.n), tryg_probabilities(seed, areas, treat, year)[1:])
-        y0 = (*area_means(rec0[year], areas.n), tryg_probabilities(seed, areas, untreated, year)[1:])
-        for name, a, b in zip(OUTCOMES, y1, y0):
+        y1 = _world_values(seed, rec1, year, areas, treat, outside)
+        y0 = _world_values(seed, rec0, year, areas, untreated, outside)
+        for name, a, b in zip(ALL_OUTCOMES, y1, y0):
             frames.append(pd.DataFrame({
                 "OMR_ID": np.arange(1, areas.n + 1, dtype=np.int32), "AAR": np.int16(year),
                 "outcome": name, "y_treated_world": a, "y_untreated_world": b, "effect": a - b}))
@@ -66,7 +79,7 @@ def effects_by_event_time(effects: pd.DataFrame, interventions: pd.DataFrame) ->
     """{intervention: {outcome: {event_time: mean effect over treated areas}}}."""
     result = {}
     for name, grp in interventions.groupby("intervention", sort=True):
-        merged = effects.merge(grp[["OMR_ID", "start_year"]], on="OMR_ID")
+        merged = effects.dropna(subset=["effect"]).merge(grp[["OMR_ID", "start_year"]], on="OMR_ID")
         merged["event_time"] = merged["AAR"].astype(int) - merged["start_year"]
         table = merged.groupby(["outcome", "event_time"])["effect"].mean()
         result[name] = {o: {str(int(e)): round(float(v), 6) for e, v in table[o].items()}
@@ -89,11 +102,21 @@ def truth_document(seed: int, size: str, effects: pd.DataFrame, interventions: p
                 "conviction_probability_multiplier": P.POA_CONVICTION_MULT,
                 "tryghed_effect_by_event_time": {"0": P.POA_TRYG_EFFECT[0], ">=1": P.POA_TRYG_EFFECT[1]},
             },
+            P.LETTING: {
+                "effect_on": "who moves in: in-movers let a dwelling in a treated area in a year t >= start_year "
+                             "are applicants whose employment probability (ages 18-64) is higher, every year "
+                             "and wherever they live later, than that of the applicant who would otherwise "
+                             "have moved in",
+                "employment_probability_delta": P.LETTING_DELTA,
+                "expected_in_emp_edu_share_effect": "about 0.04 from event time 0 (the delta, less students "
+                                                    "and part-time work); recorded area by area below",
+            },
         },
         "outcomes": {
             "employment_rate": "mean BESK_FTE among residents 18-64",
             "conviction_share": "mean DOMFAELDT among residents 18+",
             "tryghed_prob": "probability of TRYG = 1 in the survey of the area",
+            "other": "every other outcome as defined in evalkit.data.outcomes.OUTCOMES (the area panel)",
         },
         "mean_area_effect_by_event_time": effects_by_event_time(effects, interventions),
         "note": "The untreated world shares every random draw with the treated world "

@@ -20,8 +20,12 @@ _INMOVER_BASE = np.uint64(2 << 40)
 RECORD_KEYS = ("id", "foed", "koen", "origin", "ie", "edu", "region", "omr")
 
 
-def _arrivals(seed: int, areas: Areas, counts: np.ndarray, year: int, *, kind: str) -> dict:
-    """``counts[a]`` new residents of area a in ``year``; ids keyed by (area, year, slot)."""
+def _arrivals(seed: int, areas: Areas, counts: np.ndarray, year: int, *, kind: str,
+              letting_start: np.ndarray | None = None) -> dict:
+    """``counts[a]`` new residents of area a in ``year``; ids keyed by (area, year, slot).
+
+    In-movers of an area under a letting rule from ``letting_start`` on are let by it (``prio``).
+    """
     omr = np.repeat(np.arange(len(counts)), counts)
     slot = np.arange(len(omr)) - np.repeat(np.cumsum(counts) - counts, counts)
     if kind == "area_initial":
@@ -35,6 +39,8 @@ def _arrivals(seed: int, areas: Areas, counts: np.ndarray, year: int, *, kind: s
     # moves on, not a place effect: otherwise movers' gains would break parallel trends
     # of the baseline-cohort estimand by construction
     persons["alpha"] = persons["alpha"] + areas.emp[omr]
+    if letting_start is not None:
+        persons["prio"] = year >= letting_start[omr]
     return persons
 
 
@@ -46,15 +52,20 @@ def initial_state(seed: int, areas: Areas) -> dict:
 
 
 def outcomes(seed: int, st: dict, year: int, areas: Areas, treat: Treatment) -> dict:
-    """Outcomes of year ``year`` in the world defined by ``treat``."""
+    """Outcomes of year ``year`` in the world defined by ``treat``.
+
+    The letting rule selects who moves in: tenants it let (``prio``) have an employment
+    probability higher by ``P.LETTING_DELTA`` (18-64) than the applicant who would otherwise
+    have got the dwelling (the same person in the untreated world), wherever they live later.
+    """
     omr = st["omr"]
     event = year - treat.outreach_start[omr]
-    delta = np.where(omr > 0, P.outreach_delta(event), 0.0)
+    delta = np.where(omr > 0, P.outreach_delta(event), 0.0) + P.LETTING_DELTA * st["prio"]
     conv_mult = np.where((omr > 0) & (year >= treat.poa_start[omr]), P.POA_CONVICTION_MULT, 1.0)
     return yearly_outcomes(seed, st, year, delta, conv_mult, areas.crime[omr])
 
 
-def transition(seed: int, st: dict, out: dict, year: int, areas: Areas) -> dict:
+def transition(seed: int, st: dict, out: dict, year: int, areas: Areas, treat: Treatment) -> dict:
     """Deaths, selective out-moves and refilling in-movers: the state of ``year + 1``.
 
     Out-movers stay in the data (outside, same region) from the first data year on;
@@ -71,7 +82,7 @@ def transition(seed: int, st: dict, out: dict, year: int, areas: Areas) -> dict:
     stay = np.bincount(nxt["omr"], minlength=areas.n + 1)
     need = np.maximum(target_size(areas, year + 1) - stay, 0)
     need[0] = 0
-    return concat(nxt, _arrivals(seed, areas, need, year + 1, kind="in_mover"))
+    return concat(nxt, _arrivals(seed, areas, need, year + 1, kind="in_mover", letting_start=treat.letting_start))
 
 
 def run(seed: int, st: dict, years: range, areas: Areas, treat: Treatment,
@@ -82,7 +93,7 @@ def run(seed: int, st: dict, years: range, areas: Areas, treat: Treatment,
         out = outcomes(seed, st, year, areas, treat)
         if year >= P.FIRST_YEAR:
             records[year] = keep(st, out)
-        st = transition(seed, st, out, year, areas)
+        st = transition(seed, st, out, year, areas, treat)
         if year % 5 == 4 or year == years[-1]:
             log(f"  year {year} done; {len(st['id']):,} persons in the area system on 1 Jan {year + 1}")
     return st, records
@@ -96,6 +107,7 @@ def keep_full(st: dict, out: dict) -> dict:
 
 
 def keep_counterfactual(st: dict, out: dict) -> dict:
-    """What the untreated world must keep for the truth."""
-    return {"id": st["id"], "omr": st["omr"], "besk": out["besk"], "domf": out["domf"],
-            "age": out["age"]}
+    """What the untreated world must keep for the truth (every area indicator and movers)."""
+    rec = {k: st[k] for k in ("id", "omr", "origin", "edu", "region")}
+    rec.update({k: out[k] for k in ("besk", "udd", "udenfor", "income", "domf", "age")})
+    return rec

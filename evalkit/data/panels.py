@@ -28,9 +28,14 @@ AREA_INDICATORS = {
     "basic_edu_share": "residents 30-59 with only basic schooling / residents 30-59",
     "income_rel_region": "mean gross income of taxpayers 15-64 not in education, relative to the region",
     "nonwestern_share": "non-western immigrants and descendants / residents",
+    "youth_emp_edu_share": "residents 15-24 in employment or education (full-time persons) / residents 15-24",
 }
 
 _AGE = "(AAR - FOED_AAR)"
+#: employed or in education in full-time persons (the complement of K1, capped at one full year;
+#: NULL, so left out of the mean, when either status is missing)
+EMP_EDU = ("CASE WHEN CAST(BESK_FTE AS DOUBLE) + CAST(UDD_FTE AS DOUBLE) > 1.0 THEN 1.0 "
+           "ELSE CAST(BESK_FTE AS DOUBLE) + CAST(UDD_FTE AS DOUBLE) END")
 
 
 def _edu_expr(unknown_education: str) -> tuple[str, str]:
@@ -54,18 +59,20 @@ def area_panel_sql(relation: str, unknown_education: str = "exclude") -> str:
       SELECT OMR_ID, AAR, any_value(REGION) AS REGION, count(DISTINCT REGION) AS n_regions,
         count(DISTINCT PERSON_ID) AS residents,
         count(*) FILTER ({_AGE} BETWEEN 18 AND 64) AS residents_18_64,
+        count(*) FILTER ({_AGE} BETWEEN 15 AND 24) AS residents_15_24,
         avg(BESK_FTE) FILTER ({_AGE} BETWEEN 18 AND 64) AS employment_rate,
         avg(UDENFOR_FTE) FILTER ({_AGE} BETWEEN 18 AND 64) AS k1_share,
         avg(DOMFAELDT) FILTER ({_AGE} >= 18) AS conviction_share,
         avg(CASE WHEN {basic} THEN 1.0 ELSE 0.0 END)
             FILTER ({_AGE} BETWEEN 30 AND 59 AND {known}) AS basic_edu_share,
         avg(PERINDKIALT) FILTER ({working}) AS area_income,
-        avg(CASE WHEN HERKOMST = 'ikke_vestlig' THEN 1.0 ELSE 0.0 END) AS nonwestern_share
+        avg(CASE WHEN HERKOMST = 'ikke_vestlig' THEN 1.0 ELSE 0.0 END) AS nonwestern_share,
+        avg({EMP_EDU}) FILTER ({_AGE} BETWEEN 15 AND 24) AS youth_emp_edu_share
       FROM {relation} WHERE OMR_ID IS NOT NULL GROUP BY OMR_ID, AAR
     )
-    SELECT a.OMR_ID, a.AAR, a.REGION, a.n_regions, a.residents, a.residents_18_64,
+    SELECT a.OMR_ID, a.AAR, a.REGION, a.n_regions, a.residents, a.residents_18_64, a.residents_15_24,
       a.employment_rate, a.k1_share, a.conviction_share, a.basic_edu_share,
-      a.area_income / r.region_income AS income_rel_region, a.nonwestern_share
+      a.area_income / r.region_income AS income_rel_region, a.nonwestern_share, a.youth_emp_edu_share
     FROM area a LEFT JOIN region_income r USING (REGION, AAR)
     ORDER BY a.OMR_ID, a.AAR
     """
@@ -110,7 +117,7 @@ class Microdata:
         if (panel["n_regions"] > 1).any():
             bad = panel.loc[panel["n_regions"] > 1, ["OMR_ID", "AAR"]].iloc[0].tolist()
             raise ValidationError(f"OMR_ID must lie in one REGION per year; (OMR_ID, AAR)={bad} has several.")
-        return _tidy_types(panel.drop(columns="n_regions"))
+        return tidy_types(panel.drop(columns="n_regions"))
 
     @checked
     def cohort_panel(self, baseline_year: int, *, age_range: tuple[int, int] = (18, 64)) -> pd.DataFrame:
@@ -125,12 +132,13 @@ class Microdata:
             raise ParameterError(f"baseline_year={baseline_year} is outside the data years {self.years[0]}-{self.years[-1]}.")
         if len(age_range) != 2 or age_range[0] > age_range[1]:
             raise ParameterError(f"age_range={age_range!r} must be (low, high) with low <= high.")
-        panel = _tidy_types(self.con.execute(cohort_panel_sql(self.relation, baseline_year, age_range)).df())
+        panel = tidy_types(self.con.execute(cohort_panel_sql(self.relation, baseline_year, age_range)).df())
         panel.attrs.update(baseline_year=int(baseline_year), age_range=tuple(age_range))
         return panel
 
 
-def _tidy_types(panel: pd.DataFrame) -> pd.DataFrame:
+def tidy_types(panel: pd.DataFrame) -> pd.DataFrame:
+    """Keys as int64 when complete (in place; on frames fresh from DuckDB)."""
     for col in ("OMR_ID", "OMR_ID_BASE", "AAR", "REGION"):
         if col in panel and not panel[col].isna().any():
             panel[col] = panel[col].astype("int64")

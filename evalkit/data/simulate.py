@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -91,8 +92,25 @@ def _write_area_system(out: Path, seed: int, rec1: dict, log) -> dict:
     return written
 
 
-def _write_truth(out: Path, seed: int, size: str, areas, interventions, treat, rec1, rec0) -> dict:
-    effects = area_effects(seed, rec1, rec0, areas, treat)
+def _outside_income(parts: list) -> dict:
+    """{year: (income sum, count) by region} of the outside population's K4 taxpayers (from its parts)."""
+    con = duckdb.connect()
+    try:
+        files = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in parts)
+        rows = con.execute(f"""SELECT AAR, REGION, sum(PERINDKIALT), count(*) FROM read_parquet([{files}])
+            WHERE AAR - FOED_AAR BETWEEN 15 AND 64 AND UDD_FTE < 0.5 AND PERINDKIALT IS NOT NULL
+            GROUP BY ALL""").fetchall() if parts else []
+    finally:
+        con.close()
+    sums = {y: (np.zeros(len(P.REGIONS)), np.zeros(len(P.REGIONS))) for y in range(P.FIRST_YEAR, P.LAST_YEAR + 1)}
+    for year, region, total, n in rows:
+        i = int(np.searchsorted(P.REGIONS, region))
+        sums[int(year)][0][i], sums[int(year)][1][i] = total, n
+    return sums
+
+
+def _write_truth(out: Path, seed: int, size: str, areas, interventions, treat, rec1, rec0, outside) -> dict:
+    effects = area_effects(seed, rec1, rec0, areas, treat, outside)
     written = {out / "truth" / "area_effects.parquet": write_parquet(
         pa.Table.from_pandas(effects, preserve_index=False), out / "truth" / "area_effects.parquet")}
     cf = pa.concat_tables([counterfactual_table(seed, rec1[y], rec0[y], y) for y in sorted(rec1)])
@@ -148,9 +166,11 @@ def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int =
     log = _logger(progress)
     areas, interventions, treat, rec1, rec0 = _simulate_worlds(int(seed), log)
     written = _write_area_system(out, seed, rec1, log)
-    written.update(write_outside(out, seed, n_outside, int(chunk_persons), len(written), log))
+    outside_parts = write_outside(out, seed, n_outside, int(chunk_persons), len(written), log)
+    written.update(outside_parts)
     written.update(_write_small_tables(out, seed, areas, interventions, treat, rec1))
-    written.update(_write_truth(out, seed, size, areas, interventions, treat, rec1, rec0))
+    written.update(_write_truth(out, seed, size, areas, interventions, treat, rec1, rec0,
+                                _outside_income(sorted(outside_parts))))
     n_area_persons = len(np.unique(np.concatenate([r["id"] for r in rec1.values()])))
     write_json(_manifest(out, seed, size, areas.n, n_area_persons + n_outside, written), out / "manifest.json")
     log(f"done: {out}")

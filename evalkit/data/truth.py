@@ -15,11 +15,14 @@ import duckdb
 import pandas as pd
 
 from evalkit.core.checks import check_year
+from evalkit.data._sim_params import LETTING, OUTREACH, POA
+from evalkit.data._sim_truth import ALL_OUTCOMES
 from evalkit.errors import ParameterError, check_choice
 
 __all__ = ["load_truth", "area_truth", "cohort_truth", "INTERVENTIONS", "OUTCOMES"]
-INTERVENTIONS = ("fremskudt_beskaeftigelse", "poa")
-OUTCOMES = ("employment_rate", "conviction_share", "tryghed_prob")
+INTERVENTIONS = (OUTREACH, POA, LETTING)
+#: every area outcome with a recorded truth: the area panel's (evalkit.data.outcomes.OUTCOMES) and tryghed
+OUTCOMES = ALL_OUTCOMES
 _PERSON_OUTCOMES = {"employment_rate": ("BESK_FTE", "BESK_FTE_0"),
                     "conviction_share": ("DOMFAELDT", "DOMFAELDT_0")}
 
@@ -44,13 +47,14 @@ def _starts(path: Path, intervention: str) -> pd.DataFrame:
 def area_truth(data_dir, intervention: str, outcome: str) -> pd.DataFrame:
     """Mean area-level truth over the intervention's treated areas, by event time.
 
-    Columns: event_time, n_areas, y_treated_world, y_untreated_world, effect.
+    Columns: event_time, n_areas, y_treated_world, y_untreated_world, effect (area-years
+    without a value, e.g. movers in the first data year, are left out of the means).
     """
     check_choice("intervention", intervention, INTERVENTIONS)
     check_choice("outcome", outcome, OUTCOMES)
     path = _dir(data_dir)
     eff = pd.read_parquet(path / "truth" / "area_effects.parquet")
-    eff = eff[eff["outcome"] == outcome].merge(_starts(path, intervention), on="OMR_ID")
+    eff = eff[(eff["outcome"] == outcome) & eff["effect"].notna()].merge(_starts(path, intervention), on="OMR_ID")
     eff["event_time"] = eff["AAR"].astype("int64") - eff["start_year"].astype("int64")
     out = eff.groupby("event_time", sort=True).agg(
         n_areas=("OMR_ID", "nunique"), y_treated_world=("y_treated_world", "mean"),
