@@ -11,9 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from evalkit._version import __version__
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
-
-__version__ = "0.1.0"
 
 #: public name -> module that defines it (layers, bottom to top: core, data, results,
 #: inference, diagnostics, estimators, domain, report)
@@ -21,7 +20,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["Microdata", "build_area_panel", "build_cohort_panel", "open_microdata", "outcome_panel",
                      "simulate"], "evalkit.data"),
     **dict.fromkeys(["Result"], "evalkit.results"),
-    **dict.fromkeys(["cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
+    **dict.fromkeys(["cr2_dof", "cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
     **dict.fromkeys(["inference_advisor"], "evalkit.inference.advisor"),
     **dict.fromkeys(["SensitivityResult", "honest_did", "honest_did_arrays"], "evalkit.diagnostics"),
     **dict.fromkeys(["bacon", "bacon_plot", "did2x2", "did_imputation", "event_study", "sdid", "sdid_plot",

@@ -15,6 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
+from evalkit._version import __version__
 from evalkit.errors import EvalkitError, ParameterError
 
 #: exit code of every user error (argparse's own convention)
@@ -22,6 +23,9 @@ USAGE_EXIT = 2
 TABLE_SUFFIXES = (".csv", ".parquet")
 YEARS = (1900, 2100)
 MAX_SEED = 2 ** 63 - 1
+#: shown by --help (plain text: the module docstring's reST markup does not belong in a terminal)
+DESCRIPTION = ("evalkit: simulate register data, compute the area lists, and run or schedule the evaluation "
+               "report templates. Commands: simulate, report run | run-due | params, lists compute.")
 
 
 class UsageError(Exception):
@@ -221,7 +225,8 @@ def _lists_compute(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="evalkit", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="evalkit", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="write simulated register microdata with known effects")
     sim.add_argument("--out", required=True, help="output folder")

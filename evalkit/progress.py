@@ -1,28 +1,38 @@
-"""Progress for long work, on the console.
+"""Progress for long work: a notebook bar in JupyterLab, a console bar elsewhere, never in a report.
 
-Inside a Jupyter kernel both ``sys.stderr`` and the process's file descriptor 2 are captured
-into the notebook, which would put progress lines into the reviewer's HTML. ipykernel keeps a
-duplicate of the original descriptor (``_original_stdstream_copy``); writing there reaches the
-console of whoever started the run (the papermill command, or the terminal running JupyterLab)
-and never the notebook. When that duplicate is unavailable inside a kernel, progress is
-silenced rather than leaked. Outside a kernel it goes to stderr.
+Where progress goes (:func:`destination`):
+
+* **an interactive Jupyter kernel** (JupyterLab, Notebook, VS Code): into the notebook, as a
+  ``tqdm`` widget bar (the ``tqdm.auto`` choice: a text bar in the cell when ipywidgets is not
+  installed);
+* **a report run** (``evalkit report run``: the kernel holds a run key, :mod:`evalkit.seal`, and the
+  runner sets ``EVALKIT_PROGRESS=console``): never into the notebook, so never into the report HTML.
+  ipykernel keeps a duplicate of the process's original stderr (``_original_stdstream_copy``), which
+  the runner points at the run's restricted console log; progress goes there, or nowhere when that
+  duplicate is unavailable;
+* **outside a kernel** (a script, the CLI): the terminal (stderr).
+
+``EVALKIT_PROGRESS`` overrides the choice: ``off`` (nothing anywhere, e.g. when running notebooks with
+papermill yourself), ``console`` (never the notebook) or ``notebook``. Every long loop in evalkit
+(simulation, bootstraps, placebos, HonestDiD, power, randomization inference) goes through
+:func:`bar`, :func:`step` or :func:`logger`.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-
-from tqdm.std import tqdm as _tqdm
+from collections.abc import Callable, Iterable, Iterator
 
 from evalkit import seal
 
-
+ENV = "EVALKIT_PROGRESS"
+MODES = ("auto", "off", "console", "notebook")
 _CONSOLE: list = []
 
 
-def _stream():
+def _console():
     """The console stream, or None when only a captured (notebook) stream is available."""
     if _CONSOLE:
         return _CONSOLE[0]
@@ -35,23 +45,90 @@ def _stream():
     return _CONSOLE[0]
 
 
+def _interactive_kernel() -> bool:
+    """Whether this process is a Jupyter kernel with a front end (not a terminal IPython)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def destination() -> str:
+    """``"notebook"``, ``"console"`` or ``"off"`` for progress shown now (see the module docstring)."""
+    mode = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if mode not in MODES:
+        mode = "auto"
+    if mode == "off":
+        return "off"
+    in_report = seal.known_report_run()
+    if mode == "notebook" and not in_report:
+        return "notebook"
+    if mode == "auto" and not in_report and _interactive_kernel():
+        return "notebook"
+    return "console" if _console() is not None else "off"
+
+
+def _notebook_tqdm():
+    """The notebook bar class: tqdm's widget bar, or its text bar on the cell's stderr without ipywidgets."""
+    from tqdm.notebook import IProgress, tqdm as notebook_tqdm
+
+    if IProgress is not None:
+        return notebook_tqdm
+    from tqdm.std import tqdm
+
+    return lambda *args, **kwargs: tqdm(*args, file=sys.stderr, **kwargs)
+
+
+def _make(iterable: Iterable | None, *, total: int | None, description: str, where: str, **kwargs):
+    if where == "notebook":
+        return _notebook_tqdm()(iterable, total=total, desc=description, **kwargs)
+    from tqdm.std import tqdm
+
+    # the console tqdm, never the notebook widget (which would write into the report)
+    return tqdm(iterable, total=total, desc=f"[evalkit] {description}", file=_console(), mininterval=0.5, **kwargs)
+
+
+def bar(iterable: Iterable, *, total: int | None = None, description: str = "", enabled: bool = True):
+    """A progress bar over ``iterable`` where progress goes now (a plain iterator when disabled or off)."""
+    where = destination() if enabled else "off"
+    if where == "off":
+        return iterable
+    return _make(iterable, total=total, description=description, where=where)
+
+
 @contextlib.contextmanager
 def step(description: str, *, enabled: bool = True) -> Iterator[None]:
     """Announce a long step and its duration: ``[evalkit] description ... 3.2 s``."""
-    stream = _stream() if enabled else None
-    if stream is None:
+    where = destination() if enabled else "off"
+    if where == "off":
         yield
         return
+    stream = sys.stdout if where == "notebook" else _console()
     start = time.perf_counter()
     print(seal.note_lines(f"[evalkit] {description} ..."), file=stream, flush=True)
     yield
     print(seal.note_lines(f"[evalkit] {description}: {time.perf_counter() - start:.1f} s"), file=stream, flush=True)
 
 
-def bar(iterable: Iterable, *, total: int | None = None, description: str = "", enabled: bool = True):
-    """A progress bar over ``iterable`` on the console stream (a plain iterator when disabled)."""
-    stream = _stream() if enabled else None
-    if stream is None:
-        return iterable
-    # the console tqdm, never the notebook widget (which would write into the report)
-    return _tqdm(iterable, total=total, desc=f"[evalkit] {description}", file=stream, mininterval=0.5)
+def logger(description: str, *, enabled: bool = True) -> Callable[[str], None]:
+    """``log(message)`` for a long task made of named stages (e.g. ``simulate``).
+
+    On the console each message is a line ``[description   12.3s] message``; in a notebook the
+    messages replace each other on one status bar instead of filling the cell.
+    """
+    where = destination() if enabled else "off"
+    start = time.perf_counter()
+    if where == "off":
+        return lambda message: None
+    if where == "console":
+        stream = _console()
+
+        def log_line(message: str) -> None:
+            print(seal.note_lines(f"[{description} {time.perf_counter() - start:6.1f}s] {message}"), file=stream,
+                  flush=True)
+        return log_line
+    status = _make(None, total=None, description=description, where=where, bar_format="{desc}{postfix} [{elapsed}]")
+
+    def log_status(message: str) -> None:
+        status.set_postfix_str(message, refresh=True)
+    return log_status

@@ -49,6 +49,14 @@ def in_report_run() -> bool:
     return _init()["report_run"]
 
 
+def known_report_run() -> bool:
+    """Like :func:`in_report_run`, without reading (and so removing) the run key from the environment.
+
+    For code that may run in the report runner's own process while it starts a kernel.
+    """
+    return _STATE["report_run"] if _STATE else KEY_ENV in os.environ
+
+
 def run_min_cell() -> int:
     """The report run's disclosure threshold (5 outside a run)."""
     return _init()["min_cell"]

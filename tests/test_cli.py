@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,3 +40,36 @@ def test_console_script_installed():
     assert exe, "the evalkit console script is not installed next to the interpreter"
     done = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
     assert "simulate" in done.stdout and "report" in done.stdout
+
+
+def test_version(capsys):
+    import evalkit
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"evalkit {evalkit.__version__}"
+    done = subprocess.run([sys.executable, "-m", "evalkit", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"evalkit {evalkit.__version__}"
+
+
+def _help(argv: list[str], capsys) -> str:
+    assert main([*argv, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_help_has_no_rest_markup(capsys):
+    commands = [[], ["simulate"], ["report"], ["report", "run"], ["report", "run-due"], ["report", "params"],
+                ["lists"], ["lists", "compute"]]
+    for argv in commands:
+        text = _help(argv, capsys)
+        assert "usage: evalkit" in text
+        assert not re.search(r"``|`[^`]+`|:(func|class|mod|meth):", text), (argv, text)
+
+
+def test_errors_are_one_line_exit_2_without_traceback():
+    for argv in (["--no-such-flag"], ["simulate", "--out", "x", "--size", "huge"], ["report", "run", "midterm",
+                                                                                      "--params", "missing.yaml"]):
+        done = subprocess.run([sys.executable, "-m", "evalkit", *argv], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 2, (argv, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("evalkit") and "error:" in lines[0], (argv, done.stderr)
+        assert "Traceback" not in done.stderr

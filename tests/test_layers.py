@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "evalkit"
 
 #: top-level module or subpackage of evalkit -> layer (imports go to the same or a lower layer)
 LAYERS = {
-    "errors": 0,
+    "errors": 0, "_version": 0,
     "core": 1, "seal": 1, "privacy": 1, "progress": 1, "i18n": 1,
     "data": 2,
     "results": 3,

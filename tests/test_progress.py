@@ -1,8 +1,11 @@
-"""Progress goes to the console stream, never into captured (notebook) output."""
+"""Progress: a notebook bar in an interactive kernel, the console elsewhere, nothing in a report run's notebook."""
 import io
 import sys
+import types
 
-from evalkit import progress
+import pytest
+
+from evalkit import progress, seal
 
 
 def test_step_and_bar_write_to_stderr_outside_a_kernel(monkeypatch, capsys):
@@ -23,3 +26,83 @@ def test_silenced_inside_a_kernel_without_console(monkeypatch):
         pass
     assert list(progress.bar([1, 2], description="x")) == [1, 2]
     assert sys.stderr.getvalue() == ""
+
+
+# ----------------------------------------------------------------------------- where progress goes (issue 16)
+@pytest.fixture
+def kernel(monkeypatch):
+    """Pretend to be an interactive Jupyter kernel (ipykernel loaded, a shell with a kernel)."""
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    monkeypatch.delenv(progress.ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    seal._init()
+    monkeypatch.setitem(seal._STATE, "report_run", False)
+
+    def cell_stderr() -> io.StringIO:
+        """The cell's captured stderr (no console copy); set in the test (pytest resets sys.stderr per phase)."""
+        notebook = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", notebook)
+        return notebook
+    return cell_stderr
+
+
+def test_interactive_kernel_shows_a_notebook_bar(kernel, monkeypatch):
+    import tqdm.notebook
+
+    kernel = kernel()
+    assert progress.destination() == "notebook"
+    monkeypatch.setattr(tqdm.notebook, "IProgress", None)  # no ipywidgets: tqdm.auto's text bar in the cell
+    assert list(progress.bar(range(3), total=3, description="placebos")) == [0, 1, 2]
+    assert "placebos" in kernel.getvalue() and "3/3" in kernel.getvalue()
+    monkeypatch.setattr(tqdm.notebook, "IProgress", object)  # with ipywidgets: the widget bar
+    assert progress._notebook_tqdm() is tqdm.notebook.tqdm
+
+
+def test_report_run_shows_nothing_in_the_notebook(kernel, monkeypatch, capsys):
+    kernel = kernel()
+    monkeypatch.setitem(seal._STATE, "report_run", True)
+    assert progress.destination() == "off"  # no console copy: silenced rather than leaked
+    assert list(progress.bar(range(3), description="x")) == [0, 1, 2]
+    with progress.step("hidden"):
+        progress.logger("simulate")("stage")
+    console = io.StringIO()
+    monkeypatch.setattr(progress, "_CONSOLE", [console])
+    assert progress.destination() == "console"
+    list(progress.bar(range(3), total=3, description="draws"))
+    progress.logger("simulate")("people")
+    assert kernel.getvalue() == "" and capsys.readouterr().out == ""
+    assert "draws" in console.getvalue() and "[simulate" in console.getvalue()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("off", "off"), ("console", "off"), ("notebook", "notebook"),
+                                                 ("nonsense", "notebook")])
+def test_environment_variable_overrides(kernel, monkeypatch, value, expected):
+    monkeypatch.setenv(progress.ENV, value)
+    assert progress.destination() == expected
+
+
+def test_the_runner_key_is_not_consumed(monkeypatch):
+    monkeypatch.setattr(seal, "_STATE", {})
+    monkeypatch.setenv(seal.KEY_ENV, "k")
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert progress.destination() == "console"
+    assert seal.known_report_run() and seal.KEY_ENV in __import__("os").environ and seal._STATE == {}
+
+
+def test_logger_lines_on_the_console_one_status_in_a_notebook(kernel, monkeypatch, capsys):
+    import tqdm.notebook
+
+    kernel = kernel()
+    monkeypatch.setattr(tqdm.notebook, "IProgress", None)
+    log = progress.logger("simulate")
+    log("people"), log("registers")
+    text = kernel.getvalue()
+    assert "registers" in text and "\n" not in text.strip()  # one status line, rewritten (\r), not a list
+    assert progress.logger("simulate", enabled=False)("x") is None
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    console = progress.logger("simulate")
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    console("people")
+    assert "] people" in sys.stderr.getvalue()

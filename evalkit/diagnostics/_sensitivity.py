@@ -82,8 +82,8 @@ class SensitivityResult:
         check_choice("lang", lang, list(_LABELS))
         t = _LABELS[lang]
         if ax is None:
-            from matplotlib.figure import Figure
-            fig = Figure(figsize=(6.5, 4))
+            from evalkit.results.figure import new_figure
+            fig = new_figure(figsize=(6.5, 4))
             ax = fig.add_subplot()
         fig = ax.figure
         tab = self.table

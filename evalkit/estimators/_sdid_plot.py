@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
+from evalkit.results.figure import new_figure
 
 LABELS = {
     "en": {"time": "Period", "treated": "Treated", "synthetic": "Synthetic control (unit weights ω)",
@@ -24,7 +25,7 @@ LABELS = {
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is None:
-        return Figure(figsize=size, layout="constrained").add_subplot()
+        return new_figure(figsize=size, layout="constrained").add_subplot()
     if not isinstance(ax, Axes):
         raise ParameterError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}.")
     return ax

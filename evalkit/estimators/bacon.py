@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from evalkit.errors import ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v, weighting
 from evalkit.results import InferenceInfo, Result
+from evalkit.results.figure import new_figure
 from evalkit.core.aliases import checked
 
 ESTIMAND = "TWFE coefficient decomposed into 2x2 DiD comparisons (Goodman-Bacon 2021)"
@@ -226,7 +227,7 @@ def bacon_plot(result: Result, *, lang: str = "en", ax: Axes | None = None) -> F
     """Scatter of 2x2 estimate against weight, coloured by comparison type; dashed line at the TWFE estimate."""
     check_choice("lang", lang, list(_LABELS))
     if ax is None:
-        fig = Figure(figsize=(7, 4.2), layout="constrained")
+        fig = new_figure(figsize=(7, 4.2), layout="constrained")
         ax = fig.add_subplot()
     elif not isinstance(ax, Axes):
         raise ParameterError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}.")

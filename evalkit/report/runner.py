@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit import progress as progress_env
 from evalkit import seal
 from evalkit.errors import EvalkitError, ParameterError, check_choice
 from evalkit.report import manifest as mf
@@ -181,7 +182,9 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     key = secrets.token_hex(32)
     env = {seal.KEY_ENV: key, seal.LEDGER_ENV: str(private / "ledger.txt"), seal.MIN_CELL_ENV: str(params["min_cell"]),
            seal.ROUND_BASE_ENV: str(params["round_base"]),
-           DATA_DIR_ENV: params["data_dir"]}
+           DATA_DIR_ENV: params["data_dir"],
+           # progress bars never into the notebook (and so never into the HTML): the restricted console log
+           progress_env.ENV: "off" if os.environ.get(progress_env.ENV, "").strip().lower() == "off" else "console"}
     executed = private / f"{template}.ipynb"
     # the data's person keys (for the scans after the run) are collected while the kernel runs: the
     # runner only waits on the kernel then (one DuckDB thread at a lower priority: the kernel first)

@@ -10,8 +10,9 @@ status ``ok`` for that period. Failed / needs-review runs do not count, so the n
 ``run-due`` retries them. Only the latest occurrence is considered: an occurrence that was
 missed while a newer one exists is not back-filled (run it by hand with ``report run``).
 
-:func:`run_due` is what cron or a systemd timer calls. It takes an exclusive non-blocking
-``flock`` on ``<reports_root>/.run-due.lock``; when another ``run-due`` holds it, it raises
+:func:`run_due` is what cron, a systemd timer or the Windows Task Scheduler calls. It takes an
+exclusive non-blocking lock on ``<reports_root>/.run-due.lock`` (``flock`` on POSIX,
+``msvcrt.locking`` on Windows: :mod:`evalkit.report.portable`); when another ``run-due`` holds it, it raises
 :class:`RunDueBusy` without running anything (the CLI should print the message and exit 0:
 an overlapping tick is normal, not an error). Running it twice in a row runs a due job once.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import functools
 import os
 import re
@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from evalkit.errors import EvalkitError, ParameterError, closest
+from evalkit.report import portable
 from evalkit.report.index import latest_good, run_time, scan_manifests, write_index
 from evalkit.report.params import TEMPLATES
 
@@ -270,27 +271,8 @@ def report_command(job: Job, period: str, reports_root: Path) -> list[str]:
             "--report", job.name, "--period", period, "--reports-root", str(reports_root), "--quiet"]
 
 
-def _exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (its pid, = our process group id, stays reserved)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _kill_group(proc: subprocess.Popen, grace_seconds: float) -> None:
-    """SIGTERM the child's process group, then SIGKILL what is left after ``grace_seconds``."""
-    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 0.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and not _exited(proc.pid):
-            time.sleep(0.05)
-    proc.wait()
-
-
 class SubprocessExecutor:
-    """Run a job as a subprocess in its own process group, killing the group on timeout.
+    """Run a job as a subprocess in its own process group, killing the group on timeout (POSIX and Windows).
 
     ``command(job, period, reports_root)`` gives the command line (default
     :func:`report_command`); ``cwd`` is the working directory (the project root, from
@@ -309,38 +291,38 @@ class SubprocessExecutor:
     def __call__(self, job: Job, period: str) -> int:
         argv = [str(a) for a in self.command(job, period, self.reports_root)]
         timeout = job.timeout_minutes * 60
-        proc = subprocess.Popen(argv, cwd=self.cwd, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=self.cwd, **portable.group_kwargs())
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc, self.kill_grace_seconds)
+            portable.kill_group(proc, self.kill_grace_seconds)
             raise JobTimeout(f"{job.name} {period}: killed after the timeout of {job.timeout_minutes:g} min "
                              f"({timeout:.0f} s).") from None
         except BaseException:  # Ctrl-C, SIGTERM of run-due: do not leave the report running
-            _kill_group(proc, self.kill_grace_seconds)
+            portable.kill_group(proc, self.kill_grace_seconds)
             raise
 
 
 @contextlib.contextmanager
 def run_lock(path: str | Path):
-    """Hold an exclusive non-blocking ``flock`` on ``path``; raise :class:`RunDueBusy` if taken.
+    """Hold an exclusive non-blocking lock on ``path``; raise :class:`RunDueBusy` if taken.
 
-    The file is kept (deleting flock files races); it holds the holder's pid for diagnosis.
+    The file is kept (deleting lock files races); it holds the holder's pid for diagnosis.
     The descriptor is not inherited by children, so a killed job cannot keep the lock.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip()
+        if not portable.try_lock(fd):
+            holder = portable.read_holder(fd)
             raise RunDueBusy(f"another run-due is in progress (lock {path} is held"
-                             + (f" by pid {holder}" if holder else "") + "); nothing was run.") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n".encode())
-        yield path
+                             + (f" by pid {holder}" if holder else "") + "); nothing was run.")
+        try:
+            portable.write_holder(fd, f"{os.getpid()} {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+            yield path
+        finally:
+            portable.unlock(fd)
     finally:
         os.close(fd)
 

@@ -3,7 +3,8 @@
 The functions read only the tidy table, join on keys (``event_time``,
 ``term``) and never change global matplotlib state. Without ``ax`` they build
 a new :class:`matplotlib.figure.Figure` that is not registered with pyplot,
-so nothing needs closing.
+so nothing needs closing; it displays in a notebook as a cell's last line
+(:mod:`evalkit.results.figure`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
+from evalkit.results.figure import new_figure
 
 LABELS = {
     "en": {"event_x": "Periods relative to first treated period", "effect_y": "Estimated effect on {outcome}",
@@ -48,7 +50,7 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
 
 def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is None:
-        fig = Figure(figsize=(7, 4.2), layout="constrained")
+        fig = new_figure(figsize=(7, 4.2), layout="constrained")
         return fig, fig.add_subplot()
     if not isinstance(ax, Axes):
         raise ParameterError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}.")

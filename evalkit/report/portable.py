@@ -1,0 +1,119 @@
+"""What differs between POSIX and Windows in scheduling: an exclusive file lock and killing a job.
+
+Nothing here is POSIX-only at import time. The lock is ``flock`` on POSIX and ``msvcrt.locking``
+on one byte at offset 0 on Windows; both are released by the operating system when the holder
+dies, so a killed ``run-due`` never leaves a stale lock. A job runs in its own process group
+(POSIX session, Windows ``CREATE_NEW_PROCESS_GROUP``) so a timeout can stop the report run
+*and* the Jupyter kernel it started:
+
+* POSIX: SIGTERM to the group, SIGKILL to what is left after the grace period;
+* Windows: CTRL_BREAK to the group, then ``taskkill /T /F`` on the process tree, then
+  ``Popen.kill()``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+WINDOWS = os.name == "nt"
+
+if WINDOWS:  # pragma: no cover - exercised on Windows and by a test with a stand-in module
+    import msvcrt
+
+    fcntl = None
+else:
+    import fcntl
+
+    msvcrt = None
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive non-blocking lock on the open file ``fd``; False when another process holds it."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:  # EACCES / EDEADLOCK: the byte is locked by another process
+        return False
+    return True
+
+
+def unlock(fd: int) -> None:
+    """Release :func:`try_lock` (closing the descriptor releases it too)."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return
+    os.lseek(fd, 0, os.SEEK_SET)
+    with contextlib.suppress(OSError):
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def read_holder(fd: int) -> str:
+    """What the lock holder wrote into the file (its pid), or '' when unreadable (a locked byte on Windows)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 200).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def write_holder(fd: int, text: str) -> None:
+    """Replace the lock file's content with ``text`` (done by the holder)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    os.write(fd, text.encode("utf-8"))
+
+
+def group_kwargs() -> dict:
+    """``Popen`` keyword arguments that start the child in a new process group."""
+    if WINDOWS:
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether the child has exited; on POSIX without reaping it (its pid, = the group id, stays reserved)."""
+    if WINDOWS or not hasattr(os, "waitid"):
+        return proc.poll() is not None
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _wait(proc: subprocess.Popen, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not _exited(proc):
+        time.sleep(0.05)
+    return _exited(proc)
+
+
+def kill_group(proc: subprocess.Popen, grace_seconds: float) -> None:
+    """Stop the child and its process group: politely first, by force after ``grace_seconds``."""
+    if WINDOWS:
+        _kill_tree_windows(proc, grace_seconds)
+    else:
+        for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 0.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            _wait(proc, wait)
+    proc.wait()
+
+
+def _kill_tree_windows(proc: subprocess.Popen, grace_seconds: float) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        proc.send_signal(signal.CTRL_BREAK_EVENT)  # the group: KeyboardInterrupt in the report run
+    if _wait(proc, grace_seconds):
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], capture_output=True, timeout=60, check=False)
+    with contextlib.suppress(OSError):
+        proc.kill()
