@@ -36,10 +36,10 @@ def _console():
     """The console stream, or None when only a captured (notebook) stream is available."""
     if _CONSOLE:
         return _CONSOLE[0]
-    if "ipykernel" not in sys.modules:
+    if not type(sys.stderr).__module__.startswith("ipykernel"):  # not a kernel's captured stream
         return sys.stderr
     fd = getattr(sys.stderr, "_original_stdstream_copy", None)
-    if fd is None:
+    if fd is None:  # a kernel whose stderr reaches only the notebook (and a report's HTML)
         return None
     _CONSOLE.append(open(fd, "w", closefd=False, buffering=1, encoding="utf-8"))  # noqa: SIM115
     return _CONSOLE[0]

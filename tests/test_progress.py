@@ -18,10 +18,26 @@ def test_step_and_bar_write_to_stderr_outside_a_kernel(monkeypatch, capsys):
     assert "[evalkit] demo step ..." in err and "[evalkit] demo step:" in err and "loop" in err
 
 
+class _KernelStream(io.StringIO):
+    """Stands in for ipykernel's OutStream (a cell's captured stderr)."""
+
+
+_KernelStream.__module__ = "ipykernel.iostream"
+
+
+def test_a_script_that_imported_ipykernel_still_shows_progress(monkeypatch, capsys):
+    """ipykernel in sys.modules (another library imported it) does not make a script a kernel."""
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    monkeypatch.delenv(progress.ENV, raising=False)
+    assert list(progress.bar([1, 2], description="shown")) == [1, 2]
+    assert "shown" in capsys.readouterr().err
+
+
 def test_silenced_inside_a_kernel_without_console(monkeypatch):
     monkeypatch.setattr(progress, "_CONSOLE", [])
     monkeypatch.setitem(sys.modules, "ipykernel", object())
-    monkeypatch.setattr(sys, "stderr", io.StringIO())          # a captured stream without the fd copy
+    monkeypatch.setattr(sys, "stderr", _KernelStream())        # a kernel's captured stream without the fd copy
     with progress.step("hidden"):
         pass
     assert list(progress.bar([1, 2], description="x")) == [1, 2]
@@ -42,7 +58,7 @@ def kernel(monkeypatch):
 
     def cell_stderr() -> io.StringIO:
         """The cell's captured stderr (no console copy); set in the test (pytest resets sys.stderr per phase)."""
-        notebook = io.StringIO()
+        notebook = _KernelStream()
         monkeypatch.setattr(sys, "stderr", notebook)
         return notebook
     return cell_stderr
@@ -79,6 +95,7 @@ def test_report_run_shows_nothing_in_the_notebook(kernel, monkeypatch, capsys):
 @pytest.mark.parametrize(("value", "expected"), [("off", "off"), ("console", "off"), ("notebook", "notebook"),
                                                  ("nonsense", "notebook")])
 def test_environment_variable_overrides(kernel, monkeypatch, value, expected):
+    kernel()  # the cell's captured stderr, without a console copy
     monkeypatch.setenv(progress.ENV, value)
     assert progress.destination() == expected
 
@@ -102,6 +119,7 @@ def test_logger_lines_on_the_console_one_status_in_a_notebook(kernel, monkeypatc
     assert "registers" in text and "\n" not in text.strip()  # one status line, rewritten (\r), not a list
     assert progress.logger("simulate", enabled=False)("x") is None
     monkeypatch.delitem(sys.modules, "ipykernel")
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a script's stderr
     console = progress.logger("simulate")
     monkeypatch.setattr(progress, "_CONSOLE", [])
     console("people")

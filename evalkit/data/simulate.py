@@ -10,8 +10,6 @@ chunks of ``chunk_persons`` persons, one parquet part file per chunk.
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -25,7 +23,7 @@ from evalkit.data._sim_outside import write_outside
 from evalkit.data._sim_output import part_path, person_year_table, prepare_dir, write_json, write_parquet
 from evalkit.data._sim_survey import survey
 from evalkit.data._sim_truth import area_effects, area_means, counterfactual_table, truth_document
-from evalkit import seal
+from evalkit import progress as prog
 from evalkit.errors import ParameterError, check_choice
 from evalkit.core.aliases import checked
 
@@ -35,13 +33,8 @@ _SPLIT_YEAR = min(P.OUTREACH_COHORTS)  # both worlds are identical before this y
 
 
 def _logger(progress: bool):
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        if progress:
-            # noted in a report run's ledger: evalkit's own progress lines may reach the report
-            print(seal.note_lines(f"[simulate {time.perf_counter() - start:6.1f}s] {msg}"), file=sys.stderr, flush=True)
-    return log
+    """Stage messages through evalkit.progress: console lines in scripts, one status bar in a notebook."""
+    return prog.logger("simulate", enabled=progress)
 
 
 def _check_args(seed, size, chunk_persons, n_outside) -> int:

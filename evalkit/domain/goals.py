@@ -280,7 +280,7 @@ def observed_from_panel(area_panel: pd.DataFrame, areas, indicators: list[str], 
 
 def goal_chart(table: pd.DataFrame, *, lang: str = "en", ax=None):
     """One row per goal: progress from baseline (0) towards the target (1), coloured by status."""
-    from matplotlib.figure import Figure
+    from evalkit.results.figure import new_figure
 
     check_choice("lang", lang, ("da", "en"))
     require_columns(table, ["goal", "target_group", "status", "progress", "year", "target_year", "path",
@@ -289,7 +289,7 @@ def goal_chart(table: pd.DataFrame, *, lang: str = "en", ax=None):
     if bad:
         raise ValidationError(f"table column 'status' holds {bad}; statuses are {list(STATUSES)}.")
     if ax is None:
-        fig = Figure(figsize=(7.5, 0.7 * len(table) + 1.2), dpi=110)
+        fig = new_figure(figsize=(7.5, 0.7 * len(table) + 1.2), dpi=110)
         ax = fig.add_subplot()
     fig = ax.figure
     y = np.arange(len(table))[::-1]

@@ -144,9 +144,9 @@ class PowerResult:
 
     def plot(self, *, lang: str = "en", ax=None):
         """Power curve with Monte Carlo intervals and the MDE (matplotlib OO API)."""
-        from matplotlib.figure import Figure
+        from evalkit.results.figure import new_figure
 
-        fig = ax.figure if ax is not None else Figure(figsize=(6.5, 3.8), dpi=110)
+        fig = ax.figure if ax is not None else new_figure(figsize=(6.5, 3.8), dpi=110)
         ax = ax or fig.add_subplot()
         t = self.table
         ax.errorbar(t["effect"], t["power"], yerr=1.96 * t["mc_se"], marker="o", ms=3, lw=1.2, capsize=2)

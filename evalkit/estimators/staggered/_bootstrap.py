@@ -14,12 +14,12 @@ The cost of a draw is G x k, independent of the number of observations.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+from evalkit import progress as prog
 from evalkit.core.clusters import content_rank
 
 _IQR_Z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
@@ -58,16 +58,6 @@ def _multipliers(rng: np.random.Generator, shape: tuple[int, int], kind: str) ->
     return np.where(rng.random(shape) < (s5 + 1) / (2 * s5), low, high)
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-        return tqdm(total=total, desc="multiplier bootstrap", unit="draw", file=sys.stderr)
-    except ImportError:  # pragma: no cover - tqdm ships with the dependencies
-        return None
-
-
 def multiplier(sums: np.ndarray, n: int, *, draws: int, kind: str, seed: int | None, alpha: float,
                band_cols: np.ndarray | None = None, progress: bool = False, scale: float = 1.0) -> BootOut:
     """Multiplier bootstrap on cluster sums ``sums`` (G x k).
@@ -79,19 +69,12 @@ def multiplier(sums: np.ndarray, n: int, *, draws: int, kind: str, seed: int | N
     n_clusters, k = sums.shape
     rank = content_rank(sums)  # cluster g takes multiplier column rank[g]: labels and row order do not matter
     bres = np.empty((draws, k))
-    bar = _progress(draws, progress)
-    for start in range(0, draws, CHUNK):
+    chunks = range(0, draws, CHUNK)  # a bar where progress goes (evalkit.progress): never into report HTML
+    for start in prog.bar(chunks, total=len(chunks), description=f"multiplier bootstrap ({draws} draws)",
+                          enabled=progress):
         stop = min(start + CHUNK, draws)
         v = _multipliers(rng, (stop - start, n_clusters), kind)[:, rank]
         bres[start:stop] = v @ sums / np.sqrt(n_clusters)
-        if bar is not None:
-            bar.update(stop - start)
-        elif progress:
-            print(f"\rmultiplier bootstrap {stop}/{draws}", end="", file=sys.stderr, flush=True)
-    if bar is not None:
-        bar.close()
-    elif progress:
-        print(file=sys.stderr)
     q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
     q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
     sigma = (q75 - q25) / _IQR_Z
