@@ -177,8 +177,11 @@ def test_list_years_parser_accepts_ranges_and_lists():
     ("goals:\n  - 5\n", ["goals[0] must be a mapping"]),
     ("baseline_year: 2020\nevaluation_year: 2019\n", ["baseline_year=2020 must be before evaluation_year=2019"]),
     ("goals_as_of: 2030\n", ["goals_as_of=2030"]),
+    ("advisor_placebos: 50\n", ["'advisor_placebos'=50 lies outside [100, 20000]"]),
+    ("advisor_effect: plus one\n", ["'advisor_effect' must be float"]),
 ], ids=["missing", "folder", "yaml", "key-twice", "latin1", "list", "unknown", "yes-no", "seed-text", "nan",
-        "four-problems", "goal-indicator", "goals-dict", "goal-int", "years-order", "goals_as_of"])
+        "four-problems", "goal-indicator", "goals-dict", "goal-int", "years-order", "goals_as_of", "advisor-placebos",
+        "advisor-effect"])
 def test_report_run_bad_parameter_file(files, params, fragments, capsys):
     if params.startswith("{"):
         path = files / params[1:-1]

@@ -141,6 +141,9 @@ def test_thin_baseline_cells_are_suppressed_not_published(thin):
     assert "area-years with fewer than 5 residents" in html
     assert "undefined for these data" in html               # the 2x2 design lost its treated baseline
     assert "no treated area is here" in html                # synthetic control needs complete areas
+    assert "The inference advisor (measured size and power of each method) did not run: a treated area has a thin" \
+        in html                                             # ... and so does the advisor: the design rule decides
+    assert "Minimum detectable effect (MDE) of this design" in html
     nb = nbformat.read(Path(run.manifest["restricted"]) / "released.ipynb", as_version=4)
     balance = next(o for c in nb.cells for o in c.get("outputs", [])
                    if "Standardised" in str(o.get("data", {}).get("text/html", "")) or

@@ -17,10 +17,19 @@ def study():
 
 
 def test_area_truth_by_event_time_agrees(study):
-    mine = study._truth_by_e(study.area)
+    unweighted = study._truth_by_e(study.area.drop(columns="area_weight"))
     theirs = area_truth(DEMO, "fremskudt_beskaeftigelse", "employment_rate").set_index("event_time")["effect"]
     for e in range(0, 5):  # unbinned event times
-        assert mine.loc[e] == pytest.approx(theirs.loc[e], abs=1e-6)
+        assert unweighted.loc[e] == pytest.approx(theirs.loc[e], abs=1e-6)
+    assert np.allclose(unweighted.loc[[-3, -2, -1]], 0.0)
+
+
+def test_area_truth_is_weighted_like_the_area_estimates(study):
+    """The area estimates weight areas by their mean residents; their truth is weighted alike."""
+    area = study.area
+    mine = study._truth_by_e(area)
+    treated = area[(area["cohort"] > 0) & (area["AAR"] == area["cohort"] + 2)]   # event time 2 (unbinned)
+    assert mine.loc[2] == pytest.approx(np.average(treated["effect"], weights=treated["area_weight"]), abs=1e-12)
     assert np.allclose(mine.loc[[-3, -2, -1]], 0.0)
 
 

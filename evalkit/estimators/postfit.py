@@ -350,15 +350,7 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, d
     bad = [t for t in weights if t not in names]
     if bad or not weights:
         raise ParameterError(f"weights must name estimated terms {names}; got {list(weights)}.")
-    pivot = max(weights, key=lambda t: abs(weights[t]))
-    x = design.X.to_numpy(float).copy()
-    p = names.index(pivot)
-    xp = x[:, p].copy()
-    for term, w in weights.items():
-        j = names.index(term)
-        if j != p:
-            x[:, j] -= (w / weights[pivot]) * xp
-    x[:, p] = xp / weights[pivot]
+    x, p = _combination_design(design.X.to_numpy(float), names, weights)
     out = wild_cluster_bootstrap(design.y, x, design.clusters, coef_index=p, restricted=restricted,
                                  weights=boot_weights, draws=draws, seed=seed, alpha=result.alpha,
                                  fe_codes=list(design.fe) or None, obs_weights=design.weights,
@@ -370,7 +362,91 @@ def wild_combination(result, data: pd.DataFrame, weights: dict[str, float], *, d
     return out
 
 
-__all__ = ["SUPPORTED", "allowed", "wild_combination", "with_inference"]
+
+def _combination_design(x: np.ndarray, names: list[str], weights: dict[str, float]) -> tuple[np.ndarray, int]:
+    """(X reparametrised so theta = sum_j w_j b_j is the coefficient of column p, p): with a pivot
+    term p (the largest |w_p|), X b = (X_p / w_p) theta + sum_{j != p} (X_j - (w_j / w_p) X_p) b_j."""
+    pivot = max(weights, key=lambda t: abs(weights[t]))
+    x = np.array(x, dtype=float, copy=True)
+    p = names.index(pivot)
+    xp = x[:, p].copy()
+    for term, w in weights.items():
+        j = names.index(term)
+        if j != p:
+            x[:, j] -= (w / weights[pivot]) * xp
+    x[:, p] = xp / weights[pivot]
+    return x, p
+
+
+def _cohort_time_table(result, design, cohorts: np.ndarray):
+    """x(new cohorts per cluster) read from a (cohort, period) table of the observed design, or None
+    when the regressors are not a function of the cluster's cohort and the row's period alone
+    (did2x2, covariates, a cohort not observed in some period): checked on the observed assignment."""
+    if result.estimator not in ("twfe", "event_study") or design.clusters is None or len(design.fe) != 2:
+        return None
+    x = design.X.to_numpy(float)
+    g, t = np.asarray(design.clusters), np.asarray(design.fe[1])
+    values, k = np.unique(np.asarray(cohorts, float), return_inverse=True)
+    if g.max() + 1 != len(values[k]):
+        return None
+    table = np.full((len(values), t.max() + 1, x.shape[1]), np.nan)
+    table[k[g], t] = x
+    if np.isnan(table).any() or not np.array_equal(table[k[g], t], x):
+        return None
+
+    def lookup(new: np.ndarray) -> np.ndarray:
+        return table[np.searchsorted(values, np.asarray(new, float))[g], t]
+    return lookup
+
+
+def randomization_combination(result, data: pd.DataFrame, weights: dict[str, float], *, draws: int = 999,
+                              seed: int | None = None, progress: bool = False, _lookup: bool = True):
+    """Randomization inference for theta = sum_j w_j b_j (e.g. a post-period average) of a
+    did2x2/twfe/event_study result: the studentised theta (CR1 t of the reparametrised regression,
+    :func:`_combination_design`) re-computed under re-assigned treatment timing, as
+    ``with_inference(result, "randomization")`` does per term (Wu & Ding 2021; MacKinnon & Webb
+    2020). Returns the :class:`~evalkit.inference.randomization.RandomizationResult` (one term,
+    "theta": p-value and its Monte Carlo error, and the re-assignments' statistics in ``null``).
+
+    Speed: when the observed design's regressors are a function of (the cluster's cohort, the row's
+    period) - twfe and event_study without covariates on a panel where every cohort is observed in
+    every period - each re-assignment reads them from that table (:func:`_cohort_time_table`)
+    instead of rebuilding the design; the statistics are the same (a test compares both paths)."""
+    from evalkit.core.demean import demean
+    from evalkit.inference.randomization import ols_cluster_t
+
+    if result.estimator not in ("did2x2", "twfe", "event_study"):
+        raise ParameterError(f"randomization_combination needs a did2x2/twfe/event_study result, not "
+                             f"{result.estimator!r}.")
+    checks.check_count("draws", draws)
+    design = linear_design(result, data)
+    names = list(design.X.columns)
+    bad = [t for t in weights if t not in names]
+    if bad or not weights:
+        raise ParameterError(f"weights must name estimated terms {names}; got {list(weights)}.")
+    level, _labels, cohorts, apply = _refit.assignment(result, data)
+    order = _refit.cluster_order(result, data, level, _labels, cohorts)
+    fe, w = list(design.fe), design.weights
+    y = demean(design.y, fe, weights=w).values[:, 0] if fe else design.y
+    lookup = _cohort_time_table(result, design, cohorts) if _lookup else None
+
+    def regressors(c) -> np.ndarray:
+        return lookup(c) if lookup is not None else linear_design(result, apply(c)).X.to_numpy(float)
+
+    def refit(c):
+        x, p = _combination_design(regressors(c), names, weights)
+        return ols_cluster_t(y, x, fe, design.clusters, [p], weights=w)[1]
+
+    est = result.table.set_index("term")["estimate"]
+    theta = float(sum(wt * est[t] for t, wt in weights.items()))
+    x, p = _combination_design(design.X.to_numpy(float), names, weights)
+    beta, observed = ols_cluster_t(y, x, fe, design.clusters, [p], weights=w)
+    if not np.isclose(beta[0], theta, rtol=1e-6, atol=1e-9):
+        raise ValidationError("The data do not reproduce this result; pass the data it was estimated on.")
+    return randomization_test(refit, cohorts, observed, ["theta"], draws=draws, seed=seed, statistic="t",
+                              progress=progress, order=order)
+
+__all__ = ["SUPPORTED", "allowed", "randomization_combination", "wild_combination", "with_inference"]
 
 
 def register() -> None:

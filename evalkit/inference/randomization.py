@@ -46,6 +46,7 @@ class RandomizationResult:
     n_nonfinite: tuple[int, ...]  # per term: draws with a non-finite statistic (counted as extreme)
     statistic: str
     seed: int | None
+    null: np.ndarray | None = None  # the statistics of the estimable re-assignments (draws x terms)
 
 
 def permuted_cohorts(cohorts: np.ndarray, rng: np.random.Generator, order: np.ndarray | None = None) -> np.ndarray:
@@ -137,7 +138,7 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
                       f"and were left out; {int(nonfinite.max())} gave a non-finite statistic, counted as "
                       "at least as extreme as the observed one (conservative).", EvalkitWarning, stacklevel=3)
     return RandomizationResult(tuple(terms), np.asarray(observed, float), p, se, r, failed,
-                               tuple(int(v) for v in nonfinite), statistic, seed)
+                               tuple(int(v) for v in nonfinite), statistic, seed, null[ok])
 
 
 # --------------------------------------------------------------------------- parallel draws

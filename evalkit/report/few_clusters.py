@@ -17,38 +17,70 @@ from evalkit.errors import EvalkitError, EvalkitWarning
 from evalkit.estimators import synth
 
 METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
+#: rows added when the inference advisor chooses a method the five rows do not show
+EXTRA = {"wild_webb": ("wild", {"weights": "webb"}), "wcu": ("wild", {"restricted": False})}
 NAMES = {
     "cr1": {"da": "CR1 (klyngerobust)", "en": "CR1 (cluster-robust)"},
     "cr2": {"da": "CR2 (Bell-McCaffrey, IK-frihedsgrader)", "en": "CR2 (Bell-McCaffrey, IK dof)"},
     "cr3": {"da": "CR3 (jackknife)", "en": "CR3 (jackknife)"},
     "wild": {"da": "Begrænset wild cluster bootstrap", "en": "Restricted wild cluster bootstrap"},
+    "wild_webb": {"da": "Begrænset wild cluster bootstrap, Webb", "en": "Restricted wild cluster bootstrap, Webb"},
+    "wcu": {"da": "Ubegrænset wild cluster bootstrap", "en": "Unrestricted wild cluster bootstrap"},
     "randomization": {"da": "Randomiseringsinferens", "en": "Randomization inference"},
+    "corrected": {"da": "CR2 med niveaukorrigeret kritisk værdi", "en": "CR2 with size-corrected critical value"},
 }
 COLS = {"da": ["Metode", "Estimat", "Std.fejl", "p-værdi", "Nedre", "Øvre", "Detaljer", "Anvendt"],
         "en": ["Method", "Estimate", "Std. error", "p-value", "Lower", "Upper", "Details", "Used"]}
 
 
-def recommended(cr1_reliable: bool) -> str:
-    """The method the report relies on: CR1 with enough treated clusters, else the WCR."""
+def recommended(cr1_reliable: bool, advised=None) -> str:
+    """The row the report relies on: the inference advisor's choice when it ran
+    (:class:`evalkit.report.advising.Advised`; "corrected" for size-corrected critical values),
+    else CR1 with enough treated clusters and the restricted wild bootstrap without."""
+    from evalkit.report.advising import REPORT_METHOD
+
+    if advised is not None and advised.advice is not None:
+        return "corrected" if advised.advice.size_corrected else REPORT_METHOD[advised.method][2]
     return "cr1" if cr1_reliable else "wild"
 
 
 def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, wild_draws: int = 9999,
-                   lang: str = "en") -> list[dict]:
-    """One row per method for the result's "ATT" term (a method that is undefined gets a reason)."""
+                   lang: str = "en", extra: str | None = None, advised=None) -> list[dict]:
+    """One row per method for the result's "ATT" term (a method that is undefined gets a reason);
+    ``extra``: a row of :data:`EXTRA` or "corrected" (CR2's t against the advisor's size-corrected
+    critical value, ``advised``) after the five."""
     rows = []
-    for method in METHODS:
+    for method in (*METHODS, *([extra] if extra else [])):
+        if method == "corrected":
+            rows.append(_corrected_row(rows, advised, lang))
+            continue
+        kind, options = EXTRA.get(method, (method, {}))
         try:
-            res = result if method == "cr1" else result.with_inference(
-                method, data, seed=seed, draws=wild_draws if method == "wild" else draws)
+            res = result if kind == "cr1" else result.with_inference(
+                kind, data, seed=seed, draws=wild_draws if kind == "wild" else draws, **options)
         except EvalkitError as err:
             rows.append({"method": method, "reason": str(err)})
             continue
         row = res.table.set_index("term").loc["ATT"]
         rows.append({"method": method, "estimate": row["estimate"], "std_error": row["std_error"],
                      "p_value": row["p_value"], "conf_low": row["conf_low"], "conf_high": row["conf_high"],
-                     "detail": _detail(res, method, lang)})
+                     "detail": _detail(res, kind, lang)})
     return rows
+
+
+def _corrected_row(rows: list[dict], advised, lang: str) -> dict:
+    """CR2's estimate and standard error with the advisor's critical value c: interval est +- c se;
+    the p-value is the advisor's (share of placebo |t| at least the observed |t|)."""
+    cr2 = next(r for r in rows if r["method"] == "cr2")
+    if "reason" in cr2:
+        return {"method": "corrected", "reason": cr2["reason"]}
+    c = advised.advice.critical_value
+    p = float(advised.row(advised.advice.chosen)["p_value"])
+    detail = {"da": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos})",
+              "en": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos})"}[lang]
+    return {"method": "corrected", "estimate": cr2["estimate"], "std_error": cr2["std_error"], "p_value": p,
+            "conf_low": cr2["estimate"] - c * cr2["std_error"], "conf_high": cr2["estimate"] + c * cr2["std_error"],
+            "detail": detail}
 
 
 def _detail(res, method: str, lang: str) -> str:
@@ -123,3 +155,49 @@ def synth_table(fits: dict, *, lang: str) -> pd.DataFrame:
                      att["p_value"], res.diagnostics["pre_rmspe"], used,
                      yes_no[not any(res.diagnostics["outside_hull"].values())]])
     return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------- synthetic DiD
+def sdid_fit(area: pd.DataFrame, outcome: str, *, alpha: float, seed: int, draws: int = 50, max_treated: int = 5):
+    """Synthetic DiD (Arkhangelsky et al. 2021) of the areas observed in every year, with the placebo
+    standard error (their Algorithm 4: placebo assignments among the never-treated areas); None with
+    more than ``max_treated`` treated areas or when no treated area is observed in every year."""
+    from evalkit.estimators import sdid
+
+    complete = area[area["OMR_ID"].isin(_fully_observed(area))]
+    n_treated = area.loc[area["cohort"] > 0, "OMR_ID"].nunique()
+    if not n_treated or n_treated > max_treated or not (complete["cohort"] > 0).any():
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvalkitWarning)
+        try:
+            return sdid(complete[["OMR_ID", "AAR", "cohort", outcome]], outcome=outcome, unit="OMR_ID", time="AAR",
+                        cohort="cohort", se="placebo", draws=draws, seed=seed, alpha=alpha)
+        except EvalkitError:
+            return None
+
+
+PVALUE_COLS = {"da": ["Metode", "Estimat", "p-værdi", "Grundlag"], "en": ["Method", "Estimate", "p-value", "Basis"]}
+
+
+def few_treated_pvalues(chosen: dict, sdid_result, fits: dict, *, lang: str) -> pd.DataFrame:
+    """The advisor's choice beside the synthetic DiD and the synthetic controls' placebo p-values.
+
+    ``chosen``: {"label", "static": (estimate, p), "average": (estimate, p)} - the method the report
+    relies on, for the static TWFE effect and the post-period average (the headline)."""
+    basis = {"da": {"static": "statisk TWFE-effekt, vægtet", "average": "gns. efter start (rapportens hovedresultat)",
+                    "sdid": "placebo-standardfejl (Algoritme 4), normal p-værdi",
+                    "sc": "placebo: andel med mindst lige så stort RMSPE-forhold"},
+             "en": {"static": "static TWFE effect, weighted", "average": "post-period average (the headline)",
+                    "sdid": "placebo standard error (Algorithm 4), normal p-value",
+                    "sc": "placebo: share with an RMSPE ratio at least as large"}}[lang]
+    rows = [[chosen["label"], *chosen[k], basis[k]] for k in ("static", "average")]
+    if sdid_result is not None:
+        att = sdid_result.table.set_index("term").loc["ATT"]
+        rows.append([{"da": "Syntetisk DiD", "en": "Synthetic DiD"}[lang], att["estimate"], att["p_value"],
+                     basis["sdid"]])
+    name = {"da": "Syntetisk kontrol, område", "en": "Synthetic control, area"}[lang]
+    for i, res in enumerate(fits.values()):
+        att = res.table.set_index("term").loc["ATT"]
+        rows.append([f"{name} {chr(65 + i)}", att["estimate"], att["p_value"], basis["sc"]])
+    return pd.DataFrame(rows, columns=PVALUE_COLS[lang])

@@ -57,6 +57,12 @@ PARAMS: tuple[Param, ...] = (
     Param("goals", list, [], "helhedsplan targets: list of {goal, target_group, indicator, baseline_year, "
           "baseline_value, target_year, target_value[, direction]} (evalkit.domain.goals)"),
     Param("goals_as_of", int, 0, "year the goals are assessed in (0 = each goal's target year)", bounds=(0, 2100)),
+    Param("advisor_placebos", int, 500, "placebo assignments in which the inference advisor measures each "
+          "method's size and power with few treated areas (evalkit.inference_advisor; seeded by seed)",
+          bounds=(100, 20000)),
+    Param("advisor_effect", float, 0.0, "effect (outcome units, e.g. 0.015 = +1.5 pp) injected into the placebos "
+          "for the advisor's power; 0 = the outcome's default (evalkit.report.advising.DEFAULT_EFFECTS)",
+          bounds=(-1.0, 1.0)),
     Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
           "in interventions.csv)", bounds=(0.0, 1e13)),
 )

@@ -10,6 +10,7 @@ from evalkit.estimators import did2x2, did_imputation, sun_abraham, twfe
 from evalkit.estimators.combine import lincom, post_average
 from evalkit.estimators.staggered import aggregate
 from evalkit.report import truth
+from evalkit.report.advising import WEIGHT
 from evalkit.report.i18n import label
 
 SPEC_NAMES = {
@@ -26,8 +27,9 @@ SPEC_NAMES = {
 }
 
 
-def _twfe(panel: pd.DataFrame, outcome: str, unit: str, alpha: float):
-    return twfe(panel, outcome=outcome, unit=unit, time="AAR", treatment="treat", cluster="OMR_ID", alpha=alpha)
+def _twfe(panel: pd.DataFrame, outcome: str, unit: str, alpha: float, weights: str | None = None):
+    return twfe(panel, outcome=outcome, unit=unit, time="AAR", treatment="treat", cluster="OMR_ID", alpha=alpha,
+                weights=weights)
 
 
 def _two_by_two(study) -> tuple[object, float]:
@@ -35,11 +37,12 @@ def _two_by_two(study) -> tuple[object, float]:
     keep = area["AAR"].isin([p["baseline_year"], p["evaluation_year"]])
     keep &= (area["cohort"] == 0) | ((area["cohort"] > p["baseline_year"]) & (area["cohort"] <= p["evaluation_year"]))
     sample = area[keep].assign(post=lambda d: (d["AAR"] == p["evaluation_year"]).astype(int))
-    result = did2x2(sample, outcome=p["outcome"], treatment="treated", post="post", cluster="OMR_ID", alpha=p["alpha"])
+    result = did2x2(sample, outcome=p["outcome"], treatment="treated", post="post", cluster="OMR_ID", alpha=p["alpha"],
+                    weights=WEIGHT)
     true = np.nan
     if "effect" in sample:
-        treated_post = sample[(sample["treated"] == 1) & (sample["post"] == 1)]
-        true = float(treated_post["effect"].mean())
+        treated_post = sample[(sample["treated"] == 1) & (sample["post"] == 1) & sample["effect"].notna()]
+        true = float(np.average(treated_post["effect"], weights=treated_post[WEIGHT])) if len(treated_post) else np.nan
     return result, true
 
 
@@ -55,7 +58,8 @@ def _truth_att(panel: pd.DataFrame) -> float:
 def _heterogeneity_robust(study) -> dict[str, tuple[object, float]]:
     """CS, Sun-Abraham and imputation on the area panel (robust to staggered, heterogeneous effects)."""
     p, area = study.p, study.area
-    keys = dict(outcome=p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort", cluster="OMR_ID", alpha=p["alpha"])
+    keys = dict(outcome=p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort", cluster="OMR_ID", alpha=p["alpha"],
+                weights=WEIGHT)
     sa = sun_abraham(area, leads=p["leads"], lags=p["lags"], **keys)
     imputed = did_imputation(area, **keys)
     return {
@@ -82,7 +86,7 @@ def _spec_makers(study) -> dict:
     makers = {
         "es_area": lambda: (post_average(study.area_es), _nan_if_none(study._truth_post(study.area))),
         "heterogeneity_robust": lambda: _heterogeneity_robust(study),
-        "twfe_area": lambda: (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"]), _truth_att(study.area)),
+        "twfe_area": lambda: (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"], WEIGHT), _truth_att(study.area)),
         "twfe_area_clean": lambda: _clean_twfe(study),
         "did_2x2": lambda: _two_by_two(study),
     }
@@ -95,7 +99,7 @@ def _spec_makers(study) -> dict:
 
 def _clean_twfe(study):
     clean = _clean_comparison(study)
-    return _twfe(clean, study.p["outcome"], "OMR_ID", study.p["alpha"]), _truth_att(clean)
+    return _twfe(clean, study.p["outcome"], "OMR_ID", study.p["alpha"], WEIGHT), _truth_att(clean)
 
 
 def specifications(study) -> dict[str, tuple[object, float]]:

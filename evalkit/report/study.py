@@ -22,11 +22,11 @@ from evalkit.errors import EvalkitWarning
 from evalkit.progress import step
 from evalkit.estimators import event_study, synth_plot, twfe
 from evalkit.diagnostics import honest_did
-from evalkit.diagnostics.design import design_check, twfe_wild_p
+from evalkit.diagnostics.design import design_check
 from evalkit.estimators.combine import event_terms, post_average, pretrend_test
 from evalkit.estimators.postfit import wild_combination
 from evalkit.estimators.staggered import aggregate, att_gt
-from evalkit.report import few_clusters, figures, outputs, tables, text, truth
+from evalkit.report import advising, few_clusters, figures, outputs, tables, text, truth
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.outputs import figure as sealed_figure
 from evalkit.report.outputs import markdown, person_safe
@@ -125,6 +125,7 @@ class Study:
             panel = self.md.area_panel()
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
         panel, self.notes["thin"] = without_thin_area_years(panel, self.p["min_cell"])
+        panel = advising.with_area_weights(panel)  # every area-level fit is weighted by the area's mean residents
         return self._with_truth(attach_cohort(panel, self.cohorts), truth.area_effects(self.data_dir, self.p["outcome"]))
 
     @cached_property
@@ -148,15 +149,16 @@ class Study:
         return truth.PERSON_OUTCOME[self.p["outcome"]]
 
     # ------------------------------------------------------------ estimates
-    def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str):
+    def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str, weights: str | None = None):
         with step(f"event study of {outcome} on {len(panel):,} rows"), warnings.catch_warnings():
             warnings.simplefilter("ignore", EvalkitWarning)  # few treated areas: design_inference says so
             return event_study(panel, outcome=outcome, unit=unit, time="AAR", cohort="cohort",
-                               leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"])
+                               leads=self.p["leads"], lags=self.p["lags"], cluster="OMR_ID", alpha=self.p["alpha"],
+                               weights=weights)
 
     @cached_property
     def area_es(self):
-        return self._event_study(self.area, self.p["outcome"], "OMR_ID")
+        return self._event_study(self.area, self.p["outcome"], "OMR_ID", weights=advising.WEIGHT)
 
     @cached_property
     def cohort_es(self):
@@ -169,7 +171,7 @@ class Study:
             warnings.simplefilter("always", EvalkitWarning)
             result = att_gt(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", cohort="cohort",
                             control_group="never", method="dr", cluster="OMR_ID", alpha=self.p["alpha"],
-                            bootstrap=True, draws=999, seed=self.p["seed"])
+                            weights=advising.WEIGHT, bootstrap=True, draws=999, seed=self.p["seed"])
         # estimator warnings become report notes (not a stderr box with file paths)
         self.notes["cs"] = [str(w.message) for w in seen if issubclass(w.category, EvalkitWarning)]
         return result
@@ -223,6 +225,11 @@ class Study:
                       if k in found})
         if "cs" in found:
             found["cs_simple"] = aggregate(found["cs"], "simple")
+        if "static_twfe" in self.__dict__:
+            found["area_twfe_static"] = self.static_twfe
+        advice = self.__dict__.get("advised") and self.advised.advice
+        if advice is not None and "area_twfe_static" in found:  # the advisor's table as a Result diagnostic of
+            found["area_twfe_static"] = advice.attach(found["area_twfe_static"])  # the static effect it is about
         if "robustness_specs" in self.__dict__:
             found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items() if res is not None})
         return found
@@ -243,7 +250,7 @@ class Study:
                 "en": f"Years: {years}. Comparison: {label(self.p['comparison'], lang)}; "
                       f"{excluded} areas left out by the comparison rule."}[lang]
         note = " ".join(filter(None, [note, text.thin_area_years_note(self.notes.get("thin", 0), self.p["min_cell"],
-                                                                       lang=lang)]))
+                                                                       lang=lang), text.weights_sentence(lang)]))
         return tables.design_safe(self.area, self.p["baseline_year"], lang=lang, min_cell=self.p["min_cell"], note=note)
 
     @cached_property
@@ -257,21 +264,77 @@ class Study:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EvalkitWarning)  # the few-cluster warning is this report's text
             return twfe(self.area, outcome=self.p["outcome"], unit="OMR_ID", time="AAR", treatment="treat",
-                        cluster="OMR_ID", alpha=self.p["alpha"])
+                        cluster="OMR_ID", alpha=self.p["alpha"], weights=advising.WEIGHT)
+
+    @cached_property
+    def advised(self) -> advising.Advised:
+        """The inference advisor on the area panel (:func:`evalkit.report.advising.advise`): each method's
+        measured size and power in this design, the method the report relies on and the MDE."""
+        p = self.p
+        with step(f"inference advisor: {p['advisor_placebos']} placebo assignments"):
+            return advising.advise(self.area, p["outcome"], alpha=p["alpha"], placebos=p["advisor_placebos"],
+                                   effect=advising.power_effect(p["outcome"], p["advisor_effect"]), seed=p["seed"],
+                                   lang=p["lang"])
+
+    def _used_label(self) -> str:
+        """The name of the method the report relies on (the advisor's label when it ran)."""
+        adv, lang = self.advised.advice, self.p["lang"]
+        if adv is not None:
+            return adv.labels[adv.chosen][lang]
+        return few_clusters.NAMES[few_clusters.recommended(self.check.cr1_reliable)][lang]
 
     def design_inference(self) -> Sealed:
-        """Count treated and comparison areas and say which inference the design calls for
-        (restricted wild cluster bootstrap below 10 treated areas)."""
-        p = self.p
-        check = self.check
+        """Count treated and comparison areas and say which inference the report relies on: the
+        inference advisor's choice when it ran, else the design rule (CR1 from 10 treated areas,
+        the restricted wild cluster bootstrap below)."""
+        p, check = self.p, self.check
         static = self.static_twfe.tidy().iloc[0]
-        wild = None if check.cr1_reliable else twfe_wild_p(
-            self.area, outcome=p["outcome"], treatment="treat", unit="OMR_ID", time="AAR", cluster="OMR_ID",
-            seed=p["seed"], alpha=p["alpha"])
+        if self.advised.advice is not None:
+            row = self.advised.row(self.advised.advice.chosen)
+            return markdown(text.advised_design_sentence(
+                check.n_treated_clusters, check.n_control_clusters, lang=p["lang"], cr1_p=static["p_value"],
+                label_=self._used_label(), p_value=float(row["p_value"])))
+        wild = None
+        if not check.cr1_reliable:
+            with step("restricted wild cluster bootstrap of the static effect"):
+                wild = self.static_twfe.with_inference("wild", self.area, seed=p["seed"]).tidy().iloc[0]
         return markdown(text.design_sentence(
             check.n_treated_clusters, check.n_control_clusters, check.cr1_reliable, lang=p["lang"], alpha=p["alpha"],
-            cr1_p=static["p_value"], wild_p=None if wild is None else wild.p_value,
-            wild_ci=None if wild is None else (wild.ci_low, wild.ci_high), outcome=p["outcome"]))
+            cr1_p=static["p_value"], wild_p=None if wild is None else wild["p_value"],
+            wild_ci=None if wild is None else (wild["conf_low"], wild["conf_high"]), outcome=p["outcome"]))
+
+    def inference_advice(self) -> SafeTable | Sealed:
+        """The inference advisor's whole table (every method's measured size and power) with the
+        sentence a reviewer reads, and the MDE; or why the advisor did not run."""
+        lang, adv = self.p["lang"], self.advised
+        if adv.advice is None:
+            return markdown(text.advisor_not_used(adv.reason, self.check.n_treated_clusters, self.check.cr1_reliable,
+                                                  lang=lang))
+        a = adv.advice
+        settings = {"da": f"Frø {a.seed}, {a.draws} bootstrap-træk/gentildelinger pr. test.",
+                    "en": f"Seed {a.seed}, {a.draws} bootstrap draws/re-assignments per test."}[lang]
+        note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), settings])
+        return tables._estimates_safe(a.display_table(lang), digits=4, note=note)
+
+    def few_treated_pvalues(self) -> SafeTable | Sealed:
+        """With 5 or fewer treated areas: the method relied on beside the synthetic DiD and the
+        synthetic controls' placebo p-values."""
+        lang = self.p["lang"]
+        if self.check.n_treated_clusters > 5:
+            return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
+        used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
+        row = next(r for r in self._few_rows if r["method"] == used)
+        avg, _ = self._post_average("area")
+        nan = float("nan")
+        chosen = {"label": self._used_label(), "static": (row.get("estimate", nan), row.get("p_value", nan)),
+                  "average": (avg["estimate"], avg["p_value"])}
+        table = few_clusters.few_treated_pvalues(chosen, self.sdid_fit, self.synth_fits, lang=lang)
+        return tables._estimates_safe(table, digits=4, note=text.few_treated_pvalues_note(lang))
+
+    @cached_property
+    def sdid_fit(self):
+        with step("synthetic DiD with placebo standard errors"):
+            return few_clusters.sdid_fit(self.area, self.p["outcome"], alpha=self.p["alpha"], seed=self.p["seed"])
 
     def balance(self) -> SafeTable:
         return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
@@ -324,12 +387,23 @@ class Study:
         return n is not None and n < self.p["min_cell"]
 
     def _post_average(self, estimand: str) -> tuple[pd.Series, float | None]:
-        """Post-period average effect; below 10 treated areas its p-value and interval come from
-        the restricted wild cluster bootstrap of the average (the design check's choice)."""
+        """Post-period average effect. Area estimand: its p-value and interval come from the inference
+        advisor's choice when the advisor ran (:func:`evalkit.report.advising.post_average_inference`);
+        otherwise, and for the cohort estimand, below 10 treated areas from the restricted wild cluster
+        bootstrap of the average (the design check's choice)."""
         if estimand not in self._averages:
             es, panel = (self.area_es, self.area) if estimand == "area" else (self.cohort_es, self.cohort)
             avg = post_average(es).tidy().iloc[0]
-            if not self.check.cr1_reliable:
+            adv = self.advised if estimand == "area" else None
+            if adv is not None and adv.advice is not None:  # the inference advisor's choice
+                with step(f"post-period average under {adv.advice.chosen}"):
+                    out = advising.post_average_inference(adv.method, adv.advice.size_corrected, es, panel,
+                                                          seed=self.p["seed"],
+                                                          critical_value=adv.advice.critical_value)
+                avg = avg.copy()
+                avg[["p_value", "conf_low", "conf_high"]] = [out["p_value"], out["conf_low"], out["conf_high"]]
+                self.notes["area_interval"] = out["interval"]
+            elif not self.check.cr1_reliable:
                 terms = event_terms(es, post=True)
                 with step(f"wild cluster bootstrap of the {estimand} post-period average"):
                     wild = wild_combination(es, panel, {t: 1 / len(terms) for t in terms}, seed=self.p["seed"])
@@ -343,8 +417,28 @@ class Study:
         if self._too_few(estimand):
             return text.too_few_persons(name, self.p["min_cell"], lang=self.p["lang"])
         avg, true = self._post_average(estimand)
-        return text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
-                                    self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
+        sentence = text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
+                                        self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
+        if estimand != "area":
+            return sentence
+        return " ".join([sentence, text.inference_used(self._used_label(), self.notes.get("area_interval"),
+                                                       lang=self.p["lang"]), self._mde_text()])
+
+    @property
+    def mde(self) -> float:
+        """The area estimand's minimum detectable effect (80 % power at alpha): read off the advisor's
+        placebo power curve of the chosen method when it ran, else Bloom's (t(1-alpha/2) + t(0.8)) x the
+        post-period average's standard error with G - 1 degrees of freedom."""
+        if self.advised.advice is not None:
+            return self.advised.mde
+        avg, _ = self._post_average("area")
+        clusters = self.check.n_treated_clusters + self.check.n_control_clusters
+        return advising.bloom_mde(avg["std_error"], clusters - 1, alpha=self.p["alpha"], sign=avg["estimate"])
+
+    def _mde_text(self) -> str:
+        return text.mde_sentence(self.mde, self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"],
+                                 power=advising.TARGET_POWER, method=self._used_label(),
+                                 measured=self.advised.advice is not None)
 
     def effect_summary(self, estimand: str = "area") -> Sealed:
         return markdown(self._effect_text(estimand))
@@ -362,7 +456,9 @@ class Study:
                 continue
             avg, true = self._post_average(estimand)
             lines.append(text.summary_line(label(f"{estimand}_estimand", lang), avg["estimate"], avg["conf_low"],
-                                           avg["conf_high"], self.p["outcome"], lang=lang, truth=true))
+                                           avg["conf_high"], self.p["outcome"], lang=lang, truth=true,
+                                           mde=self.mde if estimand == "area" else None,
+                                           mde_static=self.advised.advice is not None))
         lines.append(f"{section('pretrends', lang)}: p = {pretrend_test(self.area_es).p_value:.3f}")
         return SummaryBox(title=label("what_was_found", lang), lines=tuple(lines))
 
@@ -397,15 +493,25 @@ class Study:
                "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
         return sealed_figure(self.honest.plot(lang=lang), alt)
 
+    @cached_property
+    def _few_rows(self) -> list[dict]:
+        """The static area effect under every method of the few-cluster table (and the advisor's choice)."""
+        used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
+        extra = used if used not in few_clusters.METHODS else None
+        with step("few-cluster inference: CR2, CR3, wild bootstrap (9,999 draws), randomization (999 draws)"):
+            return few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=self.p["lang"],
+                                               extra=extra, advised=self.advised)
+
     def few_cluster_table(self) -> SafeTable:
         """The static area effect under CR1, CR2, CR3, the restricted wild bootstrap and
-        randomization inference, with the method the report relies on marked."""
+        randomization inference, with the method the report relies on marked (the inference
+        advisor's choice when it ran, as an extra row when it is none of the five)."""
         lang = self.p["lang"]
-        with step("few-cluster inference: CR2, CR3, wild bootstrap (9,999 draws), randomization (999 draws)"):
-            rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=lang)
-        used = few_clusters.recommended(self.check.cr1_reliable)
-        note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang)
-        return tables._estimates_safe(few_clusters.inference_table(rows, used=used, lang=lang), digits=4, note=note)
+        used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
+        note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang,
+                                     advised=self.advised.advice is not None)
+        return tables._estimates_safe(few_clusters.inference_table(self._few_rows, used=used, lang=lang), digits=4,
+                                     note=note)
 
     @cached_property
     def synth_fits(self) -> dict:

@@ -62,9 +62,12 @@ def estimand_note(lang: str) -> str:
 
 
 def summary_line(name: str, estimate: float, low: float, high: float, outcome: str, *, lang: str,
-                 truth: float | None = None) -> str:
-    """A short line for the summary box: estimate [interval] (and the truth when simulated)."""
+                 truth: float | None = None, mde: float | None = None, mde_static: bool = False) -> str:
+    """A short line for the summary box: estimate [interval], the MDE of the design when given (and
+    the truth when simulated)."""
     line = f"{name}: {_pp(estimate, outcome)} [{_pp(low, outcome)}; {_pp(high, outcome)}]"
+    if mde is not None and not math.isnan(mde):
+        line += ", " + mde_short(mde, outcome, static=mde_static, lang=lang)
     if truth is not None and not math.isnan(truth):
         line += f" ({label('truth', lang).lower()} {_pp(truth, outcome)})"
     return line
@@ -107,8 +110,20 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
             f"average effects therefore use wild bootstrap intervals; the per-year intervals are CR1 and too narrow.")
 
 
-def few_cluster_note(n_treated: int, used: str, *, lang: str) -> str:
-    """Why the marked row of the few-cluster table is the one the report relies on."""
+def few_cluster_note(n_treated: int, used: str, *, lang: str, advised: bool = False) -> str:
+    """Why the marked row of the few-cluster table is the one the report relies on (``advised``:
+    the inference advisor's choice, measured in this design)."""
+    if advised:
+        return {"da": "Samme statiske TWFE-effekt (områder vægtet med beboere) med flere inferensmetoder; "
+                      f"kun {n_treated} behandlede områder, så inferensrådgiveren har målt hver metodes niveau og "
+                      "styrke i dette design (tabellen nedenfor), og rapporten bygger på den markerede. "
+                      "Randomiseringsinferens flytter indsatsens start tilfældigt mellem områderne; dens p-værdi "
+                      "har en Monte Carlo-usikkerhed.",
+                "en": "The same static TWFE effect (areas weighted by residents) under several inference methods; "
+                      f"only {n_treated} treated areas, so the inference advisor measured each method's size and "
+                      "power in this design (table below) and the report relies on the marked one. Randomization "
+                      "inference re-assigns the start years across areas at random; its p-value carries a Monte "
+                      "Carlo error."}[lang]
     if lang == "da":
         why = ("mindst 10 behandlede områder: CR1 er pålidelig" if used == "cr1" else
                f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
@@ -172,3 +187,156 @@ def thin_area_years_note(n: int, min_cell: int, *, lang: str) -> str:
                 "tabeller, figurer og estimater (diskretionering).")
     return (f"{n} area-years with fewer than {min_cell} residents (in all or aged 18-64) are left out of every "
             "table, figure and estimate (disclosure control).")
+
+
+# ------------------------------------------------------------ the inference advisor (issue 14)
+ADVICE_PHRASES = {
+    "en": {"head": "Measured in {p} placebo assignments of {k} of the {g} comparison areas (start {y}; areas "
+                   "weighted by their mean residents){left}, ",
+           "holds": "{label} rejected {size} under no effect (nominal {nominal}) and {power} with an effect of "
+                    "{effect}; the report relies on it{at}.",
+           "at": ", at p <= {th:.3g} (its size-adjusted threshold)",
+           "corrected": "no method held its size at {nominal} (the lowest measured size was {low}, {low_label}); "
+                        "the report therefore uses CR2's t with the size-corrected critical value |t| > {c:.2f} "
+                        "(the {q} quantile of the placebo |t|), which rejected {size} under no effect and {power} "
+                        "with an effect of {effect}.",
+           "rule": " A method qualifies when its measured size is not significantly above {nominal} (95% "
+                   "Clopper-Pearson interval); the most powerful qualifying method is chosen.",
+           "left": "; {n} comparison areas with a thin area-year left out"},
+    "da": {"head": "Målt i {p} placebo-tildelinger af {k} af de {g} sammenligningsområder (start {y}; områderne "
+                   "vægtet med deres gennemsnitlige antal beboere){left}: ",
+           "holds": "{label} forkastede i {size} af tilfældene uden effekt (nominelt {nominal}) og i {power} med en "
+                    "effekt på {effect}; rapporten bygger på den{at}.",
+           "at": ", ved p <= {th:.3g} (dens niveaujusterede tærskel)",
+           "corrected": "ingen metode holdt niveauet {nominal} (laveste målte niveau var {low}, {low_label}); "
+                        "rapporten bruger derfor CR2's t med den niveaukorrigerede kritiske værdi |t| > {c:.2f} "
+                        "({q}-fraktilen af placebo-|t|), som forkastede i {size} af tilfældene uden effekt og i "
+                        "{power} med en effekt på {effect}.",
+           "rule": " En metode kan vælges, når dens målte niveau ikke er signifikant over {nominal} (95 % "
+                   "Clopper-Pearson-interval); den stærkeste af dem vælges.",
+           "left": "; {n} sammenligningsområder med et tyndt område-år udeladt"},
+}
+
+
+def _pct(x: float, lang: str, digits: int = 1) -> str:
+    s = f"{100 * x:.{digits}f}"
+    return s + (" %" if lang == "da" else "%")
+
+
+def advice_sentence(advised, outcome: str, *, lang: str) -> str:
+    """The advisor's measured size and power of the method the report relies on, for a reviewer."""
+    adv, words = advised.advice, ADVICE_PHRASES[lang]
+    table = adv.table.set_index("method")
+    row = table.loc[adv.chosen]
+    left = words["left"].format(n=advised.left_out) if advised.left_out else ""
+    head = words["head"].format(p=adv.n_placebos, k=adv.n_treated, g=adv.n_comparison, y=adv.first_year, left=left)
+    common = dict(size=_pct(row["size"], lang), power=_pct(row["power"], lang, 0), nominal=_pct(adv.alpha, lang, 0),
+                  effect=_pp(adv.effect, outcome))
+    if adv.size_corrected:
+        plain = table.drop(index=adv.chosen)
+        low = plain["size"].idxmin()
+        body = words["corrected"].format(low=_pct(plain.loc[low, "size"], lang), low_label=adv.labels[low][lang],
+                                         c=adv.critical_value, q=_pct(1 - adv.alpha, lang, 0), **common)
+    else:
+        at = "" if row["threshold"] >= adv.alpha else words["at"].format(th=row["threshold"])
+        body = words["holds"].format(label=adv.labels[adv.chosen][lang], at=at, **common)
+    return head + body + words["rule"].format(nominal=_pct(adv.alpha, lang, 0))
+
+
+def mde_short(mde: float, outcome: str, *, static: bool, lang: str) -> str:
+    """"MDE ..." for the summary box (``static``: the advisor's MDE, of the static TWFE effect)."""
+    beyond = {"da": "over det simulerede", "en": "beyond the simulated"}[lang]
+    value = _pp(mde, outcome) if math.isfinite(mde) else beyond
+    what = {"da": " (statisk effekt)", "en": " (static effect)"}[lang] if static else ""
+    return f"MDE{what} {value}"
+
+
+def mde_sentence(mde: float, outcome: str, *, lang: str, alpha: float, power: float, method: str,
+                 measured: bool) -> str:
+    """The minimum detectable effect printed next to the estimate. ``measured``: the advisor's, read
+    off its placebo power curve of the static TWFE effect under the chosen method; else Bloom's
+    (1995) (t(1-alpha/2) + t(power)) x the standard error of the post-period average."""
+    if not math.isfinite(mde):
+        value = {"en": "larger than the largest simulated effect",
+                 "da": "større end den største simulerede effekt"}[lang]
+    else:
+        value = _pp(mde, outcome)
+    if lang == "da":
+        how = ("af den statiske TWFE-effekt, målt i placebo-tildelingerne" if measured else
+               "af gennemsnittet efter start: (t(1-alpha/2) + t(styrke)) x standardfejl")
+        return (f"Mindste påviselige effekt (MDE) for dette design: {value} ({_pct(power, lang, 0)} styrke ved "
+                f"{_pct(alpha, lang, 0)} niveau med {method}, {how}).")
+    how = ("of the static TWFE effect, measured in the placebo assignments" if measured else
+           "of the post-period average: (t(1-alpha/2) + t(power)) x standard error")
+    return (f"Minimum detectable effect (MDE) of this design: {value} ({_pct(power, lang, 0)} power at the "
+            f"{_pct(alpha, lang, 0)} level with {method}, {how}).")
+
+
+def advisor_not_used(reason: str, n_treated: int, cr1_reliable: bool, *, lang: str) -> str:
+    """Why the report does not run the inference advisor, and what it relies on instead."""
+    why = {"staggered": {"en": "the treated areas start in different years, and the advisor calibrates one common "
+                               "start", "da": "indsatsområderne starter i forskellige år, og rådgiveren kalibrerer "
+                                              "én fælles start"},
+           "incomplete_treated": {"en": "a treated area has a thin area-year left out, and the advisor needs every "
+                                        "area in every year", "da": "et indsatsområde har et tyndt område-år udeladt, "
+                                        "og rådgiveren kræver alle områder i alle år"}}
+    text = why.get(reason, {}).get(lang, reason.rstrip("."))
+    used = {"en": ("cluster-robust (CR1) standard errors" if cr1_reliable else
+                   "the restricted wild cluster bootstrap"),
+            "da": ("klyngerobuste (CR1) standardfejl" if cr1_reliable else
+                   "den begrænsede wild cluster bootstrap")}[lang]
+    if lang == "da":
+        return (f"Inferensrådgiveren (målt niveau og styrke pr. metode) er ikke kørt: {text}. Med {n_treated} "
+                f"indsatsområder bygger rapporten på {used}.")
+    return (f"The inference advisor (measured size and power of each method) did not run: {text}. With {n_treated} "
+            f"treated areas the report relies on {used}.")
+
+
+def weights_sentence(lang: str) -> str:
+    """How the area-level estimates are weighted."""
+    if lang == "da":
+        return ("Områdeniveauets estimater (TWFE, event study, Callaway-Sant'Anna, Sun-Abraham, imputation, 2x2 og "
+                "inferensrådgiveren) vægter hvert område med dets gennemsnitlige antal beboere over årene, så de "
+                "måler effekten for den gennemsnitlige beboer; en fast vægt pr. område flytter sig ikke, når "
+                "indsatsen ændrer, hvem der bor der. Syntetisk kontrol og syntetisk DiD er uvægtede.")
+    return ("Area-level estimates (TWFE, event study, Callaway-Sant'Anna, Sun-Abraham, imputation, 2x2 and the "
+            "inference advisor) weight each area by its mean number of residents over the years, so they measure "
+            "the effect for the average resident; one fixed weight per area does not move when the intervention "
+            "changes who lives there. Synthetic control and synthetic DiD are unweighted.")
+
+
+def advised_design_sentence(n_treated: int, n_control: int, *, lang: str, cr1_p: float, label_: str,
+                            p_value: float) -> str:
+    """The design sentence when the report relies on the inference advisor's choice."""
+    if lang == "da":
+        return (f"Designet har {n_treated} indsatsområder og {n_control} sammenligningsområder (klynger). Med færre "
+                f"end 10 behandlede områder giver klyngerobuste (CR1) standardfejl typisk for små p-værdier (her "
+                f"p = {cr1_p:.3f} for den statiske TWFE-effekt). Rapporten har derfor målt hver metodes niveau og "
+                f"styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} (p = "
+                f"{p_value:.3f} for samme effekt); også de gennemsnitlige effekter efter start bruger denne metode. "
+                "Intervallerne for de enkelte år er CR1 og for smalle.")
+    return (f"The design has {n_treated} treated and {n_control} comparison areas (clusters). With fewer than 10 "
+            f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here p = {cr1_p:.3f} for the "
+            f"static TWFE effect). The report therefore measured each method's size and power in this very design "
+            f"(the inference advisor's table) and relies on {label_} (p = {p_value:.3f} for the same effect); the "
+            "post-period average effects use it too. The per-year intervals are CR1 and too narrow.")
+
+
+def inference_used(label_: str, interval: str | None, *, lang: str) -> str:
+    """Which inference the area estimand's p-value and interval come from."""
+    ri = interval == "randomization"
+    if lang == "da":
+        return (f"p-værdi og interval: {label_}" + (" (intervallet: estimatet +- randomiseringsfordelingens "
+                                                     "kritiske |t| gange standardfejlen)" if ri else "") + ".")
+    return (f"p-value and interval: {label_}" + (" (the interval: the estimate +- the randomization distribution's "
+                                                  "critical |t| times the standard error)" if ri else "") + ".")
+
+
+def few_treated_pvalues_note(lang: str) -> str:
+    if lang == "da":
+        return ("Metoden rapporten bygger på, ved siden af syntetisk DiD (Arkhangelsky m.fl. 2021) og syntetisk "
+                "kontrol for hvert indsatsområde (Abadie, Diamond & Hainmueller 2010). De tre bygger på forskellige "
+                "antagelser; stemmer de overens, er konklusionen mere robust.")
+    return ("The method the report relies on, beside synthetic DiD (Arkhangelsky et al. 2021) and synthetic control "
+            "for each treated area (Abadie, Diamond & Hainmueller 2010). The three rest on different assumptions; "
+            "when they agree, the conclusion is more robust.")

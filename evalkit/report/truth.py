@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evalkit.report.advising import WEIGHT as AREA_WEIGHT
+
 PERSON_OUTCOME = {"employment_rate": "BESK_FTE", "conviction_share": "DOMFAELDT", "k1_share": "UDENFOR_FTE"}
 
 
@@ -77,12 +79,18 @@ def binned_event_time(cohort: pd.Series, time: pd.Series, leads: int, lags: int)
 def truth_by_event_time(frame: pd.DataFrame, *, leads: int, lags: int) -> pd.Series:
     """Mean true effect of treated rows by (binned) event time; needs ``cohort, AAR, effect``."""
     e = binned_event_time(frame["cohort"], frame["AAR"], leads, lags)
+    if AREA_WEIGHT in frame:  # the area estimates weight areas by residents: so does their truth
+        w = frame[AREA_WEIGHT].where(frame["effect"].notna())
+        return ((frame["effect"] * w).groupby(e).sum(min_count=1) / w.groupby(e).sum()).rename("truth")
     return frame["effect"].groupby(e).mean().rename("truth")
 
 
 def truth_att(frame: pd.DataFrame) -> float:
     """Mean true effect over treated post-period rows (the ATT a static TWFE targets)."""
     post = (frame["cohort"] > 0) & (frame["AAR"] >= frame["cohort"])
+    if AREA_WEIGHT in frame:  # residents-weighted, as the area estimates
+        rows = frame.loc[post & frame["effect"].notna()]
+        return float(np.average(rows["effect"], weights=rows[AREA_WEIGHT])) if len(rows) else float("nan")
     return float(frame.loc[post, "effect"].mean())
 
 
