@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["register_margins"], "evalkit.domain.survey_margins"),
     **dict.fromkeys(["calibrate_weights"], "evalkit.domain.survey_weights"),
     **dict.fromkeys(["survey_did"], "evalkit.domain.survey_did"),
+    **dict.fromkeys(["SubgroupEffects", "subgroup_effects", "survey_subgroup_effects"], "evalkit.domain.subgroups"),
 }
 
 __all__ = ["ColumnError", "EvalkitError", "EvalkitWarning", "ParameterError", "ValidationError", "__version__",

@@ -61,6 +61,22 @@ LABELS: dict[str, dict[str, str]] = {
     "area_estimand": {"da": "Områdeeffekt (beboere det enkelte år)", "en": "Area effect (residents each year)"},
     "cohort_estimand": {"da": "Kohorteeffekt (beboere i baseline-året, fulgt ved fraflytning)",
                         "en": "Cohort effect (baseline residents, followed when they move)"},
+    # subgroup effects (evalkit.domain.subgroups)
+    "subgroup": {"da": "Undergruppe", "en": "Subgroup"},
+    "n_persons": {"da": "Antal personer (afrundet)", "en": "Persons (rounded)"},
+    "joint_test": {"da": "Test for ens effekter", "en": "Test of equal effects"},
+    "by_origin": {"da": "efter herkomst", "en": "by origin"},
+    "by_sex": {"da": "efter køn", "en": "by sex"},
+    "by_age_band": {"da": "efter aldersgruppe", "en": "by age band"},
+    "by_education": {"da": "efter uddannelse i baseline", "en": "by education at baseline"},
+    "subgroup_nonwestern": {"da": "Ikke-vestlige indvandrere og efterkommere",
+                            "en": "Non-western immigrants and descendants"},
+    "subgroup_other": {"da": "Øvrige", "en": "Others"},
+    "subgroup_men": {"da": "Mænd", "en": "Men"},
+    "subgroup_women": {"da": "Kvinder", "en": "Women"},
+    "subgroup_basic": {"da": "Grundskole", "en": "Basic schooling"},
+    "subgroup_upper_secondary": {"da": "Gymnasial eller erhvervsfaglig", "en": "Upper secondary or vocational"},
+    "subgroup_higher": {"da": "Videregående", "en": "Higher education"},
 }
 
 SECTIONS: dict[str, dict[str, str]] = {

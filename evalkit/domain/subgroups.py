@@ -1,0 +1,617 @@
+"""Subgroup effects (issue 15, part 4): the TWFE effect per subgroup and a joint test of equal effects.
+
+Estimand
+--------
+For a subgroup g (non-western immigrants and descendants vs others, sex, age band, education at
+baseline), the outcome of an area-year is the mean over the subgroup's members living in the area
+that year: a repeated cross-section of the subgroup, as the area panel is for all residents
+(``shared/domain.md``, "composition vs effect": it mixes effects on people with sorting). The effect
+of subgroup g is the static TWFE coefficient b_g of
+
+    y_{a,t,g} = alpha_{a,g} + lambda_{t,g} + b_g D_{a,t} + e_{a,t,g}
+
+weighted by the subgroup's residents of the cell (register outcomes) or its survey weight sum
+(survey outcomes; the respondent-level weighted TWFE of :func:`evalkit.domain.survey_did.survey_twfe`,
+which is exactly the weighted regression on cells). b_g is the ATT for the subgroup under parallel
+trends *within the subgroup* when adoption is not staggered or effects are homogeneous over time
+(:func:`evalkit.twfe`; Goodman-Bacon 2021 for the staggered caveat). Each b_g is fitted by
+:func:`evalkit.twfe` (CR1 by area unless ``inference`` asks for a few-treated method).
+
+Joint test of equal effects
+---------------------------
+The subgroup panels are stacked and one regression with area x subgroup and year x subgroup fixed
+effects and treatment interacted with subgroup is fitted (linearmodels ``PanelOLS``, weighted,
+entity = area x subgroup, year x subgroup dummies). Its coefficients are the b_g above exactly (every
+effect is interacted), and its covariance is clustered **by area**, so the correlation of the
+subgroups of one area (same treatment, same shocks) is accounted for. H0: b_1 = ... = b_k is tested by
+the Wald statistic of the k - 1 contrasts b_g - b_1, as F = W / (k - 1) against F(k - 1, G - 1), the
+cluster-robust small-sample form (G areas; Cameron & Miller 2015, *J. Human Resources* 50(2), sec. VI).
+
+Disclosure control (Statistics Denmark, ``shared/domain.md``; threshold ``min_cell``, default 5,
+floor 3; counts are of distinct, unweighted persons or respondents)
+---------------------------------------------------------------------------------------------------
+1. **Cells.** Every area x year x subgroup cell an estimate rests on must hold >= ``min_cell``
+   persons; smaller cells are dropped at the source (never estimated on, never shown), and counted
+   in the notes.
+2. **Subgroups.** A subgroup is *thin* when, in some year, its treated areas or its comparison areas
+   together hold fewer than ``min_cell`` persons in the cells that survive rule 1 (the treated-area x
+   year cells of domain.md; it also catches a subgroup whose estimate would rest on no treated cell).
+   A thin subgroup is **pooled** with its neighbour when the categories are ordered (age bands,
+   education: the adjacent category with fewer persons; repeated until none is thin) and
+   **suppressed** when they are not (origin, sex: pooling the one into the other would leave no
+   comparison): its row stays with blank numbers and a note. ``thin=`` chooses another policy.
+3. **Counts shown.** ``n`` is the number of distinct persons (respondents) in the used cells, rounded
+   to the nearest multiple of ``round_base`` (default 5, the report runs' default; half up, never below
+   ``min_cell``) so that subgroup counts cannot be differenced against other tables (secondary
+   suppression); blank for a suppressed subgroup. In a report run the run's ``min_cell`` and
+   ``round_base`` are the least that apply (:mod:`evalkit.seal`).
+If no subgroup survives, a :class:`~evalkit.errors.ValidationError` names ``min_cell``.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalkit.core.blas import one_thread
+from evalkit.core.aliases import checked
+from evalkit.core.checks import checked_init
+from evalkit.data.composition import check_min_cell
+from evalkit.data.panels import EMP_EDU, Microdata, open_microdata, tidy_types
+from evalkit.data.schemas import HFAUDD_LEVELS
+from evalkit.domain._common import frame_html
+from evalkit import seal
+from evalkit.domain.survey_did import COHORT, survey_outcome, survey_twfe, with_cohorts
+from evalkit.domain.survey_margins import AGE_BANDS as SURVEY_AGE_BANDS
+from evalkit.domain.survey_weights import CALIBRATED
+from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
+from evalkit.estimators.twfe import twfe
+from evalkit.i18n import LANGS, label
+from evalkit.results.result import immutable_value
+
+__all__ = ["BY", "REGISTER_OUTCOMES", "SubgroupEffects", "joint_equality_test", "register_subgroup_cells",
+           "subgroup_effects", "survey_subgroup_effects"]
+
+#: by -> (ordered categories?, register columns needed, survey columns needed)
+BY: dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]] = {
+    "origin": (False, ("HERKOMST",), ("HERKOMST",)),
+    "sex": (False, ("KOEN",), ("KOEN",)),
+    "age_band": (True, ("FOED_AAR",), ("ALDER",)),
+    "education": (True, ("HFAUDD",), ("HFAUDD",)),
+}
+ORIGIN_GROUPS = ("nonwestern", "other")
+SEX_GROUPS = {1: "men", 2: "women"}
+#: education at baseline: HFAUDD -> ordered category
+EDU_GROUPS = {"grundskole": "basic", "gymnasial": "upper_secondary", "erhvervsfaglig": "upper_secondary",
+              "videregaaende": "higher"}
+EDU_ORDER = ("basic", "upper_secondary", "higher")
+#: register outcome -> (person-level SQL expression, age window); means as in evalkit.data.panels
+REGISTER_OUTCOMES: dict[str, tuple[str, tuple[int, int]]] = {
+    "employment_rate": ("BESK_FTE", (18, 64)),
+    "k1_share": ("UDENFOR_FTE", (18, 64)),
+    "conviction_share": ("DOMFAELDT", (18, 200)),
+    "youth_emp_edu_share": (EMP_EDU, (15, 24)),
+}
+REGISTER_AGE_BANDS = (18, 30, 50, 65)
+THIN = ("auto", "pool", "suppress")
+#: the name of a pooled subgroup joins its categories' names ("50-64 + 65+")
+POOL_SEP = " + "
+COLUMNS = ["subgroup", "estimate", "std_error", "conf_low", "conf_high", "n"]
+_AGE = "(AAR - FOED_AAR)"
+
+
+# ----------------------------------------------------------------------------------------- checks
+def _check_by(by) -> str:
+    if not isinstance(by, str) or by not in BY:
+        raise ParameterError(f"by={by!r} is not a subgroup evalkit defines; choose one of {list(BY)}."
+                             + closest(str(by), list(BY)))
+    return by
+
+
+def _check_bands(age_bands) -> tuple[int, ...]:
+    try:
+        edges = tuple(int(a) for a in age_bands)
+    except (TypeError, ValueError):
+        edges = ()
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0:
+        raise ParameterError(f"age_bands={age_bands!r} must be at least two increasing ages >= 0, e.g. "
+                             f"{REGISTER_AGE_BANDS} (bands [18, 30), [30, 50), [50, 65)).")
+    return edges
+
+
+def _band_labels(edges: tuple[int, ...], open_top: bool) -> list[str]:
+    out = [f"{a}-{b - 1}" for a, b in zip(edges, edges[1:])]
+    return out + [f"{edges[-1]}+"] if open_top else out
+
+
+def _band_sql(age: str, edges: tuple[int, ...], open_top: bool) -> str:
+    labels = _band_labels(edges, open_top)
+    whens = [f"WHEN {age} >= {a} AND {age} < {b} THEN '{lab}'" for a, b, lab in zip(edges, edges[1:], labels)]
+    if open_top:
+        whens.append(f"WHEN {age} >= {edges[-1]} THEN '{labels[-1]}'")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def _cohort_frame(cohorts) -> dict:
+    """{area: first treated year} (checked as :func:`with_cohorts` does)."""
+    with_cohorts(pd.DataFrame({"OMR_ID": pd.Series([], dtype="int64"), "AAR": pd.Series([], dtype="int64")}),
+                 cohorts)  # its checks and errors, on no rows
+    if isinstance(cohorts, pd.DataFrame):
+        cohorts = dict(zip(cohorts["OMR_ID"], cohorts[COHORT]))
+    out = {int(k): float(v) for k, v in cohorts.items() if float(v) > 0}
+    if not out:
+        raise ParameterError("cohorts lists no treated area (first treated year > 0); give {area: first treated "
+                             "year} for the treated areas.")
+    return out
+
+
+# ----------------------------------------------------------------------------------- register cells
+@checked
+def register_subgroup_cells(md: Microdata, *, outcome: str, by: str, age_bands=REGISTER_AGE_BANDS,
+                            baseline_year: int | None = None, unknown_education: str = "exclude"
+                            ) -> pd.DataFrame:
+    """Area x year x subgroup cells from register microdata (DuckDB; unsuppressed, so internal).
+
+    Columns ``OMR_ID, AAR, category, n`` (distinct persons of the outcome's population) and ``y`` (their
+    mean outcome). Categories: origin ``nonwestern`` (HERKOMST = 'ikke_vestlig', NW of domain.md) vs
+    ``other``; sex ``men``/``women``; age band in the year (``age_bands`` edges, the last band open, within
+    the outcome's age window; ages below the first edge are left out); education at baseline: a person's HFAUDD in their latest year <= ``baseline_year`` (default
+    the first data year; for persons who arrive later, their first year), as ``basic`` /
+    ``upper_secondary`` / ``higher``; unknown education is left out (``unknown_education="exclude"``) or
+    counted as basic (``"basic"``, the 2013 rule).
+    """
+    check_choice("unknown_education", unknown_education, ["exclude", "basic"])
+    columns = {row[0] for row in md.con.execute(f"DESCRIBE {md.relation}").fetchall()}
+    _require(columns, BY[by][1], by, "the register microdata")
+    person = _person_sql(md, by, outcome, age_bands, baseline_year, unknown_education)
+    sql = f"""SELECT OMR_ID, AAR, category, count(DISTINCT PERSON_ID) AS n, avg(y) AS y
+              FROM ({person}) p WHERE category IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+    return tidy_types(md.con.execute(sql).df())
+
+
+def _require(columns, needed, by: str, what: str) -> None:
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise ColumnError(f"by={by!r} needs column(s) {missing}, which {what} lack(s); available: "
+                          f"{sorted(map(str, columns))}." + closest(missing[0], [str(c) for c in columns]))
+
+
+# -------------------------------------------------------------------------------------- disclosure
+def _categories(by: str, cells: pd.DataFrame, age_bands, open_top: bool) -> list[str]:
+    if by == "origin":
+        order = list(ORIGIN_GROUPS)
+    elif by == "sex":
+        order = list(SEX_GROUPS.values())
+    elif by == "age_band":
+        order = _band_labels(_check_bands(age_bands), open_top)
+    else:
+        order = list(EDU_ORDER)
+    return [c for c in order if c in set(cells["category"])]
+
+
+def _pool_cells(cells: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    """Cells re-aggregated to the groups of ``mapping`` (category -> group): n summed, y the n-weighted
+    mean (each person is in one category of an area-year), weight ``w`` summed."""
+    c = cells.assign(subgroup=cells["category"].map(mapping))
+    c = c[c["subgroup"].notna()].assign(wy=lambda d: d["w"] * d["y"])
+    out = c.groupby(["OMR_ID", "AAR", "subgroup"], as_index=False).agg(n=("n", "sum"), w=("w", "sum"),
+                                                                         wy=("wy", "sum"))
+    return out.assign(y=out["wy"] / out["w"]).drop(columns="wy")
+
+
+def _thin_groups(pooled: pd.DataFrame, treated: set, min_cell: int) -> dict[str, int]:
+    """{group: smallest treated- or comparison-area total over years} for the thin groups (rule 2)."""
+    kept = pooled[pooled["n"] >= min_cell]
+    arm = np.where(kept["OMR_ID"].isin(treated), "treated", "comparison")
+    totals = kept.assign(arm=arm).groupby(["subgroup", "arm", "AAR"])["n"].sum()
+    years = sorted(pooled["AAR"].unique())
+    out = {}
+    for g in pooled["subgroup"].unique():
+        smallest = min(int(totals.get((g, a, y), 0)) for a in ("treated", "comparison") for y in years)
+        if smallest < min_cell:
+            out[g] = smallest
+    return out
+
+
+def disclose(cells: pd.DataFrame, order: list[str], *, treated: set, min_cell: int, pool: bool
+             ) -> tuple[pd.DataFrame, dict[str, str], list[str], list[str]]:
+    """Apply the disclosure rules of the module docstring (pure).
+
+    Returns (cells of the estimable groups with >= ``min_cell`` persons, mapping category -> group,
+    suppressed groups, notes)."""
+    groups = [[c] for c in order]
+    notes: list[str] = []
+    suppressed: list[str] = []
+
+    def mapping() -> dict[str, str]:
+        return {c: POOL_SEP.join(g) for g in groups for c in g}
+
+    while True:
+        pooled = _pool_cells(cells, mapping())
+        thin = _thin_groups(pooled, treated, min_cell)
+        if not thin or not pool or len(groups) == 1:
+            break
+        name = min(thin, key=lambda k: (thin[k], k))
+        i = next(i for i, g in enumerate(groups) if POOL_SEP.join(g) == name)
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(groups)]
+        size = pooled.groupby("subgroup")["n"].sum()
+        j = min(neighbours, key=lambda j: (size.get(POOL_SEP.join(groups[j]), 0), j))
+        lo, hi = sorted((i, j))
+        notes.append(f"subgroup {name!r} has fewer than {min_cell} persons in the treated or comparison areas "
+                     f"in some year; pooled with {'+'.join(groups[j])!r}.")
+        groups[lo:hi + 1] = [groups[lo] + groups[hi]]
+    if thin:
+        for g in sorted(thin):
+            suppressed.append(g)
+            notes.append(f"subgroup {g!r} has fewer than {min_cell} persons in the treated or comparison areas "
+                         "in some year; suppressed at the source (no estimate shown).")
+    small = (pooled["n"] < min_cell) & ~pooled["subgroup"].isin(suppressed)
+    if small.any():
+        notes.append(f"{int(small.sum())} area-year-subgroup cell(s) with fewer than {min_cell} persons were "
+                     "left out at the source.")
+    used = pooled[(pooled["n"] >= min_cell) & ~pooled["subgroup"].isin(suppressed)]
+    return used.reset_index(drop=True), mapping(), suppressed, notes
+
+
+# -------------------------------------------------------------------------------------- joint test
+@checked
+def joint_equality_test(cells: pd.DataFrame, groups: list[str]) -> dict:
+    """Stacked weighted TWFE with area x subgroup and year x subgroup effects, treatment interacted with
+    subgroup, clustered by area (linearmodels ``PanelOLS``); Wald test of b_1 = ... = b_k.
+
+    ``cells``: ``OMR_ID, AAR, subgroup, y, w, D``. Returns the coefficients and covariance, the F
+    statistic W/q with df (q, G - 1) and its p-value."""
+    from linearmodels.panel import PanelOLS
+
+    c = cells[cells["subgroup"].isin(groups)].copy()
+    c["entity"] = c["OMR_ID"].astype(str) + "|" + c["subgroup"].astype(str)
+    names = [f"D:{g}" for g in groups]
+    x = pd.DataFrame({n: (c["D"].to_numpy() * (c["subgroup"] == g).to_numpy()).astype(float)
+                      for n, g in zip(names, groups)}, index=c.index)
+    for g in groups:  # year x subgroup effects (the first year of each subgroup is its reference)
+        years = sorted(c.loc[c["subgroup"] == g, "AAR"].unique())
+        for y in years[1:]:
+            x[f"year{y}:{g}"] = ((c["subgroup"] == g) & (c["AAR"] == y)).to_numpy().astype(float)
+    index = pd.MultiIndex.from_arrays([c["entity"], c["AAR"].astype(int)], names=["entity", "year"])
+    x.index = index
+    model = PanelOLS(pd.Series(c["y"].to_numpy(float), index=index, name="y"), x, entity_effects=True,
+                     weights=pd.Series(c["w"].to_numpy(float), index=index), drop_absorbed=False, check_rank=True)
+    clusters = pd.DataFrame({"area": pd.factorize(c["OMR_ID"])[0]}, index=index)
+    with one_thread():  # thin matrices: OpenBLAS's spinning threads only slow them down (core.blas)
+        fit = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
+    b = fit.params[names].to_numpy()
+    v = fit.cov.loc[names, names].to_numpy()
+    n_clusters = int(c["OMR_ID"].nunique())
+    q = len(groups) - 1
+    out = {"coef": dict(zip(groups, b.tolist())), "vcov": v, "n_clusters": n_clusters}
+    if q < 1:
+        return {**out, "statistic": np.nan, "df": 0, "df_denom": n_clusters - 1, "p_value": np.nan}
+    r = np.hstack([-np.ones((q, 1)), np.eye(q)])
+    rb = r @ b
+    wald = float(rb @ np.linalg.solve(r @ v @ r.T, rb))
+    f = wald / q
+    return {**out, "statistic": f, "wald": wald, "df": q, "df_denom": n_clusters - 1,
+            "p_value": float(stats.f.sf(f, q, n_clusters - 1))}
+
+
+# -------------------------------------------------------------------------------------- the result
+@checked_init
+@immutable_value
+@dataclass(frozen=True)
+class SubgroupEffects:
+    """Immutable result of :func:`subgroup_effects`: one tidy table (:data:`COLUMNS`: subgroup, estimate,
+    std_error, conf_low, conf_high, n), the joint test of equal effects (``joint``: statistic, df,
+    df_denom, p_value) and the disclosure notes. ``n`` is already rounded / blanked (module docstring)."""
+
+    table: pd.DataFrame
+    joint: dict
+    by: str
+    outcome: str
+    source: str
+    alpha: float
+    min_cell: int
+    notes: tuple
+    estimand: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "table", self.table.copy(deep=True))
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table.copy(deep=True)
+
+    def joint_test(self) -> dict:
+        """{statistic, df, df_denom, p_value} of H0: equal effects in every shown subgroup."""
+        return {k: self.joint[k] for k in ("statistic", "df", "df_denom", "p_value")}
+
+    @checked
+    def display(self, lang: str = "en") -> pd.DataFrame:
+        """The table with labelled columns and subgroup names in ``lang`` ("da" or "en")."""
+        check_choice("lang", lang, LANGS)
+        t = self.table
+        names = [POOL_SEP.join(label(f"subgroup_{p}", lang) if f"subgroup_{p}" in _KNOWN else p
+                               for p in s.split(POOL_SEP)) for s in t["subgroup"]]
+        return pd.DataFrame({label("subgroup", lang): names, label("estimate", lang): t["estimate"],
+                             label("std_error", lang): t["std_error"],
+                             label("ci", lang): [_ci(a, b) for a, b in zip(t["conf_low"], t["conf_high"])],
+                             label("n_persons", lang): t["n"]})
+
+    @checked
+    def caption(self, lang: str = "en") -> str:
+        j = self.joint
+        head = f"{label(self.outcome, lang)}, {label('by_' + self.by, lang)}"
+        if j["df"] and np.isfinite(j["statistic"]):
+            test = (f"{label('joint_test', lang)}: F({j['df']}, {j['df_denom']}) = {j['statistic']:.2f}, "
+                    f"p = {j['p_value']:.3f}")
+        else:
+            test = f"{label('joint_test', lang)}: -"
+        return f"{head}. {test}."
+
+    def _repr_html_(self, lang: str = "en") -> str:
+        notes = "".join(f"<br><em>{n}</em>" for n in self.notes)
+        return frame_html(self.caption(lang), self.display(lang)) + notes
+
+
+_KNOWN = {"subgroup_nonwestern", "subgroup_other", "subgroup_men", "subgroup_women", "subgroup_basic",
+          "subgroup_upper_secondary", "subgroup_higher"}
+
+
+def _ci(lo, hi) -> str:
+    return "" if pd.isna(lo) or pd.isna(hi) else f"[{lo:.4f}, {hi:.4f}]"
+
+
+def _rounded(n: float, min_cell: int, round_base: int) -> float:
+    if pd.isna(n) or n < min_cell:
+        return np.nan
+    return float(max(round_base * int(np.floor(n / round_base + 0.5)), min_cell)) if round_base > 1 else float(n)
+
+
+def _check_disclosure(min_cell, round_base) -> tuple[int, int]:
+    """``min_cell`` and ``round_base`` checked; in a report run never weaker than the run's."""
+    min_cell = check_min_cell(min_cell)
+    if isinstance(round_base, bool) or not isinstance(round_base, (int, np.integer)) or round_base < 1:
+        raise ParameterError(f"round_base={round_base!r} must be a whole number >= 1 (1 shows exact counts).")
+    if seal.in_report_run():
+        min_cell, round_base = max(min_cell, seal.run_min_cell()), max(int(round_base), seal.run_round_base() or 1)
+    return min_cell, int(round_base)
+
+
+def _finish(used: pd.DataFrame, order: list[str], suppressed: list[str], persons: dict, notes: list[str], *,
+            fit_one, by: str, outcome: str, source: str, alpha: float, min_cell: int, round_base: int,
+            estimand: str) -> SubgroupEffects:
+    shown = [g for g in dict.fromkeys(used["subgroup"]) if g not in suppressed]
+    shown = sorted(shown, key=lambda g: order.index(g.split(POOL_SEP)[0]))
+    if not shown:
+        raise ValidationError(f"every subgroup of by={by!r} is suppressed under min_cell={min_cell}: no subgroup "
+                              f"has {min_cell} or more persons in the treated and comparison areas each year. "
+                              "Lower min_cell (floor 3), use coarser age_bands, or another by.")
+    rows = []
+    for g in shown:
+        res = fit_one(used[used["subgroup"] == g])
+        t = res.table.set_index("term").loc["ATT"]
+        rows.append({"subgroup": g, "estimate": t["estimate"], "std_error": t["std_error"],
+                     "conf_low": t["conf_low"], "conf_high": t["conf_high"],
+                     "n": _rounded(persons.get(g, np.nan), min_cell, round_base)})
+    for g in suppressed:
+        rows.append({"subgroup": g, "estimate": np.nan, "std_error": np.nan, "conf_low": np.nan,
+                     "conf_high": np.nan, "n": np.nan})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    joint = joint_equality_test(used, shown)
+    n_treated = int(used.loc[used["D"] == 1, "OMR_ID"].nunique())
+    if len(shown) >= 2 and n_treated < 10:
+        notes = [*notes, f"only {n_treated} treated areas: the joint test's CR1 F test over-rejects with few "
+                         "treated clusters (MacKinnon & Webb 2017); read its p-value with care."]
+    if len(shown) < 2:
+        notes = [*notes, "fewer than two subgroups can be shown: no joint test."]
+    joint = {k: joint[k] for k in ("statistic", "df", "df_denom", "p_value", "n_clusters")}
+    return SubgroupEffects(table=table, joint=joint, by=by, outcome=outcome, source=source, alpha=alpha,
+                           min_cell=min_cell, notes=tuple(notes), estimand=estimand)
+
+
+ESTIMAND = ("per subgroup: static TWFE ATT of the subgroup's area-year mean (repeated cross-section), "
+            "weighted by the subgroup's persons in the cell; joint test: stacked TWFE with area x subgroup and "
+            "year x subgroup effects, clustered by area, F test of equal effects")
+
+
+# ------------------------------------------------------------------------------------- public API
+@checked
+def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: str = "origin",
+                     min_cell: int = 5, thin: str = "auto", round_base: int = 5, age_bands=REGISTER_AGE_BANDS,
+                     baseline_year: int | None = None, unknown_education: str = "exclude", alpha: float = 0.05,
+                     inference: str | None = None, inference_options=None, areas=None,
+                     validate: bool = True) -> SubgroupEffects:
+    """Effects per subgroup of a register outcome, with a joint test of equal effects.
+
+    Estimand and method: see the module docstring (static TWFE per subgroup on area x year panels of the
+    subgroup built in DuckDB from person-year microdata, weighted by the subgroup's residents, CR1 by area
+    via :func:`evalkit.twfe`; joint F test from the stacked, fully interacted regression clustered by area).
+
+    ``source``: :class:`~evalkit.data.panels.Microdata`, a data folder or a person-year DataFrame.
+    ``cohorts``: {area: first treated year} or a frame ``OMR_ID, cohort`` (areas not listed: comparison).
+    ``outcome``: one of :data:`REGISTER_OUTCOMES`. ``by``: one of :data:`BY` ("origin": non-western
+    immigrants and descendants vs others; "sex"; "age_band" with ``age_bands`` edges; "education" at
+    ``baseline_year``, default the year before the first start, or the first data year).
+    ``min_cell``/``thin``/``round_base``: disclosure (module docstring; ``thin="auto"`` pools ordered
+    categories and suppresses the others).
+    ``inference``: per-subgroup inference of :func:`evalkit.twfe` (the joint test is CR1-F).
+    ``areas``: optional list of the areas to use (treated and comparison pool, e.g. without the areas of
+    other interventions); default every area in ``source``.
+    """
+    by = _check_by(by)
+    if not isinstance(outcome, str) or outcome not in REGISTER_OUTCOMES:
+        raise ParameterError(f"outcome={outcome!r} has no subgroup definition; choose one of "
+                             f"{list(REGISTER_OUTCOMES)}." + closest(str(outcome), list(REGISTER_OUTCOMES)))
+    min_cell, round_base = _check_disclosure(min_cell, round_base)
+    check_choice("thin", thin, THIN)
+    if not isinstance(source, (Microdata, str, Path, pd.DataFrame)):
+        raise ParameterError(f"source must be a Microdata, a data folder or a person-year DataFrame, "
+                             f"got {type(source).__name__}.")
+    if isinstance(source, pd.DataFrame):
+        _require(source.columns, BY[by][1], by, "source")
+    treated_first = _cohort_frame(cohorts)
+    md = source if isinstance(source, Microdata) else open_microdata(source, validate=validate)
+    if baseline_year is None:  # the year before the first start, or the first data year
+        baseline_year = max(int(min(treated_first.values())) - 1, md.years[0])
+    elif isinstance(baseline_year, bool) or not isinstance(baseline_year, (int, np.integer)) \
+            or int(baseline_year) not in md.years:
+        raise ParameterError(f"baseline_year={baseline_year!r} must be one of the data years "
+                             f"{md.years[0]}-{md.years[-1]}.")
+    cells = register_subgroup_cells(md, outcome=outcome, by=by, age_bands=age_bands, baseline_year=baseline_year,
+                                    unknown_education=unknown_education)
+    cells = _in_areas(cells, areas).assign(w=lambda c: c["n"].astype(float))
+    order = _categories(by, cells, age_bands, open_top=True)
+    pool = BY[by][0] if thin == "auto" else thin == "pool"
+    used, mapping, suppressed, notes = disclose(cells, order, treated=set(treated_first), min_cell=min_cell,
+                                                pool=pool)
+    used = _treat(used, treated_first)
+    persons = _register_persons(md, outcome, by, used, mapping, cells, age_bands, baseline_year, unknown_education)
+
+    def fit_one(panel):
+        return twfe(panel, outcome="y", unit="OMR_ID", time="AAR", treatment="D", cluster="OMR_ID", weights="w",
+                    alpha=alpha, inference=inference, inference_options=inference_options)
+
+    return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
+                   source="register", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=ESTIMAND)
+
+
+def _in_areas(cells: pd.DataFrame, areas) -> pd.DataFrame:
+    if areas is None:
+        return cells
+    if isinstance(areas, (str, bytes)) or not hasattr(areas, "__iter__"):
+        raise ParameterError(f"areas={areas!r} must be a list of area ids (OMR_ID) or None (every area).")
+    keep = {int(a) for a in areas}
+    unknown = sorted(keep - set(cells["OMR_ID"].astype(int)))
+    if unknown:
+        raise ParameterError(f"areas lists {unknown[:5]} that are not areas of the data (OMR_ID).")
+    return cells[cells["OMR_ID"].isin(keep)].reset_index(drop=True)
+
+
+def _treat(cells: pd.DataFrame, first: dict) -> pd.DataFrame:
+    start = cells["OMR_ID"].map(first)
+    return cells.assign(D=(start.notna() & (cells["AAR"] >= start.fillna(np.inf))).astype(int))
+
+
+def _register_persons(md, outcome, by, used, mapping, cells, age_bands, baseline_year, unknown_education) -> dict:
+    """Distinct persons per shown group over its used cells (a second DuckDB pass over the kept cells)."""
+    keep = used[["OMR_ID", "AAR", "subgroup"]]
+    cat = cells[["OMR_ID", "AAR", "category"]].assign(subgroup=cells["category"].map(mapping))
+    cat = cat.merge(keep, on=["OMR_ID", "AAR", "subgroup"])[["OMR_ID", "AAR", "category", "subgroup"]]
+    md.con.register("_evalkit_subgroup_cells", cat)
+    try:
+        person = _person_sql(md, by, outcome, age_bands, baseline_year, unknown_education)
+        df = md.con.execute(f"""SELECT c.subgroup, count(DISTINCT p.PERSON_ID) AS n FROM ({person}) p
+                                JOIN _evalkit_subgroup_cells c USING (OMR_ID, AAR, category) GROUP BY 1""").df()
+    finally:
+        md.con.unregister("_evalkit_subgroup_cells")
+    return dict(zip(df["subgroup"], df["n"].astype(float)))
+
+
+def _person_sql(md, by, outcome, age_bands, baseline_year, unknown_education) -> str:
+    """SQL: PERSON_ID, OMR_ID, AAR, category, y for the outcome's population (one row per person-year)."""
+    expr, (lo, hi) = REGISTER_OUTCOMES[outcome]
+    join = ""
+    if by == "origin":
+        cat = f"CASE WHEN HERKOMST = 'ikke_vestlig' THEN '{ORIGIN_GROUPS[0]}' ELSE '{ORIGIN_GROUPS[1]}' END"
+    elif by == "sex":
+        cat = "CASE KOEN " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in SEX_GROUPS.items()) + " END"
+    elif by == "age_band":
+        cat = _band_sql(_AGE, _check_bands(age_bands), open_top=True)
+    else:
+        base = int(baseline_year) if baseline_year is not None else min(md.years)
+        cat = "CASE e.edu " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in EDU_GROUPS.items())
+        cat += " ELSE NULL END" if unknown_education == "exclude" else " ELSE 'basic' END"
+        join = f"""JOIN (SELECT PERSON_ID, CASE WHEN count(*) FILTER (AAR <= {base}) > 0
+                                THEN arg_max(HFAUDD, AAR) FILTER (AAR <= {base}) ELSE arg_min(HFAUDD, AAR) END AS edu
+                        FROM {md.relation} GROUP BY PERSON_ID) e USING (PERSON_ID)"""
+    return f"""SELECT PERSON_ID, OMR_ID, AAR, {cat} AS category, CAST({expr} AS DOUBLE) AS y
+               FROM {md.relation} {join}
+               WHERE OMR_ID IS NOT NULL AND {_AGE} BETWEEN {lo} AND {hi}"""
+
+
+@checked
+def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff: float | None = None,
+                            by: str = "origin", weights: str = CALIBRATED, min_cell: int = 5, thin: str = "auto",
+                            round_base: int = 5, age_bands=SURVEY_AGE_BANDS, alpha: float = 0.05,
+                            inference: str | None = None, inference_options=None, areas=None) -> SubgroupEffects:
+    """Effects per subgroup of a survey outcome (repeated cross-sections of respondents), with a joint test.
+
+    Per subgroup: the respondent-level weighted TWFE of :func:`evalkit.domain.survey_did.survey_twfe` on
+    the subgroup's respondents (area and year effects, survey ``weights``, clustered by area); estimand: the
+    TWFE ATT on the subgroup's population share (``cutoff``) or mean score. Joint test: as for register
+    outcomes, on the stacked subgroup cells (weighted cell means with weight = the cells' weight sums, which
+    reproduces the respondent-level fit). Disclosure rules count unweighted respondents.
+
+    ``data``: respondent rows (:func:`evalkit.read_survey`, or ``calibration.data`` of
+    :func:`evalkit.calibrate_weights` for calibrated weights) with ``OMR_ID, AAR``, the answer, the weights
+    and the subgroup column (HERKOMST for origin, KOEN for sex, ALDER for age_band with ``age_bands`` edges,
+    the last band open; HFAUDD at baseline, linked from the register, for education). ``areas``: as for
+    :func:`subgroup_effects`.
+    """
+    by = _check_by(by)
+    min_cell, round_base = _check_disclosure(min_cell, round_base)
+    check_choice("thin", thin, THIN)
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a DataFrame of survey respondents, got {type(data).__name__}.")
+    _require(data.columns, ("OMR_ID", "AAR", *BY[by][2]), by, "the survey data")
+    if weights not in data.columns:
+        raise ColumnError(f"weights={weights!r} is not a survey column; calibrate first (calibrate_weights adds "
+                          f"{CALIBRATED!r}) or name the design weight 'VAEGT'.")
+    treated_first = _cohort_frame(cohorts)
+    d = with_cohorts(data, treated_first)
+    d["category"] = _survey_category(d, by, age_bands)
+    y = survey_outcome(d, answer, cutoff=cutoff)
+    keep = d["category"].notna() & y.notna() & d[weights].notna() & d["OMR_ID"].notna()
+    if (~keep).any():
+        warnings.warn(f"{int((~keep).sum())} respondents without a subgroup, answer, weight or area are left out.",
+                      EvalkitWarning, stacklevel=2)
+    d, y = d[keep].copy(), y[keep]
+    d["_y"], d["_w"] = y.to_numpy(float), d[weights].astype(float)
+    d["_wy"] = d["_w"] * d["_y"]
+    cells = d.groupby(["OMR_ID", "AAR", "category"], as_index=False).agg(n=("_y", "size"), w=("_w", "sum"),
+                                                                         wy=("_wy", "sum"))
+    cells = cells.assign(y=cells["wy"] / cells["w"]).drop(columns="wy").astype({"OMR_ID": "int64", "AAR": "int64"})
+    cells = _in_areas(cells, areas)
+    order = _categories(by, cells, age_bands, open_top=True)
+    pool = BY[by][0] if thin == "auto" else thin == "pool"
+    used, mapping, suppressed, notes = disclose(cells, order, treated=set(treated_first), min_cell=min_cell,
+                                                pool=pool)
+    used = _treat(used, treated_first)
+    persons = used.groupby("subgroup")["n"].sum().astype(float).to_dict()  # respondents: one row each wave
+    d["subgroup"] = d["category"].map(mapping)
+    d = d.merge(used[["OMR_ID", "AAR", "subgroup"]], on=["OMR_ID", "AAR", "subgroup"])
+
+    def fit_one(panel):
+        g = panel["subgroup"].iloc[0]
+        rows = d[d["subgroup"] == g]
+        return survey_twfe(rows, outcome=rows["_y"], weights="_w", alpha=alpha, inference=inference,
+                           inference_options=inference_options)
+
+    outcome = answer if cutoff is None else f"{answer} >= {cutoff:g}"
+    estimand = ESTIMAND.replace("persons in the cell", "survey weight sum in the cell (respondent-level WLS)")
+    return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
+                   source="survey", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=estimand)
+
+
+def _survey_category(d: pd.DataFrame, by: str, age_bands) -> pd.Series:
+    if by == "origin":
+        bad = ~d["HERKOMST"].isin(["dansk", "vestlig", "ikke_vestlig"]) & d["HERKOMST"].notna()
+        if bad.any():
+            raise ValidationError(f"HERKOMST holds {sorted(map(str, d.loc[bad, 'HERKOMST'].unique()))[:3]}; "
+                                  "allowed: ['dansk', 'vestlig', 'ikke_vestlig'].")
+        cat = np.where(d["HERKOMST"] == "ikke_vestlig", ORIGIN_GROUPS[0], ORIGIN_GROUPS[1])
+        return pd.Series(cat, index=d.index).where(d["HERKOMST"].notna())
+    if by == "sex":
+        return pd.to_numeric(d["KOEN"], errors="coerce").map(SEX_GROUPS)
+    if by == "age_band":
+        edges = _check_bands(age_bands)
+        labels = _band_labels(edges, open_top=True)
+        return pd.Series(pd.cut(pd.to_numeric(d["ALDER"], errors="coerce"), [*edges, np.inf], right=False,
+                                labels=labels), index=d.index).astype(object)
+    bad = ~d["HFAUDD"].isin(HFAUDD_LEVELS) & d["HFAUDD"].notna()
+    if bad.any():
+        raise ValidationError(f"HFAUDD holds {sorted(map(str, d.loc[bad, 'HFAUDD'].unique()))[:3]}; allowed: "
+                              f"{HFAUDD_LEVELS} (missing = unknown, left out).")
+    return d["HFAUDD"].map(EDU_GROUPS)
