@@ -58,3 +58,11 @@ def test_unknown_parameter_refused_before_running(tmp_path):
     with pytest.raises(ParameterError, match="evaluation_year"):
         run_report("final", params, root=ROOT, reports_root=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("template", ["midterm", "final"])
+def test_html_title_is_the_report_title(runs, template):
+    html = runs[template].html.read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
+    heading = re.search(r'<header class="evalkit-header">\s*<h1>(.*?)</h1>', html, re.S).group(1).strip()
+    assert title == heading and title != "Notebook"

@@ -308,6 +308,9 @@ def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:
         "data_sha256": run.get("data_sha256"), "started_utc": run.get("started_utc"), "run_id": run.get("run_id"),
         "lang": run.get("parameters", {}).get("lang", "en"), "toc": table_of_contents(nb),
     }
+    titles = [entry["text"] for entry in nb.metadata["evalkit"]["toc"] if entry.get("level") == 1]
+    if titles:  # the browser tab and bookmarks show the report's title (nbconvert's default: "Notebook")
+        nb.metadata["title"] = titles[0]
     exporter = HTMLExporter(template_name="evalkit", extra_template_basedirs=[str(TEMPLATE_DIR)])
     # the title cell is drawn by the template's header, above the table of contents
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={TITLE_TAG}), enabled=True)

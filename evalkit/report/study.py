@@ -337,7 +337,8 @@ class Study:
             return few_clusters.sdid_fit(self.area, self.p["outcome"], alpha=self.p["alpha"], seed=self.p["seed"])
 
     def balance(self) -> SafeTable:
-        return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"]))
+        return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"],
+                                                           round_base=self.p["round_base"]))
 
     def trends_figure(self) -> Sealed:
         lang, outcome = self.p["lang"], self.p["outcome"]

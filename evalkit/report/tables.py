@@ -31,11 +31,22 @@ def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> Saf
     return _estimates_table(frame, digits=digits, note=note)
 
 
+#: balance indicators that are counts of persons: rounded per area before they are averaged
+COUNT_INDICATORS = ("residents",)
+
+
 def balance_table(panel: pd.DataFrame, baseline_year: int, *, lang: str,
-                  indicators: tuple[str, ...] = BALANCE_INDICATORS) -> pd.DataFrame:
+                  indicators: tuple[str, ...] = BALANCE_INDICATORS, round_base: int = 5) -> pd.DataFrame:
     """Baseline means of treated and comparison areas with the standardised difference
-    (difference over the pooled standard deviation; Imbens & Rubin 2015, ch. 14)."""
-    base = panel[panel["AAR"] == baseline_year]
+    (difference over the pooled standard deviation; Imbens & Rubin 2015, ch. 14).
+
+    Counts of persons (:data:`COUNT_INDICATORS`) are rounded per area to ``round_base`` before the
+    mean and standard deviation: a mean of exact counts times the number of areas gave back the
+    exact total that the design table rounds (differencing between tables)."""
+    base = panel[panel["AAR"] == baseline_year].copy()
+    for ind in COUNT_INDICATORS:
+        if ind in base and round_base > 1:
+            base[ind] = np.round(base[ind].to_numpy(float) / round_base) * round_base
     treated, control = base[base["cohort"] > 0], base[base["cohort"] == 0]
     rows = []
     for ind in indicators:
