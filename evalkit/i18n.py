@@ -54,6 +54,17 @@ LABELS: dict[str, dict[str, str]] = {
     "ci": {"da": "Konfidensinterval", "en": "Confidence interval"},
     "p_value": {"da": "p-værdi", "en": "p-value"},
     "truth": {"da": "Simuleret sand effekt", "en": "Simulated true effect"},
+    "inference": {"da": "Inferens (p-værdi og interval)", "en": "Inference (p-value and interval)"},
+    # event-study and HonestDiD tables
+    "term": {"da": "Led", "en": "Term"},
+    "event_time": {"da": "År fra start", "en": "Event time"},
+    "conf_low": {"da": "Nedre", "en": "Lower"},
+    "conf_high": {"da": "Øvre", "en": "Upper"},
+    "method": {"da": "Metode", "en": "Method"},
+    "treated_persons": {"da": "Behandlede personer", "en": "Treated persons"},
+    "Mbar": {"da": "M̄ (grænse for brud)", "en": "M̄ (bound on violations)"},
+    "lb": {"da": "Nedre grænse", "en": "Lower bound"},
+    "ub": {"da": "Øvre grænse", "en": "Upper bound"},
     "never_treated": {"da": "aldrig behandlede områder", "en": "never-treated areas"},
     "never_treated_no_other": {"da": "aldrig behandlede områder uden andre indsatser",
                                "en": "never-treated areas without other interventions"},
@@ -98,6 +109,34 @@ SECTIONS: dict[str, dict[str, str]] = {
     "goals": {"da": "Målopfyldelse", "en": "Goal attainment"},
     "cost": {"da": "Pris pr. effekt", "en": "Cost per effect"},
 }
+
+
+def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool = False, draws: int | None = None) -> str:
+    """A p-value as shown in reports: ``digits`` decimals, "< 0.001" below 0.001 (never "0.000" or
+    "9.18e-06"), and for a resampling p-value of exactly 0 with ``draws`` resamples "< 1/(B+1)"
+    written as a decimal (no draw was as extreme). ``comma``: Danish decimal comma ("< 0,001").
+    "–" for a missing or non-finite value."""
+    check_choice("lang", lang, LANGS)
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return "–"
+    if p != p or p in (float("inf"), float("-inf")):
+        return "–"
+    if p <= 0 and draws:
+        floor = 1.0 / (draws + 1)
+        out = "< 0.001" if floor < 0.001 else f"< {floor:.{max(digits, 4)}f}".rstrip("0")
+    elif p < 0.001:
+        out = "< 0.001"
+    else:
+        out = f"{p:.{digits}f}"
+    return out.replace(".", ",") if comma else out
+
+
+def p_equals(p, lang: str = "en", *, digits: int = 3, comma: bool = False) -> str:
+    """"p = 0.048", or "p < 0.001" below 0.001 (for sentences)."""
+    shown = format_p(p, lang, digits=digits, comma=comma)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
 def label(key: str, lang: str) -> str:

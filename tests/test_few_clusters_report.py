@@ -268,3 +268,36 @@ def test_randomization_combination_table_path_equals_rebuilding_the_design(estim
     fast = randomization_combination(res, panel, weights, seed=4, draws=49)
     slow = randomization_combination(res, panel, weights, seed=4, draws=49, _lookup=False)
     assert np.allclose(fast.null, slow.null, rtol=1e-10, atol=1e-12) and fast.p_value[0] == slow.p_value[0]
+
+
+# ------------------------------------------------------------ break-it review 14
+def test_marked_row_carries_the_advisors_p_value_and_an_interval(advised):
+    panel, adv = advised
+    res = evalkit.twfe(panel, outcome="employment_rate", unit="OMR_ID", time="AAR", treatment="treat",
+                       cluster="OMR_ID", weights="area_weight")
+    rows = few_clusters.inference_rows(res, panel, seed=1, draws=99, wild_draws=999, advised=adv)
+    for used in ("randomization", "cr2"):
+        out = few_clusters.with_advisor_p(rows, used, adv, res, panel, seed=1, lang="en")
+        marked = next(r for r in out if r["method"] == used)
+        assert marked["p_value"] == float(adv.row(adv.advice.chosen)["p_value"])   # the advisor's number
+        assert "the advisor's test" in marked["detail"] and f"R = {adv.advice.draws}" in marked["detail"] \
+            or f"{adv.advice.draws} draws" in marked["detail"]
+        assert math.isfinite(marked["conf_low"]) and marked["conf_low"] < marked["estimate"] < marked["conf_high"]
+        others = [r for r in out if r["method"] != used]
+        assert others == [r for r in rows if r["method"] != used]                  # the other rows unchanged
+
+
+def test_advisor_display_table_writes_small_p_values_as_bounds(advised):
+    _, adv = advised
+    shown = adv.advice.display_table("en")["p-value (data)"]
+    assert not any(v in ("0", "0.0000") or "e-" in v for v in shown)
+    assert all(v == "" or v.startswith("<") or float(v) >= 0.001 for v in shown if v)
+    da = adv.advice.display_table("da")
+    assert not any("." in v for v in da[da.columns[-1]] if v)                       # decimal comma
+
+
+def test_advisor_effect_against_the_desired_direction_is_flagged():
+    assert advising.against_desired("conviction_share", 0.005)
+    assert not advising.against_desired("conviction_share", -0.005)
+    assert not advising.against_desired("conviction_share", 0.0)            # 0 = the outcome's default
+    assert advising.against_desired("employment_rate", -0.01) and not advising.against_desired("employment_rate", 0.01)

@@ -127,6 +127,44 @@ def test_poa_report_shows_the_advisors_table_and_uses_its_choice(poa):
     assert "weight each area by its mean number of residents" in html
 
 
+def test_poa_report_shows_the_headline_with_one_inference_everywhere(poa):
+    """Break-it review 14: the robustness row and results JSON of the headline use the chosen method and
+    say so; the marked few-cluster row shows the advisor's p-value; no p-value prints as 0 or 0.000."""
+    import io
+
+    import pandas as pd
+
+    run, _ = poa
+    html = run.html.read_text(encoding="utf-8")
+    tables = pd.read_html(io.StringIO(html))
+    advisor = next(t for t in tables if "Measured size" in t.columns)
+    chosen = advisor.loc[advisor["Chosen"] == "✓"].iloc[0]
+    average = json.loads((run.run_dir / "results" / "area_event_study_post_average.json").read_text())
+    row = average["table"][0]
+    robust = next(t for t in tables if "Specification" in t.columns)
+    es = robust.loc[robust["Specification"] == "Event study, area, post average"].iloc[0]
+    assert es["Inference (p-value and interval)"] == chosen["Method"]           # labelled: the chosen method
+    assert float(es["p-value"]) == pytest.approx(row["p_value"], abs=5e-5)     # the headline's p-value
+    assert f"p = {row['p_value']:.3f}" in html                                   # ... as the text prints it
+    assert average["inference"]["method"] != "cr1"
+    assert set(robust["Inference (p-value and interval)"]) - {chosen["Method"]} <= {
+        "CR1", "multiplier bootstrap", "BJS (conservative)", "Restricted wild cluster bootstrap"}
+    few = next(t for t in tables if "Used" in t.columns and "Details" in t.columns)
+    marked = few.loc[few["Used"] == "✓"].iloc[0]
+    assert str(marked["p-value"]) == str(chosen["p-value (data)"]) or \
+        float(marked["p-value"]) == pytest.approx(float(chosen["p-value (data)"]))
+    assert pd.notna(marked["Lower"]) and marked["Lower"] != "–" and "the advisor's test" in marked["Details"]
+    assert "p = 0.000" not in html
+    shown_p = [str(v) for t in tables for c in t.columns if "p-value" in str(c) for v in t[c] if pd.notna(v)]
+    assert shown_p and not [v for v in shown_p if v in ("0", "0.0", "0.0000") or "e-" in v]   # "< 0.001" instead
+    assert "MDE for the static effect (80 % power, alpha 0.05)" in html
+    assert "distinct of 500 drawn" in html and "size-adjusted" in html
+    assert "the area effect is smaller" not in html and "larger in absolute value" in html
+    assert any({"Term", "Event time", "Lower", "Upper"} <= set(t.columns) for t in tables)     # labelled headers
+    assert any({"Method", "Lower bound", "Upper bound"} <= set(t.columns) for t in tables)     # HonestDiD
+    assert not any({"conf_low", "event_time", "lb", "Mbar"} & set(map(str, t.columns)) for t in tables)
+
+
 def test_poa_results_carry_the_advice_as_a_diagnostic(poa):
     run, _ = poa
     static = json.loads((run.run_dir / "results" / "area_twfe_static.json").read_text())

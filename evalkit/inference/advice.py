@@ -14,6 +14,7 @@ import pandas as pd
 
 from evalkit.core.checks import check_choice
 from evalkit.errors import ParameterError
+from evalkit.i18n import format_p
 from evalkit.results.result import immutable_value
 
 #: columns of :attr:`InferenceAdvice.table`
@@ -142,7 +143,7 @@ class InferenceAdvice:
             h["size_ci"].format(level=f"{self.level:.0%}"): ci, h["power"]: [fmt(x, "pct") for x in t["power"]],
             h["holds_size"]: [yn[bool(x)] + (f" ({NOTES[lang][n]})" if n else "") for x, n in zip(t["holds_size"], notes)],
             h["threshold"]: [fmt(x, "3g") for x in t["threshold"]], h["chosen"]: ["✓" if c else "" for c in t["chosen"]],
-            h["p_value"]: [fmt(x, "3g") for x in t["p_value"]]})
+            h["p_value"]: [format_p(x, lang, digits=4, comma=lang == "da", draws=self.draws) for x in t["p_value"]]})
 
     def _label(self, method: str, lang: str) -> str:
         labels = self.labels or {}

@@ -56,6 +56,15 @@ def power_effect(outcome: str, given: float) -> float:
     return float(given) if given else DEFAULT_EFFECTS[outcome]
 
 
+def against_desired(outcome: str, given: float) -> bool:
+    """Whether ``advisor_effect`` points against the outcome's desired direction (the sign of its default
+    in :data:`DEFAULT_EFFECTS`, e.g. a rise in ``conviction_share``): the advisor then measures power, and
+    the MDE gets the sign, of an effect the intervention is meant to avoid. The report keeps the given
+    sign (the analyst may mean it) and says so (:func:`evalkit.report.text.effect_direction_warning`)."""
+    default = DEFAULT_EFFECTS.get(outcome)
+    return bool(given) and default is not None and (given > 0) != (default > 0)
+
+
 def complete_areas(area: pd.DataFrame) -> pd.DataFrame:
     """The areas observed in every year of the panel (the advisor needs a balanced panel)."""
     counts = area.groupby("OMR_ID")["AAR"].transform("nunique")
@@ -204,5 +213,5 @@ def corrected_p(t: float, critical_value: float, alpha: float) -> float:
 
 
 __all__ = ["ADVISOR_DRAWS", "Advised", "DEFAULT_EFFECTS", "REPORT_METHOD", "TARGET_POWER", "WEIGHT", "advise",
-           "bloom_mde", "complete_areas", "corrected_p", "post_average_inference", "power_curve", "power_effect",
-           "randomization_interval", "with_area_weights"]
+           "against_desired", "bloom_mde", "complete_areas", "corrected_p", "post_average_inference", "power_curve",
+           "power_effect", "randomization_interval", "with_area_weights"]

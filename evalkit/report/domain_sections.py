@@ -125,7 +125,10 @@ def estimand_text(study):
     withheld = _cohort_withheld(study)
     if withheld is not None:
         return markdown("")
-    return markdown(estimand_paragraph(study.estimand_results, lang=study.p["lang"]))
+    comparison = study.estimand_results
+    paragraph = estimand_paragraph(comparison, lang=study.p["lang"])
+    return markdown(text.estimand_magnitudes(paragraph, comparison.estimate("area"), comparison.estimate("cohort"),
+                                             lang=study.p["lang"]))
 
 
 # ----------------------------------------------------------------- goals

@@ -15,6 +15,7 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError, EvalkitWarning
 from evalkit.estimators import synth
+from evalkit.i18n import p_equals
 
 METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
 #: rows added when the inference advisor chooses a method the five rows do not show
@@ -66,6 +67,45 @@ def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, w
                      "p_value": row["p_value"], "conf_low": row["conf_low"], "conf_high": row["conf_high"],
                      "detail": _detail(res, kind, lang)})
     return rows
+
+
+def with_advisor_p(rows: list[dict], used: str, advised, result, data: pd.DataFrame, *, seed: int,
+                   lang: str) -> list[dict]:
+    """The marked row carries the inference advisor's data p-value for its chosen method - the number
+    of the advisor's table and the design sentence - instead of this table's own run of the same
+    test with other draws (the two differ only by Monte Carlo error; the detail names both). A
+    randomization row gets the interval the headline uses (:func:`evalkit.report.advising.randomization_interval`:
+    the estimate +- the re-assignments' critical |t| times the standard error), instead of none."""
+    from evalkit.estimators.postfit import randomization_combination
+    from evalkit.report.advising import randomization_interval
+
+    out = []
+    for row in rows:
+        if row["method"] != used or "reason" in row:
+            out.append(row)
+            continue
+        adv = advised.advice
+        row = dict(row, p_value=float(advised.row(adv.chosen)["p_value"]))
+        own_p = p_equals(rows_p(rows, used), lang, digits=4)
+        own = {"da": f"{own_p} med", "en": f"{own_p} with"}[lang]
+        if used == "randomization":
+            try:
+                ri = randomization_combination(result, data, {"ATT": 1.0}, seed=seed, draws=999)
+                low, high = randomization_interval(row["estimate"], float(ri.observed[0]), ri.null[:, 0], result.alpha)
+                row.update(conf_low=low, conf_high=high)
+            except EvalkitError:
+                pass
+            row["detail"] = {"da": f"rådgiverens test (R = {adv.draws}); {own} R = 999",
+                             "en": f"the advisor's test (R = {adv.draws}); {own} R = 999"}[lang]
+        else:
+            row["detail"] = {"da": f"rådgiverens test ({adv.draws} træk); {own} {row['detail']}",
+                             "en": f"the advisor's test ({adv.draws} draws); {own} {row['detail']}"}[lang]
+        out.append(row)
+    return out
+
+
+def rows_p(rows: list[dict], method: str) -> float:
+    return float(next(r for r in rows if r["method"] == method).get("p_value", np.nan))
 
 
 def _corrected_row(rows: list[dict], advised, lang: str) -> dict:

@@ -61,7 +61,8 @@ PARAMS: tuple[Param, ...] = (
           "method's size and power with few treated areas (evalkit.inference_advisor; seeded by seed)",
           bounds=(100, 20000)),
     Param("advisor_effect", float, 0.0, "effect (outcome units, e.g. 0.015 = +1.5 pp) injected into the placebos "
-          "for the advisor's power; 0 = the outcome's default (evalkit.report.advising.DEFAULT_EFFECTS)",
+          "for the advisor's power; 0 = the outcome's default (evalkit.report.advising.DEFAULT_EFFECTS); a sign "
+          "against the outcome's desired direction is kept but the report warns (the MDE takes this sign)",
           bounds=(-1.0, 1.0)),
     Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
           "in interventions.csv)", bounds=(0.0, 1e13)),

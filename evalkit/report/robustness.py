@@ -11,6 +11,7 @@ from evalkit.estimators.combine import lincom, post_average
 from evalkit.estimators.staggered import aggregate
 from evalkit.report import truth
 from evalkit.report.advising import WEIGHT
+from evalkit.report.few_clusters import NAMES
 from evalkit.report.i18n import label
 
 SPEC_NAMES = {
@@ -84,14 +85,14 @@ def _spec_makers(study) -> dict:
     """How to compute each specification: a function returning (result, simulated truth)."""
     p = study.p
     makers = {
-        "es_area": lambda: (post_average(study.area_es), _nan_if_none(study._truth_post(study.area))),
+        "es_area": lambda: (study.average_result("area"), _nan_if_none(study._truth_post(study.area))),
         "heterogeneity_robust": lambda: _heterogeneity_robust(study),
         "twfe_area": lambda: (_twfe(study.area, p["outcome"], "OMR_ID", p["alpha"], WEIGHT), _truth_att(study.area)),
         "twfe_area_clean": lambda: _clean_twfe(study),
         "did_2x2": lambda: _two_by_two(study),
     }
     if not study._too_few("cohort"):  # person-level specifications need min_cell treated persons
-        makers["es_cohort"] = lambda: (post_average(study.cohort_es), _nan_if_none(study._truth_post(study.cohort)))
+        makers["es_cohort"] = lambda: (study.average_result("cohort"), _nan_if_none(study._truth_post(study.cohort)))
         makers["twfe_cohort"] = lambda: (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]),
                                          _truth_att(study.cohort))
     return makers
@@ -119,16 +120,49 @@ def specifications(study) -> dict[str, tuple[object, float]]:
     return out
 
 
+#: an estimator's own inference method -> its name in the robustness table's Inference column
+_INFERENCE = {"bjs": {"da": "BJS (konservativ)", "en": "BJS (conservative)"}, "cr1": "CR1", "cr2": "CR2",
+              "cr3": "CR3", "hc1": "HC1", "analytic": {"da": "analytisk", "en": "analytic"},
+              "multiplier": {"da": "multiplikator-bootstrap", "en": "multiplier bootstrap"}}
+
+
+def inference_name(study, key: str, result) -> str:
+    """How a row's p-value and interval were computed: the report's chosen method for the post-period
+    averages (the headline quantity), else the estimator's own inference (CR1 mostly)."""
+    lang = study.p["lang"]
+    if result is None:
+        return "–"
+    if key == "es_area" and result.meta.get("inference_label"):
+        return study._used_label()
+    method = result.inference.method
+    if method in NAMES and method not in _INFERENCE:
+        return NAMES[method][lang]
+    name = _INFERENCE.get(method, method)
+    return name[lang] if isinstance(name, dict) else str(name)
+
+
+def _ci_text(row, bounds) -> str:
+    """"[low, high]"; an end beyond the effects the outcome can take (``bounds``, e.g. below -b for a share
+    at baseline level b) or infinite is written "< -b" / "> 1 - b" instead of an impossible number."""
+    lo_b, hi_b = bounds if bounds is not None else (-np.inf, np.inf)
+    low, high = row["conf_low"], row["conf_high"]
+    lo = f"< {lo_b:.4f}" if (not np.isfinite(low) or low < lo_b) and np.isfinite(lo_b) else f"{low:.4f}"
+    hi = f"> {hi_b:.4f}" if (not np.isfinite(high) or high > hi_b) and np.isfinite(hi_b) else f"{high:.4f}"
+    return f"[{lo}, {hi}]"
+
+
 def robustness_table(study) -> pd.DataFrame:
-    """One row per specification: estimate, std. error, CI, p-value, N and truth (if simulated)."""
+    """One row per specification: estimate, std. error, CI, p-value, the inference behind them, N and
+    truth (if simulated)."""
     lang, rows = study.p["lang"], []
     undefined = {"da": "ikke defineret for disse data", "en": "undefined for these data"}[lang]
     for key, (result, true) in study.robustness_specs.items():
         row = result.tidy().iloc[0] if result is not None else pd.Series(dtype="float64")
         rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row.get("estimate"),
                      label("std_error", lang): row.get("std_error"),
-                     label("ci", lang): f"[{row['conf_low']:.4f}, {row['conf_high']:.4f}]" if result else undefined,
+                     label("ci", lang): _ci_text(row, study.effect_bounds) if result else undefined,
                      label("p_value", lang): row.get("p_value"),
+                     label("inference", lang): inference_name(study, key, result),
                      label("n_obs", lang): f"{result.n_obs:,}" if result else "–", label("truth", lang): true})
     table = pd.DataFrame(rows)
     if table[label("truth", lang)].isna().all():

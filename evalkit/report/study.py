@@ -6,6 +6,8 @@ Every displayed object is an aggregate (areas or >= ``min_cell`` persons).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import html
 import types
 import warnings
@@ -223,6 +225,9 @@ class Study:
         # post cells is an estimand nobody defined (issue 12); CS's overall effect is did's "simple"
         found.update({f"{k}_post_average": post_average(found[k]) for k in ("area_event_study", "cohort_event_study")
                       if k in found})
+        for estimand in ("area", "cohort"):  # the summary's p-value and interval (the chosen method)
+            if f"{estimand}_event_study_post_average" in found:
+                found[f"{estimand}_event_study_post_average"] = self.average_result(estimand)
         if "cs" in found:
             found["cs_simple"] = aggregate(found["cs"], "simple")
         if "static_twfe" in self.__dict__:
@@ -293,7 +298,7 @@ class Study:
             row = self.advised.row(self.advised.advice.chosen)
             return markdown(text.advised_design_sentence(
                 check.n_treated_clusters, check.n_control_clusters, lang=p["lang"], cr1_p=static["p_value"],
-                label_=self._used_label(), p_value=float(row["p_value"])))
+                label_=self._used_label(), p_value=float(row["p_value"]), robustness=self.template == "final"))
         wild = None
         if not check.cr1_reliable:
             with step("restricted wild cluster bootstrap of the static effect"):
@@ -313,15 +318,18 @@ class Study:
         a = adv.advice
         settings = {"da": f"Frø {a.seed}, {a.draws} bootstrap-træk/gentildelinger pr. test.",
                     "en": f"Seed {a.seed}, {a.draws} bootstrap draws/re-assignments per test."}[lang]
-        note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), settings])
+        explain = text.advisor_table_note(a.n_placebos, self.p["advisor_placebos"], a.enumerated, self.p["alpha"],
+                                          lang=lang)
+        note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), explain,
+                         settings])
         return tables._estimates_safe(a.display_table(lang), digits=4, note=note)
 
     def few_treated_pvalues(self) -> SafeTable | Sealed:
         """With 5 or fewer treated areas: the method relied on beside the synthetic DiD and the
         synthetic controls' placebo p-values."""
         lang = self.p["lang"]
-        if self.check.n_treated_clusters > 5:
-            return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
+        if self.check.n_treated_clusters > 5:  # the synthetic control section says why (once)
+            return markdown("")
         used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
         row = next(r for r in self._few_rows if r["method"] == used)
         avg, _ = self._post_average("area")
@@ -366,13 +374,17 @@ class Study:
 
     def event_study_table(self, estimand: str = "area") -> SafeTable:
         """Event-study estimates; for the cohort panel ``n_treated`` counts persons and is checked."""
+        lang = self.p["lang"]
         cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
         table = self._shown(estimand).tidy()[cols]
+        names = {c: label(c, lang) for c in cols[:-1]}  # da/en headers (evalkit.i18n)
         if estimand == "area":  # n_treated counts areas, not persons
-            return tables._estimates_safe(table.rename(columns={"n_treated": label("treated", self.p["lang"])}),
-                                         digits=4)
-        return safe_table(table, count_cols=["n_treated"], index=["term", "event_time"], min_cell=self.p["min_cell"],
-                          digits=4, _trusted=True)
+            names["n_treated"] = label("treated", lang)
+            return tables._estimates_safe(table.rename(columns=names), digits=4)
+        names["n_treated"] = label("treated_persons", lang)
+        table = tables.format_p_columns(table.rename(columns=names), 4)
+        return safe_table(table, count_cols=[names["n_treated"]], index=[names["term"], names["event_time"]],
+                          min_cell=self.p["min_cell"], digits=4, _trusted=True)
 
     def treated_persons(self, estimand: str) -> int | None:
         """Distinct treated persons behind an estimand (``None`` for the area estimand)."""
@@ -413,17 +425,68 @@ class Study:
             self._averages[estimand] = (avg, self._truth_post(panel))
         return self._averages[estimand]
 
+    def average_result(self, estimand: str):
+        """The post-period average as a one-row result carrying the headline's inference: its p-value and
+        interval are those of :meth:`_post_average` (the advisor's choice, or the wild bootstrap below 10
+        treated areas), and ``inference.method`` names that method, so the robustness table and
+        results/*_post_average.json show the same numbers as the summary and say how they were made."""
+        es = self.area_es if estimand == "area" else self.cohort_es
+        res = post_average(es)
+        avg, _ = self._post_average(estimand)
+        row = res.tidy().iloc[0]
+        if all(row[c] == avg[c] for c in ("p_value", "conf_low", "conf_high")):
+            return res
+        table = res.tidy()
+        table.loc[table.index[0], ["p_value", "conf_low", "conf_high"]] = [avg["p_value"], avg["conf_low"],
+                                                                        avg["conf_high"]]
+        adv = self.advised if estimand == "area" else None
+        if adv is not None and adv.advice is not None:
+            method = "corrected" if adv.advice.size_corrected else advising.REPORT_METHOD[adv.method][2]
+        else:
+            method = "wild"
+        resampled = method in ("wild", "wild_webb", "wcu", "randomization")
+        info = dataclasses.replace(res.inference, method=method,
+                                   seed=self.p["seed"] if resampled else res.inference.seed,
+                                   draws=(advising.ADVISOR_DRAWS if method == "randomization" else 9999) if resampled
+                                   else res.inference.draws)
+        return res.replace(table=table, inference=info,
+                           meta={**dict(res.meta), "inference_label": self._used_label() if estimand == "area"
+                                 else few_clusters.NAMES["wild"]["en"]})
+
     def _effect_text(self, estimand: str) -> str:
         name = label(f"{estimand}_estimand", self.p["lang"])
         if self._too_few(estimand):
             return text.too_few_persons(name, self.p["min_cell"], lang=self.p["lang"])
         avg, true = self._post_average(estimand)
+        bounds = self.effect_bounds
         sentence = text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
-                                        self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true)
+                                        self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true,
+                                        bounds=bounds)
+        used = self._used_label() if estimand == "area" else few_clusters.NAMES[
+            "cr1" if self.check.cr1_reliable else "wild"][self.p["lang"]]
+        note = text.unbounded_note(avg["conf_low"], avg["conf_high"], self.p["outcome"], lang=self.p["lang"],
+                                   method=used[0].lower() + used[1:] if self.p["lang"] == "en" else used,
+                                   bounds=bounds, mde=estimand == "area")
         if estimand != "area":
-            return sentence
-        return " ".join([sentence, text.inference_used(self._used_label(), self.notes.get("area_interval"),
-                                                       lang=self.p["lang"]), self._mde_text()])
+            return " ".join(filter(None, [sentence, note]))
+        return " ".join(filter(None, [sentence, text.inference_used(self._used_label(), self.notes.get("area_interval"),
+                                                                    lang=self.p["lang"]), note, self._mde_text()]))
+
+    @cached_property
+    def effect_bounds(self) -> tuple[float, float] | None:
+        """The effects a share or rate outcome can take from the treated areas' baseline-year level b
+        (resident-weighted): [-b, 1 - b] (the share cannot fall below 0 or rise above 1); None for
+        other outcomes. An interval end beyond them is written as open (:func:`text.open_ends`)."""
+        outcome = self.p["outcome"]
+        if not outcome.endswith(("_rate", "_share")):
+            return None
+        area = self.area
+        base = area[(area["AAR"] == self.p["baseline_year"]) & (area["cohort"] > 0)].dropna(subset=[outcome])
+        if base.empty:
+            return None
+        w = base[advising.WEIGHT] if advising.WEIGHT in base else None
+        level = float((base[outcome] * w).sum() / w.sum()) if w is not None else float(base[outcome].mean())
+        return -level, 1.0 - level
 
     @property
     def mde(self) -> float:
@@ -437,9 +500,13 @@ class Study:
         return advising.bloom_mde(avg["std_error"], clusters - 1, alpha=self.p["alpha"], sign=avg["estimate"])
 
     def _mde_text(self) -> str:
-        return text.mde_sentence(self.mde, self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"],
-                                 power=advising.TARGET_POWER, method=self._used_label(),
-                                 measured=self.advised.advice is not None)
+        sentence = text.mde_sentence(self.mde, self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"],
+                                     power=advising.TARGET_POWER, method=self._used_label(),
+                                     measured=self.advised.advice is not None)
+        given = self.p["advisor_effect"]
+        if self.advised.advice is not None and advising.against_desired(self.p["outcome"], given):
+            sentence += " " + text.effect_direction_warning(given, self.p["outcome"], lang=self.p["lang"])
+        return sentence
 
     def effect_summary(self, estimand: str = "area") -> Sealed:
         return markdown(self._effect_text(estimand))
@@ -459,8 +526,13 @@ class Study:
             lines.append(text.summary_line(label(f"{estimand}_estimand", lang), avg["estimate"], avg["conf_low"],
                                            avg["conf_high"], self.p["outcome"], lang=lang, truth=true,
                                            mde=self.mde if estimand == "area" else None,
-                                           mde_static=self.advised.advice is not None))
-        lines.append(f"{section('pretrends', lang)}: p = {pretrend_test(self.area_es).p_value:.3f}")
+                                           mde_static=self.advised.advice is not None, bounds=self.effect_bounds,
+                                           alpha=self.p["alpha"], power=advising.TARGET_POWER))
+            if estimand == "area" and self.advised.advice is not None and \
+                    advising.against_desired(self.p["outcome"], self.p["advisor_effect"]):
+                lines[-1] += {"da": " - MDE'en har advisor_effects fortegn, som går imod den ønskede retning",
+                              "en": " - the MDE has advisor_effect's sign, against the desired direction"}[lang]
+        lines.append(f"{section('pretrends', lang)}: {text.p_equals(pretrend_test(self.area_es).p_value, lang)}")
         return SummaryBox(title=label("what_was_found", lang), lines=tuple(lines))
 
     def conclusions(self) -> Sealed:
@@ -486,7 +558,9 @@ class Study:
         """Robust confidence intervals when post-period violations of parallel trends are at most
         Mbar times the largest pre-period violation (Rambachan & Roth 2023)."""
         note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
-        return tables._estimates_safe(self.honest.tidy(), digits=4, note=note)
+        honest = self.honest.tidy()
+        honest = honest.rename(columns={c: label(c, self.p["lang"]) for c in honest.columns})  # da/en headers
+        return tables._estimates_safe(honest, digits=4, note=note)
 
     def sensitivity_figure(self) -> Sealed:
         lang = self.p["lang"]
@@ -500,14 +574,21 @@ class Study:
         used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
         extra = used if used not in few_clusters.METHODS else None
         with step("few-cluster inference: CR2, CR3, wild bootstrap (9,999 draws), randomization (999 draws)"):
-            return few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=self.p["lang"],
+            rows = few_clusters.inference_rows(self.static_twfe, self.area, seed=self.p["seed"], lang=self.p["lang"],
                                                extra=extra, advised=self.advised)
+        if self.advised.advice is not None and extra is None:
+            rows = few_clusters.with_advisor_p(rows, used, self.advised, self.static_twfe, self.area,
+                                               seed=self.p["seed"], lang=self.p["lang"])
+        return rows
 
-    def few_cluster_table(self) -> SafeTable:
+    def few_cluster_table(self, max_treated: int | None = None) -> SafeTable | Sealed:
         """The static area effect under CR1, CR2, CR3, the restricted wild bootstrap and
         randomization inference, with the method the report relies on marked (the inference
-        advisor's choice when it ran, as an extra row when it is none of the five)."""
+        advisor's choice when it ran, as an extra row when it is none of the five).
+        ``max_treated``: show it only up to that many treated areas (the midterm report: 5)."""
         lang = self.p["lang"]
+        if max_treated is not None and self.check.n_treated_clusters > max_treated:
+            return markdown("")
         used = few_clusters.recommended(self.check.cr1_reliable, self.advised)
         note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang,
                                      advised=self.advised.advice is not None)
@@ -534,8 +615,11 @@ class Study:
         lang, parts = self.p["lang"], []
         alt = {"da": "Forskel mellem indsatsområdet og dets syntetiske kontrol, med placebo-forskelle for donorerne.",
                "en": "Gap between the treated area and its synthetic control, with the donors' placebo gaps."}[lang]
+        gap = {"da": "Forskel (behandlet minus syntetisk) i {}", "en": "Gap (treated minus synthetic) in {}"}[lang]
         for res in self.synth_fits.values():
-            parts.append(figures.figure_html(synth_plot(res, kind="placebo", lang=lang), alt))
+            fig = synth_plot(res, kind="placebo", lang=lang)
+            fig.axes[0].set_ylabel(gap.format(label(self.p["outcome"], lang).lower()), fontsize=9)  # the outcome's label
+            parts.append(figures.figure_html(fig, alt))
         return outputs.html("".join(parts), kind="figure", plain=alt)
 
     def estimand_note(self) -> Sealed:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.report.disclosure import SafeTable, _estimates_table, safe_table
-from evalkit.report.i18n import label
+from evalkit.report.i18n import format_p, label
 
 BALANCE_INDICATORS = ("residents", "employment_rate", "k1_share", "conviction_share",
                       "basic_edu_share", "income_rel_region", "nonwestern_share")
@@ -25,10 +25,30 @@ def design_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell:
                       digits=0, note=note, _trusted=True)
 
 
+def _is_p_column(name) -> bool:
+    low = str(name).lower()
+    return low == "p_value" or "p-value" in low or "p-værdi" in low
+
+
+def format_p_columns(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """p-value columns as text: "< 0.001" below 0.001 instead of "0.0000" (:func:`evalkit.i18n.format_p`);
+    Danish headers get the decimal comma only where the table's numbers have it (they do not: the
+    report's tables use a decimal point in both languages)."""
+    cols = [c for c in frame.columns if _is_p_column(c) and pd.api.types.is_numeric_dtype(frame[c])]
+    if not cols:
+        return frame
+    out = frame.copy()
+    for c in cols:
+        out[c] = [format_p(x, digits=digits) if pd.notna(x) else np.nan for x in frame[c]]
+        out[c] = out[c].astype(object)
+    return out
+
+
 def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> SafeTable:
     """Sealed table of estimates or area-level means built by the library from results and the
-    area panel (whose thin area-years are already left out): it carries no person-count cells."""
-    return _estimates_table(frame, digits=digits, note=note)
+    area panel (whose thin area-years are already left out): it carries no person-count cells.
+    p-value columns are shown as text with "< 0.001" for small values (:func:`format_p_columns`)."""
+    return _estimates_table(format_p_columns(frame, digits), digits=digits, note=note)
 
 
 #: balance indicators that are counts of persons: rounded per area before they are averaged

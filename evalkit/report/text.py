@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from evalkit.report.i18n import label
+from evalkit.report.i18n import label, p_equals
 
 
 def _pp(value: float, outcome: str) -> str:
@@ -25,13 +25,66 @@ EFFECT_PHRASES = {
 }
 
 
+def open_ends(low: float, high: float, bounds: tuple[float, float] | None = None) -> tuple[bool, bool]:
+    """Whether each end of an interval is open: infinite (a test inversion that hit its search bound)
+    or beyond ``bounds``, the effects the outcome can take (for a share: a fall below 0 or a rise
+    above 1 from the treated areas' baseline level)."""
+    lo_b, hi_b = bounds if bounds is not None else (-math.inf, math.inf)
+    return (not math.isfinite(low) or low < lo_b), (not math.isfinite(high) or high > hi_b)
+
+
+def interval_text(low: float, high: float, outcome: str, *, lang: str,
+                  bounds: tuple[float, float] | None = None) -> str:
+    """"[low; high]", an open end written as "below/above <the outcome's bound>" (or "-inf"/"+inf")
+    instead of an impossible number."""
+    lo_open, hi_open = open_ends(low, high, bounds)
+    lo_b, hi_b = bounds if bounds is not None else (-math.inf, math.inf)
+    below, above = {"da": ("under", "over"), "en": ("below", "above")}[lang]
+    lo = (f"{below} {_pp(lo_b, outcome)}" if math.isfinite(lo_b) else "-∞") if lo_open else _pp(low, outcome)
+    hi = (f"{above} {_pp(hi_b, outcome)}" if math.isfinite(hi_b) else "+∞") if hi_open else _pp(high, outcome)
+    return f"[{lo}; {hi}]"
+
+
+def unbounded_note(low: float, high: float, outcome: str, *, lang: str, method: str,
+                   bounds: tuple[float, float] | None = None, mde: bool = False) -> str:
+    """Say so when the interval is open at an end ("" otherwise): the test cannot reject any effect
+    beyond the outcome's possible range, so the data do not bound the effect on that side."""
+    lo_open, hi_open = open_ends(low, high, bounds)
+    if not (lo_open or hi_open):
+        return ""
+    lo_b, hi_b = bounds if bounds is not None else (-math.inf, math.inf)
+    parts = []
+    for is_open, b, side in ((lo_open, lo_b, "low"), (hi_open, hi_b, "high")):
+        if not is_open:
+            continue
+        where = {"da": {"low": "nedad", "high": "opad"}, "en": {"low": "below", "high": "above"}}[lang][side]
+        move = {"da": {"low": "det største fald", "high": "den største stigning"},
+                "en": {"low": "the largest fall", "high": "the largest rise"}}[lang][side]
+        lim = _pp(b, outcome) if math.isfinite(b) else ""
+        if lang == "da":
+            parts.append(f"Intervallet er ubegrænset {where}: {method} kan ikke engang afvise en effekt på {lim}, "
+                         f"{move} udfaldet kan nå fra indsatsområdernes niveau i baseline-året." if lim else
+                         f"Intervallet er ubegrænset {where}: {method} afviser ingen effekt op til søgegrænsen.")
+        else:
+            parts.append(f"The interval is unbounded {where}: the {method} cannot reject even an effect of {lim}, "
+                         f"{move} the outcome can make from the treated areas' baseline level." if lim else
+                         f"The interval is unbounded {where}: the {method} rejects no effect up to its search bound.")
+    tail = {"da": " Data afgrænser altså ikke effekten i den retning" + (", og MDE'en nedenfor lover mere "
+                  "præcision end intervallet har." if mde else "."),
+            "en": " The data do not bound the effect on that side" + (", and the MDE below promises more "
+                  "precision than the interval has." if mde else ".")}[lang]
+    return " ".join(parts) + tail
+
+
 def effect_sentence(name: str, estimate: float, low: float, high: float, p_value: float,
-                    outcome: str, *, lang: str, alpha: float, truth: float | None = None) -> str:
-    """One sentence: the estimate, its confidence interval, significance and (if known) the truth."""
+                    outcome: str, *, lang: str, alpha: float, truth: float | None = None,
+                    bounds: tuple[float, float] | None = None) -> str:
+    """One sentence: the estimate, its confidence interval, significance and (if known) the truth.
+    ``bounds``: the effects the outcome can take; an interval end beyond them is written as open."""
     words = EFFECT_PHRASES[lang]
     ci = words["ci"].format(level=round(100 * (1 - alpha)))
     text = (f"**{name}:** {words['effect']} {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
-            f"({ci} [{_pp(low, outcome)}; {_pp(high, outcome)}], p = {p_value:.3f}); "
+            f"({ci} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}, {p_equals(p_value, lang)}); "
             + words["signif"][int(p_value < alpha)])
     if truth is not None and not math.isnan(truth):
         text += words["truth"].format(truth=_pp(truth, outcome)) + words["inside"][int(low <= truth <= high)]
@@ -44,10 +97,10 @@ def pretrend_sentence(statistic: float, df: int, p_value: float, *, lang: str, a
     if lang == "da":
         verdict = ("forløbene før indsatsen afviger signifikant – fortolk effekterne varsomt."
                    if reject else "der er ikke tegn på forskellige forløb før indsatsen.")
-        return f"Samlet Wald-test af førperiodens koefficienter: χ²({df}) = {statistic:.2f}, p = {p_value:.3f}; {verdict}"
+        return f"Samlet Wald-test af førperiodens koefficienter: χ²({df}) = {statistic:.2f}, {p_equals(p_value, lang)}; {verdict}"
     verdict = ("pre-treatment trends differ significantly – interpret the effects with care."
                if reject else "there is no sign of differing trends before the intervention.")
-    return f"Joint Wald test of the pre-period coefficients: χ²({df}) = {statistic:.2f}, p = {p_value:.3f}; {verdict}"
+    return f"Joint Wald test of the pre-period coefficients: χ²({df}) = {statistic:.2f}, {p_equals(p_value, lang)}; {verdict}"
 
 
 def estimand_note(lang: str) -> str:
@@ -62,12 +115,18 @@ def estimand_note(lang: str) -> str:
 
 
 def summary_line(name: str, estimate: float, low: float, high: float, outcome: str, *, lang: str,
-                 truth: float | None = None, mde: float | None = None, mde_static: bool = False) -> str:
+                 truth: float | None = None, mde: float | None = None, mde_static: bool = False,
+                 bounds: tuple[float, float] | None = None, alpha: float = 0.05, power: float = 0.8) -> str:
     """A short line for the summary box: estimate [interval], the MDE of the design when given (and
-    the truth when simulated)."""
-    line = f"{name}: {_pp(estimate, outcome)} [{_pp(low, outcome)}; {_pp(high, outcome)}]"
+    the truth when simulated). An interval open at an end (:func:`open_ends`) is written as such and
+    the MDE is then not shown as a number (it would suggest precision the interval lacks)."""
+    line = f"{name}: {_pp(estimate, outcome)} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}"
     if mde is not None and not math.isnan(mde):
-        line += ", " + mde_short(mde, outcome, static=mde_static, lang=lang)
+        if any(open_ends(low, high, bounds)):
+            line += ", " + {"da": "intervallet er ubegrænset, så der vises ingen MDE",
+                            "en": "the interval is unbounded, so no MDE is shown"}[lang]
+        else:
+            line += ", " + mde_short(mde, outcome, static=mde_static, lang=lang, alpha=alpha, power=power)
     if truth is not None and not math.isnan(truth):
         line += f" ({label('truth', lang).lower()} {_pp(truth, outcome)})"
     return line
@@ -96,16 +155,16 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
         if cr1_reliable:
             return text + "Med så mange behandlede klynger er klyngerobuste (CR1) standardfejl pålidelige og bruges."
         return (text + f"Med færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl for små "
-                f"p-værdier (her p = {cr1_p:.3f} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
-                f"giver for samme effekt p = {wild_p:.3f} og {round(100 * (1 - alpha))} % konfidensinterval "
+                f"p-værdier (her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
+                f"giver for samme effekt {p_equals(wild_p, lang)} og {round(100 * (1 - alpha))} % konfidensinterval "
                 f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}]. Rapportens gennemsnitlige effekter efter "
                 f"start bruger derfor wild bootstrap-intervaller; intervallerne for de enkelte år er CR1 og for smalle.")
     text = f"The design has {n_treated} treated and {n_control} comparison areas (clusters). "
     if cr1_reliable:
         return text + "With this many treated clusters, cluster-robust (CR1) standard errors are reliable and used."
     return (text + f"With fewer than 10 treated areas, cluster-robust (CR1) standard errors over-reject "
-            f"(here p = {cr1_p:.3f} for the static TWFE effect). The restricted wild cluster bootstrap gives "
-            f"p = {wild_p:.3f} and a {round(100 * (1 - alpha))}% confidence interval "
+            f"(here {p_equals(cr1_p, lang)} for the static TWFE effect). The restricted wild cluster bootstrap gives "
+            f"{p_equals(wild_p, lang)} and a {round(100 * (1 - alpha))}% confidence interval "
             f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect. The report's post-period "
             f"average effects therefore use wild bootstrap intervals; the per-year intervals are CR1 and too narrow.")
 
@@ -118,12 +177,18 @@ def few_cluster_note(n_treated: int, used: str, *, lang: str, advised: bool = Fa
                       f"kun {n_treated} behandlede områder, så inferensrådgiveren har målt hver metodes niveau og "
                       "styrke i dette design (tabellen nedenfor), og rapporten bygger på den markerede. "
                       "Randomiseringsinferens flytter indsatsens start tilfældigt mellem områderne; dens p-værdi "
-                      "har en Monte Carlo-usikkerhed.",
+                      "har en Monte Carlo-usikkerhed. Den markerede rækkes p-værdi er rådgiverens (samme test som i "
+                      "rådgiverens tabel og designafsnittet); kolonnen Detaljer giver denne tabels egen kørsel med "
+                      "flere træk, som kun afviger ved Monte Carlo-usikkerhed. For randomiseringsinferens er "
+                      "intervallet estimatet +- gentildelingernes kritiske |t| gange standardfejlen.",
                 "en": "The same static TWFE effect (areas weighted by residents) under several inference methods; "
                       f"only {n_treated} treated areas, so the inference advisor measured each method's size and "
                       "power in this design (table below) and the report relies on the marked one. Randomization "
                       "inference re-assigns the start years across areas at random; its p-value carries a Monte "
-                      "Carlo error."}[lang]
+                      "Carlo error. The marked row's p-value is the advisor's (the same test as in the advisor's "
+                      "table and the design section); the Details column gives this table's own run with more draws, "
+                      "which differs by Monte Carlo error only. For randomization inference the interval is the "
+                      "estimate +- the re-assignments' critical |t| times the standard error."}[lang]
     if lang == "da":
         why = ("mindst 10 behandlede områder: CR1 er pålidelig" if used == "cr1" else
                f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
@@ -243,12 +308,38 @@ def advice_sentence(advised, outcome: str, *, lang: str) -> str:
     return head + body + words["rule"].format(nominal=_pct(adv.alpha, lang, 0))
 
 
-def mde_short(mde: float, outcome: str, *, static: bool, lang: str) -> str:
-    """"MDE ..." for the summary box (``static``: the advisor's MDE, of the static TWFE effect)."""
+def advisor_table_note(n_placebos: int, drawn: int, enumerated: bool, alpha: float, *, lang: str) -> str:
+    """What the advisor table's counts and threshold column mean."""
+    a = f"{alpha:g}"
+    if lang == "da":
+        count = (f"Alle {n_placebos} mulige placebotildelinger er brugt. " if enumerated else
+                 f"Placebotildelingerne er trukket tilfældigt, og hvert sæt af områder tælles én gang: {n_placebos} "
+                 f"forskellige af {drawn} trukne. ")
+        return (count + f"»Afviser når p <=« er den p-værdi-grænse, metoden bruges med: {a}, når dens målte niveau "
+                f"højst er {a}; ellers en niveaukorrigeret, lavere grænse (den største, der i placeboerne afviser i "
+                f"højst {100 * alpha:g} % af tilfældene), og styrken er målt ved den grænse. 0 betyder, at metoden kun "
+                "afviser, når intet bootstrap-træk er så ekstremt som data.")
+    count = (f"All {n_placebos} possible placebo assignments are used. " if enumerated else
+             f"Placebo assignments are drawn at random and each distinct set of areas is counted once: {n_placebos} "
+             f"distinct of {drawn} drawn. ")
+    return (count + f"\"Rejects when p <=\" is the p-value threshold the method is used at: {a} when its measured "
+            f"size is at most {a}; otherwise a lower, size-adjusted threshold (the largest that rejects in at most "
+            f"{100 * alpha:g} % of the placebos), and its power is measured at that threshold. 0 means it rejects "
+            "only when no bootstrap draw is as extreme as the data.")
+
+
+def mde_short(mde: float, outcome: str, *, static: bool, lang: str, alpha: float = 0.05,
+              power: float = 0.8) -> str:
+    """"MDE for the static effect (80 % power, alpha 0.05): ..." for the summary box (``static``: the
+    advisor's MDE, of the static TWFE effect, not of the post-period average printed beside it)."""
     beyond = {"da": "over det simulerede", "en": "beyond the simulated"}[lang]
     value = _pp(mde, outcome) if math.isfinite(mde) else beyond
-    what = {"da": " (statisk effekt)", "en": " (static effect)"}[lang] if static else ""
-    return f"MDE{what} {value}"
+    pw, a = f"{100 * power:.0f} %", f"{alpha:g}"
+    what = ({"da": f" for den statiske effekt ({pw} styrke, alfa {a})",
+             "en": f" for the static effect ({pw} power, alpha {a})"} if static else
+            {"da": f" for gennemsnittet efter start ({pw} styrke, alfa {a})",
+             "en": f" for the post-period average ({pw} power, alpha {a})"})[lang]
+    return f"MDE{what}: {value}"
 
 
 def mde_sentence(mde: float, outcome: str, *, lang: str, alpha: float, power: float, method: str,
@@ -306,20 +397,40 @@ def weights_sentence(lang: str) -> str:
 
 
 def advised_design_sentence(n_treated: int, n_control: int, *, lang: str, cr1_p: float, label_: str,
-                            p_value: float) -> str:
-    """The design sentence when the report relies on the inference advisor's choice."""
+                            p_value: float, robustness: bool = True) -> str:
+    """The design sentence when the report relies on the inference advisor's choice; it names exactly
+    which numbers use that choice (``robustness``: the report has the robustness table)."""
+    if not robustness:
+        if lang == "da":
+            return (f"Designet har {n_treated} indsatsområder og {n_control} sammenligningsområder (klynger). Med "
+                    f"færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl typisk for små p-værdier "
+                    f"(her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Rapporten har derfor målt hver "
+                    f"metodes niveau og styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} "
+                    f"({p_equals(p_value, lang)} for samme effekt, målt af rådgiveren); også områdeeffektens "
+                    "gennemsnit efter start (opsummeringen og konklusionen) bruger denne metode. Intervallerne for de "
+                    "enkelte år er CR1 og for smalle.")
+        return (f"The design has {n_treated} treated and {n_control} comparison areas (clusters). With fewer than 10 "
+                f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here {p_equals(cr1_p, lang)} "
+                f"for the static TWFE effect). The report therefore measured each method's size and power in this "
+                f"very design (the inference advisor's table) and relies on {label_} ({p_equals(p_value, lang)} for "
+                "the same effect, as the advisor measured it); the area effect's post-period average (the summary and "
+                "the conclusions) uses it too. The per-year intervals are CR1 and too narrow.")
     if lang == "da":
         return (f"Designet har {n_treated} indsatsområder og {n_control} sammenligningsområder (klynger). Med færre "
                 f"end 10 behandlede områder giver klyngerobuste (CR1) standardfejl typisk for små p-værdier (her "
-                f"p = {cr1_p:.3f} for den statiske TWFE-effekt). Rapporten har derfor målt hver metodes niveau og "
-                f"styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} (p = "
-                f"{p_value:.3f} for samme effekt); også de gennemsnitlige effekter efter start bruger denne metode. "
-                "Intervallerne for de enkelte år er CR1 og for smalle.")
+                f"{p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Rapporten har derfor målt hver metodes niveau og "
+                f"styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} ("
+                f"{p_equals(p_value, lang)} for samme effekt, målt af rådgiveren); også områdeeffektens gennemsnit "
+                "efter start (opsummeringen, konklusionen og robusthedstabellens event study-række) bruger denne "
+                "metode. Robusthedstabellens øvrige rækker og intervallerne for de enkelte år er CR1 (kolonnen "
+                "Inferens siger det), og de sidste er for smalle.")
     return (f"The design has {n_treated} treated and {n_control} comparison areas (clusters). With fewer than 10 "
-            f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here p = {cr1_p:.3f} for the "
+            f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here {p_equals(cr1_p, lang)} for the "
             f"static TWFE effect). The report therefore measured each method's size and power in this very design "
-            f"(the inference advisor's table) and relies on {label_} (p = {p_value:.3f} for the same effect); the "
-            "post-period average effects use it too. The per-year intervals are CR1 and too narrow.")
+            f"(the inference advisor's table) and relies on {label_} ({p_equals(p_value, lang)} for the same effect, as the advisor measured it); the area "
+            "effect's post-period average (the summary, the conclusions and the robustness table's event-study row) "
+            "uses it too. The robustness table's other rows and the per-year intervals are CR1 (its Inference "
+            "column says so), and the per-year intervals are too narrow.")
 
 
 def inference_used(label_: str, interval: str | None, *, lang: str) -> str:
@@ -340,3 +451,45 @@ def few_treated_pvalues_note(lang: str) -> str:
     return ("The method the report relies on, beside synthetic DiD (Arkhangelsky et al. 2021) and synthetic control "
             "for each treated area (Abadie, Diamond & Hainmueller 2010). The three rest on different assumptions; "
             "when they agree, the conclusion is more robust.")
+
+
+def estimand_magnitudes(paragraph: str, area: float, cohort: float, *, lang: str) -> str:
+    """The estimand paragraph (:func:`evalkit.domain.estimands.estimand_paragraph`) with its comparison
+    made by magnitude: "larger"/"smaller" on signed numbers read wrongly for harmful outcomes (-1.38 pp
+    is not "smaller" than -0.94 pp in the sense a reader takes); and dilution pulls the cohort effect
+    toward zero, not "below" the area effect. Rewritten here because the domain layer is not the
+    report's to change; the numbers are the paragraph's own."""
+    if not (math.isfinite(area) and math.isfinite(cohort)):
+        return paragraph
+    if lang == "da":
+        if area * cohort < 0:
+            word = "af modsat fortegn"
+        else:
+            word = "større i absolut værdi" if abs(area) > abs(cohort) else "tættere på nul"
+        for old in ("områdeeffekten er større (", "områdeeffekten er mindre ("):
+            paragraph = paragraph.replace(old, f"områdeeffekten er {word} (")
+        return paragraph.replace("ligger normalt under områdeeffekten", "ligger normalt tættere på nul end "
+                                 "områdeeffekten")
+    if area * cohort < 0:
+        word = "of the opposite sign"
+    else:
+        word = "larger in absolute value" if abs(area) > abs(cohort) else "closer to zero"
+    for old in ("the area effect is larger (", "the area effect is smaller ("):
+        paragraph = paragraph.replace(old, f"the area effect is {word} (")
+    return paragraph.replace("normally lies below the area effect", "normally lies closer to zero than the area effect")
+
+
+def effect_direction_warning(given: float, outcome: str, *, lang: str) -> str:
+    """The warning when ``advisor_effect`` points against the outcome's desired direction
+    (:func:`evalkit.report.advising.against_desired`)."""
+    name = label(outcome, lang).lower()
+    if lang == "da":
+        way, want = ("stigning", "et fald") if given > 0 else ("fald", "en stigning")
+        return (f"Bemærk: advisor_effect = {_pp(given, outcome)} er en {way}, men den ønskede effekt på "
+                f"{name} er {want}. Rådgiverens styrke og MDE'en gælder en effekt i den uønskede retning (MDE'en "
+                "har advisor_effects fortegn); angiv advisor_effect med det ønskede fortegn, eller 0 for "
+                "udfaldets standard.")
+    way, want = ("an increase", "a decrease") if given > 0 else ("a decrease", "an increase")
+    return (f"Note: advisor_effect = {_pp(given, outcome)} is {way}, but the desired effect on {name} is "
+            f"{want}. The advisor's power and the MDE are for an effect in the undesired direction (the MDE takes "
+            "advisor_effect's sign); give advisor_effect the desired sign, or 0 for the outcome's default.")
