@@ -10,6 +10,12 @@ DEMO = ROOT / "data" / "demo"
 
 
 def pytest_sessionstart(session):
+    import os
+
+    # nbval's kernels inherit this environment: long steps announce themselves on the console, not
+    # in a cell's outputs (an interactive kernel's default), which nbval would compare with the stored
+    # ones; the tests of evalkit.progress set the variable themselves where they need another mode
+    os.environ.setdefault("EVALKIT_PROGRESS", "console")
     from evalkit.data.simulate import is_current, simulate
 
     if not is_current(DEMO, seed=2024, size="small"):

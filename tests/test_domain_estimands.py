@@ -51,7 +51,8 @@ def test_same_estimator_for_both(study):
 
 def test_paragraph_in_both_languages(comparison):
     en, da = estimand_paragraph(comparison, lang="en"), estimand_paragraph(comparison, lang="da")
-    assert "larger" in en and "diluted" in en and "+2.51 pp" in en
+    area = comparison.tidy().set_index("estimand").loc["area", "estimate"]
+    assert "larger" in en and "diluted" in en and f"{100 * area:+.2f} pp" in en
     assert "større" in da and "fortyndes" in da
 
 
