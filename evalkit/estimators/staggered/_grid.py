@@ -168,7 +168,7 @@ def _rc_store(design: Design, spec: list, control_group: str, anticipation: int)
     nnz = []
     for g, ti, bi, ref in spec:
         members = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
-        nnz.append(0 if ref else _rcstore.cell_rows(design.block_bounds, design.cohorts, (ti, bi), members))
+        nnz.append(0 if ref else sum(b - a for k in (ti, bi) for ok in members for a, b in _spans(design, k, ok)[1]))
     return _rcstore.RcStore(nnz, design.unit_ids.size)
 
 

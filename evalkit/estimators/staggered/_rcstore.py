@@ -57,12 +57,3 @@ class RcStore:
             ptr = np.cumsum([0] + [s.stop - s.start for s in pieces]).astype(np.int64)
         return sparse.csc_matrix((data, indices, ptr.astype(self.itype)), shape=(self.n, keep.size))
 
-
-def cell_rows(block_bounds: np.ndarray, cohorts: np.ndarray, periods: tuple[int, int], members) -> int:
-    """How many rows a cell reads: the rows of its periods whose cohort is treated or a control
-    (``members``: the two cohort tests of :func:`_grid._members`)."""
-    total = 0
-    for k in periods:
-        b = block_bounds[k]
-        total += sum(int(b[c + 1] - b[c]) for c, value in enumerate(cohorts) if any(ok(value) for ok in members))
-    return total
