@@ -80,25 +80,22 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
     errors: list = [None] * len(spec)
     moms = block_moments(design) if (method == "dr" and design.mode != "balanced") else None
 
+    sizes = _cohort_sizes(design)
+
     def cells_of(g):
-        """The group's cells in order: (j, ti, bi, treated, control), reference cells counted only."""
-        pools: dict = {}  # the treated and control masks by threshold
+        """The group's cells in order: (j, ti, bi, thr), reference cells counted only (no n-length
+        masks: at 10M rows of repeated cross-sections a group's masks by threshold took ~300 MB)."""
         for j in (j for j, cell in enumerate(spec) if cell[0] == g):
             _, ti, bi, ref = spec[j]
             thr = max(times[ti], times[bi]) + anticipation
-            key = thr if control_group == "notyet" else None
-            if key not in pools:
-                pools[key] = _pools(design.unit_cohort, g, control_group, thr)
-            treated, control = pools[key]
-            n_t[j], n_c[j] = int(treated.sum()), int(control.sum())
+            n_t[j], n_c[j] = _pool_sizes(sizes, g, control_group, thr)
             if not ref:
-                yield j, ti, bi, treated, control
+                yield j, ti, bi, thr
 
     def run_group(g):
         start = None  # the cells of one group run in order, each logit starting from the last one's fit
-        for j, ti, bi, treated, control in cells_of(g):
-            cell = (design, method if moms is None else moms, g, control_group, treated, control, ti, bi,
-                    anticipation)
+        for j, ti, bi, _ in cells_of(g):
+            cell = (design, method if moms is None else moms, g, control_group, n_c[j] > 0, ti, bi, anticipation)
             try:
                 att[j], col, coef = _fit_cell_warm(cell, start)
             except _drdid.CellError as err:
@@ -114,10 +111,15 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         """Balanced panels: the cells of a control pool share its units and nuisance fit, and are
         estimated together (:func:`_fit_pool`); pools run in order, each logit warm-started."""
         pools: dict = {}
-        for j, ti, bi, treated, control in cells_of(g):
-            if not control.any():
+        masks: dict = {}  # by threshold (a balanced panel's masks are over units, not rows)
+        for j, ti, bi, thr in cells_of(g):
+            if n_c[j] == 0:
                 errors[j] = "no control units"
                 continue
+            key = thr if control_group == "notyet" else None
+            if key not in masks:
+                masks[key] = _pools(design.unit_cohort, g, control_group, thr)
+            treated, control = masks[key]
             pools.setdefault(control.tobytes(), (treated, control, []))[2].append((j, ti, bi))
         start = None
         for treated, control, cells in pools.values():
@@ -282,9 +284,9 @@ def _block(design: Design, moms: dict, k: int, cohort_ok) -> _rcblocks.Block | N
     return _rcblocks.Block(*(np.concatenate([arr[a:z] for a, z in spans]) for arr in arrays), mom)
 
 
-def _fit_cell_blocks(design: Design, moms, g, control_group, treated, control, ti, bi, anticipation, start):
+def _fit_cell_blocks(design: Design, moms, g, control_group, has_control, ti, bi, anticipation, start):
     """Doubly robust cell of an unbalanced panel / repeated cross-sections from the period-sorted blocks."""
-    if not control.any():
+    if not has_control:
         raise _drdid.CellError("no control units")
     is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
     blocks = []
@@ -299,6 +301,23 @@ def _fit_cell_blocks(design: Design, moms, g, control_group, treated, control, t
     return att, [(b.unit, v * fac) for b, v in zip(blocks, vals)], coef
 
 
+def _cohort_sizes(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct cohorts of the influence rows and how many rows each has (repeated cross-sections:
+    from the (period, cohort) blocks, no pass over the rows)."""
+    if design.mode == "rc":
+        return np.asarray(design.cohorts, dtype=float), np.diff(design.block_bounds, axis=1).sum(axis=0)
+    return np.unique(design.unit_cohort, return_counts=True)
+
+
+def _pool_sizes(sizes, g, control_group: str, thr: float) -> tuple[int, int]:
+    """Treated and control counts of :func:`_pools`' masks, from the cohort sizes."""
+    values, counts = sizes
+    control = values == 0
+    if control_group == "notyet":
+        control |= (values > thr) & (values != g)
+    return int(counts[values == g].sum()), int(counts[control].sum())
+
+
 def _pools(cohort: np.ndarray, g: int, control_group: str, thr: float) -> tuple[np.ndarray, np.ndarray]:
     """Treated (cohort g) and control (never, or not yet treated by ``thr``) masks."""
     treated = cohort == g
@@ -307,9 +326,9 @@ def _pools(cohort: np.ndarray, g: int, control_group: str, thr: float) -> tuple[
     return treated, (cohort == 0) | ((cohort > thr) & ~treated)
 
 
-def _fit_cell(design: Design, method, g, control_group, treated, control, ti, bi, anticipation, start):
+def _fit_cell(design: Design, method, g, control_group, has_control, ti, bi, anticipation, start):
     n = design.unit_ids.size
-    if not control.any():
+    if not has_control:
         raise _drdid.CellError("no control units")
     is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
     idx = []  # blocks (post, treated), (post, control), (base, treated), (base, control)
