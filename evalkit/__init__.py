@@ -19,7 +19,7 @@ from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterE
 _LAZY: dict[str, str] = {
     **dict.fromkeys(["Microdata", "build_area_panel", "build_cohort_panel", "open_microdata", "outcome_panel",
                      "simulate"], "evalkit.data"),
-    **dict.fromkeys(["Result"], "evalkit.results"),
+    **dict.fromkeys(["Comparison", "Result", "compare"], "evalkit.results"),
     **dict.fromkeys(["cr2_dof", "cr2_vcov", "cr3_vcov", "wild_cluster_bootstrap"], "evalkit.inference"),
     **dict.fromkeys(["inference_advisor"], "evalkit.inference.advisor"),
     **dict.fromkeys(["SensitivityResult", "honest_did", "honest_did_arrays"], "evalkit.diagnostics"),

@@ -133,6 +133,25 @@ def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool = False, draws
     return out.replace(".", ",") if comma else out
 
 
+def format_number(x, lang: str = "en", *, digits: int = 3) -> str:
+    """A number with ``digits`` decimals and grouped thousands: "1,234.568" in English,
+    "1.234,568" in Danish (the Danish convention: decimal comma, dot as thousands separator).
+    "–" for a missing value; "∞" / "-∞" for infinite ones."""
+    check_choice("lang", lang, LANGS)
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    if x != x:
+        return "–"
+    if x in (float("inf"), float("-inf")):
+        return "∞" if x > 0 else "-∞"
+    out = f"{x:,.{digits}f}"
+    if out.lstrip("-").strip("0.,") == "":  # -0.000 is 0.000
+        out = out.lstrip("-")
+    return out.translate(str.maketrans(",.", ".,")) if lang == "da" else out
+
+
 def p_equals(p, lang: str = "en", *, digits: int = 3, comma: bool = False) -> str:
     """"p = 0.048", or "p < 0.001" below 0.001 (for sentences)."""
     shown = format_p(p, lang, digits=digits, comma=comma)

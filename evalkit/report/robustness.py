@@ -13,6 +13,7 @@ from evalkit.report import truth
 from evalkit.report.advising import WEIGHT
 from evalkit.report.few_clusters import NAMES
 from evalkit.report.i18n import label
+from evalkit.results import compare
 
 SPEC_NAMES = {
     "cs_area": {"da": "Callaway-Sant'Anna, område, simpel ATT", "en": "Callaway-Sant'Anna, area, simple ATT"},
@@ -91,7 +92,8 @@ def _spec_makers(study) -> dict:
         "twfe_area_clean": lambda: _clean_twfe(study),
         "did_2x2": lambda: _two_by_two(study),
     }
-    if not study._too_few("cohort"):  # person-level specifications need min_cell treated persons
+    if study.person_outcome is not None and not study._too_few("cohort"):  # person-level specifications need
+        # a person-level outcome and min_cell treated persons
         makers["es_cohort"] = lambda: (study.average_result("cohort"), _nan_if_none(study._truth_post(study.cohort)))
         makers["twfe_cohort"] = lambda: (_twfe(study.cohort, study.person_outcome, "PERSON_ID", p["alpha"]),
                                          _truth_att(study.cohort))
@@ -151,19 +153,31 @@ def _ci_text(row, bounds) -> str:
     return f"[{lo}, {hi}]"
 
 
+def compared(specs: dict) -> pd.DataFrame:
+    """The specifications' effects side by side (:func:`evalkit.compare`): its long table, one row per
+    defined specification (indexed by its key), the first term of each result (its one effect) as the
+    row "effect"; empty when no specification is defined."""
+    defined = {key: result for key, (result, _) in specs.items() if result is not None}
+    if not defined:
+        return pd.DataFrame()
+    terms = {result.tidy()["term"].iloc[0]: "effect" for result in defined.values()}
+    return compare(defined, terms=terms).tidy().set_index("model")
+
+
 def robustness_table(study) -> pd.DataFrame:
     """One row per specification: estimate, std. error, CI, p-value, the inference behind them, N and
-    truth (if simulated)."""
+    truth (if simulated); the numbers come from :func:`compared`."""
     lang, rows = study.p["lang"], []
     undefined = {"da": "ikke defineret for disse data", "en": "undefined for these data"}[lang]
+    effects = compared(study.robustness_specs)
     for key, (result, true) in study.robustness_specs.items():
-        row = result.tidy().iloc[0] if result is not None else pd.Series(dtype="float64")
+        row = effects.loc[key] if result is not None else pd.Series(dtype="float64")
         rows.append({label("specification", lang): SPEC_NAMES[key][lang], label("estimate", lang): row.get("estimate"),
                      label("std_error", lang): row.get("std_error"),
                      label("ci", lang): _ci_text(row, study.effect_bounds) if result else undefined,
                      label("p_value", lang): row.get("p_value"),
                      label("inference", lang): inference_name(study, key, result),
-                     label("n_obs", lang): f"{result.n_obs:,}" if result else "–", label("truth", lang): true})
+                     label("n_obs", lang): f"{int(row['n_obs']):,}" if result else "–", label("truth", lang): true})
     table = pd.DataFrame(rows)
     if table[label("truth", lang)].isna().all():
         table = table.drop(columns=label("truth", lang))

@@ -1,0 +1,166 @@
+"""Words and per-model facts of :func:`evalkit.results.comparison.compare` (pure functions of a Result).
+
+The inference label names the method the way applied papers do ("CR1 (cluster-robust)",
+"WCR (Webb), 9,999 draws"), in Danish or English. Fixed effects and controls are read from the
+result's ``meta`` where the estimator records them; an estimator that does not is left blank
+rather than guessed.
+"""
+from __future__ import annotations
+
+import math
+
+from evalkit.i18n import format_number
+
+#: words of the comparison table, {key: {lang: text}}
+TEXT: dict[str, dict[str, str]] = {
+    "estimator": {"da": "Estimator", "en": "Estimator"},
+    "outcome": {"da": "Udfald", "en": "Outcome"},
+    "n_obs": {"da": "Observationer", "en": "Observations"},
+    "clusters": {"da": "Klynger", "en": "Clusters"},
+    "inference": {"da": "Inferens", "en": "Inference"},
+    "fixed_effects": {"da": "Faste effekter", "en": "Fixed effects"},
+    "controls": {"da": "Kontrolvariable", "en": "Controls"},
+    "weights": {"da": "Vægte", "en": "Weights"},
+    "level": {"da": "Intervalniveau", "en": "Interval level"},
+    "none": {"da": "ingen", "en": "none"},
+    "reference": {"da": "ref.", "en": "ref."},
+    "draws": {"da": "træk", "en": "draws"},
+    "enumerated": {"da": "alle fortegnsmønstre", "en": "all sign patterns"},
+    "fewer_than": {"da": "færre end {n}", "en": "fewer than {n}"},
+    "note_se": {"da": "Standardfejl i parentes.", "en": "Standard errors in parentheses."},
+    "note_ci": {"da": "{level} %-konfidensintervaller i kantede parenteser.",
+                "en": "{level}% confidence intervals in brackets."},
+    "note_no_se": {"da": "† {names}: ingen standardfejl efter metodens konstruktion; {level} %-konfidensintervallet "
+                         "vises i stedet.",
+                   "en": "† {names}: no standard error by design; the {level}% confidence interval is shown "
+                         "instead."},
+    "note_nothing": {"da": "{names}: hverken standardfejl eller konfidensinterval (kun punktestimater).",
+                     "en": "{names}: neither a standard error nor a confidence interval (point estimates only)."},
+    "note_blanked": {"da": "Tomme celler: færre end {n} personer bag estimatet (diskretionskontrol).",
+                     "en": "Blank cells: fewer than {n} persons behind the estimate (disclosure control)."},
+}
+
+#: estimator name (before any " (combination)" suffix) -> shown name
+ESTIMATORS: dict[str, dict[str, str] | str] = {
+    "twfe": "TWFE", "did2x2": "2×2 DiD", "event_study": {"da": "Event study", "en": "Event study"},
+    "sun_abraham": "Sun-Abraham", "did_imputation": "Imputation (BJS)", "sdid": "SDID", "sdid_sc": "SC (SDID)",
+    "sdid_did": "DiD (SDID)", "synth": {"da": "Syntetisk kontrol", "en": "Synthetic control"},
+    "conley_taber": "Conley-Taber", "ferman_pinto": "Ferman-Pinto", "bacon": "Goodman-Bacon",
+    "att_gt": "Callaway-Sant'Anna",
+}
+
+#: InferenceInfo.method -> label (draws are added for resampling methods)
+METHODS: dict[str, dict[str, str] | str] = {
+    "cr1": {"da": "CR1 (klyngerobust)", "en": "CR1 (cluster-robust)"},
+    "cr2": {"da": "CR2 (Bell-McCaffrey)", "en": "CR2 (Bell-McCaffrey)"},
+    "cr3": {"da": "CR3 (jackknife)", "en": "CR3 (jackknife)"},
+    "hc1": {"da": "HC1 (heteroskedasticitetsrobust)", "en": "HC1 (heteroskedasticity-robust)"},
+    "wild": "WCR", "wild_webb": "WCR (Webb)", "wild_unrestricted": "WCU", "wcu": "WCU",
+    "randomization": {"da": "Randomiseringsinferens", "en": "Randomization inference"},
+    "analytic": {"da": "Analytisk (influensfunktion)", "en": "Analytic (influence function)"},
+    "multiplier": {"da": "Multiplikator-bootstrap", "en": "Multiplier bootstrap"},
+    "bjs": {"da": "BJS (konservativ)", "en": "BJS (conservative)"},
+    "conley_taber": "Conley-Taber", "ferman_pinto": "Ferman-Pinto",
+    "none": {"da": "ingen", "en": "none"},
+}
+#: methods whose p-value counts resamples (a p of 0 is shown as "< 1/(B+1)")
+RESAMPLED_P = frozenset({"wild", "wild_webb", "wild_unrestricted", "wcu", "randomization", "conley_taber",
+                         "ferman_pinto"})
+#: methods whose label names their draws
+RESAMPLING = RESAMPLED_P | {"multiplier"}
+#: estimators fitted with unit and time fixed effects (meta["unit"], meta["time"])
+WITHIN = frozenset({"twfe", "event_study", "sun_abraham", "did_imputation"})
+
+
+def text(key: str, lang: str, **fields) -> str:
+    return TEXT[key][lang].format(**fields)
+
+
+def _pick(entry, lang: str, default: str) -> str:
+    if entry is None:
+        return default
+    return entry[lang] if isinstance(entry, dict) else entry
+
+
+def base_estimator(result) -> str:
+    return result.estimator.split(" ")[0]
+
+
+def estimator_label(result, lang: str) -> str:
+    """"TWFE", "Event study (combination)", "Callaway-Sant'Anna (simple)", ..."""
+    name, rest = base_estimator(result), result.estimator[len(base_estimator(result)):]
+    if name.startswith("cs_aggregate_"):
+        return f"Callaway-Sant'Anna ({name.removeprefix('cs_aggregate_')})" + rest
+    return _pick(ESTIMATORS.get(name), lang, name) + rest
+
+
+def _wild_weights(result) -> tuple[str | None, bool]:
+    details = result.diagnostics.get("inference_details") or {}
+    first = details.get("ATT") or next((v for v in details.values() if isinstance(v, dict)), {})
+    return (first.get("weights") if isinstance(first, dict) else None,
+            bool(first.get("enumerated")) if isinstance(first, dict) else False)
+
+
+def _sdid_method(method: str) -> str | None:
+    """"placebo (Arkhangelsky et al. 2021, Algorithm 4)" -> "placebo"."""
+    head = method.split(" (Arkhangelsky", 1)
+    return head[0] if len(head) == 2 else None
+
+
+def inference_label(result, lang: str) -> str:
+    """How the result's p-values and intervals were computed, with the draws of a resampling method."""
+    info = result.inference
+    method, draws = info.method, info.draws
+    sdid = _sdid_method(method)
+    if sdid is not None:
+        name = {"placebo": {"da": "Placebo-SE (SDID)", "en": "Placebo SE (SDID)"},
+                "jackknife": {"da": "Jackknife-SE (SDID)", "en": "Jackknife SE (SDID)"},
+                "bootstrap": {"da": "Bootstrap-SE (SDID)", "en": "Bootstrap SE (SDID)"}}.get(sdid)
+        return _with_draws(_pick(name, lang, sdid), draws if sdid != "jackknife" else None, lang)
+    if method.startswith("placebo in space"):
+        name = {"da": "Placebo i rummet (RMSPE-forhold)", "en": "Placebo in space (RMSPE ratio)"}[lang]
+        return _with_draws(name, draws, lang, unit={"da": "placebosæt", "en": "placebo sets"}[lang])
+    if method in METHODS:
+        name = _pick(METHODS[method], lang, method)
+        if method in ("wild", "wild_unrestricted"):
+            weights, enumerated = _wild_weights(result)
+            name += f" ({weights.capitalize()})" if weights else ""
+            if enumerated:
+                return f"{name}, {text('enumerated', lang)}"
+        return _with_draws(name, draws if method in RESAMPLING else None, lang)
+    own = result.meta.get("inference_label") or result.diagnostics.get("inference_label")
+    return str(own) if own else method
+
+
+def _with_draws(name: str, draws, lang: str, unit: str | None = None) -> str:
+    if draws is None or (isinstance(draws, float) and math.isnan(draws)):
+        return name
+    return f"{name}, {format_number(draws, lang, digits=0)} {unit or text('draws', lang)}"
+
+
+def fixed_effects(result) -> str | None:
+    """"OMR_ID, AAR" for the within estimators; None where the result does not say."""
+    meta = result.meta
+    if base_estimator(result) in WITHIN and meta.get("unit") and meta.get("time"):
+        return f"{meta['unit']}, {meta['time']}"
+    return None
+
+
+def controls(result, lang: str) -> str | None:
+    """The covariates (or synthetic-control predictors) the result records; None where it records none."""
+    meta = result.meta
+    values = meta.get("covariates")
+    if values is None:
+        values = meta.get("predictors")
+    if values is None:
+        return None
+    values = [str(v) for v in values]
+    return ", ".join(values) if values else text("none", lang)
+
+
+def weights(result, lang: str) -> str | None:
+    """The weight column of a weighted fit, "none" for an unweighted one; None where the result does not say."""
+    if "weights" not in result.meta:
+        return None
+    value = result.meta["weights"]
+    return text("none", lang) if value is None else str(value)
