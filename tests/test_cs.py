@@ -316,3 +316,15 @@ def test_warm_start_moves_the_intercept_by_the_change_in_log_odds(monkeypatch):
     shifted = _newton_steps(monkeypatch, *args, start=fit)
     unmoved = _newton_steps(monkeypatch, *args, start=Warm(fit.beta, float(np.mean(d[keep]))))
     assert shifted < unmoved, (shifted, unmoved)
+
+
+def test_aggregate_takes_the_draws_of_its_result():
+    """Like seed and bootstrap, draws defaults to the att_gt result's (a result bootstrapped with 99
+    draws was aggregated with 999 and said so); an explicit draws still wins."""
+    import evalkit as ek
+    from evalkit.data.synthetic import staggered_panel
+
+    cells = ek.att_gt(staggered_panel(seed=1), outcome="y", unit="unit", time="time", cohort="cohort",
+                      bootstrap=True, draws=99, seed=1)
+    assert ek.aggregate(cells, "dynamic").inference.draws == 99
+    assert ek.aggregate(cells, "simple", draws=50).inference.draws == 50

@@ -40,53 +40,125 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
            seed: int | None = None, progress: bool = False) -> Result:
     """Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021).
 
-    Reproduces R ``did::att_gt`` (2x2 kernels of ``DRDID``: ``method="dr"`` is
-    ``drdid_panel`` / ``drdid_rc``, "ipw" ``std_ipw_did_*``, "reg" ``reg_did_*``).
+    ATT(g,t) is the average effect in period t on the units first treated in period g,
+    each cell a 2x2 comparison of cohort g with a comparison group between a base period and
+    t. Reproduces R ``did::att_gt`` (2x2 kernels of ``DRDID``: ``method="dr"`` is
+    ``drdid_panel`` / ``drdid_rc``, "ipw" ``std_ipw_did_*``, "reg" ``reg_did_*``). Combine
+    the cells into an event study or an overall effect with :func:`aggregate`.
 
     Parameters
     ----------
-    outcome, time : numeric columns; rows with a missing outcome or covariate are
-        dropped with an :class:`~evalkit.errors.EvalkitWarning`.
-    unit : panel unit id (required when ``panel=True``; ignored otherwise).
-    cohort : first treated period, 0 = never treated; constant within unit
-        (a unit whose treatment switches off has no single cohort: error).
-        Cohorts after the last period (+ anticipation) are recoded to 0 and
-        units treated in the first period (+ anticipation) are dropped, each
-        with a warning (as R did).
-    covariates : time-invariant numeric columns (constant within unit in a panel;
-        error otherwise); collinear covariates raise ValidationError.
-    control_group : "never" (never treated; error if there are none) or "notyet"
-        (not-yet-treated, including never treated).
-    method : "dr" (doubly robust), "ipw" or "reg" (outcome regression).
-    cluster : a level above the unit (e.g. the area); constant within unit.
-        Influence functions are SUMMED within clusters (R did >= 2.3.1.906,
-        Callaway & Sant'Anna 2021 Remark 10): se = sqrt(sum_c S_c^2) / n.
-    weights : sampling weights (constant within unit in a panel).
-    panel : True for a panel. A balanced panel uses the panel kernels. An
-        unbalanced panel is handled as R's ``allow_unbalanced_panel=TRUE``: each
-        cell uses every row of the two periods (repeated cross-section kernels)
-        and influence functions are summed by unit; no unit is dropped.
-        ``panel=False``: repeated cross-sections, every row its own unit.
-    bootstrap : multiplier bootstrap (``draws`` draws of ``boot_weights`` per
-        cluster, ``seed``); then ``std_error`` is the bootstrap SE (IQR scale, as R)
-        and ``band_low/band_high`` is the simultaneous sup-t band over all cells.
+    data : pandas.DataFrame
+        Long data: a panel (one row per unit and period) or repeated cross-sections
+        (``panel=False``). Not modified.
+    outcome : str
+        Numeric outcome column; rows with a missing outcome or covariate are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`.
+    unit : str or None
+        Panel unit id column; required when ``panel=True``, ignored when ``panel=False``.
+    time : str
+        Numeric period column (e.g. year).
+    cohort : str
+        First treated period, 0 = never treated; constant within unit (a unit whose
+        treatment switches off has no single cohort: error). Cohorts after the last period
+        (+ anticipation) are recoded to 0 and units treated in the first period
+        (+ anticipation) are dropped, each with a warning (as R did).
+    covariates : str or sequence of str, optional
+        Time-invariant numeric columns for conditional parallel trends (constant within unit
+        in a panel; error otherwise); collinear covariates raise ValidationError. Default
+        None: unconditional parallel trends.
+    control_group : {"never", "notyet"}, default "never"
+        Comparison group: "never" (never treated; error if there are none) or "notyet"
+        (not-yet-treated units, including the never treated).
+    method : {"dr", "ipw", "reg"}, default "dr"
+        2x2 estimator of each cell: "dr" doubly robust (Sant'Anna & Zhao 2020), "ipw"
+        inverse probability weighting, "reg" outcome regression. Without covariates all three
+        give the same point estimates.
+    cluster : str, optional
+        A level above the unit (e.g. the area), constant within unit. Influence functions
+        are summed within clusters (R did >= 2.3.1.906, Callaway & Sant'Anna 2021 Remark 10):
+        se = sqrt(sum_c S_c^2) / n. Default None: by unit.
+    weights : str, optional
+        Sampling weights column (constant within unit in a panel). Default None: equal weights.
+    anticipation : int, default 0
+        Number of periods before ``cohort`` in which units may already react; the base
+        period of cohort g is then g - anticipation - 1 (R ``anticipation``).
+    base_period : {"varying", "universal"}, default "varying"
+        "varying" (R's default): a pre-treatment cell compares period t with t - 1, a
+        post-treatment cell with g - anticipation - 1; "universal": every cell compares with
+        g - anticipation - 1, whose own cell is a reference row with estimate 0.
+    panel : bool, default True
+        True for a panel. A balanced panel uses the panel kernels. An unbalanced panel is
+        handled as R's ``allow_unbalanced_panel=TRUE``: each cell uses every row of the two
+        periods (repeated cross-section kernels) and influence functions are summed by unit;
+        no unit is dropped. False: repeated cross-sections, every row its own unit.
+    alpha : float, default 0.05
+        Intervals (and the bootstrap band) have level 1 - alpha.
+    bootstrap : bool, default False
+        Multiplier bootstrap: ``draws`` draws of ``boot_weights`` per cluster. Then
+        ``std_error`` is the bootstrap SE (IQR scale, as R) and ``band_low/band_high`` the
+        simultaneous sup-t band over all cells. False: analytic standard errors from the
+        influence functions.
+    draws : int, default 999
+        Bootstrap draws (at least 10); formerly ``n_boot``/``B``.
+    boot_weights : {"rademacher", "mammen"}, default "rademacher"
+        Distribution of the multiplier bootstrap weights.
+    seed : int, optional
+        Seed of the bootstrap draws (reproducible results); None draws fresh randomness.
+    progress : bool, default False
+        Show a progress bar for the bootstrap (a notebook widget in JupyterLab).
 
-    Returns a :class:`Result` with one row per (g,t) ("ATT(g=2004,t=2005)"), the
-    analytic (cluster-robust) ``vcov``, ``influence`` (n_units x n_cells on R's
-    scale, mean-zero, ``se = sqrt(sum psi^2)/n``; extra columns
-    :data:`UNIT_COLUMNS` carry the unit's cohort, normalised weight and cluster
-    code for :func:`aggregate`), and ``diagnostics["pretest"]`` - R's Wald
-    pre-test of parallel trends over the pre-treatment cells. With
-    ``panel=False`` the influence rows are the data's rows, indexed by their
-    position (``row``, 0-based, counted after rows dropped for missing values;
-    use ``data.iloc``), and the cell columns are sparse (a row enters only the
-    cells of its period; ``.sparse.to_dense()`` before ``to_parquet``).
+    Returns
+    -------
+    Result
+        One row per (g,t) ("ATT(g=2004,t=2005)"), the analytic (cluster-robust) ``vcov``,
+        ``influence`` (n_units x n_cells on R's scale, mean-zero,
+        ``se = sqrt(sum psi^2)/n``; extra columns :data:`UNIT_COLUMNS` carry the unit's
+        cohort, normalised weight and cluster code for :func:`aggregate`), and
+        ``diagnostics["pretest"]`` - R's Wald pre-test of parallel trends over the
+        pre-treatment cells. With ``panel=False`` the influence rows are the data's rows,
+        indexed by their position (``row``, 0-based, counted after rows dropped for missing
+        values; use ``data.iloc``), and the cell columns are sparse (a row enters only the
+        cells of its period; ``.sparse.to_dense()`` before ``to_parquet``).
 
-    Cells that cannot be estimated (no treated or control units in a period,
-    singular covariate design, no propensity-score overlap) are dropped with an
-    EvalkitWarning and listed in ``diagnostics["dropped_cells"]`` (R returns NA).
-    Cohorts smaller than (number of covariates + 5) units, e.g. one unit, give
-    an EvalkitWarning (as R) and are estimated; their SEs are unreliable.
+        Cells that cannot be estimated (no treated or control units in a period, singular
+        covariate design, no propensity-score overlap) are dropped with an EvalkitWarning and
+        listed in ``diagnostics["dropped_cells"]`` (R returns NA). Cohorts smaller than
+        (number of covariates + 5) units, e.g. one unit, give an EvalkitWarning (as R) and
+        are estimated; their SEs are unreliable.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword or choice (``control_group``, ``method``, ``base_period``,
+        ``boot_weights``), a non-bool ``panel``/``bootstrap``/``progress``, no ``unit`` with
+        ``panel=True``, fewer than 10 ``draws``, a negative ``anticipation``, a bad ``seed``,
+        or one column given two roles.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        A cohort or covariate varying within a unit, no never-treated units with
+        ``control_group="never"``, collinear covariates, or no cell that can be estimated.
+
+    See Also
+    --------
+    aggregate, did_imputation, sun_abraham
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
+    Sant'Anna, P. H. C. & Zhao, J. (2020). Doubly robust difference-in-differences
+    estimators. *Journal of Econometrics* 219(1), 101-122.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(seed=1)
+    >>> cells = ek.att_gt(panel, outcome="y", unit="unit", time="time", cohort="cohort")
+    >>> dynamic = ek.aggregate(cells, "dynamic")
+    >>> dynamic.estimate("ATT")  # doctest: +SKIP
     """
     alpha = v.check_alpha(alpha)
     covariates = _check_args(covariates, control_group, method, base_period, boot_weights, unit, panel, draws)
@@ -150,17 +222,68 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
 @renamed(n_boot="draws", B="draws")
 def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
               max_e: float = math.inf, alpha: float | None = None, bootstrap: bool | None = None,
-              draws: int = 999, seed: int | None = None) -> Result:
-    """Aggregate ATT(g,t) as R ``did::aggte`` ("simple", "group", "dynamic", "calendar").
+              draws: int | None = None, seed: int | None = None) -> Result:
+    """Aggregate ATT(g,t) cells as R ``did::aggte`` ("simple", "group", "dynamic", "calendar").
 
     Weights are group shares P(G=g); the influence function includes R's
     weight-estimation term (``wif``) for "simple", "dynamic", "calendar" and
-    the overall "group" effect. Rows: one per group / event time / period
-    (``band_low/band_high`` simultaneous over them when bootstrapping), then
-    the overall "ATT" (for "dynamic" the mean over event times >= 0, for
-    "calendar" over periods). ``balance_e``, ``min_e``, ``max_e`` as R.
-    ``bootstrap=None`` and ``alpha=None`` take the settings of ``result``; when bootstrapping,
-    ``seed=None`` takes the seed of ``result``, so two identical calls give the same draws.
+    the overall "group" effect (Callaway & Sant'Anna 2021, sec. 3).
+
+    Parameters
+    ----------
+    result : Result
+        The result of :func:`att_gt`, with its influence functions (a result rebuilt from
+        JSON has none).
+    kind : {"simple", "group", "dynamic", "calendar"}, default "simple"
+        "simple": the average of all post-treatment cells weighted by group size; "group":
+        one effect per cohort, then their average; "dynamic": one effect per event time
+        e = t - g (an event study), the overall "ATT" being the mean over e >= 0;
+        "calendar": one effect per period, the overall the mean over periods.
+    balance_e : int, optional
+        With ``kind="dynamic"``: keep only cohorts observed for event times 0..balance_e, so
+        the event-time effects compare the same cohorts (R ``balance_e``). None: all cohorts.
+    min_e : float, default -inf
+        With ``kind="dynamic"``: the smallest event time reported (a whole number or -inf).
+    max_e : float, default inf
+        The largest event time used (a whole number or inf; R ``max_e``); must not be below
+        ``min_e``.
+    alpha : float, optional
+        Intervals have level 1 - alpha; None takes the level of ``result``.
+    bootstrap : bool, optional
+        Multiplier bootstrap standard errors and simultaneous bands over the rows; None takes
+        the setting of ``result``.
+    draws : int, optional
+        Bootstrap draws (at least 10); formerly ``n_boot``/``B``. None takes the draws of
+        ``result`` (999 when it was not bootstrapped).
+    seed : int, optional
+        Seed of the bootstrap; None takes the seed of ``result``, so two identical calls give
+        the same draws.
+
+    Returns
+    -------
+    Result
+        One row per group / event time / period (``band_low/band_high`` simultaneous over
+        them when bootstrapping), then the overall "ATT"; estimator
+        ``"cs_aggregate_<kind>"``, with influence functions.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``kind``, a ``result`` that is not an :func:`att_gt` result with influence
+        functions, a bad ``alpha``/``seed``/``draws``/``balance_e``, or ``min_e > max_e``.
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> cells = ek.att_gt(staggered_panel(seed=1), outcome="y", unit="unit", time="time", cohort="cohort")
+    >>> es = ek.aggregate(cells, "dynamic", min_e=-3, max_e=3)
+    >>> fig = es.plot()
     """
     check_choice("kind", kind, ["simple", "group", "dynamic", "calendar"])
     if not isinstance(result, Result) or result.meta.get("kind") != "att_gt" or result.influence is None:
@@ -170,7 +293,7 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     meta = result.meta
     bootstrap = meta["bootstrap"] if bootstrap is None else v.check_bool("bootstrap", bootstrap)
     seed = v.check_seed("seed", seed)
-    draws = v.check_count("draws", draws, minimum=10)
+    draws = (meta.get("draws") or 999) if draws is None else v.check_count("draws", draws, minimum=10)
     if seed is None and bootstrap:  # the same draws as the result's, so two identical calls agree
         seed = result.inference.seed
     if balance_e is not None:
