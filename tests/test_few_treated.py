@@ -10,24 +10,19 @@ Witnesses:
   (Conley-Taber exactly, Ferman-Pinto to the bisection tolerance at the ends);
 * Ferman-Pinto with equal group sizes is the null-imposed residual bootstrap (an independent
   loop in this file, draw for draw); its answer does not depend on the units of y or the sizes;
-* published numbers: L. Alvarez's teaching notes (Alvarez is Ferman's coauthor) run both methods
-  on Conley & Taber's merit-aid data (state x year cells, 1989-2000, 51 states, 10 treated):
-  github.com/luisfantozzialvarez/ta_microeconometrics, 5_causal_panel_data/inference_did.md at
-  commit c44879509caab0d4aecc5a8bc657d1d52f88861b: TWFE 0.054337, Conley-Taber p 0.0116
-  (|W| >= |alpha|, 10,000 draws). The exact value by complete enumeration of the 41^10 pairings
-  (meet in the middle, our computation) is 0.0096432. The data may not be committed here (it
-  comes from a fetched repository); the test runs when the 612 cells are placed at
-  ../shared/data/merit_state_year.csv (columns state, year, coll, merit, n) and is skipped
-  otherwise. Alvarez's printed Ferman-Pinto p-values (0.027 / 0.0308) come from an inverted
-  rescaling ratio in his code (sd(drawn)/sd(own)); the correct method gives about 0.0098, which
-  is what is checked.
+* external implementations (tests/test_few_treated_reference.py): L. Alvarez's teaching-notes R code
+  (Alvarez is Ferman's coauthor) and a public FP_estimation R function, run on our simulated
+  merit-aid-shaped panels; draw for draw and p-values within Monte Carlo error, including the
+  inverted rescaling ratio of Alvarez's Ferman-Pinto code (sd(drawn)/sd(own)), which only matters
+  with unequal sizes. The merit-aid data check (Alvarez's printed TWFE 0.054337 and Conley-Taber p
+  0.0116, the exact enumeration 0.0096432, Ferman-Pinto about 0.0098) needs data that may not be
+  committed; it is a local script, tests/references/merit_local_check.py, not a test;
 * size: a small Monte Carlo where the treated groups are the smallest (noisiest) of groups of
   many sizes: Conley-Taber over-rejects, Ferman-Pinto does not (the paper's headline finding).
 """
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,8 +30,6 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.inference import few_treated as ft
-
-MERIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "merit_state_year.csv"
 
 
 def _panel(n=30, t=8, treated=(0,), start=5, seed=0, sizes=None, effect=0.0):
@@ -189,23 +182,6 @@ def test_size_with_small_noisy_treated_groups():
     assert 0.022 <= _size_of("fp", True) <= 0.086
     assert 0.022 <= _size_of("fp", False) <= 0.086
     assert _size_of("ct", False) <= 0.086
-
-
-@pytest.mark.skipif(not MERIT.exists(), reason="merit-aid cells not placed at ../shared/data/merit_state_year.csv "
-                                               "(fetched data may not be committed)")
-def test_merit_aid_data_reproduces_alvarez_and_the_enumeration():
-    cells = pd.read_csv(MERIT)
-    y = cells.pivot(index="state", columns="year", values="coll").to_numpy(float)
-    d = cells.pivot(index="state", columns="year", values="merit").to_numpy(float)
-    sizes = cells.pivot(index="state", columns="year", values="n").to_numpy(float).mean(axis=1)
-    est, w, exact = ft.ct_distribution(y, d, draws=200_000, rng=np.random.default_rng(1))
-    assert est == pytest.approx(0.054337, abs=5e-7)  # printed, 5 decimals
-    p = ft.ct_p_value(w, est, exact, tails="symmetric")  # Alvarez's |W| >= |alpha| (the reported p is equal-tailed)
-    se = np.sqrt(0.0096432 * (1 - 0.0096432) / 200_000)
-    assert abs(p - 0.0096432) < 4 * se  # exact enumeration
-    assert abs(p - 0.0116) < 3 * np.sqrt(0.0116 * 0.9884 / 10_000 + se ** 2)  # printed, 10,000 draws
-    fp = ft.ferman_pinto(y, d, sizes, draws=20_000, rng=np.random.default_rng(2))
-    assert abs(fp.p_value - 0.0098) < 4 * np.sqrt(0.0098 / 20_000)
 
 
 def _frame(seed=1, n=30, t=8):
