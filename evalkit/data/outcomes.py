@@ -79,11 +79,52 @@ def outcome_panel(source: Microdata | str | Path | pd.DataFrame, *, outcomes=Non
                   unknown_education: str = "exclude", validate: bool = True) -> pd.DataFrame:
     """The area x year panel with every outcome of :data:`OUTCOMES` (or only ``outcomes``).
 
-    Columns: ``OMR_ID, AAR, REGION``, the counts :data:`COUNTS`, the outcomes, and the flags
-    ``in_movers_suppressed``, ``out_movers_suppressed`` and ``youth_suppressed`` (groups of 1 to
-    ``min_cell - 1`` persons blanked at the source). ``attrs["labels"]`` holds
-    ``{column: {"da": ..., "en": ...}}``; ``attrs["definitions"]`` the definitions. Area-years
-    with out-movers but no residents are kept (missing resident indicators).
+    Besides the residents' indicators of :func:`build_area_panel`, it holds the composition of
+    in-movers and out-movers, so an evaluation can separate effects on people from sorting.
+    Area-years with out-movers but no residents are kept (missing resident indicators).
+
+    Parameters
+    ----------
+    source : Microdata, str, pathlib.Path or pandas.DataFrame
+        An opened :class:`Microdata`, or microdata as for :func:`open_microdata` (a file,
+        folder, data directory or DataFrame).
+    outcomes : str or list of str, optional
+        Outcome names among :data:`OUTCOMES` (employment_rate, k1_share, conviction_share,
+        basic_edu_share, income_rel_region, nonwestern_share, youth_emp_edu_share,
+        in_emp_edu_share, in_nonwestern_share, out_emp_edu_share, out_nonwestern_share);
+        None: all.
+    min_cell : int, default 5
+        Disclosure threshold: groups of 1 to ``min_cell - 1`` persons (young people, in- and
+        out-movers) are blanked at the source and flagged. A whole number >= 3 (Statistics
+        Denmark's floor; common practice is 5).
+    unknown_education : {"exclude", "basic"}, default "exclude"
+        How persons with missing education (HFAUDD) enter the basic-education share:
+        "exclude" leaves them out of numerator and denominator; "basic" counts them as having
+        only basic schooling.
+    validate : bool, default True
+        Check the schema (columns, types, value ranges, unique (PERSON_ID, AAR)) with pandera,
+        out of core; False skips the check for data already validated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``OMR_ID, AAR, REGION``, the counts :data:`COUNTS`, the outcomes, and the flags
+        ``in_movers_suppressed``, ``out_movers_suppressed`` and ``youth_suppressed``.
+        ``attrs["labels"]`` holds ``{column: {"da": ..., "en": ...}}``;
+        ``attrs["definitions"]`` the definitions; ``attrs["min_cell"]`` the threshold.
+
+    Raises
+    ------
+    ParameterError
+        An unknown outcome name (the closest is named), a ``min_cell`` below 3, a bad
+        ``unknown_education`` or ``source``.
+    ValidationError
+        Data that break the schema.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> panel = ek.outcome_panel("demo_data", outcomes=["employment_rate", "k1_share"])  # doctest: +SKIP
     """
     min_cell = check_min_cell(min_cell)
     wanted = list(OUTCOMES) if outcomes is None else [check_outcome(o) for o in _as_list(outcomes)]

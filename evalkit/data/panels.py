@@ -101,8 +101,20 @@ def cohort_panel_sql(relation: str, baseline_year: int, age_range: tuple[int, in
 class Microdata:
     """A validated register extract exposed in DuckDB; builds panels on demand.
 
-    Orchestration only: the numbers are computed by the SQL of the pure functions
-    :func:`area_panel_sql` and :func:`cohort_panel_sql`.
+    Made by :func:`open_microdata`. Orchestration only: the numbers are computed by the SQL of
+    the pure functions :func:`~evalkit.data.panels.area_panel_sql` and
+    :func:`~evalkit.data.panels.cohort_panel_sql`.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The DuckDB connection holding the data.
+    relation : str
+        Name of the view of the person-year rows in ``con``.
+    n_rows : int
+        Number of person-year rows.
+    years : tuple of int
+        The years (AAR) in the data, sorted.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -112,7 +124,27 @@ class Microdata:
 
     @checked
     def area_panel(self, *, unknown_education: str = "exclude") -> pd.DataFrame:
-        """Area x year indicator panel (see :data:`AREA_INDICATORS`)."""
+        """Area x year indicator panel (see :data:`~evalkit.data.panels.AREA_INDICATORS`).
+
+        Parameters
+        ----------
+        unknown_education : {"exclude", "basic"}, default "exclude"
+            How persons with missing education (HFAUDD) enter the basic-education share:
+            "exclude" leaves them out of numerator and denominator; "basic" counts them as having
+            only basic schooling.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (OMR_ID, AAR); as :func:`build_area_panel`.
+
+        Raises
+        ------
+        ParameterError
+            An unknown ``unknown_education``.
+        ValidationError
+            An area lying in several regions in one year.
+        """
         panel = self.con.execute(area_panel_sql(self.relation, unknown_education)).df()
         if (panel["n_regions"] > 1).any():
             bad = panel.loc[panel["n_regions"] > 1, ["OMR_ID", "AAR"]].iloc[0].tolist()
@@ -121,11 +153,28 @@ class Microdata:
 
     @checked
     def cohort_panel(self, baseline_year: int, *, age_range: tuple[int, int] = (18, 64)) -> pd.DataFrame:
-        """Person x year panel of the residents of ``baseline_year`` (ages within ``age_range``).
+        """Person x year panel of the residents of ``baseline_year``, followed wherever they move.
 
-        ``baseline_year`` is a whole number (``2014``; not ``"2014"``, ``2014.0`` or a bool) among
-        the data years. Person-years outside ``age_range`` are not part of the estimand and are
-        left out by construction (the age window is a parameter, recorded in ``panel.attrs``).
+        Person-years outside ``age_range`` are not part of the estimand and are left out by
+        construction (the age window is a parameter, recorded in ``panel.attrs``).
+
+        Parameters
+        ----------
+        baseline_year : int
+            A whole number (``2014``; not ``"2014"``, ``2014.0`` or a bool) among the data years.
+        age_range : tuple of (int, int), default (18, 64)
+            (low, high) ages, inclusive, with low <= high.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per person and year; as :func:`build_cohort_panel`.
+
+        Raises
+        ------
+        ParameterError
+            A ``baseline_year`` outside the data years or not a whole number, or a bad
+            ``age_range``.
         """
         baseline_year = check_year("baseline_year", baseline_year)
         if baseline_year not in self.years:
@@ -149,7 +198,45 @@ def tidy_types(panel: pd.DataFrame) -> pd.DataFrame:
 def open_microdata(
     source: str | Path | pd.DataFrame, *, validate: bool = True, memory_limit: str | None = None
 ) -> Microdata:
-    """Expose microdata (file, folder, data dir or DataFrame) in DuckDB and check its schema."""
+    """Expose register microdata in DuckDB (out of core) and check its schema.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        Person-year register microdata (``docs/data_contract.md``: PERSON_ID, AAR, FOED_AAR,
+        KOEN, HERKOMST, HFAUDD, OMR_ID, REGION, BESK_FTE, UDD_FTE, UDENFOR_FTE, PERINDKIALT,
+        DOMFAELDT): a file (.parquet, .csv, .sas7bdat, .xpt, .dta), a folder of such files, a data
+        directory with a ``person_years/`` folder (as written by :func:`simulate`), or a
+        DataFrame.
+    validate : bool, default True
+        Check the schema (columns, types, value ranges, unique (PERSON_ID, AAR)) with pandera,
+        out of core; False skips the check for data already validated.
+    memory_limit : str, optional
+        DuckDB memory limit, e.g. "4GB" (DuckDB spills to disk beyond it); None: DuckDB's
+        default (80 % of RAM).
+
+    Returns
+    -------
+    Microdata
+        The exposed extract; build panels with :meth:`Microdata.area_panel` and
+        :meth:`Microdata.cohort_panel`.
+
+    Raises
+    ------
+    ParameterError
+        A path that does not exist or holds no microdata files, or an unsupported file type.
+    ColumnError
+        A required column is missing.
+    ValidationError
+        Data that break the schema (types, ranges, duplicate person-years).
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> path = ek.simulate("demo_data", size="small", progress=False)  # doctest: +SKIP
+    >>> md = ek.open_microdata(path)  # doctest: +SKIP
+    >>> areas = md.area_panel()  # doctest: +SKIP
+    """
     con = io.connect(memory_limit=memory_limit)
     relation = io.register_microdata(con, source)
     if validate:
@@ -174,7 +261,43 @@ def read_data_years(data_dir) -> tuple[int, ...]:
 
 @checked
 def build_area_panel(source, *, unknown_education: str = "exclude", validate: bool = True) -> pd.DataFrame:
-    """Area x year panel of the official-style indicators from register microdata."""
+    """Area x year panel of the official-style indicators from register microdata.
+
+    The indicators of whoever lives in the area that year (a repeated cross-section; it mixes
+    effects on people with sorting of who moves in and out), aggregated in DuckDB:
+    see :data:`evalkit.data.panels.AREA_INDICATORS`. Same as
+    ``open_microdata(source).area_panel()``.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        Person-year register microdata (``docs/data_contract.md``: PERSON_ID, AAR, FOED_AAR,
+        KOEN, HERKOMST, HFAUDD, OMR_ID, REGION, BESK_FTE, UDD_FTE, UDENFOR_FTE, PERINDKIALT,
+        DOMFAELDT): a file (.parquet, .csv, .sas7bdat, .xpt, .dta), a folder of such files, a data
+        directory with a ``person_years/`` folder (as written by :func:`simulate`), or a
+        DataFrame.
+    unknown_education : {"exclude", "basic"}, default "exclude"
+        How persons with missing education (HFAUDD) enter the basic-education share:
+        "exclude" leaves them out of numerator and denominator; "basic" counts them as having
+        only basic schooling.
+    validate : bool, default True
+        Check the schema (columns, types, value ranges, unique (PERSON_ID, AAR)) with pandera,
+        out of core; False skips the check for data already validated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (OMR_ID, AAR) with REGION, residents, residents_18_64, residents_15_24 and
+        the indicators employment_rate, k1_share, conviction_share, basic_edu_share,
+        income_rel_region, nonwestern_share and youth_emp_edu_share.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword or ``unknown_education``, or a bad ``source``.
+    ValidationError
+        Data that break the schema, or an area lying in several regions in one year.
+    """
     return open_microdata(source, validate=validate).area_panel(unknown_education=unknown_education)
 
 
@@ -182,5 +305,42 @@ def build_area_panel(source, *, unknown_education: str = "exclude", validate: bo
 def build_cohort_panel(
     source, *, baseline_year: int, age_range: tuple[int, int] = (18, 64), validate: bool = True
 ) -> pd.DataFrame:
-    """Person x year panel of a baseline cohort, followed wherever they move."""
+    """Person x year panel of a baseline cohort, followed wherever they move.
+
+    The residents of ``baseline_year`` followed in every year, inside or outside the area
+    (intention to treat by baseline address): the estimand for effects on people rather than
+    on places. Same as ``open_microdata(source).cohort_panel(baseline_year)``.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        Person-year register microdata (``docs/data_contract.md``: PERSON_ID, AAR, FOED_AAR,
+        KOEN, HERKOMST, HFAUDD, OMR_ID, REGION, BESK_FTE, UDD_FTE, UDENFOR_FTE, PERINDKIALT,
+        DOMFAELDT): a file (.parquet, .csv, .sas7bdat, .xpt, .dta), a folder of such files, a data
+        directory with a ``person_years/`` folder (as written by :func:`simulate`), or a
+        DataFrame.
+    baseline_year : int
+        The year whose residents form the cohort; a whole number among the data years.
+    age_range : tuple of (int, int), default (18, 64)
+        (low, high) ages, inclusive: persons of these ages in the baseline year, and only
+        their person-years within these ages (recorded in ``panel.attrs``).
+    validate : bool, default True
+        Check the schema (columns, types, value ranges, unique (PERSON_ID, AAR)) with pandera,
+        out of core; False skips the check for data already validated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per person and year: PERSON_ID, AAR, OMR_ID_BASE (baseline area), OMR_ID
+        (current area), REGION, ALDER, KOEN, HERKOMST, BESK_FTE, UDD_FTE, UDENFOR_FTE,
+        PERINDKIALT, DOMFAELDT and ``stayer`` (still in the baseline area).
+
+    Raises
+    ------
+    ParameterError
+        A ``baseline_year`` outside the data years or not a whole number, a bad
+        ``age_range``, or a bad ``source``.
+    ValidationError
+        Data that break the schema.
+    """
     return open_microdata(source, validate=validate).cohort_panel(baseline_year, age_range=age_range)

@@ -149,10 +149,44 @@ def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int =
              progress: bool = True, _n_outside: int | None = None) -> Path:
     """Simulate register microdata with recorded true effects into directory ``out``.
 
-    ``size`` sets the comparison population outside the areas: "small" (40,000
-    persons), "medium" (400,000) or "national" (5.5 million, streamed in chunks of
-    ``chunk_persons``). The same ``seed`` gives the same data. ``out`` must be new,
-    empty, or a previous simulate output (which is replaced). Returns ``out``.
+    Writes the layout of ``docs/data_contract.md`` (person-years, areas, interventions,
+    survey, manifest) for trying the pipeline and checking estimators against a known
+    truth. The area system is simulated twice from 2015 on, in a treated world (written as
+    the data) and an untreated world, with common random numbers; their difference is the
+    recorded truth (``truth`` files). Deterministic: the same ``seed`` gives the same data.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        Output directory: new, empty, or a previous simulate output (which is replaced).
+    seed : int, default 2024
+        Non-negative seed of all random numbers.
+    size : {"small", "medium", "national"}, default "small"
+        The comparison population outside the areas: "small" (40,000 persons), "medium"
+        (400,000) or "national" (5.5 million, streamed in chunks of ``chunk_persons``).
+    chunk_persons : int, default 250000
+        Persons of the outside population simulated and written per parquet part file
+        (bounds memory).
+    progress : bool, default True
+        Report the stages (console lines in a script, one status bar in a notebook).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``size``, a negative or non-integer ``seed``, a non-positive
+        ``chunk_persons``, or an ``out`` that is a file or a non-empty directory that is not a
+        simulate output.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> path = ek.simulate("demo_data", size="small", seed=1, progress=False)  # doctest: +SKIP
+    >>> panel = ek.outcome_panel(path)  # doctest: +SKIP
     """
     n_outside = _check_args(seed, size, chunk_persons, _n_outside)
     out = prepare_dir(out)

@@ -25,11 +25,43 @@ _LABELS = {
 @immutable_value
 @dataclass(frozen=True, slots=True, eq=False)
 class SensitivityResult:
-    """Robust confidence intervals over M (smoothness) or Mbar (relative magnitudes).
+    """HonestDiD robust confidence intervals over M (smoothness) or Mbar (relative magnitudes).
 
-    ``table`` has columns method, M or Mbar, lb, ub; the last row (method
-    "original") is the usual CI under exact parallel trends. ``breakdown`` is the
-    largest M/Mbar whose robust CI excludes zero (nan if none on the grid does).
+    Returned by :func:`honest_did` and :func:`honest_did_arrays`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Columns method, M or Mbar, lb, ub: one row per grid value, and a last row (method
+        "original") with the usual interval under exact parallel trends.
+    restriction : {"relative_magnitudes", "smoothness"}
+        The restriction Delta on the violations of parallel trends.
+    ci : {"flci", "c-lf", "conditional"}
+        The construction of the robust intervals.
+    parameter : {"Mbar", "M"}
+        Name of the grid column of ``table``.
+    alpha : float
+        The intervals have level 1 - alpha.
+    l_vec : tuple of float
+        Weights of the post-period effects in the target theta = l' tau_post.
+    estimate : float
+        The estimate of theta.
+    std_error : float
+        Its standard error.
+    breakdown : float
+        The largest M/Mbar whose robust CI excludes zero (nan if none on the grid does).
+    breakdown_exceeds_grid : bool
+        True when every grid value excludes zero: ``breakdown`` is then the largest grid value,
+        a lower bound.
+    num_pre : int
+        Number of pre-period coefficients.
+    num_post : int
+        Number of post-period coefficients.
+
+    References
+    ----------
+    Rambachan, A. & Roth, J. (2023). A more credible approach to parallel trends.
+    *Review of Economic Studies* 90(5), 2555-2591.
     """
 
     table: pd.DataFrame
@@ -49,7 +81,13 @@ class SensitivityResult:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
-        """Copy of the table."""
+        """Return a copy of the table of robust intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns method, M or Mbar, lb, ub (the last row the original interval).
+        """
         return self.table.copy(deep=True)
 
     def _breakdown_text(self) -> str:
@@ -64,6 +102,13 @@ class SensitivityResult:
                 ("alpha", f"{self.alpha:g}"), ("Breakdown", self._breakdown_text())]
 
     def summary(self) -> str:
+        """Return a plain-text summary: restriction, target, estimate, breakdown value, then the table.
+
+        Returns
+        -------
+        str
+            The summary (what ``print(sensitivity)`` shows).
+        """
         head = "\n".join(f"{k:<12}{v}" for k, v in self._header())
         return f"{head}\n\n{self.table.to_string(index=False, float_format=lambda x: f'{x:.5g}', na_rep='')}"
 
@@ -78,7 +123,27 @@ class SensitivityResult:
         return f"<div class='evalkit-sensitivity'><table>{head}</table>{body}</div>"
 
     def plot(self, ax=None, *, lang: str = "en"):
-        """Robust CIs against M/Mbar next to the original CI; returns the Figure (OO API)."""
+        """Plot the robust intervals against M/Mbar next to the original interval.
+
+        A dotted line marks the breakdown value.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; None creates a new figure.
+        lang : {"en", "da"}, default "en"
+            Language of axis labels, title and legend.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn on.
+
+        Raises
+        ------
+        ParameterError
+            An unknown ``lang``.
+        """
         check_choice("lang", lang, list(_LABELS))
         t = _LABELS[lang]
         if ax is None:

@@ -39,13 +39,97 @@ DEFAULT_CI = {"smoothness": "flci", "relative_magnitudes": "c-lf"}
 def honest_did(result: Result, *, method: str = "relative_magnitudes", Mbar=None, M=None, l_vec=None,
                alpha: float = 0.05, ci: str | None = None, grid_points: int = 1000, breakdown: bool = True,
                breakdown_steps: int = 8, seed: int = 0, progress: bool = False) -> SensitivityResult:
-    """Sensitivity analysis for an event-study :class:`Result`.
+    """HonestDiD sensitivity of an event-study effect to violations of parallel trends.
 
-    betahat and sigma are the estimated event-time terms (reference period
-    excluded), pre terms (event_time < 0) then post terms (>= 0), in event-time
-    order, with their covariance from ``result.vcov``. ``progress=True`` shows a
-    progress bar over the M / Mbar values and the breakdown bisection steps (on the
-    console, never in a notebook's output).
+    Confidence intervals for theta = l' tau_post that stay valid when the post-treatment
+    violation of parallel trends lies in a set Delta bounded by M (smoothness) or Mbar
+    (relative magnitudes), reported over a grid of bounds, with the breakdown value: how
+    large a violation the conclusion survives (Rambachan & Roth 2023). Defaults follow the R
+    package HonestDiD. betahat and sigma are the estimated event-time terms of ``result``
+    (reference period excluded), pre terms (event_time < 0) then post terms (>= 0), in
+    event-time order, with their covariance from ``result.vcov``.
+
+    Parameters
+    ----------
+    result : Result
+        An event-study result with one coefficient per event time and a covariance matrix:
+        :func:`event_study`, :func:`sun_abraham` or ``aggregate(att_gt(...), "dynamic")``
+        (raw ATT(g,t) cells are refused; for other estimators use :func:`honest_did_arrays`).
+        Needs at least 2 pre-period coefficients besides the reference period.
+    method : {"relative_magnitudes", "smoothness"}, default "relative_magnitudes"
+        The set Delta of parallel-trends violations allowed after treatment.
+        "relative_magnitudes" (Delta^RM(Mbar)): a post-period change in the trend difference
+        between consecutive periods is at most Mbar times the largest such change in the
+        pre-periods. "smoothness" (Delta^SD(M)): the trend difference is close to linear - its
+        slope changes by at most M (in outcome units) from one period to the next.
+    Mbar : float or sequence of float, optional
+        Grid of relative-magnitude bounds for ``method="relative_magnitudes"`` (non-negative,
+        increasing; a unitless ratio, 1 = post-treatment violations as large as the worst
+        pre-treatment one). Default None: [0, 0.5, 1, 1.5, 2]. Not allowed with "smoothness".
+    M : float or sequence of float, optional
+        Grid of smoothness bounds for ``method="smoothness"`` (required there; non-negative,
+        increasing, in outcome units: the most the slope of the trend difference may change
+        from one period to the next, e.g. ``M=[0, 0.01, 0.02]``; 0 allows only a linear trend
+        difference). Not allowed with "relative_magnitudes".
+    l_vec : sequence of float, optional
+        Weights of the post-period effects in the target theta = l' tau_post (num_post finite
+        entries, not all zero). Default None: the first post-period effect (event time 0),
+        as R HonestDiD; ``numpy.full(num_post, 1 / num_post)`` targets the average post effect.
+    alpha : float, default 0.05
+        Robust intervals have level 1 - alpha; must lie in (0, 0.5).
+    ci : {"flci", "c-lf", "conditional"}, optional
+        Construction of the robust interval. "smoothness" takes "flci" (fixed-length CI, the
+        default there); "relative_magnitudes" takes "c-lf" (the conditional-least-favourable
+        hybrid, kappa = alpha/10, the default) or "conditional". None: the default of ``method``
+        (as R HonestDiD).
+    grid_points : int, default 1000
+        Points (>= 10) of the theta grid [-20 sd, 20 sd] on which the "c-lf"/"conditional"
+        test is inverted (sd: the standard error of theta_hat); more points give finer interval
+        ends at more cost. Unused by "flci".
+    breakdown : bool, default True
+        Compute the breakdown value: the largest M (Mbar) at which the robust interval still
+        excludes zero, found on the grid, then refined by bisection.
+    breakdown_steps : int, default 8
+        Bisection steps (>= 0) refining the breakdown value between the last grid value that
+        excludes zero and the first that does not.
+    seed : int, default 0
+        Seed (>= 0) of R's random stream (``set.seed``) for the conditional-least-favourable
+        critical values, so results match R HonestDiD run with the same seed.
+    progress : bool, default False
+        Show a progress bar over the M / Mbar values and the breakdown bisection steps.
+
+    Returns
+    -------
+    SensitivityResult
+        The robust interval [lb, ub] per M (Mbar) and the original interval
+        (``table``), the breakdown value, and :meth:`SensitivityResult.plot` /
+        :meth:`SensitivityResult.summary`. The breakdown is ``nan`` if even the smallest
+        value does not exclude zero; if all values exclude zero it is the largest grid value
+        with ``breakdown_exceeds_grid=True``. An :class:`EvalkitWarning` when a "c-lf"
+        interval reaches the edge of the theta grid.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, ``method`` or ``ci``; ``M`` with "relative_magnitudes" or
+        ``Mbar`` with "smoothness"; "smoothness" without ``M``; a grid that is empty,
+        negative, non-finite or not increasing; a bad ``alpha``, ``grid_points``,
+        ``breakdown_steps``, ``seed`` or ``l_vec``; fewer than 2 pre-period coefficients;
+        a covariance that is not symmetric positive semi-definite.
+
+    References
+    ----------
+    Rambachan, A. & Roth, J. (2023). A more credible approach to parallel trends.
+    *Review of Economic Studies* 90(5), 2555-2591.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> es = ek.event_study(staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5}), outcome="y", unit="unit",
+    ...                     time="time", cohort="cohort", leads=4, lags=3, cluster="cluster")
+    >>> sens = ek.honest_did(es, Mbar=[0, 0.5, 1], grid_points=200)
+    >>> print(sens.summary())  # doctest: +SKIP
     """
     betahat, sigma, num_pre, num_post = _from_result(result)
     return honest_did_arrays(betahat, sigma, num_pre, num_post, method=method, Mbar=Mbar, M=M, l_vec=l_vec,
@@ -58,9 +142,94 @@ def honest_did_arrays(betahat, sigma, num_pre: int, num_post: int, *, method: st
                       Mbar=None, M=None, l_vec=None, alpha: float = 0.05, ci: str | None = None,
                       grid_points: int = 1000, breakdown: bool = True, breakdown_steps: int = 8,
                       seed: int = 0, progress: bool = False) -> SensitivityResult:
-    """As :func:`honest_did` from raw arrays (betahat = pre coefficients then post). ``seed`` seeds R's
-    random stream (``set.seed``) for the conditional-least-favourable critical values; ``progress``
-    shows a progress bar over the M / Mbar values and the breakdown steps."""
+    """HonestDiD sensitivity analysis from raw event-study coefficients and their covariance.
+
+    As :func:`honest_did`, for coefficients estimated outside evalkit (e.g. by R or Stata).
+
+    Parameters
+    ----------
+    betahat : array_like
+        Event-time coefficients, pre-period terms then post-period terms, each in event-time
+        order, the reference period excluded (num_pre + num_post entries).
+    sigma : array_like
+        Their covariance matrix, (num_pre + num_post) square, symmetric positive semi-definite.
+    num_pre : int
+        Number of pre-period coefficients (at least 2).
+    num_post : int
+        Number of post-period coefficients (at least 1).
+    method : {"relative_magnitudes", "smoothness"}, default "relative_magnitudes"
+        The set Delta of parallel-trends violations allowed after treatment.
+        "relative_magnitudes" (Delta^RM(Mbar)): a post-period change in the trend difference
+        between consecutive periods is at most Mbar times the largest such change in the
+        pre-periods. "smoothness" (Delta^SD(M)): the trend difference is close to linear - its
+        slope changes by at most M (in outcome units) from one period to the next.
+    Mbar : float or sequence of float, optional
+        Grid of relative-magnitude bounds for ``method="relative_magnitudes"`` (non-negative,
+        increasing; a unitless ratio, 1 = post-treatment violations as large as the worst
+        pre-treatment one). Default None: [0, 0.5, 1, 1.5, 2]. Not allowed with "smoothness".
+    M : float or sequence of float, optional
+        Grid of smoothness bounds for ``method="smoothness"`` (required there; non-negative,
+        increasing, in outcome units: the most the slope of the trend difference may change
+        from one period to the next, e.g. ``M=[0, 0.01, 0.02]``; 0 allows only a linear trend
+        difference). Not allowed with "relative_magnitudes".
+    l_vec : sequence of float, optional
+        Weights of the post-period effects in the target theta = l' tau_post (num_post finite
+        entries, not all zero). Default None: the first post-period effect (event time 0),
+        as R HonestDiD; ``numpy.full(num_post, 1 / num_post)`` targets the average post effect.
+    alpha : float, default 0.05
+        Robust intervals have level 1 - alpha; must lie in (0, 0.5).
+    ci : {"flci", "c-lf", "conditional"}, optional
+        Construction of the robust interval. "smoothness" takes "flci" (fixed-length CI, the
+        default there); "relative_magnitudes" takes "c-lf" (the conditional-least-favourable
+        hybrid, kappa = alpha/10, the default) or "conditional". None: the default of ``method``
+        (as R HonestDiD).
+    grid_points : int, default 1000
+        Points (>= 10) of the theta grid [-20 sd, 20 sd] on which the "c-lf"/"conditional"
+        test is inverted (sd: the standard error of theta_hat); more points give finer interval
+        ends at more cost. Unused by "flci".
+    breakdown : bool, default True
+        Compute the breakdown value: the largest M (Mbar) at which the robust interval still
+        excludes zero, found on the grid, then refined by bisection.
+    breakdown_steps : int, default 8
+        Bisection steps (>= 0) refining the breakdown value between the last grid value that
+        excludes zero and the first that does not.
+    seed : int, default 0
+        Seed (>= 0) of R's random stream (``set.seed``) for the conditional-least-favourable
+        critical values, so results match R HonestDiD run with the same seed.
+    progress : bool, default False
+        Show a progress bar over the M / Mbar values and the breakdown bisection steps.
+
+    Returns
+    -------
+    SensitivityResult
+        The robust interval [lb, ub] per M (Mbar) and the original interval
+        (``table``), the breakdown value, and :meth:`SensitivityResult.plot` /
+        :meth:`SensitivityResult.summary`. The breakdown is ``nan`` if even the smallest
+        value does not exclude zero; if all values exclude zero it is the largest grid value
+        with ``breakdown_exceeds_grid=True``. An :class:`EvalkitWarning` when a "c-lf"
+        interval reaches the edge of the theta grid.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, ``method`` or ``ci``; ``M`` with "relative_magnitudes" or
+        ``Mbar`` with "smoothness"; "smoothness" without ``M``; a grid that is empty,
+        negative, non-finite or not increasing; a bad ``alpha``, ``grid_points``,
+        ``breakdown_steps``, ``seed`` or ``l_vec``; fewer than 2 pre-period coefficients;
+        a covariance that is not symmetric positive semi-definite.
+
+    References
+    ----------
+    Rambachan, A. & Roth, J. (2023). A more credible approach to parallel trends.
+    *Review of Economic Studies* 90(5), 2555-2591.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evalkit as ek
+    >>> b = np.array([0.01, -0.02, 0.00, 0.30, 0.35])
+    >>> sens = ek.honest_did_arrays(b, np.eye(5) * 0.01, num_pre=3, num_post=2, Mbar=[0, 1], grid_points=100)
+    """
     checks.check_int("seed", seed, minimum=0)
     progress = checks.check_bool("progress", progress)
     check_choice("method", method, list(METHODS))

@@ -27,7 +27,30 @@ from evalkit.core.clusters import cr1_factor
 @checked_init
 @dataclass(frozen=True, slots=True)
 class Design:
-    """A planned design (validated by :func:`evalkit.domain.power.plan`)."""
+    """A planned design of :func:`plan` (see :mod:`evalkit.domain._power_kernels` for the model).
+
+    Parameters
+    ----------
+    n_treated : int
+        Number of treated areas.
+    n_control : int
+        Number of comparison areas; at least 3 areas in all for a simulation.
+    years_pre : int
+        Years observed before treatment.
+    years_post : int
+        Years observed after treatment starts.
+    residents : int
+        Persons per area behind each area-year mean; more residents, less
+        sampling noise (1 - icc) sd^2 / residents.
+    sd : float
+        Person-level standard deviation of the outcome (> 0), e.g. 0.45 for an employment
+        share near 0.3.
+    icc : float
+        Share of the outcome variance between areas (intra-area correlation), in [0, 1).
+    rho : float
+        Year-to-year correlation of the area component, in [-1, 1] (1 = a fixed area effect,
+        which DiD removes; lower values leave persistent area shocks that DiD does not remove).
+    """
 
     n_treated: int
     n_control: int
@@ -40,10 +63,14 @@ class Design:
 
     @property
     def n_areas(self) -> int:
+        """Number of areas in all, n_treated + n_control.
+        """
         return self.n_treated + self.n_control
 
     @property
     def n_years(self) -> int:
+        """Number of years in all, years_pre + years_post.
+        """
         return self.years_pre + self.years_post
 
 

@@ -55,7 +55,19 @@ def cost_interval(budget: float, n: float, effect: float, low: float, high: floa
 @immutable_value
 @dataclass(frozen=True)
 class CostPerEffect:
-    """Immutable cost-per-effect result: a one-row tidy table (:data:`COLUMNS`) and its labels."""
+    """Cost per additional outcome with its interval, from :func:`cost_per_effect`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row with :data:`COLUMNS`: budget_dkk, n_persons, effect and its interval,
+        additional outcomes and their interval, cost, cost_low, cost_high, bounded and status
+        ("bounded", "unbounded" or "no_beneficial_effect").
+    outcome_unit : str
+        What one additional outcome is (a key of :data:`UNITS` or free text).
+    alpha : float
+        The interval has level 1 - alpha.
+    """
 
     table: pd.DataFrame
     outcome_unit: str
@@ -65,9 +77,28 @@ class CostPerEffect:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the one-row table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :data:`COLUMNS`.
+        """
         return self.table.copy(deep=True)
 
     def sentence(self, lang: str = "en") -> str:
+        """One honest sentence about the cost per effect, including an unbounded interval.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of the sentence (Danish with Danish thousands separators).
+
+        Returns
+        -------
+        str
+            The sentence.
+        """
         return cost_sentence(self.table.iloc[0], self.outcome_unit, self.alpha, lang=lang)
 
     def _repr_html_(self) -> str:
@@ -100,14 +131,66 @@ def cost_per_effect(*, budget_dkk: float, n_persons: float, result=None, term: s
                     effect: float | None = None, conf_low: float | None = None, conf_high: float | None = None,
                     desired: str = "increase", alpha: float = 0.05,
                     outcome_unit: str = "employed") -> CostPerEffect:
-    """Cost (DKK) per additional outcome, with the interval carried through (module docstring).
+    """Cost (DKK) per additional outcome of an intervention, with the interval carried through.
 
-    Pass a :class:`evalkit.Result` (``result=``, ``term=``; its ``alpha`` is used) or the
-    numbers ``effect, conf_low, conf_high`` (outcome units per person, e.g. 0.025).
-    ``n_persons``: persons the effect applies to (e.g. residents 18-64 of the treated areas).
-    ``desired``: ``"increase"`` (employment) or ``"decrease"`` (convictions: the beneficial
-    effect is minus the estimate). ``outcome_unit``: a key of :data:`UNITS` (Danish and English
-    wording) or free text used in both languages.
+    additional = beneficial effect x n_persons (e.g. 0.025 x 4,000 = 100 more employed); cost
+    per additional outcome = budget_dkk / additional. The interval comes from the effect's
+    confidence interval [lo, hi]: for lo > 0 the cost interval is
+    [budget / (hi n), budget / (lo n)]; when the interval includes zero the data are compatible
+    with no effect and the cost has **no finite upper bound**, [budget / (hi n), inf)
+    (Fieller-type unboundedness of a ratio); when even hi <= 0 no cost is reported (NaN).
+
+    Parameters
+    ----------
+    budget_dkk : float
+        The intervention's budget in DKK (> 0, at most 1e13).
+    n_persons : float
+        Persons the effect applies to (e.g. residents 18-64 of the treated areas); > 0, at
+        most 1e8.
+    result : Result, optional
+        An evalkit result to take the effect, interval and ``alpha`` from. Give either
+        ``result`` or ``effect``/``conf_low``/``conf_high``.
+    term : str, default "ATT"
+        The term of ``result`` to use (e.g. "ATT(post avg)").
+    effect : float, optional
+        Without ``result``: the effect in outcome units per person (a share: 0.025 = 2.5 pp).
+    conf_low : float, optional
+        Without ``result``: lower end of the effect's interval (conf_low <= effect).
+    conf_high : float, optional
+        Without ``result``: upper end of the effect's interval (effect <= conf_high).
+    desired : {"increase", "decrease"}, default "increase"
+        The beneficial direction: "increase" (employment) or "decrease" (convictions: the
+        beneficial effect is minus the estimate).
+    alpha : float, default 0.05
+        Level of the given interval (1 - alpha), used only without ``result`` (a result's own
+        ``alpha`` is used otherwise).
+    outcome_unit : str, default "employed"
+        A key of :data:`UNITS` ("employed", "conviction_avoided": Danish and English wording)
+        or free text used in both languages.
+
+    Returns
+    -------
+    CostPerEffect
+        A one-row table and a sentence for the report.
+
+    Raises
+    ------
+    ParameterError
+        Both or neither of ``result`` and the numbers, a term not in the result, budget or
+        persons out of range, effect outside its interval, or an unknown ``desired``.
+
+    References
+    ----------
+    Briggs, A. H., O'Brien, B. J. & Blackhouse, G. (2002). Thinking outside the box: recent
+    advances in the analysis and presentation of uncertainty in cost-effectiveness studies.
+    *Annual Review of Public Health* 23, 377-401.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> cpe = ek.cost_per_effect(budget_dkk=20e6, n_persons=4000, effect=0.025, conf_low=0.005, conf_high=0.045)
+    >>> round(cpe.tidy()["cost"].iloc[0])
+    200000
     """
     budget = check_number("budget_dkk", budget_dkk, low=0, high=MAX_BUDGET, low_open=True)
     n = check_number("n_persons", n_persons, low=0, high=MAX_PERSONS, low_open=True)

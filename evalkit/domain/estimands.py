@@ -37,9 +37,31 @@ COLUMNS = ["estimand", "estimate", "std_error", "conf_low", "conf_high", "p_valu
 def cohort_design_panel(cohort_panel: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
     """The baseline-cohort panel with treatment by *baseline* area (intention to treat).
 
-    ``OMR_ID_BASE`` becomes ``OMR_ID`` (the assignment and cluster level), the current area
-    is kept as ``OMR_ID_CUR``; then :func:`attach_cohort` adds ``cohort``/``treated``/``treat``.
-    Returns a new frame.
+    ``OMR_ID_BASE`` becomes ``OMR_ID`` (the assignment and cluster level), the current area is
+    kept as ``OMR_ID_CUR``; then :func:`attach_cohort` adds ``cohort``/``treated``/``treat``.
+    The input of the cohort side of :func:`compare_estimands`.
+
+    Parameters
+    ----------
+    cohort_panel : pandas.DataFrame
+        Person x year panel with PERSON_ID, AAR, OMR_ID_BASE and OMR_ID, e.g. from
+        :func:`build_cohort_panel`; not modified.
+    cohorts : pandas.DataFrame
+        ``OMR_ID, cohort, role`` from :func:`treatment_cohorts` or
+        :func:`cohorts_from_history`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with OMR_ID (baseline area), OMR_ID_CUR (current area), cohort, treated
+        and treat.
+
+    Raises
+    ------
+    ColumnError
+        A required column is missing.
+    ValidationError
+        ``cohort_panel`` already has OMR_ID_CUR (or a column :func:`attach_cohort` adds).
     """
     require_columns(cohort_panel, ["PERSON_ID", "AAR", "OMR_ID_BASE", "OMR_ID"], "cohort_panel")
     if "OMR_ID_CUR" in cohort_panel.columns:
@@ -90,10 +112,25 @@ def _row(name: str, result, truth_value: float) -> dict:
 @immutable_value
 @dataclass(frozen=True)
 class EstimandComparison:
-    """Immutable comparison: rows ``area``, ``cohort`` and ``area_minus_cohort`` (see :data:`COLUMNS`).
+    """The area estimand beside the cohort estimand, from :func:`compare_estimands`.
 
     The difference row has no standard error: both estimates use the same areas and are
     correlated, and their covariance is not estimated here.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Rows ``area``, ``cohort`` and ``area_minus_cohort`` with :data:`COLUMNS` (estimand,
+        estimate, std_error, conf_low, conf_high, p_value, n_obs, n_clusters, truth).
+    outcome : str
+        The area outcome.
+    estimator : str
+        "event_study" or "twfe".
+    alpha : float
+        The intervals have level 1 - alpha.
+    stayer_share : float, default nan
+        Share of the treated cohort's post-period person-years lived in the baseline area
+        (under a place-based effect the cohort effect is roughly the area effect times it).
     """
 
     table: pd.DataFrame
@@ -106,9 +143,33 @@ class EstimandComparison:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the comparison table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows area, cohort, area_minus_cohort.
+        """
         return self.table.copy(deep=True)
 
     def estimate(self, estimand: str) -> float:
+        """The point estimate of one estimand.
+
+        Parameters
+        ----------
+        estimand : {"area", "cohort", "area_minus_cohort"}
+            The row of the table.
+
+        Returns
+        -------
+        float
+            The estimate.
+
+        Raises
+        ------
+        ParameterError
+            An unknown ``estimand``.
+        """
         check_choice("estimand", estimand, list(self.table["estimand"]))
         return float(self.table.set_index("estimand").loc[estimand, "estimate"])
 
@@ -122,11 +183,56 @@ def compare_estimands(area_panel: pd.DataFrame, cohort_panel: pd.DataFrame, *, o
                       alpha: float = 0.05) -> EstimandComparison:
     """Estimate the area and the cohort estimand with the same estimator; return both side by side.
 
-    ``area_panel``: area x year with ``OMR_ID, AAR, cohort, treat`` (from :func:`attach_cohort`).
-    ``cohort_panel``: person x year with ``PERSON_ID, AAR, OMR_ID`` = baseline area, ``cohort, treat``
-    (from :func:`cohort_design_panel`). ``estimator``: ``"event_study"`` (post-period average of the
-    event-time effects, :func:`evalkit.post_average`) or ``"twfe"`` (static two-way fixed effects).
-    Both cluster on the (baseline) area. A column ``effect`` (simulated truth) adds the truth.
+    The **area estimand** (repeated cross-section) is the effect on the indicator of whoever
+    lives in the treated areas each year; it mixes effects on people with changes in who lives
+    there. The **cohort estimand** (intention to treat by baseline address) is the effect on
+    the residents of the baseline year, followed wherever they move. Under a place-based
+    effect the cohort effect is diluted by out-moving and lies below the area effect; selective
+    moving biases only the area estimand. Both fits cluster on the (baseline) area.
+
+    Parameters
+    ----------
+    area_panel : pandas.DataFrame
+        Area x year with ``OMR_ID, AAR, cohort, treat`` and ``outcome`` (from
+        :func:`attach_cohort`). A column ``effect`` (simulated truth) adds the truth.
+    cohort_panel : pandas.DataFrame
+        Person x year with ``PERSON_ID, AAR, OMR_ID`` = baseline area, ``cohort, treat`` and
+        ``person_outcome`` (from :func:`cohort_design_panel`); ``OMR_ID_CUR`` gives the stayer
+        share; a column ``effect`` adds the truth.
+    outcome : str
+        The outcome column of ``area_panel`` (e.g. "employment_rate").
+    person_outcome : str
+        The matching person-level outcome column of ``cohort_panel`` (e.g. "BESK_FTE").
+    estimator : {"event_study", "twfe"}, default "event_study"
+        "event_study": the post-period average of the event-time effects
+        (:func:`post_average` of :func:`event_study`); "twfe": static two-way fixed effects.
+    leads : int, default 4
+        Event-study leads (1-50); ignored by "twfe".
+    lags : int, default 5
+        Event-study lags (0-50); ignored by "twfe".
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+
+    Returns
+    -------
+    EstimandComparison
+        Rows ``area``, ``cohort`` and ``area_minus_cohort``; :func:`estimand_paragraph`
+        writes the text for a report.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``estimator``, ``leads``/``lags`` out of range, a bad ``alpha`` or empty
+        column names.
+    ColumnError
+        A required column is missing or not numeric.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> cmp = ek.compare_estimands(area_panel, cohort_panel, outcome="employment_rate",
+    ...                            person_outcome="BESK_FTE")  # doctest: +SKIP
+    >>> print(ek.estimand_paragraph(cmp, lang="da"))  # doctest: +SKIP
     """
     check_choice("estimator", estimator, ESTIMATORS)
     check_str("outcome", outcome)
@@ -175,7 +281,31 @@ def stayer_share(cohort_panel: pd.DataFrame) -> float:
 @checked
 def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit: float = 100.0,
                        unit_name: str = "pp") -> str:
-    """A paragraph (da/en) that states both estimates and explains why they differ."""
+    """A paragraph (da/en) that states both estimates of :func:`compare_estimands` and explains why they differ.
+
+    Parameters
+    ----------
+    comparison : EstimandComparison
+        The result of :func:`compare_estimands`.
+    lang : {"en", "da"}, default "en"
+        Language of the paragraph.
+    unit : float, default 100.0
+        Factor from the outcome's units to the reported ones (> 0); 100 reports a share as
+        percentage points.
+    unit_name : str, default "pp"
+        Name of the reported unit (e.g. "pp", "DKK").
+
+    Returns
+    -------
+    str
+        The paragraph, with the stayer share when the comparison has one.
+
+    Raises
+    ------
+    ParameterError
+        A ``comparison`` that is not an :class:`EstimandComparison`, an unknown ``lang``, a
+        non-positive ``unit`` or an empty ``unit_name``.
+    """
     if not isinstance(comparison, EstimandComparison):
         raise ParameterError(f"comparison must be the EstimandComparison of compare_estimands, "
                              f"got {type(comparison).__name__}.")

@@ -165,7 +165,17 @@ TABLE_COLUMNS = ["goal", "target_group", "indicator", "direction", "baseline_yea
 @immutable_value
 @dataclass(frozen=True)
 class GoalAttainment:
-    """Immutable goal-attainment table (:data:`TABLE_COLUMNS`, plus ``n_persons`` when observed has it)."""
+    """Goal-attainment table from :func:`goal_attainment`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per goal with :data:`TABLE_COLUMNS` (goal, target_group, indicator,
+        direction, baseline and target, evaluation year, observed, path, progress, status),
+        plus ``n_persons`` when ``observed`` has it.
+    as_of : int or None
+        The evaluation year of a midterm status; None: each goal at its target year.
+    """
 
     table: pd.DataFrame
     as_of: int | None
@@ -174,10 +184,28 @@ class GoalAttainment:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the goal table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per goal.
+        """
         return self.table.copy(deep=True)
 
     def display(self, lang: str = "en") -> pd.DataFrame:
-        """The status form as a labelled frame (goal, target group, baseline, target, observed, status)."""
+        """The status form as a labelled frame (goal, target group, baseline, target, observed, status).
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of headers, indicator names and statuses.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per goal, values formatted as text.
+        """
         t = self.table
         out = pd.DataFrame({dlabel("goal", lang): t["goal"], dlabel("target_group", lang): t["target_group"],
                             dlabel("indicator", lang): [dlabel(i, lang) for i in t["indicator"]],
@@ -190,7 +218,20 @@ class GoalAttainment:
         return out
 
     def plot(self, *, lang: str = "en", ax=None):
-        """Status-form chart (matplotlib OO API); returns the Figure."""
+        """Status-form chart: each goal's progress from baseline (0) towards the target (1), coloured by status.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of labels and legend.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; None creates a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn on.
+        """
         return goal_chart(self.table, lang=lang, ax=ax)
 
     def _repr_html_(self) -> str:
@@ -199,11 +240,57 @@ class GoalAttainment:
 
 @checked
 def goal_attainment(goals: list[dict], observed: pd.DataFrame, *, as_of: int | None = None) -> GoalAttainment:
-    """Set each goal against the observed indicator (status rule in the module docstring).
+    """Set a helhedsplan's goals (målopfyldelse) against the observed indicators.
 
-    ``observed``: tidy ``indicator, AAR, value`` (optionally ``n_persons``, the persons the value
-    rests on, for disclosure control). ``as_of``: evaluation year for a midterm status; None =
-    each goal at its target year, which must then lie in the data.
+    Status rule (d = +1 for increase, -1 for decrease): evaluated at the target year (``as_of``
+    None or >= target_year), a goal is **achieved** if d (observed - target) >= 0, else
+    **not_achieved**; evaluated before it (a midterm status at ``as_of``), **achieved** if the
+    target is already reached, **on_track** if d (observed - path) >= 0, where path is the
+    straight line from the baseline value in the baseline year to the target value in the
+    target year, else **not_on_track**. ``progress`` = (observed - baseline) / (target -
+    baseline). Goal attainment describes, it does not estimate an effect: a goal can be met
+    without the plan causing it.
+
+    Parameters
+    ----------
+    goals : list of dict
+        One mapping per goal with the keys ``goal`` (short name), ``target_group`` (e.g.
+        "residents 18-64"), ``indicator`` (an indicator of ``observed``), ``baseline_year``,
+        ``baseline_value``, ``target_year``, ``target_value`` and optionally ``direction``
+        ("increase" or "decrease"; inferred from target vs baseline, required when equal).
+    observed : pandas.DataFrame
+        Tidy ``indicator, AAR, value`` with one row per indicator and year (optionally
+        ``n_persons``, the persons the value rests on, for disclosure control).
+    as_of : int, optional
+        Evaluation year for a midterm status, among the data years; None: each goal at its
+        target year, which must then lie in the data.
+
+    Returns
+    -------
+    GoalAttainment
+        One row per goal with the observed value, path, progress and status.
+
+    Raises
+    ------
+    ParameterError
+        An empty ``goals``, a goal with missing or invalid keys (all problems listed), an
+        unknown indicator, several rows for one (indicator, AAR), or ``as_of`` outside the data
+        years.
+    ColumnError
+        ``observed`` lacks indicator, AAR or value.
+    ValidationError
+        A missing observed value in the evaluation year.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import evalkit as ek
+    >>> observed = pd.DataFrame({"indicator": "employment_rate", "AAR": [2018, 2021, 2024],
+    ...                          "value": [0.40, 0.44, 0.47]})
+    >>> goals = [{"goal": "Jobs", "target_group": "residents 18-64", "indicator": "employment_rate",
+    ...           "baseline_year": 2018, "baseline_value": 0.40, "target_year": 2030, "target_value": 0.50}]
+    >>> ek.goal_attainment(goals, observed, as_of=2024).tidy()["status"].tolist()
+    ['on_track']
     """
     require_columns(observed, ["indicator", "AAR", "value"], "observed")
     if not isinstance(goals, (list, tuple)) or not goals:

@@ -181,8 +181,20 @@ def warn_gaps(raw: pd.DataFrame) -> None:
 class AreaIndicators:
     """K1-K4 and NW per area and year, with the national and regional references.
 
-    ``area_years`` has :data:`AREA_COLUMNS`; ``national`` the national conviction share
-    per year (K2 reference); ``regional`` the regional income per region and year (K4).
+    Made by :func:`area_indicators`, or from stored frames by :meth:`from_frames`; the input
+    of :func:`compute_lists`.
+
+    Attributes
+    ----------
+    area_years : pandas.DataFrame
+        One row per area and year with :data:`AREA_COLUMNS` (indicators and their
+        denominators ``n_*``).
+    national : pandas.DataFrame
+        The national conviction share per year (K2 reference).
+    regional : pandas.DataFrame
+        The regional income per region and year (K4 reference).
+    params : dict
+        The settings the indicators were computed with (cutoffs, configuration).
     """
 
     area_years: pd.DataFrame
@@ -193,8 +205,38 @@ class AreaIndicators:
     @classmethod
     def from_frames(cls, area_years: pd.DataFrame, national: pd.DataFrame,
                     regional: pd.DataFrame | None = None, params: dict | None = None) -> AreaIndicators:
-        """Wrap hand-made or stored frames (copied and checked: columns, one row per area and year, whole
-        years, numeric finite indicator columns; area ids as whole numbers or text)."""
+        """Wrap hand-made or stored frames as :class:`AreaIndicators`.
+
+        The frames are copied and checked: columns, one row per area and year, whole years,
+        numeric finite indicator columns; area ids as whole numbers or text.
+
+        Parameters
+        ----------
+        area_years : pandas.DataFrame
+            One row per (OMR_ID, AAR) with at least OMR_ID, AAR and residents, and indicator
+            columns of :data:`AREA_COLUMNS`.
+        national : pandas.DataFrame
+            One row per year (AAR) with conviction_share in [0, 1].
+        regional : pandas.DataFrame, optional
+            Regional income per REGION and AAR; None: empty.
+        params : dict, optional
+            Settings to record; None: empty.
+
+        Returns
+        -------
+        AreaIndicators
+            The wrapped frames.
+
+        Raises
+        ------
+        ColumnError
+            A required column is missing.
+        ParameterError
+            ``params`` that is not a dict, or frames that are not DataFrames.
+        ValidationError
+            Duplicate (OMR_ID, AAR) or national years, non-whole years, or non-numeric or
+            out-of-range indicator values.
+        """
         for frame, cols, what in ((area_years, ["OMR_ID", "AAR", "residents"], "area_years"),
                                   (national, ["AAR", "conviction_share"], "national")):
             check_frame(frame, what)
@@ -223,6 +265,8 @@ class AreaIndicators:
 
     @property
     def years(self) -> tuple[int, ...]:
+        """The years (AAR) in the indicators, sorted.
+        """
         return tuple(sorted(int(y) for y in self.area_years["AAR"].unique()))
 
     def _repr_html_(self) -> str:
@@ -239,12 +283,51 @@ def area_indicators(
     in_education_cutoff: float = 0.5, k1_headcount_cutoff: float = 0.5,
     memory_limit: str | None = None, threads: int | None = None,
 ) -> AreaIndicators:
-    """K1-K4 and NW for every area and year in the register files under ``data`` (DuckDB, out of core).
+    """The official area indicators K1-K4 and NW for every area and year, from register files.
 
-    ``config`` maps register variables to columns (:class:`RegisterConfig`, a dict or a YAML
-    file). A person counts as in education (left out of K4) when ``UDD_FTE`` is at least
-    ``in_education_cutoff``; as outside (K1 headcount) when ``UDENFOR_FTE`` exceeds
-    ``k1_headcount_cutoff``. Nothing is loaded person by person into pandas.
+    Computed in DuckDB, out of core (nothing is loaded person by person into pandas), with the
+    definitions of almenboligloven § 61 a, stk. 1 and § 61 b: K1 share of residents 18-64
+    outside labour market and education (full-time persons and headcount), K2 share of
+    residents 18+ convicted, K3 share of residents 30-59 with only basic schooling, K4 mean
+    gross income relative to the region, NW share of non-western immigrants and descendants.
+    Every share comes with its denominator (``n_*``) for small-cell suppression. The input of
+    :func:`compute_lists`.
+
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        Folder (or file) of the register files.
+    config : RegisterConfig, dict, str or pathlib.Path, optional
+        Maps register variables to columns: a :class:`RegisterConfig`, a dict or a YAML file
+        (see :func:`load_register_config`). None: the simulator's names.
+    in_education_cutoff : float, default 0.5
+        A person counts as in education (left out of K4) when ``UDD_FTE`` is at least this
+        share of the year; in [0, 1].
+    k1_headcount_cutoff : float, default 0.5
+        A person counts as outside (K1 headcount, the rule before 2018) when ``UDENFOR_FTE``
+        exceeds this share of the year; in [0, 1] (evalkit's documented choice).
+    memory_limit : str, optional
+        DuckDB memory limit such as "4GB" (DuckDB spills to disk beyond it); None: DuckDB's
+        default.
+    threads : int, optional
+        DuckDB worker threads; None: DuckDB's default (all cores).
+
+    Returns
+    -------
+    AreaIndicators
+        The indicators per area and year with the national (K2) and regional (K4) references.
+
+    Raises
+    ------
+    ParameterError
+        A ``data`` that is not a path, cutoffs outside [0, 1], a malformed ``memory_limit``
+        or ``threads``, or a bad ``config``.
+    ValidationError
+        Register files that cannot be read, or no person-year with an area.
+
+    References
+    ----------
+    Lov om almene boliger m.v. (almenboligloven), § 61 a and § 61 b.
     """
     if not isinstance(data, (str, Path)) or not str(data):
         raise ParameterError(f"data={data!r} must be a folder or file path (str or Path).")

@@ -34,9 +34,22 @@ HISTORY_COLUMNS = ["list_year", "regime", "OMR_ID", "category"]
 @immutable_value
 @dataclass(frozen=True)
 class ListResult:
-    """The lists: ``history`` (list_year, regime, OMR_ID, category; one row per area on a list),
-    ``status`` (one row per area and list year: residents, criteria met, ghetto streak) and
-    ``criteria`` (one row per area, list year and criterion: value, threshold, distance, margin, met, n_persons)."""
+    """The 1 December lists decided by :func:`compute_lists`.
+
+    Attributes
+    ----------
+    history : pandas.DataFrame
+        list_year, regime, OMR_ID, category; one row per area on a list (see
+        :func:`list_history`).
+    status : pandas.DataFrame
+        One row per area and list year: residents, criteria met, ghetto streak, whether the
+        duration is known.
+    criteria : pandas.DataFrame
+        One row per area, list year and criterion: value, threshold, distance, margin, met,
+        n_persons (how close an area was to being listed).
+    params : dict
+        The settings the lists were computed with (regime, rules, thresholds).
+    """
 
     history: pd.DataFrame
     status: pd.DataFrame
@@ -44,7 +57,13 @@ class ListResult:
     params: dict = field(default_factory=dict)
 
     def counts(self) -> pd.DataFrame:
-        """Number of areas per list year (rows) and category (columns)."""
+        """Number of areas per list year (rows) and category (columns).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Counts, with every decided list year (0 where no area was listed).
+        """
         table = self.history.pivot_table(index="list_year", columns="category", values="OMR_ID",
                                          aggfunc="count", fill_value=0)
         years = sorted(self.status["list_year"].unique())
@@ -149,12 +168,53 @@ def compute_lists(
     rules: ListRules | None = None, thresholds: Thresholds | str | None = None,
     prior_history: pd.DataFrame | None = None,
 ) -> ListResult:
-    """Decide the 1 December lists for ``list_years`` (default: every year the data allow).
+    """Decide the 1 December lists (udsat, ghetto/parallelsamfund, hård/omdannelse, forebyggelse) from area indicators.
 
-    ``regime="auto"`` applies the regime in force each year (2010: 2010-2012, 2013: 2013-2017,
-    2018: 2018-2020, 2021: from 2021); a regime name applies its rules to every year.
-    ``prior_history`` (list_year, OMR_ID, category) adds published lists before the data,
-    which count towards the hård ghetto / omdannelse duration.
+    Applies the criteria of almenboligloven § 61 a and § 61 b (and the 2010 and 2013 ghetto
+    criteria) year by year. The lists nest: omdannelse ⊂ parallelsamfund ⊂ udsat. Hård ghetto /
+    omdannelse needs ghetto/parallelsamfund status on each of the latest N lists (this one
+    included), counting lists under earlier regimes; a list year missing from the history
+    makes the duration unknown and the area is then not listed as hård (``duration_known``).
+    The list history is the treatment timing of :func:`cohorts_from_history`.
+
+    Parameters
+    ----------
+    indicators : AreaIndicators
+        From :func:`area_indicators` or :meth:`AreaIndicators.from_frames`.
+    list_years : list of int, optional
+        The list years to decide; None: every year the data allow (all register years of
+        every criterion present).
+    regime : {"auto", "2010", "2013", "2018", "2021"}, default "auto"
+        "auto" applies the regime in force each year (2010: 2010-2012, 2013: 2013-2017,
+        2018: 2018-2020, 2021: from 2021); a regime name applies its rules to every year
+        (e.g. to ask which areas today's rules would have listed in 2015).
+    rules : ListRules, optional
+        The open choices of the rules (K1 basis, unknown education, hård durations,
+        tolerance); None: ``ListRules()`` defaults.
+    thresholds : Thresholds, str or pathlib.Path, optional
+        The criteria's thresholds by regime and year: a :class:`Thresholds`, a CSV path in
+        the packaged layout, or None for the packaged thresholds (:func:`load_thresholds`).
+    prior_history : pandas.DataFrame, optional
+        Published lists before the data (list_year, OMR_ID, category), which count towards
+        the hård ghetto / omdannelse duration. None: no prior lists.
+
+    Returns
+    -------
+    ListResult
+        The list history, each area's status and every criterion's value against its
+        threshold.
+
+    Raises
+    ------
+    ParameterError
+        ``indicators`` not an :class:`AreaIndicators`, an unknown ``regime``, ``rules`` or
+        ``thresholds`` of the wrong type, or list years the data cannot support.
+    ValidationError
+        A malformed ``prior_history``.
+
+    References
+    ----------
+    Lov om almene boliger m.v. (almenboligloven), § 61 a and § 61 b.
     """
     if not isinstance(indicators, AreaIndicators):
         raise ParameterError(f"indicators must be an AreaIndicators (from evalkit.area_indicators or "
@@ -237,8 +297,27 @@ def _check_years(list_years, data_years: tuple[int, ...], thresholds: Thresholds
 
 @checked
 def list_history(result: ListResult, *, wide: bool = False) -> pd.DataFrame:
-    """The list history: long (list_year, regime, OMR_ID, category), or ``wide=True``: areas x list years
-    holding the innermost category (omdannelse/hård before parallelsamfund/ghetto before udsat)."""
+    """The list history of :func:`compute_lists`, long or as an areas x list years table.
+
+    Parameters
+    ----------
+    result : ListResult
+        The result of :func:`compute_lists`.
+    wide : bool, default False
+        False: long, one row per area on a list (list_year, regime, OMR_ID, category).
+        True: areas x list years holding the innermost category (omdannelse/hård before
+        parallelsamfund/ghetto before udsat before forebyggelse).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The history (a copy).
+
+    Raises
+    ------
+    ParameterError
+        A ``result`` that is not a :class:`ListResult`, or a non-bool ``wide``.
+    """
     if not isinstance(result, ListResult):
         raise ParameterError(f"result must be the ListResult of evalkit.compute_lists, got {type(result).__name__}.")
     if not check_bool("wide", wide):

@@ -176,16 +176,36 @@ def smd_table(X: pd.DataFrame, treated: np.ndarray, weights: np.ndarray) -> pd.D
 @immutable_value
 @dataclass(frozen=True)
 class MatchResult:
-    """Immutable matching result: every frame is handed out as a copy (changing it leaves the
-    result intact) and ``notes`` is a tuple.
+    """Matching result of :func:`match_areas`; every frame is handed out as a copy.
 
-    ``pairs``: treated OMR_ID, comparison OMR_ID, distance, match (rank within the treated area).
-    ``balance``: the balance table (:func:`smd_table`). ``unmatched``: treated OMR_IDs dropped
-    (the comparison pool ran out, or no comparison area within the caliper; ``notes`` says which).
-    ``cohorts``: OMR_ID, cohort, role (treated / comparison / excluded) for
-    :func:`evalkit.attach_cohort`; unmatched treated and unused comparison areas are ``excluded``.
-    ``weights``: OMR_ID, weight (treated 1; comparison uses / ratio). ``notes``: the warnings
-    issued (why treated areas were dropped or got fewer than ``ratio`` comparison areas).
+    Attributes
+    ----------
+    pairs : pandas.DataFrame
+        treated OMR_ID, comparison OMR_ID, distance, match (rank within the treated area).
+    balance : pandas.DataFrame
+        The balance table: per covariate, means, standardised mean difference and variance
+        ratio before and after matching.
+    unmatched : tuple
+        Treated OMR_IDs dropped (the comparison pool ran out, or no comparison area within the
+        caliper; ``notes`` says which).
+    cohorts : pandas.DataFrame
+        OMR_ID, cohort, role (treated / comparison / excluded) for :func:`attach_cohort`;
+        unmatched treated and unused comparison areas are ``excluded``.
+    weights : pandas.DataFrame
+        OMR_ID, weight (treated 1; comparison uses / ratio).
+    method : str
+        "propensity" or "mahalanobis".
+    ratio : int
+        Comparison areas per treated area.
+    replace : bool
+        Whether matching was with replacement.
+    caliper : float or None
+        The caliper, if any.
+    seed : int
+        The seed of the matching order.
+    notes : tuple of str, default ()
+        The warnings issued (why treated areas were dropped or got fewer than ``ratio``
+        comparison areas).
     """
 
     pairs: pd.DataFrame
@@ -202,6 +222,13 @@ class MatchResult:
 
     @checked
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the balance table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per covariate with the balance before and after matching.
+        """
         return self.balance.copy(deep=True)
 
     def _repr_html_(self) -> str:
@@ -265,20 +292,76 @@ def replace_ids(result: MatchResult, like: pd.Series) -> MatchResult:
 def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[str],
                 pre_years: list[int] | None = None, method: str = "propensity", ratio: int = 1,
                 replace: bool = False, caliper: float | None = None, seed: int = 0) -> MatchResult:
-    """Match comparison areas to treated areas on pre-period indicators (see module docstring).
+    """Match comparison areas to treated areas on pre-period indicators, with a balance table.
 
-    ``panel``: area x year (``OMR_ID, AAR`` and the ``covariates``). ``cohorts``: ``OMR_ID, cohort,
-    role`` from :func:`evalkit.treatment_cohorts` or :func:`cohorts_from_history`; areas with role
-    ``excluded`` are not in the pool. ``pre_years``: years averaged per area (default: the last 3
-    years before the first treated year); a covariate missing in some pre-years is averaged
-    over the observed years with an :class:`EvalkitWarning` (how many area-years, which
-    covariate), and a constant or collinear covariate is a :class:`ValidationError` naming it
-    (module docstring). ``caliper``: maximum distance (SD of the logit score for
-    ``"propensity"``), None = no caliper. ``ratio`` comparison areas per treated area: without
-    replacement the pool can run out, and the treated areas left over are dropped with a
-    warning naming ``ratio`` and ``replace``. Inputs are never modified. Area ids may be whole
-    numbers, text or categorical; the results use the ids of ``cohorts``. ``cohorts`` in the result
-    keeps every area of the input table (areas excluded before matching stay ``excluded``).
+    Greedy nearest-neighbour matching, ``ratio`` comparison areas per treated area, with or
+    without replacement (Stuart 2010), on the propensity-score logit (Rosenbaum & Rubin 1983)
+    or the Mahalanobis distance of the areas' pre-period means. Treated areas are matched in
+    an order drawn from ``seed`` (ties go to the lower area id), so the result is
+    deterministic given the seed. Treated areas left without a comparison area are dropped
+    *and reported* (``unmatched``, ``notes`` and an :class:`EvalkitWarning` giving the reason).
+    Balance: standardised mean differences with the before-matching standard deviations,
+    and variance ratios (Austin 2009). Inputs are never modified. Area ids may be whole
+    numbers, text or categorical; the results use the ids of ``cohorts``.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Area x year with ``OMR_ID, AAR`` and the ``covariates``.
+    cohorts : pandas.DataFrame
+        ``OMR_ID, cohort, role`` from :func:`treatment_cohorts` or :func:`cohorts_from_history`;
+        areas with role ``excluded`` are not in the pool.
+    covariates : list of str
+        Numeric indicator columns of ``panel`` to match on (each area's mean over
+        ``pre_years``). A covariate missing in some pre-years is averaged over the observed
+        years with an :class:`EvalkitWarning`; a covariate constant across the pool or
+        collinear with the others is a :class:`ValidationError` naming it.
+    pre_years : list of int, optional
+        Years averaged per area; None: the last 3 panel years before the first treated year.
+    method : {"propensity", "mahalanobis"}, default "propensity"
+        The distance: the logit of the propensity score from a logistic regression of
+        treatment on the standardised covariates, or the Mahalanobis distance with the pooled
+        covariance.
+    ratio : int, default 1
+        Comparison areas per treated area (1-100). Without replacement the pool can run out,
+        and the treated areas left over are dropped with a warning naming ``ratio`` and
+        ``replace``.
+    replace : bool, default False
+        Whether a comparison area may be matched to several treated areas (it is then weighted
+        by its uses).
+    caliper : float, optional
+        Maximum distance (> 0): standard deviations of the logit score for "propensity" (0.2 is
+        the usual choice, Austin 2011), distance units for "mahalanobis". None: no caliper.
+    seed : int, default 0
+        Seed of the order in which treated areas are matched.
+
+    Returns
+    -------
+    MatchResult
+        Pairs, balance table, unmatched treated areas, a cohorts table for
+        :func:`attach_cohort` (unmatched treated and unused comparison areas ``excluded``;
+        every area of the input table kept) and weights.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``method``, ``ratio`` out of range, a non-bool ``replace``, a non-positive
+        ``caliper``, a bad ``seed``, or no panel year before the first treated year.
+    ColumnError
+        A required column is missing or not numeric.
+    ValidationError
+        No treated or no comparison area in the pool, a covariate missing in every pre-year
+        for an area, or a constant or collinear covariate.
+
+    References
+    ----------
+    Rosenbaum, P. R. & Rubin, D. B. (1983). The central role of the propensity score in
+    observational studies for causal effects. *Biometrika* 70(1), 41-55.
+    Stuart, E. A. (2010). Matching methods for causal inference: a review and a look forward.
+    *Statistical Science* 25(1), 1-21.
+    Austin, P. C. (2011). Optimal caliper widths for propensity-score matching when estimating
+    differences in means and differences in proportions in observational studies.
+    *Pharmaceutical Statistics* 10(2), 150-161.
     """
     _check_match_args(method, ratio, replace, caliper, seed)
     covariates = check_names("covariates", covariates)

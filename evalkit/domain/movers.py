@@ -121,10 +121,23 @@ def decomposition_parts(counts: pd.DataFrame) -> pd.DataFrame:
 @immutable_value
 @dataclass(frozen=True)
 class Decomposition:
-    """Immutable result of :func:`decompose_change`: one tidy row per group (see :data:`PART_COLUMNS`).
+    """Movers/stayers decomposition from :func:`decompose_change`.
 
     Person counts are raw (use :func:`evalkit.report.domain_sections` helpers, which pass
     :func:`evalkit.report.disclosure.safe_table`, to show them).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per area or group with :data:`PART_COLUMNS` (levels value0/value1,
+        total_change, stayers_change, in_movers_contribution, out_movers_contribution and the
+        counts).
+    indicator : str
+        The decomposed indicator.
+    year0 : int
+        The first year.
+    year1 : int
+        The second year.
     """
 
     table: pd.DataFrame
@@ -136,10 +149,24 @@ class Decomposition:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the table (one row per area or group).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :data:`PART_COLUMNS`.
+        """
         return self.table.copy(deep=True)
 
     def long(self) -> pd.DataFrame:
-        """Long format: group, part, value (the three parts and the total)."""
+        """The decomposition in long format: the three parts and the total per group.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns group, part (stayers_change, in_movers_contribution,
+            out_movers_contribution, total_change) and value.
+        """
         parts = ["stayers_change", "in_movers_contribution", "out_movers_contribution", "total_change"]
         return self.table.melt(id_vars="group", value_vars=parts, var_name="part", value_name="value")
 
@@ -184,12 +211,50 @@ def _check_groups(groups, text_ids: bool) -> pd.DataFrame:
 @checked
 def decompose_change(source, indicator: str, year0: int, year1: int, *,
                      groups: pd.DataFrame | None = None) -> Decomposition:
-    """Decompose each area's (or pooled group's) change in ``indicator`` from ``year0`` to ``year1``.
+    """Split each area's (or pooled group's) change in an indicator into stayers, in-movers and out-movers.
 
-    ``source``: a :class:`~evalkit.data.panels.Microdata`, a data folder or a person-year
-    DataFrame (docs/data_contract.md columns). ``groups``: optional ``OMR_ID, group`` table
-    pooling areas (e.g. treated vs comparison); areas not in it are left out of the pools.
-    The parts add up to ``total_change`` exactly (up to float rounding); see the module docstring.
+    Y_1 - Y_0 = (y_S1 - y_S0) + i1 (y_I1 - y_S1) - o0 (y_O0 - y_S0): the stayers' change, the
+    in-movers' contribution and the out-movers' contribution, with i1 the in-movers' share of
+    the ``year1`` population and o0 the out-movers' share of the ``year0`` population (the
+    entry/exit decomposition of Melitz & Polanec 2015, with persons in place of firms). The
+    parts add up to ``total_change`` exactly (up to float rounding). It tells how much of an
+    area's change is composition (who lives there) rather than change in the same persons.
+    "Moving" includes deaths, leaving the data and ageing into or out of the age window
+    (reported separately as ``n_in_aged``/``n_out_aged``). Computed in DuckDB.
+
+    Parameters
+    ----------
+    source : Microdata, str, pathlib.Path or pandas.DataFrame
+        A :class:`Microdata`, a data folder or a person-year DataFrame
+        (``docs/data_contract.md`` columns).
+    indicator : {"employment_rate", "k1_share", "conviction_share", "nonwestern_share"}
+        The indicator, a mean over the area's population (ages 18-64, 18-64, 18+ and all,
+        respectively).
+    year0 : int
+        The first year, among the data years.
+    year1 : int
+        The second year, after ``year0``.
+    groups : pandas.DataFrame, optional
+        ``OMR_ID, group`` table pooling areas (e.g. treated vs comparison); areas not in it are
+        left out of the pools. None: one row per area.
+
+    Returns
+    -------
+    Decomposition
+        One row per area or group with the levels, the three parts, the total and the counts.
+
+    Raises
+    ------
+    ParameterError
+        A bad ``source``, an unknown ``indicator``, years outside the data or ``year0 >=
+        year1``, or an area listed twice in ``groups``.
+    ValidationError
+        Areas in ``groups`` without a group, or area ids of another kind than the data's.
+
+    References
+    ----------
+    Melitz, M. J. & Polanec, S. (2015). Dynamic Olley-Pakes productivity decomposition with
+    entry and exit. *RAND Journal of Economics* 46(2), 362-375.
     """
     from evalkit.data.panels import Microdata, open_microdata
 

@@ -112,17 +112,68 @@ def _check_pool_args(comparison, pool_categories) -> None:
 @checked
 def cohorts_from_history(history: pd.DataFrame, areas, *, categories="haard", lag: int = 1,
                          comparison: str = "never_treated", pool_categories=None) -> pd.DataFrame:
-    """One row per area: ``OMR_ID, cohort, role`` (``treated`` / ``comparison`` / ``excluded``).
+    """Treatment timing from the list history: one row per area, ``OMR_ID, cohort, role``.
 
-    ``history``: ``OMR_ID, list_year, category``, e.g. :func:`evalkit.list_history` of
-    :func:`evalkit.compute_lists`, or a hand-made copy of the published lists.
-    ``areas`` lists every area id of the panel (areas never listed are not in ``history``);
-    ids may be whole numbers, text or categorical, and come back in the type of ``areas``.
-    ``categories``: the category (or list) whose first appearance starts treatment: a label of the
-    history (e.g. ``"haardt_ghettoomraade"``) or a short name of :data:`CATEGORY_ALIASES` (the default
-    ``"haard"``: hårdt ghettoområde or omdannelsesområde).
-    ``lag``: years from the list year to the first treated year (0-30).
-    Listed areas missing from ``areas`` raise (they would vanish from the design).
+    An area's cohort (Callaway & Sant'Anna 2021 coding: first treated year, 0 = never) is the
+    first ``list_year`` in which it is in one of the treating ``categories`` plus ``lag``.
+    Areas that later drop off the list stay treated (the udviklingsplan duty remains).
+    Pass the table to :func:`attach_cohort`.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        ``OMR_ID, list_year, category``, e.g. :func:`list_history` of :func:`compute_lists`,
+        or a hand-made copy of the published lists.
+    areas : array_like
+        Every area id of the panel (areas never listed are not in ``history``); ids may be
+        whole numbers, text or categorical, and come back in the type of ``areas``. Listed
+        areas missing from ``areas`` raise (they would vanish from the design).
+    categories : str or list of str, default "haard"
+        The category (or list) whose first appearance starts treatment: a label of the
+        history (e.g. "haardt_ghettoomraade") or a short name of :data:`CATEGORY_ALIASES`
+        ("udsat", "ghetto", "haard", "forebyggelse"; the default "haard" is hårdt
+        ghettoområde or its successor omdannelsesområde).
+    lag : int, default 1
+        Years from the list year to the first treated year (0-30); 1: a list published on
+        1 December takes effect the following year.
+    comparison : {"never_treated", "never_listed", "forebyggelse", "categories"}, default "never_treated"
+        The comparison pool among areas never in a treating category: "never_treated" all of
+        them; "never_listed" only areas on no list in any year and category; "forebyggelse"
+        only areas listed as forebyggelsesområde at some point; "categories" only areas listed
+        in one of ``pool_categories`` at some point. Areas outside the pool get
+        ``role="excluded"`` so nothing disappears silently.
+    pool_categories : str or list of str, optional
+        With ``comparison="categories"`` only (an error otherwise): the list categories (labels
+        or short names of :data:`CATEGORY_ALIASES`) whose areas form the pool.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns OMR_ID, cohort, role ("treated", "comparison" or "excluded").
+
+    Raises
+    ------
+    ParameterError
+        An unknown category, ``comparison`` or ``lag`` outside 0-30, or ``pool_categories``
+        without ``comparison="categories"``.
+    ColumnError
+        ``history`` lacks OMR_ID, list_year or category.
+    ValidationError
+        Missing values or non-whole years in ``history``, or listed areas not in ``areas``.
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import evalkit as ek
+    >>> history = pd.DataFrame({"OMR_ID": [1, 1, 2], "list_year": [2018, 2019, 2019],
+    ...                         "category": ["haard", "haard", "udsat"]})
+    >>> ek.cohorts_from_history(history, [1, 2, 3])["cohort"].tolist()
+    [2019, 0, 0]
     """
     hist = _check_history(history)
     ids_in = area_ids(areas, "areas")
@@ -179,8 +230,35 @@ def restrict_pool(cohorts: pd.DataFrame, history: pd.DataFrame, *, comparison: s
                   pool_categories=None) -> pd.DataFrame:
     """Apply a list-based comparison pool to any cohorts table (e.g. from an interventions table).
 
-    Returns a copy of ``cohorts`` (``OMR_ID, cohort, role``) where never-treated areas outside
-    the pool are ``excluded``; treated areas keep their role. Ids keep the caller's type.
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        ``OMR_ID, cohort, role``, e.g. from :func:`treatment_cohorts`.
+    history : pandas.DataFrame
+        The list history ``OMR_ID, list_year, category`` (see :func:`cohorts_from_history`).
+    comparison : {"never_treated", "never_listed", "forebyggelse", "categories"}
+        The comparison pool among areas never in a treating category: "never_treated" all of
+        them; "never_listed" only areas on no list in any year and category; "forebyggelse"
+        only areas listed as forebyggelsesområde at some point; "categories" only areas listed
+        in one of ``pool_categories`` at some point. Areas outside the pool get
+        ``role="excluded"`` so nothing disappears silently.
+    pool_categories : str or list of str, optional
+        With ``comparison="categories"`` only (an error otherwise): the list categories (labels
+        or short names of :data:`CATEGORY_ALIASES`) whose areas form the pool.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``cohorts`` where never-treated areas outside the pool are ``excluded``;
+        treated areas keep their role. Ids keep the caller's type.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``comparison`` or category, or ``pool_categories`` without
+        ``comparison="categories"``.
+    ValidationError
+        A malformed ``cohorts`` or ``history`` table.
     """
     plain = check_cohorts(cohorts)
     hist = _check_history(history)

@@ -47,11 +47,52 @@ _CHUNK = 25
 @checked
 def plan(*, n_treated: int, n_control: int, years_pre: int, years_post: int, residents: int,
          sd: float, icc: float, rho: float = 0.8) -> K.Design:
-    """A validated planned design (see :mod:`evalkit.domain._power_kernels` for the model).
+    """A validated planned design for :func:`simulate_power` and :func:`minimum_detectable_effect`.
 
-    ``sd``: person-level standard deviation of the outcome (e.g. 0.45 for an employment share
-    near 0.3); ``icc``: share of the outcome variance between areas (intra-area correlation);
-    ``rho``: year-to-year correlation of the area component (1 = a fixed area effect).
+    The model: a balanced area x year panel of area means y_at = u_at + e_at + effect * D_at,
+    with u_at a stationary AR(1) area component (variance icc * sd^2, autocorrelation rho) and
+    e_at the mean of ``residents`` persons' idiosyncratic terms (variance
+    (1 - icc) sd^2 / residents, a fresh repeated cross-section each year); the first
+    ``n_treated`` areas are treated in the post years.
+
+    Parameters
+    ----------
+    n_treated : int
+        Number of treated areas (1-100,000).
+    n_control : int
+        Number of comparison areas (1-100,000); at least 3 areas in all for a simulation.
+    years_pre : int
+        Years observed before treatment (1-100).
+    years_post : int
+        Years observed after treatment starts (1-100).
+    residents : int
+        Persons per area behind each area-year mean (1-10,000,000); more residents, less
+        sampling noise (1 - icc) sd^2 / residents.
+    sd : float
+        Person-level standard deviation of the outcome (> 0), e.g. 0.45 for an employment
+        share near 0.3.
+    icc : float
+        Share of the outcome variance between areas (intra-area correlation), in [0, 1).
+    rho : float, default 0.8
+        Year-to-year correlation of the area component, in [-1, 1] (1 = a fixed area effect,
+        which DiD removes; lower values leave persistent area shocks that DiD does not remove).
+
+    Returns
+    -------
+    Design
+        The design.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, or a value that is not a whole number or number in its range.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> d = ek.plan(n_treated=5, n_control=40, years_pre=4, years_post=3, residents=800, sd=0.45, icc=0.05)
+    >>> d.n_areas
+    45
     """
     return K.Design(n_treated=check_positive_int("n_treated", n_treated, maximum=MAX_AREAS),
                     n_control=check_positive_int("n_control", n_control, maximum=MAX_AREAS),
@@ -115,8 +156,33 @@ def _table(effects, runs, alpha, reps) -> pd.DataFrame:
 @immutable_value
 @dataclass(frozen=True)
 class PowerResult:
-    """Immutable power result: ``table`` (effect, power, mc_se, rejections, reps, mean_estimate,
-    sd_estimate), the design, inference and seed; ``mde`` and ``analytic_mde`` when searched."""
+    """Power by simulation, from :func:`simulate_power` or :func:`minimum_detectable_effect`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        effect, power, mc_se, rejections, reps, mean_estimate, sd_estimate; one row per
+        simulated effect size.
+    design : Design
+        The planned design.
+    method : str
+        The inference method ("cr1", "wild" or "randomization").
+    alpha : float
+        Level of the tests.
+    seed : int
+        The seed.
+    draws : int
+        Bootstrap draws or random assignments per replication.
+    target_power : float, default 0.8
+        The power the MDE is for.
+    mde : float, default nan
+        The simulated MDE (from :func:`minimum_detectable_effect`; nan from
+        :func:`simulate_power`).
+    analytic_mde : float, default nan
+        The analytic MDE (Bloom 1995) of the design.
+    seconds : float, default nan
+        Run time of the simulation.
+    """
 
     table: pd.DataFrame
     design: K.Design
@@ -133,9 +199,33 @@ class PowerResult:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the power table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per simulated effect size.
+        """
         return self.table.copy(deep=True)
 
     def power(self, effect: float) -> float:
+        """The simulated power at one of the simulated effect sizes.
+
+        Parameters
+        ----------
+        effect : float
+            An effect size of the table (compared with ``numpy.isclose``).
+
+        Returns
+        -------
+        float
+            The share of replications that rejected.
+
+        Raises
+        ------
+        ParameterError
+            An effect that was not simulated.
+        """
         effect = check_number("effect", effect)
         hit = self.table.loc[np.isclose(self.table["effect"], effect), "power"]
         if hit.empty:
@@ -143,7 +233,20 @@ class PowerResult:
         return float(hit.iloc[0])
 
     def plot(self, *, lang: str = "en", ax=None):
-        """Power curve with Monte Carlo intervals and the MDE (matplotlib OO API)."""
+        """Power curve with Monte Carlo intervals (+- 1.96 mc_se), the target power and the MDE.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of the axis labels.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; None creates a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn on.
+        """
         from evalkit.results.figure import new_figure
 
         fig = ax.figure if ax is not None else new_figure(figsize=(6.5, 3.8), dpi=110)
@@ -170,10 +273,67 @@ class PowerResult:
 def simulate_power(design: K.Design, effects, *, method: str = "cr1", reps: int = 200, alpha: float = 0.05,
                    seed: int = 0, draws: int = 199, weights: str = "rademacher", n_jobs: int | None = None,
                    progress: bool = True) -> PowerResult:
-    """Power at each effect size in ``effects`` (outcome units) for ``design`` under ``method``.
+    """Power at each effect size for a planned design, by simulation.
 
-    ``draws``: bootstrap draws (``"wild"``) or random assignments (``"randomization"``) per
-    replication. ``n_jobs``: worker processes (default: all cores); results do not depend on it.
+    Each replication simulates the design's panel with the effect added to the treated areas'
+    post years, estimates two-way fixed effects on the area-year means clustered by area, and
+    tests zero with ``method``. Use it to see whether a planned evaluation can detect the
+    effect it hopes for, and which inference method keeps its size with few treated areas.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`plan`.
+    effects : float or sequence of float
+        Effect sizes in outcome units (at most 1000), e.g. ``[0, 0.01, 0.02, 0.03]``.
+    method : {"cr1", "wild", "randomization"}, default "cr1"
+        Inference of each replication's test: "cr1" cluster-robust t-test with t(G-1)
+        (over-rejects with few treated areas); "wild" restricted wild cluster bootstrap
+        (Roodman et al. 2019); "randomization" Fisher randomization inference permuting which
+        areas are treated.
+    reps : int, default 200
+        Monte Carlo replications per effect size (1-1,000,000); the power's Monte Carlo
+        standard error is sqrt(power (1 - power) / reps).
+    alpha : float, default 0.05
+        Level of each test; power is the share of replications with p <= alpha.
+    seed : int, default 0
+        Seed; replication r uses the seed words (seed, r) at every effect size (common random
+        numbers smooth the power curve), whatever the number of workers.
+    draws : int, default 199
+        Bootstrap draws ("wild") or random assignments ("randomization") per replication
+        (19-1,000,000); unused by "cr1".
+    weights : {"rademacher", "webb", "mammen"}, default "rademacher"
+        Wild bootstrap weight distribution ("webb" is better with very few areas).
+    n_jobs : int, optional
+        Worker processes (1-1024); None: all cores. Results do not depend on it.
+    progress : bool, default True
+        Show a progress bar over the chunks of replications.
+
+    Returns
+    -------
+    PowerResult
+        Power, Monte Carlo SE, rejections and the estimates' mean and SD per effect size, and
+        the analytic MDE (Bloom 1995) beside it.
+
+    Raises
+    ------
+    ParameterError
+        A design not from :func:`plan`, fewer than 3 areas, bad effects, or a parameter out
+        of range or choice.
+
+    References
+    ----------
+    Bloom, H. S. (1995). Minimum detectable effects: a simple way to report the statistical
+    power of experimental designs. *Evaluation Review* 19(5), 547-556.
+    Roodman, D., MacKinnon, J. G., Nielsen, M. O. & Webb, M. D. (2019). Fast and wild:
+    bootstrap inference in Stata using boottest. *Stata Journal* 19(1), 4-60.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> d = ek.plan(n_treated=5, n_control=40, years_pre=4, years_post=3, residents=800, sd=0.45, icc=0.05)
+    >>> pw = ek.simulate_power(d, [0.0, 0.03], reps=50, n_jobs=1, progress=False)
+    >>> pw.power(0.0)  # doctest: +SKIP
     """
     import time
 
@@ -216,7 +376,68 @@ def interpolate_mde(table: pd.DataFrame, target: float) -> float:
 def minimum_detectable_effect(design: K.Design, *, power: float = 0.8, method: str = "cr1", reps: int = 200,
                               alpha: float = 0.05, seed: int = 0, draws: int = 199, weights: str = "rademacher",
                               n_jobs: int | None = None, progress: bool = True, grid_points: int = 9) -> PowerResult:
-    """MDE at ``power`` by simulation (module docstring); the table holds every simulated effect."""
+    """Minimum detectable effect (MDE) of a planned design at a target power, by simulation.
+
+    Power is simulated on a grid of effect sizes from 0 to 2.5 times the analytic MDE
+    (Bloom 1995), then on a finer grid between the two grid points that bracket the target
+    power; the MDE is read off by linear interpolation of the (running-maximum) power curve.
+    The table holds every simulated effect.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`plan`.
+    power : float, default 0.8
+        The target power, in (0, 1).
+    method : {"cr1", "wild", "randomization"}, default "cr1"
+        Inference of each replication's test: "cr1" cluster-robust t-test with t(G-1)
+        (over-rejects with few treated areas); "wild" restricted wild cluster bootstrap
+        (Roodman et al. 2019); "randomization" Fisher randomization inference permuting which
+        areas are treated.
+    reps : int, default 200
+        Monte Carlo replications per effect size (1-1,000,000); the power's Monte Carlo
+        standard error is sqrt(power (1 - power) / reps).
+    alpha : float, default 0.05
+        Level of each test; power is the share of replications with p <= alpha.
+    seed : int, default 0
+        Seed; replication r uses the seed words (seed, r) at every effect size (common random
+        numbers smooth the power curve), whatever the number of workers.
+    draws : int, default 199
+        Bootstrap draws ("wild") or random assignments ("randomization") per replication
+        (19-1,000,000); unused by "cr1".
+    weights : {"rademacher", "webb", "mammen"}, default "rademacher"
+        Wild bootstrap weight distribution ("webb" is better with very few areas).
+    n_jobs : int, optional
+        Worker processes (1-1024); None: all cores. Results do not depend on it.
+    progress : bool, default True
+        Show a progress bar over the chunks of replications.
+    grid_points : int, default 9
+        Points (3-101) of the coarse grid of effect sizes.
+
+    Returns
+    -------
+    PowerResult
+        The power table, ``mde`` (inf when the grid never reaches the target power) and
+        ``analytic_mde``.
+
+    Raises
+    ------
+    ParameterError
+        A design not from :func:`plan`, fewer than 3 areas, or a parameter out of range or
+        choice.
+
+    References
+    ----------
+    Bloom, H. S. (1995). Minimum detectable effects: a simple way to report the statistical
+    power of experimental designs. *Evaluation Review* 19(5), 547-556.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> d = ek.plan(n_treated=5, n_control=40, years_pre=4, years_post=3, residents=800, sd=0.45, icc=0.05)
+    >>> res = ek.minimum_detectable_effect(d, reps=50, n_jobs=1, progress=False)  # doctest: +SKIP
+    >>> res.mde  # doctest: +SKIP
+    """
     import time
 
     check_probability("power", power)

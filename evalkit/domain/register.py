@@ -59,7 +59,17 @@ def needed_keys(config: RegisterConfig) -> list[str]:
 @checked_init
 @dataclass(frozen=True)
 class RegisterSpec:
-    """One separate register: its name (``bef``, ``ras``, ...), file globs and the variables it holds."""
+    """One separate register: its name (``bef``, ``ras``, ...), file globs and the variables it holds.
+
+    Parameters
+    ----------
+    name : str
+        The register's name, a plain identifier such as bef, ras, ind, udda, kraf.
+    files : tuple of str
+        Glob patterns of its files under the data folder.
+    variables : tuple of str
+        The configuration keys (:data:`VARIABLES`) it holds.
+    """
 
     name: str
     files: tuple
@@ -67,7 +77,25 @@ class RegisterSpec:
 
     @classmethod
     def parse(cls, name: str, entry: object) -> RegisterSpec:
-        """From a YAML entry ``{files: [...], variables: [...]}``, or a clear error naming the key."""
+        """A register from its YAML entry ``{files: [...], variables: [...]}``.
+
+        Parameters
+        ----------
+        name : str
+            The register's name (a plain identifier).
+        entry : dict
+            The entry with the keys ``files`` and ``variables`` (non-empty lists of strings).
+
+        Returns
+        -------
+        RegisterSpec
+            The register.
+
+        Raises
+        ------
+        ParameterError
+            A bad name, entry or unknown variable, naming the configuration key.
+        """
         where = f"registers.{name}"
         if not isinstance(name, str) or not _NAME.match(name):
             raise ParameterError(f"register name {name!r} (configuration key registers) must be a plain name "
@@ -93,20 +121,86 @@ def _str_tuple(value: object, where: str) -> tuple:
 @checked_init
 @dataclass(frozen=True)
 class RegisterConfig:
-    """Where the register variables are. Every field is a configuration key.
+    """Where the register variables are in the researcher's files; every field is a configuration key.
 
-    Variable keys (``person_id`` ... ``convicted``, see :data:`VARIABLES`) name the
-    column in the files (matched case-insensitively). ``year`` may be absent from
-    a file whose name holds the year (``bef2016.sas7bdat``). ``files`` are glob
-    patterns under the data folder (default: ``person_years/*`` when that folder
-    exists, else every readable file but the areas file). ``areas_file`` is an
-    optional table with ``area`` and ``region`` columns that fixes each area's region.
+    Two layouts: **merged** (the default and the simulator's): one row per person and year with
+    every variable, possibly split over several yearly files (``files`` globs); **separate
+    registers** (``registers``): Statistics Denmark's BEF (population and address), RAS/AKM
+    (labour market), IND (income), UDDA (education) and KRAF (convictions), each with its own
+    files and variables, joined on (person, year) with BEF as the population. Usually read from
+    YAML with :func:`load_register_config`; the defaults map the simulator's names
+    (``docs/data_contract.md``).
 
-    ``registers`` (``{name: {files: [...], variables: [...]}}``) switches to separate
-    registers joined on (person, year) from ``population_register`` (BEF). Setting
-    ``country_of_origin`` (OPR_LAND) classifies origin from it and ``ie_type`` instead of
-    ``origin``: non-western = immigrant or descendant from a country not in
-    ``western_countries_file`` (default: the packaged ISO 3166-1 alpha-3 list).
+    Parameters
+    ----------
+    person_id : str, default "PERSON_ID"
+        Column (matched case-insensitively) of the pseudonymised person key (BEF).
+    year : str, default "AAR"
+        Column (matched case-insensitively) of the year; address on 1 January (BEF). May be
+        absent from a file whose name holds the year (``bef2016.sas7bdat``).
+    birth_year : str, default "FOED_AAR"
+        Column (matched case-insensitively) of the birth year (BEF).
+    origin : str, default "HERKOMST"
+        Column (matched case-insensitively) of the origin; non-western values in
+        nonwestern_values (BEF).
+    country_of_origin : str, optional
+        Column of country of origin, OPR_LAND; western codes in western_countries_file
+        (BEF). Default None: origin is read from ``origin``. Setting it classifies
+        origin from it and ``ie_type`` instead: non-western = immigrant or descendant from a
+        country not in ``western_countries_file``.
+    ie_type : str, default "IE_TYPE"
+        Column (matched case-insensitively) of the IE_TYPE: 1 Danish origin, 2 immigrant, 3
+        descendant (BEF).
+    education : str, default "HFAUDD"
+        Column (matched case-insensitively) of the highest completed education; basic values
+        in basic_education_values (UDDA).
+    area : str, default "OMR_ID"
+        Column (matched case-insensitively) of the boligområde of the address on 1 January;
+        null = outside the areas.
+    region : str, default "REGION"
+        Column (matched case-insensitively) of the region of the address (5 regions).
+    outside_fte : str, default "UDENFOR_FTE"
+        Column (matched case-insensitively) of the full-time fraction outside labour market
+        and education (RAS/AKM).
+    education_fte : str, default "UDD_FTE"
+        Column (matched case-insensitively) of the full-time fraction in education (RAS/AKM).
+    income : str, default "PERINDKIALT"
+        Column (matched case-insensitively) of the gross income, DKK; null = not a taxpayer
+        (IND).
+    convicted : str, default "DOMFAELDT"
+        Column (matched case-insensitively) of the convictions under the penal code, weapons
+        or drugs act in the year; > 0 = convicted (KRAF).
+    sex : str, default "KOEN"
+        Column (matched case-insensitively) of the sex: 1 man, 2 woman (BEF); read only for
+        survey calibration margins.
+    nonwestern_values : tuple, default ("ikke_vestlig",)
+        Values of ``origin`` that mean non-western immigrant or descendant (NW).
+    western_countries_file : str, optional
+        Table of western country codes for ``country_of_origin``; None: the packaged ISO 3166-1
+        alpha-3 list.
+    basic_education_values : tuple, default ("grundskole",)
+        Values of ``education`` that mean only basic schooling (K3).
+    unknown_education_values : tuple, default ()
+        Values of ``education`` that mean unknown education (treated like a missing value).
+    files : tuple, default ()
+        Glob patterns of the merged files under the data folder; empty: ``person_years/*``
+        when that folder exists, else every readable file but the areas file. Not with
+        ``registers``.
+    registers : tuple or dict, default ()
+        Separate registers, ``{name: {files: [...], variables: [...]}}`` (parsed to
+        :class:`~evalkit.domain.register.RegisterSpec`); each variable the indicators read in
+        exactly one register. Empty: the merged layout.
+    population_register : str, default "bef"
+        The register that defines who lives where; the others are joined to it.
+    areas_file : str, optional, default "areas.parquet"
+        Optional table with ``area`` and ``region`` columns that fixes each area's region;
+        None: none.
+
+    Raises
+    ------
+    ParameterError
+        A key that is not a column name or list of the right type, an unknown variable of a
+        register, a variable in several registers or none, or a missing population register.
     """
 
     person_id: str = "PERSON_ID"
@@ -152,7 +246,18 @@ class RegisterConfig:
             check_assignment(self)
 
     def owner(self, key: str) -> RegisterSpec:
-        """The register holding variable ``key`` (join keys: the population register)."""
+        """The register holding variable ``key`` (for the join keys: the population register).
+
+        Parameters
+        ----------
+        key : str
+            A configuration key of :data:`VARIABLES`, e.g. "income".
+
+        Returns
+        -------
+        RegisterSpec
+            The separate register that holds it.
+        """
         for spec in self.registers:
             if key in spec.variables and (key not in JOIN_KEYS or spec.name == self.population_register):
                 return spec
@@ -160,12 +265,29 @@ class RegisterConfig:
 
     @property
     def population(self) -> RegisterSpec:
+        """The population register's :class:`RegisterSpec` (the register named ``population_register``).
+        """
         return next(spec for spec in self.registers if spec.name == self.population_register)
 
     @classmethod
     def from_mapping(cls, mapping: dict | None) -> RegisterConfig:
-        """Build from a dict (e.g. parsed YAML); unknown keys and values of the wrong type raise
-        :class:`ParameterError` naming the key."""
+        """Build a configuration from a dict (e.g. parsed YAML).
+
+        Parameters
+        ----------
+        mapping : dict or None
+            Configuration key -> value; None or empty: the defaults.
+
+        Returns
+        -------
+        RegisterConfig
+            The configuration.
+
+        Raises
+        ------
+        ParameterError
+            An unknown key (the closest is named) or a value of the wrong type, naming the key.
+        """
         if mapping is not None and not isinstance(mapping, dict):
             raise ParameterError(f"a register configuration must be a mapping of key: column name, got {mapping!r}.")
         mapping = dict(mapping or {})
@@ -269,7 +391,33 @@ def read_yaml(path: str | Path, what: str):
 
 @checked
 def load_register_config(config: RegisterConfig | dict | str | Path | None) -> RegisterConfig:
-    """A :class:`RegisterConfig` from itself, a dict, a YAML file, or ``None`` (simulator names)."""
+    """A :class:`RegisterConfig` from itself, a dict, a YAML file, or None (the simulator's names).
+
+    Parameters
+    ----------
+    config : RegisterConfig, dict, str, pathlib.Path or None
+        A configuration (returned as is), a mapping of configuration keys (see
+        :meth:`RegisterConfig.from_mapping`), the path of a YAML file holding such a mapping,
+        or None for the defaults (``docs/data_contract.md``).
+
+    Returns
+    -------
+    RegisterConfig
+        The configuration.
+
+    Raises
+    ------
+    ParameterError
+        A missing or unreadable file, invalid YAML (with line and column), a key given twice,
+        an unknown key or a value of the wrong type.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> cfg = ek.load_register_config({"person_id": "PNR", "area": "BOLIGOMR"})
+    >>> cfg.person_id
+    'PNR'
+    """
     if config is None or isinstance(config, RegisterConfig):
         return config or RegisterConfig()
     if isinstance(config, dict):

@@ -33,21 +33,38 @@ _N_COLUMN = {"k1": "n_18_64", "k2": "n_18plus", "k4": "n_taxpayers_15_64", "nw":
 @checked_init
 @dataclass(frozen=True)
 class ListRules:
-    """The *open* rules of ``shared/domain.md`` as parameters, with their defaults.
+    """The open choices of the list rules (``shared/domain.md``) as parameters, with their defaults.
 
-    * ``k1_basis``: ``"by_regime"`` (default) counts K1 in full-time persons from the 2018
-      regime and by headcount before (see :func:`evalkit.area_indicators`); or force one basis.
-    * ``unknown_education``: how unknown education enters K3 in the 2018 and 2021 regimes
-      (*open*). Default ``"basic"``: only education taken or approved in Denmark counts, so a
-      person without a recorded Danish education has none above grundskole that counts.
-      The 2013 regime counts unknown as basic by its own rule, whatever this says.
-    * ``hard_years_2018``: lists as ghetto needed for hård ghetto in the 2018 regime. Default 5,
-      the transitional rule used for the lists 2018-2020 (the 2018 law said 4).
-    * ``hard_years_2021``: lists as parallelsamfund needed for omdannelse (§ 61 a, stk. 4: 5).
-    * ``forebyggelse_excludes_udsat``: an udsat area is not also listed as forebyggelse.
-      Default ``True``, as the published lists do (areas leaving the udsat list appear on the
-      forebyggelse list instead); § 61 b itself does not say.
-    * ``tolerance``: equality tolerance of threshold comparisons.
+    Pass to :func:`compute_lists` as ``rules=``.
+
+    Parameters
+    ----------
+    k1_basis : {"by_regime", "fte", "headcount"}, default "by_regime"
+        How K1 (outside labour market and education) is counted: "by_regime" in full-time
+        persons from the 2018 regime and by headcount before (see :func:`area_indicators`);
+        or force one basis.
+    unknown_education : {"basic", "excluded", "not_basic"}, default "basic"
+        How unknown education enters K3 in the 2018 and 2021 regimes (an open question).
+        "basic": only education taken or approved in Denmark counts, so a person without a
+        recorded Danish education has none above grundskole that counts; "excluded": left
+        out of numerator and denominator; "not_basic": counted as above basic. The 2013
+        regime counts unknown as basic by its own rule, whatever this says.
+    hard_years_2018 : int, default 5
+        Lists as ghetto needed for hård ghetto in the 2018 regime (1-50); 5 is the
+        transitional rule used for the lists 2018-2020 (the 2018 law said 4).
+    hard_years_2021 : int, default 5
+        Lists as parallelsamfund needed for omdannelse (§ 61 a, stk. 4: 5), 1-50.
+    forebyggelse_excludes_udsat : bool, default True
+        An udsat area is not also listed as forebyggelse, as the published lists do (areas
+        leaving the udsat list appear on the forebyggelse list instead); § 61 b itself does
+        not say.
+    tolerance : float, default 1e-12
+        Equality tolerance of threshold comparisons, in [0, 1e-3).
+
+    Raises
+    ------
+    ParameterError
+        A value outside the allowed choices or ranges.
     """
 
     k1_basis: str = "by_regime"
@@ -72,9 +89,28 @@ class ListRules:
             raise ParameterError(f"tolerance={tol!r} must be a number in [0, 1e-3).")
 
     def hard_years(self, regime: str) -> int:
+        """Lists needed for hård ghetto / omdannelse under ``regime``.
+
+        Parameters
+        ----------
+        regime : str
+            "2018" (``hard_years_2018``); any other regime gives ``hard_years_2021``.
+
+        Returns
+        -------
+        int
+            The number of consecutive lists.
+        """
         return self.hard_years_2018 if regime == "2018" else self.hard_years_2021
 
     def as_dict(self) -> dict:
+        """The rules as a plain dictionary (field name -> value).
+
+        Returns
+        -------
+        dict
+            For recording in results and reports.
+        """
         return asdict(self)
 
 

@@ -303,9 +303,32 @@ def joint_equality_test(cells: pd.DataFrame, groups: list[str]) -> dict:
 @immutable_value
 @dataclass(frozen=True)
 class SubgroupEffects:
-    """Immutable result of :func:`subgroup_effects`: one tidy table (:data:`COLUMNS`: subgroup, estimate,
-    std_error, conf_low, conf_high, n), the joint test of equal effects (``joint``: statistic, df,
-    df_denom, p_value) and the disclosure notes. ``n`` is already rounded / blanked (module docstring)."""
+    """Effects per subgroup and the joint test of equal effects.
+
+    Returned by :func:`subgroup_effects` and :func:`survey_subgroup_effects`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per subgroup with :data:`COLUMNS`: subgroup, estimate, std_error, conf_low,
+        conf_high, n (``n`` already rounded / blanked by the disclosure rules).
+    joint : dict
+        The joint test of equal effects: statistic, df, df_denom, p_value.
+    by : str
+        The subgroup variable ("origin", "sex", "age_band", "education").
+    outcome : str
+        The outcome.
+    source : str
+        "register" or "survey".
+    alpha : float
+        The intervals have level 1 - alpha.
+    min_cell : int
+        The disclosure threshold applied.
+    notes : tuple
+        The disclosure notes (cells dropped, subgroups pooled or suppressed).
+    estimand : str
+        The estimand in words.
+    """
 
     table: pd.DataFrame
     joint: dict
@@ -321,15 +344,39 @@ class SubgroupEffects:
         object.__setattr__(self, "table", self.table.copy(deep=True))
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the subgroup table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per subgroup.
+        """
         return self.table.copy(deep=True)
 
     def joint_test(self) -> dict:
-        """{statistic, df, df_denom, p_value} of H0: equal effects in every shown subgroup."""
+        """The joint test of H0: equal effects in every shown subgroup.
+
+        Returns
+        -------
+        dict
+            statistic (F), df, df_denom and p_value (F(df, df_denom), df_denom = areas - 1).
+        """
         return {k: self.joint[k] for k in ("statistic", "df", "df_denom", "p_value")}
 
     @checked
     def display(self, lang: str = "en") -> pd.DataFrame:
-        """The table with labelled columns and subgroup names in ``lang`` ("da" or "en")."""
+        """The table with labelled columns and subgroup names in ``lang``.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of headers and subgroup names.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table as shown.
+        """
         check_choice("lang", lang, LANGS)
         t = self.table
         names = [POOL_SEP.join(label(f"subgroup_{p}", lang) if f"subgroup_{p}" in _KNOWN else p
@@ -341,6 +388,18 @@ class SubgroupEffects:
 
     @checked
     def caption(self, lang: str = "en") -> str:
+        """A caption naming the outcome, the subgroups and the joint test (F, df, p).
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of the caption.
+
+        Returns
+        -------
+        str
+            The caption.
+        """
         j = self.joint
         head = f"{label(self.outcome, lang)}, {label('by_' + self.by, lang)}"
         if j["df"] and np.isfinite(j["statistic"]):
@@ -425,20 +484,80 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                      validate: bool = True) -> SubgroupEffects:
     """Effects per subgroup of a register outcome, with a joint test of equal effects.
 
-    Estimand and method: see the module docstring (static TWFE per subgroup on area x year panels of the
-    subgroup built in DuckDB from person-year microdata, weighted by the subgroup's residents, CR1 by area
-    via :func:`evalkit.twfe`; joint F test from the stacked, fully interacted regression clustered by area).
+    For a subgroup g (origin, sex, age band, education at baseline) the area-year outcome is the
+    mean over the subgroup's members living in the area that year, and its effect is the static
+    TWFE coefficient b_g, weighted by the subgroup's residents and clustered by area (via
+    :func:`twfe`): the ATT for the subgroup under parallel trends *within the subgroup* when
+    adoption is not staggered or effects are homogeneous (Goodman-Bacon 2021). Equal effects
+    are tested from the stacked, fully interacted regression clustered by area, F = W / (k - 1)
+    against F(k - 1, G - 1). Disclosure control (Statistics Denmark) drops small cells, pools
+    or suppresses thin subgroups and rounds the counts shown.
 
-    ``source``: :class:`~evalkit.data.panels.Microdata`, a data folder or a person-year DataFrame.
-    ``cohorts``: {area: first treated year} or a frame ``OMR_ID, cohort`` (areas not listed: comparison).
-    ``outcome``: one of :data:`REGISTER_OUTCOMES`. ``by``: one of :data:`BY` ("origin": non-western
-    immigrants and descendants vs others; "sex"; "age_band" with ``age_bands`` edges; "education" at
-    ``baseline_year``, default the year before the first start, or the first data year).
-    ``min_cell``/``thin``/``round_base``: disclosure (module docstring; ``thin="auto"`` pools ordered
-    categories and suppresses the others).
-    ``inference``: per-subgroup inference of :func:`evalkit.twfe` (the joint test is CR1-F).
-    ``areas``: optional list of the areas to use (treated and comparison pool, e.g. without the areas of
-    other interventions); default every area in ``source``.
+    Parameters
+    ----------
+    source : Microdata, str, pathlib.Path or pandas.DataFrame
+        A :class:`Microdata`, a data folder or a person-year DataFrame.
+    cohorts : dict or pandas.DataFrame
+        {area: first treated year} or a frame ``OMR_ID, cohort``; areas not listed are
+        comparison areas.
+    outcome : {"employment_rate", "k1_share", "conviction_share", "youth_emp_edu_share"}, default "employment_rate"
+        A register outcome of :data:`REGISTER_OUTCOMES` (with its age window).
+    by : {"origin", "sex", "age_band", "education"}, default "origin"
+        The subgroups: "origin" non-western immigrants and descendants vs others; "sex";
+        "age_band" with ``age_bands`` edges; "education" at ``baseline_year``.
+    min_cell : int, default 5
+        Disclosure threshold (>= 3): every area x year x subgroup cell an estimate rests on
+        must hold at least this many persons (smaller cells are dropped at the source), and a
+        subgroup whose treated or comparison areas hold fewer in some year is *thin*. In a
+        report run the run's ``min_cell`` is the least that applies.
+    thin : {"auto", "pool", "suppress"}, default "auto"
+        Policy for thin subgroups: "auto" pools ordered categories (age bands, education) with
+        the adjacent smaller category and suppresses unordered ones (origin, sex: the row stays
+        with blank numbers and a note); "pool" or "suppress" for every kind.
+    round_base : int, default 5
+        The counts ``n`` shown are rounded to the nearest multiple of it (half up, never below
+        ``min_cell``) so that subgroup counts cannot be differenced against other tables;
+        1 shows exact counts.
+    age_bands : sequence of int, default (18, 30, 50, 65)
+        Lower edges of the age bands for ``by="age_band"`` (the last band open).
+    baseline_year : int, optional
+        Year whose education defines the subgroup for ``by="education"`` (a data year); None:
+        the year before the first start, or the first data year.
+    unknown_education : {"exclude", "basic"}, default "exclude"
+        For ``by="education"``: unknown education is left out, or counted as basic.
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+    inference : str, optional
+        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas); the
+        joint test is always the CR1 F test.
+    inference_options : mapping, optional
+        Options of the post-fit ``inference`` method, as in :func:`twfe`.
+    areas : sequence, optional
+        The areas to use (treated and comparison pool, e.g. without the areas of other
+        interventions); None: every area in the data.
+    validate : bool, default True
+        Check the microdata's schema when ``source`` is not a :class:`Microdata`.
+
+    Returns
+    -------
+    SubgroupEffects
+        One row per subgroup and the joint test.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``outcome``, ``by`` or ``thin``, a bad ``min_cell``/``round_base``, a bad
+        ``source`` or ``baseline_year``.
+    ValidationError
+        No subgroup survives the disclosure rules (``min_cell`` is named), or data that fail
+        the checks.
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
+    *Journal of Econometrics* 225(2), 254-277.
+    Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
+    *Journal of Human Resources* 50(2), 317-372, sec. VI.
     """
     by = _check_by(by)
     if not isinstance(outcome, str) or outcome not in REGISTER_OUTCOMES:
@@ -538,17 +657,69 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
                             inference: str | None = None, inference_options=None, areas=None) -> SubgroupEffects:
     """Effects per subgroup of a survey outcome (repeated cross-sections of respondents), with a joint test.
 
-    Per subgroup: the respondent-level weighted TWFE of :func:`evalkit.domain.survey_did.survey_twfe` on
-    the subgroup's respondents (area and year effects, survey ``weights``, clustered by area); estimand: the
-    TWFE ATT on the subgroup's population share (``cutoff``) or mean score. Joint test: as for register
-    outcomes, on the stacked subgroup cells (weighted cell means with weight = the cells' weight sums, which
-    reproduces the respondent-level fit). Disclosure rules count unweighted respondents.
+    Per subgroup: the respondent-level weighted TWFE of
+    :func:`evalkit.domain.survey_did.survey_twfe` on the subgroup's respondents (area and year
+    effects, survey ``weights``, clustered by area); estimand: the TWFE ATT on the subgroup's
+    population share (``cutoff``) or mean score. Joint test of equal effects as in
+    :func:`subgroup_effects`. Disclosure rules count unweighted respondents.
 
-    ``data``: respondent rows (:func:`evalkit.read_survey`, or ``calibration.data`` of
-    :func:`evalkit.calibrate_weights` for calibrated weights) with ``OMR_ID, AAR``, the answer, the weights
-    and the subgroup column (HERKOMST for origin, KOEN for sex, ALDER for age_band with ``age_bands`` edges,
-    the last band open; HFAUDD at baseline, linked from the register, for education). ``areas``: as for
-    :func:`subgroup_effects`.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Respondent rows (:func:`read_survey`, or ``calibration.data`` of
+        :func:`calibrate_weights` for calibrated weights) with ``OMR_ID, AAR``, the answer,
+        the weights and the subgroup column (HERKOMST for origin, KOEN for sex, ALDER for
+        age_band, HFAUDD at baseline, linked from the register, for education).
+    cohorts : dict or pandas.DataFrame
+        {area: first treated year} or a frame ``OMR_ID, cohort``; areas not listed are
+        comparison areas.
+    answer : str
+        The answer column that gives the outcome.
+    cutoff : float, optional
+        With a cutoff the outcome is the share with answer >= cutoff; None: the mean score.
+    by : {"origin", "sex", "age_band", "education"}, default "origin"
+        The subgroups.
+    weights : str, default "CAL_VAEGT"
+        The weight column: the calibrated weights, or "VAEGT" for the design weights.
+    min_cell : int, default 5
+        Disclosure threshold (>= 3): every area x year x subgroup cell an estimate rests on
+        must hold at least this many persons (smaller cells are dropped at the source), and a
+        subgroup whose treated or comparison areas hold fewer in some year is *thin*. In a
+        report run the run's ``min_cell`` is the least that applies.
+    thin : {"auto", "pool", "suppress"}, default "auto"
+        Policy for thin subgroups: "auto" pools ordered categories (age bands, education) with
+        the adjacent smaller category and suppresses unordered ones (origin, sex: the row stays
+        with blank numbers and a note); "pool" or "suppress" for every kind.
+    round_base : int, default 5
+        The counts ``n`` shown are rounded to the nearest multiple of it (half up, never below
+        ``min_cell``) so that subgroup counts cannot be differenced against other tables;
+        1 shows exact counts.
+    age_bands : sequence of int, default (15, 30, 45, 65)
+        Lower edges of the age bands for ``by="age_band"`` (the last band open).
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+    inference : str, optional
+        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas); the
+        joint test is always the CR1 F test.
+    inference_options : mapping, optional
+        Options of the post-fit ``inference`` method, as in :func:`twfe`.
+    areas : sequence, optional
+        The areas to use (treated and comparison pool, e.g. without the areas of other
+        interventions); None: every area in the data.
+
+    Returns
+    -------
+    SubgroupEffects
+        One row per subgroup and the joint test.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``by`` or ``thin``, a bad ``min_cell``/``round_base`` or ``cutoff``.
+    ColumnError
+        A missing column (answer, weights, subgroup column).
+    ValidationError
+        No subgroup survives the disclosure rules.
     """
     by = _check_by(by)
     min_cell, round_base = _check_disclosure(min_cell, round_base)

@@ -33,12 +33,42 @@ OPTIONAL = ("weight", "origin")
 @checked_init
 @dataclass(frozen=True)
 class SurveyConfig:
-    """Where the survey variables are. Every field is a configuration key.
+    """Where the survey variables are in the researcher's files; every field is a configuration key.
 
-    Variable keys (:data:`SURVEY_VARIABLES`) name the column in the files, matched
-    case-insensitively; ``weight`` and ``origin`` may be ``None`` (the file has no such column).
-    ``answers`` lists the answer columns to keep (numeric: 0/1 items or Likert scores).
-    ``files`` are glob patterns under a survey folder (default: every readable file in it).
+    The survey twin of :class:`RegisterConfig`, usually read from a dict or YAML file by
+    :func:`read_survey`. The defaults map the simulator's ``tryghed_survey.parquet``, which
+    carries no design weight (``weight=None``). Column names are matched case-insensitively.
+
+    Parameters
+    ----------
+    respondent_id : str, default "RESP_ID"
+        Column of the respondent key (not linkable to the registers).
+    year : str, default "AAR"
+        Column of the survey wave (year).
+    area : str, default "OMR_ID"
+        Column of the respondent's boligområde; null = outside the areas (e.g. a national
+        sample).
+    weight : str, optional
+        Column of the design weight (the inverse inclusion probability); None: the file has
+        none.
+    sex : str, default "KOEN"
+        Column of sex: 1 man, 2 woman (as the register's KOEN).
+    age : str, default "ALDER"
+        Column of age in years at the wave.
+    origin : str, optional
+        Column of origin coded as the register's HERKOMST (dansk, vestlig, ikke_vestlig);
+        None: the file has none.
+    answers : tuple of str, default ("TRYG",)
+        The answer columns to keep (numeric: 0/1 items or Likert scores); at least one, none
+        also mapped as a background variable.
+    files : tuple of str, default ()
+        Glob patterns under a survey folder; empty: every readable file in it.
+
+    Raises
+    ------
+    ParameterError
+        A key that is not a column name (or null where allowed), ``answers`` empty or
+        clashing with a background variable, or ``files`` not a list of names.
     """
 
     respondent_id: str = "RESP_ID"
@@ -73,7 +103,23 @@ class SurveyConfig:
 
     @classmethod
     def from_mapping(cls, mapping: dict | None) -> SurveyConfig:
-        """Build from a dict (e.g. parsed YAML); an unknown key is an error naming the closest valid key."""
+        """Build a survey configuration from a dict (e.g. parsed YAML).
+
+        Parameters
+        ----------
+        mapping : dict or None
+            Configuration key -> value; None or empty: the defaults.
+
+        Returns
+        -------
+        SurveyConfig
+            The configuration.
+
+        Raises
+        ------
+        ParameterError
+            An unknown key (the closest valid key is named) or a value of the wrong type.
+        """
         if mapping is not None and not isinstance(mapping, dict):
             raise ParameterError(f"a survey configuration must be a mapping of key: column name, got {mapping!r}.")
         known = [f.name for f in fields(cls)]

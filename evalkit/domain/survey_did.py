@@ -123,8 +123,21 @@ def survey_att_gt(data: pd.DataFrame, *, outcome: pd.Series, weights: str = CALI
 
 @dataclass(frozen=True)
 class SurveyDiD:
-    """What :func:`survey_did` returns: the fitted results by estimator (a read-only mapping of immutable
-    :class:`~evalkit.results.Result`), the calibration, and the call."""
+    """What :func:`survey_did` returns: the fitted results by estimator, the calibration, and the call.
+
+    Attributes
+    ----------
+    results : mapping
+        Estimator name ("twfe", "att_gt") -> immutable :class:`Result` (a read-only mapping).
+    calibration : CalibratedSurvey or None
+        The calibration (None with ``calibrate=False``).
+    answer : str
+        The answer column of the outcome.
+    cutoff : float or None
+        The cut-off of a share outcome (None: a mean score).
+    meta : dict
+        The weights column used and the source.
+    """
 
     results: MappingProxyType
     calibration: CalibratedSurvey | None
@@ -133,7 +146,13 @@ class SurveyDiD:
     meta: dict = field(default_factory=dict)
 
     def tidy(self) -> pd.DataFrame:
-        """One table: the results' tidy tables stacked, with an ``estimator`` column."""
+        """One table: the results' tidy tables stacked, with an ``estimator`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows of every result.
+        """
         return pd.concat([r.tidy().assign(estimator=name) for name, r in self.results.items()], ignore_index=True)
 
 
@@ -144,15 +163,87 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
                survey_config=None, require_weights: bool = True, calibrate: bool = True, variables=MARGINS,
                age_bands=AGE_BANDS, estimators=("twfe", "att_gt"), min_cell: int = 5, min_level: int = 5,
                alpha: float = 0.05, inference: str | None = None, inference_options=None) -> SurveyDiD:
-    """Survey DiD: read -> calibrate to the register -> estimate, on repeated cross-sections.
+    """Survey DiD: read -> calibrate to the register -> estimate, on repeated cross-sections of respondents.
 
-    ``survey``: a file, folder or frame (:func:`read_survey` with ``survey_config``, ``require_weights``).
-    ``margins``: register residents per area-year (:func:`register_margins`); with ``calibrate=True`` the
-    design weights are raked to them (:func:`calibrate_weights`, with ``variables``, ``age_bands``, ``min_cell``,
-    ``min_level``), else the design weights are used (and
-    ``margins`` may be None). ``cohorts``: first treated wave per area. ``answer``/``cutoff``: the outcome
-    (:func:`survey_outcome`: a share with ``cutoff``, else a mean score). ``estimators``: "twfe"
-    (:func:`survey_twfe`; ``inference`` applies to it) and/or "att_gt" (:func:`survey_att_gt`).
+    Respondents are new people every wave, so the estimand is the *area-level* ATT: the change,
+    in the treated areas' resident population (as calibrated to the register), of the outcome
+    caused by the intervention - the repeated-cross-section estimand of Callaway & Sant'Anna
+    (2021, sec. 2 and 4) and Sant'Anna & Zhao (2020, sec. 3.2). It mixes effects on people with
+    changes in who lives there.
+
+    Parameters
+    ----------
+    survey : str, pathlib.Path or pandas.DataFrame
+        A survey file, folder or frame, read by :func:`read_survey` with ``survey_config`` and
+        ``require_weights``.
+    margins : pandas.DataFrame or None
+        Register residents per area-year (:func:`register_margins`); may be None with
+        ``calibrate=False``.
+    cohorts : dict or pandas.DataFrame
+        First treated wave per area: a mapping {area: first treated year} or a frame with
+        ``OMR_ID`` and ``cohort``; areas not listed are never treated.
+    answer : str
+        The answer column that gives the outcome.
+    cutoff : float, optional
+        With a cutoff, the outcome is the 0/1 indicator answer >= cutoff and the estimand is
+        the effect on the population *share* at or above it (e.g. "feels safe" = Likert 4-5);
+        None: the answer itself, a *mean score* (treating Likert steps as equally spaced).
+    survey_config : SurveyConfig, dict, str or pathlib.Path, optional
+        Where the survey variables are (see :func:`read_survey`); None: the simulator's names.
+    require_weights : bool, default True
+        The survey must carry a design weight (see :func:`read_survey`).
+    calibrate : bool, default True
+        Rake the design weights to ``margins`` (:func:`calibrate_weights`) and estimate with
+        the calibrated weights; False: the design weights ``VAEGT``.
+    variables : str or sequence of str, default ("age_band", "KOEN", "HERKOMST")
+        The margins raked one-way within each area-year (distinct column names of the survey
+        and the margins; "age_band" is derived from ``ALDER`` with ``age_bands``).
+    age_bands : sequence of int, default (15, 30, 45, 65)
+        Lower bounds of the age bands (as in :func:`register_margins`); respondents younger
+        than the first bound are not calibrated.
+    min_cell : int, default 5
+        Disclosure threshold (>= 3): respondent counts and effective sizes below it are
+        blanked in the diagnostics.
+    min_level : int, default 5
+        A margin level with fewer respondents (or no residents) in an area-year is pooled with
+        the area-year's most populous level of that margin that has enough (counted in
+        ``levels_pooled``). Pooling gives up the calibration of that level, which is where
+        nonresponse is most selective.
+    estimators : str or sequence of str, default ("twfe", "att_gt")
+        "twfe": respondent-level weighted TWFE clustered by area (``inference`` applies to
+        it); "att_gt": Callaway & Sant'Anna ATT(g,t) on repeated cross-sections
+        (``att_gt(panel=False)``), influence functions summed by area.
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+    inference : str, optional
+        Inference of the "twfe" fit, as in :func:`twfe` (e.g. "wild" with few treated areas).
+    inference_options : mapping, optional
+        Options of the post-fit ``inference`` method, as in :func:`twfe`.
+
+    Returns
+    -------
+    SurveyDiD
+        The results by estimator, the calibration and the call.
+
+    Raises
+    ------
+    ParameterError
+        An unknown estimator, ``calibrate=True`` without ``margins``, a bad ``cutoff``,
+        ``cohorts`` of the wrong type, or a bad option of the steps.
+    ColumnError
+        A missing column (the answer, a weight).
+    ValidationError
+        Data that fail the checks of :func:`read_survey`, :func:`calibrate_weights` or the
+        estimators.
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
+    Sant'Anna, P. H. C. & Zhao, J. (2020). Doubly robust difference-in-differences
+    estimators. *Journal of Econometrics* 219(1), 101-122.
+    Deville, J.-C. & Särndal, C.-E. (1992). Calibration estimators in survey sampling.
+    *JASA* 87(418), 376-382.
     """
     names = (estimators,) if isinstance(estimators, str) else tuple(estimators)
     bad = [e for e in names if e not in _ESTIMATORS]

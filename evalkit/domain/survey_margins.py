@@ -76,12 +76,35 @@ def _source_sql(con, source: Path, config: RegisterConfig, keys: list[str]) -> s
 
 def register_margins(source, config: RegisterConfig | dict | str | Path | None = None, *,
                      years=None, age_bands=AGE_BANDS) -> pd.DataFrame:
-    """Residents per (area, year, age band, sex, origin) from the register files under ``source``.
+    """Residents per (area, year, age band, sex, origin) from the register files: the calibration targets of a survey.
 
-    Returns a frame ``OMR_ID, AAR, age_band, KOEN, HERKOMST, N`` (``N`` = distinct persons living in
-    the area on 1 January, aged >= ``age_bands[0]``), only area residents, the years in ``years``
-    (default: all). Origin is the register's ``origin`` column (HERKOMST); a configuration that
-    classifies origin from ``country_of_origin`` has no three-way origin and is refused.
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        Folder (or file) of the register files.
+    config : RegisterConfig, dict, str or pathlib.Path, optional
+        Where the register variables are (see :func:`load_register_config`); None: the
+        simulator's names. Origin must be the register's three-way ``origin`` column
+        (HERKOMST); a configuration that classifies origin from ``country_of_origin`` is
+        refused.
+    years : sequence of int, optional
+        The years (survey waves) to count; None: all.
+    age_bands : sequence of int, default (15, 30, 45, 65)
+        Lower bounds of the age bands, at least two, increasing whole numbers >= 0; persons
+        younger than the first bound are not counted. (15, 30, 45, 65) gives 15-29, 30-44,
+        45-64 and 65+.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``OMR_ID, AAR, age_band, KOEN, HERKOMST, N`` with ``N`` the distinct persons living in
+        the area on 1 January; only area residents. The ``margins`` of
+        :func:`calibrate_weights` and :func:`survey_did`.
+
+    Raises
+    ------
+    ParameterError
+        Bad ``age_bands``, a bad configuration, or one without the three-way origin.
     """
     config = load_register_config(config)
     bands = check_age_bands(age_bands)

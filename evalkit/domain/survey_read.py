@@ -116,14 +116,38 @@ def read_survey(source, config: SurveyConfig | dict | str | Path | None = None, 
                 require_weights: bool = True) -> pd.DataFrame:
     """Read a survey (a file, a folder of files, or a DataFrame) into one checked frame.
 
-    Returns one row per respondent and wave with the canonical columns ``RESP_ID, AAR, OMR_ID,
-    KOEN, ALDER`` (+ ``VAEGT`` design weight, + ``HERKOMST`` when mapped) and the ``answers`` under
-    their own names (``docs/data_contract.md``, "Surveys"). A DataFrame is read, never modified.
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        A survey file (a suffix of ``evalkit.data.io.SUPPORTED``), a folder of such files
+        (filtered by the configuration's ``files`` globs), or a DataFrame (read, never
+        modified).
+    config : SurveyConfig, dict, str or pathlib.Path, optional
+        Where the survey variables are: a :class:`SurveyConfig`, a dict of configuration keys,
+        or a YAML file; None: the simulator's names.
+    require_weights : bool, default True
+        The survey must carry a design weight (configuration key ``weight``). False allows a
+        survey without one, which then gets ``VAEGT = 1`` (equal inclusion probabilities
+        within each area and wave, e.g. a simple random sample per area; calibration to the
+        register margins then supplies the scale).
 
-    ``require_weights``: the survey must carry a design weight (configuration key ``weight``);
-    ``False`` allows a survey without one, which then gets ``VAEGT = 1`` (equal inclusion
-    probabilities within each area and wave, e.g. a simple random sample per area; calibration to
-    the register margins then supplies the scale).
+    Returns
+    -------
+    pandas.DataFrame
+        One row per respondent and wave with the canonical columns ``RESP_ID, AAR, OMR_ID,
+        KOEN, ALDER`` (+ ``VAEGT`` design weight, + ``HERKOMST`` when mapped) and the answers
+        under their own names (``docs/data_contract.md``, "Surveys").
+
+    Raises
+    ------
+    ParameterError
+        A missing path, an unsupported suffix, a folder without matching files, a bad
+        configuration, a non-bool ``require_weights``, or no design weight when one is
+        required.
+    ColumnError
+        A mapped column is missing (the closest is named).
+    ValidationError
+        Duplicate (RESP_ID, AAR), or a mapped column that cannot be read as a number.
     """
     config = load_survey_config(config)
     if not isinstance(require_weights, bool):

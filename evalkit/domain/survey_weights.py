@@ -49,11 +49,23 @@ def kish(w: np.ndarray) -> Kish:
 
 @dataclass(frozen=True)
 class CalibratedSurvey:
-    """The survey with calibrated weights ``CAL_VAEGT`` (``data``, a new frame: every input row, with
-    ``CAL_VAEGT`` NaN where a row could not be calibrated) and per-area-year ``diagnostics``: respondents,
-    register residents, Kish effective sample size and design effect of the design and calibrated weights,
-    the number of margin levels pooled, and the largest weight adjustment. Respondent counts and effective
-    sizes below ``min_cell`` are blanked (disclosure control; ``suppressed`` flags them)."""
+    """A survey with calibrated weights, from :func:`calibrate_weights`.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        A new frame with every input row and ``CAL_VAEGT`` (NaN where a row could not be
+        calibrated).
+    diagnostics : pandas.DataFrame
+        Per area-year: respondents, register residents, Kish effective sample size and design
+        effect of the design and calibrated weights, the number of margin levels pooled, and
+        the largest weight adjustment. Respondent counts and effective sizes below
+        ``min_cell`` are blanked (disclosure control; ``suppressed`` flags them).
+    summary : dict
+        Totals over all area-years.
+    margins : tuple
+        The calibration margins used.
+    """
 
     data: pd.DataFrame
     diagnostics: pd.DataFrame
@@ -61,6 +73,13 @@ class CalibratedSurvey:
     margins: tuple
 
     def tidy(self) -> pd.DataFrame:
+        """Return a copy of the per-area-year diagnostics.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per area and wave.
+        """
         return self.diagnostics.copy()
 
 
@@ -209,20 +228,72 @@ def _check_options(variables, min_cell, tol, max_iter) -> tuple:
 def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=MARGINS, age_bands=AGE_BANDS,
                       min_cell: int = 5, min_level: int = 5, tol: float = 1e-8,
                       max_iter: int = 10_000) -> CalibratedSurvey:
-    """Rake the design weights ``VAEGT`` of ``survey`` to the register ``margins`` per area and wave.
+    """Rake the design weights ``VAEGT`` of a survey to the register margins per area and wave.
 
-    ``survey``: canonical survey frame (:func:`evalkit.domain.survey_read.read_survey`). ``margins``:
-    residents by ``OMR_ID, AAR``, the ``variables`` and ``N`` (:func:`register_margins`). ``variables``
-    are raked one-way within each area-year (``"age_band"`` is derived from ``ALDER`` with ``age_bands``).
-    A margin level with fewer than ``min_level`` respondents (or no residents) in an area-year is pooled with
-    the area-year's most populous level of that margin that has enough (counted in ``levels_pooled``). Pooling
-    gives up the calibration of that level, which is where nonresponse is most selective: in the simulation of
-    ``tests/test_survey_simulation.py`` pooling in several area-waves per survey (400 sampled) left a bias of
-    about 0.1 SE, pooling in one of eight surveys (600 sampled) none measurable. Watch ``levels_pooled``. Rows outside the areas (null ``OMR_ID``) or
-    below the first age bound keep ``CAL_VAEGT`` NaN, with a warning giving the count. Errors
-    (:class:`~evalkit.errors.EvalkitError`): a missing column, waves outside the register years, area-waves
-    without residents, survey codes that are not register categories, or raking that does not converge.
-    The inputs are not modified.
+    Raking (iterative proportional fitting; Deming & Stephan 1940) is a calibration estimator
+    (Deville & Särndal 1992): the design weights are adjusted as little as possible so that,
+    in each area and wave, the weighted respondents reproduce the register's residents by
+    each margin. When nonresponse depends on those variables (missing at random given them),
+    the calibrated estimates are consistent where the design-weighted ones are not. The IPF is
+    the ``svy`` library's (optional: ``pip install "evalkit[survey]"``). In the simulation of
+    ``tests/test_survey_simulation.py`` pooling in several area-waves per survey (400 sampled)
+    left a bias of about 0.1 SE, pooling in one of eight surveys (600 sampled) none
+    measurable: watch ``levels_pooled``. The inputs are not modified.
+
+    Parameters
+    ----------
+    survey : pandas.DataFrame
+        Canonical survey frame (:func:`read_survey`) with OMR_ID, AAR, VAEGT, ALDER and the
+        other ``variables``.
+    margins : pandas.DataFrame
+        Residents by ``OMR_ID, AAR``, the ``variables`` and ``N`` (:func:`register_margins`).
+    variables : str or sequence of str, default ("age_band", "KOEN", "HERKOMST")
+        The margins raked one-way within each area-year (distinct column names of the survey
+        and the margins; "age_band" is derived from ``ALDER`` with ``age_bands``).
+    age_bands : sequence of int, default (15, 30, 45, 65)
+        Lower bounds of the age bands (as in :func:`register_margins`); respondents younger
+        than the first bound are not calibrated.
+    min_cell : int, default 5
+        Disclosure threshold (>= 3): respondent counts and effective sizes below it are
+        blanked in the diagnostics.
+    min_level : int, default 5
+        A margin level with fewer respondents (or no residents) in an area-year is pooled with
+        the area-year's most populous level of that margin that has enough (counted in
+        ``levels_pooled``). Pooling gives up the calibration of that level, which is where
+        nonresponse is most selective.
+    tol : float, default 1e-08
+        Convergence tolerance of the raking, in (0, 1).
+    max_iter : int, default 10000
+        Maximum raking iterations.
+
+    Returns
+    -------
+    CalibratedSurvey
+        The survey with calibrated weights ``CAL_VAEGT`` and per-area-year diagnostics. Rows
+        outside the areas (null ``OMR_ID``) or below the first age bound keep ``CAL_VAEGT``
+        NaN, with a warning giving the count.
+
+    Raises
+    ------
+    ParameterError
+        Bad ``variables``, ``min_cell``, ``min_level``, ``tol``, ``max_iter`` or
+        ``age_bands``, or inputs that are not DataFrames.
+    ColumnError
+        A missing column.
+    ValidationError
+        Waves outside the register years, area-waves without residents, survey codes that are
+        not register categories, negative margins, or raking that does not converge.
+    MissingDependencyError
+        The optional dependency ``svy`` is not installed.
+
+    References
+    ----------
+    Deming, W. E. & Stephan, F. F. (1940). On a least squares adjustment of a sampled frequency
+    table when the expected marginal totals are known. *Annals of Mathematical Statistics*
+    11(4), 427-444.
+    Deville, J.-C. & Särndal, C.-E. (1992). Calibration estimators in survey sampling.
+    *JASA* 87(418), 376-382.
+    Kish, L. (1965). *Survey Sampling*. Wiley.
     """
     variables = _check_options(variables, min_cell, tol, max_iter)
     if isinstance(min_level, bool) or not isinstance(min_level, (int, np.integer)) or min_level < 1:

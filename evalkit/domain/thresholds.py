@@ -69,14 +69,42 @@ class ListSpec:
 @checked_init
 @dataclass(frozen=True)
 class Thresholds:
-    """Criteria and list specifications of every regime, with the list years each regime covers."""
+    """Criteria and list specifications of every regime, with the list years each regime covers.
+
+    Made by :func:`load_thresholds`.
+
+    Attributes
+    ----------
+    criteria : tuple of Criterion
+        Every criterion (regime, indicator, threshold, averaging window, ...).
+    lists : tuple of ListSpec
+        How each list type is decided from the criteria, per regime.
+    valid_years : dict
+        Regime -> (first, last) list year it covers.
+    """
 
     criteria: tuple[Criterion, ...]
     lists: tuple[ListSpec, ...]
     valid_years: dict
 
     def regime_of(self, list_year: int) -> str:
-        """The regime whose ``valid_lists`` covers ``list_year`` (a whole number)."""
+        """The regime whose list years cover ``list_year``.
+
+        Parameters
+        ----------
+        list_year : int
+            A list year (a whole number).
+
+        Returns
+        -------
+        str
+            The regime ("2010", "2013", "2018" or "2021" in the packaged table).
+
+        Raises
+        ------
+        ParameterError
+            A year covered by no regime, or not a whole number.
+        """
         list_year = check_year("list_year", list_year)
         for regime, (first, last) in self.valid_years.items():
             if first <= list_year <= last:
@@ -173,7 +201,28 @@ def parse_thresholds(table: pd.DataFrame) -> Thresholds:
 
 @checked
 def load_thresholds(path: str | Path | None = None) -> Thresholds:
-    """The packaged thresholds (``path=None``) or a researcher's own CSV in the same layout."""
+    """The list criteria's thresholds by regime: the packaged table or a researcher's own CSV.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        A CSV in the layout of the packaged ``criteria_thresholds_by_regime.csv`` (e.g. to
+        test a proposed threshold); None: the packaged thresholds of the 2010, 2013, 2018 and
+        2021 regimes.
+
+    Returns
+    -------
+    Thresholds
+        Criteria, list specifications and the list years each regime covers; pass to
+        :func:`compute_lists`.
+
+    Raises
+    ------
+    ParameterError
+        A path that is not a str/Path, does not exist, is not a file or cannot be read as CSV.
+    ValidationError
+        A row that cannot be read (e.g. an unreadable threshold).
+    """
     if path is None:
         with resources.files("evalkit.domain").joinpath("data/criteria_thresholds_by_regime.csv").open("rb") as fh:
             return parse_thresholds(pd.read_csv(fh, dtype={"regime": str, "threshold": str}))

@@ -33,12 +33,51 @@ def treatment_cohorts(
     interventions: pd.DataFrame, areas, *, intervention: str,
     comparison: str = "never_treated",
 ) -> pd.DataFrame:
-    """One row per area kept in the design: ``OMR_ID, cohort, role``.
+    """Treatment timing of one intervention: one row per area, ``OMR_ID, cohort, role``.
 
-    ``areas`` lists every area id in the panel (repeats are fine); the ids come back in
-    its type. Areas excluded by ``comparison`` are returned with ``role="excluded"`` so
-    nothing disappears silently; intervention areas missing from ``areas`` are left out
-    with an :class:`~evalkit.errors.EvalkitWarning`.
+    Cohort coding follows Callaway & Sant'Anna (2021): the cohort of an area is the first
+    year it is treated (the intervention's ``start_year``); never-treated areas have cohort 0.
+    Areas excluded by ``comparison`` are returned with ``role="excluded"`` so nothing
+    disappears silently. Pass the table to :func:`attach_cohort`.
+
+    Parameters
+    ----------
+    interventions : pandas.DataFrame
+        The interventions table of the data contract: OMR_ID, intervention, start_year,
+        end_year (and optionally budget_dkk), one row per area and intervention.
+    areas : array_like
+        Every area id in the panel (repeats are fine; whole numbers, text or categorical);
+        the ids come back in its type.
+    intervention : str
+        The intervention whose start defines treatment (a value of the ``intervention``
+        column).
+    comparison : {"never_treated", "never_treated_no_other"}, default "never_treated"
+        The comparison group: "never_treated" all areas never exposed to this intervention;
+        "never_treated_no_other" only those that received no other intervention either (the
+        others get ``role="excluded"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns OMR_ID, cohort (first treated year, 0 never), role ("treated",
+        "comparison" or "excluded"). Intervention areas missing from ``areas`` are left out
+        with an :class:`~evalkit.errors.EvalkitWarning`.
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``intervention`` or ``comparison`` (the closest is named), or an area
+        listed twice for the intervention.
+    ColumnError
+        A required column of ``interventions`` is missing.
+    ValidationError
+        An interventions table that breaks the schema, or area ids of different kinds in
+        ``interventions`` and ``areas``.
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
     """
     check_frame(interventions, "interventions")
     validate_frame(interventions, _INTERVENTIONS)
@@ -73,12 +112,45 @@ def treatment_cohorts(
 
 @checked
 def attach_cohort(panel: pd.DataFrame, cohorts: pd.DataFrame, *, area: str = "OMR_ID") -> pd.DataFrame:
-    """Return a copy of ``panel`` with ``cohort``, ``treated`` (ever) and ``treat`` (D_it),
-    keeping only areas whose role is not ``excluded``; the time column is ``AAR``.
+    """Add the treatment timing to a panel: ``cohort``, ``treated`` (ever) and ``treat`` (D_it).
 
-    Rows of areas with role ``excluded`` are left out (the comparison rule asked for it). Rows
-    without an area, or of areas absent from ``cohorts``, are left out with an
-    :class:`~evalkit.errors.EvalkitWarning` saying how many. ``panel`` is never modified.
+    Returns a copy of ``panel`` keeping only areas whose role is not ``excluded`` (the
+    comparison rule asked for it); the time column is ``AAR``. ``treat`` is 1 from the
+    cohort year on. Rows without an area, or of areas absent from ``cohorts``, are left out
+    with an :class:`~evalkit.errors.EvalkitWarning` saying how many. ``panel`` is never
+    modified.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        An area-year (or person-year) panel with the area column and ``AAR``.
+    cohorts : pandas.DataFrame
+        ``OMR_ID, cohort, role`` from :func:`treatment_cohorts` or
+        :func:`cohorts_from_history`.
+    area : str, default "OMR_ID"
+        The panel's area column (e.g. "OMR_ID_BASE" for a cohort panel by baseline address).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows with cohort, treated and treat added.
+
+    Raises
+    ------
+    ColumnError
+        ``panel`` lacks the area column or ``AAR``.
+    ValidationError
+        ``panel`` already has a cohort/treated/treat column, non-whole years, a malformed
+        ``cohorts`` table, or area ids of different kinds.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import evalkit as ek
+    >>> panel = pd.DataFrame({"OMR_ID": [1, 1, 2, 2], "AAR": [2019, 2020, 2019, 2020], "y": [0.5, 0.6, 0.4, 0.4]})
+    >>> cohorts = pd.DataFrame({"OMR_ID": [1, 2], "cohort": [2020, 0], "role": ["treated", "comparison"]})
+    >>> ek.attach_cohort(panel, cohorts)["treat"].tolist()
+    [0, 1, 0, 0]
     """
     check_str("area", area)
     require_columns(panel, [area, "AAR"], "panel")

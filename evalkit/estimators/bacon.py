@@ -46,29 +46,68 @@ TYPES = ("Treated vs never treated", "Earlier vs later treated", "Later vs earli
 @checked
 def bacon(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str, weights: str | None = None,
           weights_type: str = "analytic") -> Result:
-    """All 2x2 comparisons with weight and estimate; rows "2004 vs never", "2004 vs 2006", ..., "TWFE".
+    """Goodman-Bacon (2021) decomposition of the TWFE coefficient into all 2x2 comparisons.
 
-    Requires a balanced panel (every unit in every period, no missing outcome)
-    and a 0/1 treatment that never switches off. The weight and type of each
-    comparison are in ``diagnostics["weights"]`` / ``["types"]`` (keyed by
-    term) and :func:`bacon_table` joins them to the tidy table. The row "TWFE"
-    holds the weighted sum. No standard errors (a decomposition, not an estimator).
+    Each row is one 2x2 DiD between two timing groups ("2004 vs never", "2004 vs 2006", ...)
+    with its estimate; the row "TWFE" holds their weighted sum, equal to the coefficient of
+    :func:`twfe`. Comparisons that use already-treated units as controls ("later vs earlier")
+    are the ones that can give the TWFE estimate negative weights on some effects. No
+    standard errors (a decomposition, not an estimator).
 
     Parameters
     ----------
+    data : pandas.DataFrame
+        Balanced panel (every unit in every period, no missing outcome). Not modified.
+    outcome : str
+        Numeric outcome column.
+    unit : str
+        Panel unit column; (unit, time) must be unique.
+    time : str
+        Period column.
+    treatment : str
+        0/1 treatment column that never switches off (absorbing).
     weights : str, optional
         Column of non-negative unit weights w_i (e.g. residents in the base year), constant
         within each unit (weights that vary over time have no decomposition: an error). The
-        decomposition is then that of the weighted TWFE coefficient (:func:`evalkit.twfe` with
-        the same weights): group shares n_k = sum_{i in k} w_i / sum_i w_i, weighted group means
+        decomposition is then that of the weighted TWFE coefficient (:func:`twfe` with the
+        same weights): group shares n_k = sum_{i in k} w_i / sum_i w_i, weighted group means
         and the weighted variance of the double-demeaned treatment in Goodman-Bacon's eqs.
-        (10a)-(10c). Units of weight 0 are dropped with an :class:`~evalkit.errors.EvalkitWarning`.
-        Recorded in ``meta["weights"]``/``meta["weights_type"]``.
-    weights_type : {"analytic", "frequency"}
-        "analytic" (default; aweights) or "frequency" (fweights: unit i stands for w_i identical
-        units; whole numbers only). The decomposition has no standard errors, so both give the
-        same numbers. Solon, Haider & Wooldridge (2015), "What are we weighting for?", *J. Human
-        Resources* 50(2).
+        (10a)-(10c). Units of weight 0 are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`. Recorded in
+        ``meta["weights"]``/``meta["weights_type"]``. Default None: unweighted.
+    weights_type : {"analytic", "frequency"}, default "analytic"
+        "analytic" (aweights) or "frequency" (fweights: unit i stands for w_i identical
+        units; whole numbers only). The decomposition has no standard errors, so both give
+        the same numbers.
+
+    Returns
+    -------
+    Result
+        Rows "<g> vs <g'>" and "TWFE"; the weight and type of each comparison are in
+        ``diagnostics["weights"]`` / ``["types"]`` (keyed by term), and
+        :func:`evalkit.estimators.bacon.bacon_table` joins them to the tidy table.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword or ``weights_type``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        An unbalanced panel, missing outcomes, duplicate (unit, time) rows, a treatment that
+        is not 0/1 or switches off, weights varying within a unit, or a single treatment timing.
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
+    *Journal of Econometrics* 225(2), 254-277.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> dec = ek.bacon(staggered_panel(seed=1), outcome="y", unit="unit", time="time", treatment="treat")
+    >>> fig = ek.bacon_plot(dec)
     """
     weights_type = weighting.check_weights_type(weights_type)
     df = v.select(data, {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment,
@@ -224,7 +263,36 @@ _COLORS = dict(zip(TYPES, ("#0b5394", "#6aa84f", "#c0392b", "#8e44ad")))
 
 @checked
 def bacon_plot(result: Result, *, lang: str = "en", ax: Axes | None = None) -> Figure:
-    """Scatter of 2x2 estimate against weight, coloured by comparison type; dashed line at the TWFE estimate."""
+    """Scatter of each 2x2 estimate against its weight, coloured by comparison type.
+
+    A dashed line marks the TWFE estimate (the weighted sum), as in Goodman-Bacon (2021),
+    fig. 6.
+
+    Parameters
+    ----------
+    result : Result
+        A result of :func:`bacon`.
+    lang : {"en", "da"}, default "en"
+        Language of the axis labels and legend.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; None creates a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ParameterError
+        A result not of :func:`bacon`, an unknown ``lang``, or an ``ax`` that is not a
+        matplotlib Axes.
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
+    *Journal of Econometrics* 225(2), 254-277.
+    """
     check_choice("lang", lang, list(_LABELS))
     if ax is None:
         fig = new_figure(figsize=(7, 4.2), layout="constrained")

@@ -21,7 +21,22 @@ from evalkit.core.aliases import checked
 
 @dataclass(frozen=True, slots=True)
 class WaldTest:
-    """Joint test that the named terms are all zero (chi-square, or F with cluster df)."""
+    """Joint Wald test that the named terms are all zero (chi-square, or F with cluster df).
+
+    Returned by :func:`wald_test` and :func:`pretrend_test`.
+
+    Attributes
+    ----------
+    terms : tuple of str
+        The terms tested.
+    statistic : float
+        The Wald statistic b' V^-1 b.
+    df : int
+        Number of restrictions q (the numerator degrees of freedom).
+    p_value : float
+        p-value from chi2(q), or from F(q, G-1) applied to statistic / q when the result uses
+        a t(G-1) reference distribution.
+    """
 
     terms: tuple[str, ...]
     statistic: float
@@ -51,8 +66,39 @@ def _pieces(result: Result, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 @checked
 def wald_test(result: Result, terms: list[str]) -> WaldTest:
-    """Wald statistic b' V^-1 b; p-value from chi2(q), or from F(q, G-1)*q when the
-    result uses a t(G-1) reference distribution (cluster-robust small-sample form)."""
+    """Joint Wald test that the named terms of a result are all zero.
+
+    The statistic is b' V^-1 b with V the result's covariance of the terms; the p-value is
+    from chi2(q), or from F(q, G-1) applied to statistic / q when the result uses a t(G-1)
+    reference distribution (the cluster-robust small-sample form).
+
+    Parameters
+    ----------
+    result : Result
+        A result with a covariance matrix (not one whose inference is wild bootstrap or
+        randomization, which have none).
+    terms : str or list of str
+        The terms to test jointly (names of the tidy table's ``term`` column), at least one.
+
+    Returns
+    -------
+    WaldTest
+        The statistic, number of restrictions and p-value.
+
+    Raises
+    ------
+    ParameterError
+        A ``result`` that is not a :class:`Result`, ``terms`` that are not term names or
+        empty, or a result without a usable covariance.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> es = ek.event_study(staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5}), outcome="y", unit="unit",
+    ...                     time="time", cohort="cohort", leads=3, lags=3)
+    >>> ek.wald_test(es, ["e=0", "e=1"]).p_value  # doctest: +SKIP
+    """
     _check_result(result, "wald_test")
     terms = _term_list(terms)
     if not terms:
@@ -104,11 +150,43 @@ def event_terms(result: Result, *, post: bool) -> list[str]:
 def post_average(result: Result) -> Result:
     """Equally weighted average of the post-period event-study coefficients (event times e >= 0).
 
-    For an event study this is the "dynamic" overall effect of Callaway & Sant'Anna (2021, eq. 3.9 /
-    R ``did::aggte(type = "dynamic")``'s overall ATT) computed on that design's coefficients. Refused
-    for ATT(g,t) results: an equal-weight mean of the post-period group-time cells weights cohorts by
-    their number of post periods, an estimand no paper defines; use ``aggregate(result, "simple")``
-    or ``aggregate(result, "dynamic")``.
+    For an event study this is the "dynamic" overall effect of Callaway & Sant'Anna (2021,
+    eq. 3.9 / R ``did::aggte(type = "dynamic")``'s overall ATT) computed on that design's
+    coefficients, with its standard error from the result's covariance and the result's
+    reference distribution (t(G-1) or normal).
+
+    Parameters
+    ----------
+    result : Result
+        An event-study result with estimated post-period terms and a covariance matrix.
+        Refused for ATT(g,t) results: an equal-weight mean of the post-period group-time
+        cells weights cohorts by their number of post periods, an estimand no paper defines;
+        use ``aggregate(result, "simple")`` or ``aggregate(result, "dynamic")``.
+
+    Returns
+    -------
+    Result
+        One term "ATT(post avg)" with estimate, standard error, p-value and interval;
+        ``diagnostics["weights"]`` holds the weight of each event-time term.
+
+    Raises
+    ------
+    ParameterError
+        A ``result`` that is not a :class:`Result`, an :func:`att_gt` result, one without
+        estimated post-period terms, or one without a usable covariance.
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics* 225(2), 200-230.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> es = ek.event_study(staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5}), outcome="y", unit="unit",
+    ...                     time="time", cohort="cohort", leads=3, lags=3)
+    >>> ek.post_average(es).estimate("ATT(post avg)")  # doctest: +SKIP
     """
     _check_result(result, "post_average")
     if result.meta.get("kind") == "att_gt":
@@ -125,7 +203,46 @@ def post_average(result: Result) -> Result:
 
 @checked
 def pretrend_test(result: Result) -> WaldTest:
-    """Joint test that every estimated pre-period event-time coefficient is zero."""
+    """Joint test that every estimated pre-period event-time coefficient is zero.
+
+    A Wald test (:func:`wald_test`) over the event-time terms with e < 0 other than the
+    reference period. Not rejecting is weak evidence for parallel trends: such tests have low
+    power against relevant violations (Roth 2022); see :func:`honest_did` for a sensitivity
+    analysis instead.
+
+    Parameters
+    ----------
+    result : Result
+        An event-study result with estimated pre-period terms and a covariance matrix
+        (:func:`event_study`, :func:`sun_abraham`, ``aggregate(..., "dynamic")``; for
+        :func:`did_imputation` the BJS pre-trend test is in ``diagnostics["pretrend_test"]``).
+
+    Returns
+    -------
+    WaldTest
+        The statistic, number of pre-period terms and p-value.
+
+    Raises
+    ------
+    ParameterError
+        A ``result`` that is not a :class:`Result`, without event-time terms, without
+        estimated pre-period terms besides the reference, or without a usable covariance.
+
+    References
+    ----------
+    Roth, J., Sant'Anna, P. H. C., Bilinski, A. & Poe, J. (2023). What's trending in
+    difference-in-differences? *Journal of Econometrics* 235(2), 2218-2244, sec. 4.
+    Roth, J. (2022). Pretest with caution: event-study estimates after testing for parallel
+    trends. *American Economic Review: Insights* 4(3), 305-322.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> es = ek.event_study(staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5}), outcome="y", unit="unit",
+    ...                     time="time", cohort="cohort", leads=3, lags=3)
+    >>> ek.pretrend_test(es).p_value  # doctest: +SKIP
+    """
     _check_result(result, "pretrend_test")
     terms = event_terms(result, post=False)
     if not terms:

@@ -29,37 +29,84 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
     The coefficient on the interaction (term ``"ATT"``) is exactly the
     difference of the four cell means (weighted means with ``weights``); under
     parallel trends it is the average effect on the treated in the post period
-    (Angrist & Pischke 2009, *Mostly Harmless Econometrics*, ch. 5.2).
+    (Angrist & Pischke 2009, ch. 5.2).
 
     Parameters
     ----------
-    data : rows may be persons or areas; the caller's frame is not modified.
-    outcome : numeric outcome. Rows with a missing outcome are dropped with an
+    data : pandas.DataFrame
+        Rows may be persons or areas (repeated cross-sections or a panel); the caller's frame
+        is not modified. Every one of the four (treatment, post) cells must have rows.
+    outcome : str
+        Numeric outcome column. Rows with a missing outcome are dropped with an
         :class:`~evalkit.errors.EvalkitWarning` (``diagnostics["n_dropped_missing"]``).
-    treatment : 0/1 (or bool) indicator of the treated group.
-    post : 0/1 (or bool) indicator of the post period.
-    cluster : assignment level (e.g. area); ``treatment`` must be constant
-        within it. With a cluster the default inference is "cr1" (CR1
-        covariance, t distribution with G-1 degrees of freedom, G = number of
-        clusters); without, "hc1" (normal distribution) with an
-        :class:`~evalkit.errors.EvalkitWarning` that it ignores correlation within
-        groups, unless ``inference="hc1"`` is asked for by name.
-    alpha : intervals have level 1 - alpha.
-    inference, inference_options : as in :func:`evalkit.estimators.twfe`.
+    treatment : str
+        0/1 (or bool) column marking the treated group.
+    post : str
+        0/1 (or bool) column marking the post period.
+    cluster : str, optional
+        Assignment level (e.g. area); ``treatment`` must be constant within it. With a
+        cluster the default inference is "cr1" (CR1 covariance, t distribution with G-1
+        degrees of freedom, G = number of clusters); without (default None), "hc1" (normal
+        distribution) with an :class:`~evalkit.errors.EvalkitWarning` that it ignores
+        correlation within groups, unless ``inference="hc1"`` is asked for by name.
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha; must lie in (0, 1).
+    inference : str, optional
+        None (default: "cr1" with a cluster, else "hc1"), "cr1", "hc1", or a few-cluster
+        method applied after the fit, "cr2", "cr3", "wild" or "randomization" (these need
+        ``cluster``; see :meth:`Result.with_inference`).
+    inference_options : mapping, optional
+        Options of the post-fit ``inference`` method, e.g. ``{"seed": 1, "draws": 9999}``.
     weights : str, optional
         Column of non-negative row weights w_i (e.g. residents of an area-year); the fit is
         weighted least squares, b = (X'WX)^-1 X'Wy, and every inference method honours them
         (CR1/HC1 with scores w_i x_i e_i; CR2/CR3 on the transformed model sqrt(w) X; the wild
         bootstrap and randomization inference re-estimate by WLS). Rows with weight 0 are
-        dropped with an :class:`~evalkit.errors.EvalkitWarning` (``diagnostics
-        ["n_dropped_zero_weight"]``). Recorded in ``meta["weights"]``/``meta["weights_type"]``.
-    weights_type : {"analytic", "frequency"}
-        "analytic" (default; aweights as Stata and fixest/pyfixest: rows are averages,
+        dropped with an :class:`~evalkit.errors.EvalkitWarning`
+        (``diagnostics["n_dropped_zero_weight"]``). Recorded in
+        ``meta["weights"]``/``meta["weights_type"]``. Default None: unweighted.
+    weights_type : {"analytic", "frequency"}, default "analytic"
+        "analytic" (aweights as Stata and fixest/pyfixest: rows are averages,
         Var(u_i) ~ 1/w_i; N = number of rows in G/(G-1) (N-1)/(N-K) and N/(N-K)) or
         "frequency" (fweights: a row stands for w_i identical rows; whole numbers only;
-        N = sum_i w_i and the HC1 meat sum_i w_i x_i x_i' e_i^2, so every number equals that of
-        the expanded data). Solon, Haider & Wooldridge (2015), "What are we weighting for?",
-        *J. Human Resources* 50(2); Cameron & Miller (2015), *J. Human Resources* 50(2).
+        N = sum_i w_i and the HC1 meat sum_i w_i x_i x_i' e_i^2, so every number equals that
+        of the expanded data).
+
+    Returns
+    -------
+    Result
+        One term ``"ATT"`` (``n_treated``/``n_control``: rows in the treated and control
+        group); ``diagnostics["cell_means"]`` and ``diagnostics["cell_counts"]`` hold the
+        four cells.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, ``alpha`` outside (0, 1), an unknown ``inference`` or a
+        few-cluster method without ``cluster``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        Non-binary ``treatment``/``post``, an empty cell, a constant outcome, fewer than two
+        clusters, or treatment varying within a cluster.
+
+    References
+    ----------
+    Angrist, J. D. & Pischke, J.-S. (2009). *Mostly Harmless Econometrics*, ch. 5.2.
+    Bertrand, M., Duflo, E. & Mullainathan, S. (2004). How much should we trust
+    differences-in-differences estimates? *QJE* 119(1), 249-275.
+    Solon, G., Haider, S. J. & Wooldridge, J. M. (2015). What are we weighting for?
+    *Journal of Human Resources* 50(2), 301-316.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5})
+    >>> panel["treated"] = (panel["cohort"] > 0).astype(int)
+    >>> panel["post"] = (panel["time"] >= 7).astype(int)
+    >>> res = ek.did2x2(panel, outcome="y", treatment="treated", post="post", cluster="cluster")
+    >>> res.estimate("ATT")  # doctest: +SKIP
     """
     alpha = v.check_alpha(alpha)
     weights_type = weighting.check_weights_type(weights_type)

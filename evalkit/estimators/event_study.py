@@ -34,42 +34,98 @@ def event_study(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohor
 
     y_it = a_i + l_t + sum_{e != reference} b_e 1[t - g_i = e] + u_it, where g_i
     (``cohort``) is the first treated period of unit i and 0 means never
-    treated (Freyaldenhoven, Hansen, Perez Perez & Shapiro 2021, "Visualization,
-    identification, and estimation in the linear panel event-study design").
+    treated (Freyaldenhoven, Hansen, Perez Perez & Shapiro 2021).
     With staggered adoption and effects that differ across cohorts, each b_e
-    is contaminated by effects at other event times (Sun & Abraham 2021, J.
-    Econometrics 225(2)); use it with one cohort or homogeneous effects.
+    is contaminated by effects at other event times (Sun & Abraham 2021); use it with one
+    cohort or homogeneous effects, else :func:`sun_abraham`, :func:`att_gt` or
+    :func:`did_imputation`.
 
     Parameters
     ----------
-    time : numeric period (e.g. year); event time is e = time - cohort.
-    cohort : first treated period, constant within unit, 0 = never treated.
-    leads, lags : dummies for e in [-leads, lags] (terms "e=-3", ..., "e=0", ...).
-    reference : omitted event time, in [-leads, -1]; it appears in the table
-        with estimate 0, no standard error and ``reference=True``.
-    bin_endpoints : if True, e < -leads is pooled into -leads and e > lags into
-        lags. If False, those rows get no dummy and, like the reference period,
-        serve as the comparison. No rows are dropped either way.
-    cluster, alpha, inference : as in :func:`evalkit.estimators.twfe` ("cr1"
-        with t(G-1) by default; without ``cluster`` clustered by ``unit``; "hc1" with the
-        normal distribution only when asked for by name).
+    data : pandas.DataFrame
+        Long panel with one row per (unit, time); may be unbalanced. Not modified.
+    outcome : str
+        Numeric outcome column; rows with a missing outcome are dropped with an
+        :class:`~evalkit.errors.EvalkitWarning`.
+    unit : str
+        Panel unit column; (unit, time) must be unique.
+    time : str
+        Numeric period column (e.g. year); event time is e = time - cohort.
+    cohort : str
+        First treated period of the unit, constant within unit; 0 = never treated. At least
+        one unit must be treated.
+    leads : int, default 4
+        Number of pre-treatment event times with a dummy: e in [-leads, -1] except the
+        reference.
+    lags : int, default 4
+        Number of post-treatment event times after e = 0 with a dummy: e in [0, lags].
+        Terms are named "e=-3", ..., "e=0", "e=1", ...
+    cluster : str, optional
+        Assignment level for cluster-robust inference; ``cohort`` must be constant within it.
+        Default None: clustered by ``unit`` unless ``inference="hc1"`` (as in :func:`twfe`).
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+    reference : int, default -1
+        Omitted event time, in [-leads, -1]; it appears in the table with estimate 0, no
+        standard error and ``reference=True``.
+    bin_endpoints : bool, default True
+        If True, e < -leads is pooled into -leads and e > lags into lags. If False, those
+        rows get no dummy and, like the reference period, serve as the comparison. No rows
+        are dropped either way.
+    inference : str, optional
+        None (default "cr1"), "cr1", "hc1" (normal distribution, only when asked for by
+        name), or a post-fit method "cr2", "cr3", "wild", "randomization" (see
+        :meth:`Result.with_inference`).
+    inference_options : mapping, optional
+        Options of the post-fit ``inference`` method, e.g. ``{"seed": 1, "draws": 9999}``.
     weights : str, optional
         Column of non-negative row weights w_i (e.g. residents of an area-year): weighted least
         squares with the unit and time effects partialled out by weighted projection,
         b = (D~'WD~)^-1 D~'Wy~ (fixest/pyfixest ``feols(y ~ i(event_time, ref=-1) | unit + time,
-        weights=)``); CR1 scores s_g = sum_{i in g} w_i d~_i e_i; every post-fit method re-estimates
-        by WLS. Weights may vary over time. Rows with weight 0 are dropped with an
-        :class:`~evalkit.errors.EvalkitWarning`. Recorded in ``meta["weights"]``/``meta["weights_type"]``.
-        Large weighted panels take the exact weighted two-way solver on dense dummies (the sparse
-        indicator path is unweighted).
-    weights_type : {"analytic", "frequency"}
-        "analytic" (default; aweights: N = number of rows in G/(G-1) (N-1)/(N-K) and N/(N-K)) or
-        "frequency" (fweights, whole numbers: N = sum_i w_i, HC1 meat sum_i w_i d~_i d~_i' e_i^2;
-        the numbers of the expanded data). Solon, Haider & Wooldridge (2015), "What are we
-        weighting for?", *J. Human Resources* 50(2); Cameron & Miller (2015), *J. Human
-        Resources* 50(2).
+        weights=)``); CR1 scores s_g = sum_{i in g} w_i d~_i e_i; every post-fit method
+        re-estimates by WLS. Weights may vary over time. Rows with weight 0 are dropped with
+        an :class:`~evalkit.errors.EvalkitWarning`. Recorded in
+        ``meta["weights"]``/``meta["weights_type"]``. Large weighted panels take the exact
+        weighted two-way solver on dense dummies (the sparse indicator path is unweighted).
+    weights_type : {"analytic", "frequency"}, default "analytic"
+        "analytic" (aweights: N = number of rows in G/(G-1) (N-1)/(N-K) and N/(N-K)) or
+        "frequency" (fweights, whole numbers: N = sum_i w_i, HC1 meat
+        sum_i w_i d~_i d~_i' e_i^2; the numbers of the expanded data).
 
-    The table's ``n_treated`` counts treated units observed at each event time.
+    Returns
+    -------
+    Result
+        One row per event time in [-leads, lags] (the reference row included with
+        ``reference=True``); ``n_treated`` counts treated units observed at each event time.
+        Use :func:`pretrend_test` for the joint pre-trend test, :func:`post_average` for the
+        average post effect and :func:`honest_did` for sensitivity to parallel trends.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, negative ``leads``/``lags``, a ``reference`` outside
+        [-leads, -1], a non-bool ``bin_endpoints``, or an unknown ``inference``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        Duplicate (unit, time) rows, no treated unit, a cohort varying within a unit or
+        cluster, or event-time dummies that are not identified (no comparison rows).
+
+    References
+    ----------
+    Freyaldenhoven, S., Hansen, C., Perez Perez, J. & Shapiro, J. M. (2021). Visualization,
+    identification, and estimation in the linear panel event-study design. NBER WP 29170.
+    Sun, L. & Abraham, S. (2021). Estimating dynamic treatment effects in event studies with
+    heterogeneous treatment effects. *Journal of Econometrics* 225(2), 175-199.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5})
+    >>> res = ek.event_study(panel, outcome="y", unit="unit", time="time", cohort="cohort",
+    ...                      leads=3, lags=3, cluster="cluster")
+    >>> fig = res.plot()
     """
     alpha = v.check_alpha(alpha)
     weights_type = weighting.check_weights_type(weights_type)

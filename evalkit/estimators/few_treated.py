@@ -33,33 +33,69 @@ def conley_taber(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
                  alpha: float = 0.05, draws: int = 9999, seed: int | None = None) -> Result:
     """TWFE effect with Conley & Taber (2011) inference for few treated areas.
 
-    Conley & Taber, "Inference with 'Difference in Differences' with a Small Number of Policy
-    Changes", *REStat* 93(1), 2011: the distribution of the estimation error W is estimated from
-    the control areas' residuals, each treated area paired with a control area's residual series
-    (every pairing when there are at most 2 million, else ``draws`` random pairings). Valid with
-    many control areas and errors identically distributed across areas - not when treated areas
-    are systematically smaller or larger (use :func:`ferman_pinto`).
+    The distribution of the estimation error W is estimated from the control areas'
+    residuals, each treated area paired with a control area's residual series (every pairing
+    when there are at most 2 million, else ``draws`` random pairings). Valid with many control
+    areas and errors identically distributed across areas - not when treated areas are
+    systematically smaller or larger (use :func:`ferman_pinto`).
 
     Parameters
     ----------
-    data : one row per area and period (a balanced panel: every area in every period).
-    outcome : numeric area-period outcome (e.g. an employment rate); no missing values, not constant.
-    unit, time : area and period keys; ``time`` numbers (years) or dates (periods are ordered by value).
-    treatment : 0/1 indicator, switched on once and staying on (staggered timing allowed).
-    null : the effect under the null hypothesis of the p-value (a finite number).
-    alpha : interval level 1 - alpha: the paper's equal-tailed ``[est - q(1-alpha/2), est -
-        q(alpha/2)]``, and the p-value is that of the equal-tailed test it inverts
-        (``2 x`` the smaller tail share), so ``p > alpha`` exactly when ``null`` is inside.
-    draws, seed : random pairings when they cannot all be enumerated (seed None: one is drawn
-        and recorded on the result).
+    data : pandas.DataFrame
+        One row per area and period (a balanced panel: every area in every period).
+    outcome : str
+        Numeric area-period outcome (e.g. an employment rate); no missing values, not constant.
+    unit : str
+        Area key column.
+    time : str
+        Period column: numbers (years) or dates (periods are ordered by value).
+    treatment : str
+        0/1 indicator, switched on once and staying on (staggered timing allowed); there must
+        be treated and never-treated areas.
+    null : float, default 0.0
+        The effect under the null hypothesis of the p-value (a finite number).
+    alpha : float, default 0.05
+        Interval level 1 - alpha: the paper's equal-tailed
+        ``[est - q(1-alpha/2), est - q(alpha/2)]``; the p-value is that of the equal-tailed
+        test it inverts (``2 x`` the smaller tail share), so ``p > alpha`` exactly when
+        ``null`` is inside.
+    draws : int, default 9999
+        Random pairings when they cannot all be enumerated.
+    seed : int, optional
+        Seed of the random pairings; None: one is drawn and recorded on the result.
 
-    Refused (:class:`ValidationError`) when the pairings are fewer than ``2 / alpha`` (the test
-    could not reject any null inside the placebo distribution); an :class:`EvalkitWarning` with
-    fewer than :data:`FEW_CONTROLS` control areas.
+    Returns
+    -------
+    Result
+        One row "ATT": estimate, p-value and interval (no standard error: the interval comes
+        from the estimated error distribution, ``std_error`` is NaN by design);
+        ``diagnostics`` hold the number of pairings and whether they were all enumerated.
+        An :class:`EvalkitWarning` with fewer than :data:`FEW_CONTROLS` (10) control areas.
 
-    Returns a :class:`Result` with one row "ATT": estimate, p-value and interval (no standard
-    error: the interval comes from the estimated error distribution, ``std_error`` is NaN by
-    design); ``diagnostics`` hold the number of pairings and whether they were all enumerated.
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, a non-finite ``null``, a bad ``alpha``/``seed``, or too few
+        ``draws`` for ``alpha``.
+    ColumnError
+        A named column is missing, or ``time`` holds neither numbers nor dates.
+    ValidationError
+        An unbalanced panel, missing values, a non-binary treatment, no treated or no
+        never-treated areas, fewer than two periods, or fewer pairings than ``2 / alpha``
+        (the test could not reject any null inside the placebo distribution).
+
+    References
+    ----------
+    Conley, T. G. & Taber, C. R. (2011). Inference with "difference in differences" with a
+    small number of policy changes. *Review of Economics and Statistics* 93(1), 113-125.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(n_units=40, seed=1, cohorts={0: 0.9, 7: 0.1})
+    >>> res = ek.conley_taber(panel, outcome="y", unit="unit", time="time", treatment="treat", seed=1)
+    >>> res.tidy()[["estimate", "p_value", "conf_low", "conf_high"]]  # doctest: +SKIP
     """
     null, alpha, draws, seed = _options(null, alpha, draws, seed)
     y, d, _, keys = _matrices(data, outcome, unit, time, treatment, None, "Conley-Taber")
@@ -75,27 +111,69 @@ def ferman_pinto(data: pd.DataFrame, *, outcome: str, unit: str, time: str, trea
                  seed: int | None = None) -> Result:
     """TWFE effect with Ferman & Pinto (2019) heteroskedasticity-robust inference for few treated areas.
 
-    Ferman & Pinto, "Inference in Differences-in-Differences with Few Treated Groups and
-    Heteroskedasticity", *REStat* 101(3), 2019: area-period means of areas with fewer residents
-    are noisier, ``var(W_j) = A + B / M_j`` for an area's post-minus-pre residual contrast. The
-    test imposes the null, fits that variance function (non-negative A, B) over all areas, and
-    resamples the normalised contrasts rescaled to each area's own variance. Staggered timing:
-    one contrast per number of post periods, weighted ``N_s (T - s) s``.
+    Area-period means of areas with fewer residents are noisier, ``var(W_j) = A + B / M_j``
+    for an area's post-minus-pre residual contrast. The test imposes the null, fits that
+    variance function (non-negative A, B) over all areas, and resamples the normalised
+    contrasts rescaled to each area's own variance. Staggered timing: one contrast per number
+    of post periods, weighted ``N_s (T - s) s``. The interval is the set of nulls the test does
+    not reject (same draws for every null); its ends are bracketed and bisected to 1e-6 x the
+    controls' placebo spread, and are infinite when the test cannot reject that far out.
 
     Parameters
     ----------
-    data, outcome, unit, time, treatment, null, alpha, seed : as :func:`conley_taber`.
-    size : column of the area's number of persons behind each cell (e.g. residents); its mean
-        over periods is the area's ``M_j``. ``None`` (default): equal variances (the
+    data : pandas.DataFrame
+        One row per area and period (a balanced panel: every area in every period).
+    outcome : str
+        Numeric area-period outcome; no missing values, not constant.
+    unit : str
+        Area key column.
+    time : str
+        Period column: numbers (years) or dates.
+    treatment : str
+        0/1 indicator, switched on once and staying on (staggered timing allowed).
+    size : str, optional
+        Column of the area's number of persons behind each cell (e.g. residents); its mean
+        over periods is the area's ``M_j``. None (default): equal variances (the
         null-imposed residual bootstrap).
-    draws : bootstrap draws, at least ``1 / alpha - 1`` (else no null could be rejected).
+    null : float, default 0.0
+        The effect under the null hypothesis of the p-value (a finite number).
+    alpha : float, default 0.05
+        The interval has level 1 - alpha.
+    draws : int, default 9999
+        Bootstrap draws, at least ``1 / alpha - 1`` (else no null could be rejected).
+    seed : int, optional
+        Seed of the bootstrap; None: one is drawn and recorded on the result.
 
-    The interval is the set of nulls the test does not reject (same draws for every null); its
-    ends are bracketed and bisected to 1e-6 x the controls' placebo spread, and are infinite
-    when the test cannot reject that far out. An :class:`EvalkitWarning` with fewer than
-    :data:`FEW_CONTROLS` control areas.
+    Returns
+    -------
+    Result
+        One row "ATT" as :func:`conley_taber` (``std_error`` NaN by design). An
+        :class:`EvalkitWarning` with fewer than :data:`FEW_CONTROLS` (10) control areas.
 
-    Returns a :class:`Result` as :func:`conley_taber` (``std_error`` NaN by design).
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, a non-finite ``null``, a bad ``alpha``/``seed``, or too few
+        ``draws`` for ``alpha``.
+    ColumnError
+        A named column is missing, or ``time`` holds neither numbers nor dates.
+    ValidationError
+        An unbalanced panel, missing values, a non-binary treatment, no treated or no
+        never-treated areas, fewer than two periods, or a non-positive ``size``.
+
+    References
+    ----------
+    Ferman, B. & Pinto, C. (2019). Inference in differences-in-differences with few treated
+    groups and heteroskedasticity. *Review of Economics and Statistics* 101(3), 452-467.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(n_units=40, seed=1, cohorts={0: 0.9, 7: 0.1})
+    >>> panel["residents"] = 100 + 10 * panel["unit"]
+    >>> res = ek.ferman_pinto(panel, outcome="y", unit="unit", time="time", treatment="treat",
+    ...                       size="residents", draws=999, seed=1)
     """
     null, alpha, draws, seed = _options(null, alpha, draws, seed)
     need = ft.min_atoms(alpha, "symmetric") - 1

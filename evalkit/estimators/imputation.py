@@ -53,24 +53,82 @@ ESTIMAND = "ATT and effects by event time (imputation; Borusyak, Jaravel & Spies
 def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
                    horizons: Sequence[int] | None = None, pretrends: int | Sequence[int] | None = None,
                    cluster: str | None = None, alpha: float = 0.05, weights: str | None = None) -> Result:
-    """BJS imputation estimator: "ATT", one row per horizon "e=h", optional pre-trend rows.
+    """Imputation estimator of Borusyak, Jaravel & Spiess (2024): "ATT", one row per horizon "e=h".
+
+    Fits unit and period effects on the untreated observations only (never-treated units and
+    not-yet-treated periods), imputes the untreated outcome Y_it(0) = a_i + l_t of every treated
+    observation, and averages tau_it = y_it - Y_it(0): "ATT" over all treated observations,
+    "e=h" over those h periods after the first treated period. Robust to effects that vary
+    across cohorts and over time, and efficient under homoskedastic errors (BJS Theorem 2).
+    Standard errors are BJS's conservative clustered estimator (Theorem 3, as Stata
+    ``did_imputation`` and R ``didimputation``), with t(G-1) tests and intervals.
 
     Parameters
     ----------
-    unit : level of the first fixed effect (person, or a coarser level such as
-        area: rows need not be unique by (unit, time)).
-    time : numeric period; event time is time - cohort.
-    cohort : first treated period of the row's treated entity, 0 = never treated
-        (read per row, so ``unit`` may be coarser than the treated entity).
-    horizons : event times h >= 0 to report (None: every observed horizon).
-    pretrends : number k of pre-periods (-1..-k) or a list of negative event
-        times for the BJS pre-trend test (None: no test).
-    cluster : clusters for the variance (default: the unit).
-    weights : column of non-negative observation weights (estimation and averaging).
+    data : pandas.DataFrame
+        Long data; rows need not be unique by (unit, time). Not modified.
+    outcome : str
+        Numeric outcome column; rows with a missing outcome are dropped with a warning.
+    unit : str
+        Level of the first fixed effect (person, or a coarser level such as area).
+    time : str
+        Numeric period column of whole numbers; event time is time - cohort.
+    cohort : str
+        First treated period of the row's treated entity, 0 = never treated (read per row, so
+        ``unit`` may be coarser than the treated entity).
+    horizons : sequence of int, optional
+        Event times h >= 0 to report as rows "e=h" (None: every observed horizon). A horizon
+        without treated observations is an error.
+    pretrends : int or sequence of int, optional
+        The BJS pre-trend test (Test 1): the number k of pre-periods (-1..-k) or a list of
+        negative event times. On the untreated observations only, y is regressed on unit and
+        period effects plus indicators of these periods; the coefficients are reported as rows
+        "e=-k" with CR1 standard errors, and the joint Wald test is in
+        ``diagnostics["pretrend_test"]``. None (default): no test.
+    cluster : str, optional
+        Cluster column for the variance (e.g. area); default None: the unit.
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
+    weights : str, optional
+        Column of non-negative observation weights, used in estimation and averaging (the
+        estimand weights are proportional to them). Rows with weight 0 are dropped with a
+        warning. Default None: equal weights.
 
-    Treated observations whose unit or period has no untreated observation
-    cannot be imputed; they are excluded with an :class:`EvalkitWarning` and
-    counted in ``diagnostics["n_not_imputable"]``.
+    Returns
+    -------
+    Result
+        Rows "ATT", "e=h" per horizon and, with ``pretrends``, "e=-k". ``vcov`` and
+        ``influence`` (the per-cluster contributions, vcov = phi' phi) cover "ATT" and the
+        "e=h" rows; the pre-trend rows come from a separate regression, with their CR1
+        covariance in ``diagnostics["pretrend_vcov"]`` and their joint test in
+        ``diagnostics["pretrend_test"]``. Treated observations
+        whose unit or period has no untreated observation cannot be imputed; they are
+        excluded with an :class:`EvalkitWarning` and counted in
+        ``diagnostics["n_not_imputable"]``.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, bad ``horizons`` or ``pretrends``, or a bad ``alpha``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        Cohorts that are not whole periods or 0, negative or non-finite weights, no treated
+        or no untreated observations, no imputable treated observation, a requested horizon
+        without treated observations, or pre-trend periods without untreated observations.
+
+    References
+    ----------
+    Borusyak, K., Jaravel, X. & Spiess, J. (2024). Revisiting event-study designs: robust and
+    efficient estimation. *Review of Economic Studies* 91(6), 3253-3285.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> res = ek.did_imputation(staggered_panel(seed=1), outcome="y", unit="unit", time="time",
+    ...                         cohort="cohort", horizons=[0, 1, 2], pretrends=3)
+    >>> res.tidy()[["term", "estimate", "std_error"]]  # doctest: +SKIP
     """
     alpha = v.check_alpha(alpha)
     _check_horizons(horizons)

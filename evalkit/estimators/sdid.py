@@ -33,35 +33,88 @@ ESTIMAND = {"sdid": "ATT on the treated unit-periods, synthetic DiD (Arkhangelsk
 def sdid(data: pd.DataFrame, *, outcome: str, unit: str, time: str, treatment: str | None = None,
          cohort: str | None = None, covariates=None, method: str = "sdid", se: str | None = "placebo", draws: int = 200,
          seed: int | None = None, alpha: float = 0.05, progress: bool = False) -> Result:
-    """Synthetic DiD estimate of the ATT, for one adoption period or staggered adoption.
+    """Synthetic difference-in-differences (Arkhangelsky et al. 2021) estimate of the ATT.
+
+    Reweights the never-treated units (unit weights omega) so their pre-period path parallels
+    the treated units', and the pre-periods (time weights lambda) so they resemble the
+    post-periods, then takes the weighted DiD. Works for one adoption period or staggered
+    adoption: every unit first treated in the same period forms a cohort; each cohort is a
+    block design against the never-treated units, and the overall "ATT" weighs the cohort
+    estimates by their treated unit-periods (Arkhangelsky et al. 2021, Appendix A; Clarke et
+    al. 2023). Suited to few treated areas with many comparison areas.
 
     Parameters
     ----------
-    data : balanced long panel, one row per unit and period, outcome never missing (not modified).
-    outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
-    treatment : a 0/1 column, 1 from a unit's first treated period on (absorbing), or
-    cohort : the first treated period, 0 = never treated (as in :func:`evalkit.att_gt`).
-        Give exactly one of the two. Every unit first treated in the same period forms a
-        cohort; each cohort is a block design against the never-treated units, and the
-        overall "ATT" weighs the cohort estimates by their treated unit-periods
-        (Arkhangelsky et al. 2021, Appendix A; Clarke et al. 2023).
-    covariates : numeric columns (time-varying allowed, never missing) adjusted for as R
-        ``synthdid`` does: beta is fitted jointly with the weights on the collapsed panel
-        and the weighted DiD is taken of ``outcome - covariates @ beta`` (Arkhangelsky et
-        al. 2021, sec. 2, footnote 4); ``diagnostics["beta"]`` holds the coefficients.
-    method : "sdid" (Algorithm 1), or the special cases "sc" (synthetic control, R
+    data : pandas.DataFrame
+        Balanced long panel, one row per unit and period, outcome never missing (not modified).
+    outcome : str
+        Numeric outcome column.
+    unit : str
+        Unit id column (e.g. area).
+    time : str
+        Period column of whole numbers (e.g. years).
+    treatment : str, optional
+        A 0/1 column, 1 from a unit's first treated period on (absorbing). Give exactly one of
+        ``treatment`` and ``cohort``.
+    cohort : str, optional
+        The first treated period, 0 = never treated (as in :func:`att_gt`). Units first
+        treated after the last period are treated as never treated, with a warning.
+    covariates : str or sequence of str, optional
+        Numeric columns (time-varying allowed, never missing) adjusted for as R ``synthdid``
+        does: beta is fitted jointly with the weights on the collapsed panel and the weighted
+        DiD is taken of ``outcome - covariates @ beta`` (Arkhangelsky et al. 2021, sec. 2,
+        footnote 4); ``diagnostics["beta"]`` holds the coefficients. Default None.
+    method : {"sdid", "sc", "did"}, default "sdid"
+        "sdid" (Algorithm 1), or the special cases "sc" (synthetic control, R
         ``sc_estimate``) and "did" (uniform weights: the plain DiD, R ``did_estimate``).
-    se : "placebo" (Algorithm 4; the only choice with one treated unit, needs more
-        never-treated than treated units), "jackknife" (Algorithm 3; needs two treated units
-        per cohort), "bootstrap" (Algorithm 2; needs two treated units), or None (no SE).
-    draws : placebo or bootstrap replications (formerly ``n_reps``); ``seed`` makes them reproducible.
-    progress : show a progress bar over the replications.
+    se : {"placebo", "jackknife", "bootstrap", None}, default "placebo"
+        Standard error: "placebo" (Algorithm 4; the only choice with one treated unit, needs
+        more never-treated than treated units), "jackknife" (Algorithm 3; needs two treated
+        units per cohort), "bootstrap" (Algorithm 2; needs two treated units), or None (no SE).
+    draws : int, default 200
+        Placebo or bootstrap replications (formerly ``n_reps``).
+    seed : int, optional
+        Seed of the placebo or bootstrap draws, for reproducible standard errors.
+    alpha : float, default 0.05
+        Normal intervals est +- z_{1-alpha/2} * se have level 1 - alpha (as R ``synthdid``).
+    progress : bool, default False
+        Show a progress bar over the replications (a widget in JupyterLab).
 
-    Returns a Result with one "ATT(g=<period>)" row per cohort (when there are several) and
-    the "ATT" row; normal intervals est +- z * se (as R ``synthdid``). ``diagnostics``
-    hold per cohort the unit weights omega (by unit id), time weights lambda (by period),
-    noise level, zeta_omega, zeta_lambda, pre-period fit and the trajectories plotted by
-    :func:`sdid_plot`; with one cohort these are also at the top level.
+    Returns
+    -------
+    Result
+        One "ATT(g=<period>)" row per cohort (when there are several) and the "ATT" row.
+        ``diagnostics`` hold per cohort the unit weights omega (by unit id), time weights
+        lambda (by period), noise level, zeta_omega, zeta_lambda, pre-period fit and the
+        trajectories plotted by :func:`sdid_plot`; with one cohort these are also at the top
+        level.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, ``method`` or ``se``; both or neither of ``treatment``/``cohort``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        An unbalanced panel or missing outcome, non-whole periods, a non-absorbing treatment,
+        no never-treated or no treated unit, or an ``se`` that is undefined for the design
+        (e.g. "bootstrap" or "jackknife" with one treated unit, "placebo" with no more
+        never-treated than treated units).
+
+    References
+    ----------
+    Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. & Wager, S. (2021).
+    Synthetic difference-in-differences. *American Economic Review* 111(12), 4088-4118.
+    Clarke, D., Pailanir, D., Athey, S. & Imbens, G. (2023). On synthetic
+    difference-in-differences and related estimation methods in Stata. IZA DP 16437.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(n_units=30, seed=1, cohorts={0: 0.8, 8: 0.2})
+    >>> res = ek.sdid(panel, outcome="y", unit="unit", time="time", cohort="cohort", draws=50, seed=1)
+    >>> fig = ek.sdid_plot(res)
     """
     check_choice("method", method, list(METHODS))
     check_choice("se", se, [*SE_METHODS, None])
@@ -181,8 +234,38 @@ def _diagnostics(base: infer.DesignFit, panel: SdidPanel, method: str) -> dict:
 
 @checked
 def sdid_plot(result: Result, *, kind: str = "paths", cohort: int | None = None, lang: str = "en", ax=None):
-    """Plot an sdid result: "paths" (treated vs synthetic control with the time weights
-    lambda shaded, as R ``synthdid_plot``) or "weights" (unit weights omega)."""
+    """Plot a :func:`sdid` result: the treated and synthetic paths, or the unit weights.
+
+    Parameters
+    ----------
+    result : Result
+        A result of :func:`sdid`.
+    kind : {"paths", "weights"}, default "paths"
+        "paths": treated vs synthetic control over time with the time weights lambda shaded
+        (as R ``synthdid_plot``); "weights": the unit weights omega of the control units.
+    cohort : int, optional
+        The cohort (first treated period) to draw with staggered adoption; None: the first.
+    lang : {"en", "da"}, default "en"
+        Language of titles, axis labels and legends.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; None creates a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ParameterError
+        A result not of :func:`sdid`, an unknown ``kind``/``lang``, a ``cohort`` not in the
+        result, or an ``ax`` that is not a matplotlib Axes.
+
+    References
+    ----------
+    Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. & Wager, S. (2021).
+    Synthetic difference-in-differences. *American Economic Review* 111(12), 4088-4118.
+    """
     from evalkit.estimators._sdid_plot import plot
 
     return plot(result, kind=kind, cohort=cohort, lang=lang, ax=ax)

@@ -52,39 +52,87 @@ ESTIMAND = "Interaction-weighted effect at each event time (Sun & Abraham 2021)"
 def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, leads: int | None = None,
                 lags: int | None = None, cluster: str | None = None, control_group: str = "never",
                 alpha: float = 0.05, weights: str | None = None, weights_type: str = "analytic") -> Result:
-    """Sun & Abraham (2021) event study; one row per event time plus "ATT".
+    """Sun & Abraham (2021) interaction-weighted event study; one row per event time plus "ATT".
+
+    Fits the saturated regression of y on unit and time effects and cohort x relative-period
+    interactions, then averages the cohort-specific effects at each event time with the cohort
+    shares as weights (the interaction-weighted estimator, as ``fixest::sunab``). Unlike the
+    plain :func:`event_study`, each event-time estimate is not contaminated by effects at other
+    event times when effects differ across cohorts.
 
     Parameters
     ----------
-    unit, time : panel keys; (unit, time) must be unique; the panel may be unbalanced.
-    cohort : first treated period (constant within unit), 0 = never treated.
-        Cohorts first treated after the last observed period count as never
-        treated (as ``fixest::sunab``). Every treated cohort must be observed in
-        its reference period g-1 (always-treated units are not allowed).
-    leads, lags : report event times in [-leads, lags] (None: all). The model
-        always interacts every relative period (Sun & Abraham's recommendation);
-        leads/lags only select the reported aggregates. "ATT" uses all post periods.
-    control_group : (formerly ``control``) "never" - never-treated units are the control cohort (required);
-        "last" - the last-treated cohort is the control (with any never-treated
-        units), and rows from its first treated period on are excluded from
-        estimation (counted in ``diagnostics["n_dropped_after_last"]``, with a warning).
-    cluster : cluster variable (e.g. area); default: the unit.
+    data : pandas.DataFrame
+        Long panel, one row per (unit, time); may be unbalanced. Not modified.
+    outcome : str
+        Numeric outcome column; rows with a missing outcome are dropped with a warning.
+    unit : str
+        Panel unit column; (unit, time) must be unique.
+    time : str
+        Numeric period column.
+    cohort : str
+        First treated period (constant within unit), 0 = never treated. Cohorts first
+        treated after the last observed period count as never treated (as ``fixest::sunab``).
+        Every treated cohort must be observed in its reference period g-1 (always-treated
+        units are not allowed).
+    leads : int, optional
+        Report event times from -leads on (None: all). The model always interacts every
+        relative period (Sun & Abraham's recommendation); ``leads``/``lags`` only select the
+        reported aggregates.
+    lags : int, optional
+        Report event times up to lags (None: all). "ATT" uses all post periods regardless.
+    cluster : str, optional
+        Cluster column (e.g. area); default None: the unit.
+    control_group : {"never", "last"}, default "never"
+        (formerly ``control``) "never": never-treated units are the control cohort (there
+        must be some); "last": the last-treated cohort is the control (with any never-treated
+        units), and rows from its first treated period on are excluded from estimation
+        (counted in ``diagnostics["n_dropped_after_last"]``, with a warning).
+    alpha : float, default 0.05
+        Intervals have level 1 - alpha.
     weights : str, optional
         Column of non-negative row weights w_i (e.g. residents of an area-year; may vary over
         time): weighted least squares of the saturated model, weighted cohort shares
         W_{g,e} / sum_g' W_{g',e} (fixest's default for a weighted fit) and CR1 scores
         sum_{i in c} w_i x~_i u_i. Rows with weight 0 are dropped with an
-        :class:`~evalkit.errors.EvalkitWarning`; randomization inference re-estimates with the
-        weights. Recorded in ``meta["weights"]``/``meta["weights_type"]``.
-    weights_type : {"analytic", "frequency"}
-        "analytic" (default; aweights: N = number of rows in G/(G-1) (N-1)/(N-K)) or
-        "frequency" (fweights, whole numbers: N = sum_i w_i, the numbers of the expanded
-        data). Solon, Haider & Wooldridge (2015), "What are we weighting for?", *J. Human
-        Resources* 50(2); Cameron & Miller (2015), *J. Human Resources* 50(2).
+        :class:`~evalkit.errors.EvalkitWarning`; randomization inference re-estimates with
+        the weights. Recorded in ``meta["weights"]``/``meta["weights_type"]``.
+    weights_type : {"analytic", "frequency"}, default "analytic"
+        "analytic" (aweights: N = number of rows in G/(G-1) (N-1)/(N-K)) or "frequency"
+        (fweights, whole numbers: N = sum_i w_i, the numbers of the expanded data).
 
-    The result's ``influence`` holds per-cluster score contributions phi_c
-    (one column per term) with vcov = CR1 factor * sum_c phi_c phi_c'
-    (the factor is ``diagnostics["cr1_factor"]``).
+    Returns
+    -------
+    Result
+        One row per reported event time ("e=-2", ..., "e=3", the reference e=-1 marked
+        ``reference=True``) and "ATT". The ``influence`` holds per-cluster score
+        contributions phi_c (one column per term) with vcov = CR1 factor * sum_c phi_c phi_c'
+        (the factor is ``diagnostics["cr1_factor"]``).
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword or ``control_group``, negative ``leads``/``lags``, or a bad
+        ``alpha``.
+    ColumnError
+        A named column is missing or not numeric.
+    ValidationError
+        Duplicate (unit, time) rows, no never-treated units with ``control_group="never"``,
+        fewer than two treated cohorts with ``control_group="last"``, a cohort varying within a
+        unit, or a treated cohort not observed in its period g-1.
+
+    References
+    ----------
+    Sun, L. & Abraham, S. (2021). Estimating dynamic treatment effects in event studies with
+    heterogeneous treatment effects. *Journal of Econometrics* 225(2), 175-199.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> res = ek.sun_abraham(staggered_panel(seed=1), outcome="y", unit="unit", time="time",
+    ...                      cohort="cohort", leads=3, lags=3)
+    >>> res.estimate("ATT")  # doctest: +SKIP
     """
     alpha = v.check_alpha(alpha)
     weights_type = weighting.check_weights_type(weights_type)

@@ -119,33 +119,103 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
           treatment: str | None = None, treated=None, treatment_start: int | None = None, predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
           placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = None,
           max_placebo_sets: int = MAX_PLACEBO_SETS) -> Result:
-    """Synthetic control estimate of the effect on ``treated`` from ``treatment_start`` on.
+    """Synthetic control estimate of the effect on the treated unit(s) (Abadie, Diamond & Hainmueller 2010).
+
+    A weighted average of donor units (non-negative weights summing to 1) is chosen to match
+    the treated unit's pre-treatment predictors; the post-period gap between the treated unit
+    and this synthetic control is the effect. Several treated units (sharing one adoption
+    period) are each fitted against the donor pool and their gaps averaged; inference for the
+    average follows Cavallo, Galiani, Noy & Pantano (2013). With one treated unit the p-value
+    is exactly ADH's rule: the rank of the treated post/pre RMSPE ratio among the treated unit
+    and all J placebos, divided by J + 1.
 
     Parameters
     ----------
-    data : balanced long panel, one row per unit and period (not modified).
-    outcome, unit, time : column names; ``time`` holds whole numbers (e.g. years).
-    cohort : column with each unit's first treated period (0 or missing: never treated; the other
-        estimators, :func:`evalkit.estimators.sdid` included, take 0 only); the treated units are those with a cohort, and they
-        must share one adoption period (use ``sdid(cohort=...)`` for staggered adoption).
-    treatment : alternatively, a 0/1 column that switches on once, in the same period for
-        every treated unit. Give ``cohort`` or ``treatment``.
-    treated, treatment_start : deprecated (a :class:`FutureWarning`): the treated unit id(s)
-        (gaps are averaged, see module doc) and the first treated period.
-    predictors : None, a list of columns (each averaged over all pre periods), or a mapping
-        column -> periods averaged over (e.g. ``{"beer": range(1984, 1989)}``).
-    pre_periods : pre-treatment periods whose outcome level is a predictor. With neither
-        argument every pre-period outcome is a predictor.
-    v : "optimize" (diagonal V minimising the pre-period outcome MSPE, nested as in Synth)
-        or "equal" (all predictors weigh the same after scaling by their standard deviation).
-    placebo : run in-space placebos (every donor treated in turn) for p-values.
-    loo : leave-one-out ATTs, dropping each donor with positive weight.
-    seed : used only to draw placebo sets for several treated units when they number more
-        than ``max_placebo_sets``; the fit itself is deterministic.
+    data : pandas.DataFrame
+        Balanced long panel, one row per unit and period (not modified).
+    outcome : str
+        Numeric outcome column.
+    unit : str
+        Unit id column (e.g. area).
+    time : str
+        Period column of whole numbers (e.g. years).
+    cohort : str, optional
+        Column with each unit's first treated period (0 or missing: never treated; the other
+        estimators, :func:`sdid` included, take 0 only); the treated units are those with a
+        cohort, and they must share one adoption period (use ``sdid(cohort=...)`` for
+        staggered adoption). Give ``cohort`` or ``treatment``.
+    treatment : str, optional
+        Alternatively, a 0/1 column that switches on once, in the same period for every
+        treated unit.
+    treated : object or list, optional
+        Deprecated (a :class:`FutureWarning`): the treated unit id(s), with
+        ``treatment_start``. Use ``cohort`` or ``treatment``.
+    treatment_start : int, optional
+        Deprecated, with ``treated``: the first treated period.
+    predictors : list of str or mapping, optional
+        None, a list of columns (each averaged over all pre periods), or a mapping column ->
+        periods averaged over (e.g. ``{"beer": range(1984, 1989)}``).
+    pre_periods : list of int, optional
+        Pre-treatment periods whose outcome level is a predictor. With neither this nor
+        ``predictors``, every pre-period outcome is a predictor.
+    v : {"optimize", "equal"}, default "optimize"
+        Predictor weights V: "optimize" (diagonal V minimising the pre-period outcome MSPE,
+        nested as in Synth) or "equal" (all predictors weigh the same after scaling by their
+        standard deviation).
+    alpha : float, default 0.05
+        Level recorded on the result (synthetic control reports placebo p-values, no
+        standard errors or intervals).
+    placebo : bool, default True
+        Run in-space placebos (every donor treated in turn) for p-values.
+    loo : bool, default True
+        Leave-one-out ATTs, dropping each donor with positive weight
+        (``diagnostics["loo_att"]``): how much the estimate rests on one donor.
+    progress : bool, default False
+        Show a progress bar over the placebo and leave-one-out fits.
+    seed : int, optional
+        Used only to draw placebo sets for several treated units when they number more than
+        ``max_placebo_sets``; the fit itself is deterministic.
+    max_placebo_sets : int, default 20000
+        With several treated units, the most sets of placebo units compared with the treated
+        average; more sets than this are sampled with ``seed``.
 
-    Returns a Result with one row per post period ("gap t=<period>") and an "ATT" row (mean
-    post-period gap). p-values are placebo p-values: on "ATT" the RMSPE-ratio test, on each
-    gap row the share of placebo |gap| at least as large. There are no standard errors.
+    Returns
+    -------
+    Result
+        One row per post period ("gap t=<period>") and an "ATT" row (mean post-period gap).
+        p-values are placebo p-values: on "ATT" the RMSPE-ratio test, on each gap row the
+        share of placebo |gap| at least as large. There are no standard errors. A treated
+        unit outside the donors' convex hull gives an :class:`EvalkitWarning`
+        (``diagnostics["outside_hull"]``).
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword or ``v``; none or both of ``cohort``/``treatment``; bad
+        ``predictors``/``pre_periods``; treated ids not in the data.
+    ColumnError
+        A named column is missing.
+    ValidationError
+        Non-whole periods, no treated unit, treated units starting in different periods,
+        a non-absorbing treatment, fewer than two donors, or predictors that are missing or
+        constant.
+
+    References
+    ----------
+    Abadie, A., Diamond, A. & Hainmueller, J. (2010). Synthetic control methods for
+    comparative case studies. *JASA* 105(490), 493-505.
+    Abadie, A. (2021). Using synthetic controls: feasibility, data requirements, and
+    methodological aspects. *Journal of Economic Literature* 59(2), 391-425.
+    Cavallo, E., Galiani, S., Noy, I. & Pantano, J. (2013). Catastrophic natural disasters
+    and economic growth. *Review of Economics and Statistics* 95(5), 1549-1561.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(n_units=20, seed=1, cohorts={0: 0.95, 8: 0.05})
+    >>> res = ek.synth(panel, outcome="y", unit="unit", time="time", cohort="cohort", loo=False)
+    >>> fig = ek.synth_plot(res, kind="gap")
     """
     check_choice("v", v, ["optimize", "equal"])
     alpha = check_alpha(alpha)
@@ -263,7 +333,37 @@ def _placebo_diag(panel: SynthPanel, pgaps: np.ndarray) -> dict:
 
 @checked
 def synth_plot(result: Result, *, kind: str = "paths", lang: str = "en", ax=None):
-    """Plot a synth result: "paths" (treated vs synthetic), "gap", or "placebo" (gap spaghetti)."""
+    """Plot a :func:`synth` result: paths, gap, or placebo gaps.
+
+    Parameters
+    ----------
+    result : Result
+        A result of :func:`synth`.
+    kind : {"paths", "gap", "placebo"}, default "paths"
+        "paths": treated vs synthetic control over time; "gap": their difference;
+        "placebo": the treated gap over the placebo gaps of every donor (needs
+        ``placebo=True`` in :func:`synth`).
+    lang : {"en", "da"}, default "en"
+        Language of titles, axis labels and legends.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; None creates a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ParameterError
+        A result not of :func:`synth`, an unknown ``kind``/``lang``, ``kind="placebo"``
+        without placebos, or an ``ax`` that is not a matplotlib Axes.
+
+    References
+    ----------
+    Abadie, A., Diamond, A. & Hainmueller, J. (2010). Synthetic control methods for
+    comparative case studies. *JASA* 105(490), 493-505.
+    """
     from evalkit.estimators._synth_plot import plot
 
     return plot(result, kind=kind, lang=lang, ax=ax)

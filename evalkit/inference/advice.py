@@ -53,15 +53,56 @@ SENTENCES = {
 @immutable_value
 @dataclass(frozen=True)
 class InferenceAdvice:
-    """Result of :func:`evalkit.inference.advisor.inference_advisor`.
+    """Result of :func:`inference_advisor`: measured size and power per inference method, and the choice.
 
-    table: one row per method (:data:`COLUMNS`): measured size at ``alpha`` over the placebos and its
-    two-sided ``level`` Clopper-Pearson interval, the p-value threshold the method is used at
-    (``alpha``, or lower when its measured size exceeds alpha; :func:`._placebo_design.p_threshold`),
-    its power at that threshold for ``effect`` (NaN without one), whether it holds size, whether it
-    is chosen, and its statistic, p-value and decision (p <= threshold) on the data at hand.
-    chosen: the chosen method's name ("<method>_corrected" for size-corrected critical values);
-    critical_value: the size-corrected |t| critical value (NaN unless ``size_corrected``).
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per method (:data:`COLUMNS`): measured size at ``alpha`` over the placebos
+        and its two-sided ``level`` Clopper-Pearson interval, the p-value threshold the method
+        is used at (``alpha``, or lower when its measured size exceeds alpha), its power at
+        that threshold for ``effect`` (NaN without one), whether it holds size, whether it is
+        chosen, and its statistic, p-value and decision (p <= threshold) on the data at hand.
+    chosen : str
+        The chosen method's name ("<method>_corrected" for size-corrected critical values).
+    size_corrected : bool
+        Whether no method held size and a size-corrected critical value is used.
+    critical_value : float
+        The size-corrected |t| critical value (NaN unless ``size_corrected``).
+    alpha : float
+        Nominal level of the tests.
+    level : float
+        Level of the Clopper-Pearson interval of the measured size.
+    effect : float or None
+        Effect injected for the power, in outcome units.
+    n_placebos : int
+        Number of distinct placebo assignments used.
+    enumerated : bool
+        Whether every possible placebo assignment was used.
+    draws : int
+        Bootstrap draws and re-assignments per test.
+    seed : int or None
+        Seed of the random numbers.
+    match_size : bool
+        Whether placebo areas were matched on size.
+    weighted : bool
+        Whether the fits were weighted.
+    n_treated : int
+        Number of treated areas.
+    n_comparison : int
+        Number of comparison (never-treated) areas.
+    first_year : object
+        The common first treated year.
+    lang : {"en", "da"}, default "en"
+        Default language of :meth:`sentence`, :meth:`display_table` and :meth:`summary`.
+    labels : dict, optional
+        Method name -> {"da": ..., "en": ...} display labels.
+    outcome : str, optional
+        The advised outcome (checked by :meth:`attach`).
+
+    References
+    ----------
+    Ferman, B. (2019). A simple way to assess inference methods. arXiv:1912.08772.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -86,7 +127,13 @@ class InferenceAdvice:
 
     # ----------------------------------------------------------- reading
     def to_dict(self) -> dict:
-        """JSON-ready dictionary (the table as a list of records; NaN as None)."""
+        """JSON-ready dictionary of the advice (the table as a list of records; NaN as None).
+
+        Returns
+        -------
+        dict
+            Every field; stored by :meth:`attach` under ``diagnostics["inference_advice"]``.
+        """
         tab = self.table.astype(object).where(self.table.notna(), None)
         out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "table"}
         out["table"] = [{k: _plain(v) for k, v in row.items()} for row in tab.to_dict("records")]
@@ -95,8 +142,23 @@ class InferenceAdvice:
     def attach(self, result):
         """A copy of the TWFE ``result`` with this advice under ``diagnostics["inference_advice"]``.
 
-        The result must be a static TWFE (or 2x2) fit of the advised outcome with the same number of
-        treated areas; the advice is about that design, not about another fit."""
+        Parameters
+        ----------
+        result : Result
+            The static :func:`twfe` (or :func:`did2x2`) fit of the advised outcome with the same
+            number of treated areas; the advice is about that design, not about another fit.
+
+        Returns
+        -------
+        Result
+            A new result (the given one is unchanged); the report reads the advice from it.
+
+        Raises
+        ------
+        ParameterError
+            A ``result`` that is not a TWFE/did2x2 :class:`Result`, of another outcome, or with
+            another number of treated areas.
+        """
         from evalkit.results import Result
 
         if not isinstance(result, Result):
@@ -113,7 +175,18 @@ class InferenceAdvice:
         return result.replace(diagnostics={**dict(result.diagnostics), "inference_advice": self.to_dict()})
 
     def sentence(self, lang: str | None = None) -> str:
-        """One sentence a reviewer can read (da/en; Danish with decimal commas)."""
+        """One sentence a reviewer can read, naming the chosen method, its size and power.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, optional
+            Language (Danish with decimal commas); None: the advice's ``lang``.
+
+        Returns
+        -------
+        str
+            The sentence.
+        """
         lang = check_choice("lang", lang or self.lang, ["da", "en"])
         row = self.table.set_index("method").loc[self.chosen.removesuffix("_corrected")].copy()
         label = self._label(self.chosen.removesuffix("_corrected"), lang)
@@ -129,7 +202,18 @@ class InferenceAdvice:
 
     # ---------------------------------------------------------- rendering
     def display_table(self, lang: str | None = None) -> pd.DataFrame:
-        """The table as shown, with headers and labels in ``lang`` ("da" or "en")."""
+        """The size/power table as shown, with headers, labels and numbers formatted in ``lang``.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, optional
+            Language of headers and labels; None: the advice's ``lang``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per method, all cells text.
+        """
         lang = check_choice("lang", lang or self.lang, ["da", "en"])
         h, yn, t = HEADERS[lang], YES_NO[lang], self.table
 
@@ -152,6 +236,18 @@ class InferenceAdvice:
         return str(self.table.set_index("method").loc[method, "label"])
 
     def summary(self, lang: str | None = None) -> str:
+        """The sentence and the table as plain text (what ``print(advice)`` shows).
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, optional
+            Language; None: the advice's ``lang``.
+
+        Returns
+        -------
+        str
+            :meth:`sentence`, a blank line and :meth:`display_table` as text.
+        """
         return self.sentence(lang) + "\n\n" + self.display_table(lang).to_string(index=False)
 
     def __str__(self) -> str:

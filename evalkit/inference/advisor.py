@@ -63,21 +63,108 @@ def inference_advisor(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
                       lang: str = "en") -> InferenceAdvice:
     """Measure each inference method's size and power in this design by placebo assignments; choose one.
 
+    With few treated areas no small-sample method is right for every design (MacKinnon &
+    Webb 2017, 2018; Cameron, Gelbach & Miller 2008; Imbens & Kolesar 2016). The design
+    itself can say which method works (Ferman 2019): drop the treated areas, treat the same
+    number of comparison areas from the same year (optionally matched on size), and count how
+    often each method rejects - its size here - and how often it detects an effect injected
+    into those areas - its power. A method holds size when the lower end of the ``level``
+    Clopper-Pearson interval of its measured size is at most ``alpha``; among those, the most
+    powerful (size-adjusted) is chosen, ties broken by the order of ``methods``. If none holds
+    size, the ``corrected_by`` method's t is used with a size-corrected critical value.
+
     Parameters
     ----------
-    data : balanced area-year panel (one row per area and year), not modified.
-    outcome, unit, time, treatment : columns; ``treatment`` 0/1 with one common start year (absorbing).
-    size : area size column (residents), for ``match_size``; averaged over the years per area.
-    weights : analytic weights, constant within each area (e.g. residents): the TWFE fit is WLS.
-    cluster : None or a column identifying the areas (clusters = areas = assignment level).
-    alpha : nominal level.  effect : effect injected for the power (outcome units, e.g. 0.015).
-    placebos : placebo assignments (all distinct ones when there are fewer, without size matching).
-    draws : bootstrap draws and re-assignments per test (choose alpha (draws + 1) whole, e.g. 399).
-    match_size, pool : draw placebo areas near the treated areas' sizes (see :mod:`._placebo_design`).
-    methods : advisor method names (None: all registered; :mod:`evalkit.inference.advisor_methods`).
-    level : level of the binomial interval of the size rule.  corrected_by : the method whose t is used
-        with size-corrected critical values when no method holds size.
-    seed : int (None draws one, recorded on the result).  progress : progress bar.  lang : "en" or "da".
+    data : pandas.DataFrame
+        Balanced area-year panel (one row per area and year); not modified.
+    outcome : str
+        Numeric outcome column (e.g. an employment rate).
+    unit : str
+        Area column.
+    time : str
+        Year column.
+    treatment : str
+        0/1 column with one common start year for all treated areas (absorbing).
+    size : str, optional
+        Area size column (residents), needed for ``match_size``; averaged over the years per
+        area.
+    weights : str, optional
+        Analytic weights, constant within each area (e.g. residents): the TWFE fit is WLS.
+        None: unweighted.
+    cluster : str, optional
+        None or a column identifying the areas (clusters = areas = assignment level).
+    alpha : float, default 0.05
+        Nominal level of the tests.
+    effect : float, optional
+        Effect injected into the placebo areas to measure power, in outcome units (e.g. 0.015
+        for +1.5 percentage points of a rate); non-zero. None: no power; the first method in
+        the order of preference that holds size is chosen.
+    placebos : int, default 1000
+        Placebo assignments (20 to 1,000,000); all distinct ones are used when there are
+        fewer (without size matching).
+    draws : int, default 399
+        Bootstrap draws and re-assignments per test (19 to 1,000,000); choose alpha (draws + 1)
+        whole, e.g. 399 or 999 at alpha 0.05.
+    match_size : bool, default False
+        Draw placebo areas near the treated areas' sizes (needs ``size``).
+    pool : int, optional
+        With ``match_size``: the number of comparison areas nearest in size to each treated
+        area from which its placebo is drawn (between the number of treated and of
+        comparison areas). None: max(2k, ceil(G_c / 2)), at most G_c, for k treated and
+        G_c comparison areas.
+    methods : sequence of str, optional
+        Advisor method names, in order of preference: "randomization", "cr2", "wcr_webb",
+        "wcr_rademacher", "wcu", "cr3", "cr1". None: all, in that order.
+    level : float, default 0.95
+        Level of the two-sided Clopper-Pearson interval of the measured size in the rule; in
+        [0.5, 1).
+    corrected_by : str, default "cr2"
+        The method (one of ``methods``) whose t is used with a size-corrected critical value
+        when no method holds size.
+    seed : int, optional
+        Seed of all random numbers (the table does not depend on the number of workers).
+        None: one is drawn and recorded on the result.
+    progress : bool, default False
+        Show a progress bar over the placebos.
+    lang : {"en", "da"}, default "en"
+        Language of the advice's sentence and table.
+
+    Returns
+    -------
+    InferenceAdvice
+        The size/power table per method, the chosen method and a sentence for the report;
+        :meth:`InferenceAdvice.attach` stores it on the TWFE result it is about.
+
+    Raises
+    ------
+    ParameterError
+        An unknown keyword, method or ``lang``; a zero or non-finite ``effect``; ``placebos``,
+        ``draws``, ``level`` or ``pool`` out of range; ``draws`` too few for ``alpha``;
+        ``match_size`` without ``size``; a ``seed`` that is not a non-negative integer.
+    ValidationError
+        An unbalanced panel, treated areas starting in different years, fewer than twice as
+        many comparison areas as treated ones, or too few distinct placebo assignments.
+
+    References
+    ----------
+    Ferman, B. (2019). A simple way to assess inference methods. arXiv:1912.08772.
+    MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics* 32(2), 233-254.
+    MacKinnon, J. G. & Webb, M. D. (2018). The wild bootstrap for few (treated) clusters.
+    *Econometrics Journal* 21(2), 114-135.
+    Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+    regression with multi-stage samples. *Survey Methodology* 28(2), 169-181.
+    Imbens, G. W. & Kolesar, M. (2016). Robust standard errors in small samples: some
+    practical advice. *Review of Economics and Statistics* 98(4), 701-712.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> panel = staggered_panel(n_units=30, seed=1, cohorts={0: 0.9, 7: 0.1})
+    >>> advice = ek.inference_advisor(panel, outcome="y", unit="unit", time="time", treatment="treat",
+    ...                               effect=1.0, placebos=100, draws=99, seed=1)
+    >>> print(advice.sentence())  # doctest: +SKIP
     """
     opts = _check_options(alpha, effect, placebos, draws, match_size, size, pool, level, seed, progress, lang)
     chosen_methods = resolve(methods)

@@ -116,7 +116,61 @@ def _inv_sqrt_apply(xg: np.ndarray, A: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 @checked
 def cr2_vcov(X, resid, clusters, *, weights=None) -> np.ndarray:
-    """Bell-McCaffrey CR2 covariance (k x k) of the OLS/WLS coefficients (see module docstring)."""
+    """Bell-McCaffrey CR2 cluster-robust covariance (k x k) of OLS/WLS coefficients.
+
+    V = A sum_g X_g' B_g u_g u_g' B_g X_g A with A = (X'X)^-1 and B_g = (I - H_gg)^{-1/2}, the
+    symmetric (pseudo-)inverse square root, as clubSandwich's "CR2" with the identity working
+    model. No extra G/(G-1) factor. Less biased than CR1 with few clusters; combine with
+    :func:`cr2_dof` for t-tests.
+
+    Parameters
+    ----------
+    X : array_like
+        Design matrix, n x k (or a 1-d array for one regressor), finite, of full column rank.
+        With fixed effects absorbed by partialling, pass the partialled X; CR2/CR3 then equal
+        their dummy-variable versions when the fixed effects are nested in the clusters
+        (Pustejovsky & Tipton 2018, sec. 3); otherwise include crossing effects (e.g. years)
+        as dummies in X.
+    resid : array_like
+        The n OLS (WLS) residuals of the fit (partialled residuals with absorbed effects).
+    clusters : array_like
+        One non-missing cluster label per row (at least 2 clusters).
+    weights : array_like, optional
+        n non-negative analytic (precision) weights of a WLS fit, handled by the transformed
+        model sqrt(w) X, sqrt(w) u (working model Var(u) = sigma^2 W^-1). None: OLS.
+
+    Returns
+    -------
+    numpy.ndarray
+        The k x k covariance matrix.
+
+    Raises
+    ------
+    ParameterError
+        Arrays of the wrong shape, non-finite values, missing cluster labels or negative
+        weights.
+    ValidationError
+        Fewer than 2 clusters, or X'X singular.
+
+    References
+    ----------
+    Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+    regression with multi-stage samples. *Survey Methodology* 28(2), 169-181.
+    Pustejovsky, J. E. & Tipton, E. (2018). Small-sample methods for cluster-robust variance
+    estimation and hypothesis testing in fixed effects models. *JBES* 36(4), 672-683.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(1)
+    >>> X = np.column_stack([np.ones(40), rng.normal(size=40)])
+    >>> y = X @ [1.0, 0.5] + rng.normal(size=40)
+    >>> b = np.linalg.lstsq(X, y, rcond=None)[0]
+    >>> clusters = np.repeat(np.arange(8), 5)
+    >>> V = ek.cr2_vcov(X, y - X @ b, clusters)
+    >>> dof = ek.cr2_dof(X, clusters, [0.0, 1.0])
+    """
     x, u, groups, A, m = _prep(X, resid, clusters, weights)
     if u is None:
         raise ParameterError("resid is required.")
@@ -129,10 +183,46 @@ def cr2_vcov(X, resid, clusters, *, weights=None) -> np.ndarray:
 
 @checked
 def cr2_dof(X, clusters, contrast, *, weights=None) -> float:
-    """Bell-McCaffrey (Imbens-Kolesar K_BM) degrees of freedom for the contrast c'b.
+    """Bell-McCaffrey degrees of freedom (Imbens-Kolesar K_BM) for the t-test of a contrast c'b.
 
-    ``contrast``: length-k vector c (e.g. a unit vector for one coefficient).
-    Use with :func:`cr2_vcov`: t = c'b / sqrt(c'Vc) against t(dof).
+    Use with :func:`cr2_vcov`: t = c'b / sqrt(c'Vc) against t(dof). The working model is
+    Var(u) = sigma^2 I (Imbens & Kolesar 2016, their "K_BM"); with few or unbalanced clusters
+    the dof can be far below G - 1, which is what keeps the test's size near its nominal level.
+
+    Parameters
+    ----------
+    X : array_like
+        Design matrix, n x k (or a 1-d array for one regressor), finite, of full column rank.
+        With fixed effects absorbed by partialling, pass the partialled X; CR2/CR3 then equal
+        their dummy-variable versions when the fixed effects are nested in the clusters
+        (Pustejovsky & Tipton 2018, sec. 3); otherwise include crossing effects (e.g. years)
+        as dummies in X.
+    clusters : array_like
+        One non-missing cluster label per row (at least 2 clusters).
+    contrast : array_like
+        Length-k vector c (e.g. a unit vector to test one coefficient); not all zero.
+    weights : array_like, optional
+        n non-negative analytic weights of a WLS fit (transformed model sqrt(w) X). None: OLS.
+
+    Returns
+    -------
+    float
+        The degrees of freedom.
+
+    Raises
+    ------
+    ParameterError
+        Arrays of the wrong shape, a zero or wrong-length contrast, missing cluster labels or
+        negative weights.
+    ValidationError
+        Fewer than 2 clusters, or X'X singular.
+
+    References
+    ----------
+    Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+    regression with multi-stage samples. *Survey Methodology* 28(2), 169-181.
+    Imbens, G. W. & Kolesar, M. (2016). Robust standard errors in small samples: some
+    practical advice. *Review of Economics and Statistics* 98(4), 701-712.
     """
     x, _, groups, A, m = _prep(X, None, clusters, weights)
     c = np.asarray(contrast, dtype=float)
@@ -152,7 +242,49 @@ def cr2_dof(X, clusters, contrast, *, weights=None) -> float:
 
 @checked
 def cr3_vcov(X, resid, clusters, *, weights=None, convention: str = "mnw") -> np.ndarray:
-    """Leave-one-cluster-out jackknife covariance CR3/CV3 (see module docstring)."""
+    """Leave-one-cluster-out jackknife covariance CR3/CV3 of OLS/WLS coefficients.
+
+    From the closed form b_(g) - b = -(X'X - X_g'X_g)^{-1} X_g'u_g. Conservative with few or
+    unbalanced clusters (MacKinnon, Nielsen & Webb 2023).
+
+    Parameters
+    ----------
+    X : array_like
+        Design matrix, n x k (or a 1-d array for one regressor), finite, of full column rank.
+        With fixed effects absorbed by partialling, pass the partialled X; CR2/CR3 then equal
+        their dummy-variable versions when the fixed effects are nested in the clusters
+        (Pustejovsky & Tipton 2018, sec. 3); otherwise include crossing effects (e.g. years)
+        as dummies in X.
+    resid : array_like
+        The n OLS (WLS) residuals of the fit.
+    clusters : array_like
+        One non-missing cluster label per row (at least 2 clusters).
+    weights : array_like, optional
+        n non-negative analytic weights of a WLS fit (transformed model sqrt(w) X). None: OLS.
+    convention : {"mnw", "bm"}, default "mnw"
+        "mnw": (G-1)/G sum_g (b_(g) - b)(b_(g) - b)', MacKinnon, Nielsen & Webb's CV3;
+        "bm": without (G-1)/G, as Bell-McCaffrey and clubSandwich "CR3".
+
+    Returns
+    -------
+    numpy.ndarray
+        The k x k covariance matrix.
+
+    Raises
+    ------
+    ParameterError
+        Arrays of the wrong shape, non-finite values, an unknown ``convention``.
+    ValidationError
+        Fewer than 2 clusters, X'X singular, or a cluster whose removal leaves X rank
+        deficient (e.g. the single treated cluster): CV3 is then undefined.
+
+    References
+    ----------
+    MacKinnon, J. G., Nielsen, M. O. & Webb, M. D. (2023). Cluster-robust inference: a guide
+    to empirical practice. *Journal of Econometrics* 232(2), 272-299.
+    Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+    regression with multi-stage samples. *Survey Methodology* 28(2), 169-181.
+    """
     check_choice("convention", convention, ["mnw", "bm"])
     x, u, groups, A, m = _prep(X, resid, clusters, weights)
     if u is None:

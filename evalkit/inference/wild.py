@@ -72,10 +72,38 @@ _TIE = 1e-9  # relative tolerance for ties |t*| = |t|
 class WildResult:
     """Outcome of a wild cluster bootstrap test of beta[coef_index] = null.
 
-    statistic: CR1 t-statistic of the original sample; p_value: symmetric
-    bootstrap p-value; ci_low/ci_high: 1-alpha interval (test inversion for
-    WCR, percentile-t for WCU; +-inf when unbounded, nan when not computed);
-    B: draws used (2^G when enumerated).
+    Returned by :func:`wild_cluster_bootstrap`.
+
+    Attributes
+    ----------
+    statistic : float
+        CR1 t-statistic of the original sample.
+    p_value : float
+        Symmetric bootstrap p-value P*(|t*| > |t|).
+    ci_low : float
+        Lower end of the 1 - alpha interval (test inversion for WCR, percentile-t for WCU);
+        -inf when unbounded, nan when not computed.
+    ci_high : float
+        Upper end of the interval, as ``ci_low``.
+    B : int
+        Draws used (2^G when enumerated).
+    enumerated : bool
+        Whether all 2^G Rademacher sign vectors were enumerated instead of drawn.
+    weights : str
+        The bootstrap weight distribution ("rademacher", "webb" or "mammen").
+    restricted : bool
+        True for the WCR (null imposed), False for the WCU.
+    seed : int or None
+        The seed of the draws.
+    estimate : float
+        The estimated coefficient.
+    std_error : float
+        Its CR1 standard error.
+    n_clusters : int
+        Number of clusters G.
+    n_boot_clusters : int
+        Number of (sub)clusters whose weights are drawn (more than ``n_clusters`` with
+        ``bootcluster``).
     """
 
     statistic: float
@@ -388,24 +416,98 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
                            null: float = 0.0, alpha: float = 0.05, ci: bool = True,
                            fe_codes: Sequence[np.ndarray] | None = None, bootcluster=None,
                            obs_weights=None, weights_type: str = "analytic") -> WildResult:
-    """Wild cluster bootstrap test of beta[coef_index] = null (and interval).
+    """Wild cluster bootstrap test of beta[coef_index] = null, with its confidence interval.
 
-    y (n,), X (n x k; include a constant yourself unless ``fe_codes`` absorb
-    it), clusters (n labels). ``fe_codes``: integer code arrays of fixed
-    effects to absorb (e.g. [person, year]); they may be nested in the
-    clusters or cross them. ``restricted``: WCR (imposes the null; the
-    recommended default, MacKinnon & Webb 2017) or WCU. ``weights``:
-    "rademacher" (enumerated when 2^G <= draws), "webb" (six-point) or "mammen".
-    ``draws`` (formerly ``B``): bootstrap draws. ``bootcluster``: labels of subclusters nested in the clusters (e.g. persons or
-    area-years within areas) to draw the weights per subcluster while the t-statistic stays
-    clustered by ``clusters``: the subcluster wild bootstrap of MacKinnon & Webb (2018), which
-    is less conservative than the WCR when few clusters are treated, provided the errors are
-    independent across subclusters. ``obs_weights``: row weights of a weighted least-squares fit
-    (n non-negative numbers; the bootstrap of the transformed model sqrt(w) [y, X, D], Roodman et
-    al. 2019, sec. 3), of kind ``weights_type`` ("analytic" or "frequency": N = sum of the weights
-    in the CR1 factor of ``std_error``; p-values and intervals are the same).
-    Nothing passed in is modified. To test several coefficients of one
-    design, :func:`prepare` it once and call :func:`bootstrap` per coefficient.
+    Tests H0 in y = X beta + fixed effects + u with the CR1 cluster-robust t-statistic, as
+    Stata ``boottest`` (Roodman, MacKinnon, Nielsen & Webb 2019), the fast way: a draw costs
+    O(G (k + L)), never O(N). The p-value is symmetric, P*(|t*| > |t|). The method of choice
+    for DiD with few clusters, or few treated clusters (with ``restricted=True``; MacKinnon &
+    Webb 2017). Nothing passed in is modified. To test several coefficients of one design,
+    :func:`evalkit.inference.wild.prepare` it once and call
+    :func:`evalkit.inference.wild.bootstrap` per coefficient.
+
+    Parameters
+    ----------
+    y : array_like
+        Outcome, shape (n,), finite.
+    X : array_like
+        Regressors, n x k; include a constant yourself unless ``fe_codes`` absorb it.
+    clusters : array_like
+        n cluster labels (e.g. areas), none missing.
+    coef_index : int
+        Column of X whose coefficient is tested (e.g. the treatment indicator).
+    restricted : bool, default True
+        True: WCR, residuals that impose the null (the recommended default, MacKinnon &
+        Webb 2017; interval by test inversion). False: WCU, unrestricted residuals (interval
+        by percentile-t).
+    weights : {"rademacher", "webb", "mammen"}, default "rademacher"
+        Distribution of the bootstrap weights: "rademacher" (+-1; all 2^G sign vectors are
+        enumerated when 2^G <= draws), "webb" (six-point, better with fewer than about 12
+        clusters) or "mammen".
+    draws : int, default 9999
+        Bootstrap draws (formerly ``B``).
+    seed : int, optional
+        Seed of the draws; None draws fresh randomness.
+    null : float, default 0.0
+        The hypothesised value of the coefficient (finite).
+    alpha : float, default 0.05
+        The interval has level 1 - alpha; must lie in (0, 1).
+    ci : bool, default True
+        Compute the confidence interval (False saves the test inversion; ``ci_low``/``ci_high``
+        are then nan).
+    fe_codes : sequence of numpy.ndarray, optional
+        Integer code arrays (non-negative, one per row) of fixed effects to absorb, e.g.
+        ``[person, year]``; they may be nested in the clusters or cross them (crossing effects
+        are corrected for exactly).
+    bootcluster : array_like, optional
+        Labels of subclusters nested in the clusters (e.g. persons or area-years within
+        areas) to draw the weights per subcluster while the t-statistic stays clustered by
+        ``clusters``: the subcluster wild bootstrap of MacKinnon & Webb (2018), less
+        conservative than the WCR when few clusters are treated, provided the errors are
+        independent across subclusters. None: weights drawn per cluster.
+    obs_weights : array_like, optional
+        Row weights of a weighted least-squares fit (n non-negative numbers): the bootstrap of
+        the transformed model sqrt(w) [y, X, D] (Roodman et al. 2019, sec. 3). None: OLS.
+    weights_type : {"analytic", "frequency"}, default "analytic"
+        Kind of ``obs_weights``: with "frequency", N = sum of the weights in the CR1 factor
+        of ``std_error``; p-values and intervals are the same.
+
+    Returns
+    -------
+    WildResult
+        The t-statistic, bootstrap p-value, interval, draws used and the settings.
+
+    Raises
+    ------
+    ParameterError
+        Arrays of mismatched shapes or with non-finite values, missing cluster labels, a bad
+        ``coef_index``, ``weights``, ``alpha``, ``null``, ``draws``, ``seed`` or ``fe_codes``.
+    ValidationError
+        X rank deficient after partialling out the fixed effects, or a CR1 standard error of
+        zero.
+
+    References
+    ----------
+    Roodman, D., MacKinnon, J. G., Nielsen, M. O. & Webb, M. D. (2019). Fast and wild:
+    bootstrap inference in Stata using boottest. *Stata Journal* 19(1), 4-60.
+    MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics* 32(2), 233-254.
+    MacKinnon, J. G. & Webb, M. D. (2018). The wild bootstrap for few (treated) clusters.
+    *Econometrics Journal* 21(2), 114-135.
+    Webb, M. D. (2023). Reworking wild bootstrap-based inference for clustered errors.
+    *Canadian Journal of Economics* 56(3), 839-858.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(1)
+    >>> clusters = np.repeat(np.arange(12), 10)
+    >>> d = (clusters < 4).astype(float)
+    >>> X = np.column_stack([np.ones(120), d])
+    >>> y = 0.3 * d + rng.normal(size=12)[clusters] + rng.normal(size=120)
+    >>> res = ek.wild_cluster_bootstrap(y, X, clusters, coef_index=1, weights="webb", seed=1)
+    >>> res.p_value  # doctest: +SKIP
     """
     y, x, clusters = _check_data(y, X, clusters)
     checks.check_seed("seed", seed)

@@ -109,30 +109,65 @@ def register_postfit(dispatch) -> None:
 
 
 class Result:
-    """Immutable estimation result with one tidy table.
+    """Immutable estimation result with one tidy table; every estimator returns one.
 
-    Attributes
+    Built by the estimators, not by users. The tidy table has one row per term and a fixed
+    schema (:data:`TABLE_COLUMNS`: term, estimate, std_error, statistic, p_value, conf_low,
+    conf_high, band_low, band_high, event_time, group, time, n_treated, n_control,
+    reference). Nothing reachable from a result can change it: assigning an attribute raises,
+    and every frame handed out is a copy (issue 12: ``res.table.loc[0, "estimate"] = 99``
+    persisted); use :meth:`replace` for a changed copy. Displays as HTML in a notebook and as
+    text with ``print``.
+
+    Parameters
     ----------
-    estimator, estimand : short names ("twfe", "ATT under parallel trends").
-    table : tidy table (see :data:`TABLE_COLUMNS`), returned as a copy on every access.
-    vcov : covariance of the estimated terms (rows/columns named by term), returned as a copy;
-        for bootstrap results the bootstrap covariance (see the estimator), for the methods in
-        :data:`NO_COVARIANCE` the CR1 covariance of the fit (use :meth:`covariance`).
-    alpha : level of the intervals (0.05 gives 95 % intervals).
-    inference : :class:`InferenceInfo`.
-    n_obs : rows used in estimation.
-    outcome : name of the outcome column.
-    diagnostics, meta : read-only mappings, frozen all the way down (nested mappings are
-        read-only, lists become tuples, arrays and frames are read-only).
-    influence : optional influence functions, an (n_units x n_terms) frame indexed by the
-        unit (or cluster) id with one column per term, so that aggregation, clustered
-        standard errors and multiplier bootstraps are functions of (estimate, influence,
-        clusters) (Callaway & Sant'Anna 2021, sec. 4). Returned as a copy (copy-on-write, so
-        cheap). Not serialised by :meth:`to_dict` (it is unit-level and can be large); ``None``
-        for estimators that do not provide it.
+    estimator : str
+        Short name of the estimator ("twfe", "event_study", "cs_att_gt", ...).
+    estimand : str
+        The estimand in words ("ATT under parallel trends", ...).
+    table : pandas.DataFrame
+        The rows of the tidy table; missing schema columns are added, dtypes enforced.
+    vcov : pandas.DataFrame or None
+        Covariance of the estimated terms (rows/columns named by term); for bootstrap results
+        the bootstrap covariance (see the estimator), for the methods in
+        :data:`NO_COVARIANCE` the CR1 covariance of the fit (use :meth:`covariance`). None for
+        estimators without one (e.g. synth).
+    alpha : float
+        Level of the intervals (0.05 gives 95 % intervals).
+    inference : InferenceInfo
+        How standard errors, tests and intervals were computed (method, cluster, number of
+        clusters, degrees of freedom, seed, draws).
+    n_obs : int
+        Rows used in estimation.
+    outcome : str
+        Name of the outcome column.
+    diagnostics : mapping, optional
+        Estimator-specific diagnostics (counts dropped, weights, pre-tests, ...); stored as a
+        read-only mapping, frozen all the way down (nested mappings read-only, lists as tuples,
+        arrays and frames read-only).
+    meta : mapping, optional
+        The settings of the fit (columns, options); frozen like ``diagnostics``.
+    influence : pandas.DataFrame, optional
+        Influence functions, an (n_units x n_terms) frame indexed by the unit (or cluster) id
+        with one column per term, so that aggregation, clustered standard errors and
+        multiplier bootstraps are functions of (estimate, influence, clusters) (Callaway &
+        Sant'Anna 2021, sec. 4). Returned as a copy (copy-on-write, so cheap). Not serialised
+        by :meth:`to_dict` (it is unit-level and can be large); None for estimators that do
+        not provide it.
 
-    Nothing reachable from a result can change it: assigning an attribute raises, and every
-    frame handed out is a copy (issue 12: ``res.table.loc[0, "estimate"] = 99`` persisted).
+    See Also
+    --------
+    tidy, summary, plot, with_inference, to_json
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.data.synthetic import staggered_panel
+    >>> res = ek.twfe(staggered_panel(seed=1), outcome="y", unit="unit", time="time", treatment="treat")
+    >>> res.tidy().columns[:3].tolist()
+    ['term', 'estimate', 'std_error']
+    >>> round(res.alpha, 2)
+    0.05
     """
 
     __slots__ = ("estimator", "estimand", "_table", "_vcov", "alpha", "inference", "n_obs", "outcome",
@@ -171,26 +206,53 @@ class Result:
 
     @property
     def table(self) -> pd.DataFrame:
+        """The tidy table (a copy on every access; see :data:`TABLE_COLUMNS`).
+        """
         return _handout(self._table)
 
     @property
     def vcov(self) -> pd.DataFrame | None:
+        """Covariance of the estimated terms named by term (a copy), or None; see :meth:`covariance`.
+        """
         return None if self._vcov is None else _handout(self._vcov)
 
     @property
     def influence(self) -> pd.DataFrame | None:
+        """Influence functions (n_units x n_terms, a copy), or None when the estimator provides none.
+        """
         return None if self._influence is None else _handout(self._influence)
 
     @property
     def diagnostics(self) -> Mapping[str, Any]:
+        """Estimator diagnostics as a read-only mapping (counts dropped, weights, pre-tests, ...).
+        """
         return self._diagnostics
 
     @property
     def meta(self) -> Mapping[str, Any]:
+        """The settings of the fit (columns, options) as a read-only mapping.
+        """
         return self._meta
 
     def replace(self, **changes: Any) -> "Result":
-        """A new result with ``changes`` (field names as in the constructor); this one is unchanged."""
+        """A new result with some fields changed; this one is unchanged.
+
+        Parameters
+        ----------
+        **changes
+            New values by field name, as in the constructor: estimator, estimand, table, vcov,
+            alpha, inference, n_obs, outcome, diagnostics, meta, influence.
+
+        Returns
+        -------
+        Result
+            The new result.
+
+        Raises
+        ------
+        ParameterError
+            An unknown field name (the closest one is named).
+        """
         unknown = sorted(set(changes) - set(_FIELDS))
         if unknown:
             raise ParameterError(f"Result.replace: unknown field(s) {unknown}; fields are {list(_FIELDS)}."
@@ -201,11 +263,25 @@ class Result:
 
     @checked
     def covariance(self, terms: list[str] | None = None) -> pd.DataFrame:
-        """The covariance of ``terms`` (default all) for linear combinations and tests.
+        """The covariance of ``terms`` for linear combinations and tests.
 
-        Refused (:class:`ParameterError`) for results without one, and for the methods in
-        :data:`NO_COVARIANCE`, whose p-values and intervals come from resampling: a combination
-        of the kept CR1 covariance would be labelled with the bootstrap's name.
+        Parameters
+        ----------
+        terms : list of str, optional
+            Estimated terms to return (rows and columns in this order); None: all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The covariance, rows and columns named by term (a copy).
+
+        Raises
+        ------
+        ParameterError
+            Results without a covariance, results whose inference is one of
+            :data:`NO_COVARIANCE` (wild bootstrap, randomization: their p-values and intervals
+            come from resampling, and a combination of the kept CR1 covariance would be labelled
+            with the bootstrap's name), or terms that are not estimated.
         """
         if self.inference.method in NO_COVARIANCE:
             raise ParameterError(
@@ -226,10 +302,60 @@ class Result:
 
     # --------------------------------------------------------------- inference
     def with_inference(self, method: str, data: pd.DataFrame | None = None, **options: Any) -> "Result":
-        """A new result with inference by ``method`` ("cr1", "hc1", "cr2", "cr3", "wild",
-        "randomization", "analytic", "multiplier", as the estimator allows); see
-        :func:`evalkit.estimators.postfit.with_inference` for ``data`` and the options (an unknown
-        option names the closest valid one)."""
+        """A new result with standard errors, p-values and intervals by another inference method.
+
+        The estimates are unchanged; only inference is redone, e.g. CR2 or a wild cluster
+        bootstrap when there are few clusters (see :func:`inference_advisor` for which one holds
+        size in the design at hand). The choices depend on the estimator.
+
+        Parameters
+        ----------
+        method : {"cr1", "hc1", "cr2", "cr3", "wild", "randomization", "analytic", "multiplier"}
+            "cr1"/"hc1": refit with CR1 / HC1 covariance; "cr2": Bell-McCaffrey covariance with
+            Imbens-Kolesar degrees of freedom; "cr3": the cluster jackknife; "wild": the wild
+            cluster bootstrap (Roodman et al. 2019); "randomization": randomization inference
+            over re-assignments of treatment across clusters; "analytic"/"multiplier": the
+            analytic or multiplier-bootstrap errors of :func:`att_gt`.
+        data : pandas.DataFrame, optional
+            The data the result was estimated on; every method but the result's own re-reads it
+            (a design that does not reproduce the estimates is an error).
+        **options
+            Options of the method: ``seed``; ``draws`` (resampling draws, default 9999 for the
+            wild bootstrap, 999 for randomization inference); ``weights`` (the wild bootstrap
+            weight distribution, "rademacher", "webb" or "mammen"); ``restricted`` (WCR, default
+            True); ``bootcluster`` ("unit": the subcluster bootstrap of MacKinnon & Webb 2018);
+            ``statistic`` (randomization inference, default "t"); ``terms`` (rows to test,
+            default every estimated term); ``progress``. An unknown option names the closest
+            valid one.
+
+        Returns
+        -------
+        Result
+            A copy with the new inference; details in ``diagnostics["inference_details"]``.
+
+        Raises
+        ------
+        ParameterError
+            A method not available for this estimator, no ``data`` when it is needed, a bad
+            option, or a result rebuilt from JSON in a session where the estimators are not loaded.
+
+        References
+        ----------
+        Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+        regression with multi-stage samples. *Survey Methodology* 28(2), 169-181.
+        Roodman, D., MacKinnon, J. G., Nielsen, M. O. & Webb, M. D. (2019). Fast and wild:
+        bootstrap inference in Stata using boottest. *Stata Journal* 19(1), 4-60.
+        MacKinnon, J. G. & Webb, M. D. (2018). The wild bootstrap for few (treated) clusters.
+        *Econometrics Journal* 21(2), 114-135.
+
+        Examples
+        --------
+        >>> import evalkit as ek
+        >>> from evalkit.data.synthetic import staggered_panel
+        >>> panel = staggered_panel(seed=1, n_clusters=12)
+        >>> res = ek.twfe(panel, outcome="y", unit="unit", time="time", treatment="treat", cluster="cluster")
+        >>> wild = res.with_inference("wild", panel, seed=1, draws=999)
+        """
         if not _POSTFIT:
             raise ParameterError("with_inference needs evalkit's estimators: import evalkit.estimators first "
                                  "(results rebuilt from JSON in a fresh session do not load them).")
@@ -238,12 +364,35 @@ class Result:
     # ------------------------------------------------------------------ access
     @checked
     def tidy(self) -> pd.DataFrame:
-        """Return a copy of the tidy table (changing it leaves the result intact)."""
+        """Return a copy of the tidy table (changing it leaves the result intact).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term with the columns of :data:`TABLE_COLUMNS`.
+        """
         return self.table.copy(deep=True)
 
     @checked
     def estimate(self, term: str = "ATT") -> float:
-        """Return the point estimate of ``term``."""
+        """Return the point estimate of one term.
+
+        Parameters
+        ----------
+        term : str, default "ATT"
+            Name of the term (the ``term`` column of :meth:`tidy`), e.g. "ATT", "e=0",
+            "ATT(g=2004,t=2005)".
+
+        Returns
+        -------
+        float
+            The estimate.
+
+        Raises
+        ------
+        ParameterError
+            A term that is not in the result (the terms are listed).
+        """
         hit = self.table.loc[self.table["term"] == term, "estimate"]
         if hit.empty:
             raise ParameterError(
@@ -297,7 +446,14 @@ class Result:
 
     @checked
     def summary(self) -> str:
-        """Return a plain-text summary: header lines, then the table."""
+        """Return a plain-text summary: header lines (estimator, estimand, N, clusters, inference), then the table.
+
+        Returns
+        -------
+        str
+            The summary (what ``print(result)`` shows). In a report run, person counts below
+            the disclosure threshold are not shown.
+        """
         head = "\n".join(f"{k:<10} {v}" for k, v in self._header())
         body = self._display_table().to_string(index=False, float_format=_fmt, na_rep="")
         return seal.note_lines(f"{head}\n\n{body}")
@@ -317,11 +473,41 @@ class Result:
 
     @checked
     def plot(self, ax=None, *, lang: str = "en", truth=None, title: str | None = None):
-        """Plot the estimates with confidence intervals; returns the Figure.
+        """Plot the estimates with confidence intervals.
 
-        Event studies give an event-study plot, other results a coefficient
-        plot. ``lang`` is "en" or "da"; ``truth`` (mapping or Series
-        event_time -> true effect) adds the simulated truth.
+        Event studies give an event-study plot (estimates by event time, pre, post and
+        reference styled apart), other results a coefficient plot. The figure displays in a
+        notebook when it is a cell's last value.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; None creates a new figure.
+        lang : {"en", "da"}, default "en"
+            Language of axis labels and legend.
+        truth : mapping or pandas.Series, optional
+            Event time -> true effect, drawn as the simulated truth (event-study results only).
+        title : str, optional
+            Title of the axes.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn on.
+
+        Raises
+        ------
+        ParameterError
+            An unknown ``lang``, an ``ax`` that is not a matplotlib Axes, or ``truth`` for a
+            result without event times.
+
+        Examples
+        --------
+        >>> import evalkit as ek
+        >>> from evalkit.data.synthetic import staggered_panel
+        >>> es = ek.event_study(staggered_panel(seed=1, cohorts={0: 0.5, 7: 0.5}), outcome="y", unit="unit",
+        ...                     time="time", cohort="cohort", leads=3, lags=3)
+        >>> fig = es.plot(lang="da", title="Event study")
         """
         from evalkit.results.plot import plot_result
 
@@ -331,7 +517,16 @@ class Result:
     # ------------------------------------------------------------ serialising
     @checked
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dictionary (NaN and NA become None)."""
+        """Return a JSON-ready dictionary (NaN and NA become None).
+
+        The influence functions are not included.
+
+        Returns
+        -------
+        dict
+            Keys estimator, estimand, table (list of records), vcov, alpha, inference, n_obs,
+            outcome, diagnostics, meta; :meth:`from_dict` rebuilds the result.
+        """
         table = self.table.astype(object).where(self.table.notna(), None)
         vcov = None
         if self.vcov is not None:
@@ -348,14 +543,37 @@ class Result:
 
     @checked
     def to_json(self, *, indent: int | None = None) -> str:
-        """Serialise to strict JSON text (see :meth:`from_json`): NaN and NA as null, infinite
-        values as the strings "Infinity" / "-Infinity", which :meth:`from_json` reads back.
-        ``indent``: spaces per nesting level (None: one line)."""
+        """Serialise to strict JSON text (see :meth:`from_json`).
+
+        NaN and NA are written as null, infinite values as the strings "Infinity" /
+        "-Infinity", which :meth:`from_json` reads back. The influence functions are not included.
+
+        Parameters
+        ----------
+        indent : int, optional
+            Spaces per nesting level; None: one line.
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         return json.dumps(self.to_dict(), allow_nan=False, indent=indent)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
-        """Rebuild a result from :meth:`to_dict` output."""
+        """Rebuild a result from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        d : mapping
+            The dictionary written by :meth:`to_dict`.
+
+        Returns
+        -------
+        Result
+            The result (without influence functions).
+        """
         vcov = None
         if d.get("vcov") is not None:
             terms = d["vcov"]["terms"]
@@ -370,8 +588,23 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        """Rebuild a result from :meth:`to_json` output (a :class:`ParameterError` for text that is
-        not JSON or not a serialised result)."""
+        """Rebuild a result from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text written by :meth:`to_json`.
+
+        Returns
+        -------
+        Result
+            The result (without influence functions).
+
+        Raises
+        ------
+        ParameterError
+            Text that is not JSON or not a serialised result.
+        """
         try:
             d = json.loads(text)
         except (TypeError, ValueError) as err:
