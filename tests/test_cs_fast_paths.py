@@ -104,8 +104,43 @@ def test_att_gt_fast_and_general_paths_agree(shape, control_group, monkeypatch):
     pd.testing.assert_frame_equal(fast, general, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", ["balanced", "unbalanced", "rcs"])
+@pytest.mark.parametrize("dtypes", ["float_periods", "nullable_int_periods", "int32_periods", "bool_outcome",
+                                    "float32_covariates", "nullable_int_outcome"])
+def test_other_column_types_take_the_fast_path_with_the_same_design(shape, dtypes):
+    """Years and cohorts read as floats (whole numbers) or as pandas' nullable Int64, a boolean outcome,
+    float32 covariates: the fast layout takes them and builds the general layout's Design (they took the
+    general path, 3-6x slower at 1M rows); att_gt's results agree to 1e-12."""
+    from evalkit import att_gt
+    from evalkit.estimators.staggered import cs
+
+    df = _clean(make_panel(balanced=shape == "balanced"))
+    df = {"float_periods": lambda d: d.assign(time=d["time"].astype(float), cohort=d["cohort"].astype(float)),
+          "nullable_int_periods": lambda d: d.assign(time=d["time"].astype("Int64"), cohort=d["cohort"].astype("Int64")),
+          "int32_periods": lambda d: d.assign(time=d["time"].astype(np.int32), cohort=d["cohort"].astype(np.int32)),
+          "bool_outcome": lambda d: d.assign(y=d["y"] > d["y"].median()),
+          "float32_covariates": lambda d: d.assign(x1=d["x1"].astype(np.float32)),
+          "nullable_int_outcome": lambda d: d.assign(y=(d["y"] * 10).round().astype("Int64"))}[dtypes](df)
+    spec = dict(SPEC, panel=shape != "rcs")
+    kw = dict(covariates=["x1", "x2"], cluster="area", weights=None)
+    fast = prepare_fast(df, **spec, **kw)
+    assert fast is not None
+    _same_design(prepare(df, **spec, **kw)[0], fast[0])
+    est = dict(outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x1", "x2"], cluster="area",
+               panel=shape != "rcs", control_group="notyet")
+    got = att_gt(df, **est).tidy()
+    original = cs.prepare_fast
+    try:
+        cs.prepare_fast = lambda *a, **k: None
+        want = att_gt(df, **est).tidy()
+    finally:
+        cs.prepare_fast = original
+    pd.testing.assert_frame_equal(got, want, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("change", ["nan_outcome", "late_cohort", "nan_string_unit", "mixed_unit", "duplicate_key",
-                                    "varying_covariate", "float_time", "one_cluster"])
+                                    "varying_covariate", "float_time", "one_cluster",
+                                    "nan_float_cohort", "nullable_time_with_na"])
 def test_fast_layout_leaves_the_rest_to_the_general_path(change):
     df = _clean(make_panel(balanced=change == "duplicate_key"))
     if change == "nan_outcome":
@@ -124,8 +159,13 @@ def test_fast_layout_leaves_the_rest_to_the_general_path(change):
         df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
     elif change == "varying_covariate":
         df.loc[df["unit"] == df["unit"].iloc[0], "x1"] = np.arange((df["unit"] == df["unit"].iloc[0]).sum())
-    elif change == "float_time":
-        df["time"] = df["time"].astype(float)
+    elif change == "nan_float_cohort":  # never treated coded as missing: the general path explains
+        df["cohort"] = df["cohort"].astype(float).where(df["cohort"] > 0)
+    elif change == "nullable_time_with_na":
+        df["time"] = df["time"].astype("Int64")
+        df.loc[4, "time"] = pd.NA
+    elif change == "float_time":  # whole-number floats take the fast path (below); fractional ones do not
+        df["time"] = df["time"] + 0.5
     assert prepare_fast(df, **SPEC, covariates=["x1"], cluster="area", weights=None) is None
 
 

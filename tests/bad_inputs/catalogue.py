@@ -685,7 +685,10 @@ def c_aggregate() -> Iterator[Case]:
     yield Case(entry, "bootstrap='no'", "error", run(bootstrap="no"), D.panel, names=("bootstrap",))
     yield from _bad_seeds(entry, lambda **kw: run(boot=True, **kw), lambda **kw: truth(boot=True, **kw))
     yield from _bad_counts(entry, lambda **kw: run(boot=True, seed=1, **kw), CS_DRAWS,
-                           truth=lambda **kw: truth(boot=True, seed=1, **kw))
+                           truth=lambda **kw: truth(boot=True, seed=1, **kw), none_is_default=True)
+    # draws=None is the documented default: the att_gt result's draws (49 here)
+    yield Case(entry, f"{CS_DRAWS}=None (the result's)", "ok", run(boot=True, seed=1, **{CS_DRAWS: None}), D.panel,
+               same_as=truth(boot=True, seed=1, **{CS_DRAWS: 49}))
     yield Case(entry, "two identical bootstrap calls agree", "ok", run("simple", boot=True), D.panel,
                same_as=truth("simple", boot=True))
 
