@@ -13,10 +13,13 @@ same Design (tests/test_cs_fast_paths.py).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from evalkit.core.checks import MAX_ABS
+from evalkit.errors import EvalkitWarning
 from evalkit.estimators.staggered._codes import chunks, codes, dense
 from evalkit.estimators.staggered._prep import Design, block_order, covariate_mean
 
@@ -27,13 +30,19 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
             control_group) -> tuple[Design, dict] | None:
     """The Design and diagnostics of a clean panel (balanced or not) or repeated cross-sections,
     or None for the general path."""
+    spec = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates, cluster=cluster,
+                weights=weights, panel=panel, anticipation=anticipation, control_group=control_group)
     cols = _columns(data, outcome, unit, time, cohort, covariates, cluster, weights, panel)
-    if cols is None or not _clean_values(cols, covariates):
+    if cols is None:
         return None
+    if not _clean_values(cols, covariates):
+        return _without_missing(data, cols, spec)
     y, t, g = cols["outcome"], cols["time"], cols["cohort"]
     times, t_idx = dense(t, np.int16)
-    if times is None or times.size < 2 or _recode_needed(g, times, anticipation):
+    if times is None or times.size < 2:
         return None
+    if _recode_needed(g, times, anticipation):
+        return _recoded(data, cols, times, spec)
     if panel:
         unit_ids, u_idx = cols["unit"]
         if unit_ids is None or unit_ids.size * times.size > 20 * y.size + 10**7:
@@ -52,6 +61,87 @@ def prepare(data, *, outcome, unit, time, cohort, covariates, cluster, weights, 
     else:
         design = _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl)
     return (design, {"n_dropped_missing": 0}) if design is not None else None
+
+
+def _without_missing(data, cols, spec) -> tuple[Design, dict] | None:
+    """Rows with a missing outcome or covariate dropped as the general path drops them
+    (:func:`evalkit.core.checks.drop_missing`: same warning, ``n_dropped_missing``), then the fast
+    layout of the rest; the warnings of that layout (recoded cohorts) follow, as there. None (the
+    general path) when anything else is unclean or nothing is missing."""
+    names = [spec["outcome"], *spec["covariates"]]
+    missing = np.zeros(len(data), dtype=bool)
+    for name in names:
+        if cols[_key(name, spec)].dtype.kind == "f":
+            missing |= np.isnan(cols[_key(name, spec)])
+    n = int(missing.sum())
+    if n == 0 or n == missing.size:
+        return None
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        out = prepare(_needed(data, spec).loc[~missing], **spec)
+    if out is None:
+        return None
+    warnings.warn(f"Dropped {n} of {len(data)} rows with missing {spec['outcome']!r}"
+                  + (f" or covariates {list(spec['covariates'])}" if spec["covariates"] else "") + ".",
+                  EvalkitWarning, stacklevel=3)
+    for w in later:  # the layout's own warnings, from the frame they come from there (att_gt's caller)
+        warnings.warn(w.message, w.category, stacklevel=4)
+    return out[0], {**out[1], "n_dropped_missing": n}
+
+
+def _key(name: str, spec: dict) -> str:
+    """The key of column ``name`` in :func:`_columns`' dict (the outcome's, or a covariate's own name)."""
+    return "outcome" if name == spec["outcome"] else name
+
+
+def _needed(data, spec) -> pd.DataFrame:
+    """The columns the layout reads, as a frame sharing the data's arrays (no copy)."""
+    names = [spec["outcome"], spec["unit"], spec["time"], spec["cohort"], spec["cluster"], spec["weights"],
+             *spec["covariates"]]
+    return pd.DataFrame({c: data[c] for c in dict.fromkeys(n for n in names if n is not None)}, copy=False)
+
+
+def _recoded(data, cols, times, spec) -> tuple[Design, dict] | None:
+    """R did's conventions as the general path applies them (:func:`._prep._recode_cohorts`, same
+    warnings and diagnostics): cohorts after the last period (+ anticipation) are never treated,
+    units treated in the first period (+ anticipation) are dropped; then the fast layout of the
+    recoded rows. None (the general path) for the rest: a negative cohort, no never-treated or no
+    treated units left, a cohort that varies within unit (checked before recoding, as there)."""
+    g, a, panel = cols["cohort"], spec["anticipation"], spec["panel"]
+    if g.min() < 0:
+        return None
+    late = g > times[-1] + a
+    recoded = np.where(late, 0, g)
+    early = (recoded > 0) & (recoded <= times[0] + a)
+    kept = recoded[~early]
+    if not (kept == 0).any() or not (kept > 0).any():
+        return None
+    u_idx = None
+    if panel:
+        unit_ids, u_idx = cols["unit"]
+        if unit_ids is None or not _constant_within(g, u_idx, _representative_rows(u_idx, unit_ids.size)):
+            return None
+    frame = _needed(data, spec)
+    frame[spec["cohort"]] = recoded
+    if early.any():
+        frame = frame.loc[~early]
+    out = prepare(frame, **spec)
+    if out is None:
+        return None
+    shown = times.astype(float) if data[spec["time"]].dtype.kind == "f" else times
+
+    def units(mask):
+        return int(np.unique(u_idx[mask]).size) if panel else int(mask.sum())
+    if late.any():
+        warnings.warn(f"{units(late)} unit(s) first treated after the last period ({shown[-1]}) are treated as "
+                      "never treated.", EvalkitWarning, stacklevel=4)
+    diag = dict(out[1])
+    if early.any():
+        k = units(early)
+        warnings.warn(f"Dropped {k} unit(s) ({int(early.sum())} rows) already treated in the first period "
+                      f"{shown[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=4)
+        diag["n_dropped_always_treated"] = k
+    return out[0], diag
 
 
 def _clean_values(cols, covariates) -> bool:
