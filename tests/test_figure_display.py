@@ -72,3 +72,17 @@ def test_png_is_readable_by_matplotlib():
 
     image = mpimg.imread(io.BytesIO(_event_study().plot()._repr_png_()), format="png")
     assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_axis_label_names_the_outcome_from_the_label_map():
+    """Issue 16: "Estimeret effekt på employment_rate" showed the column name; the label map's Danish or
+    English name is shown instead, and a column the map does not know keeps its name."""
+    import evalkit as ek
+    from evalkit.data.synthetic import staggered_panel
+
+    panel = staggered_panel(seed=1).rename(columns={"y": "employment_rate"})
+    res = ek.event_study(panel, outcome="employment_rate", unit="unit", time="time", cohort="cohort", leads=2, lags=2)
+    assert res.plot(lang="da").axes[0].get_ylabel() == "Estimeret effekt på beskæftigelsesandel (18-64 år, fuldtidspersoner)"
+    assert res.plot(lang="en").axes[0].get_ylabel() == "Estimated effect on employment rate (ages 18-64, full-time persons)"
+    other = ek.event_study(staggered_panel(seed=1), outcome="y", unit="unit", time="time", cohort="cohort", leads=2, lags=2)
+    assert other.plot(lang="da").axes[0].get_ylabel() == "Estimeret effekt på y"

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
+from evalkit.i18n import label as outcome_label
 from evalkit.results.figure import new_figure
 
 LABELS = {
@@ -36,7 +37,8 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
     """Event-study plot if the table has event times, else a coefficient plot."""
     check_choice("lang", lang, list(LABELS))
     fig, ax = _figure(ax)
-    labels = {k: v.format(outcome=outcome, level=100 * (1 - alpha)) for k, v in LABELS[lang].items()}
+    shown = _outcome_text(outcome, lang)
+    labels = {k: v.format(outcome=shown, level=100 * (1 - alpha)) for k, v in LABELS[lang].items()}
     if table["event_time"].notna().any():
         event_study_plot(ax, table, labels, truth)
     else:
@@ -46,6 +48,13 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
     if title:
         ax.set_title(title)
     return fig
+
+
+def _outcome_text(outcome: str, lang: str) -> str:
+    """The outcome's label in ``lang`` from evalkit's label map (:mod:`evalkit.i18n`), lower-cased
+    after "effect on"; a column the map does not know is shown by its name."""
+    shown = outcome_label(outcome, lang)
+    return shown if shown == outcome else shown[:1].lower() + shown[1:]
 
 
 def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
