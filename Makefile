@@ -7,13 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 
-.PHONY: demo test install clean-demo chromium bench
+.PHONY: demo test install clean-demo chromium bench wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
@@ -41,6 +41,26 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "chromium not installed: the browser test will be skipped (CI fails it)"
+
+# the sdist and the wheel in dist/ (the wheel carries the report templates: see setup.py); install it
+# anywhere with `pip install dist/evalkit-*.whl`, then `evalkit init DIR` sets up a report project
+wheel: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
+# the documentation site (docs/, Sphinx + myst-nb + numpydoc) into docs/_build/html, warnings as errors;
+# the tutorial and the examples are executed (cached in docs/_build/.jupyter_cache: a rebuild re-runs
+# only the notebooks whose code changed; -E re-reads every page, so the API pages follow the docstrings).
+# tests/test_docs.py runs the same build in a scratch folder.
+.PHONY: docs lab
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
+	@echo "Documentation: $(CURDIR)/docs/_build/html/index.html"
+
+# JupyterLab on the tutorial notebook (with the lab extra's widgets; --allow-root when run as root, as on the
+# research servers' containers and CI); LAB_ARGS="--no-browser --port=..." passes more options
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
+	$(BIN)/python -m jupyter lab docs/tutorial.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # side-by-side benchmarks against the peer libraries (not part of the tests)
 bench: $(STAMP)

@@ -2,8 +2,16 @@
 
 nbval executes ``notebooks/*.ipynb`` with their default parameters, which read the demo
 data in ``data/demo``; generate it once (deterministic seed) when it is missing.
+
+Skip policy: a test may skip only when something it needs is not installed (an oracle package,
+Chromium, a data file); ``make test`` installs all of it, and under ``CI=true`` (set by
+``.ci/run``) every skip, at run time or at collection, is turned into a failure. Local runs list
+the skips with their reasons (``-rfEs`` in the pytest options): see ``tests/skip_policy.py``.
 """
 from pathlib import Path
+
+# the skip policy (every skip fails under CI=true) for the tests and the nbval notebook items alike
+pytest_plugins = ["tests.skip_policy"]
 
 ROOT = Path(__file__).resolve().parent
 DEMO = ROOT / "data" / "demo"

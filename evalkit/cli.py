@@ -1,4 +1,5 @@
-"""Command line: ``evalkit simulate``, ``evalkit report run|run-due|params``, ``evalkit lists compute``.
+"""Command line: ``evalkit init``, ``evalkit simulate``, ``evalkit report run|run-due|params``,
+``evalkit lists compute``.
 
 A user error (a bad argument, a missing or unreadable file, a parameter file with wrong values,
 data that cannot be used) never prints a traceback: evalkit writes ONE line to stderr naming the
@@ -24,8 +25,9 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 YEARS = (1900, 2100)
 MAX_SEED = 2 ** 63 - 1
 #: shown by --help (plain text: the module docstring's reST markup does not belong in a terminal)
-DESCRIPTION = ("evalkit: simulate register data, compute the area lists, and run or schedule the evaluation "
-               "report templates. Commands: simulate, report run | run-due | params, lists compute.")
+DESCRIPTION = ("evalkit: set up a report project, simulate register data, compute the area lists, and run or "
+               "schedule the evaluation report templates. Commands: init, simulate, report run | run-due | params, "
+               "lists compute.")
 
 
 class UsageError(Exception):
@@ -44,6 +46,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------- argument checks
+def _init(args: argparse.Namespace) -> int:
+    from evalkit.report.project import init_project
+
+    if not args.dir.strip():
+        raise ParameterError(f"DIR={args.dir!r}: give a folder name.")
+    written = init_project(args.dir)
+    where = Path(args.dir)
+    print(f"created the report project {where} ({len(written)} files): notebooks/, params/, reports.yaml, data/, "
+          "reports/\nnext:\n"
+          f"  cd {where}\n"
+          "  evalkit simulate --out data/demo --size small\n"
+          "  evalkit report run midterm --params params/outreach_midterm.yaml")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from evalkit.data.simulate import is_current, simulate
 
@@ -228,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="evalkit", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create a report project folder: notebooks, example parameters, "
+                          "reports.yaml, data/ and reports/",
+                          description="Create a report project in DIR (new, or an empty folder): editable copies "
+                          "of the report templates (notebooks/), example parameter files (params/), the schedule "
+                          "reports.yaml, and data/ and reports/ with a README each.")
+    init.add_argument("dir", metavar="DIR", help="the project folder to create")
+    init.set_defaults(func=_init)
     sim = sub.add_parser("simulate", help="write simulated register microdata with known effects")
     sim.add_argument("--out", required=True, help="output folder")
     sim.add_argument("--seed", type=int, default=2024, help="whole number >= 0 (default 2024)")

@@ -88,6 +88,21 @@ LABELS: dict[str, dict[str, str]] = {
     "subgroup_basic": {"da": "Grundskole", "en": "Basic schooling"},
     "subgroup_upper_secondary": {"da": "Gymnasial eller erhvervsfaglig", "en": "Upper secondary or vocational"},
     "subgroup_higher": {"da": "Videregående", "en": "Higher education"},
+    # survey section of the reports (evalkit.report.survey_section)
+    "tryghed": {"da": "Andel der føler sig trygge (tryghedsmåling)", "en": "Share feeling safe (safety survey)"},
+    "group": {"da": "Gruppe", "en": "Group"},
+    "survey_weights": {"da": "Vægte", "en": "Weights"},
+    "area_waves": {"da": "Område-bølger", "en": "Area-waves"},
+    "respondents": {"da": "Besvarelser (afrundet)", "en": "Respondents (rounded)"},
+    "n_eff_design": {"da": "Effektiv størrelse, designvægte", "en": "Effective size, design weights"},
+    "deff_design": {"da": "Designeffekt, designvægte", "en": "Design effect, design weights"},
+    "n_eff": {"da": "Effektiv størrelse, kalibrerede vægte", "en": "Effective size, calibrated weights"},
+    "deff": {"da": "Designeffekt, kalibrerede vægte", "en": "Design effect, calibrated weights"},
+    "levels_pooled": {"da": "Sammenlagte niveauer", "en": "Levels pooled"},
+    "margin_age_band": {"da": "aldersgruppe", "en": "age band"},
+    "margin_KOEN": {"da": "køn", "en": "sex"},
+    "margin_HERKOMST": {"da": "herkomst", "en": "origin"},
+    "joint_p": {"da": "p-værdi for ens effekter", "en": "p-value of equal effects"},
 }
 
 SECTIONS: dict[str, dict[str, str]] = {
@@ -108,6 +123,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "estimands": {"da": "Områdeeffekt og kohorteeffekt", "en": "Area effect and cohort effect"},
     "goals": {"da": "Målopfyldelse", "en": "Goal attainment"},
     "cost": {"da": "Pris pr. effekt", "en": "Cost per effect"},
+    "survey": {"da": "Spørgeskemaundersøgelse: effekt med kalibrerede vægte",
+               "en": "Survey outcome: effect with calibrated weights"},
+    "subgroups": {"da": "Effekter for undergrupper", "en": "Effects by subgroup"},
 }
 
 

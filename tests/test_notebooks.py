@@ -66,3 +66,20 @@ def test_html_title_is_the_report_title(runs, template):
     title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
     heading = re.search(r'<header class="evalkit-header">\s*<h1>(.*?)</h1>', html, re.S).group(1).strip()
     assert title == heading and title != "Notebook"
+
+
+def test_final_subgroup_table_employment_by_origin_in_danish(runs):
+    """Issue 15: employment among non-western immigrants as a subgroup, truth inside each interval."""
+    import io
+
+    import pandas as pd
+
+    html = runs["final"].html.read_text(encoding="utf-8")
+    assert "Effekter for undergrupper" in html and "Test for ens effekter: F(1, " in html
+    table = next(t for t in pd.read_html(io.StringIO(html)) if "Undergruppe" in t.columns)
+    assert list(table["Undergruppe"]) == ["Ikke-vestlige indvandrere og efterkommere", "Øvrige"]
+    assert {"Estimat", "Konfidensinterval", "Simuleret sand effekt", "Antal personer (afrundet)"} <= set(table.columns)
+    for ci, truth in zip(table["Konfidensinterval"], table["Simuleret sand effekt"]):
+        low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", ci))
+        assert low <= truth <= high and low > 0
+    assert "Spørgeskemaundersøgelse" not in html                   # no survey outcome in these parameters

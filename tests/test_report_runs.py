@@ -177,3 +177,33 @@ def test_poa_results_carry_the_advice_as_a_diagnostic(poa):
 def test_poa_report_stays_fast(poa):
     _, seconds = poa
     assert seconds < 90          # issue 13 budget is 30 s on 2 idle cores; generous here for a shared test machine
+
+
+# ---------------------------------------------------------------- the survey section (issue 15, part 6)
+def _ci(text: str) -> tuple[float, float]:
+    low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", str(text)))
+    return low, high
+
+
+def test_poa_report_shows_tryghed_effect_with_truth_inside_its_interval(poa):
+    import io
+
+    import pandas as pd
+
+    run, _ = poa
+    assert run.status == "ok" and run.manifest["disclosure"]["ok"] is True
+    html = run.html.read_text(encoding="utf-8")
+    assert "Survey outcome: effect with calibrated weights" in html and "Response rate" in html
+    tables = pd.read_html(io.StringIO(html))
+    effect = next(t for t in tables if "Calibrated weights (TWFE)" in set(t.iloc[:, 0])).set_index("Weights")
+    row = effect.loc["Calibrated weights (TWFE)"]
+    assert row["Lower"] <= row["Simulated true effect"] <= row["Upper"] and row["Lower"] > 0   # POA raises tryghed
+    assert row["Method"] == effect.loc["Design weights only (TWFE)", "Method"]
+    assert f"p-value and interval: {row['Method']}" in html       # the inference the register outcome uses
+    weights = next(t for t in tables if "Design effect, calibrated weights" in t.columns)
+    assert (weights["Design effect, calibrated weights"].between(1.0, 2.0)).all()
+    assert (weights["Effective size, calibrated weights"] < weights["Respondents (rounded)"]).all()
+    assert (weights["Respondents (rounded)"] % 5 == 0).all()       # rounded to round_base
+    rates = next(t for t in tables if "Area A" in t.columns)
+    assert list(rates.columns) == ["Year", "Area A", "Area B", "Area C", "Comparison areas"]   # no area named
+    assert rates.drop(columns="Year").stack().between(20, 80).all()

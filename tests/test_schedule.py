@@ -257,7 +257,7 @@ def test_load_schedule(project):
 
 def test_example_schedule_is_valid():
     s = sc.load_schedule(ROOT / "reports.yaml")
-    assert [j.name for j in s.jobs] == ["outreach_midterm", "outreach_final", "poa_final"]
+    assert [j.name for j in s.jobs] == ["outreach_midterm", "outreach_final", "poa_final", "letting_final"]
     assert s.jobs[0].start == D(2026, 1, 1)  # YAML date, not string
 
 

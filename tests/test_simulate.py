@@ -91,7 +91,7 @@ def test_other_schemas(sim_dir):
     survey = pq.read_schema(sim_dir / "tryghed_survey.parquet")
     assert dict(zip(survey.names, survey.types)) == {
         "RESP_ID": pa.string(), "AAR": pa.int16(), "OMR_ID": pa.int32(), "KOEN": pa.int8(),
-        "ALDER": pa.int16(), "TRYG": pa.int8()}
+        "ALDER": pa.int16(), "HERKOMST": pa.string(), "VAEGT": pa.float64(), "TRYG": pa.int8()}
     iv = pd.read_csv(sim_dir / "interventions.csv")
     assert list(iv.columns) == ["OMR_ID", "intervention", "start_year", "end_year", "budget_dkk"]
     cf = pq.read_schema(sim_dir / "truth" / "person_counterfactual.parquet")
@@ -192,10 +192,14 @@ def test_survey(sim_dir):
     s = pd.read_parquet(sim_dir / "tryghed_survey.parquet")
     area = s[s["OMR_ID"].notna()]
     counts = area.groupby(["AAR", "OMR_ID"]).size()
-    assert len(counts) == 80 * 15 and counts.eq(120).all()
+    assert len(counts) == 80 * 15 and counts.eq(200).all()          # sampled persons, nonrespondents included
     assert s[s["OMR_ID"].isna()].groupby("AAR").size().eq(1000).all()
     assert area["ALDER"].min() >= 15 and s["RESP_ID"].str.fullmatch(r"[0-9a-f]{12}").all()
     assert 0.62 <= area["TRYG"].mean() <= 0.76 and 0.83 <= s.loc[s["OMR_ID"].isna(), "TRYG"].mean() <= 0.91
+    # generator 1.3: selective nonresponse (young and non-western residents answer less often), design weights
+    rate = area["TRYG"].notna().groupby(area["HERKOMST"]).mean()
+    assert 0.35 <= area["TRYG"].notna().mean() <= 0.55 and rate["ikke_vestlig"] < rate["dansk"] - 0.1
+    assert set(s["HERKOMST"]) == {"dansk", "vestlig", "ikke_vestlig"} and (s["VAEGT"] >= 1).all()
 
 
 # --- truth ------------------------------------------------------------------------------

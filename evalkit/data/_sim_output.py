@@ -22,7 +22,8 @@ PERSON_YEAR_SCHEMA = pa.schema([
 ])
 SURVEY_SCHEMA = pa.schema([
     ("RESP_ID", pa.string()), ("AAR", pa.int16()), ("OMR_ID", pa.int32()),
-    ("KOEN", pa.int8()), ("ALDER", pa.int16()), ("TRYG", pa.int8()),
+    ("KOEN", pa.int8()), ("ALDER", pa.int16()), ("HERKOMST", pa.string()), ("VAEGT", pa.float64()),
+    ("TRYG", pa.int8()),
 ])
 _OWNED = ("areas.parquet", "interventions.csv", "tryghed_survey.parquet", "manifest.json")
 

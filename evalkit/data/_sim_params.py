@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-GENERATOR_VERSION = "evalkit.simulate/1.2"  # 1.2: letting rule (fleksibel udlejning) in 8 areas
+GENERATOR_VERSION = "evalkit.simulate/1.3"  # 1.2: letting rule (fleksibel udlejning) in 8 areas; 1.3: the
+# tryghed survey has a design weight, origin and selective nonresponse (nonrespondents kept, answer missing)
 BURN_IN_START = 2000
 FIRST_YEAR, LAST_YEAR = 2010, 2024
 SIZES = {"small": 40_000, "medium": 400_000, "national": 5_500_000}

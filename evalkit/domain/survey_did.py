@@ -250,6 +250,11 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
     if bad or not names:
         raise ParameterError(f"estimators={estimators!r}: choose from {list(_ESTIMATORS)}.")
     data = read_survey(survey, survey_config, require_weights=require_weights)
+    if answer in data.columns and data[answer].isna().any():  # sampled persons who did not answer
+        warnings.warn(f"{int(data[answer].isna().sum())} rows without an answer to {answer!r} (nonrespondents) are "
+                      "left out before calibration: the weights are calibrated on the respondents.",
+                      EvalkitWarning, stacklevel=2)
+        data = data[data[answer].notna()].reset_index(drop=True)
     calibration = None
     if calibrate:
         if margins is None:

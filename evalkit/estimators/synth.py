@@ -184,7 +184,7 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
     Result
         One row per post period ("gap t=<period>") and an "ATT" row (mean post-period gap).
         p-values are placebo p-values: on "ATT" the RMSPE-ratio test, on each gap row the
-        share of placebo |gap| at least as large. There are no standard errors. A treated
+        share of placebo ``|gap|`` at least as large. There are no standard errors. A treated
         unit outside the donors' convex hull gives an :class:`EvalkitWarning`
         (``diagnostics["outside_hull"]``).
 

@@ -420,7 +420,7 @@ def wild_cluster_bootstrap(y, X, clusters, *, coef_index: int, restricted: bool 
 
     Tests H0 in y = X beta + fixed effects + u with the CR1 cluster-robust t-statistic, as
     Stata ``boottest`` (Roodman, MacKinnon, Nielsen & Webb 2019), the fast way: a draw costs
-    O(G (k + L)), never O(N). The p-value is symmetric, P*(|t*| > |t|). The method of choice
+    O(G (k + L)), never O(N). The p-value is symmetric, ``P*(|t*| > |t|)``. The method of choice
     for DiD with few clusters, or few treated clusters (with ``restricted=True``; MacKinnon &
     Webb 2017). Nothing passed in is modified. To test several coefficients of one design,
     :func:`evalkit.inference.wild.prepare` it once and call

@@ -33,7 +33,12 @@ WEIGHT = "area_weight"
 #: effect injected for the advisor's power when the parameter ``advisor_effect`` is 0, by outcome
 #: (outcome units): +1.5 pp employment (issue 14's design), -1.5 pp K1, -0.5 pp convictions (about a
 #: fifth of the 2.6 % a year in listed areas; docs/shared domain primer)
-DEFAULT_EFFECTS = {"employment_rate": 0.015, "k1_share": -0.015, "conviction_share": -0.005}
+DEFAULT_EFFECTS = {"employment_rate": 0.015, "k1_share": -0.015, "conviction_share": -0.005,
+                   # the other outcomes of evalkit.data.outcomes.OUTCOMES; the sign is the desired direction
+                   # (letting rules: more in-movers in work or education, a broader origin mix, +3 pp in Aarhus)
+                   "basic_edu_share": -0.015, "income_rel_region": 0.015, "nonwestern_share": -0.015,
+                   "youth_emp_edu_share": 0.015, "in_emp_edu_share": 0.03, "in_nonwestern_share": -0.03,
+                   "out_emp_edu_share": -0.015, "out_nonwestern_share": 0.015}
 ADVISOR_DRAWS = 399      # bootstrap draws and re-assignments per placebo test: alpha (draws + 1) whole
 TARGET_POWER = 0.8
 #: advisor method -> (with_inference method, options, few-cluster table row)

@@ -42,7 +42,22 @@ def decomposition(study):
     return decompose_change(study.md, p["outcome"], p["baseline_year"], p["evaluation_year"], groups=groups)
 
 
+def _no_decomposition(study):
+    """A note instead of the decomposition when the outcome has no person-level definition (None otherwise)."""
+    if study.p["outcome"] in PERSON_INDICATORS:
+        return None
+    from evalkit.report.i18n import label as _label
+
+    name = _label(study.p["outcome"], study.p["lang"]).lower()
+    return markdown({"da": f"_Opdelingen i blivere, tilflyttere og fraflyttere kræver en indikator for den enkelte "
+                           f"person; {name} er det ikke._",
+                     "en": f"_The split into stayers, in-movers and out-movers needs a person-level indicator; "
+                           f"{name} is not one._"}[study.p["lang"]])
+
+
 def movers_table(study) -> SafeTable:
+    if _no_decomposition(study) is not None:
+        return _no_decomposition(study)
     lang, t = study.p["lang"], study.movers_decomposition.tidy()
     shown = pd.DataFrame({dlabel("group", lang): [label(g, lang) for g in t["group"]],
                           str(t["year0"].iloc[0]): t["value0"], str(t["year1"].iloc[0]): t["value1"]})
@@ -61,6 +76,8 @@ def movers_table(study) -> SafeTable:
 def movers_figure(study):
     from matplotlib.figure import Figure
 
+    if _no_decomposition(study) is not None:
+        return markdown("")
     lang, t = study.p["lang"], study.movers_decomposition.tidy()
     fig = Figure(figsize=(7.5, 3.8), dpi=110)
     ax = fig.add_subplot()
@@ -92,7 +109,12 @@ def comparison(study):
 
 
 def _cohort_withheld(study):
-    """The note shown instead of the area-vs-cohort comparison when too few persons are treated."""
+    """The note shown instead of the area-vs-cohort comparison when too few persons are treated (or the
+    outcome has no person-level definition)."""
+    from evalkit.report.outcome_section import has_cohort, no_cohort_note
+
+    if not has_cohort(study.p["outcome"]):
+        return markdown(no_cohort_note(study.p["outcome"], study.p["lang"]))
     if not study._too_few("cohort"):
         return None
     return markdown(text.too_few_persons(label("cohort_estimand", study.p["lang"]), study.p["min_cell"],
@@ -206,8 +228,18 @@ def _money(v: float, lang: str) -> str:
     return text.replace(",", ".") if lang == "da" else text
 
 
+#: outcomes whose effect times the residents counts persons (employed, convicted, outside work and education)
+COST_OUTCOMES = ("employment_rate", "conviction_share", "k1_share")
+
+
 def cost_table(study) -> SafeTable:
     lang = study.p["lang"]
+    if study.p["outcome"] not in COST_OUTCOMES:
+        name = label(study.p["outcome"], lang).lower()
+        return markdown({"da": f"_Pris pr. effekt beregnes for beskæftigelse, K1 og domme; for {name} tæller "
+                               "effekten gange beboerne ikke personer._",
+                         "en": f"_Cost per effect is computed for employment, K1 and convictions; for {name} the "
+                               "effect times the residents does not count persons._"}[lang])
     res, col = cost(study)
     t = res.tidy().iloc[0]
     persons = dlabel("n_persons_18_64", lang) if col == "residents_18_64" else label("residents", lang)

@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.data.outcomes import OUTCOMES as _ALL_OUTCOMES
 from evalkit.errors import ParameterError, closest
 
 TEMPLATES = ("midterm", "final")
-INTERVENTIONS = ("fremskudt_beskaeftigelse", "poa")
+INTERVENTIONS = ("fremskudt_beskaeftigelse", "poa", "fleksibel_udlejning")
 LANGS = ("da", "en")
 COMPARISONS = ("never_treated", "never_treated_no_other")
-OUTCOMES = ("employment_rate", "k1_share", "conviction_share")
+#: every area outcome evalkit builds (evalkit.data.outcomes.OUTCOMES): register indicators and movers' composition
+OUTCOMES = tuple(_ALL_OUTCOMES)
+#: survey outcomes a report can show (evalkit.report.survey_section.SURVEYS); "" = none
+SURVEY_OUTCOMES = ("", "tryghed")
+#: subgroups of the report outcome (evalkit.domain.subgroups.BY); "" = none
+SUBGROUPS = ("", "origin", "sex", "age_band", "education")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,10 @@ PARAMS: tuple[Param, ...] = (
           "for the advisor's power; 0 = the outcome's default (evalkit.report.advising.DEFAULT_EFFECTS); a sign "
           "against the outcome's desired direction is kept but the report warns (the MDE takes this sign)",
           bounds=(-1.0, 1.0)),
+    Param("survey_outcome", str, "", "survey outcome shown in its own section (repeated cross-sections, weights "
+          "calibrated to the register; needs evalkit[survey]); empty = no survey section", SURVEY_OUTCOMES),
+    Param("subgroup_by", str, "", "subgroups of the report outcome (and of the survey outcome), with a joint test "
+          "of equal effects; empty = no subgroup section", SUBGROUPS),
     Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
           "in interventions.csv)", bounds=(0.0, 1e13)),
 )

@@ -1,10 +1,12 @@
 """What differs between POSIX and Windows in scheduling: an exclusive file lock and killing a job.
 
-Nothing here is POSIX-only at import time. The lock is ``flock`` on POSIX and ``msvcrt.locking``
-on one byte at offset 0 on Windows; both are released by the operating system when the holder
-dies, so a killed ``run-due`` never leaves a stale lock. A job runs in its own process group
-(POSIX session, Windows ``CREATE_NEW_PROCESS_GROUP``) so a timeout can stop the report run
-*and* the Jupyter kernel it started:
+Nothing here is POSIX-only at import time. The lock is filelock's (a maintained cross-platform
+package): :func:`filelock.lock_descriptor` on a descriptor evalkit keeps open, which is ``flock``
+on POSIX and ``LockFileEx`` on one byte at offset 0 on Windows; the operating system releases
+both when the holder dies, so a killed ``run-due`` never leaves a stale lock, and the holder can
+still write its pid into the file for diagnosis. A job runs in its own process group (POSIX
+session, Windows ``CREATE_NEW_PROCESS_GROUP``) so a timeout can stop the report run *and* the
+Jupyter kernel it started:
 
 * POSIX: SIGTERM to the group, SIGKILL to what is left after the grace period;
 * Windows: CTRL_BREAK to the group, then ``taskkill /T /F`` on the process tree, then
@@ -18,42 +20,19 @@ import signal
 import subprocess
 import time
 
+import filelock
+
 WINDOWS = os.name == "nt"
-
-if WINDOWS:  # pragma: no cover - exercised on Windows and by a test with a stand-in module
-    import msvcrt
-
-    fcntl = None
-else:
-    import fcntl
-
-    msvcrt = None
 
 
 def try_lock(fd: int) -> bool:
-    """Take an exclusive non-blocking lock on the open file ``fd``; False when another process holds it."""
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-    os.lseek(fd, 0, os.SEEK_SET)
-    try:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError:  # EACCES / EDEADLOCK: the byte is locked by another process
-        return False
-    return True
+    """Take an exclusive non-blocking lock on the open file ``fd``; False when another holder has it."""
+    return filelock.lock_descriptor(fd, blocking=False)
 
 
 def unlock(fd: int) -> None:
     """Release :func:`try_lock` (closing the descriptor releases it too)."""
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return
-    os.lseek(fd, 0, os.SEEK_SET)
-    with contextlib.suppress(OSError):
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    filelock.unlock_descriptor(fd)
 
 
 def read_holder(fd: int) -> str:

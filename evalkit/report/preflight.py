@@ -11,12 +11,13 @@ from evalkit.errors import ParameterError
 
 
 def resolve_data_dir(data_dir: str) -> Path:
-    """Absolute data folder: as given, else relative to the project root above the cwd."""
+    """Absolute data folder: as given, else relative to the project root above the cwd (a folder with
+    ``pyproject.toml`` or ``reports.yaml``: the evalkit checkout or a project made by ``evalkit init``)."""
     path = Path(data_dir)
     if path.is_absolute() or path.exists():
         return path.resolve()
     for folder in Path.cwd().resolve().parents:
-        if (folder / "pyproject.toml").is_file() and (folder / path).exists():
+        if any((folder / marker).is_file() for marker in ("pyproject.toml", "reports.yaml")) and (folder / path).exists():
             return (folder / path).resolve()
     raise ParameterError(f"data_dir={data_dir!r} does not exist (looked in the cwd and the project root).")
 
@@ -50,4 +51,11 @@ def preflight(params: dict) -> dict:
     if params["intervention"] not in known:
         raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
                              f"it holds {known}.")
+    if params.get("survey_outcome"):  # the survey file of evalkit.report.survey_section.SURVEYS
+        from evalkit.report.survey_section import SURVEYS
+
+        survey = data_dir / SURVEYS[params["survey_outcome"]].file
+        if not survey.is_file():
+            raise ParameterError(f"survey_outcome={params['survey_outcome']!r} needs the survey file {survey.name} in "
+                                 f"data_dir={str(data_dir)!r} (docs/data_contract.md, Surveys); it is not there.")
     return {**params, "data_dir": str(data_dir)}

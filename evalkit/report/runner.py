@@ -24,12 +24,13 @@ from pathlib import Path
 
 from evalkit import progress as progress_env
 from evalkit import seal
-from evalkit.errors import EvalkitError, ParameterError, check_choice
+from evalkit.errors import ParameterError, check_choice
 from evalkit.report import manifest as mf
 from evalkit.report import postrun
 from evalkit.report.gate import error_type, numbered
 from evalkit.report.outputs import DATA_DIR_ENV
 from evalkit.report.params import TEMPLATES, load_params, validate_params
+from evalkit.report.project import find_project, template_notebook
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -55,12 +56,12 @@ class ReportRun:
 
 
 def project_root(start: Path | None = None) -> Path:
-    """The folder holding ``notebooks/`` (searched upwards from ``start`` or the cwd)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
-            return folder
-    raise EvalkitError(f"no evalkit project (notebooks/ and pyproject.toml) found above {here}.")
+    """The report project at or above ``start`` or the cwd (:func:`evalkit.report.project.find_project`:
+    ``notebooks/`` beside ``reports.yaml`` or ``pyproject.toml``), else that folder itself: outside a
+    project, relative data paths and ``reports/`` are taken from the working directory and the
+    templates come from the installed package."""
+    here = Path(start or Path.cwd()).resolve()
+    return find_project(here) or here
 
 
 @contextlib.contextmanager
@@ -117,8 +118,14 @@ def check_folder_name(what: str, name: str) -> str:
 
 
 def _source(template: str, notebook: str | Path | None, root: Path) -> Path:
-    """The notebook to run: the stock template, or an analyst's copy of it."""
-    source = Path(notebook) if notebook is not None else root / "notebooks" / f"{template}.ipynb"
+    """The notebook to run: ``notebook`` (an analyst's copy), else the project's ``notebooks/<template>.ipynb``,
+    else the template packaged with evalkit."""
+    if notebook is not None:
+        source = Path(notebook)
+    else:
+        source = root / "notebooks" / f"{template}.ipynb"
+        if not source.exists():
+            source = template_notebook(template)
     if not source.is_file() or source.suffix != ".ipynb":
         raise ParameterError(f"notebook={str(source)!r} is not an existing .ipynb file.")
     return source.resolve()
@@ -138,12 +145,84 @@ def _error_of(notebook: Path, exc: Exception) -> dict:
     return {"type": error_type(kind), "cell": None}
 
 
+def declared_parameters(notebook: Path) -> set[str] | None:
+    """The names assigned in the notebook's cell tagged ``parameters`` (None when it has no such cell).
+
+    Read with Python's parser, not papermill's line pattern (which cannot read a line holding a
+    second ``=``, e.g. in a comment, and then calls the parameter unknown).
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return set()
+            names: set[str] = set()
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, ast.AnnAssign) else []
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+            return names
+    return None
+
+
+def check_notebook_parameters(source: Path, params: dict) -> None:
+    """Warn (one line) when the notebook to run does not declare every report parameter in its
+    parameters cell: papermill still injects them after that cell, but an older copy of a template
+    may not use them. The stock templates declare exactly :data:`~evalkit.report.params.PARAMS`
+    (a test checks it), so their runs are quiet."""
+    import warnings
+
+    from evalkit.errors import EvalkitWarning
+
+    declared = declared_parameters(source)
+    if declared is None:
+        warnings.warn(f"{source.name} has no cell tagged 'parameters'; the report parameters are injected at its "
+                      "top.", EvalkitWarning, stacklevel=3)
+        return
+    missing = sorted(set(params) - declared)
+    if missing:
+        warnings.warn(f"{source.name} does not declare the parameter(s) {', '.join(missing)} in its parameters cell; "
+                      "they are injected after it (compare your copy with the packaged template).",
+                      EvalkitWarning, stacklevel=3)
+
+
+class _PapermillParameterNoise:
+    """Drops papermill's own parameter-parsing warnings ("Passed unknown parameter", "Unable to parse
+    line"): evalkit validates the parameters (:mod:`evalkit.report.params`) and compares them with the
+    notebook's parameters cell itself (:func:`check_notebook_parameters`)."""
+
+    def filter(self, record) -> bool:
+        message = str(record.msg)
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+
+@contextlib.contextmanager
+def _quiet_papermill_parameters():
+    import logging
+
+    noise = _PapermillParameterNoise()
+    loggers = [logging.getLogger(name) for name in ("papermill", "papermill.translators")]
+    for logger in loggers:
+        logger.addFilter(noise)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(noise)
+
+
 def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bool, env: dict,
              console: Path) -> dict | None:
     """Run the notebook in a kernel that holds the run's key; None on success, else the error."""
     import papermill as pm
 
-    with current_kernel() as kernel, kernel_environment(env), kernel_console(console):
+    with current_kernel() as kernel, kernel_environment(env), kernel_console(console), _quiet_papermill_parameters():
         try:
             pm.execute_notebook(source, notebook, parameters=params, kernel_name=kernel, cwd=str(cwd),
                                 progress_bar=progress, execution_timeout=3600, log_output=False)
@@ -166,6 +245,7 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     root = project_root(root)
     params, default_name = _prepare(template, params, root)
     source = _source(template, notebook, root)
+    check_notebook_parameters(source, params)
     report = check_folder_name("report", report or default_name)
     period = check_folder_name("period", period or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
     reports_root = Path(reports_root or root / "reports").resolve()
@@ -190,7 +270,9 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     # runner only waits on the kernel then (one DuckDB thread at a lower priority: the kernel first)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalkit-keys") as pool:
         keys = pool.submit(_background_keys, params)
-        error = _execute(source, executed, params, source.parent, progress, env, private / "kernel-console.log")
+        # the kernel starts in the notebook's folder, or in the project for a packaged template (never site-packages)
+        cwd = source.parent if source.is_relative_to(root) or notebook is not None else root
+        error = _execute(source, executed, params, cwd, progress, env, private / "kernel-console.log")
         keys = keys.result()
     outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
                              render=render_html, reports_root=reports_root, keys=keys)

@@ -11,8 +11,8 @@ status ``ok`` for that period. Failed / needs-review runs do not count, so the n
 missed while a newer one exists is not back-filled (run it by hand with ``report run``).
 
 :func:`run_due` is what cron, a systemd timer or the Windows Task Scheduler calls. It takes an
-exclusive non-blocking lock on ``<reports_root>/.run-due.lock`` (``flock`` on POSIX,
-``msvcrt.locking`` on Windows: :mod:`evalkit.report.portable`); when another ``run-due`` holds it, it raises
+exclusive non-blocking lock on ``<reports_root>/.run-due.lock`` (filelock's: ``flock`` on POSIX,
+``LockFileEx`` on Windows; :mod:`evalkit.report.portable`); when another ``run-due`` holds it, it raises
 :class:`RunDueBusy` without running anything (the CLI should print the message and exit 0:
 an overlapping tick is normal, not an error). Running it twice in a row runs a due job once.
 """
@@ -368,11 +368,10 @@ def _run_job(job: Job, period: str, execute: Callable[[Job, str], int], reports_
 
 
 def _project_dir(folder: Path) -> Path:
-    """The evalkit project (``notebooks/`` + ``pyproject.toml``) at or above ``folder``, else ``folder``."""
-    for candidate in (folder, *folder.parents):
-        if (candidate / "notebooks").is_dir() and (candidate / "pyproject.toml").is_file():
-            return candidate
-    return folder
+    """The report project (:func:`evalkit.report.project.find_project`) at or above ``folder``, else ``folder``."""
+    from evalkit.report.project import find_project
+
+    return find_project(folder) or folder
 
 
 def run_due(schedule_path: str | Path, *, reports_root: str | Path | None = None,

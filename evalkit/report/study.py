@@ -37,7 +37,7 @@ from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
 from evalkit.report.preflight import preflight, resolve_data_dir  # noqa: F401 (re-exported)
 from evalkit.report.robustness import robustness_table, specifications
-from evalkit.report import domain_sections
+from evalkit.report import domain_sections, outcome_section, subgroup_section, survey_section
 
 
 THIN_POPULATIONS = ("residents", "residents_18_64")
@@ -124,7 +124,7 @@ class Study:
     @cached_property
     def _area_panel(self) -> pd.DataFrame:
         with step("area x year panel (DuckDB)"):
-            panel = self.md.area_panel()
+            panel = outcome_section.area_panel(self.md, self.p["outcome"], self.p["min_cell"])
         panel = panel[panel["AAR"] <= self.p["evaluation_year"]]
         panel, self.notes["thin"] = without_thin_area_years(panel, self.p["min_cell"])
         panel = advising.with_area_weights(panel)  # every area-level fit is weighted by the area's mean residents
@@ -148,7 +148,7 @@ class Study:
 
     @property
     def person_outcome(self) -> str:
-        return truth.PERSON_OUTCOME[self.p["outcome"]]
+        return truth.PERSON_OUTCOME.get(self.p["outcome"])
 
     # ------------------------------------------------------------ estimates
     def _event_study(self, panel: pd.DataFrame, outcome: str, unit: str, weights: str | None = None):
@@ -364,6 +364,8 @@ class Study:
         return person_safe(result, self.p["min_cell"])[0]
 
     def event_study_figure(self, estimand: str = "area") -> Sealed:
+        if estimand == "cohort" and not outcome_section.has_cohort(self.p["outcome"]):
+            return markdown("")  # effect_summary("cohort") says why
         result, panel = self._shown(estimand), (self.area if estimand == "area" else self.cohort)
         lang = self.p["lang"]
         fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang))
@@ -455,6 +457,8 @@ class Study:
 
     def _effect_text(self, estimand: str) -> str:
         name = label(f"{estimand}_estimand", self.p["lang"])
+        if estimand == "cohort" and not outcome_section.has_cohort(self.p["outcome"]):
+            return outcome_section.no_cohort_note(self.p["outcome"], self.p["lang"])
         if self._too_few(estimand):
             return text.too_few_persons(name, self.p["min_cell"], lang=self.p["lang"])
         avg, true = self._post_average(estimand)
@@ -519,6 +523,8 @@ class Study:
         """'What was found': the post-period average effect per estimand and the pre-trend p-value."""
         lang, lines = self.p["lang"], []
         for estimand in ("area", "cohort") if self.template == "final" else ("area",):
+            if estimand == "cohort" and not outcome_section.has_cohort(self.p["outcome"]):
+                continue  # the effect sections say why (outcome_section.no_cohort_note)
             if self._too_few(estimand):
                 lines.append(text.too_few_persons(label(f"{estimand}_estimand", lang), self.p["min_cell"], lang=lang))
                 continue
@@ -656,3 +662,21 @@ class Study:
     def goals_table(self): return domain_sections.goals_table(self)  # noqa: E704
     def goals_chart(self): return domain_sections.goals_chart(self)  # noqa: E704
     def cost_per_effect(self): return domain_sections.cost_table(self)  # noqa: E704
+
+    # ------------------------------- survey and subgroups (evalkit.report.survey_section, subgroup_section)
+    @cached_property
+    def survey_fit(self):
+        """The survey outcome read, calibrated to the register and estimated (once per report)."""
+        return survey_section.fit(self)
+
+    @cached_property
+    def subgroup_results(self):
+        return subgroup_section.fit(self)
+
+    def survey_heading(self): return survey_section.heading(self)  # noqa: E704
+    def survey_response_rates(self): return survey_section.rates_table(self)  # noqa: E704
+    def survey_weights(self): return survey_section.weights_table(self)  # noqa: E704
+    def survey_effect(self): return survey_section.effect_table(self)  # noqa: E704
+    def subgroup_heading(self): return subgroup_section.heading(self)  # noqa: E704
+    def subgroup_table(self, source="register"): return subgroup_section.table(self, source)  # noqa: E704
+    def subgroup_figure(self): return subgroup_section.figure(self)  # noqa: E704

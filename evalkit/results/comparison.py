@@ -141,8 +141,8 @@ class Comparison:
     def to_markdown(self) -> str:
         """A pipe table (GitHub-flavoured Markdown and pandoc) with the notes below it.
 
-        Written without the ``tabulate`` package (not a dependency of evalkit); ``| * _ \\ `` in
-        cells are escaped.
+        Written without the ``tabulate`` package (not a dependency of evalkit); ``|``, ``*``, ``_`` and ``\\``
+        in cells are escaped.
 
         Returns
         -------

@@ -1,0 +1,158 @@
+"""Issue 15, part 6: every outcome in the report parameters, the letting-rule report (in-mover
+composition) and the survey section in Danish, executed once; pure tables of the new sections.
+
+The POA report's tryghed section is checked in ``test_report_runs.py`` (its ``poa`` fixture) and the
+outreach report's subgroup table in ``test_notebooks.py`` (its ``runs`` fixture), so each parameter
+file is executed once.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.cli import main
+from evalkit.data.outcomes import OUTCOMES
+from evalkit.errors import ParameterError
+from evalkit.report.params import validate_params
+from evalkit.report.runner import run_report
+from evalkit.report.survey_section import response_rates, weight_diagnostics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def letting(tmp_path_factory):
+    """The letting-rule demo report (fleksibel udlejning, Danish labels, tryghed as a secondary outcome)."""
+    run = run_report("final", ROOT / "params" / "letting_final.yaml", reports_root=tmp_path_factory.mktemp("r"),
+                     progress=False)
+    assert run.status == "ok", run.manifest.get("error")
+    return run, run.html.read_text(encoding="utf-8")
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_letting_report_shows_in_mover_effect_with_truth_inside(letting):
+    run, html = letting
+    assert run.manifest["disclosure"]["ok"] is True
+    text = _text(html)
+    main_ = text[text.find("Hovedresultater ¶"):]
+    m = re.search(r"tilflytteres andel i job eller uddannelse \(18-64 år\) ([+-]\d+\.\d+) pp \(95 % konfidensinterval "
+                  r"\[([+-]\d+\.\d+) pp; ([+-]\d+\.\d+) pp\].*?Den simulerede sande effekt er ([+-]\d+\.\d+) pp", main_)
+    assert m, main_[:600]
+    est, low, high, truth = map(float, m.groups())
+    assert low <= truth <= high and low < est < high and truth > 0
+    assert "ligger inden for intervallet" in main_[:m.end() + 60]
+    assert "Kohorteeffekten vises ikke" in text                   # no person-level definition: said, not failed
+    assert "kræver en indikator for den enkelte person" in text    # no movers decomposition
+
+
+def test_danish_report_has_danish_survey_section(letting):
+    _, html = letting
+    text = _text(html)
+    for header in ("Spørgeskemaundersøgelse: effekt med kalibrerede vægte", "Svarprocent", "Sammenligningsområder",
+                   "Designeffekt, kalibrerede vægte", "Effektiv størrelse, kalibrerede vægte", "Kalibrerede vægte (TWFE)",
+                   "Kun designvægte (TWFE)", "Simuleret sand effekt"):
+        assert header in text, header
+    assert "Survey outcome" not in text and "Response rate" not in text
+    tables = pd.read_html(io.StringIO(html))
+    effect = next(t for t in tables if "Kalibrerede vægte (TWFE)" in set(t.iloc[:, 0]))
+    row = effect.iloc[0]
+    lo, hi, truth = (float(row[c]) for c in ("Nedre", "Øvre", "Simuleret sand effekt"))
+    assert lo <= truth <= hi and truth == 0.0                      # the letting rule does not move tryghed
+
+
+def test_new_html_passes_the_disclosure_scanners(letting):
+    run, html = letting
+    survey = pd.read_parquet(ROOT / "data" / "demo" / "tryghed_survey.parquet", columns=["RESP_ID"])["RESP_ID"]
+    sample = set(survey.sample(2000, random_state=1))
+    assert not any(key in html for key in sample)                   # no respondent key
+    assert run.manifest["disclosure"]["ok"] is True and not run.manifest["disclosure"].get("scan")
+    assert "RESP_ID" not in html and "PERSON_ID" not in html
+    rates = next(t for t in pd.read_html(io.StringIO(html)) if "Område A" in t.columns)
+    values = rates.drop(columns=rates.columns[0]).apply(pd.to_numeric, errors="coerce").to_numpy().ravel()
+    assert np.nanmin(values) > 0 and np.nanmax(values) < 100       # rates, never 0 % or 100 % of a few persons
+
+
+# ------------------------------------------------------------------ parameters: every outcome, one line
+@pytest.mark.parametrize("outcome", list(OUTCOMES))
+def test_every_outcome_is_a_report_parameter(outcome):
+    assert validate_params({"outcome": outcome})["outcome"] == outcome
+
+
+@pytest.mark.parametrize("given, name", [({"outcome": "tryghed"}, "outcome"), ({"survey_outcome": "trivsel"},
+                                         "survey_outcome"), ({"subgroup_by": "income"}, "subgroup_by"),
+                                        ({"intervention": "udlejning"}, "intervention")])
+def test_bad_parameters_give_one_line_naming_the_allowed_values(given, name):
+    with pytest.raises(ParameterError) as err:
+        validate_params(given)
+    message = str(err.value)
+    assert "\n" not in message and f"'{name}'" in message and "choose one of" in message
+
+
+def test_cli_exits_2_with_one_line_for_a_bad_outcome(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("outcome: in_mover_share\nsurvey_outcome: tryghed\n")
+    code = main(["report", "run", "final", "--params", str(bad), "--reports-root", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "'outcome'" in err and "in_emp_edu_share" in err and "Did you mean" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ pure tables of the survey section
+def test_response_rates_blank_cells_of_few_respondents_or_nonrespondents():
+    rows = []
+    for area, n, answered in ((1, 40, 20), (2, 40, 38), (3, 40, 3), (4, 200, 90)):
+        rows += [{"OMR_ID": area, "AAR": 2020, "TRYG": 1.0 if i < answered else np.nan} for i in range(n)]
+    frame = pd.DataFrame(rows)
+    by_area = response_rates(frame, "TRYG", {1, 2, 3}, min_cell=5, by_area=True)
+    assert by_area.loc[2020, "A"] == 0.5
+    assert np.isnan(by_area.loc[2020, "B"]) and np.isnan(by_area.loc[2020, "C"])   # 2 nonrespondents; 3 respondents
+    assert by_area.loc[2020, "comparison"] == 0.45
+    pooled = response_rates(frame, "TRYG", {1, 2, 3}, min_cell=5, by_area=False)
+    assert list(pooled.columns) == ["treated", "comparison"] and pooled.loc[2020, "treated"] == 61 / 120
+
+
+def test_weight_diagnostics_sum_effective_sizes_and_round_counts():
+    diag = pd.DataFrame({"OMR_ID": [1, 1, 2, 3], "AAR": [2020, 2021, 2020, 2020], "respondents": [52., 48., 61., 3.],
+                         "n_eff_design": [52., 48., 61., 3.], "n_eff": [40., 40., 50., 2.],
+                         "levels_pooled": [1, 0, 2, 0], "suppressed": [False, False, False, True]})
+    out = weight_diagnostics(diag, {1}, min_cell=5, round_base=5).set_index("arm")
+    assert out.loc["treated", "respondents"] == 100 and out.loc["treated", "deff"] == pytest.approx(100 / 80)
+    assert out.loc["comparison", "respondents"] == 60 and out.loc["comparison", "area_waves"] == 1  # suppressed cell out
+    assert out.loc["comparison", "deff_design"] == pytest.approx(1.0)
+    assert out.loc["comparison", "n_eff_design"] == 60 and out.loc["treated", "n_eff"] == 80   # rounded too
+
+
+def test_letting_report_subgroups_of_the_survey_with_truth_inside(letting):
+    _, html = letting
+    text = _text(html)
+    assert "Effekter for undergrupper" in text and "Test for ens effekter: F(1, " in text
+    assert "Undergrupper vises ikke for tilflytteres andel" in text        # no per-person definition: said
+    table = next(t for t in pd.read_html(io.StringIO(html)) if "Undergruppe" in t.columns)
+    assert list(table["Undergruppe"]) == ["Ikke-vestlige indvandrere og efterkommere", "Øvrige"]
+    for ci, truth in zip(table["Konfidensinterval"], table["Simuleret sand effekt"]):
+        low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", ci))
+        assert low <= truth <= high
+    assert 'alt="Effekt for hver undergruppe' in html
+
+
+def test_survey_outcome_without_its_file_is_refused_before_running(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "demo", data, ignore=shutil.ignore_patterns("person_years", "truth",
+                                                                               "tryghed_survey.parquet"))
+    (data / "person_years").symlink_to(ROOT / "data" / "demo" / "person_years")
+    bad = tmp_path / "p.yaml"
+    bad.write_text(f"intervention: poa\noutcome: conviction_share\ndata_dir: {data}\nsurvey_outcome: tryghed\n")
+    code = main(["report", "run", "final", "--params", str(bad), "--reports-root", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "tryghed_survey.parquet" in err
