@@ -156,3 +156,72 @@ def test_survey_outcome_without_its_file_is_refused_before_running(tmp_path, cap
     code = main(["report", "run", "final", "--params", str(bad), "--reports-root", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "tryghed_survey.parquet" in err
+
+
+# ------------------------------------------------- issue 16 part 6: a Danish report speaks Danish
+def _danish_vocabulary() -> set[str]:
+    """Every word of every Danish label the library has: the label map (evalkit.i18n), the plot and
+    HonestDiD figure labels, the inference method names, compare's labels."""
+    from evalkit.diagnostics._sensitivity import _LABELS as SENSITIVITY
+    from evalkit.i18n import LABELS, SECTIONS
+    from evalkit.report.few_clusters import NAMES
+    from evalkit.results.plot import LABELS as PLOT
+
+    texts = [v["da"] for v in (*LABELS.values(), *SECTIONS.values(), *NAMES.values())]
+    texts += list(PLOT["da"].values()) + list(SENSITIVITY["da"].values())
+    return {w for t in texts for w in _words(t)}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-zæøåé]{2,}", text.lower())
+
+
+#: proper names and symbols a Danish report uses as they are
+NAMES_AS_THEY_ARE = {"callaway", "sant", "anna", "mbar", "lf", "flci", "sup", "cr", "dkk", "ik", "pp"}
+
+
+def _headers_and_figure_labels(html: str) -> tuple[list[str], list[list[str]]]:
+    import json
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.headers, self.figures, self._th = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "th":
+                self._th = []
+            elif tag == "figure" and dict(attrs).get("data-labels") is not None:
+                self.figures.append(json.loads(dict(attrs)["data-labels"]))
+
+        def handle_data(self, data):
+            if self._th is not None:
+                self._th.append(data)
+
+        def handle_endtag(self, tag):
+            if tag == "th" and self._th is not None:
+                self.headers.append("".join(self._th).strip())
+                self._th = None
+
+    parser = Parser()
+    parser.feed(html)
+    return parser.headers, parser.figures
+
+
+def test_danish_report_headers_and_figure_labels_come_from_the_danish_label_map(letting):
+    """Issue 16 must-show: in a Danish report every table header and every figure text (title, axis
+    labels, legend: the figure's ``data-labels``) is made of words of the library's Danish labels,
+    proper names and numbers; parameter names appear only as the parameter table's row names."""
+    from evalkit.report.params import PARAMS
+
+    _, html = letting
+    headers, figures = _headers_and_figure_labels(html)
+    assert len(headers) > 40 and len(figures) >= 4
+    vocabulary = _danish_vocabulary() | NAMES_AS_THEY_ARE
+    parameters = {p.name for p in PARAMS}
+    foreign = {h: [w for w in _words(h) if w not in vocabulary] for h in headers if h not in parameters}
+    assert not {h: w for h, w in foreign.items() if w} , foreign
+    labels = [t for fig in figures for t in fig]
+    foreign = {t: [w for w in _words(t) if w not in vocabulary] for t in labels}
+    assert not {t: w for t, w in foreign.items() if w}, foreign

@@ -11,12 +11,12 @@ from evalkit.errors import check_choice
 from evalkit.results.result import immutable_value
 
 _LABELS = {
-    "en": {"title": "Sensitivity of the {p} to violations of parallel trends", "orig": "Original",
+    "en": {"title": "Sensitivity of the effect to violations of parallel trends", "orig": "Original",
            "robust": "Robust ({ci})", "y": "{lvl:g}% confidence interval",
            "Mbar": "Mbar (post violation relative to max pre violation)", "M": "M (change in slope per period)",
            "bd": "Breakdown value"},
-    "da": {"title": "Følsomhed af {p} over for brud på parallelle trends", "orig": "Oprindelig",
-           "robust": "Robust ({ci})", "y": "{lvl:g}% konfidensinterval",
+    "da": {"title": "Effektens følsomhed over for brud på parallelle trends", "orig": "Oprindelig",
+           "robust": "Robust ({ci})", "y": "{lvl:g} %-konfidensinterval",
            "Mbar": "Mbar (brud efter relativt til største brud før)", "M": "M (ændring i hældning pr. periode)",
            "bd": "Nedbrudsværdi"},
 }
@@ -166,6 +166,6 @@ class SensitivityResult:
             ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_text()}")
         ax.set_xlabel(t[self.parameter])
         ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)))
-        ax.set_title(t["title"].format(p="theta"))
+        ax.set_title(t["title"])
         ax.legend(loc="best", fontsize="small")
         return fig

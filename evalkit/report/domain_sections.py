@@ -134,12 +134,10 @@ def estimand_table(study):
     if t["truth"].isna().all():
         t = t.drop(columns=["truth"])
     t["estimand"] = [{"area": label("area_estimand", lang), "cohort": label("cohort_estimand", lang)}.get(
-        e, {"da": "Forskel (område - kohorte)", "en": "Difference (area - cohort)"}[lang]) for e in t["estimand"]]
-    names = {"da": {"estimand": "Estimand", "estimate": "Estimat", "std_error": "Std.fejl", "conf_low": "Nedre",
-                    "conf_high": "Øvre", "p_value": "p-værdi", "n_clusters": "Klynger", "truth": "Simuleret sand"},
-             "en": {"estimand": "Estimand", "estimate": "Estimate", "std_error": "Std. error", "conf_low": "Lower",
-                    "conf_high": "Upper", "p_value": "p-value", "n_clusters": "Clusters", "truth": "Simulated truth"}}
-    t = t.rename(columns=names[lang])
+        e, label("estimand_difference", lang)) for e in t["estimand"]]
+    keys = {"estimand": "estimand", "estimate": "estimate", "std_error": "std_error_short", "conf_low": "conf_low",
+            "conf_high": "conf_high", "p_value": "p_value", "n_clusters": "n_clusters", "truth": "truth_short"}
+    t = t.rename(columns={col: label(key, lang) for col, key in keys.items()})
     return _estimates_safe(t, digits=4)
 
 

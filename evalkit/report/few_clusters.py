@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError, EvalkitWarning
 from evalkit.estimators import synth
-from evalkit.i18n import p_equals
+from evalkit.i18n import LANGS, label, p_equals
 
 METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
 #: rows added when the inference advisor chooses a method the five rows do not show
@@ -30,8 +30,9 @@ NAMES = {
     "randomization": {"da": "Randomiseringsinferens", "en": "Randomization inference"},
     "corrected": {"da": "CR2 med niveaukorrigeret kritisk værdi", "en": "CR2 with size-corrected critical value"},
 }
-COLS = {"da": ["Metode", "Estimat", "Std.fejl", "p-værdi", "Nedre", "Øvre", "Detaljer", "Anvendt"],
-        "en": ["Method", "Estimate", "Std. error", "p-value", "Lower", "Upper", "Details", "Used"]}
+#: column headers (keys of the label map, evalkit.i18n.LABELS)
+COLS = {lang: [label(k, lang) for k in ("method", "estimate", "std_error_short", "p_value", "conf_low", "conf_high",
+                                        "details", "used")] for lang in LANGS}
 
 
 def recommended(cr1_reliable: bool, advised=None) -> str:
@@ -217,7 +218,7 @@ def sdid_fit(area: pd.DataFrame, outcome: str, *, alpha: float, seed: int, draws
             return None
 
 
-PVALUE_COLS = {"da": ["Metode", "Estimat", "p-værdi", "Grundlag"], "en": ["Method", "Estimate", "p-value", "Basis"]}
+PVALUE_COLS = {lang: [label(k, lang) for k in ("method", "estimate", "p_value", "basis")] for lang in LANGS}
 
 
 def few_treated_pvalues(chosen: dict, sdid_result, fits: dict, *, lang: str) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -40,11 +41,18 @@ def trends_figure(panel: pd.DataFrame, outcome: str, *, lang: str) -> Figure:
 
 
 def figure_html(fig: Figure, alt: str, caption: str = "") -> str:
-    """Embed ``fig`` as a PNG ``<img>`` with alt text (the default nbconvert output has none)."""
+    """Embed ``fig`` as a PNG ``<img>`` with alt text (the default nbconvert output has none). The
+    figure's words (titles, axis labels, legend entries: what the picture shows as text) go into the
+    ``data-labels`` attribute too, so the language of a figure can be checked like a table's
+    (tests/test_report_outcomes.py)."""
+    from evalkit.report.outputs import figure_texts
+
+    labels = html.escape(json.dumps(figure_texts(fig), ensure_ascii=False), quote=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
     plt.close(fig)  # no second, alt-less copy from the inline backend
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+    return (f'<figure data-labels="{labels}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(alt, quote=True)}" '
             f'style="max-width:100%">{cap}</figure>')

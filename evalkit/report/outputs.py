@@ -30,7 +30,7 @@ from evalkit.errors import ParameterError
 from evalkit.privacy import blank_rows, thin_person_rows
 from evalkit.report.textcheck import DATA_DIR_ENV, DisclosureError, check_text, run_keys  # noqa: F401 (re-exported)
 
-def _figure_texts(fig) -> list[str]:
+def figure_texts(fig) -> list[str]:
     """Titles, axis labels, annotations and legend entries; tick labels are left to the reviewer
     (an event-time axis from -4 to 5 is not a count)."""
     texts = [t.get_text() for t in fig.texts]
@@ -45,7 +45,7 @@ def _figure_texts(fig) -> list[str]:
 def _check_figure(fig) -> None:
     from matplotlib.collections import PathCollection
 
-    check_text("\n".join(_figure_texts(fig)), what="figure text")
+    check_text("\n".join(figure_texts(fig)), what="figure text")
     for coll in fig.findobj(PathCollection):
         if len(coll.get_offsets()):
             raise DisclosureError("figure holds a scatter plot; a point per unit can reveal persons. Plot "

@@ -290,7 +290,7 @@ def figure(study):
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, [names[g] for g in t["subgroup"]], fontsize=8)
         ax.set_title(_outcome_name(study, source, lang), fontsize=9)
-        ax.set_xlabel({"da": "Effekt, procentpoint", "en": "Effect, percentage points"}[lang], fontsize=8)
+        ax.set_xlabel(label("effect_pp", lang), fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, fontsize=7, loc="best")
     fig.tight_layout()
