@@ -125,16 +125,25 @@ def _report_run(args: argparse.Namespace) -> int:
     from evalkit.report.postrun import log_lines
     from evalkit.report.runner import run_report
 
+    if args.pdf:  # before anything runs: a missing browser is found now, not after the report
+        from evalkit.report.pdf import require_chromium
+
+        require_chromium()
     _check_in_file("--params", args.params, "a YAML parameter file")
     _check_in_file("--notebook", None if args.notebook is None else str(args.notebook), "a copy of a template notebook")
     if args.reports_root is not None and args.reports_root.exists() and not args.reports_root.is_dir():
         raise ParameterError(f"--reports-root={str(args.reports_root)!r} is a file; give a folder.")
     start = time.perf_counter()
     run = run_report(args.template, Path(args.params), report=args.report, period=args.period,
-                     reports_root=args.reports_root, progress=not args.quiet, notebook=args.notebook)
+                     reports_root=args.reports_root, progress=not args.quiet, notebook=args.notebook,
+                     pdf=args.pdf)
     took = f"{time.perf_counter() - start:.1f} s"
     if run.status == "ok":
-        print(f"{args.template} report rendered in {took}: {run.html}")
+        print(f"{args.template} report rendered in {took}: {run.html}" + (f"\nPDF: {run.pdf}" if run.pdf else ""))
+        if args.pdf and run.pdf is None:
+            print(f"evalkit: error: --pdf: the PDF was not printed: {one_line(run.manifest['pdf']['error'])}",
+                  file=sys.stderr)
+            return 1
         return run.exit_code
     # the run log's lines: cell numbers and kinds only, never an output's or an error's content
     head = {"needs_review": "NEEDS REVIEW (outputs withheld)", "failed": "FAILED"}[run.status]
@@ -270,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports-root", type=Path, help="where run folders and index.html go; default: reports/")
     run.add_argument("--notebook", type=Path, help="run this copy of the template instead of notebooks/<template>.ipynb")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--pdf", action="store_true",
+                     help="also print the checked HTML to PDF with headless Chromium (make chromium installs it)")
     run.set_defaults(func=_report_run)
     due = rsub.add_parser("run-due", help="run the scheduled reports that are due and not yet done")
     due.add_argument("--schedule", default="reports.yaml", help="schedule file (default: reports.yaml)")

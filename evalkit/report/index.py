@@ -203,7 +203,7 @@ def _when(manifest: dict) -> str:
 
 
 def _links(manifest: dict, root: Path) -> str:
-    """Links a reviewer may follow: the released HTML and the manifest. Executed notebooks live
+    """Links a reviewer may follow: the released HTML, its PDF and the manifest. Executed notebooks live
     in the restricted folder and are never linked (docs/disclosure.md)."""
     run_dir = manifest["_dir"]
     links = []
@@ -214,6 +214,10 @@ def _links(manifest: dict, root: Path) -> str:
             links.append(f'<a href="{_e(_href(run_dir, html_name))}">{label}</a>')
         else:
             links.append('<span class="muted">report missing</span>')
+        pdf = manifest.get("pdf") if isinstance(manifest.get("pdf"), dict) else {}
+        pdf_name = pdf.get("file")
+        if isinstance(pdf_name, str) and pdf_name and (root / run_dir / pdf_name).is_file():
+            links.append(f'<a href="{_e(_href(run_dir, pdf_name))}">PDF</a>')
     links.append(f'<a href="{_e(_href(run_dir, "manifest.json"))}">manifest</a>')
     return " · ".join(links)
 

@@ -96,3 +96,26 @@ def _kill_tree_windows(proc: subprocess.Popen, grace_seconds: float) -> None:
         subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], capture_output=True, timeout=60, check=False)
     with contextlib.suppress(OSError):
         proc.kill()
+
+
+#: browsers that can print a report to PDF headlessly, by platform (``shutil.which`` adds ``.exe`` on Windows)
+BROWSERS_POSIX = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BROWSERS_WINDOWS = ("chromium", "chrome", "msedge")
+#: the browser to use instead of the first one on PATH (a path or a name on PATH)
+BROWSER_ENV = "EVALKIT_CHROMIUM"
+
+
+def find_chromium() -> str | None:
+    """The headless-capable Chromium to print PDFs with: ``$EVALKIT_CHROMIUM`` when set (a path or a
+    name on PATH), else the first of chromium, chromium-browser, google-chrome (POSIX) or chromium,
+    chrome, msedge (Windows) on PATH; None when there is none."""
+    import shutil
+
+    chosen = os.environ.get(BROWSER_ENV, "").strip()
+    if chosen:
+        return shutil.which(chosen) or (chosen if os.path.isfile(chosen) and os.access(chosen, os.X_OK) else None)
+    for name in BROWSERS_WINDOWS if WINDOWS else BROWSERS_POSIX:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

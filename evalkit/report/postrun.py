@@ -171,6 +171,10 @@ def log_lines(record: dict) -> list[str]:
     if disclosure.get("results_withheld"):
         lines.append(f"files not written by evalkit (results or run folder), withheld: {disclosure['results_withheld']}")
     lines += [f"withheld after the scan: {name} ({', '.join(kinds)})" for name, kinds in disclosure.get("scan", {}).items()]
+    pdf = record.get("pdf")
+    if isinstance(pdf, dict):
+        lines.append(f"pdf: {pdf['file']} (printed from the checked {pdf.get('from')})" if pdf.get("file")
+                     else f"pdf: not printed: {pdf.get('error')}")
     if disclosure.get("foreign_files_withheld"):
         lines.append(f"files outside any run's outputs under the reports folder, withheld: "
                      f"{disclosure['foreign_files_withheld']}")

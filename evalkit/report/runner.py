@@ -49,6 +49,7 @@ class ReportRun:
     html: Path | None
     status: str
     manifest: dict
+    pdf: Path | None = None  # printed from the released HTML with ``pdf=True`` (:mod:`evalkit.report.pdf`)
 
     @property
     def exit_code(self) -> int:
@@ -233,7 +234,8 @@ def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bo
 
 def run_report(template: str, params: dict | str | Path, *, report: str | None = None, period: str | None = None,
                root: Path | None = None, reports_root: Path | None = None, progress: bool = True,
-               notebook: str | Path | None = None, restricted_root: Path | None = None) -> ReportRun:
+               notebook: str | Path | None = None, restricted_root: Path | None = None,
+               pdf: bool = False) -> ReportRun:
     """Validate, execute the template (or an analyst's copy, ``notebook``), gate, render and record.
 
     Parameter and data errors raise before any folder is made. Only outputs evalkit sealed
@@ -241,7 +243,15 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     ``needs_review``. The executed notebook and the kernel's console go to the restricted
     folder (default ``<reports_root>/../restricted``), never beside the HTML. Failed runs
     keep no HTML; they never replace the latest good report.
+
+    ``pdf=True`` also prints the released HTML to ``<template>.pdf`` with headless Chromium once
+    that HTML has passed every check (:mod:`evalkit.report.pdf`); a missing browser is a
+    :class:`ParameterError` before anything runs. A PDF the browser could not print leaves the
+    run's status as it is and is recorded in the manifest's ``pdf`` entry (``error``).
     """
+    from evalkit.report import pdf as pdf_printer
+
+    browser = pdf_printer.require_chromium() if pdf else None
     root = project_root(root)
     params, default_name = _prepare(template, params, root)
     source = _source(template, notebook, root)
@@ -276,14 +286,39 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
         keys = keys.result()
     outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
                              render=render_html, reports_root=reports_root, keys=keys)
+    printed = _print_pdf(outcome.html, browser) if pdf else None
     record.update(status=outcome.status, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
-                  html=outcome.html.name if outcome.html else None, restricted=str(private))
+                  html=outcome.html.name if outcome.html else None, restricted=str(private),
+                  pdf=printed[1] if printed else None)
     postrun.write_log(run_dir, record)
     record["outputs"] = mf.hash_outputs(run_dir)
     postrun.write_manifest(record, run_dir, private, outcome.keys)
     _refresh_index(reports_root, outcome.keys, private)
+    pdf_path = printed[0] if printed else None
     return ReportRun(template=template, run_dir=run_dir, notebook=executed, html=outcome.html,
-                     status=record["status"], manifest=record)
+                     status=record["status"], manifest=record,
+                     pdf=pdf_path if pdf_path is not None and pdf_path.is_file() else None)
+
+
+def _print_pdf(html: Path | None, browser: str | None) -> tuple[Path | None, dict]:
+    """Print the released, checked HTML to PDF beside it; the manifest's ``pdf`` entry says how."""
+    import time
+
+    from evalkit.report import pdf as pdf_printer
+
+    if html is None or not html.is_file():
+        return None, {"file": None, "from": None, "checks": pdf_printer.CHECKS,
+                      "error": "no released HTML to print (the run failed or its HTML was withheld)"}
+    target = html.with_suffix(".pdf")
+    start = time.perf_counter()
+    try:
+        pdf_printer.print_pdf(html, target, browser=browser)
+    except (pdf_printer.PdfError, OSError) as exc:  # the run's HTML stands; the manifest says why there is no PDF
+        error = str(exc) if isinstance(exc, pdf_printer.PdfError) else f"cannot write the PDF: {exc.strerror or exc}"
+        return None, {"file": None, "from": html.name, "checks": pdf_printer.CHECKS, "error": error}
+    return target, {"file": target.name, "from": html.name, "checks": pdf_printer.CHECKS,
+                    "pages": pdf_printer.page_count(target), "seconds": round(time.perf_counter() - start, 1),
+                    "error": None}
 
 
 def _background_keys(params: dict):

@@ -41,7 +41,7 @@ from evalkit.report.index import latest_good, run_time, scan_manifests, write_in
 from evalkit.report.params import TEMPLATES
 
 SCHEDULE_KEYS = ("timezone", "jobs")
-JOB_KEYS = ("name", "template", "params", "cadence", "start", "timeout_minutes")
+JOB_KEYS = ("name", "template", "params", "cadence", "start", "timeout_minutes", "pdf")
 JOB_REQUIRED = ("name", "template", "params", "cadence", "start")
 CADENCE_KEYS = ("dates",)
 DEFAULT_TIMEOUT_MINUTES = 120
@@ -78,6 +78,7 @@ class Job:
     start: dt.date
     timeout_minutes: float = DEFAULT_TIMEOUT_MINUTES
     timezone: str = "UTC"
+    pdf: bool = False  # also print the report to PDF (``report run --pdf``)
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,10 @@ def _parse_job(raw: object, i: int, folder: Path, timezone: str, where: str) -> 
     timeout = raw.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ParameterError(f"{label}: timeout_minutes must be a positive number, got {timeout!r}.")
-    return Job(name=name, template=template, params=params_path,
+    pdf = raw.get("pdf", False)
+    if not isinstance(pdf, bool):
+        raise ParameterError(f"{label}: pdf must be true or false, got {pdf!r}.")
+    return Job(pdf=pdf, name=name, template=template, params=params_path,
                cadence=parse_cadence(raw["cadence"], f"{label}: cadence"),
                start=_parse_date(raw["start"], f"{label}: start"), timeout_minutes=timeout, timezone=timezone)
 
@@ -268,7 +272,8 @@ def _running_elsewhere(job: Job, period: str, reports_root: Path) -> dict | None
 def report_command(job: Job, period: str, reports_root: Path) -> list[str]:
     """The ``evalkit report run`` command line of one job and period."""
     return [sys.executable, "-m", "evalkit", "report", "run", job.template, "--params", str(job.params),
-            "--report", job.name, "--period", period, "--reports-root", str(reports_root), "--quiet"]
+            "--report", job.name, "--period", period, "--reports-root", str(reports_root), "--quiet",
+            *(["--pdf"] if job.pdf else [])]
 
 
 class SubprocessExecutor:
