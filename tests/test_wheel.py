@@ -97,8 +97,8 @@ def test_wheel_in_a_clean_venv_inits_simulates_and_renders(tmp_path):
     assert (proj / "data" / "README.md").is_file() and (proj / "reports" / "README.md").is_file()
     out += _run([evalkit, "simulate", "--out", "data/demo", "--size", "small", "--quiet"], cwd=proj, env=env,
                 timings=timings, step="evalkit simulate")
-    out += _run([evalkit, "report", "run", "midterm", "--params", "params/outreach_midterm.yaml", "--quiet"],
-                cwd=proj, env=env, timings=timings, step="evalkit report run midterm")
+    out += _run([evalkit, "report", "run", "midterm", "--params", "params/outreach_midterm.yaml", "--quiet", "--pdf"],
+                cwd=proj, env=env, timings=timings, step="evalkit report run midterm --pdf")
     # the other commands, from the wheel in the project folder
     out += _run([evalkit, "--version"], cwd=proj, env=env, timings=timings, step="evalkit --version")
     assert "evalkit " in out
@@ -114,6 +114,8 @@ def test_wheel_in_a_clean_venv_inits_simulates_and_renders(tmp_path):
     assert len(htmls) == 1 and htmls[0].stat().st_size > 10_000
     manifest = json.loads((htmls[0].parent / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["packages"]["evalkit"]
+    pdf = htmls[0].parent / "midterm.pdf"  # issue 16 must-show: the PDF from the wheel, too
+    assert pdf.read_bytes()[:4] == b"%PDF" and manifest["pdf"]["file"] == "midterm.pdf"
     assert (proj / "reports" / "index.html").is_file()
     assert not any(noise in out for noise in NOISE), out
     start = time.perf_counter()
