@@ -40,13 +40,23 @@ def trends_figure(panel: pd.DataFrame, outcome: str, *, lang: str) -> Figure:
     return fig
 
 
+def figure_texts(fig) -> list[str]:
+    """Titles, axis labels, annotations and legend entries; tick labels are left to the reviewer
+    (an event-time axis from -4 to 5 is not a count)."""
+    texts = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
+        texts += [ax.get_xlabel(), ax.get_ylabel()] + [t.get_text() for t in ax.texts]
+        legend = ax.get_legend()
+        texts += [t.get_text() for t in legend.get_texts()] if legend else []
+    return [t for t in texts if t]
+
+
 def figure_html(fig: Figure, alt: str, caption: str = "") -> str:
     """Embed ``fig`` as a PNG ``<img>`` with alt text (the default nbconvert output has none). The
     figure's words (titles, axis labels, legend entries: what the picture shows as text) go into the
     ``data-labels`` attribute too, so the language of a figure can be checked like a table's
     (tests/test_report_outcomes.py)."""
-    from evalkit.report.outputs import figure_texts
-
     labels = html.escape(json.dumps(figure_texts(fig), ensure_ascii=False), quote=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")

@@ -30,20 +30,10 @@ from evalkit.errors import ParameterError
 from evalkit.privacy import blank_rows, thin_person_rows
 from evalkit.report.textcheck import DATA_DIR_ENV, DisclosureError, check_text, run_keys  # noqa: F401 (re-exported)
 
-def figure_texts(fig) -> list[str]:
-    """Titles, axis labels, annotations and legend entries; tick labels are left to the reviewer
-    (an event-time axis from -4 to 5 is not a count)."""
-    texts = [t.get_text() for t in fig.texts]
-    for ax in fig.axes:
-        texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
-        texts += [ax.get_xlabel(), ax.get_ylabel()] + [t.get_text() for t in ax.texts]
-        legend = ax.get_legend()
-        texts += [t.get_text() for t in legend.get_texts()] if legend else []
-    return [t for t in texts if t]
-
-
 def _check_figure(fig) -> None:
     from matplotlib.collections import PathCollection
+
+    from evalkit.report.figures import figure_texts
 
     check_text("\n".join(figure_texts(fig)), what="figure text")
     for coll in fig.findobj(PathCollection):
