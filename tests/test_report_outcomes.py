@@ -225,3 +225,14 @@ def test_danish_report_headers_and_figure_labels_come_from_the_danish_label_map(
     labels = [t for fig in figures for t in fig]
     foreign = {t: [w for w in _words(t) if w not in vocabulary] for t in labels}
     assert not {t: w for t, w in foreign.items() if w}, foreign
+
+
+def test_a_survey_that_cannot_be_estimated_says_why_in_the_report_unless_that_shows_data():
+    """Break-it finding: the note said "see the run log" and the log had nothing. The reason is now in
+    the note itself, when the report-text disclosure check lets it through."""
+    from evalkit.errors import ValidationError
+    from evalkit.report.survey_section import _shown_reason
+
+    assert _shown_reason(ValidationError("margins: no resident in 2019")) == \
+        "ValidationError: margins: no resident in 2019"
+    assert "withheld" in _shown_reason(ValidationError("only 3 respondents in the treated areas"))

@@ -5,11 +5,13 @@ each survey variable (a *configuration key* such as ``weight``) to the column in
 (``VAEGT``), from a dict or a YAML file read by the same loader as the register configuration
 (:func:`evalkit.domain.register.read_yaml`: duplicate keys and bad YAML are errors with line and
 column). The default maps the simulator's ``tryghed_survey.parquet`` (``docs/data_contract.md``),
-which carries no design weight: ``weight: null``.
+generator 1.3: design weight ``VAEGT`` and origin ``HERKOMST``. Per answer, ``missing_codes`` (e.g. 9
+"ved ikke") are read as missing and ``scales`` declare the valid values (``binary`` or ``[low, high]``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from evalkit.core.checks import checked_init
@@ -28,6 +30,53 @@ SURVEY_VARIABLES = {
 }
 #: keys that may be null: the file has no such column
 OPTIONAL = ("weight", "origin")
+#: the scale of a 0/1 item
+BINARY = "binary"
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _per_answer(key: str, value, answers: tuple) -> dict:
+    """``value`` as {answer: setting}: a mapping keyed by answers, or one setting for every answer."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return {a: value for a in answers}
+    unknown = [k for k in value if k not in answers]
+    if unknown:
+        raise ParameterError(f"survey configuration key {key!r} names {unknown}, which are not in 'answers' "
+                             f"{list(answers)}." + closest(str(unknown[0]), answers))
+    return dict(value)
+
+
+def _missing_codes(value, answers: tuple) -> dict:
+    out = {}
+    for answer, codes in _per_answer("missing_codes", value, answers).items():
+        codes = [codes] if not isinstance(codes, (list, tuple)) else codes
+        numbers = [_number(c) for c in codes]
+        if not codes or any(n is None for n in numbers):
+            raise ParameterError(f"survey configuration key 'missing_codes' for answer {answer!r} must be a list of "
+                                 f"numbers (e.g. [8, 9] for 'ved ikke' and 'ønsker ikke at svare'), got {codes!r}.")
+        out[answer] = tuple(numbers)
+    return out
+
+
+def _scales(value, answers: tuple) -> dict:
+    out = {}
+    for answer, scale in _per_answer("scales", value, answers).items():
+        if scale == BINARY:
+            out[answer] = BINARY
+            continue
+        bounds = [_number(b) for b in scale] if isinstance(scale, (list, tuple)) and len(scale) == 2 else [None]
+        if None in bounds or bounds[0] >= bounds[1]:
+            raise ParameterError(f"survey configuration key 'scales' for answer {answer!r} must be 'binary' (0/1) or "
+                                 f"[low, high] with low < high (e.g. [1, 5] for a Likert item), got {scale!r}.")
+        out[answer] = tuple(bounds)
+    return out
 
 
 @checked_init
@@ -36,8 +85,9 @@ class SurveyConfig:
     """Where the survey variables are in the researcher's files; every field is a configuration key.
 
     The survey twin of :class:`RegisterConfig`, usually read from a dict or YAML file by
-    :func:`read_survey`. The defaults map the simulator's ``tryghed_survey.parquet``, which
-    carries no design weight (``weight=None``). Column names are matched case-insensitively.
+    :func:`read_survey`. The defaults map the simulator's ``tryghed_survey.parquet``
+    (generator 1.3: design weight ``VAEGT``, origin ``HERKOMST``, nonrespondents with ``TRYG``
+    missing). Column names are matched case-insensitively.
 
     Parameters
     ----------
@@ -48,14 +98,14 @@ class SurveyConfig:
     area : str, default "OMR_ID"
         Column of the respondent's boligområde; null = outside the areas (e.g. a national
         sample).
-    weight : str, optional
+    weight : str or None, default "VAEGT"
         Column of the design weight (the inverse inclusion probability); None: the file has
-        none.
+        none (then ``read_survey(require_weights=False)`` sets ``VAEGT = 1``).
     sex : str, default "KOEN"
         Column of sex: 1 man, 2 woman (as the register's KOEN).
     age : str, default "ALDER"
         Column of age in years at the wave.
-    origin : str, optional
+    origin : str or None, default "HERKOMST"
         Column of origin coded as the register's HERKOMST (dansk, vestlig, ikke_vestlig);
         None: the file has none.
     answers : tuple of str, default ("TRYG",)
@@ -63,23 +113,35 @@ class SurveyConfig:
         also mapped as a background variable.
     files : tuple of str, default ()
         Glob patterns under a survey folder; empty: every readable file in it.
+    missing_codes : dict or list, optional
+        Answer codes that mean "no answer" (e.g. 9 "ved ikke"): {answer: [codes]}, or one
+        list for every answer. :func:`read_survey` sets them to missing and counts them in a
+        warning.
+    scales : dict, str or list, optional
+        The valid answers: {answer: "binary" | [low, high]}, or one scale for every answer.
+        "binary": 0 or 1; [low, high]: values in the closed range. :func:`read_survey` raises
+        a ValidationError for other values (after ``missing_codes``). An answer without a
+        scale is checked only for being numeric, with a warning for codes far from the rest.
 
     Raises
     ------
     ParameterError
         A key that is not a column name (or null where allowed), ``answers`` empty or
-        clashing with a background variable, or ``files`` not a list of names.
+        clashing with a background variable, ``files`` not a list of names, or
+        ``missing_codes`` / ``scales`` malformed or naming a column not in ``answers``.
     """
 
     respondent_id: str = "RESP_ID"
     year: str = "AAR"
     area: str = "OMR_ID"
-    weight: str | None = None
+    weight: str | None = "VAEGT"
     sex: str = "KOEN"
     age: str = "ALDER"
-    origin: str | None = None
+    origin: str | None = "HERKOMST"
     answers: tuple = ("TRYG",)
     files: tuple = ()
+    missing_codes: dict | None = field(default=None, hash=False)
+    scales: dict | None = field(default=None, hash=False)
 
     def __post_init__(self):
         for key in SURVEY_VARIABLES:
@@ -100,6 +162,13 @@ class SurveyConfig:
         if clash:
             raise ParameterError(f"survey configuration key 'answers' lists {clash}, which are also mapped as "
                                  "background variables; an answer column must be its own column.")
+        reserved = [a for a in self.answers
+                    if a.upper() in {c for c, _ in SURVEY_VARIABLES.values()} | {"AGE_BAND", "CAL_VAEGT"}]
+        if reserved:
+            raise ParameterError(f"survey configuration key 'answers' lists {reserved}, which are names evalkit gives "
+                                 "to background variables or calibration columns; rename the answer column.")
+        object.__setattr__(self, "missing_codes", _missing_codes(self.missing_codes, self.answers))
+        object.__setattr__(self, "scales", _scales(self.scales, self.answers))
 
     @classmethod
     def from_mapping(cls, mapping: dict | None) -> SurveyConfig:

@@ -15,11 +15,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from evalkit.core.aliases import checked
 from evalkit.data import io
 from evalkit.domain.register import RegisterConfig, load_register_config
 from evalkit.domain.register_files import register_files
 from evalkit.domain.register_read import glob_files, stacked_sql
-from evalkit.errors import ParameterError
+from evalkit.errors import ParameterError, ValidationError
 
 __all__ = ["AGE_BANDS", "age_band", "check_age_bands", "register_margins"]
 
@@ -75,6 +76,7 @@ def _source_sql(con, source: Path, config: RegisterConfig, keys: list[str]) -> s
     return stacked_sql(con, register_files(source, config), config, keys, "margins")
 
 
+@checked
 def register_margins(source, config: RegisterConfig | dict | str | Path | None = None, *,
                      years=None, age_bands=AGE_BANDS) -> pd.DataFrame:
     """Residents per (area, year, age band, sex, origin) from the register files: the calibration targets of a survey.
@@ -105,10 +107,14 @@ def register_margins(source, config: RegisterConfig | dict | str | Path | None =
     Raises
     ------
     ParameterError
-        Bad ``age_bands``, a bad configuration, or one without the three-way origin.
+        Bad ``age_bands`` or ``years`` (whole numbers), a misspelled keyword, a bad
+        configuration, or one without the three-way origin.
+    ValidationError
+        ``years`` that have no residents in the register (the years it has are named).
     """
     config = load_register_config(config)
     bands = check_age_bands(age_bands)
+    years = _check_years(years)
     if config.country_of_origin:
         raise ParameterError("register_margins needs the register's three-way origin (configuration key "
                              "'origin', HERKOMST); a configuration with 'country_of_origin' only gives "
@@ -121,7 +127,7 @@ def register_margins(source, config: RegisterConfig | dict | str | Path | None =
         pass
     try:
         inner = _source_sql(con, Path(source), config, keys)
-        where = "" if years is None else f" AND AAR IN ({', '.join(str(int(y)) for y in years)})"
+        where = "" if years is None else f" AND AAR IN ({', '.join(map(str, years))})"
         sql = (f"SELECT OMR_ID, AAR, age_band, KOEN, HERKOMST, count(DISTINCT PERSON_ID) AS {POPULATION} FROM "
                f"(SELECT *, {_case_sql(bands, '(AAR - FOED_AAR)')} AS age_band FROM ({inner})) "
                f"WHERE OMR_ID IS NOT NULL AND (AAR - FOED_AAR) >= {bands[0]}{where} "
@@ -130,4 +136,23 @@ def register_margins(source, config: RegisterConfig | dict | str | Path | None =
     finally:
         con.close()
     frame[POPULATION] = frame[POPULATION].astype(float)
+    absent = [] if years is None else sorted(set(years) - set(frame["AAR"].astype(int)))
+    if absent:
+        raise ValidationError(f"register_margins: years={absent} have no area residents aged {bands[0]}+ in the "
+                              "register files; pass years the register covers (the survey waves to calibrate).")
     return frame
+
+
+def _check_years(years) -> list[int] | None:
+    if years is None:
+        return None
+    values = [years] if isinstance(years, (int, np.integer)) else years
+    try:
+        values = list(values)
+        ok = bool(values) and all(not isinstance(y, bool) and float(y).is_integer() for y in values)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ParameterError(f"years={years!r} must be whole-number years (the survey waves), e.g. [2018, 2020], "
+                             "or None for all.")
+    return sorted({int(y) for y in values})

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
+from evalkit.core.aliases import checked
 from evalkit.domain.survey_margins import AGE_BANDS, POPULATION, age_band, check_age_bands
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
 
@@ -27,6 +29,15 @@ __all__ = ["CalibratedSurvey", "calibrate_weights", "kish", "MissingDependencyEr
 KEYS = ["OMR_ID", "AAR"]
 MARGINS = ("age_band", "KOEN", "HERKOMST")
 CALIBRATED = "CAL_VAEGT"
+#: the level a margin is pooled into when no level of an area-wave has min_level respondents: its total
+ALL = "*"
+
+
+def _level(value) -> str:
+    """A margin level as text: 2 (not '2.0') for a whole number."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class MissingDependencyError(EvalkitError, ImportError):
@@ -92,19 +103,41 @@ def _svy():
     return svy
 
 
-def _check_inputs(survey: pd.DataFrame, margins: pd.DataFrame, variables: tuple) -> None:
+def _check_inputs(survey: pd.DataFrame, margins: pd.DataFrame, variables: tuple) -> pd.DataFrame:
+    """Column checks; returns the margins with ``N`` as floats (a copy) or raises naming the column."""
     for what, frame, cols in (("survey", survey, KEYS + ["VAEGT", "ALDER"] + [v for v in variables if v != "age_band"]),
                               ("margins", margins, KEYS + list(variables) + [POPULATION])):
         if not isinstance(frame, pd.DataFrame):
             raise ParameterError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
         missing = [c for c in cols if c not in frame.columns]
         if missing:
-            raise ColumnError(f"{what} lacks column(s) {missing} needed to calibrate by margins={list(variables)}; "
+            raise ColumnError(f"{what} lacks column(s) {missing} needed to calibrate by variables={list(variables)}; "
                               f"columns: {sorted(map(str, frame.columns))}.")
-    bad = ~np.isfinite(pd.to_numeric(margins[POPULATION], errors="coerce")) | (pd.to_numeric(
-        margins[POPULATION], errors="coerce") < 0)
-    if bad.any():
-        raise ValidationError(f"margins column {POPULATION!r} must hold non-negative counts; {int(bad.sum())} rows do not.")
+    if not len(margins):
+        raise ValidationError("margins has no rows: calibration needs the register residents per area, wave and "
+                              "margin level (register_margins); check its years= and the register files.")
+    counts = pd.to_numeric(margins[POPULATION], errors="coerce")
+    unread = margins[POPULATION].notna() & counts.isna()
+    bad = ~np.isfinite(counts) | (counts < 0)
+    if unread.any() or bad.any():
+        raise ValidationError(f"margins column {POPULATION!r} must hold non-negative numbers (resident counts); "
+                              f"{int(bad.sum())} rows do not" + (f" ({int(unread.sum())} cannot be read as a number)"
+                                                                   if unread.any() else "") + ".")
+    for col in KEYS:
+        values = pd.to_numeric(margins[col], errors="coerce")
+        if values.isna().any() or (values != np.round(values)).any():
+            raise ValidationError(f"margins column {col!r} must hold whole numbers without nulls; "
+                                  f"{int((values.isna() | (values != np.round(values))).sum())} rows do not.")
+    key = [c for c in margins.columns if c != POPULATION]
+    dup = margins.duplicated(key, keep=False)
+    if dup.any():
+        n_keys = int(margins[dup].drop_duplicates(key).shape[0])
+        n_cells = int(margins[dup].drop_duplicates(KEYS).shape[0])
+        raise ValidationError(f"margins: {int(dup.sum())} rows are duplicates of another row's key {key} "
+                              f"({n_keys} keys, in {n_cells} area-wave(s)); each margin cell must appear once, or its "
+                              "residents would be counted twice. Remove or aggregate the duplicate rows.")
+    return margins.assign(**{POPULATION: counts.astype(float), "OMR_ID": margins["OMR_ID"].astype("int64"),
+                             "AAR": margins["AAR"].astype("int64")})
 
 
 def _check_coverage(work: pd.DataFrame, margins: pd.DataFrame, variables: tuple) -> None:
@@ -132,30 +165,32 @@ def _pooling(work: pd.DataFrame, margins: pd.DataFrame, var: str, min_level: int
     respondents, or without residents, is pooled into the area-year's most populous level that has
     enough (thin levels make the raking equations infeasible or its weights extreme)."""
     pop = margins.groupby([*KEYS, var], as_index=False)[POPULATION].sum()
+    pop = pop.merge(work[KEYS].drop_duplicates(), on=KEYS)  # the area-waves surveyed (the margins may cover more)
     resp = work.groupby([*KEYS, var]).size().rename("n").reset_index()
     both = pop.merge(resp, on=[*KEYS, var], how="outer").fillna({POPULATION: 0.0, "n": 0})
     ok = (both["n"] >= min_level) & (both[POPULATION] > 0)
     best = both[ok].sort_values(POPULATION, ascending=False).drop_duplicates(KEYS)[[*KEYS, var]]
     both = both.merge(best.rename(columns={var: "target"}), on=KEYS, how="left")
-    both["target"] = both["target"].where(~ok, both[var])
+    both["target"] = [_level(t) if o or t == t else ALL  # no level has enough: the area-wave's total
+                      for t, o in zip(both["target"].where(~ok, both[var]), ok)]
     return both
 
 
 def _controls(work: pd.DataFrame, margins: pd.DataFrame, variables: tuple,
               min_level: int) -> tuple[pd.DataFrame, dict, pd.Series]:
     """Margin columns keyed by area|year|level on a copy of ``work``, the svy controls, pooled levels per cell."""
-    controls, pooled = {}, []
+    controls, pooled, total = {}, [], set()
     for var in variables:
         plan = _pooling(work, margins, var, min_level)
-        plan = plan[plan["target"].notna()]
         mapped = work[[*KEYS, var]].merge(plan[[*KEYS, var, "target"]], on=[*KEYS, var], how="left")["target"]
         col = f"_m_{var}"
         work[col] = work["OMR_ID"].astype(str) + "|" + work["AAR"].astype(str) + "|" + mapped.astype(str).to_numpy()
         plan["key"] = plan["OMR_ID"].astype(str) + "|" + plan["AAR"].astype(str) + "|" + plan["target"].astype(str)
         controls[col] = plan.groupby("key")[POPULATION].sum().astype(float).to_dict()
-        pooled.append(plan[plan["target"] != plan[var]].groupby(KEYS).size())
+        pooled.append(plan[plan["target"] != plan[var].map(_level)].groupby(KEYS).size())
+        total |= set(map(tuple, plan.loc[plan["target"] == ALL, KEYS].to_numpy().tolist()))
     n_pooled = pd.concat(pooled, axis=1).sum(axis=1) if pooled else pd.Series(dtype=float)
-    return work, controls, n_pooled
+    return work, controls, n_pooled, total
 
 
 def _rake(work: pd.DataFrame, controls: dict, tol: float, max_iter: int) -> np.ndarray:
@@ -213,10 +248,27 @@ def _diagnostics(work: pd.DataFrame, pop: pd.DataFrame, n_pooled: pd.Series, min
     return _suppress(diag, min_cell)
 
 
+def _responded(data: pd.DataFrame, answer) -> tuple[pd.Series, list]:
+    """Rows that answered: every one of ``answer``, or any of the frame's recorded answers, or all rows."""
+    if answer is None:
+        answers = [a for a in data.attrs.get("answers", []) if a in data.columns]
+        if not answers:
+            return pd.Series(True, index=data.index), []
+        return data[answers].notna().any(axis=1), answers
+    answers = [answer] if isinstance(answer, str) else list(answer) if isinstance(answer, (list, tuple)) else None
+    if not answers or not all(isinstance(a, str) for a in answers):
+        raise ParameterError(f"answer={answer!r} must be an answer column name or a list of them.")
+    missing = [a for a in answers if a not in data.columns]
+    if missing:
+        raise ColumnError(f"answer={answer!r}: no survey column {missing}; columns: {sorted(map(str, data.columns))}.")
+    return data[answers].notna().all(axis=1), answers
+
+
 def _check_options(variables, min_cell, tol, max_iter) -> tuple:
     variables = (variables,) if isinstance(variables, str) else tuple(variables)
     if not variables or len(set(variables)) != len(variables) or not all(isinstance(v, str) for v in variables):
-        raise ParameterError(f"margins={variables!r} must be distinct column names, e.g. {MARGINS}.")
+        raise ParameterError(f"variables={variables!r} must name distinct margin columns of the survey and of "
+                             f"margins=, e.g. {MARGINS}.")
     if isinstance(min_cell, bool) or not isinstance(min_cell, (int, np.integer)) or min_cell < 3:
         raise ParameterError(f"min_cell={min_cell!r} must be an integer >= 3 (Statistics Denmark floor).")
     if not (isinstance(tol, float) and 0 < tol < 1) or isinstance(max_iter, bool) or not isinstance(max_iter, int) \
@@ -225,7 +277,8 @@ def _check_options(variables, min_cell, tol, max_iter) -> tuple:
     return variables
 
 
-def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=MARGINS, age_bands=AGE_BANDS,
+@checked
+def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=None, variables=MARGINS, age_bands=AGE_BANDS,
                       min_cell: int = 5, min_level: int = 5, tol: float = 1e-8,
                       max_iter: int = 10_000) -> CalibratedSurvey:
     """Rake the design weights ``VAEGT`` of a survey to the register margins per area and wave.
@@ -246,7 +299,14 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=
         Canonical survey frame (:func:`read_survey`) with OMR_ID, AAR, VAEGT, ALDER and the
         other ``variables``.
     margins : pandas.DataFrame
-        Residents by ``OMR_ID, AAR``, the ``variables`` and ``N`` (:func:`register_margins`).
+        Residents by ``OMR_ID, AAR``, the ``variables`` and ``N`` (:func:`register_margins`):
+        one row per cell (duplicated keys are an error), ``N`` non-negative numbers.
+    answer : str or sequence of str, optional
+        The answer(s) analysed: only rows with every one of them answered are calibrated
+        (the respondents; nonresponse is corrected by the calibration). None: the rows with
+        any answer of ``survey.attrs["answers"]`` (set by :func:`read_survey`), or every row
+        when the frame does not list its answers. Other rows are kept with ``CAL_VAEGT`` NaN
+        (counted in ``summary["nonrespondents"]`` and a warning).
     variables : str or sequence of str, default ("age_band", "KOEN", "HERKOMST")
         The margins raked one-way within each area-year (distinct column names of the survey
         and the margins; "age_band" is derived from ``ALDER`` with ``age_bands``).
@@ -260,7 +320,10 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=
         A margin level with fewer respondents (or no residents) in an area-year is pooled with
         the area-year's most populous level of that margin that has enough (counted in
         ``levels_pooled``). Pooling gives up the calibration of that level, which is where
-        nonresponse is most selective.
+        nonresponse is most selective. When no level of a margin has enough (an area-wave
+        with few respondents), the margin is pooled to the area-wave's total: its weights
+        are only scaled to its residents (a warning gives the number of such area-waves;
+        ``summary["area_waves_pooled_to_total"]``).
     tol : float, default 1e-08
         Convergence tolerance of the raking, in (0, 1).
     max_iter : int, default 10000
@@ -276,13 +339,14 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=
     Raises
     ------
     ParameterError
-        Bad ``variables``, ``min_cell``, ``min_level``, ``tol``, ``max_iter`` or
-        ``age_bands``, or inputs that are not DataFrames.
+        Bad ``variables``, ``answer``, ``min_cell``, ``min_level``, ``tol``, ``max_iter`` or
+        ``age_bands``, a misspelled keyword, or inputs that are not DataFrames.
     ColumnError
-        A missing column.
+        A missing column (of the survey, the margins or ``answer``).
     ValidationError
-        Waves outside the register years, area-waves without residents, survey codes that are
-        not register categories, negative margins, or raking that does not converge.
+        Empty margins, duplicated margin rows, ``N`` not non-negative numbers, waves outside
+        the register years, area-waves without residents, survey codes that are not register
+        categories, respondents without a design weight, or raking that does not converge.
     MissingDependencyError
         The optional dependency ``svy`` is not installed.
 
@@ -299,25 +363,42 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, variables=
     if isinstance(min_level, bool) or not isinstance(min_level, (int, np.integer)) or min_level < 1:
         raise ParameterError(f"min_level={min_level!r} must be a positive integer (respondents per margin level).")
     bands = check_age_bands(age_bands)
-    _check_inputs(survey, margins, variables)
+    margins = _check_inputs(survey, margins, variables)
     data = survey.copy()
+    responded, answers = _responded(data, answer)
     data["age_band"] = age_band(data["ALDER"], bands)
-    usable = data["OMR_ID"].notna() & data["age_band"].notna()
-    if (~usable).any():
-        warnings.warn(f"{int((~usable).sum())} survey rows are outside the areas (OMR_ID null) or below age "
-                      f"{bands[0]}: they are kept with {CALIBRATED} = NaN (not calibrated).", EvalkitWarning, stacklevel=2)
+    inside = data["OMR_ID"].notna() & data["age_band"].notna()
+    usable = inside & responded
+    if (responded & ~inside).any():
+        warnings.warn(f"{int((responded & ~inside).sum())} survey rows are outside the areas (OMR_ID null) "
+                      f"or below age {bands[0]}: they are kept with {CALIBRATED} = NaN (not calibrated).",
+                      EvalkitWarning, stacklevel=2)
+    if (~responded).any():
+        warnings.warn(f"{int((~responded).sum())} rows without an answer to {answers} (nonrespondents) are kept with "
+                      f"{CALIBRATED} = NaN: only respondents are calibrated.", EvalkitWarning, stacklevel=2)
     work = data[usable].copy()
-    work["OMR_ID"] = work["OMR_ID"].astype("int64")
-    margins = margins.assign(OMR_ID=margins["OMR_ID"].astype("int64"))
+    if work["VAEGT"].isna().any() or not np.isfinite(pd.to_numeric(work["VAEGT"], errors="coerce")).all():
+        raise ValidationError(f"survey column 'VAEGT' (design weight) is missing or not a finite number for "
+                              f"{int((~np.isfinite(pd.to_numeric(work['VAEGT'], errors='coerce'))).sum())} respondent "
+                              "rows; read the survey with read_survey (drop_incomplete=True leaves them out).")
+    for col in ("OMR_ID", "AAR", "KOEN"):
+        if col in work and ptypes.is_float_dtype(work[col]) and (work[col] == np.round(work[col])).all():
+            work[col] = work[col].astype("int64")
     _check_coverage(work, margins, variables)
-    work, controls, n_pooled = _controls(work, margins, variables, min_level)
+    work, controls, n_pooled, total = _controls(work, margins, variables, min_level)
+    if total:
+        warnings.warn(f"{len(total)} area-wave(s) have fewer than min_level={min_level} respondents in every level of "
+                      "a margin: there that margin is pooled to the area-wave's total (weights only scaled to its "
+                      "residents, no correction of nonresponse by that margin); see levels_pooled.",
+                      EvalkitWarning, stacklevel=2)
     work[CALIBRATED] = _rake(work, controls, tol, max_iter)
     data[CALIBRATED] = np.nan
     data.loc[usable, CALIBRATED] = work[CALIBRATED].to_numpy()
     pop = margins.groupby(KEYS, as_index=False)[POPULATION].sum().rename(columns={POPULATION: "residents"})
     diag = _diagnostics(work, pop, n_pooled, min_cell)
     n_eff = float(sum(kish(g.to_numpy()).n_eff for _, g in work.groupby(KEYS)[CALIBRATED]))
-    summary = {"respondents": int(len(work)), "not_calibrated": int((~usable).sum()),
+    summary = {"respondents": int(len(work)), "nonrespondents": int((~responded).sum()),
+               "not_calibrated": int((~usable).sum()), "area_waves_pooled_to_total": len(total),
                "n_eff": n_eff, "deff": float(len(work) / n_eff),
                "levels_pooled": int(diag["levels_pooled"].sum()), "min_cell": int(min_cell),
                "margins": list(variables)}

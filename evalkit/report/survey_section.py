@@ -195,7 +195,7 @@ def _method_label(study) -> str:
 
 def fit(study) -> SurveyFit:
     """Read, calibrate and estimate the report's survey outcome (one pass per report)."""
-    from evalkit.domain.survey_did import _cells, survey_outcome, with_cohorts
+    from evalkit.domain.survey_did import _cells, _disclosed, survey_outcome, with_cohorts
     from evalkit.estimators.twfe import twfe
     from evalkit.domain.survey_margins import register_margins
     from evalkit.domain.survey_read import read_survey
@@ -226,6 +226,9 @@ def fit(study) -> SurveyFit:
             cal = calibrate_weights(respondents, margins, variables=variables, min_cell=p["min_cell"])
     data = with_cohorts(cal.data, dict(zip(cohorts["OMR_ID"], cohorts["cohort"])))
     y = survey_outcome(data, spec.answer, cutoff=spec.cutoff)
+    with warnings.catch_warnings():  # as survey_did: no estimate rests on an area-wave of < min_cell respondents
+        warnings.simplefilter("ignore", EvalkitWarning)
+        data, y, _ = _disclosed(data, y, CALIBRATED, p["min_cell"])
     method = _method_label(study)
     fits = {}
     with step(f"survey: respondent-level TWFE ({method})"), warnings.catch_warnings():
@@ -260,11 +263,22 @@ def _unavailable(study):
             study._survey_error = exc
     exc = study._survey_error
     if exc is not None:
-        return markdown({"da": f"_Spørgeskemaet kunne ikke estimeres på disse data ({type(exc).__name__}); se "
-                               "kørselsloggen._",
-                         "en": f"_The survey could not be estimated on these data ({type(exc).__name__}); see the "
-                               "run log._"}[study.p["lang"]])
+        reason = _shown_reason(exc)
+        return markdown({"da": f"_Spørgeskemaet kunne ikke estimeres på disse data: {reason}_",
+                         "en": f"_The survey could not be estimated on these data: {reason}_"}[study.p["lang"]])
     return None
+
+
+def _shown_reason(exc) -> str:
+    """The error's message when the disclosure check of report text lets it through (no person key, no
+    small count), else only its type: the note is the one place the reason is recorded."""
+    from evalkit.report.textcheck import DisclosureError, check_text
+
+    message = f"{type(exc).__name__}: {exc}".replace("_", r"\_")  # Markdown: no italics inside
+    try:
+        return check_text(message, what="survey error")
+    except DisclosureError:
+        return f"{type(exc).__name__} (the message is withheld: it would show data)"
 
 
 def heading(study):
