@@ -170,16 +170,30 @@ def test_fast_layout_leaves_the_rest_to_the_general_path(change):
 
 
 @pytest.mark.parametrize("control_group", ["never", "notyet"])
-def test_block_kernel_equals_stacked_kernel(control_group):
+def test_block_kernel_equals_stacked_kernel(control_group, monkeypatch):
     df = _clean(make_panel())
     design, _ = prepare(df, **dict(SPEC, control_group=control_group), covariates=["x1", "x2"], cluster=None,
                         weights="w")
     moms = _grid.block_moments(design)
     is_treated, is_control = _grid._members(5, control_group, 3)
     blocks = [_grid._block(design, moms, k, ok) for k in (2, 1) for ok in (is_treated, is_control)]
-    att, vals, _ = _rcblocks.dr(*blocks)
-    sizes = [b.y.size for b in blocks]
-    cat = {f: np.concatenate([getattr(b, f) for b in blocks]) for f in ("y", "x", "w")}
+    rows = _rcblocks.Rows(design.row_y, design.row_x, design.row_w)
+    emitted = {}  # span start -> the span's values, chunk by chunk (a small CHUNK: several per span)
+    monkeypatch.setattr(_rcblocks, "CHUNK", 7)
+
+    def emit(a, s, e, values):
+        emitted.setdefault(a, []).append((s, e, values.copy()))
+    att, _ = _rcblocks.dr(rows, *blocks, emit)
+    vals = []
+    for b in blocks:
+        for a, z in b.spans:
+            parts = emitted.pop(a)
+            assert [p[0] for p in parts] == list(range(a, z, 7)) and parts[-1][1] == z
+            vals += [p[2] for p in parts]
+    assert not emitted
+    sizes = [b.size for b in blocks]
+    cat = {f: np.concatenate([getattr(design, "row_" + f)[a:z] for b in blocks for a, z in b.spans])
+           for f in ("y", "x", "w")}
     ref = _drdid.rc("dr", cat["y"], np.repeat([1.0, 1, 0, 0], sizes), np.repeat([1.0, 0, 1, 0], sizes), cat["x"],
                     cat["w"])
     assert att == pytest.approx(ref.att, abs=1e-12)

@@ -97,14 +97,18 @@ def estimate(design: Design, *, method: str, control_group: str, base_period: st
         for j, ti, bi, _ in cells_of(g):
             cell = (design, method if moms is None else moms, g, control_group, n_c[j] > 0, ti, bi, anticipation)
             try:
-                att[j], col, coef = _fit_cell_warm(cell, start)
+                if moms is None:
+                    att[j], col, coef = _fit_cell_warm(_fit_cell, cell, start)
+                    if sparse:
+                        store.put(j, col)
+                    else:
+                        _write(inf[:, j], col)
+                else:  # the block kernel hands its values to the column chunk by chunk
+                    sink = store.sink(j) if sparse else _unit_sink(inf[:, j], design.row_unit)
+                    att[j], coef = _fit_cell_warm(_fit_cell_blocks, cell, start, sink)
             except _drdid.CellError as err:
                 errors[j] = str(err)
                 continue
-            if sparse:
-                store.put(j, col)
-            else:
-                _write(inf[:, j], col)
             start = coef if coef is not None else start
 
     def run_group_wide(g):
@@ -174,16 +178,25 @@ def _rc_store(design: Design, spec: list, control_group: str, anticipation: int)
     return _rcstore.RcStore(nnz, design.unit_ids.size)
 
 
-def _fit_cell_warm(cell: tuple, start):
-    """_fit_cell from the warm start; a failed warm start is retried from a cold one."""
-    how = cell[1]
-    fit = _fit_cell if isinstance(how, str) else _fit_cell_blocks
+def _fit_cell_warm(fit, cell: tuple, start, *extra):
+    """``fit(*cell, start, *extra)``; a failed warm start is retried from a cold one (a cell fails
+    before it writes a value)."""
     try:
-        return fit(*cell, start)
+        return fit(*cell, start, *extra)
     except _drdid.CellError:
         if start is None:
             raise
-        return fit(*cell, None)
+        return fit(*cell, None, *extra)
+
+
+def _unit_sink(col: np.ndarray, row_unit: np.ndarray):
+    """Sink of an unbalanced panel's cell: values of rows s:e are added to their units' entries
+    (a block has one row per unit; a unit's rows of the two periods add up)."""
+    def sink(blocks):
+        def emit(a, s, e, values):
+            col[row_unit[s:e]] += values
+        return emit
+    return sink
 
 
 #: pools of at most this many cells are estimated cell by cell (:func:`_drdid.panel`)
@@ -273,19 +286,17 @@ def _spans(design: Design, k: int, cohort_ok) -> tuple[list[int], list[list[int]
 
 
 def _block(design: Design, moms: dict, k: int, cohort_ok) -> _rcblocks.Block | None:
-    """The rows of period k whose cohort passes cohort_ok, as one block (views when they are one slice)."""
+    """The rows of period k whose cohort passes cohort_ok, as one block of spans (no copy of rows)."""
     cs, spans = _spans(design, k, cohort_ok)
     if not cs:
         return None
     mom = functools.reduce(operator.add, [moms[k, c] for c in cs])
-    arrays = (design.row_y, design.row_x, design.row_w, design.row_unit)
-    if len(spans) == 1:
-        return _rcblocks.Block(*(arr[spans[0][0]:spans[0][1]] for arr in arrays), mom)
-    return _rcblocks.Block(*(np.concatenate([arr[a:z] for a, z in spans]) for arr in arrays), mom)
+    return _rcblocks.Block(tuple((a, z) for a, z in spans), mom)
 
 
-def _fit_cell_blocks(design: Design, moms, g, control_group, has_control, ti, bi, anticipation, start):
-    """Doubly robust cell of an unbalanced panel / repeated cross-sections from the period-sorted blocks."""
+def _fit_cell_blocks(design: Design, moms, g, control_group, has_control, ti, bi, anticipation, start, sink):
+    """Doubly robust cell of an unbalanced panel / repeated cross-sections from the period-sorted
+    blocks; the influence values go to ``sink(blocks)`` (an emit function, :mod:`._rcblocks`)."""
     if not has_control:
         raise _drdid.CellError("no control units")
     is_treated, is_control = _members(g, control_group, max(design.times[ti], design.times[bi]) + anticipation)
@@ -296,9 +307,9 @@ def _fit_cell_blocks(design: Design, moms, g, control_group, has_control, ti, bi
                         (1, "control units in the current period"), (3, "control units in the base period")]:
         if blocks[block] is None:
             raise _drdid.CellError(f"no {what}")
-    att, vals, coef = _rcblocks.dr(*blocks, start)
-    fac = design.unit_ids.size / sum(b.y.size for b in blocks)
-    return att, [(b.unit, v * fac) for b, v in zip(blocks, vals)], coef
+    fac = design.unit_ids.size / sum(b.size for b in blocks)
+    rows = _rcblocks.Rows(design.row_y, design.row_x, design.row_w)
+    return _rcblocks.dr(rows, *blocks, sink(blocks), fac, start)
 
 
 def _cohort_sizes(design: Design) -> tuple[np.ndarray, np.ndarray]:

@@ -6,25 +6,35 @@ R ``DRDID::drdid_rc`` as called by ``did::att_gt``, Callaway & Sant'Anna 2021),
 rearranged for speed without changing a formula:
 
 * a cell's rows come as four blocks, (post, treated), (post, control),
-  (base, treated), (base, control), each a view into the period-sorted design
-  (no gathering of rows);
+  (base, treated), (base, control), each a few spans of the design's
+  period-sorted rows (no gathering or copying of rows);
 * the four outcome regressions need only each block's moments x'Wx and x'Wy,
   which do not depend on the cell: :class:`Moments` of every (period, cohort)
   block are computed once and shared by all cells that use the block;
 * every term of the influence function is zero outside one or two blocks, so it
-  is formed block by block from a few linear forms x @ b, in two passes
-  (fitted values and sums, then the influence values).
+  is formed block by block from a few linear forms x @ b, in two passes over
+  cache-sized chunks of rows (sums, then the influence values, handed to the
+  caller's ``emit`` chunk by chunk): no temporary is longer than a chunk. The
+  propensity scores are recomputed in each pass instead of being stored;
+* the raw sampling weights are used throughout and DRDID's normalisation to mean
+  one is applied to the sums (the logit's Newton steps do not depend on it).
 
 Only floating-point summation order differs from ``_drdid.rc`` (tests check 1e-10).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from evalkit.estimators.staggered._drdid import (TRIM_LEVEL, CellError, Warm, _gram, _solve, newton, newton_sums,
-                                                 warm_start)
+from evalkit.estimators.staggered._drdid import (CHUNK, TRIM_LEVEL, CellError, Warm, _gram, _sigmoid, _solve, newton,
+                                                 newton_sums, warm_start)
+
+#: ``emit(span_start, start, stop, values)``: the influence values of rows ``start:stop`` (in the span
+#: beginning at ``span_start``); ``values`` is a scratch array the callee may overwrite
+Emit = Callable[[int, int, int, np.ndarray], None]
+PS_CAP = 1 - 1e-6  # propensity scores are capped below one (DRDID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +53,50 @@ def moments(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Moments:
 
 
 @dataclass(frozen=True, slots=True)
-class Block:
-    """Rows of one block of a cell (views or copies of the design's period-sorted rows)."""
+class Rows:
+    """The design's period-sorted rows: outcome, covariates (n x k), raw sampling weights."""
 
     y: np.ndarray
     x: np.ndarray
-    w: np.ndarray       # raw sampling weights
-    unit: np.ndarray    # influence row of each row (unique within the block)
+    w: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block of a cell: ascending ``[start, stop)`` spans of :class:`Rows` and their moments."""
+
+    spans: tuple[tuple[int, int], ...]
     mom: Moments
+
+    @property
+    def size(self) -> int:
+        return sum(b - a for a, b in self.spans)
+
+
+def _chunks(block: Block):
+    """(span start, start, stop) of the block's rows in chunks of at most CHUNK rows."""
+    for a, z in block.spans:
+        for s in range(a, z, CHUNK):
+            yield a, s, min(s + CHUNK, z)
+
+
+def _weight_sum(rows: Rows, block: Block) -> float:
+    return sum(float(np.sum(rows.w[a:z])) for a, z in block.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The fitted propensity score: coefficients, or one share for an intercept-only logit."""
+
+    beta: np.ndarray
+    share: float | None  # intercept only: every score is this share (closed form)
+
+    def at(self, x: np.ndarray) -> np.ndarray:
+        """Capped scores of the rows x (a new array)."""
+        if self.share is not None:
+            return np.full(x.shape[0], min(self.share, PS_CAP))
+        p = _sigmoid(x @ self.beta)
+        return np.minimum(p, PS_CAP, out=p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,78 +111,105 @@ def _ols(mom: Moments, scale: float, n: int, what: str) -> _Ols:
     return _Ols(beta, _solve(xpx / n, np.eye(xpx.shape[0]), what))
 
 
-def logit(xs: list, ds: list, ws: list, start=None, max_iter: int = 50, tol: float = 1e-10):
-    """Weighted logit of d on x over blocks with constant d (Newton-Raphson = R glm IRLS).
-
-    As :func:`_drdid.logit` on the stacked rows: returns the fitted probabilities
-    per block, n * (X'WX)^-1 and the coefficients.
-    """
-    n, k = sum(x.shape[0] for x in xs), xs[0].shape[1]
-    sw = sum(float(np.sum(w)) for w in ws)
-    share = sum(float(np.sum(w)) for w, d in zip(ws, ds) if d == 1.0) / sw
-    if k == 1 and all(np.all(x[:, 0] == 1.0) for x in xs):  # intercept only: closed form
+def logit(rows: Rows, blocks: list, ds: list, scale: float, start=None, max_iter: int = 50, tol: float = 1e-10):
+    """Weighted logit of d on x over blocks with constant d (Newton-Raphson = R glm IRLS), weights
+    normalised by ``scale``. As :func:`_drdid.logit` on the stacked rows: returns the
+    :class:`Score`, n * (X'WX)^-1 and the coefficients as a :class:`Warm`."""
+    n, k = sum(b.size for b in blocks), rows.x.shape[1]
+    sums = [_weight_sum(rows, b) for b in blocks]
+    share = sum(s for s, d in zip(sums, ds) if d == 1.0) / sum(sums)
+    if k == 1 and all(np.all(rows.x[a:z, 0] == 1.0) for b in blocks for a, z in b.spans):  # closed form
         if not 0 < share < 1:
             raise CellError("propensity score: no treated or no control units")
-        return [np.full(x.shape[0], share) for x in xs], np.array([[n / (sw * share * (1 - share))]]), \
-            Warm(np.array([np.log(share / (1 - share))]), share)
-    beta = newton(lambda b: _newton_sums(xs, ds, ws, b)[:2], k, warm_start(start, share), max_iter, tol)
-    gram, _, ps = _newton_sums(xs, ds, ws, beta, keep_p=True)
-    return ps, n * _solve(gram, np.eye(k), "propensity score"), Warm(beta, share)
+        beta = np.array([np.log(share / (1 - share))])
+        return Score(beta, share), np.array([[n / (sum(sums) / scale * share * (1 - share))]]), Warm(beta, share)
+    beta = newton(lambda b: _newton_sums(rows, blocks, ds, b), k, warm_start(start, share), max_iter, tol)
+    gram, _ = _newton_sums(rows, blocks, ds, beta)
+    return Score(beta, None), n * _solve(gram / scale, np.eye(k), "propensity score"), Warm(beta, share)
 
 
-def _newton_sums(xs, ds, ws, beta, keep_p: bool = False):
-    """Hessian x'diag(w p (1 - p))x and score x'w(d - p) at beta over the blocks (:func:`_drdid.newton_sums`)."""
+def _newton_sums(rows: Rows, blocks: list, ds: list, beta):
+    """Hessian x'diag(w p (1 - p))x and score x'w(d - p) at beta over the blocks' spans (raw weights:
+    the Newton step does not depend on their scale)."""
     k = beta.size
-    gram, grad, ps = np.zeros((k, k)), np.zeros(k), []
-    for x, d, w in zip(xs, ds, ws):
-        p = np.empty(x.shape[0]) if keep_p else None
-        g, s = newton_sums(x, d, w, beta, p)
-        gram += g
-        grad += s
-        ps.append(p)
-    return gram, grad, ps
+    gram, grad = np.zeros((k, k)), np.zeros(k)
+    for block, d in zip(blocks, ds):
+        for a, z in block.spans:
+            g, s = newton_sums(rows.x[a:z], d, rows.w[a:z], beta)
+            gram += g
+            grad += s
+    return gram, grad
 
 
-def dr(tp: Block, cp: Block, tb: Block, cb: Block, start=None):
-    """ATT, the influence values per block (on the cell's scale) and the logit coefficients."""
+def dr(rows: Rows, tp: Block, cp: Block, tb: Block, cb: Block, emit: Emit, fac: float = 1.0, start=None):
+    """ATT and the logit coefficients; the influence values (on the cell's scale, times ``fac``)
+    go to ``emit`` chunk by chunk."""
     blocks = (tp, cp, tb, cb)
-    n = sum(b.y.size for b in blocks)
-    scale = sum(float(np.sum(b.w)) for b in blocks) / n   # weights normalised to mean one, as DRDID
-    w = [b.w / scale for b in blocks]
-    ps, hess, coef = logit([b.x for b in blocks], [1.0, 0.0, 1.0, 0.0], w, start)
-    ps = [np.minimum(p, 1 - 1e-6) for p in ps]
+    n = sum(b.size for b in blocks)
+    scale = sum(_weight_sum(rows, b) for b in blocks) / n   # weights normalised to mean one, as DRDID
+    score, hess, coef = logit(rows, list(blocks), [1.0, 0.0, 1.0, 0.0], scale, start)
     fits = {}
     for key, b, what in [("c0", cb, "controls, base period"), ("c1", cp, "controls, current period"),
                          ("t0", tb, "treated, base period"), ("t1", tp, "treated, current period")]:
         fits[key] = _ols(b.mom, scale, n, f"outcome regression ({what})")
-    t1 = _treated_pass(tp, w[0], fits["c1"], fits["t1"], fits["t0"], fits["c0"])
-    t0 = _treated_pass(tb, w[2], fits["c0"], fits["t0"], fits["t1"], fits["c1"])
-    c1 = _control_pass(cp, w[1], ps[1], fits["c1"])
-    c0 = _control_pass(cb, w[3], ps[3], fits["c0"])
+    bt1 = np.column_stack([fits[k].beta for k in ("c1", "t1", "t0", "c0")])
+    bt0 = np.column_stack([fits[k].beta for k in ("c0", "t0", "t1", "c1")])
+    t1, t0 = _treated_sums(rows, tp, bt1, scale), _treated_sums(rows, tb, bt0, scale)
+    c1 = _control_sums(rows, cp, score, fits["c1"].beta, scale)
+    c0 = _control_sums(rows, cb, score, fits["c0"].beta, scale)
     sc = _scalars(n, t1, t0, c1, c0)
     h = hess @ (sc["m2_1"] / sc["mc1"] - sc["m2_0"] / sc["mc0"])
-    vals = [_treated_values(tp, w[0], ps[0], t1, sc, 1, h, fits["t1"].a @ sc["mom1"]),
-            _control_values(cp, w[1], ps[1], c1, sc, 1, h, fits["c1"].a @ sc["v_c1"]),
-            _treated_values(tb, w[2], ps[2], t0, sc, 0, h, fits["t0"].a @ sc["mom0"]),
-            _control_values(cb, w[3], ps[3], c0, sc, 0, h, fits["c0"].a @ sc["v_c0"])]
-    return sc["att"], vals, coef
+    mult = fac / scale
+    _treated_values(rows, tp, bt1, score, sc, 1, np.column_stack([h, fits["t1"].a @ sc["mom1"]]), mult, emit)
+    _control_values(rows, cp, fits["c1"].beta, score, sc, 1, np.column_stack([h, fits["c1"].a @ sc["v_c1"]]), mult,
+                    emit)
+    _treated_values(rows, tb, bt0, score, sc, 0, np.column_stack([h, fits["t0"].a @ sc["mom0"]]), mult, emit)
+    _control_values(rows, cb, fits["c0"].beta, score, sc, 0, np.column_stack([h, fits["c0"].a @ sc["v_c0"]]), mult,
+                    emit)
+    return sc["att"], coef
 
 
-def _treated_pass(b: Block, w, own_c, own_t, other_t, other_c) -> dict:
-    """Fitted values on a treated block of period p: r = y - x b_c(p), delta_p, delta_other, x'w."""
-    u = b.x @ np.column_stack([own_c.beta, own_t.beta, other_t.beta, other_c.beta])
-    r = b.y - u[:, 0]
-    d_own, d_other = u[:, 1] - u[:, 0], u[:, 2] - u[:, 3]
-    return {"r": r, "res_t": b.y - u[:, 1], "d_own": d_own, "d_other": d_other, "sw": float(np.sum(w)),
-            "swr": float(w @ r), "sw_own": float(w @ d_own), "sw_other": float(w @ d_other), "xw": b.x.T @ w}
+def _treated_sums(rows: Rows, b: Block, betas: np.ndarray, scale: float) -> dict:
+    """Sums over a treated block of period p (betas: b_c(p), b_t(p), b_t(other), b_c(other)) with
+    r = y - x b_c(p), d_own = x (b_t(p) - b_c(p)), d_other = x (b_t(other) - b_c(other))."""
+    k = rows.x.shape[1]
+    acc = np.zeros(4 + k)  # sw, swr, sw_own, sw_other, xw
+    for _, s, e in _chunks(b):
+        x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
+        u = x @ betas
+        acc[0] += np.sum(w)
+        acc[1] += w @ (y - u[:, 0])
+        acc[2] += w @ (u[:, 1] - u[:, 0])
+        acc[3] += w @ (u[:, 2] - u[:, 3])
+        acc[4:] += x.T @ w
+    acc /= scale
+    return {"sw": acc[0], "swr": acc[1], "sw_own": acc[2], "sw_other": acc[3], "xw": acc[4:]}
 
 
-def _control_pass(b: Block, w, ps, fit) -> dict:
-    """Residuals r = y - x b_c(p) and the odds weights w ps / (1 - ps) of untrimmed controls."""
-    r = b.y - b.x @ fit.beta
-    wc = np.where(ps < TRIM_LEVEL, w * ps / (1 - ps), 0.0)
-    swc, swcr = float(np.sum(wc)), float(wc @ r)
-    return {"r": r, "wc": wc, "swc": swc, "swcr": swcr, "xw": b.x.T @ wc, "xwr": b.x.T @ (wc * r)}
+def _odds(w: np.ndarray, ps: np.ndarray) -> np.ndarray:
+    """w ps / (1 - ps) of untrimmed controls, 0 for trimmed ones (DRDID trim.level); overwrites ps."""
+    keep = ps < TRIM_LEVEL
+    odds = np.divide(ps, 1 - ps, out=ps)
+    odds *= w
+    odds[~keep] = 0.0
+    return odds
+
+
+def _control_sums(rows: Rows, b: Block, score: Score, beta: np.ndarray, scale: float) -> dict:
+    """Sums over a control block with r = y - x b_c(p) and the odds weights wc = w ps / (1 - ps)."""
+    k = rows.x.shape[1]
+    acc = np.zeros(2 + 2 * k)  # swc, swcr, xw, xwr
+    for _, s, e in _chunks(b):
+        x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
+        wc = _odds(w, score.at(x))
+        r = y - x @ beta
+        acc[0] += np.sum(wc)
+        acc[1] += wc @ r
+        acc[2:2 + k] += x.T @ wc
+        r *= wc
+        acc[2 + k:] += x.T @ r
+    acc /= scale
+    return {"swc": acc[0], "swcr": acc[1], "xw": acc[2:2 + k], "xwr": acc[2 + k:]}
 
 
 def _scalars(n, t1, t0, c1, c0) -> dict:
@@ -164,34 +237,55 @@ def _scalars(n, t1, t0, c1, c0) -> dict:
             "v_c0": c_c0 / mc0 - c_t0 / mt0 + mom0}
 
 
-def _treated_values(b: Block, w, ps, t: dict, sc: dict, post: int, h, g) -> np.ndarray:
-    """Influence on a treated block: Hajek terms, the logit's and the treated regression's terms.
+def _treated_values(rows: Rows, b: Block, betas, score: Score, sc: dict, post: int, hg, mult: float,
+                    emit: Emit) -> None:
+    """Influence on a treated block (normalised weights w / scale; ``mult`` = fac / scale):
 
     post: w [(r - a_t1)/mt1 + (d1 - a_d1)/md - (d1 - a_dt1)/mt1 - (d0 - a_d0)/md
              - (1 - ps) x'h + (y - x b_t1) x'g]
     base: w [-(r - a_t0)/mt0 + (d1 - a_d1)/md - (d0 - a_d0)/md + (d0 - a_dt0)/mt0
              - (1 - ps) x'h - (y - x b_t0) x'g]
+    (d_own = d1 on the post block, d0 on the base block; hg = [h, g]).
     """
     md = sc["md"]
-    v = b.x @ np.column_stack([h, g])
     if post:
         mt = sc["mt1"]
         const = -sc["a_t1"] / mt - sc["a_d1"] / md + sc["a_dt1"] / mt + sc["a_d0"] / md
-        out = t["r"] / mt + t["d_own"] * (1 / md - 1 / mt) - t["d_other"] / md + t["res_t"] * v[:, 1]
+        c_r, c_own, c_other, c_res = 1 / mt, 1 / md - 1 / mt, -1 / md, 1.0
     else:
         mt = sc["mt0"]
         const = sc["a_t0"] / mt - sc["a_d1"] / md + sc["a_d0"] / md - sc["a_dt0"] / mt
-        out = -t["r"] / mt + t["d_other"] / md + t["d_own"] * (1 / mt - 1 / md) - t["res_t"] * v[:, 1]
-    out -= (1 - ps) * v[:, 0]
-    out += const
-    out *= w
-    return out
+        c_r, c_own, c_other, c_res = -1 / mt, 1 / mt - 1 / md, 1 / md, -1.0
+    for a, s, e in _chunks(b):
+        x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
+        u, v = x @ betas, x @ hg
+        out = (y - u[:, 0]) * c_r
+        out += (u[:, 1] - u[:, 0]) * c_own
+        out += (u[:, 2] - u[:, 3]) * c_other
+        out += (y - u[:, 1]) * v[:, 1] * c_res
+        out -= (1 - score.at(x)) * v[:, 0]
+        out += const
+        out *= w
+        out *= mult
+        emit(a, s, e, out)
 
 
-def _control_values(b: Block, w, ps, c: dict, sc: dict, post: int, h, f) -> np.ndarray:
+def _control_values(rows: Rows, b: Block, beta, score: Score, sc: dict, post: int, hf, mult: float,
+                    emit: Emit) -> None:
     """Influence on a control block: -+ wc (r - a_c)/mc + w ps x'h + w r x'f (post: minus; base: plus)."""
     mc, a_c = (sc["mc1"], sc["a_c1"]) if post else (sc["mc0"], sc["a_c0"])
-    v = b.x @ np.column_stack([h, f])
-    out = c["wc"] * ((c["r"] - a_c) / (-mc if post else mc))
-    out += w * (ps * v[:, 0] + c["r"] * v[:, 1])
-    return out
+    sign = -1 / mc if post else 1 / mc
+    for a, s, e in _chunks(b):
+        x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
+        ps, v = score.at(x), x @ hf
+        r = y - x @ beta
+        out = ps * v[:, 0]
+        out += r * v[:, 1]
+        out *= w
+        wc = _odds(w, ps)
+        r -= a_c
+        r *= wc
+        r *= sign
+        out += r
+        out *= mult
+        emit(a, s, e, out)

@@ -45,6 +45,27 @@ class RcStore:
             self.data[pos:pos + size] = vals
             pos += size
 
+    def sink(self, j: int):
+        """Sink of cell j for :mod:`._rcblocks`: given the cell's blocks, writes the column's row
+        indices (the blocks' spans in row order) and returns the ``emit`` that writes values in place."""
+        def make(blocks):
+            spans = sorted(span for block in blocks for span in block.spans)
+            pos, offsets = int(self.ptr[j]), {}
+            for a, z in spans:
+                offsets[a] = pos
+                self.indices[pos:pos + z - a] = np.arange(a, z, dtype=self.itype)
+                pos += z - a
+            if pos != int(self.ptr[j + 1]):
+                raise AssertionError(f"cell {j}: {pos - int(self.ptr[j])} influence values, "
+                                     f"{int(self.ptr[j + 1] - self.ptr[j])} rows planned")
+            data = self.data
+
+            def emit(a, s, e, values):
+                p = offsets[a] + s - a
+                data[p:p + e - s] = values
+            return emit
+        return make
+
     def matrix(self, keep: np.ndarray) -> sparse.csc_matrix:
         """The n x len(keep) matrix of the kept columns (every one written, or planned empty: a
         reference cell), in place; when cells could not be estimated, their slices are compacted
