@@ -54,18 +54,18 @@ def _positions(uniq: np.ndarray, unit_cohort: np.ndarray) -> tuple[np.ndarray, n
 def _wif_att(inp: Inputs, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
     """wif(keepers) %*% att[keepers]: effect of estimating the weights pg.
 
-    R forms num[:, j] = w * 1(G = g_j) - pg_j (n x cells); its products with att and with ones
-    only need, per unit, the sum of att_j and the number of cells j of the unit's own cohort.
+    R forms num[:, j] = w * 1(G = g_j) - pg_j (n x cells) and returns
+    (num %*% att) / s - (num %*% 1) (pg'att) / s^2 with s = sum(pg). Per unit of cohort g that is
+    w (A_g / s - N_g pg'att / s^2) (A_g, N_g: the sum and the number of kept cells of cohort g; the
+    constant terms cancel), and 0 for the other units: one value per cohort, read by every unit.
     """
     s, att, groups = pg[keep].sum(), inp.att[keep], inp.group[keep]
-    uniq = np.unique(groups)  # a per-cohort table read by every unit: no mask per cohort
+    c = pg[keep] @ att
+    uniq = np.unique(groups)
+    tab = np.array([att[groups == g].sum() / s - np.count_nonzero(groups == g) * c / s**2 for g in uniq] + [0.0])
     pos, own = _positions(uniq, inp.unit_cohort)
-    att_tab = np.array([att[groups == g].sum() for g in uniq])
-    n_tab = np.array([np.count_nonzero(groups == g) for g in uniq], dtype=float)
-    att_own, n_own = np.where(own, att_tab[pos], 0.0), np.where(own, n_tab[pos], 0.0)
-    num_att = inp.unit_weight * att_own - pg[keep] @ att
-    num_sum = inp.unit_weight * n_own - s
-    return num_att / s - num_sum * (pg[keep] @ att) / s**2
+    pos[~own] = uniq.size  # the table's last entry: 0
+    return inp.unit_weight * tab[pos]
 
 
 def _weighted(inp: Inputs, keep: np.ndarray, pg: np.ndarray, with_wif: bool):

@@ -358,6 +358,6 @@ def _fit_cell(design: Design, method, g, control_group, has_control, ti, bi, ant
     d = np.repeat([1.0, 0.0, 1.0, 0.0], sizes)
     post = np.repeat([1.0, 1.0, 0.0, 0.0], sizes)
     fit = _drdid.rc(method, take(design.row_y), post, d, take(design.row_x), take(design.row_w), start)
-    if design.mode == "rc":  # one row per influence row: the values as they are
-        return fit.att, [(take(design.row_unit), fit.inf * (n / d.size))], fit.ps_coef
+    if design.mode == "rc":  # row k is influence row k: the values as they are
+        return fit.att, [(idx, fit.inf * (n / d.size))], fit.ps_coef
     return fit.att, np.bincount(take(design.row_unit), weights=fit.inf * (n / d.size), minlength=n), fit.ps_coef

@@ -34,7 +34,7 @@ class Design:
     times: np.ndarray           # sorted periods
     x_unit: np.ndarray | None   # (n_units x k) covariates incl. intercept ("balanced")
     y_wide: np.ndarray | None   # (n_units x n_times) ("balanced")
-    row_unit: np.ndarray | None  # unit index per row (long modes); rows sorted by period
+    row_unit: np.ndarray | None  # unit index per row (unbalanced; repeated cross-sections: None, row k is influence row k)
     row_cohort: np.ndarray | None  # cohort of the row's unit (general layout only; the kernels read block_bounds)
     row_y: np.ndarray | None
     row_x: np.ndarray | None
@@ -205,11 +205,10 @@ def _layout(df, *, outcome, unit, time, cohort, covariates, cluster, weights, pa
     cohorts, c_idx = np.unique(g_row, return_inverse=True)
     order, bounds, blocks = block_order(t_idx, c_idx, n_times, cohorts.size)
     if not panel:  # influence rows in block order: a cell's rows are a few runs (_rcstore)
-        unit_ids, u_idx, unit_cohort, unit_w = order, np.empty(len(df), dtype=np.intp), unit_cohort[order], unit_w[order]
-        u_idx[order] = np.arange(len(df))
+        unit_ids, unit_cohort, unit_w = order, unit_cohort[order], unit_w[order]
         cl_codes = None if cl_codes is None else cl_codes[order]
     return Design("unbalanced" if panel else "rc", unit_ids, unit_cohort, unit_w, cl_codes, cl_labels, times,
-                  None, None, u_idx[order], g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df),
+                  None, None, u_idx[order] if panel else None, g_row[order], y_row[order], x_row[order], w_row[order], bounds, len(df),
                   cohorts, blocks)
 
 

@@ -208,7 +208,7 @@ def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | 
     cl_labels, cl_codes = cl if cl else (None, None)
     if unit_ids is None:  # repeated cross-sections: every row is its own influence row, in block order
         n = y.size
-        unit_ids, row_unit, unit_cohort = order, np.arange(n), g[order].astype(float)
+        unit_ids, row_unit, unit_cohort = order, None, g[order].astype(float)  # row_unit: the identity
         unit_w = np.ones(n) if w_row is None else (w_row / w_row.mean())[order]
         cl_codes = None if cl_codes is None else cl_codes[order]
     else:
