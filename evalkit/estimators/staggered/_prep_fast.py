@@ -208,7 +208,7 @@ def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | 
     cl_labels, cl_codes = cl if cl else (None, None)
     if unit_ids is None:  # repeated cross-sections: every row is its own influence row, in block order
         n = y.size
-        unit_ids, row_unit, unit_cohort = order, None, g[order].astype(float)  # row_unit: the identity
+        unit_ids, row_unit, unit_cohort = order, None, _block_values(blocks, cohorts)  # row_unit: the identity
         unit_w = np.ones(n) if w_row is None else (w_row / w_row.mean())[order]
         cl_codes = None if cl_codes is None else cl_codes[order]
     else:
@@ -218,6 +218,15 @@ def _long(cols, covariates, unit_ids, u_idx, t_idx, rep, times, cl) -> Design | 
                   times, None, None, row_unit, None, np.asarray(y, dtype=float)[order], x,
                   np.broadcast_to(1.0, y.size) if w_row is None else w_row[order], bounds, int(y.size),
                   cohorts.astype(float), blocks)
+
+
+def _block_values(blocks: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
+    """The cohort of every row in (period, cohort) block order, filled block by block (no gather)."""
+    out = np.empty(int(blocks[-1, -1]))
+    for k in range(blocks.shape[0]):
+        for c in range(blocks.shape[1] - 1):
+            out[blocks[k, c]:blocks[k, c + 1]] = cohorts[c]
+    return out
 
 
 def _range(a: np.ndarray) -> tuple[float, float] | None:
