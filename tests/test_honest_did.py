@@ -185,18 +185,33 @@ def test_bad_arrays():
         honest_did("not a result")
 
 
-def test_flci_refuses_an_unconverged_solver(monkeypatch):
-    """Issue 12: the SLSQP result's success was never checked; a failed, infeasible answer gave an interval."""
-    from types import SimpleNamespace
+@pytest.mark.parametrize("M", [0.0, 0.005, 0.02, 0.2])
+def test_flci_half_length_is_the_minimum_over_affine_estimators(M):
+    """The exact lasso-path FLCI (no iterative solver left to fail) against a brute-force search: over
+    the affine estimators l'b_post + (D w)'b_pre that are unbiased under linear trends, with their
+    worst-case bias M (c0 + ||u||_1) and sd from sigma directly, a multi-start Powell search finds no
+    shorter half-length, and gets within 1e-6 of it; the returned weights reproduce the interval."""
+    from scipy import optimize, stats
 
-    from evalkit.diagnostics import _flci
+    from evalkit.diagnostics._flci import _parts
 
-    def failing(fun, x0, **kwargs):
-        return SimpleNamespace(x=np.full_like(x0, 1e6), success=False, status=4, message="Inequality constraints incompatible")
+    rng = np.random.default_rng(7)
+    num_pre, l_vec = 4, np.array([0.5, 0.3, 0.2])
+    root = rng.normal(size=(7, 7))
+    sigma = (root @ root.T + 7 * np.eye(7)) * 1e-3
+    f = flci(np.zeros(7), sigma, num_pre, l_vec, M, 0.05)
+    Q, a, c, c0, k, Dd = _parts(sigma, num_pre, l_vec)
 
-    S = np.eye(8) * 0.01 + 0.002
-    monkeypatch.setattr(_flci.optimize, "minimize", failing)
-    f = flci(np.zeros(8), S, 4, np.eye(4)[0], 0.01, 0.05)
-    # the failed answers (weights of 1e6) are never used: the interval falls back on the feasible
-    # minimum-variance weights, whose bias is known in closed form
-    assert np.isfinite(f.half_length) and np.max(np.abs(f.weights)) < 10
+    def half(free):
+        u = np.r_[free, k]
+        w = np.r_[Dd @ u, l_vec]
+        sd = np.sqrt(w @ sigma @ w)
+        return stats.foldnorm(M * (c0 + np.abs(u).sum()) / sd).ppf(0.95) * sd
+
+    best = min(optimize.minimize(half, x0, method="Powell", options={"xtol": 1e-10, "ftol": 1e-13}).fun
+               for x0 in [np.zeros(3), -k * np.ones(3) / 3, rng.normal(size=3) * k])
+    assert f.half_length <= best * (1 + 1e-9)
+    assert best <= f.half_length * (1 + 1e-6)
+    u = np.linalg.solve(Dd, f.weights[:num_pre])
+    assert u[-1] == pytest.approx(k, rel=1e-9)
+    assert half(u[:-1]) == pytest.approx(f.half_length, rel=1e-9)
