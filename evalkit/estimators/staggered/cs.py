@@ -305,14 +305,14 @@ def aggregate(result: Result, kind: str = "simple", *, balance_e: int | None = N
     table = result.table[~result.table["reference"]] if kind != "dynamic" else result.table
     terms = list(table["term"])
     inf = result.influence
-    unit_cols = inf[list(UNIT_COLUMNS)].to_numpy()
+    unit_cols = [inf[c].to_numpy() for c in UNIT_COLUMNS]  # column by column: views, no n x 3 copy
     cols = inf.columns.get_indexer(terms)
     psi = _sparse.matrix(inf.iloc[:, :cols.max() + 1]) if terms else np.zeros((inf.shape[0], 0))  # a view
     inp = agg.Inputs(table["estimate"].to_numpy(float), table["group"].to_numpy(int), table["time"].to_numpy(int),
-                     psi, cols, unit_cols[:, 0], unit_cols[:, 1], meta["last_time"], meta["first_time"])
+                     psi, cols, unit_cols[0], unit_cols[1], meta["last_time"], meta["first_time"])
     out = {"simple": lambda: agg.simple(inp, max_e), "group": lambda: agg.group(inp, max_e),
            "dynamic": lambda: agg.dynamic(inp, min_e, max_e, balance_e), "calendar": lambda: agg.calendar(inp)}[kind]()
-    codes = None if meta["cluster"] is None else unit_cols[:, 2].astype(np.int64)
+    codes = None if meta["cluster"] is None else unit_cols[2].astype(np.int64, copy=False)
     n = inf.shape[0]
     sums = cluster_sums(out.inf, codes)
     scale = float(meta.get("outcome_scale", 1.0))  # 1: a result from before the key (R's absolute cut-off)
