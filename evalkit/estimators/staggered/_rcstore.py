@@ -4,8 +4,9 @@ A row of repeated cross-sections lies in one period, so cell (g, t)'s influence 
 outside the rows of its two periods: the n x cells matrix is stored sparse (CSC). Which rows a
 cell touches is known before it is estimated (its (period, cohort) blocks, ``Design.block_bounds``),
 so the matrix's index and value arrays are allocated once and every cell writes its values into
-its own slice (threads write disjoint slices). The values are not gathered into per-cell arrays and
-copied again: at 10M rows that copy was ~1 GB of fresh memory and a second of page faults.
+its own slice (threads write disjoint slices): the doubly robust block kernel hands its values
+chunk by chunk to :meth:`RcStore.sink` (no per-cell array at all); the other kernels' per-cell
+arrays are copied in by :meth:`RcStore.put`.
 
 The influence rows of repeated cross-sections are in block order (``Design.unit_ids``), so a
 cell's rows are a few ascending runs of consecutive rows: they are put in order by run, no sort.
