@@ -5,6 +5,8 @@ its tables without importing the report layer; :mod:`evalkit.report.i18n` re-exp
 """
 from __future__ import annotations
 
+import re
+
 from evalkit.errors import check_choice
 
 LANGS = ("da", "en")
@@ -139,12 +141,14 @@ SECTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool = False, draws: int | None = None) -> str:
+def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None, draws: int | None = None) -> str:
     """A p-value as shown in reports: ``digits`` decimals, "< 0.001" below 0.001 (never "0.000" or
     "9.18e-06"), and for a resampling p-value of exactly 0 with ``draws`` resamples "< 1/(B+1)"
-    written as a decimal (no draw was as extreme). ``comma``: Danish decimal comma ("< 0,001").
+    written as a decimal (no draw was as extreme). ``comma``: Danish decimal comma ("< 0,001");
+    ``None`` (default): the language's convention (a comma in Danish, a point in English).
     "–" for a missing or non-finite value."""
     check_choice("lang", lang, LANGS)
+    comma = lang == "da" if comma is None else comma
     try:
         p = float(p)
     except (TypeError, ValueError):
@@ -180,10 +184,45 @@ def format_number(x, lang: str = "en", *, digits: int = 3) -> str:
     return out.translate(str.maketrans(",.", ".,")) if lang == "da" else out
 
 
-def p_equals(p, lang: str = "en", *, digits: int = 3, comma: bool = False) -> str:
-    """"p = 0.048", or "p < 0.001" below 0.001 (for sentences)."""
-    shown = format_p(p, lang, digits=digits, comma=comma)
+def p_equals(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None, draws: int | None = None) -> str:
+    """"p = 0.048", or "p < 0.001" below 0.001 (for sentences); Danish "p = 0,048" unless ``comma=False``;
+    a resampling p-value of 0 with ``draws`` resamples "p < 1/(B+1)" (:func:`format_p`)."""
+    shown = format_p(p, lang, digits=digits, comma=comma, draws=draws)
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+# an English-formatted number: grouped thousands ("1,744.360", "12,000") or a decimal ("0.048", "-3.10"),
+# not part of a word or code ("K1", "v1.2"), a version ("3.11.2") or a longer number; "0,048" is
+# never read as grouped thousands (it is a Danish decimal already)
+_EN_NUMBER = re.compile(r"(?<![\w.,])([1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)(?!\w|[.,]\d)")
+
+
+def localize_numbers(text: str, lang: str) -> str:
+    """``text`` with its English-formatted numbers written in ``lang``'s convention.
+
+    For report text that the library wrote with English number formats (``f"{x:.2f}"``): in
+    Danish "0.048" becomes "0,048" and "1,744.360" becomes "1.744,360"; whole numbers without
+    grouping (years such as "2024", counts such as "999"), codes ("K1"), versions ("3.11.2"),
+    Danish decimals below one ("p = 0,048") and everything in English are left as they are.
+    Apply it once, to text written the English way: "1,500" is read as fifteen hundred.
+
+    Parameters
+    ----------
+    text : str
+        The text, numbers written the English way.
+    lang : str
+        "da" or "en".
+
+    Returns
+    -------
+    str
+        The text with Danish decimal commas and thousands dots when ``lang`` is "da".
+    """
+    check_choice("lang", lang, LANGS)
+    if lang != "da" or not text:
+        return text
+    swap = str.maketrans(",.", ".,")
+    return _EN_NUMBER.sub(lambda m: m.group(1).translate(swap), text)
 
 
 def label(key: str, lang: str) -> str:

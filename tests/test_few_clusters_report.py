@@ -159,11 +159,11 @@ def test_advice_sentence_states_size_and_power(advised):
     assert f"{100 * row['power']:.0f}% with an effect of +100.00 pp" in en
     da = text.advice_sentence(adv, "employment_rate", lang="da")
     assert "placebo-tildelinger" in da and "nominelt 5 %" in da
-    for lang in ("da", "en"):
+    for lang, mde in (("da", "+0,40 pp"), ("en", "+0.40 pp")):                # Danish decimal comma
         assert "MDE" in text.mde_sentence(0.004, "employment_rate", lang=lang, alpha=0.05, power=0.8, method="x",
                                           measured=True)
-        assert "+0.40 pp" in text.mde_sentence(0.004, "employment_rate", lang=lang, alpha=0.05, power=0.8,
-                                               method="x", measured=False)
+        assert mde in text.mde_sentence(0.004, "employment_rate", lang=lang, alpha=0.05, power=0.8,
+                                        method="x", measured=False)
         assert "residents" in text.weights_sentence("en") and "beboere" in text.weights_sentence("da")
 
 

@@ -76,10 +76,10 @@ def test_final_subgroup_table_employment_by_origin_in_danish(runs):
 
     html = runs["final"].html.read_text(encoding="utf-8")
     assert "Effekter for undergrupper" in html and "Test for ens effekter: F(1, " in html
-    table = next(t for t in pd.read_html(io.StringIO(html)) if "Undergruppe" in t.columns)
+    table = next(t for t in pd.read_html(io.StringIO(html), decimal=",", thousands=".") if "Undergruppe" in t.columns)
     assert list(table["Undergruppe"]) == ["Ikke-vestlige indvandrere og efterkommere", "Øvrige"]
     assert {"Estimat", "Konfidensinterval", "Simuleret sand effekt", "Antal personer (afrundet)"} <= set(table.columns)
     for ci, truth in zip(table["Konfidensinterval"], table["Simuleret sand effekt"]):
-        low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", ci))
+        low, high = (float(x.replace(",", ".")) for x in re.findall(r"-?\d+,\d+", ci))   # Danish "[0,0151; 0,0259]"
         assert low <= truth <= high and low > 0
     assert "Spørgeskemaundersøgelse" not in html                   # no survey outcome in these parameters

@@ -43,10 +43,10 @@ def test_letting_report_shows_in_mover_effect_with_truth_inside(letting):
     assert run.manifest["disclosure"]["ok"] is True
     text = _text(html)
     main_ = text[text.find("Hovedresultater ¶"):]
-    m = re.search(r"tilflytteres andel i job eller uddannelse \(18-64 år\) ([+-]\d+\.\d+) pp \(95 % konfidensinterval "
-                  r"\[([+-]\d+\.\d+) pp; ([+-]\d+\.\d+) pp\].*?Den simulerede sande effekt er ([+-]\d+\.\d+) pp", main_)
-    assert m, main_[:600]
-    est, low, high, truth = map(float, m.groups())
+    m = re.search(r"tilflytteres andel i job eller uddannelse \(18-64 år\) ([+-]\d+,\d+) pp \(95 % konfidensinterval "
+                  r"\[([+-]\d+,\d+) pp; ([+-]\d+,\d+) pp\].*?Den simulerede sande effekt er ([+-]\d+,\d+) pp", main_)
+    assert m, main_[:600]                                         # Danish decimal comma (issue 16, part 6)
+    est, low, high, truth = (float(g.replace(",", ".")) for g in m.groups())
     assert low <= truth <= high and low < est < high and truth > 0
     assert "ligger inden for intervallet" in main_[:m.end() + 60]
     assert "Kohorteeffekten vises ikke" in text                   # no person-level definition: said, not failed
@@ -61,7 +61,7 @@ def test_danish_report_has_danish_survey_section(letting):
                    "Kun designvægte (TWFE)", "Simuleret sand effekt"):
         assert header in text, header
     assert "Survey outcome" not in text and "Response rate" not in text
-    tables = pd.read_html(io.StringIO(html))
+    tables = pd.read_html(io.StringIO(html), decimal=",", thousands=".")   # Danish numbers
     effect = next(t for t in tables if "Kalibrerede vægte (TWFE)" in set(t.iloc[:, 0]))
     row = effect.iloc[0]
     lo, hi, truth = (float(row[c]) for c in ("Nedre", "Øvre", "Simuleret sand effekt"))
@@ -136,10 +136,10 @@ def test_letting_report_subgroups_of_the_survey_with_truth_inside(letting):
     text = _text(html)
     assert "Effekter for undergrupper" in text and "Test for ens effekter: F(1, " in text
     assert "Undergrupper vises ikke for tilflytteres andel" in text        # no per-person definition: said
-    table = next(t for t in pd.read_html(io.StringIO(html)) if "Undergruppe" in t.columns)
+    table = next(t for t in pd.read_html(io.StringIO(html), decimal=",", thousands=".") if "Undergruppe" in t.columns)
     assert list(table["Undergruppe"]) == ["Ikke-vestlige indvandrere og efterkommere", "Øvrige"]
     for ci, truth in zip(table["Konfidensinterval"], table["Simuleret sand effekt"]):
-        low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", ci))
+        low, high = (float(x.replace(",", ".")) for x in re.findall(r"-?\d+,\d+", ci))   # "[-0,0086; 0,0512]"
         assert low <= truth <= high
     assert 'alt="Effekt for hver undergruppe' in html
 
@@ -236,3 +236,49 @@ def test_a_survey_that_cannot_be_estimated_says_why_in_the_report_unless_that_sh
     assert _shown_reason(ValidationError("margins: no resident in 2019")) == \
         "ValidationError: margins: no resident in 2019"
     assert "withheld" in _shown_reason(ValidationError("only 3 respondents in the treated areas"))
+
+
+# ------------------------------------------------------------------ issue 16, part 6: Danish numbers
+#: an English decimal ("0.048", "-1.25"); in Danish it can only be whole thousands ("94.305"), see below
+EN_DECIMAL = re.compile(r"^[-+]?\d+\.\d+$")
+DA_WHOLE = re.compile(r"^-?\d{1,3}(?:\.\d{3})*$")
+DA_DECIMAL = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})*,\d+$")
+#: a decimal point that cannot be a Danish thousands separator ("0.421", "1.25", "2344.400", "0.0235")
+EN_POINT_IN_TEXT = re.compile(r"(?<![\w.,])(?:0\.\d+|\d{4,}\.\d+|\d+\.(?:\d{1,2}|\d{4,}))(?![\w]|[.,]\d)")
+
+
+def _columns(html: str) -> dict:
+    """(table number, column header) -> the column's shown cells, for every table of the report."""
+    out: dict = {}
+    for k, table in enumerate(re.findall(r"<table.*?</table>", html, flags=re.S)):
+        heads = [_text(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0], re.S)] \
+            if "<thead>" in table else []
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("</thead>")[-1], flags=re.S):
+            cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+            names = heads if len(heads) == len(cells) else [_text(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>",
+                                                                                                 row, re.S)]
+            for i, cell in enumerate(cells):
+                out.setdefault((k, names[i] if i < len(names) else i), []).append(cell)
+    return out
+
+
+def test_danish_report_shows_every_number_the_danish_way(letting):
+    """lang: da: decimal comma and thousands dot in every table cell and sentence; years stay "2024"."""
+    _, html = letting
+    columns = _columns(html)
+    cells = [c for cells in columns.values() for c in cells]
+    assert len(cells) > 300
+    for (k, name), shown in columns.items():
+        numbers = [c for c in shown if re.fullmatch(r"[-+]?[\d.,]+", c)]
+        if all(DA_WHOLE.match(c) for c in numbers):       # whole numbers, thousands grouped by a dot ("94.305")
+            continue
+        english = [c for c in numbers if EN_DECIMAL.match(c)]
+        assert not english, (k, name, english)
+    assert sum(bool(DA_DECIMAL.match(c)) for c in cells) > 100                   # "0,0235", "9.710,00"
+    assert any(re.fullmatch(r"\d{1,3}\.\d{3}", c) for c in cells)                # residents: "94.305"
+    assert "2018" in cells and "2.018" not in cells                              # a cohort year is no amount
+    assert any(re.fullmatch(r"< 0,\d+", c) for c in cells) or any(c.startswith("0,") for c in cells)
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>|<table.*?</table>|src=\"data:[^\"]*\"", " ", html, flags=re.S)
+    text = _text(body)
+    assert not EN_POINT_IN_TEXT.search(text), text[max(0, EN_POINT_IN_TEXT.search(text).start() - 80):][:160]
+    assert re.search(r"p [=<] 0,\d+", text)                                      # p-values in sentences

@@ -207,3 +207,31 @@ def test_poa_report_shows_tryghed_effect_with_truth_inside_its_interval(poa):
     rates = next(t for t in tables if "Area A" in t.columns)
     assert list(rates.columns) == ["Year", "Area A", "Area B", "Area C", "Comparison areas"]   # no area named
     assert rates.drop(columns="Year").stack().between(20, 80).all()
+
+
+def test_poa_results_hold_the_survey_and_subgroup_numbers_shown(poa):
+    """Issue 15 review: the survey effect and the subgroup tables are in results/ (disclosure-checked: no
+    respondent rows, respondent counts rounded), and equal to what the report shows."""
+    import io
+
+    import pandas as pd
+
+    run, _ = poa
+    folder = run.run_dir / "results"
+    html = run.html.read_text(encoding="utf-8")
+    tables = pd.read_html(io.StringIO(html))
+    effect = next(t for t in tables if "Calibrated weights (TWFE)" in set(t.iloc[:, 0])).set_index("Weights")
+    for name, row in (("survey_twfe_calibrated", "Calibrated weights (TWFE)"),
+                      ("survey_twfe_design", "Design weights only (TWFE)")):
+        data = json.loads((folder / f"{name}.json").read_text())
+        att = next(r for r in data["table"] if r["term"] == "ATT")
+        assert att["estimate"] == pytest.approx(effect.loc[row, "Estimate"], abs=5e-5)
+        assert att["conf_low"] == pytest.approx(effect.loc[row, "Lower"], abs=5e-5)
+        assert data["diagnostics"]["se_basis"] in ("respondents", "area-year cells")
+        assert data["n_obs"] % 5 == 0 and "sum_weights" not in data["diagnostics"]
+        assert data["diagnostics"]["report_inference"] == effect.loc[row, "Method"]
+    for source in ("register", "survey"):   # subgroups of both outcomes (issue 15: register and survey)
+        data = json.loads((folder / f"subgroups_{source}.json").read_text())
+        assert data["by"] == "origin" and len(data["table"]) == 2
+        assert all(r["n"] is None or (r["n"] % 5 == 0 and r["n"] >= 5) for r in data["table"])
+    assert sum("Subgroup" in t.columns for t in tables) == 2     # the register and the survey table

@@ -5,12 +5,13 @@ import pytest
 from evalkit.report.text import effect_sentence
 
 
-@pytest.mark.parametrize("lang, inside, signif", [("en", "lies inside", "is statistically significant"),
-                                                  ("da", "ligger inden for", "er statistisk signifikant")])
-def test_effect_sentence_numpy_inputs(lang, inside, signif):
+@pytest.mark.parametrize("lang, inside, signif, est, ci", [
+    ("en", "lies inside", "is statistically significant", "+2.50 pp", "[+1.80 pp; +3.10 pp]"),
+    ("da", "ligger inden for", "er statistisk signifikant", "+2,50 pp", "[+1,80 pp; +3,10 pp]")])  # decimal comma
+def test_effect_sentence_numpy_inputs(lang, inside, signif, est, ci):
     text = effect_sentence("Area", np.float64(0.025), np.float64(0.018), np.float64(0.031), np.float64(0.001),
                            "employment_rate", lang=lang, alpha=0.05, truth=np.float64(0.0236))
-    assert "+2.50 pp" in text and "[+1.80 pp; +3.10 pp]" in text and inside in text and signif in text
+    assert est in text and ci in text and inside in text and signif in text
 
 
 def test_effect_sentence_outside_and_not_significant():
@@ -54,7 +55,7 @@ def test_interval_beyond_the_outcomes_range_is_written_open():
     bounds = (-0.0394, 1 - 0.0394)
     assert rtext.interval_text(-0.6723, 0.0587, "conviction_share", lang="en", bounds=bounds) == \
         "[below -3.94 pp; +5.87 pp]"
-    assert rtext.interval_text(-math.inf, 0.01, "employment_rate", lang="da") == "[-∞; +1.00 pp]"
+    assert rtext.interval_text(-math.inf, 0.01, "employment_rate", lang="da") == "[-∞; +1,00 pp]"
     note = rtext.unbounded_note(-0.6723, 0.0587, "conviction_share", lang="en", method="restricted wild cluster "
                                 "bootstrap", bounds=bounds, mde=True)
     assert "unbounded below" in note and "-3.94 pp" in note and "MDE" in note
@@ -69,7 +70,7 @@ def test_summary_mde_says_which_effect_it_is_for():
                               mde_static=True)
     assert "MDE for the static effect (80 % power, alpha 0.05): -0.42 pp" in line
     da = rtext.summary_line("Område", 0.02, 0.01, 0.03, "employment_rate", lang="da", mde=0.007)
-    assert "MDE for gennemsnittet efter start (80 % styrke, alfa 0.05): +0.70 pp" in da
+    assert "MDE for gennemsnittet efter start (80 % styrke, alfa 0,05): +0,70 pp" in da
 
 
 @pytest.mark.parametrize("lang, bigger, closer", [("en", "larger in absolute value", "closer to zero"),

@@ -549,7 +549,9 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
         An unknown ``outcome``, ``by`` or ``thin``, a bad ``min_cell``/``round_base``, a bad
         ``source`` or ``baseline_year``.
     ValidationError
-        No subgroup survives the disclosure rules (``min_cell`` is named), or data that fail
+        No subgroup survives the disclosure rules (``min_cell`` is named), no treated area of
+        ``cohorts`` is in the data (the message names them and areas the data have; some
+        missing: a warning, and they are left out), or data that fail
         the checks.
 
     References
@@ -580,6 +582,7 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                              f"{md.years[0]}-{md.years[-1]}.")
     cells = register_subgroup_cells(md, outcome=outcome, by=by, age_bands=age_bands, baseline_year=baseline_year,
                                     unknown_education=unknown_education)
+    _check_treated_present(cells, treated_first, "the register data")
     cells = _in_areas(cells, areas).assign(w=lambda c: c["n"].astype(float))
     order = _categories(by, cells, age_bands, open_top=True)
     pool = BY[by][0] if thin == "auto" else thin == "pool"
@@ -596,6 +599,28 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                    source="register", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=ESTIMAND)
 
 
+def _some(values, k: int = 8) -> str:
+    """Up to ``k`` values of a sorted list, with " ..." and the total when there are more."""
+    values = sorted(values)
+    return f"{values[:k]}" + (f" ... ({len(values)} in all)" if len(values) > k else "")
+
+
+def _check_treated_present(cells: pd.DataFrame, treated_first: dict, where: str) -> None:
+    """A treated area of ``cohorts`` that has no person (respondent) in the data is not a disclosure problem:
+    none in the data is a ValidationError naming the areas and (a few of) the areas the data have; some
+    missing is a warning (they are left out)."""
+    present = {int(a) for a in pd.unique(cells["OMR_ID"])}
+    absent = sorted(set(treated_first) - present)
+    if not absent:
+        return
+    message = (f"cohorts names treated area(s) {_some(absent, 5)} that are not in {where} (no row with that "
+               f"OMR_ID); the areas in the data are {_some(present)}.")
+    if len(absent) == len(treated_first):
+        raise ValidationError(message + " No treated area is in the data, so nothing can be estimated: check the "
+                              "area ids (OMR_ID) of cohorts against the data.")
+    warnings.warn(message + " They are left out.", EvalkitWarning, stacklevel=3)
+
+
 def _in_areas(cells: pd.DataFrame, areas) -> pd.DataFrame:
     if areas is None:
         return cells
@@ -604,7 +629,8 @@ def _in_areas(cells: pd.DataFrame, areas) -> pd.DataFrame:
     keep = {int(a) for a in areas}
     unknown = sorted(keep - set(cells["OMR_ID"].astype(int)))
     if unknown:
-        raise ParameterError(f"areas lists {unknown[:5]} that are not areas of the data (OMR_ID).")
+        raise ParameterError(f"areas lists {_some(unknown, 5)} that are not areas of the data (OMR_ID); the areas in "
+                             f"the data are {_some(set(cells['OMR_ID'].astype(int)))}.")
     return cells[cells["OMR_ID"].isin(keep)].reset_index(drop=True)
 
 
@@ -719,7 +745,9 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     ColumnError
         A missing column (answer, weights, subgroup column).
     ValidationError
-        No subgroup survives the disclosure rules.
+        No subgroup survives the disclosure rules, or no treated area of ``cohorts`` has a
+        respondent in ``data`` (the message names them and areas the data have; some missing:
+        a warning, and they are left out).
     """
     by = _check_by(by)
     min_cell, round_base = _check_disclosure(min_cell, round_base)
@@ -744,6 +772,7 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     cells = d.groupby(["OMR_ID", "AAR", "category"], as_index=False).agg(n=("_y", "size"), w=("_w", "sum"),
                                                                          wy=("_wy", "sum"))
     cells = cells.assign(y=cells["wy"] / cells["w"]).drop(columns="wy").astype({"OMR_ID": "int64", "AAR": "int64"})
+    _check_treated_present(cells, treated_first, "the survey data")
     cells = _in_areas(cells, areas)
     order = _categories(by, cells, age_bands, open_top=True)
     pool = BY[by][0] if thin == "auto" else thin == "pool"

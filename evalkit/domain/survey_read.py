@@ -168,6 +168,23 @@ def _query(source, config: SurveyConfig) -> tuple[pd.DataFrame, list[str]]:
         con.close()
 
 
+def _check_columns(source, config: SurveyConfig) -> None:
+    """Every mapped column is in every survey file (Parquet and CSV: their column names only, no rows read;
+    SAS and Stata files are checked when read); a :class:`ColumnError` naming the configuration key else.
+    Missing files and unsupported suffixes are :class:`ParameterError` s as in :func:`read_survey`."""
+    paths = _survey_files(Path(source), config)
+    con = io.connect()
+    try:
+        for i, path in enumerate(paths):
+            if path.suffix.lower() not in io.SCAN_FUNCTIONS:
+                continue
+            relation = _raw_relation(con, path, f"survey_{i}")
+            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+            _resolve(path.name, columns, config)
+    finally:
+        con.close()
+
+
 def _fmt(value: float):
     return int(value) if float(value).is_integer() else value
 

@@ -55,6 +55,11 @@ Marker
     Every suppressed cell shows ``".."`` (the usual official-statistics mark for a
     confidential figure; ``marker=`` changes it), the same for primary and secondary cells
     so the pattern does not reveal which cells are small; genuinely missing values show ``"–"``.
+Numbers (``lang``)
+    English as always ("1744", "0.048"); Danish (``lang="da"``) with the decimal comma and a dot
+    between thousands ("1.744", "0,048", "1.744,360", "< 0,001"), numbers inside text cells
+    included. Years and a count table's label columns are never grouped ("2024", not "2.024");
+    the marker and "–" are the same in both languages.
 
 The seal proves that the table went through this module in this run; the HMAC key lives
 only in the kernel's process, so it is a control against mistakes, not against a user who
@@ -73,8 +78,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit import seal as _seal
+from evalkit.i18n import LANGS, format_number, localize_numbers
 from evalkit.privacy import IDENTIFIERS, is_identifier
-from evalkit.errors import ColumnError, ParameterError, ValidationError, closest
+from evalkit.errors import ColumnError, ParameterError, ValidationError, check_choice, closest
 from evalkit.report.ledger import LEDGER, _label_key, ledger_cells
 from evalkit.report.textcheck import DisclosureError, check_text, run_keys
 
@@ -413,14 +419,71 @@ class SafeTable:
         return self.table.copy()
 
 
-def _format_cell(value: object, digits: int, is_count: bool) -> str:
+def _format_cell(value: object, digits: int, is_count: bool, lang: str = "en", group: bool = True) -> str:
+    """One shown cell: "–" when missing, counts and other whole numbers without decimals, other
+    numbers with ``digits`` decimals. English as always ("1744", "0.048"); Danish with decimal comma
+    and, when ``group``, a dot between thousands ("1.744", "0,048", "1.744,360"); text cells get
+    the Danish convention for the numbers in them (:func:`evalkit.i18n.localize_numbers`)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return MISSING
+    if lang == "da":
+        return _format_cell_da(value, digits, is_count, group)
     if is_count or isinstance(value, (int, np.integer)):
         return f"{int(value)}" if float(value).is_integer() else f"{value:.{digits}f}"
     if isinstance(value, (float, np.floating)):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _format_cell_da(value: object, digits: int, is_count: bool, group: bool) -> str:
+    """A cell in the Danish convention (see :func:`_format_cell`)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if not (is_count or isinstance(value, (int, np.integer, float, np.floating))):
+        return _interval_da(localize_numbers(str(value), "da"))
+    whole = (is_count or isinstance(value, (int, np.integer))) and float(value).is_integer()
+    if whole and not group:
+        return f"{int(value)}"
+    shown = format_number(value, "da", digits=0 if whole else digits)
+    return shown if group else shown.replace(".", "")
+
+
+def _interval_da(text: str) -> str:
+    """An interval cell "[a, b]" as "[a; b]": after the decimal comma a comma cannot separate the ends."""
+    if text.startswith("[") and text.endswith("]") and text.count(", ") == 1:
+        return text.replace(", ", "; ")
+    return text
+
+
+#: words of a column name whose whole numbers are years or periods, shown without a thousands separator
+YEAR_WORDS = frozenset({"year", "years", "år", "aar", "period", "periode", "event", "cohort", "kohorte", "wave",
+                        "bølge", "start", "baseline"})
+
+
+def is_year_column(name: object, values: pd.Series | None = None) -> bool:
+    """True when a column's whole numbers are years or periods, never grouped by thousands ("2024",
+    not "2.024"): its name has a year word (:data:`YEAR_WORDS`; Danish compounds ending in "år" such
+    as "indsatsår"), or its values are whole numbers between 1800 and 2200.
+
+    Parameters
+    ----------
+    name : object
+        The column's name.
+    values : pandas.Series, optional
+        The column's values.
+
+    Returns
+    -------
+    bool
+        Whether the column is shown without thousands separators.
+    """
+    words = [w for w in re.split(r"[^0-9a-zæøå]+", str(name).lower()) if w]
+    if any(w in YEAR_WORDS or (w.endswith("år") and len(w) > 4) for w in words):
+        return True
+    if values is None or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna().astype("float64")
+    return len(present) > 0 and bool(np.all(present % 1 == 0) and present.between(1800, 2200).all())
 
 
 def _footnote(marker: str, min_cell: int, n_suppressed: int, n_stats: int) -> str:
@@ -431,13 +494,22 @@ def _footnote(marker: str, min_cell: int, n_suppressed: int, n_stats: int) -> st
 
 
 def _render(table: pd.DataFrame, mask: pd.DataFrame, count_cols: list, digits: int, marker: str,
-            note: str, foot: str) -> tuple[str, str]:
-    shown = pd.DataFrame({c: [marker if mask[c].iat[i] else _format_cell(table[c].iat[i], digits, c in count_cols)
+            note: str, foot: str, lang: str = "en", plain: frozenset = frozenset()) -> tuple[str, str]:
+    """HTML and text of the shown table; ``plain``: columns whose whole numbers are not grouped by
+    thousands (labels, years). Suppressed cells show ``marker`` in every language."""
+    shown = pd.DataFrame({c: [marker if mask[c].iat[i] else
+                              _format_cell(table[c].iat[i], digits, c in count_cols, lang, c not in plain)
                               for i in range(len(table))] for c in table.columns}, index=table.index)
     notes = "".join(f"<p class='evalkit-note'>{_html.escape(t)}</p>" for t in (note, foot) if t)
     html = shown.to_html(index=False, classes="evalkit-table", border=0, escape=True) + notes
     text = shown.to_string(index=False) + "".join(f"\n{t}" for t in (note, foot) if t)
     return html, text
+
+
+def _plain_columns(table: pd.DataFrame, cells: list, labels: list) -> frozenset:
+    """Columns shown without thousands separators: a count table's label columns and year columns."""
+    label_cols = set(labels) if cells else set()
+    return frozenset(c for c in table.columns if c not in cells and (c in label_cols or is_year_column(c, table[c])))
 
 
 # --------------------------------------------------------------------------- the safe table
@@ -476,7 +548,7 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | No
                margins: bool | dict = False, round_to: int | Literal["near"] | None = "near",
                round_base: int | None = None, index: str | list[str] | None = None, digits: int = 3,
                marker: str = MARKER, note: str = "", max_rows: int = MAX_ROWS, label: str | None = None,
-               _trusted: bool = False) -> SafeTable:
+               lang: str = "en", _trusted: bool = False) -> SafeTable:
     """A table of person counts that evalkit computed, made safe to show (rules in the module docstring).
 
     ``count_cols``: columns holding counts of distinct persons made by :func:`count_persons`
@@ -488,12 +560,15 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | No
     adds totals and enables secondary suppression. ``min_cell``: default the run's threshold.
     ``round_base``: round every shown count to this base (wins over ``round_to``).
     ``label``: the table's name in the publication ledger (:mod:`evalkit.report.sdc`).
+    ``lang``: the number convention of the shown cells ("en": "1744", "0.048"; "da": "1.744", "0,048";
+    years and label columns are never grouped by thousands).
     ``_trusted``: internal, for library code only (counts the library computed itself, e.g.
     DuckDB resident counts of the area panel); skips the person-count mark check.
     Never mutates ``frame``.
     """
     min_cell = run_threshold(min_cell)
     rounding = _resolve_rounding(round_to, round_base)
+    check_choice("lang", lang, LANGS)
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError(f"safe_table needs a pandas DataFrame, got {type(frame).__name__}.")
     count_cols = [count_cols] if isinstance(count_cols, str) else list(count_cols)
@@ -506,7 +581,7 @@ def safe_table(frame: pd.DataFrame, *, count_cols: list[str], min_cell: int | No
         _only_counts_and_labels(work, count_cols, labels)
         check_analyst_text(work, labels, note=note, label=label)
     return _counts_table(work, count_cols, labels, min_cell=min_cell, margins=margins, rounding=rounding,
-                         digits=digits, marker=marker, note=note, label=label)
+                         digits=digits, marker=marker, note=note, label=label, lang=lang)
 
 
 def run_threshold(min_cell: int | None) -> int:
@@ -587,7 +662,7 @@ def _cross_tables(work, cells, labels, counts, mask, lay: _Layout, shape, min_ce
 
 def _counts_table(work: pd.DataFrame, count_cols: list, labels: list, *, min_cell: int, margins, rounding,
                   digits: int, marker: str, note: str, label: str | None,
-                  source_mask: pd.DataFrame | None = None) -> SafeTable:
+                  source_mask: pd.DataFrame | None = None, lang: str = "en") -> SafeTable:
     """Suppress (primary, secondary, across tables), round, render and register a checked count table."""
     m = _normalise_margins(margins, len(count_cols))
     n_body = len(work)
@@ -603,7 +678,8 @@ def _counts_table(work: pd.DataFrame, count_cols: list, labels: list, *, min_cel
     if not m["show"]:
         work, counts, mask, primary = _drop_margins(work, counts, mask, primary, m, n_body)
         cells = count_cols
-    table = _pack(work, cells, counts, mask, primary, labels, min_cell, rounding, digits, marker, note, source_mask)
+    table = _pack(work, cells, counts, mask, primary, labels, min_cell, rounding, digits, marker, note, source_mask,
+                  lang=lang)
     shown = ledger_cells(work, cells, labels, counts, mask, lay.total_rows, lay.total_cols, counts.shape,
                          shown=table.table)
     LEDGER.register(shown, label=label, min_cell=min_cell, round_base=base, covered=lay.covered)
@@ -628,7 +704,8 @@ def _statistic_mask(table: pd.DataFrame, stats: list, primary_rows: np.ndarray, 
 
 
 def _pack(work, cells, counts, mask_arr, primary, labels, min_cell, rounding, digits, marker, note,
-          source_mask=None) -> SafeTable:
+          source_mask=None, *, lang: str = "en") -> SafeTable:
+    check_choice("lang", lang, LANGS)
     mask = pd.DataFrame(False, index=work.index, columns=work.columns)
     for j, c in enumerate(cells):
         mask[c] = mask_arr[:, j]
@@ -646,7 +723,8 @@ def _pack(work, cells, counts, mask_arr, primary, labels, min_cell, rounding, di
     shown = table[cells].astype("float64").to_numpy().ravel() if cells else np.zeros(0)
     nonzero = shown[~np.isnan(shown) & (shown > 0)]
     n_sup, n_stats = int(mask_arr.sum()), int(blank.to_numpy().sum()) if source_mask is not None else 0
-    html, text = _render(table, mask, cells, digits, marker, note, _footnote(marker, min_cell, n_sup, n_stats))
+    html, text = _render(table, mask, cells, digits, marker, note, _footnote(marker, min_cell, n_sup, n_stats),
+                         lang, _plain_columns(table, cells, labels))
     return SafeTable(table=table, suppressed=mask, min_cell=min_cell, n_suppressed=n_sup,
                      n_primary=int(primary.sum()), min_count_shown=int(nonzero.min()) if len(nonzero) else None,
                      kind="counts" if cells else "estimates", rounding=str(rounding), html=html, text=text,
@@ -654,13 +732,15 @@ def _pack(work, cells, counts, mask_arr, primary, labels, min_cell, rounding, di
 
 
 # --------------------------------------------------------------------------- tables of estimates
-def _estimates_table(frame: pd.DataFrame, *, digits: int = 3, note: str = "") -> SafeTable:
+def _estimates_table(frame: pd.DataFrame, *, digits: int = 3, note: str = "", lang: str = "en") -> SafeTable:
     """Internal: a sealed table of estimates the report layer built from ``Result`` objects.
 
     Not for analysts (statistics of microdata come from ``tabulate``). It carries no person
     counts, so it refuses identifier columns, key-like values, more than ``MAX_ROWS`` rows and
     whole-number columns whose name looks like a count (n, persons, antal, residents, n_*, ...).
+    ``lang``: the number convention of the shown cells (see :func:`safe_table`).
     """
+    check_choice("lang", lang, LANGS)
     work, labels = _prepare(frame, [], list(frame.columns) if isinstance(frame, pd.DataFrame) else [], MAX_ROWS)
     counted = [c for c in work.columns if looks_like_count_name(c) and _whole_numbers(work[c])]
     if counted:
@@ -668,7 +748,7 @@ def _estimates_table(frame: pd.DataFrame, *, digits: int = 3, note: str = "") ->
                               "(show person counts with tabulate() or safe_table()).")
     empty = np.zeros((len(work), 0))
     return _pack(work, [], empty, empty.astype(bool), empty.astype(bool), labels, _seal.run_min_cell(), None,
-                 digits, MARKER, note)
+                 digits, MARKER, note, lang=lang)
 
 
 # --------------------------------------------------------------------------- thin cells

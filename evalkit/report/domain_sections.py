@@ -24,7 +24,7 @@ from evalkit.report.outputs import markdown
 from evalkit.report.preflight import check_goal_years  # noqa: F401 (re-exported)
 from evalkit.report.tables import _estimates_safe
 from evalkit.report.disclosure import SafeTable, safe_table
-from evalkit.report.i18n import label
+from evalkit.report.i18n import label, localize_numbers
 
 PARTS = ("stayers_change", "in_movers_contribution", "out_movers_contribution", "total_change")
 
@@ -70,7 +70,7 @@ def movers_table(study) -> SafeTable:
             "en": "The parts add up exactly to the total change (Melitz & Polanec 2015). In- and out-movers include "
                   "persons turning 18 or 65 and deaths. Counts are persons."}[lang]
     return safe_table(shown, count_cols=list(counts), index=[dlabel("group", lang)], min_cell=study.p["min_cell"],
-                      digits=4, note=note, _trusted=True)
+                      digits=4, note=note, lang=lang, _trusted=True)
 
 
 def movers_figure(study):
@@ -133,12 +133,13 @@ def estimand_table(study):
             avg["conf_low"], avg["conf_high"], avg["p_value"]]
     if t["truth"].isna().all():
         t = t.drop(columns=["truth"])
+    draws = [study.average_draws(e) if e in ("area", "cohort") else None for e in t["estimand"]]
     t["estimand"] = [{"area": label("area_estimand", lang), "cohort": label("cohort_estimand", lang)}.get(
         e, label("estimand_difference", lang)) for e in t["estimand"]]
     keys = {"estimand": "estimand", "estimate": "estimate", "std_error": "std_error_short", "conf_low": "conf_low",
             "conf_high": "conf_high", "p_value": "p_value", "n_clusters": "n_clusters", "truth": "truth_short"}
     t = t.rename(columns={col: label(key, lang) for col, key in keys.items()})
-    return _estimates_safe(t, digits=4)
+    return _estimates_safe(t, digits=4, lang=lang, draws=draws)
 
 
 def estimand_text(study):
@@ -146,7 +147,7 @@ def estimand_text(study):
     if withheld is not None:
         return markdown("")
     comparison = study.estimand_results
-    paragraph = estimand_paragraph(comparison, lang=study.p["lang"])
+    paragraph = localize_numbers(estimand_paragraph(comparison, lang=study.p["lang"]), study.p["lang"])
     return markdown(text.estimand_magnitudes(paragraph, comparison.estimate("area"), comparison.estimate("cohort"),
                                              lang=study.p["lang"]))
 
@@ -184,7 +185,7 @@ def goals_table(study):
             "en": "Status: achieved if the target is reached; before the target year on track if the value is at "
                   "least on the straight line from baseline to target. Values for the treated areas together."}[lang]
     return safe_table(shown, count_cols=[label("residents", lang)], index=list(shown.columns[:-1]),
-                      min_cell=study.p["min_cell"], note=note, _trusted=True)
+                      min_cell=study.p["min_cell"], note=note, lang=lang, _trusted=True)
 
 
 def goals_chart(study):
@@ -220,10 +221,11 @@ def cost(study):
 
 
 def _money(v: float, lang: str) -> str:
+    """An amount for a table cell, grouped the English way ("1,234,567"): the table shows it in the
+    report's language (:func:`evalkit.report.disclosure.safe_table`, ``lang``)."""
     if not np.isfinite(v):
         return {"da": "ubegrænset", "en": "unbounded"}[lang] if v > 0 else "–"
-    text = f"{v:,.0f}"
-    return text.replace(",", ".") if lang == "da" else text
+    return f"{v:,.0f}"
 
 
 #: outcomes whose effect times the residents counts persons (employed, convicted, outside work and education)
@@ -249,4 +251,4 @@ def cost_table(study) -> SafeTable:
     note = res.sentence(lang) + {"da": " Antal beboere i indsatsområderne i evalueringsåret; budget i alt.",
                                  "en": " Residents of the treated areas in the evaluation year; total budget."}[lang]
     return safe_table(shown, count_cols=[persons], index=[], min_cell=study.p["min_cell"], digits=3, note=note,
-                      _trusted=True)
+                      lang=lang, _trusted=True)

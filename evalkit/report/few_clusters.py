@@ -66,7 +66,7 @@ def inference_rows(result, data: pd.DataFrame, *, seed: int, draws: int = 999, w
         row = res.table.set_index("term").loc["ATT"]
         rows.append({"method": method, "estimate": row["estimate"], "std_error": row["std_error"],
                      "p_value": row["p_value"], "conf_low": row["conf_low"], "conf_high": row["conf_high"],
-                     "detail": _detail(res, kind, lang)})
+                     "detail": _detail(res, kind, lang), "draws": _draws(res, kind)})
     return rows
 
 
@@ -86,7 +86,7 @@ def with_advisor_p(rows: list[dict], used: str, advised, result, data: pd.DataFr
             out.append(row)
             continue
         adv = advised.advice
-        row = dict(row, p_value=float(advised.row(adv.chosen)["p_value"]))
+        row = dict(row, p_value=float(advised.row(adv.chosen)["p_value"]), draws=adv.draws)
         own_p = p_equals(rows_p(rows, used), lang, digits=4)
         own = {"da": f"{own_p} med", "en": f"{own_p} with"}[lang]
         if used == "randomization":
@@ -122,6 +122,22 @@ def _corrected_row(rows: list[dict], advised, lang: str) -> dict:
     return {"method": "corrected", "estimate": cr2["estimate"], "std_error": cr2["std_error"], "p_value": p,
             "conf_low": cr2["estimate"] - c * cr2["std_error"], "conf_high": cr2["estimate"] + c * cr2["std_error"],
             "detail": detail}
+
+
+def _draws(res, method: str) -> int | None:
+    """The resamples behind a row's p-value (wild bootstrap, randomization), else ``None``."""
+    details = res.diagnostics.get("inference_details", {})
+    if method == "wild":
+        return int(details["ATT"]["B"])
+    if method == "randomization":
+        return int(details["draws"])
+    return None
+
+
+def row_draws(rows: list[dict]) -> list:
+    """Each row's resamples behind its p-value (``None`` for analytic p-values), in table order:
+    a p-value of 0 is shown as "< 1/(draws+1)" (:func:`evalkit.i18n.format_p`)."""
+    return [r.get("draws") for r in rows]
 
 
 def _detail(res, method: str, lang: str) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from evalkit.report.i18n import label
+from evalkit.results.plot import decimal_comma
 
 PALETTE = {"treated": "#1f5f8b", "comparison": "#8c8c8c"}
 
@@ -36,6 +37,8 @@ def trends_figure(panel: pd.DataFrame, outcome: str, *, lang: str) -> Figure:
     ax.grid(alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=8, frameon=False, ncol=2)
+    if lang == "da":
+        decimal_comma(ax)
     fig.tight_layout()
     return fig
 

@@ -150,7 +150,12 @@ def write_results(folder: Path, results: dict, *, min_cell: int | None = None) -
     written = []
     for name, result in results.items():
         path = folder / f"{name}.json"
-        path.write_text(person_safe(result, min_cell)[0].to_json(), encoding="utf-8")
+        if isinstance(result, dict):  # a table that is not a Result (subgroup effects), already disclosure-safe
+            import json
+
+            path.write_text(json.dumps(result, allow_nan=False), encoding="utf-8")
+        else:
+            path.write_text(person_safe(result, min_cell)[0].to_json(), encoding="utf-8")
         seal.note_lines(results_line(path.name, path))
         written.append(path)
     return written

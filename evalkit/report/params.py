@@ -72,6 +72,13 @@ PARAMS: tuple[Param, ...] = (
           bounds=(-1.0, 1.0)),
     Param("survey_outcome", str, "", "survey outcome shown in its own section (repeated cross-sections, weights "
           "calibrated to the register; needs evalkit[survey]); empty = no survey section", SURVEY_OUTCOMES),
+    Param("survey", dict, {}, "the survey file of survey_outcome and its column mapping: a mapping of path (a "
+          ".parquet/.csv/.sas7bdat/.xpt/.dta file or a folder of them, read by read_survey through DuckDB), "
+          "config (a survey configuration YAML file, the keys read_survey takes), columns (the same keys inline: "
+          "respondent_id, year, area, weight, sex, age, origin -> column names; answers, files, missing_codes, "
+          "scales), answer (the answer column; default TRYG) and cutoff (number: the outcome is the share with "
+          "answer >= cutoff; null: the answer itself); relative paths are taken from data_dir; {} = the data "
+          "folder's tryghed_survey.parquet with the simulator's names (docs/data_contract.md, Surveys)"),
     Param("subgroup_by", str, "", "subgroups of the report outcome (and of the survey outcome), with a joint test "
           "of equal effects; empty = no subgroup section", SUBGROUPS),
     Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
@@ -82,7 +89,8 @@ BY_NAME = {p.name: p for p in PARAMS}
 
 def defaults() -> dict[str, Any]:
     """The default value of every declared parameter."""
-    return {p.name: list(p.default) if isinstance(p.default, list) else p.default for p in PARAMS}
+    return {p.name: list(p.default) if isinstance(p.default, list) else dict(p.default) if isinstance(p.default, dict)
+            else p.default for p in PARAMS}
 
 
 def _check_value(p: Param, value: Any) -> Any:
@@ -182,6 +190,9 @@ def parameter_problems(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]
             failed.add(key)
     out["goals"] = [dict(g) if isinstance(g, dict) else g for g in out["goals"]]  # never share the caller's
     problems += _goal_problems(out["goals"])
+    if "survey" not in failed:
+        out["survey"] = dict(out["survey"])  # never share the caller's
+        problems += survey_problems(out["survey"], out["survey_outcome"])
     for name, value in _free_texts(out):
         try:
             check_free_text(name, value, min_cell=out["min_cell"])
@@ -204,6 +215,56 @@ def validate_params(given: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ParameterError(_message(problems))
     return out
+
+
+#: keys of the ``survey`` parameter and what each holds
+SURVEY_KEYS = {
+    "path": "the survey file or folder (.parquet, .csv, .sas7bdat, .xpt, .dta); relative to data_dir",
+    "config": "a survey configuration YAML file (keys of read_survey's config); relative to data_dir",
+    "columns": "survey configuration keys inline: respondent_id, year, area, weight, sex, age, origin -> column "
+               "names (weight/origin may be null), answers, files, missing_codes, scales",
+    "answer": "the answer column that gives the outcome (default: the survey outcome's, TRYG for tryghed)",
+    "cutoff": "a number: the outcome is the share with answer >= cutoff; null: the answer itself (a 0/1 item's "
+              "share, else the mean score)",
+}
+
+
+def survey_problems(survey: dict, survey_outcome: str = "") -> list[str]:
+    """The problems of the ``survey`` parameter that need no data: unknown keys (with the allowed keys and
+    the closest), values of the wrong type, and column mappings the survey configuration refuses (unknown
+    configuration keys, a name that is not text). The file itself is checked in the preflight."""
+    problems = []
+    for key in survey:
+        if key not in SURVEY_KEYS:
+            problems.append(f"parameter 'survey' has an unknown key {key!r}; allowed keys: {list(SURVEY_KEYS)}."
+                            + closest(str(key), SURVEY_KEYS))
+    for key in ("path", "config", "answer"):
+        value = survey.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            problems.append(f"parameter 'survey.{key}' must be text ({SURVEY_KEYS[key]}), got {value!r}")
+    cutoff = survey.get("cutoff")
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, (int, float))
+                               or not math.isfinite(cutoff)):
+        problems.append(f"parameter 'survey.cutoff' must be a number or null ({SURVEY_KEYS['cutoff']}), got {cutoff!r}")
+    columns = survey.get("columns")
+    if columns is not None:
+        if not isinstance(columns, dict):
+            problems.append(f"parameter 'survey.columns' must be a mapping of survey configuration key: column name "
+                            f"({SURVEY_KEYS['columns']}), got {type(columns).__name__}")
+        else:
+            from evalkit.domain.survey_config import SurveyConfig
+
+            answer = survey.get("answer")
+            mapping = dict(columns) if "answers" in columns or not isinstance(answer, str) else \
+                {**columns, "answers": [answer]}
+            try:
+                SurveyConfig.from_mapping(mapping)
+            except ParameterError as exc:
+                problems.append(f"parameter 'survey.columns': {exc}")
+    if survey and not survey_outcome:
+        problems.append("parameter 'survey' is set but survey_outcome is empty; set survey_outcome (one of "
+                        f"{[s for s in SURVEY_OUTCOMES if s]}) to show the survey, or leave survey out")
+    return problems
 
 
 def _free_texts(out: dict[str, Any]):

@@ -51,11 +51,8 @@ def preflight(params: dict) -> dict:
     if params["intervention"] not in known:
         raise ParameterError(f"intervention={params['intervention']!r} is not in {data_dir / 'interventions.csv'}; "
                              f"it holds {known}.")
-    if params.get("survey_outcome"):  # the survey file of evalkit.report.survey_section.SURVEYS
-        from evalkit.report.survey_section import SURVEYS
+    if params.get("survey_outcome"):  # the survey file and column mapping (parameters survey_outcome, survey)
+        from evalkit.report.survey_section import survey_source
 
-        survey = data_dir / SURVEYS[params["survey_outcome"]].file
-        if not survey.is_file():
-            raise ParameterError(f"survey_outcome={params['survey_outcome']!r} needs the survey file {survey.name} in "
-                                 f"data_dir={str(data_dir)!r} (docs/data_contract.md, Surveys); it is not there.")
+        survey_source({**params, "data_dir": str(data_dir)}, check_columns=True)
     return {**params, "data_dir": str(data_dir)}

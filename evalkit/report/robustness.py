@@ -164,6 +164,15 @@ def compared(specs: dict) -> pd.DataFrame:
     return compare(defined, terms=terms).tidy().set_index("model")
 
 
+def p_draws(study) -> list:
+    """Per row of :func:`robustness_table`: the resamples behind its p-value (``None`` for an analytic
+    one), so a bootstrap or randomization p-value of 0 is shown as "< 1/(draws+1)"."""
+    from evalkit.results._compare_labels import RESAMPLED_P
+
+    return [result.inference.draws if result is not None and result.inference.method in RESAMPLED_P else None
+            for result, _ in study.robustness_specs.values()]
+
+
 def robustness_table(study) -> pd.DataFrame:
     """One row per specification: estimate, std. error, CI, p-value, the inference behind them, N and
     truth (if simulated); the numbers come from :func:`compared`."""

@@ -406,6 +406,28 @@ def _refresh_index(reports_root: Path, keys, private: Path) -> None:
     postrun.scan_or_quarantine(write_index(reports_root), reports_root, private, keys)
 
 
+def shown_parameters(parameters: dict) -> dict:
+    """The run parameters as the report's header lists them (not ``data_dir``, ``results_dir``); in a
+    Danish report (``lang: da``) every non-text value is written with Danish numbers ("0,05").
+
+    Parameters
+    ----------
+    parameters : dict
+        The run's parameters (the manifest's ``parameters``).
+
+    Returns
+    -------
+    dict
+        Name to shown value; text values and English reports unchanged.
+    """
+    from evalkit.i18n import localize_numbers
+
+    shown = {k: v for k, v in parameters.items() if k not in ("data_dir", "results_dir")}
+    if parameters.get("lang") != "da":
+        return shown
+    return {k: v if isinstance(v, str) else localize_numbers(str(v), "da") for k, v in shown.items()}
+
+
 def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:
     """Render an executed notebook to self-contained HTML: no code, no external requests.
 
@@ -420,7 +442,7 @@ def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     run = run or {}
     nb.metadata["evalkit"] = {
-        "parameters": {k: v for k, v in run.get("parameters", {}).items() if k not in ("data_dir", "results_dir")},
+        "parameters": shown_parameters(run.get("parameters", {})),
         "commit": (run.get("git") or {}).get("commit"), "dirty": (run.get("git") or {}).get("dirty"),
         "data_sha256": run.get("data_sha256"), "started_utc": run.get("started_utc"), "run_id": run.get("run_id"),
         "lang": run.get("parameters", {}).get("lang", "en"), "toc": table_of_contents(nb),

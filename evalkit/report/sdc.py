@@ -231,7 +231,8 @@ def _cell_table(data: pd.DataFrame, by: list, person: str, requests: dict, min_c
 def tabulate(data: pd.DataFrame, by: str | list[str], *, person: str = "PERSON_ID",
              values: dict[str, str | list[str]] | None = None, min_cell: int | None = None,
              dominance: tuple[int, float] | None = DEFAULT_DOMINANCE, round_base: int | None = None,
-             margins: bool | dict = False, digits: int = 3, note: str = "", label: str | None = None) -> SafeTable:
+             margins: bool | dict = False, digits: int = 3, note: str = "", label: str | None = None,
+             lang: str = "en") -> SafeTable:
     """A safe table of distinct persons and their statistics per cell of ``by``, from microdata.
 
     ``persons`` counts distinct non-missing ``person`` keys (never rows); a missing ``by``
@@ -244,7 +245,8 @@ def tabulate(data: pd.DataFrame, by: str | list[str], *, person: str = "PERSON_I
     counts get primary and secondary suppression (``margins``), cross-table checks (ledger,
     ``label``) and rounding (``round_base``; default the "near" rule); a row with a suppressed
     count has its statistics blanked. Rules and limits: the module docstring; Hundepool et
-    al. (2012), chs. 4-5. Never mutates ``data``; the person column never appears.
+    al. (2012), chs. 4-5. Never mutates ``data``; the person column never appears. ``lang``: the
+    number convention of the shown cells ("da": "1.744", "0,048"; see :func:`~evalkit.report.disclosure.safe_table`).
     """
     min_cell = run_threshold(min_cell)
     if not isinstance(data, pd.DataFrame):
@@ -261,4 +263,4 @@ def tabulate(data: pd.DataFrame, by: str | list[str], *, person: str = "PERSON_I
     _verify_person_counts(frame, work, [PERSONS])
     check_analyst_text(work, labels, note=note, label=label)
     return _counts_table(work, [PERSONS], labels, min_cell=min_cell, margins=margins, rounding=rounding,
-                         digits=digits, marker="..", note=note, label=label, source_mask=source)
+                         digits=digits, marker="..", note=note, label=label, source_mask=source, lang=lang)

@@ -36,7 +36,7 @@ from evalkit.seal import Sealed
 from evalkit.report.i18n import label, section
 from evalkit.report.params import validate_params
 from evalkit.report.preflight import preflight, resolve_data_dir  # noqa: F401 (re-exported)
-from evalkit.report.robustness import robustness_table, specifications
+from evalkit.report.robustness import p_draws, robustness_table, specifications
 from evalkit.report import domain_sections, outcome_section, subgroup_section, survey_section
 
 
@@ -237,6 +237,12 @@ class Study:
             found["area_twfe_static"] = advice.attach(found["area_twfe_static"])  # the static effect it is about
         if "robustness_specs" in self.__dict__:
             found.update({f"robustness_{k}": res for k, (res, _) in self.robustness_specs.items() if res is not None})
+        if self.__dict__.get("survey_fit") is not None:  # fitted (a failed fit is not cached)
+            found.update(survey_section.json_results(self.survey_fit, min_cell=self.p["min_cell"],
+                                                     round_base=self.p["round_base"]))
+        if self.__dict__.get("subgroup_results") is not None:
+            found.update(subgroup_section.json_results(self.subgroup_results,
+                                                       inference=survey_section.report_inference(self)[2]))
         return found
 
     def save_results(self) -> None:
@@ -298,7 +304,8 @@ class Study:
             row = self.advised.row(self.advised.advice.chosen)
             return markdown(text.advised_design_sentence(
                 check.n_treated_clusters, check.n_control_clusters, lang=p["lang"], cr1_p=static["p_value"],
-                label_=self._used_label(), p_value=float(row["p_value"]), robustness=self.template == "final"))
+                label_=self._used_label(), p_value=float(row["p_value"]), robustness=self.template == "final",
+                draws=self.advised.advice.draws))
         wild = None
         if not check.cr1_reliable:
             with step("restricted wild cluster bootstrap of the static effect"):
@@ -322,7 +329,7 @@ class Study:
                                           lang=lang)
         note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), explain,
                          settings])
-        return tables._estimates_safe(a.display_table(lang), digits=4, note=note)
+        return tables._estimates_safe(a.display_table(lang), digits=4, note=note, lang=lang)
 
     def few_treated_pvalues(self) -> SafeTable | Sealed:
         """With 5 or fewer treated areas: the method relied on beside the synthetic DiD and the
@@ -337,7 +344,9 @@ class Study:
         chosen = {"label": self._used_label(), "static": (row.get("estimate", nan), row.get("p_value", nan)),
                   "average": (avg["estimate"], avg["p_value"])}
         table = few_clusters.few_treated_pvalues(chosen, self.sdid_fit, self.synth_fits, lang=lang)
-        return tables._estimates_safe(table, digits=4, note=text.few_treated_pvalues_note(lang))
+        draws = [row.get("draws"), self.average_draws("area")] + [None] * (len(table) - 2)  # the chosen rows first
+        return tables._estimates_safe(table, digits=4, note=text.few_treated_pvalues_note(lang), lang=lang,
+                                      draws=draws)
 
     @cached_property
     def sdid_fit(self):
@@ -346,7 +355,7 @@ class Study:
 
     def balance(self) -> SafeTable:
         return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"],
-                                                           round_base=self.p["round_base"]))
+                                                           round_base=self.p["round_base"]), lang=self.p["lang"])
 
     def trends_figure(self) -> Sealed:
         lang, outcome = self.p["lang"], self.p["outcome"]
@@ -382,11 +391,11 @@ class Study:
         names = {c: label(c, lang) for c in cols[:-1]}  # da/en headers (evalkit.i18n)
         if estimand == "area":  # n_treated counts areas, not persons
             names["n_treated"] = label("treated", lang)
-            return tables._estimates_safe(table.rename(columns=names), digits=4)
+            return tables._estimates_safe(table.rename(columns=names), digits=4, lang=lang)
         names["n_treated"] = label("treated_persons", lang)
-        table = tables.format_p_columns(table.rename(columns=names), 4)
+        table = tables.format_p_columns(table.rename(columns=names), 4, lang)
         return safe_table(table, count_cols=[names["n_treated"]], index=[names["term"], names["event_time"]],
-                          min_cell=self.p["min_cell"], digits=4, _trusted=True)
+                          min_cell=self.p["min_cell"], digits=4, lang=lang, _trusted=True)
 
     def treated_persons(self, estimand: str) -> int | None:
         """Distinct treated persons behind an estimand (``None`` for the area estimand)."""
@@ -455,6 +464,14 @@ class Study:
                            meta={**dict(res.meta), "inference_label": self._used_label() if estimand == "area"
                                  else few_clusters.NAMES["wild"]["en"]})
 
+    def average_draws(self, estimand: str) -> int | None:
+        """The resamples behind the post-period average's p-value (:meth:`average_result`), so that a
+        p-value of 0 is shown as "< 1/(draws+1)"; ``None`` when the p-value is analytic."""
+        from evalkit.results._compare_labels import RESAMPLED_P
+
+        info = self.average_result(estimand).inference
+        return info.draws if info.method in RESAMPLED_P and info.draws else None
+
     def _effect_text(self, estimand: str) -> str:
         name = label(f"{estimand}_estimand", self.p["lang"])
         if estimand == "cohort" and not outcome_section.has_cohort(self.p["outcome"]):
@@ -465,7 +482,7 @@ class Study:
         bounds = self.effect_bounds
         sentence = text.effect_sentence(name, avg["estimate"], avg["conf_low"], avg["conf_high"], avg["p_value"],
                                         self.p["outcome"], lang=self.p["lang"], alpha=self.p["alpha"], truth=true,
-                                        bounds=bounds)
+                                        bounds=bounds, draws=self.average_draws(estimand))
         used = self._used_label() if estimand == "area" else few_clusters.NAMES[
             "cr1" if self.check.cr1_reliable else "wild"][self.p["lang"]]
         note = text.unbounded_note(avg["conf_low"], avg["conf_high"], self.p["outcome"], lang=self.p["lang"],
@@ -566,7 +583,7 @@ class Study:
         note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
         honest = self.honest.tidy()
         honest = honest.rename(columns={c: label(c, self.p["lang"]) for c in honest.columns})  # da/en headers
-        return tables._estimates_safe(honest, digits=4, note=note)
+        return tables._estimates_safe(honest, digits=4, note=note, lang=self.p["lang"])
 
     def sensitivity_figure(self) -> Sealed:
         lang = self.p["lang"]
@@ -599,7 +616,7 @@ class Study:
         note = text.few_cluster_note(self.check.n_treated_clusters, used, lang=lang,
                                      advised=self.advised.advice is not None)
         return tables._estimates_safe(few_clusters.inference_table(self._few_rows, used=used, lang=lang), digits=4,
-                                     note=note)
+                                     note=note, lang=lang, draws=few_clusters.row_draws(self._few_rows))
 
     @cached_property
     def synth_fits(self) -> dict:
@@ -612,7 +629,7 @@ class Study:
         if not self.synth_fits:
             return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
         return tables._estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
-                                     note=text.synth_note(lang))
+                                     note=text.synth_note(lang), lang=lang)
 
     def synthetic_control_figure(self) -> Sealed:
         """Placebo plot (gap of each treated area against the donors' placebo gaps)."""
@@ -639,7 +656,7 @@ class Study:
             return specifications(self)
 
     def robustness(self) -> SafeTable:
-        return tables._estimates_safe(robustness_table(self), digits=4)
+        return tables._estimates_safe(robustness_table(self), digits=4, lang=self.p["lang"], draws=p_draws(self))
 
     # ------------------------------------------- domain sections (evalkit.report.domain_sections)
     @cached_property

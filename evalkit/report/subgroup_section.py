@@ -137,7 +137,7 @@ def _survey(study):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvalkitWarning)
         res = survey_subgroup_effects(fit.data.drop(columns=["cohort", "D"]), cohorts[["OMR_ID", "cohort"]],
-                                      answer=spec.answer, cutoff=spec.cutoff, by=p["subgroup_by"], weights=CALIBRATED,
+                                      answer=fit.answer, cutoff=fit.cutoff, by=p["subgroup_by"], weights=CALIBRATED,
                                       min_cell=p["min_cell"], round_base=p["round_base"], alpha=p["alpha"],
                                       inference=inference, inference_options=options or None)
     effects = truth_mod.area_effects(p["data_dir"], spec.truth)
@@ -146,7 +146,7 @@ def _survey(study):
     from evalkit.domain.subgroups import _survey_category
     from evalkit.domain.survey_margins import AGE_BANDS
 
-    d = fit.data.dropna(subset=[CALIBRATED, spec.answer])
+    d = fit.data.dropna(subset=[CALIBRATED, fit.answer])
     cells = d.assign(category=_survey_category(d, p["subgroup_by"], AGE_BANDS), w=d[CALIBRATED]).groupby(
         ["OMR_ID", "AAR", "category"], as_index=False).agg(w=("w", "sum"), D=("D", "first"))
     truths = cell_truth(cells.astype({"OMR_ID": "int64"}), effects,
@@ -181,6 +181,47 @@ def fit(study) -> SubgroupFits | None:
         elif why:
             skipped[source] = why
     return SubgroupFits(results=results, truths=truths, skipped=skipped)
+
+
+def json_results(fits: SubgroupFits | None, *, inference: str) -> dict:
+    """The subgroup effects for the report's results folder (``results/subgroups_<source>.json``).
+
+    Parameters
+    ----------
+    fits : SubgroupFits or None
+        The report's subgroup results.
+    inference : str
+        The label of the intervals' inference.
+
+    Returns
+    -------
+    dict
+        {"subgroups_register": payload, "subgroups_survey": payload} for the sources shown: the
+        shown table (counts already rounded, suppressed subgroups blank), the joint test, the
+        disclosure notes and the simulated truth where known; JSON-ready (NaN as None).
+    """
+    if fits is None:
+        return {}
+
+    def clean(v):
+        if isinstance(v, (float, np.floating)):
+            return None if not np.isfinite(v) else float(v)
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        return v
+
+    out = {}
+    for source, res in fits.results.items():
+        table = with_truth(res.tidy(), fits.truths.get(source))
+        if not fits.truths.get(source):
+            table = table.drop(columns="truth")
+        out[f"subgroups_{source}"] = {
+            "estimator": "subgroup_effects", "source": source, "by": res.by, "outcome": res.outcome,
+            "estimand": res.estimand, "alpha": res.alpha, "min_cell": res.min_cell, "inference": inference,
+            "table": [{k: clean(v) for k, v in row.items()} for row in table.to_dict("records")],
+            "joint_test": {k: clean(v) for k, v in res.joint_test().items()},
+            "notes": [str(n) for n in res.notes]}
+    return out
 
 
 # ------------------------------------------------------------------------------ notebook cells
@@ -240,7 +281,7 @@ def _skipped_text(why: str, study, lang: str) -> str:
 def table(study, source: str = "register"):
     """The subgroup table of the register (or survey) outcome with the joint test and the truth."""
     from evalkit.report.disclosure import safe_table
-    from evalkit.report.i18n import label, p_equals
+    from evalkit.report.i18n import label, localize_numbers, p_equals
     from evalkit.report.outputs import markdown
 
     fits, lang = study.subgroup_results, study.p["lang"]
@@ -253,7 +294,8 @@ def table(study, source: str = "register"):
     if truths:
         shown.insert(4, label("truth", lang), with_truth(res.tidy(), truths)["truth"].to_numpy())
     j = res.joint_test()
-    test = label("joint_test", lang) + (f": F({j['df']}, {j['df_denom']}) = {j['statistic']:.2f}, "
+    test = label("joint_test", lang) + (f": F({j['df']}, {j['df_denom']}) = "
+                                         f"{localize_numbers(format(j['statistic'], '.2f'), lang)}, "
                                          f"{p_equals(j['p_value'], lang)}." if j["df"] and np.isfinite(j["statistic"])
                                          else ": -.")
     by = label("by_" + res.by, lang)
@@ -262,7 +304,7 @@ def table(study, source: str = "register"):
             "en": f"Intervals: {_inference(study)[2]}, clustered by area."}[lang]
     note = " ".join(filter(None, [head, used, notes_text(res.notes, res.min_cell, lang)]))
     return safe_table(shown, count_cols=[label("n_persons", lang)], index=[label("subgroup", lang)],
-                      min_cell=study.p["min_cell"], digits=4, note=note, _trusted=True)
+                      min_cell=study.p["min_cell"], digits=4, note=note, lang=lang, _trusted=True)
 
 
 def figure(study):

@@ -55,6 +55,10 @@ class SurveyFit:
     truth: float | None
     method: str                 # the inference method's label
     data: pd.DataFrame          # calibrated respondents with cohorts (for subgroups); never displayed
+    results: dict = None        # {"calibrated": Result, "design": Result} of survey_twfe, the rows above in them
+    notes: tuple = ()           # what the report left out of the survey and why (shown under the effect table)
+    answer: str = ""            # the answer column of the outcome
+    cutoff: float | None = None
 
 
 # ------------------------------------------------------------------------------ pure tables
@@ -140,6 +144,108 @@ def _config(columns, spec: SurveySpec) -> dict:
             "origin": "HERKOMST" if "HERKOMST" in columns else None}
 
 
+@dataclass(frozen=True)
+class SurveySource:
+    """Where the report's survey is (the ``survey`` parameter resolved): file or folder, configuration,
+    answer column and cut-off."""
+
+    path: Path
+    config: object              # SurveyConfig
+    answer: str
+    cutoff: float | None
+
+
+def _relative(data_dir: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else data_dir / path
+
+
+def survey_source(params, *, check_columns: bool = False) -> SurveySource:
+    """The survey file and column mapping of the report parameters ``survey`` and ``survey_outcome``.
+
+    Parameters
+    ----------
+    params : mapping
+        Validated report parameters with an absolute ``data_dir`` (after the preflight) and a
+        ``survey_outcome``.
+    check_columns : bool, default False
+        Also check that every mapped column is in the file(s) (Parquet and CSV: their column
+        names only; SAS and Stata are checked when read).
+
+    Returns
+    -------
+    SurveySource
+        With ``survey: {}`` the data folder's survey of the outcome (``tryghed_survey.parquet``)
+        with the simulator's names (a design weight ``VAEGT`` and origin ``HERKOMST`` when the
+        file has them); else ``survey.path`` (relative to ``data_dir``) read with
+        ``survey.config`` (a YAML file) updated by ``survey.columns``, the answer
+        ``survey.answer`` (default the outcome's) and ``survey.cutoff``.
+
+    Raises
+    ------
+    ParameterError
+        The file, folder or configuration file does not exist, has an unsupported suffix or
+        holds no survey files, or the configuration is invalid; the message names the
+        parameter (``survey.path``, ``survey.config``, ``survey.columns``) and what is allowed.
+    ColumnError
+        A mapped column is not in the file (with ``check_columns``); the message names the
+        parameter ``survey.columns`` and the configuration key to set.
+    """
+    from evalkit.data import io
+    from evalkit.domain.register import read_yaml
+    from evalkit.domain.survey_config import SurveyConfig
+    from evalkit.domain.survey_read import _check_columns
+    from evalkit.errors import ColumnError, ParameterError
+
+    spec, given = SURVEYS[params["survey_outcome"]], dict(params.get("survey") or {})
+    data_dir = Path(params["data_dir"])
+    answer = given.get("answer") or spec.answer
+    cutoff = given["cutoff"] if "cutoff" in given else spec.cutoff
+    if not given.get("path"):
+        path = data_dir / spec.file
+        if not path.is_file():
+            raise ParameterError(f"survey_outcome={params['survey_outcome']!r} needs the survey file {path.name} in "
+                                 f"data_dir={str(data_dir)!r} (docs/data_contract.md, Surveys), or the parameter "
+                                 "survey: {path: ..., columns: ...} naming your survey file; it is not there.")
+        if not given.get("config") and not given.get("columns"):
+            import pyarrow.parquet as pq
+
+            config = SurveyConfig.from_mapping({**_config(pq.read_schema(path).names, spec), "answers": [answer]})
+            return SurveySource(path=path, config=config, answer=answer, cutoff=cutoff)
+    else:
+        path = _relative(data_dir, given["path"])
+        if not path.exists():
+            raise ParameterError(f"parameter survey.path={given['path']!r} does not exist (looked for {str(path)!r}; "
+                                 "a relative path is taken from data_dir). Allowed: a survey file with a suffix in "
+                                 f"{io.SUPPORTED}, or a folder of such files.")
+        if path.is_file() and path.suffix.lower() not in io.SUPPORTED:
+            raise ParameterError(f"parameter survey.path={given['path']!r} has the suffix {path.suffix!r}; allowed: "
+                                 f"{io.SUPPORTED} (read through DuckDB), or a folder of such files.")
+    mapping = {}
+    if given.get("config"):
+        loaded = read_yaml(_relative(data_dir, given["config"]), "parameter survey.config")
+        if not isinstance(loaded, (dict, type(None))):
+            raise ParameterError(f"parameter survey.config={given['config']!r} must hold a YAML mapping of survey "
+                                 "configuration key: column name.")
+        mapping.update(loaded or {})
+    mapping.update(given.get("columns") or {})
+    answers = list(mapping.get("answers") or [])
+    answers = [answers] if isinstance(answers, str) else answers
+    mapping["answers"] = answers + [answer] if answer not in answers else answers
+    try:
+        config = SurveyConfig.from_mapping(mapping)
+    except ParameterError as exc:
+        raise ParameterError(f"parameter survey (columns / config): {exc}") from None
+    if check_columns:
+        try:
+            _check_columns(path, config)
+        except ColumnError as exc:
+            raise ColumnError(f"parameter survey.columns: {exc}") from None
+        except ParameterError as exc:
+            raise ParameterError(f"parameter survey.path: {exc}") from None
+    return SurveySource(path=path, config=config, answer=answer, cutoff=cutoff)
+
+
 def report_inference(study) -> tuple[str | None, dict, str]:
     """(twfe inference, options, label) the report relies on for its register outcome; a method without its
     own interval (randomization inference, size-corrected critical values) maps to CR2 here (subgroups)."""
@@ -157,32 +263,62 @@ def report_inference(study) -> tuple[str | None, dict, str]:
     return "wild", {"seed": seed}, few_clusters.NAMES["wild"][lang]
 
 
-def with_report_inference(study, result, cells: pd.DataFrame) -> pd.Series:
-    """The ATT row of a cell-level TWFE ``result`` with the p-value and interval of the report's method: the
-    inference advisor's choice (randomization inference with its test-inversion interval, size-corrected
-    CR2, a wild bootstrap, CR1-3), else the restricted wild bootstrap below 10 treated areas, else CR1."""
+def survey_effect(study, data: pd.DataFrame, outcome: pd.Series, weights: str):
+    """The library's :func:`evalkit.domain.survey_did.survey_twfe` with the report's inference.
+
+    The inference is the one the report relies on for its register outcome: the inference
+    advisor's choice (randomization inference with its test-inversion interval, size-corrected
+    CR2, a wild bootstrap, CR1-3), else the restricted wild bootstrap below 10 treated areas,
+    else CR1 - each as ``survey_twfe`` computes it (respondent-level CR1 factor included).
+
+    Parameters
+    ----------
+    study : Study
+        The report (its parameters, inference advisor and design check).
+    data : pandas.DataFrame
+        Respondents with ``OMR_ID, AAR, cohort, D`` and the weights (as ``survey_twfe`` takes).
+    outcome : pandas.Series
+        The outcome of each respondent (:func:`survey_outcome`).
+    weights : str
+        The weight column.
+
+    Returns
+    -------
+    Result
+        The fit, its ATT row carrying the report's p-value and interval (a size-corrected or
+        randomization interval replaces the CR2 / CR1 one; ``diagnostics["report_inference"]``
+        says which).
+    """
+    from evalkit.domain.survey_did import _cells, _names, survey_twfe
     from evalkit.estimators.postfit import randomization_combination
     from evalkit.report import advising
 
-    adv, seed = study.advised, study.p["seed"]
-    row = result.tidy().set_index("term").loc["ATT"].copy()
+    adv, seed, alpha = study.advised, study.p["seed"], study.p["alpha"]
+    label = _method_label(study)
     if adv.advice is not None and adv.advice.size_corrected:
-        cr2 = result.with_inference("cr2", cells).tidy().set_index("term").loc["ATT"]
-        half = adv.advice.critical_value * cr2["std_error"]
-        row[["std_error", "conf_low", "conf_high"]] = [cr2["std_error"], cr2["estimate"] - half, cr2["estimate"] + half]
-        row["p_value"] = advising.corrected_p(cr2["estimate"] / cr2["std_error"], adv.advice.critical_value,
-                                              result.alpha)
-        return row
-    if adv.advice is not None and adv.method == "randomization":
-        ri = randomization_combination(result, cells, {"ATT": 1.0}, seed=seed, draws=advising.ADVISOR_DRAWS)
-        low, high = advising.randomization_interval(row["estimate"], float(ri.observed[0]), ri.null[:, 0],
-                                                    result.alpha)
-        row[["p_value", "conf_low", "conf_high"]] = [float(ri.p_value[0]), low, high]
-        return row
-    method, options, _ = report_inference(study)
-    if method is None:
-        return row
-    return result.with_inference(method, cells, **options).tidy().set_index("term").loc["ATT"]
+        res = survey_twfe(data, outcome=outcome, weights=weights, alpha=alpha, inference="cr2")
+        table = res.tidy()
+        i = table.index[table["term"] == "ATT"][0]
+        est, se = table.at[i, "estimate"], table.at[i, "std_error"]
+        half = adv.advice.critical_value * se
+        table.loc[i, ["conf_low", "conf_high", "p_value"]] = [
+            est - half, est + half, advising.corrected_p(est / se, adv.advice.critical_value, res.alpha)]
+    elif adv.advice is not None and adv.method == "randomization":
+        res = survey_twfe(data, outcome=outcome, weights=weights, alpha=alpha)
+        y, w = _names(outcome, weights)
+        cells = _cells(data, outcome, weights).rename(columns={"y": y, "w": w})
+        table = res.tidy()
+        i = table.index[table["term"] == "ATT"][0]
+        ri = randomization_combination(res, cells, {"ATT": 1.0}, seed=seed, draws=advising.ADVISOR_DRAWS)
+        low, high = advising.randomization_interval(table.at[i, "estimate"], float(ri.observed[0]), ri.null[:, 0],
+                                                    res.alpha)
+        table.loc[i, ["p_value", "conf_low", "conf_high"]] = [float(ri.p_value[0]), low, high]
+    else:
+        method, options, _ = report_inference(study)
+        res = survey_twfe(data, outcome=outcome, weights=weights, alpha=alpha, inference=method,
+                          inference_options=options or None)
+        table = res.tidy()
+    return res.replace(table=table, diagnostics={**dict(res.diagnostics), "report_inference": label})
 
 
 def _method_label(study) -> str:
@@ -193,10 +329,63 @@ def _method_label(study) -> str:
     return few_clusters.NAMES["cr1" if study.check.cr1_reliable else "wild"][study.p["lang"]]
 
 
+def _att(result) -> pd.Series:
+    return result.tidy().set_index("term").loc["ATT"]
+
+
+def wave_notes(waves, *, evaluation_year: int, register_years, lang: str) -> list[str]:
+    """Notes on survey waves the report does not use: after ``evaluation_year``, or in no register year
+    (no register margins to calibrate to, no area panel); empty when every wave is used (pure).
+
+    Parameters
+    ----------
+    waves : iterable of int
+        The survey's waves.
+    evaluation_year : int
+        The report's last year.
+    register_years : iterable of int
+        The years of the register data.
+    lang : {"da", "en"}
+        Language of the notes.
+
+    Returns
+    -------
+    list of str
+        One note per reason, naming the waves.
+    """
+    waves, years = sorted({int(w) for w in waves}), {int(y) for y in register_years}
+    later = [w for w in waves if w > evaluation_year]
+    outside = [w for w in waves if w <= evaluation_year and w not in years]
+    notes = []
+    if later:
+        notes.append({"da": f"Spørgeskemabølger efter evalueringsåret {evaluation_year} ({later}) indgår ikke.",
+                      "en": f"Survey waves after the evaluation year {evaluation_year} ({later}) are not used."}[lang])
+    if outside:
+        span = f"{min(years)}-{max(years)}" if years else "-"
+        notes.append({"da": f"Spørgeskemabølger uden for registrets år {span} ({outside}) indgår ikke: der er "
+                            "ingen registerfordeling at kalibrere til.",
+                      "en": f"Survey waves outside the register years {span} ({outside}) are not used: there is no "
+                            "register distribution to calibrate them to."}[lang])
+    return notes
+
+
 def fit(study) -> SurveyFit:
-    """Read, calibrate and estimate the report's survey outcome (one pass per report)."""
-    from evalkit.domain.survey_did import _cells, _disclosed, survey_outcome, with_cohorts
-    from evalkit.estimators.twfe import twfe
+    """Read, calibrate and estimate the report's survey outcome (one pass per report).
+
+    Parameters
+    ----------
+    study : Study
+        The report.
+
+    Returns
+    -------
+    SurveyFit
+        The effects of :func:`survey_effect` (calibrated and design weights), diagnostics,
+        truth, and notes on what was left out (waves after the evaluation year or outside the
+        register years are left out with a note and an :class:`EvalkitWarning`).
+    """
+    from evalkit.data.panels import read_data_years
+    from evalkit.domain.survey_did import _disclosed, survey_outcome, with_cohorts
     from evalkit.domain.survey_margins import register_margins
     from evalkit.domain.survey_read import read_survey
     from evalkit.domain.survey_weights import CALIBRATED, MARGINS, calibrate_weights
@@ -204,45 +393,86 @@ def fit(study) -> SurveyFit:
     from evalkit.progress import step
 
     p, spec = study.p, SURVEYS[study.p["survey_outcome"]]
-    path = Path(p["data_dir"]) / spec.file
-    import pyarrow.parquet as pq
-
-    columns = pq.read_schema(path).names if path.suffix == ".parquet" else []
-    config = _config(columns, spec)
-    raw = read_survey(path, config, require_weights=config["weight"] is not None)
+    source = survey_source(p)
+    config = source.config
+    raw = read_survey(source.path, config, require_weights=config.weight is not None)
+    years = read_data_years(p["data_dir"])
+    notes = wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
+                       lang=p["lang"])
+    for note in wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
+                           lang="en"):  # the run log says it too
+        warnings.warn(note, EvalkitWarning, stacklevel=2)
     cohorts = study.cohorts[study.cohorts["role"] != "excluded"]
     # the report's area-waves: areas of the comparison rule, years up to the evaluation year, thin area-years
     # of the register panel left out (their margins rest on fewer than min_cell residents)
     cells = study.area[["OMR_ID", "AAR"]].astype("int64")
     raw = raw[raw["OMR_ID"].isin(cohorts["OMR_ID"])].astype({"OMR_ID": "int64"}).merge(cells, on=["OMR_ID", "AAR"])
     treated = set(cohorts.loc[cohorts["cohort"] > 0, "OMR_ID"].astype(int))
-    rates = response_rates(raw, spec.answer, treated, min_cell=p["min_cell"], by_area=len(treated) <= MAX_AREA_COLUMNS)
-    respondents = raw[raw[spec.answer].notna()].reset_index(drop=True)
+    rates = response_rates(raw, source.answer, treated, min_cell=p["min_cell"],
+                           by_area=len(treated) <= MAX_AREA_COLUMNS)
+    respondents = raw[raw[source.answer].notna()].reset_index(drop=True)
     with step(f"survey: calibrating {len(respondents):,} respondents' weights to the register margins (svy)"):
         margins = register_margins(p["data_dir"], years=sorted(respondents["AAR"].unique()))
-        variables = MARGINS if config["origin"] else ("age_band", "KOEN")
+        variables = MARGINS if config.origin else ("age_band", "KOEN")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EvalkitWarning)
             cal = calibrate_weights(respondents, margins, variables=variables, min_cell=p["min_cell"])
     data = with_cohorts(cal.data, dict(zip(cohorts["OMR_ID"], cohorts["cohort"])))
-    y = survey_outcome(data, spec.answer, cutoff=spec.cutoff)
+    y = survey_outcome(data, source.answer, cutoff=source.cutoff)
     with warnings.catch_warnings():  # as survey_did: no estimate rests on an area-wave of < min_cell respondents
         warnings.simplefilter("ignore", EvalkitWarning)
         data, y, _ = _disclosed(data, y, CALIBRATED, p["min_cell"])
     method = _method_label(study)
-    fits = {}
+    results = {}
     with step(f"survey: respondent-level TWFE ({method})"), warnings.catch_warnings():
         warnings.simplefilter("ignore", EvalkitWarning)
         for key, w in (("calibrated", CALIBRATED), ("design", "VAEGT")):
-            cells = _cells(data, y, w)
-            res = twfe(cells, outcome="y", unit="OMR_ID", time="AAR", treatment="D", cluster="OMR_ID", weights="w",
-                       alpha=p["alpha"])
-            fits[key] = with_report_inference(study, res, cells)
+            results[key] = survey_effect(study, data, y, w)
     cells = data.assign(w=data[CALIBRATED]).groupby(["OMR_ID", "AAR"], as_index=False).agg(w=("w", "sum"),
                                                                                           D=("D", "first"))
     true = truth_att(cells.astype({"OMR_ID": "int64"}), truth_mod.area_effects(p["data_dir"], spec.truth))
-    return SurveyFit(calibrated=fits["calibrated"], design=fits["design"], calibration=cal, rates=rates,
-                     truth=true, method=method, data=data)
+    return SurveyFit(calibrated=_att(results["calibrated"]), design=_att(results["design"]), calibration=cal,
+                     rates=rates, truth=true, method=method, data=data, results=results, notes=tuple(notes),
+                     answer=source.answer, cutoff=source.cutoff)
+
+
+def _rounded_count(n, *, min_cell: int, round_base: int):
+    """A count of respondents as the tables show it: None below ``min_cell``, else rounded to ``round_base``."""
+    if n is None or not np.isfinite(n) or n < min_cell:
+        return None
+    return int(max(round_base * int(np.floor(n / round_base + 0.5)), min_cell)) if round_base > 1 else int(n)
+
+
+def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
+    """The survey effects for the report's results folder (``results/survey_twfe_*.json``).
+
+    Parameters
+    ----------
+    fit : SurveyFit
+        The report's survey fit.
+    min_cell : int
+        Disclosure threshold: a respondent count below it is withheld (null).
+    round_base : int
+        Respondent counts are rounded to a multiple of it, as in the tables.
+
+    Returns
+    -------
+    dict
+        {"survey_twfe_calibrated": Result, "survey_twfe_design": Result}: the tables the report
+        shows (area-level rows; the ATT row carries the report's inference), with the respondent
+        counts (``n_obs``, ``diagnostics["n_respondents"]``) rounded and the weight sum (a sum of
+        register residents) left out. No respondent rows.
+    """
+    out = {}
+    for key, res in (fit.results or {}).items():
+        diag = {k: v for k, v in dict(res.diagnostics).items() if k != "sum_weights"}
+        n = _rounded_count(res.n_obs, min_cell=min_cell, round_base=round_base)
+        diag["n_respondents"] = n
+        diag["counts"] = (f"respondent counts rounded to a multiple of {round_base} (null below {min_cell}); "
+                          "n_treated / n_control count areas")
+        diag["notes"] = list(fit.notes)
+        out[f"survey_twfe_{key}"] = res.replace(n_obs=n or 0, diagnostics=diag)
+    return out
 
 
 # ------------------------------------------------------------------------------ notebook cells
@@ -315,7 +545,7 @@ def rates_table(study):
             "en": "Response rate (respondents per sampled person), in per cent, by wave. Treated areas are "
                   f"anonymised with letters; a rate is shown only where at least {study.p['min_cell']} answered "
                   f"and at least {study.p['min_cell']} did not (or none)."}[lang]
-    return _estimates_safe(shown.round(0), digits=0, note=note)  # whole per cent: no exact count back
+    return _estimates_safe(shown.round(0), digits=0, note=note, lang=lang)  # whole per cent: no exact count back
 
 
 def weights_table(study):
@@ -344,7 +574,7 @@ def weights_table(study):
                   "Kish effective sample size, (sum w)^2 / sum w^2, summed over area-waves; design effect = "
                   "respondents / effective size. Respondent counts are rounded."}[lang]
     return safe_table(d, count_cols=[names["respondents"]], index=[names["arm"]], min_cell=p["min_cell"],
-                      digits=2, note=note, _trusted=True)
+                      digits=2, note=note, lang=lang, _trusted=True)
 
 
 def effect_text(fit: SurveyFit, outcome_label: str, *, lang: str, alpha: float) -> str:
@@ -383,4 +613,10 @@ def effect_table(study):
         "en": "Respondent-level TWFE with area and year effects, weighted, clustered by area; the same inference "
               "as for the register outcome. The estimand is the effect on the share in the areas' population "
               "(repeated cross-sections: changes in who lives there are part of it)."}[lang]
-    return _estimates_safe(effects_table(fit_, lang=lang), digits=4, note=note)
+    note = " ".join([note, *fit_.notes])  # waves the report leaves out
+    from evalkit.report.advising import ADVISOR_DRAWS
+
+    adv = study.advised.advice
+    ri = adv is not None and not adv.size_corrected and study.advised.method == "randomization"  # survey_effect's RI
+    return _estimates_safe(effects_table(fit_, lang=lang), digits=4, note=note, lang=lang,
+                           draws=ADVISOR_DRAWS if ri else None)

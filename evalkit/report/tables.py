@@ -22,7 +22,7 @@ def design_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, min_cell:
                                   "residents": label("residents", lang)})
     return safe_table(table, count_cols=[label("residents", lang)], index=[label("cohort", lang)],
                       min_cell=min_cell, margins={"rows": True, "label": {"da": "I alt", "en": "Total"}[lang]},
-                      digits=0, note=note, _trusted=True)
+                      digits=0, note=note, lang=lang, _trusted=True)
 
 
 def _is_p_column(name) -> bool:
@@ -30,25 +30,30 @@ def _is_p_column(name) -> bool:
     return low == "p_value" or "p-value" in low or "p-værdi" in low
 
 
-def format_p_columns(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
-    """p-value columns as text: "< 0.001" below 0.001 instead of "0.0000" (:func:`evalkit.i18n.format_p`);
-    Danish headers get the decimal comma only where the table's numbers have it (they do not: the
-    report's tables use a decimal point in both languages)."""
+def format_p_columns(frame: pd.DataFrame, digits: int, lang: str = "en", draws=None) -> pd.DataFrame:
+    """p-value columns as text: "< 0.001" below 0.001 instead of "0.0000" (:func:`evalkit.i18n.format_p`),
+    in ``lang``'s convention ("< 0,001" and "0,048" in Danish, as the table's other numbers).
+    ``draws``: the resamples behind the p-values when known (one number, or one per row with ``None``
+    for an analytic p-value), so an exact 0 shows as "< 1/(B+1)"."""
     cols = [c for c in frame.columns if _is_p_column(c) and pd.api.types.is_numeric_dtype(frame[c])]
     if not cols:
         return frame
+    per_row = list(draws) if isinstance(draws, (list, tuple, np.ndarray, pd.Series)) else [draws] * len(frame)
     out = frame.copy()
     for c in cols:
-        out[c] = [format_p(x, digits=digits) if pd.notna(x) else np.nan for x in frame[c]]
+        out[c] = [format_p(x, lang, digits=digits, draws=b) if pd.notna(x) else np.nan
+                  for x, b in zip(frame[c], per_row)]
         out[c] = out[c].astype(object)
     return out
 
 
-def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "") -> SafeTable:
+def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "", lang: str = "en", draws=None) -> SafeTable:
     """Sealed table of estimates or area-level means built by the library from results and the
     area panel (whose thin area-years are already left out): it carries no person-count cells.
-    p-value columns are shown as text with "< 0.001" for small values (:func:`format_p_columns`)."""
-    return _estimates_table(format_p_columns(frame, digits), digits=digits, note=note)
+    p-value columns are shown as text with "< 0.001" for small values, "< 1/(B+1)" for a resampling
+    p-value of 0 with ``draws`` known (:func:`format_p_columns`); every number in ``lang``'s
+    convention (Danish "0,048", "1.744,360")."""
+    return _estimates_table(format_p_columns(frame, digits, lang, draws), digits=digits, note=note, lang=lang)
 
 
 #: balance indicators that are counts of persons: rounded per area before they are averaged

@@ -6,11 +6,17 @@ import math
 from evalkit.report.i18n import label, p_equals
 
 
-def _pp(value: float, outcome: str) -> str:
-    """Percentage points for shares, plain numbers otherwise."""
+def _num(shown: str, lang: str) -> str:
+    """A number formatted the English way without grouping ("0.05", "+1.80 pp") in ``lang``'s
+    convention: the Danish decimal comma ("0,05", "+1,80 pp")."""
+    return shown.replace(".", ",") if lang == "da" else shown
+
+
+def _pp(value: float, outcome: str, lang: str = "en") -> str:
+    """Percentage points for shares, plain numbers otherwise (Danish: decimal comma)."""
     if outcome.endswith(("_rate", "_share")):
-        return f"{100 * value:+.2f} pp"
-    return f"{value:+.3f}"
+        return _num(f"{100 * value:+.2f} pp", lang)
+    return _num(f"{value:+.3f}", lang)
 
 
 EFFECT_PHRASES = {
@@ -40,8 +46,10 @@ def interval_text(low: float, high: float, outcome: str, *, lang: str,
     lo_open, hi_open = open_ends(low, high, bounds)
     lo_b, hi_b = bounds if bounds is not None else (-math.inf, math.inf)
     below, above = {"da": ("under", "over"), "en": ("below", "above")}[lang]
-    lo = (f"{below} {_pp(lo_b, outcome)}" if math.isfinite(lo_b) else "-∞") if lo_open else _pp(low, outcome)
-    hi = (f"{above} {_pp(hi_b, outcome)}" if math.isfinite(hi_b) else "+∞") if hi_open else _pp(high, outcome)
+    lo = ((f"{below} {_pp(lo_b, outcome, lang)}" if math.isfinite(lo_b) else "-∞") if lo_open
+          else _pp(low, outcome, lang))
+    hi = ((f"{above} {_pp(hi_b, outcome, lang)}" if math.isfinite(hi_b) else "+∞") if hi_open
+          else _pp(high, outcome, lang))
     return f"[{lo}; {hi}]"
 
 
@@ -60,7 +68,7 @@ def unbounded_note(low: float, high: float, outcome: str, *, lang: str, method: 
         where = {"da": {"low": "nedad", "high": "opad"}, "en": {"low": "below", "high": "above"}}[lang][side]
         move = {"da": {"low": "det største fald", "high": "den største stigning"},
                 "en": {"low": "the largest fall", "high": "the largest rise"}}[lang][side]
-        lim = _pp(b, outcome) if math.isfinite(b) else ""
+        lim = _pp(b, outcome, lang) if math.isfinite(b) else ""
         if lang == "da":
             parts.append(f"Intervallet er ubegrænset {where}: {method} kan ikke engang afvise en effekt på {lim}, "
                          f"{move} udfaldet kan nå fra indsatsområdernes niveau i baseline-året." if lim else
@@ -78,16 +86,18 @@ def unbounded_note(low: float, high: float, outcome: str, *, lang: str, method: 
 
 def effect_sentence(name: str, estimate: float, low: float, high: float, p_value: float,
                     outcome: str, *, lang: str, alpha: float, truth: float | None = None,
-                    bounds: tuple[float, float] | None = None) -> str:
+                    bounds: tuple[float, float] | None = None, draws: int | None = None) -> str:
     """One sentence: the estimate, its confidence interval, significance and (if known) the truth.
-    ``bounds``: the effects the outcome can take; an interval end beyond them is written as open."""
+    ``bounds``: the effects the outcome can take; an interval end beyond them is written as open.
+    ``draws``: the resamples behind a bootstrap or randomization p-value (0 is "p < 1/(draws+1)")."""
     words = EFFECT_PHRASES[lang]
     ci = words["ci"].format(level=round(100 * (1 - alpha)))
-    text = (f"**{name}:** {words['effect']} {label(outcome, lang).lower()} {_pp(estimate, outcome)} "
-            f"({ci} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}, {p_equals(p_value, lang)}); "
+    text = (f"**{name}:** {words['effect']} {label(outcome, lang).lower()} {_pp(estimate, outcome, lang)} "
+            f"({ci} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}, "
+            f"{p_equals(p_value, lang, draws=draws)}); "
             + words["signif"][int(p_value < alpha)])
     if truth is not None and not math.isnan(truth):
-        text += words["truth"].format(truth=_pp(truth, outcome)) + words["inside"][int(low <= truth <= high)]
+        text += words["truth"].format(truth=_pp(truth, outcome, lang)) + words["inside"][int(low <= truth <= high)]
     return text
 
 
@@ -97,7 +107,8 @@ def pretrend_sentence(statistic: float, df: int, p_value: float, *, lang: str, a
     if lang == "da":
         verdict = ("forløbene før indsatsen afviger signifikant – fortolk effekterne varsomt."
                    if reject else "der er ikke tegn på forskellige forløb før indsatsen.")
-        return f"Samlet Wald-test af førperiodens koefficienter: χ²({df}) = {statistic:.2f}, {p_equals(p_value, lang)}; {verdict}"
+        return (f"Samlet Wald-test af førperiodens koefficienter: χ²({df}) = {_num(f'{statistic:.2f}', lang)}, "
+                f"{p_equals(p_value, lang)}; {verdict}")
     verdict = ("pre-treatment trends differ significantly – interpret the effects with care."
                if reject else "there is no sign of differing trends before the intervention.")
     return f"Joint Wald test of the pre-period coefficients: χ²({df}) = {statistic:.2f}, {p_equals(p_value, lang)}; {verdict}"
@@ -120,7 +131,7 @@ def summary_line(name: str, estimate: float, low: float, high: float, outcome: s
     """A short line for the summary box: estimate [interval], the MDE of the design when given (and
     the truth when simulated). An interval open at an end (:func:`open_ends`) is written as such and
     the MDE is then not shown as a number (it would suggest precision the interval lacks)."""
-    line = f"{name}: {_pp(estimate, outcome)} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}"
+    line = f"{name}: {_pp(estimate, outcome, lang)} {interval_text(low, high, outcome, lang=lang, bounds=bounds)}"
     if mde is not None and not math.isnan(mde):
         if any(open_ends(low, high, bounds)):
             line += ", " + {"da": "intervallet er ubegrænset, så der vises ingen MDE",
@@ -128,7 +139,7 @@ def summary_line(name: str, estimate: float, low: float, high: float, outcome: s
         else:
             line += ", " + mde_short(mde, outcome, static=mde_static, lang=lang, alpha=alpha, power=power)
     if truth is not None and not math.isnan(truth):
-        line += f" ({label('truth', lang).lower()} {_pp(truth, outcome)})"
+        line += f" ({label('truth', lang).lower()} {_pp(truth, outcome, lang)})"
     return line
 
 
@@ -140,8 +151,9 @@ def breakdown_sentence(breakdown: float, exceeds_grid: bool, *, lang: str) -> st
                 "does not exclude zero.")
     more = "mindst " if exceeds_grid and lang == "da" else ("at least " if exceeds_grid else "")
     if lang == "da":
-        return (f"Breakdown-værdi: {more}Mbar = {breakdown:.2f}. Effekten er forskellig fra nul, så længe bruddet på "
-                f"parallelle forløb efter start højst er {breakdown:.2f} gange det største brud før start.")
+        shown = _num(f"{breakdown:.2f}", lang)
+        return (f"Breakdown-værdi: {more}Mbar = {shown}. Effekten er forskellig fra nul, så længe bruddet på "
+                f"parallelle forløb efter start højst er {shown} gange det største brud før start.")
     return (f"Breakdown value: {more}Mbar = {breakdown:.2f}. The effect stays different from zero as long as the "
             f"violation of parallel trends after the start is at most {breakdown:.2f} times the largest one before.")
 
@@ -157,7 +169,8 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
         return (text + f"Med færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl for små "
                 f"p-værdier (her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
                 f"giver for samme effekt {p_equals(wild_p, lang)} og {round(100 * (1 - alpha))} % konfidensinterval "
-                f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}]. Rapportens gennemsnitlige effekter efter "
+                f"[{_pp(wild_ci[0], outcome, lang)}; {_pp(wild_ci[1], outcome, lang)}]. "
+                f"Rapportens gennemsnitlige effekter efter "
                 f"start bruger derfor wild bootstrap-intervaller; intervallerne for de enkelte år er CR1 og for smalle.")
     text = f"The design has {n_treated} treated and {n_control} comparison areas (clusters). "
     if cr1_reliable:
@@ -165,7 +178,8 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
     return (text + f"With fewer than 10 treated areas, cluster-robust (CR1) standard errors over-reject "
             f"(here {p_equals(cr1_p, lang)} for the static TWFE effect). The restricted wild cluster bootstrap gives "
             f"{p_equals(wild_p, lang)} and a {round(100 * (1 - alpha))}% confidence interval "
-            f"[{_pp(wild_ci[0], outcome)}; {_pp(wild_ci[1], outcome)}] for the same effect. The report's post-period "
+            f"[{_pp(wild_ci[0], outcome, lang)}; {_pp(wild_ci[1], outcome, lang)}] for the same effect. "
+            f"The report's post-period "
             f"average effects therefore use wild bootstrap intervals; the per-year intervals are CR1 and too narrow.")
 
 
@@ -260,9 +274,9 @@ ADVICE_PHRASES = {
                    "weighted by their mean residents){left}, ",
            "holds": "{label} rejected {size} under no effect (nominal {nominal}) and {power} with an effect of "
                     "{effect}; the report relies on it{at}.",
-           "at": ", at p <= {th:.3g} (its size-adjusted threshold)",
+           "at": ", at p <= {th} (its size-adjusted threshold)",
            "corrected": "no method held its size at {nominal} (the lowest measured size was {low}, {low_label}); "
-                        "the report therefore uses CR2's t with the size-corrected critical value |t| > {c:.2f} "
+                        "the report therefore uses CR2's t with the size-corrected critical value |t| > {c} "
                         "(the {q} quantile of the placebo |t|), which rejected {size} under no effect and {power} "
                         "with an effect of {effect}.",
            "rule": " A method qualifies when its measured size is not significantly above {nominal} (95% "
@@ -272,9 +286,9 @@ ADVICE_PHRASES = {
                    "vægtet med deres gennemsnitlige antal beboere){left}: ",
            "holds": "{label} forkastede i {size} af tilfældene uden effekt (nominelt {nominal}) og i {power} med en "
                     "effekt på {effect}; rapporten bygger på den{at}.",
-           "at": ", ved p <= {th:.3g} (dens niveaujusterede tærskel)",
+           "at": ", ved p <= {th} (dens niveaujusterede tærskel)",
            "corrected": "ingen metode holdt niveauet {nominal} (laveste målte niveau var {low}, {low_label}); "
-                        "rapporten bruger derfor CR2's t med den niveaukorrigerede kritiske værdi |t| > {c:.2f} "
+                        "rapporten bruger derfor CR2's t med den niveaukorrigerede kritiske værdi |t| > {c} "
                         "({q}-fraktilen af placebo-|t|), som forkastede i {size} af tilfældene uden effekt og i "
                         "{power} med en effekt på {effect}.",
            "rule": " En metode kan vælges, når dens målte niveau ikke er signifikant over {nominal} (95 % "
@@ -284,7 +298,7 @@ ADVICE_PHRASES = {
 
 
 def _pct(x: float, lang: str, digits: int = 1) -> str:
-    s = f"{100 * x:.{digits}f}"
+    s = _num(f"{100 * x:.{digits}f}", lang)
     return s + (" %" if lang == "da" else "%")
 
 
@@ -296,35 +310,36 @@ def advice_sentence(advised, outcome: str, *, lang: str) -> str:
     left = words["left"].format(n=advised.left_out) if advised.left_out else ""
     head = words["head"].format(p=adv.n_placebos, k=adv.n_treated, g=adv.n_comparison, y=adv.first_year, left=left)
     common = dict(size=_pct(row["size"], lang), power=_pct(row["power"], lang, 0), nominal=_pct(adv.alpha, lang, 0),
-                  effect=_pp(adv.effect, outcome))
+                  effect=_pp(adv.effect, outcome, lang))
     if adv.size_corrected:
         plain = table.drop(index=adv.chosen)
         low = plain["size"].idxmin()
         body = words["corrected"].format(low=_pct(plain.loc[low, "size"], lang), low_label=adv.labels[low][lang],
-                                         c=adv.critical_value, q=_pct(1 - adv.alpha, lang, 0), **common)
+                                         c=_num(f"{adv.critical_value:.2f}", lang), q=_pct(1 - adv.alpha, lang, 0),
+                                         **common)
     else:
-        at = "" if row["threshold"] >= adv.alpha else words["at"].format(th=row["threshold"])
+        at = "" if row["threshold"] >= adv.alpha else words["at"].format(th=_num(f"{row['threshold']:.3g}", lang))
         body = words["holds"].format(label=adv.labels[adv.chosen][lang], at=at, **common)
     return head + body + words["rule"].format(nominal=_pct(adv.alpha, lang, 0))
 
 
 def advisor_table_note(n_placebos: int, drawn: int, enumerated: bool, alpha: float, *, lang: str) -> str:
     """What the advisor table's counts and threshold column mean."""
-    a = f"{alpha:g}"
+    a, pct = _num(f"{alpha:g}", lang), _num(f"{100 * alpha:g}", lang)
     if lang == "da":
         count = (f"Alle {n_placebos} mulige placebotildelinger er brugt. " if enumerated else
                  f"Placebotildelingerne er trukket tilfældigt, og hvert sæt af områder tælles én gang: {n_placebos} "
                  f"forskellige af {drawn} trukne. ")
         return (count + f"»Afviser når p <=« er den p-værdi-grænse, metoden bruges med: {a}, når dens målte niveau "
                 f"højst er {a}; ellers en niveaukorrigeret, lavere grænse (den største, der i placeboerne afviser i "
-                f"højst {100 * alpha:g} % af tilfældene), og styrken er målt ved den grænse. 0 betyder, at metoden kun "
+                f"højst {pct} % af tilfældene), og styrken er målt ved den grænse. 0 betyder, at metoden kun "
                 "afviser, når intet bootstrap-træk er så ekstremt som data.")
     count = (f"All {n_placebos} possible placebo assignments are used. " if enumerated else
              f"Placebo assignments are drawn at random and each distinct set of areas is counted once: {n_placebos} "
              f"distinct of {drawn} drawn. ")
     return (count + f"\"Rejects when p <=\" is the p-value threshold the method is used at: {a} when its measured "
             f"size is at most {a}; otherwise a lower, size-adjusted threshold (the largest that rejects in at most "
-            f"{100 * alpha:g} % of the placebos), and its power is measured at that threshold. 0 means it rejects "
+            f"{pct} % of the placebos), and its power is measured at that threshold. 0 means it rejects "
             "only when no bootstrap draw is as extreme as the data.")
 
 
@@ -333,8 +348,8 @@ def mde_short(mde: float, outcome: str, *, static: bool, lang: str, alpha: float
     """"MDE for the static effect (80 % power, alpha 0.05): ..." for the summary box (``static``: the
     advisor's MDE, of the static TWFE effect, not of the post-period average printed beside it)."""
     beyond = {"da": "over det simulerede", "en": "beyond the simulated"}[lang]
-    value = _pp(mde, outcome) if math.isfinite(mde) else beyond
-    pw, a = f"{100 * power:.0f} %", f"{alpha:g}"
+    value = _pp(mde, outcome, lang) if math.isfinite(mde) else beyond
+    pw, a = f"{100 * power:.0f} %", _num(f"{alpha:g}", lang)
     what = ({"da": f" for den statiske effekt ({pw} styrke, alfa {a})",
              "en": f" for the static effect ({pw} power, alpha {a})"} if static else
             {"da": f" for gennemsnittet efter start ({pw} styrke, alfa {a})",
@@ -351,7 +366,7 @@ def mde_sentence(mde: float, outcome: str, *, lang: str, alpha: float, power: fl
         value = {"en": "larger than the largest simulated effect",
                  "da": "større end den største simulerede effekt"}[lang]
     else:
-        value = _pp(mde, outcome)
+        value = _pp(mde, outcome, lang)
     if lang == "da":
         how = ("af den statiske TWFE-effekt, målt i placebo-tildelingerne" if measured else
                "af gennemsnittet efter start: (t(1-alpha/2) + t(styrke)) x standardfejl")
@@ -397,22 +412,24 @@ def weights_sentence(lang: str) -> str:
 
 
 def advised_design_sentence(n_treated: int, n_control: int, *, lang: str, cr1_p: float, label_: str,
-                            p_value: float, robustness: bool = True) -> str:
+                            p_value: float, robustness: bool = True, draws: int | None = None) -> str:
     """The design sentence when the report relies on the inference advisor's choice; it names exactly
-    which numbers use that choice (``robustness``: the report has the robustness table)."""
+    which numbers use that choice (``robustness``: the report has the robustness table; ``draws``: the
+    advisor's resamples per test, so a p-value of 0 reads "p < 1/(draws+1)")."""
+    shown_p = p_equals(p_value, lang, draws=draws)
     if not robustness:
         if lang == "da":
             return (f"Designet har {n_treated} indsatsområder og {n_control} sammenligningsområder (klynger). Med "
                     f"færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl typisk for små p-værdier "
                     f"(her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Rapporten har derfor målt hver "
                     f"metodes niveau og styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} "
-                    f"({p_equals(p_value, lang)} for samme effekt, målt af rådgiveren); også områdeeffektens "
+                    f"({shown_p} for samme effekt, målt af rådgiveren); også områdeeffektens "
                     "gennemsnit efter start (opsummeringen og konklusionen) bruger denne metode. Intervallerne for de "
                     "enkelte år er CR1 og for smalle.")
         return (f"The design has {n_treated} treated and {n_control} comparison areas (clusters). With fewer than 10 "
                 f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here {p_equals(cr1_p, lang)} "
                 f"for the static TWFE effect). The report therefore measured each method's size and power in this "
-                f"very design (the inference advisor's table) and relies on {label_} ({p_equals(p_value, lang)} for "
+                f"very design (the inference advisor's table) and relies on {label_} ({shown_p} for "
                 "the same effect, as the advisor measured it); the area effect's post-period average (the summary and "
                 "the conclusions) uses it too. The per-year intervals are CR1 and too narrow.")
     if lang == "da":
@@ -420,14 +437,14 @@ def advised_design_sentence(n_treated: int, n_control: int, *, lang: str, cr1_p:
                 f"end 10 behandlede områder giver klyngerobuste (CR1) standardfejl typisk for små p-værdier (her "
                 f"{p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Rapporten har derfor målt hver metodes niveau og "
                 f"styrke i netop dette design (inferensrådgiverens tabel) og bygger på {label_} ("
-                f"{p_equals(p_value, lang)} for samme effekt, målt af rådgiveren); også områdeeffektens gennemsnit "
+                f"{shown_p} for samme effekt, målt af rådgiveren); også områdeeffektens gennemsnit "
                 "efter start (opsummeringen, konklusionen og robusthedstabellens event study-række) bruger denne "
                 "metode. Robusthedstabellens øvrige rækker og intervallerne for de enkelte år er CR1 (kolonnen "
                 "Inferens siger det), og de sidste er for smalle.")
     return (f"The design has {n_treated} treated and {n_control} comparison areas (clusters). With fewer than 10 "
             f"treated areas, cluster-robust (CR1) standard errors tend to over-reject (here {p_equals(cr1_p, lang)} for the "
             f"static TWFE effect). The report therefore measured each method's size and power in this very design "
-            f"(the inference advisor's table) and relies on {label_} ({p_equals(p_value, lang)} for the same effect, as the advisor measured it); the area "
+            f"(the inference advisor's table) and relies on {label_} ({shown_p} for the same effect, as the advisor measured it); the area "
             "effect's post-period average (the summary, the conclusions and the robustness table's event-study row) "
             "uses it too. The robustness table's other rows and the per-year intervals are CR1 (its Inference "
             "column says so), and the per-year intervals are too narrow.")
@@ -485,11 +502,11 @@ def effect_direction_warning(given: float, outcome: str, *, lang: str) -> str:
     name = label(outcome, lang).lower()
     if lang == "da":
         way, want = ("stigning", "et fald") if given > 0 else ("fald", "en stigning")
-        return (f"Bemærk: advisor_effect = {_pp(given, outcome)} er en {way}, men den ønskede effekt på "
+        return (f"Bemærk: advisor_effect = {_pp(given, outcome, lang)} er en {way}, men den ønskede effekt på "
                 f"{name} er {want}. Rådgiverens styrke og MDE'en gælder en effekt i den uønskede retning (MDE'en "
                 "har advisor_effects fortegn); angiv advisor_effect med det ønskede fortegn, eller 0 for "
                 "udfaldets standard.")
     way, want = ("an increase", "a decrease") if given > 0 else ("a decrease", "an increase")
-    return (f"Note: advisor_effect = {_pp(given, outcome)} is {way}, but the desired effect on {name} is "
+    return (f"Note: advisor_effect = {_pp(given, outcome, lang)} is {way}, but the desired effect on {name} is "
             f"{want}. The advisor's power and the MDE are for an effect in the undesired direction (the MDE takes "
             "advisor_effect's sign); give advisor_effect the desired sign, or 0 for the outcome's default.")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from evalkit.errors import ParameterError, check_choice
 from evalkit.i18n import label as outcome_label
@@ -47,7 +48,38 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
         coefficient_plot(ax, table, labels)
     if title:
         ax.set_title(title)
+    if lang == "da":
+        decimal_comma(ax)
     return fig
+
+
+class _CommaFormatter(ScalarFormatter):
+    """matplotlib's default tick labels with the Danish decimal comma ("0,01"; years stay "2024")."""
+
+    def __call__(self, x, pos=None):
+        return super().__call__(x, pos).replace(".", ",")
+
+
+def decimal_comma(ax: Axes) -> Axes:
+    """Write the tick labels of both axes of ``ax`` with the Danish decimal comma ("0,01", "-0,005").
+
+    The ticks keep matplotlib's default choice and format; only the decimal mark changes, so whole
+    numbers such as years or event times are unchanged.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes of a figure in a Danish report.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, its major tick formatters replaced.
+    """
+    for axis in (ax.xaxis, ax.yaxis):
+        if type(axis.get_major_formatter()) is ScalarFormatter:  # leave dates, categories, custom formats
+            axis.set_major_formatter(_CommaFormatter())
+    return ax
 
 
 def _outcome_text(outcome: str, lang: str) -> str:
