@@ -1,5 +1,6 @@
 """The repeated cross-section influence store (estimators/staggered/_rcstore.py): every cell writes
-its values in place, in row order, and dropped cells are compacted away."""
+its values in place, in row order, as runs of rows (no index per value), and dropped cells are
+compacted away; the result's sparse columns are pandas block-kind arrays over the same values."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,10 +34,33 @@ def test_columns_are_written_in_row_order_and_equal_the_dense_columns():
         if p:
             store.put(j, p)
     mat = store.matrix(np.arange(3))
-    assert mat.has_sorted_indices and mat.shape == (80, 3)
+    assert mat.shape == (80, 3)
+    assert mat.starts[0] == (0, 10, 40) and mat.lengths[0] == (5, 2, 10)  # runs in row order
+    assert mat.starts[2] == (20, 60, 70) and mat.lengths[2] == (10, 1, 5)
+    dense = mat.toarray()
     for j, p in enumerate(parts):
-        np.testing.assert_array_equal(mat[:, j].toarray().ravel(), _dense(p, 80))
+        np.testing.assert_array_equal(dense[:, j], _dense(p, 80))
+    np.testing.assert_array_equal(mat.tocsc().toarray(), dense)
     assert np.shares_memory(mat.data, store.data)  # kept in place, no copy
+    codes = np.arange(80) % 7
+    np.testing.assert_allclose(mat.cluster_sums(codes), np.stack([np.bincount(codes, weights=dense[:, j], minlength=7)
+                                                                  for j in range(3)], axis=1), rtol=0, atol=1e-14)
+
+
+def test_adjacent_runs_merge_and_the_frame_shares_the_values():
+    import pandas as pd
+
+    from evalkit.estimators.staggered import _sparse
+
+    store = RcStore([6], 12)
+    store.put(0, [(np.arange(2, 5), np.array([1.0, 2, 3])), (np.arange(5, 8), np.array([4.0, 5, 6]))])
+    mat = store.matrix(np.arange(1))
+    assert mat.starts[0] == (2,) and mat.lengths[0] == (6,)
+    frame = _sparse.frame(mat, pd.RangeIndex(12), ["a"])
+    col = frame["a"].array
+    assert col.kind == "block" and np.shares_memory(col.sp_values, store.data)
+    np.testing.assert_array_equal(frame["a"].sparse.to_dense().to_numpy(), [0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0])
+    np.testing.assert_array_equal(_sparse.matrix(frame) @ np.array([2.0]), 2 * frame["a"].sparse.to_dense().to_numpy())
 
 
 def test_dropped_cells_are_compacted_away():
@@ -47,8 +71,8 @@ def test_dropped_cells_are_compacted_away():
     store.put(0, parts[0])
     store.put(2, parts[2])  # cell 1 could not be estimated: never written
     mat = store.matrix(np.array([0, 2]))
-    assert mat.shape == (40, 2) and mat.nnz == 18
-    np.testing.assert_array_equal(mat[:, 1].toarray().ravel(), _dense(parts[2], 40))
+    assert mat.shape == (40, 2) and int(mat.ptr[-1]) == 18
+    np.testing.assert_array_equal(mat.toarray()[:, 1], _dense(parts[2], 40))
 
 
 def test_a_cell_with_other_rows_than_planned_is_an_internal_error():

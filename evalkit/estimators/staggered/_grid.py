@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from evalkit.estimators._memory import zeros_f
 from evalkit.estimators.staggered import _drdid, _panel_pool, _rcblocks, _rcstore
@@ -40,7 +39,7 @@ class Cell:
 class Grid:
     cells: tuple[Cell, ...]
     att: np.ndarray
-    inf: np.ndarray | sparse.csc_matrix  # n_units x n_cells (the first columns of ``buffer``; sparse for "rc")
+    inf: np.ndarray | _rcstore.RcInfluence  # n_units x n_cells (the first columns of ``buffer``; run-sparse for "rc")
     n_treated: np.ndarray
     n_control: np.ndarray
     dropped: tuple[dict, ...]  # cells that could not be estimated, with the reason

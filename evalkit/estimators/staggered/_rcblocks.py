@@ -114,7 +114,9 @@ def _ols(mom: Moments, scale: float, n: int, what: str) -> _Ols:
 def logit(rows: Rows, blocks: list, ds: list, scale: float, start=None, max_iter: int = 50, tol: float = 1e-10):
     """Weighted logit of d on x over blocks with constant d (Newton-Raphson = R glm IRLS), weights
     normalised by ``scale``. As :func:`_drdid.logit` on the stacked rows: returns the
-    :class:`Score`, n * (X'WX)^-1 and the coefficients as a :class:`Warm`."""
+    :class:`Score`, n * (X'WX)^-1 in closed form for an intercept-only logit (else None: the
+    Hessian at the optimum is summed in the first pass of :func:`dr`, which computes the scores
+    anyway) and the coefficients as a :class:`Warm`."""
     n, k = sum(b.size for b in blocks), rows.x.shape[1]
     sums = [_weight_sum(rows, b) for b in blocks]
     share = sum(s for s, d in zip(sums, ds) if d == 1.0) / sum(sums)
@@ -124,8 +126,7 @@ def logit(rows: Rows, blocks: list, ds: list, scale: float, start=None, max_iter
         beta = np.array([np.log(share / (1 - share))])
         return Score(beta, share), np.array([[n / (sum(sums) / scale * share * (1 - share))]]), Warm(beta, share)
     beta = newton(lambda b: _newton_sums(rows, blocks, ds, b), k, warm_start(start, share), max_iter, tol)
-    gram, _ = _newton_sums(rows, blocks, ds, beta)
-    return Score(beta, None), n * _solve(gram / scale, np.eye(k), "propensity score"), Warm(beta, share)
+    return Score(beta, None), None, Warm(beta, share)
 
 
 def _newton_sums(rows: Rows, blocks: list, ds: list, beta):
@@ -154,9 +155,12 @@ def dr(rows: Rows, tp: Block, cp: Block, tb: Block, cb: Block, emit: Emit, fac: 
         fits[key] = _ols(b.mom, scale, n, f"outcome regression ({what})")
     bt1 = np.column_stack([fits[k].beta for k in ("c1", "t1", "t0", "c0")])
     bt0 = np.column_stack([fits[k].beta for k in ("c0", "t0", "t1", "c1")])
-    t1, t0 = _treated_sums(rows, tp, bt1, scale), _treated_sums(rows, tb, bt0, scale)
-    c1 = _control_sums(rows, cp, score, fits["c1"].beta, scale)
-    c0 = _control_sums(rows, cb, score, fits["c0"].beta, scale)
+    pgram = None if hess is not None else np.zeros((rows.x.shape[1],) * 2)  # the logit's Hessian at the optimum
+    t1, t0 = _treated_sums(rows, tp, bt1, scale, score, pgram), _treated_sums(rows, tb, bt0, scale, score, pgram)
+    c1 = _control_sums(rows, cp, score, fits["c1"].beta, scale, pgram)
+    c0 = _control_sums(rows, cb, score, fits["c0"].beta, scale, pgram)
+    if hess is None:
+        hess = n * _solve(pgram / scale, np.eye(pgram.shape[0]), "propensity score")
     sc = _scalars(n, t1, t0, c1, c0)
     h = hess @ (sc["m2_1"] / sc["mc1"] - sc["m2_0"] / sc["mc0"])
     mult = fac / scale
@@ -169,13 +173,26 @@ def dr(rows: Rows, tp: Block, cp: Block, tb: Block, cb: Block, emit: Emit, fac: 
     return sc["att"], coef
 
 
-def _treated_sums(rows: Rows, b: Block, betas: np.ndarray, scale: float) -> dict:
+def _add_hessian(pgram, x: np.ndarray, w: np.ndarray, score: Score) -> None:
+    """Add the rows' share x'diag(w p (1 - p))x of the logit's Hessian at the optimum to ``pgram``
+    (uncapped scores, as the Newton sums)."""
+    if pgram is None:
+        return
+    p = _sigmoid(x @ score.beta)
+    p *= 1 - p
+    p *= w
+    pgram += _gram(x, p)
+
+
+def _treated_sums(rows: Rows, b: Block, betas: np.ndarray, scale: float, score: Score, pgram=None) -> dict:
     """Sums over a treated block of period p (betas: b_c(p), b_t(p), b_t(other), b_c(other)) with
-    r = y - x b_c(p), d_own = x (b_t(p) - b_c(p)), d_other = x (b_t(other) - b_c(other))."""
+    r = y - x b_c(p), d_own = x (b_t(p) - b_c(p)), d_other = x (b_t(other) - b_c(other)); adds the
+    block's share of the logit's Hessian to ``pgram`` (None: not needed)."""
     k = rows.x.shape[1]
     acc = np.zeros(4 + k)  # sw, swr, sw_own, sw_other, xw
     for _, s, e in _chunks(b):
         x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
+        _add_hessian(pgram, x, w, score)
         u = x @ betas
         acc[0] += np.sum(w)
         acc[1] += w @ (y - u[:, 0])
@@ -195,13 +212,22 @@ def _odds(w: np.ndarray, ps: np.ndarray) -> np.ndarray:
     return odds
 
 
-def _control_sums(rows: Rows, b: Block, score: Score, beta: np.ndarray, scale: float) -> dict:
-    """Sums over a control block with r = y - x b_c(p) and the odds weights wc = w ps / (1 - ps)."""
+def _control_sums(rows: Rows, b: Block, score: Score, beta: np.ndarray, scale: float, pgram=None) -> dict:
+    """Sums over a control block with r = y - x b_c(p) and the odds weights wc = w ps / (1 - ps);
+    adds the block's share of the logit's Hessian to ``pgram`` (None: not needed)."""
     k = rows.x.shape[1]
     acc = np.zeros(2 + 2 * k)  # swc, swcr, xw, xwr
     for _, s, e in _chunks(b):
         x, y, w = rows.x[s:e], rows.y[s:e], rows.w[s:e]
-        wc = _odds(w, score.at(x))
+        if pgram is None:
+            ps = score.at(x)
+        else:  # one score evaluation for the Hessian and the odds
+            ps = _sigmoid(x @ score.beta)
+            h = ps * (1 - ps)
+            h *= w
+            pgram += _gram(x, h)
+            np.minimum(ps, PS_CAP, out=ps)
+        wc = _odds(w, ps)
         r = y - x @ beta
         acc[0] += np.sum(wc)
         acc[1] += wc @ r
