@@ -105,3 +105,27 @@ def test_repeated_cross_sections_with_a_dropped_cell_keep_the_other_cells_intact
     b = without.table.set_index("term").loc[a.index]
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
     np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-10)
+
+
+def test_the_frame_falls_back_to_integer_kind_columns(monkeypatch):
+    """Where pandas lacks the block constructor, the frame is built through scipy: the same values."""
+    import pandas as pd
+
+    from evalkit.estimators.staggered import _sparse
+
+    rng = np.random.default_rng(3)
+    cells = [[[(0, 4), (9, 12)]], [[(2, 8)]]]
+    parts = [_parts(rng, c) for c in cells]
+    store = RcStore([7, 6], 15)
+    for j, p in enumerate(parts):
+        store.put(j, p)
+    mat = store.matrix(np.arange(2))
+    block = _sparse.frame(mat, pd.RangeIndex(15), ["a", "b"])
+
+    def missing(*args):
+        raise ImportError("no BlockIndex")
+    monkeypatch.setattr(_sparse, "_block_column", missing)
+    fallback = _sparse.frame(mat, pd.RangeIndex(15), ["a", "b"])
+    assert fallback["a"].array.kind == "integer" and block["a"].array.kind == "block"
+    np.testing.assert_array_equal(fallback.sparse.to_dense().to_numpy(), block.sparse.to_dense().to_numpy())
+    np.testing.assert_array_equal(block.sparse.to_dense().to_numpy(), mat.toarray())

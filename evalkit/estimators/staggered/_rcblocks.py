@@ -15,7 +15,9 @@ rearranged for speed without changing a formula:
   is formed block by block from a few linear forms x @ b, in two passes over
   cache-sized chunks of rows (sums, then the influence values, handed to the
   caller's ``emit`` chunk by chunk): no temporary is longer than a chunk. The
-  propensity scores are recomputed in each pass instead of being stored;
+  propensity scores are recomputed in each pass instead of being stored, and the
+  logit's Hessian at the optimum is summed in the first pass (which computes the
+  scores anyway) rather than in a pass of its own;
 * the raw sampling weights are used throughout and DRDID's normalisation to mean
   one is applied to the sums (the logit's Newton steps do not depend on it).
 
