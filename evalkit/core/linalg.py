@@ -59,16 +59,14 @@ def solve(a: np.ndarray, b: np.ndarray, what: str = "the design", error: type[Ex
     b = np.asarray(b, dtype=float)
     if a.shape[0] == 0:
         return np.zeros_like(b)
-    if not check:
-        return _solve_scaled(a, b, what, error)
-    if is_singular(a):
+    scaled, d = equilibrate(a)  # once, for the test and the solve (as scaled_cond would)
+    if check and not (np.all(np.isfinite(a)) and np.all(np.diag(a) > 0) and np.linalg.cond(scaled) <= MAX_COND):
         raise error(f"{what}: the design is rank deficient (collinear columns, a column absorbed "
                     "by the fixed effects, a constant column, or too few observations)")
-    return _solve_scaled(a, b, what, error)
+    return _solve_scaled(scaled, d, b, what, error)
 
 
-def _solve_scaled(a: np.ndarray, b: np.ndarray, what: str, error: type[Exception]) -> np.ndarray:
-    scaled, d = equilibrate(a)
+def _solve_scaled(scaled: np.ndarray, d: np.ndarray, b: np.ndarray, what: str, error: type[Exception]) -> np.ndarray:
     scale = d[:, None] if b.ndim == 2 else d
     try:
         return np.linalg.solve(scaled, b / scale) / scale

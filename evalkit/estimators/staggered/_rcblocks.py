@@ -110,7 +110,7 @@ class _Ols:
 def _ols(mom: Moments, scale: float, n: int, what: str) -> _Ols:
     xpx = mom.gram / scale
     beta = _solve(xpx, mom.xwy / scale, what)
-    return _Ols(beta, _solve(xpx / n, np.eye(xpx.shape[0]), what))
+    return _Ols(beta, _solve(xpx / n, np.eye(xpx.shape[0]), what, check=False))  # xpx tested just above
 
 
 def logit(rows: Rows, blocks: list, ds: list, scale: float, start=None, max_iter: int = 50, tol: float = 1e-10):
