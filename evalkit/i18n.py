@@ -115,6 +115,12 @@ LABELS: dict[str, dict[str, str]] = {
     "margin_KOEN": {"da": "køn", "en": "sex"},
     "margin_HERKOMST": {"da": "herkomst", "en": "origin"},
     "joint_p": {"da": "p-værdi for ens effekter", "en": "p-value of equal effects"},
+    # estimator warnings shown as report notes (evalkit.report.study, Callaway-Sant'Anna section)
+    "small_cohorts": {"da": "Små kohorter (færre enheder end antal kovariater + 5; estimater og standardfejl "
+                            "er usikre): {cohorts}",
+                      "en": "Small cohorts (units < number of covariates + 5; estimates and SEs unreliable): "
+                            "{cohorts}"},
+    "small_cohort": {"da": "kohorte {cohort}: {n} enhed(er)", "en": "cohort {cohort}: {n} unit(s)"},
 }
 
 SECTIONS: dict[str, dict[str, str]] = {

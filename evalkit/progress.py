@@ -85,7 +85,49 @@ def _make(iterable: Iterable | None, *, total: int | None, description: str, whe
     from tqdm.std import tqdm
 
     # the console tqdm, never the notebook widget (which would write into the report)
-    return tqdm(iterable, total=total, desc=f"[evalkit] {description}", file=_console(), mininterval=0.5, **kwargs)
+    stream = _console()
+    terminal = _is_terminal(stream)
+    # a terminal that reports its size as 0 x 0 (a pty without a window size: `script`, some CI runners,
+    # IDE consoles, docker exec -t) made tqdm hide every bar (position >= 0 rows) or draw it 0 wide; a
+    # file or pipe (a log) gets one line per bar (its start and end, redrawn at most once a minute)
+    columns, rows = _size(stream) if terminal else (None, None)
+    return tqdm(iterable, total=total, desc=f"[evalkit] {description}", file=stream,
+                mininterval=0.5 if terminal else 60.0, ncols=80 if columns == 0 else None,
+                nrows=24 if rows == 0 else None, **kwargs)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _size(stream) -> tuple[int | None, int | None]:
+    """Columns and rows of the terminal ``stream`` writes to: 0 when it reports no size, None
+    when it cannot be asked (tqdm then finds out itself)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return None, None
+    return max(size.columns, 0), max(size.lines, 0)
+
+
+def interactive() -> bool:
+    """Whether someone watches the output now: stderr is a terminal, or this is a Jupyter kernel
+    with a front end (not a report run).
+
+    Progress bars of other tools (papermill's "Executing" bar in ``evalkit report run``) are shown
+    only then, so a log file (``evalkit report run ... > log 2>&1``) holds no bars.
+
+    Returns
+    -------
+    bool
+        True in a terminal or an interactive notebook, False when stderr goes to a file or pipe.
+    """
+    if seal.known_report_run():
+        return False
+    return _is_terminal(sys.stderr) or _interactive_kernel()
 
 
 def bar(iterable: Iterable, *, total: int | None = None, description: str = "", enabled: bool = True):

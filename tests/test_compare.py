@@ -273,7 +273,8 @@ def parse_rtf(source: str) -> list[list[str]]:
 
 def test_rtf_opens_as_a_table(awkward, tmp_path):
     path = tmp_path / "robustness.rtf"
-    source = awkward.to_rtf(path)
+    assert awkward.to_rtf(path) == path  # written: the path, not the whole source, for a notebook cell
+    source = awkward.to_rtf()
     assert path.read_text(encoding="ascii") == source  # 7-bit: Danish letters as \u escapes
     assert source.startswith(r"{\rtf1\ansi") and source.rstrip().endswith("}")
     assert _unescaped(source, "{") == _unescaped(source, "}")

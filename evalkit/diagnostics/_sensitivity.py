@@ -15,7 +15,7 @@ _LABELS = {
            "robust": "Robust ({ci})", "y": "{lvl:g}% confidence interval",
            "Mbar": "Mbar (post violation relative to max pre violation)", "M": "M (change in slope per period)",
            "bd": "Breakdown value"},
-    "da": {"title": "Effektens følsomhed over for brud på parallelle trends", "orig": "Oprindelig",
+    "da": {"title": "Effektens følsomhed over for brud på parallelle forløb", "orig": "Oprindelig",
            "robust": "Robust ({ci})", "y": "{lvl:g} %-konfidensinterval",
            "Mbar": "Mbar (brud efter relativt til største brud før)", "M": "M (ændring i hældning pr. periode)",
            "bd": "Nedbrudsværdi"},
@@ -95,6 +95,11 @@ class SensitivityResult:
             return "none (the robust CI includes 0 at the smallest value)"
         return (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.4g}"
 
+    def _breakdown_label(self, lang: str) -> str:
+        """The (finite) breakdown value for the plot legend, with the Danish decimal comma in Danish."""
+        shown = (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.4g}"
+        return shown.replace(".", ",") if lang == "da" else shown
+
     def _header(self) -> list[tuple[str, str]]:
         return [("Restriction", self.restriction), ("CI", self.ci), ("Parameter", f"l'tau_post, l={list(self.l_vec)}"),
                 ("Periods", f"{self.num_pre} pre, {self.num_post} post"),
@@ -163,9 +168,12 @@ class SensitivityResult:
                     label=t["robust"].format(ci=self.ci))
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         if not math.isnan(self.breakdown):
-            ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_text()}")
+            ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_label(lang)}")
         ax.set_xlabel(t[self.parameter])
         ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)))
         ax.set_title(t["title"])
         ax.legend(loc="best", fontsize="small")
+        if lang == "da":
+            from evalkit.results.plot import decimal_comma
+            decimal_comma(ax)
         return fig

@@ -394,5 +394,8 @@ def goal_chart(table: pd.DataFrame, *, lang: str = "en", ax=None):
     ax.set_xlabel({"da": "Fremdrift: 0 = udgangspunkt, 1 = målsætning (prikket: forventet nu)",
                    "en": "Progress: 0 = baseline, 1 = target (dotted: expected by now)"}[lang], fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
+    if lang == "da":
+        from evalkit.results.plot import decimal_comma
+        decimal_comma(ax)
     fig.tight_layout()
     return fig

@@ -336,6 +336,8 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
         None: the answer itself, a *mean score* (treating Likert steps as equally spaced).
     survey_config : SurveyConfig, dict, str or pathlib.Path, optional
         Where the survey variables are (see :func:`read_survey`); None: the simulator's names.
+        ``answer`` is read whether or not the configuration's ``answers`` list it (it is
+        added to them; with None it is the only answer read).
     require_weights : bool, default True
         The survey must carry a design weight (see :func:`read_survey`).
     calibrate : bool, default True
@@ -408,7 +410,8 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
     calibrate, require_weights = check_bool("calibrate", calibrate), check_bool("require_weights", require_weights)
     min_cell = _check_min_cell(min_cell)
     methods = _methods(inference, inference_options, names)
-    data = _respondents(read_survey(survey, survey_config, require_weights=require_weights), answer)
+    data = _respondents(read_survey(survey, _with_answer(survey_config, answer), require_weights=require_weights),
+                        answer)
     calibration = None
     if calibrate:
         if margins is None:
@@ -477,6 +480,19 @@ def _methods(inference, options, names: tuple[str, ...]) -> dict:
                              "inference: twfe 'cr2', 'cr3', 'wild', 'randomization'; att_gt 'multiplier', "
                              "'randomization'.")
     return out
+
+
+def _with_answer(survey_config, answer):
+    """The survey configuration with ``answer`` among its answers (as the report reads it): added to the
+    configuration's answers, or the only answer when no configuration is given (not the default TRYG)."""
+    from dataclasses import replace
+
+    from evalkit.domain.survey_config import load_survey_config
+
+    config = load_survey_config(survey_config)
+    if not isinstance(answer, str) or not answer or answer in config.answers:
+        return config
+    return replace(config, answers=(*config.answers, answer) if survey_config is not None else (answer,))
 
 
 def _respondents(data: pd.DataFrame, answer: str) -> pd.DataFrame:

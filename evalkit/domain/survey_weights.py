@@ -70,8 +70,10 @@ class CalibratedSurvey:
     diagnostics : pandas.DataFrame
         Per area-year: respondents, register residents, Kish effective sample size and design
         effect of the design and calibrated weights, the number of margin levels pooled, and
-        the largest weight adjustment. Respondent counts and effective sizes below
-        ``min_cell`` are blanked (disclosure control; ``suppressed`` flags them).
+        the largest weight adjustment. Where an area-year's respondents number below
+        ``min_cell``, the count and every column it can be recomputed from (effective sizes,
+        design effects, largest adjustment) are blanked (disclosure control; ``suppressed``
+        flags them).
     summary : dict
         Totals over all area-years.
     margins : tuple
@@ -158,6 +160,18 @@ def _check_coverage(work: pd.DataFrame, margins: pd.DataFrame, variables: tuple)
         if odd:
             raise ValidationError(f"margin {var!r}: survey values {odd[:5]} are not register categories "
                                   f"{sorted(map(str, known))}; recode the survey (or the margins) to the same codes.")
+    missing = []
+    for var in variables:  # a register category, but no residents of it in this area-year's margins
+        have = margins.loc[margins[POPULATION] > 0, [*KEYS, var]].drop_duplicates()
+        seen = work[[*KEYS, var]].drop_duplicates().merge(have, on=[*KEYS, var], how="left", indicator=True)
+        missing += [(var, *row) for row in seen.loc[seen["_merge"] == "left_only", [*KEYS, var]]
+                    .itertuples(index=False, name=None)]
+    if missing:
+        shown = ", ".join(f"area {a}, year {y}, {var} {v!r}" for var, a, y, v in missing[:5])
+        warnings.warn(f"{len(missing)} margin cell(s) missing for a category that has respondents ({shown}"
+                      f"{', ...' if len(missing) > 5 else ''}): the register margins have no residents there, so "
+                      "those respondents are pooled with another level of the margin (see levels_pooled); check "
+                      "the margins (or recode the survey).", EvalkitWarning, stacklevel=3)
 
 
 def _pooling(work: pd.DataFrame, margins: pd.DataFrame, var: str, min_level: int) -> pd.DataFrame:
@@ -231,7 +245,8 @@ def _suppress(diag: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     if small.sum() == 1 and len(diag) > 1:
         small.loc[diag.loc[~small, "respondents"].idxmin()] = True
     diag["suppressed"] = small
-    for col in ("respondents", "n_eff_design", "n_eff"):
+    # all that reveals the count: n_eff = n / deff, and max_adjustment = residents / (n * design weight)
+    for col in ("respondents", "n_eff_design", "deff_design", "n_eff", "deff", "max_adjustment"):
         diag[col] = diag[col].astype(float).where(~small)
     return diag
 

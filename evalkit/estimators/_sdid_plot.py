@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
 from evalkit.results.figure import new_figure
+from evalkit.results.plot import decimal_comma
 
 LABELS = {
     "en": {"time": "Period", "treated": "Treated", "synthetic": "Synthetic control (unit weights ω)",
@@ -49,7 +50,10 @@ def plot(result, *, kind: str = "paths", cohort: int | None = None, lang: str = 
     key, d = _cohort(result, cohort)
     labels = {k: s.format(outcome=result.outcome, g=key) for k, s in LABELS[lang].items()}
     if kind == "weights":
-        return _weights(d, labels, ax)
+        fig = _weights(d, labels, ax)
+        if lang == "da":
+            decimal_comma(fig.axes[0] if ax is None else ax)
+        return fig
     ax = _axes(ax, (7, 4.2))
     paths = d["paths"]
     times = np.asarray(paths["time"], dtype=float)
@@ -69,6 +73,8 @@ def plot(result, *, kind: str = "paths", cohort: int | None = None, lang: str = 
         ax.set_title(labels["title"])
     ax.legend(frameon=False, fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
+    if lang == "da":
+        decimal_comma(ax)
     return ax.figure
 
 

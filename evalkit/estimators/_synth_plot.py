@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
 from evalkit.results.figure import new_figure
+from evalkit.results.plot import decimal_comma
 
 LABELS = {
     "en": {"time": "Period", "treated": "Treated", "synthetic": "Synthetic control",
@@ -58,4 +59,6 @@ def plot(result, *, kind: str = "paths", lang: str = "en", ax: Axes | None = Non
     ax.set_xlabel(labels["time"])
     ax.legend(frameon=False, fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
+    if lang == "da":
+        decimal_comma(ax)
     return ax.figure

@@ -52,6 +52,38 @@ def hash_inputs(data_dir: Path) -> dict[str, str]:
     return {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in sorted(data_dir.rglob("*")) if p.is_file()}
 
 
+def hash_run_inputs(params: dict) -> dict[str, str]:
+    """sha256 of every input file of a report run: the files under ``data_dir``, keyed by their relative path
+    (:func:`hash_inputs`), and the survey file(s) and configuration of the parameter ``survey``
+    (``survey.path``, ``survey.config``; relative to ``data_dir``) that lie outside it, keyed by their
+    absolute path.
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters, with ``data_dir`` and optionally ``survey``.
+
+    Returns
+    -------
+    dict
+        {path: sha256}; a survey path that does not exist is left out (the preflight refuses it).
+    """
+    data_dir = Path(params["data_dir"]).resolve()
+    out = hash_inputs(data_dir)
+    survey = params.get("survey") if isinstance(params.get("survey"), dict) else {}
+    for key in ("path", "config"):
+        value = survey.get(key)
+        if not value or not isinstance(value, (str, Path)):
+            continue
+        path = Path(value).expanduser()
+        path = (path if path.is_absolute() else data_dir / path).resolve()
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+        for f in files:
+            if not f.is_relative_to(data_dir):  # inside data_dir: hashed already
+                out[f.as_posix()] = sha256_file(f)
+    return out
+
+
 def hash_outputs(run_dir: Path) -> dict[str, str]:
     """sha256 of everything a run wrote, except the manifest itself."""
     return {k: v for k, v in hash_inputs(run_dir).items() if k != "manifest.json"}

@@ -226,7 +226,8 @@ def _execute(source: Path, notebook: Path, params: dict, cwd: Path, progress: bo
     with current_kernel() as kernel, kernel_environment(env), kernel_console(console), _quiet_papermill_parameters():
         try:
             pm.execute_notebook(source, notebook, parameters=params, kernel_name=kernel, cwd=str(cwd),
-                                progress_bar=progress, execution_timeout=3600, log_output=False)
+                                progress_bar=progress and progress_env.interactive(), execution_timeout=3600,
+                                log_output=False)
         except Exception as exc:  # cell errors, kernel death, timeout: a failed run with a manifest
             return _error_of(notebook, exc)
     return None
@@ -248,6 +249,9 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     that HTML has passed every check (:mod:`evalkit.report.pdf`); a missing browser is a
     :class:`ParameterError` before anything runs. A PDF the browser could not print leaves the
     run's status as it is and is recorded in the manifest's ``pdf`` entry (``error``).
+
+    ``progress=True`` shows papermill's cell-by-cell bar only where someone watches (stderr a
+    terminal, or a notebook: :func:`evalkit.progress.interactive`), never in a log file.
     """
     from evalkit.report import pdf as pdf_printer
 
@@ -391,7 +395,7 @@ def _start_manifest(template, report, period, run_dir, params, git, source: Path
         "schema": mf.SCHEMA, "report": report, "template": template, "period": period, "run_id": run_dir.name,
         "status": "running", "started_utc": mf.utc_now(), "finished_utc": None,
         "parameters": params, "parameters_sha256": mf.sha256_json({k: v for k, v in params.items() if k != "results_dir"}),
-        "inputs": mf.hash_inputs(Path(params["data_dir"])), "git": git,
+        "inputs": mf.hash_run_inputs(params), "git": git,  # survey files outside data_dir too
         "notebook_sha256": mf.sha256_file(source), "packages": mf.package_versions(), "kernel_python": sys.executable,
         "outputs": {}, "disclosure": None, "error": None, "html": None,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import html
+import re
 import types
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.outputs import figure as sealed_figure
 from evalkit.report.outputs import markdown, person_safe
 from evalkit.seal import Sealed
-from evalkit.report.i18n import label, section
+from evalkit.report.i18n import label, localize_numbers, section
 from evalkit.report.params import validate_params
 from evalkit.report.preflight import preflight, resolve_data_dir  # noqa: F401 (re-exported)
 from evalkit.report.robustness import p_draws, robustness_table, specifications
@@ -56,6 +57,21 @@ def without_thin_area_years(panel: pd.DataFrame, min_cell: int) -> tuple[pd.Data
         if col in panel:
             thin |= panel[col].fillna(0) < min_cell
     return panel.loc[~thin].reset_index(drop=True), int(thin.sum())
+
+
+_SMALL_COHORT = re.compile(r"cohort (-?\d+): (\d+) unit\(s\)")
+
+
+def _estimator_note(message: str, lang: str) -> str:
+    """An estimator warning (English, as :mod:`warnings` shows it) as a report note in ``lang``:
+    the small-cohort warning of :func:`~evalkit.estimators.staggered.att_gt` from the label map
+    (:mod:`evalkit.i18n`, keys "small_cohorts" and "small_cohort"); any other message with the
+    language's number format."""
+    if message.startswith("Small cohorts"):
+        cohorts = ", ".join(label("small_cohort", lang).format(cohort=g, n=n)
+                            for g, n in _SMALL_COHORT.findall(message))
+        return label("small_cohorts", lang).format(cohorts=cohorts)
+    return localize_numbers(message, lang)
 
 
 @dataclass(frozen=True)
@@ -574,7 +590,8 @@ class Study:
         fig.axes[0].set_ylabel(f"{label('estimate', lang)}: {label(self.p['outcome'], lang).lower()}", fontsize=9)
         alt = {"da": "Callaway-Sant'Anna: effekter efter år siden start med punktvise intervaller og simultane bånd.",
                "en": "Callaway-Sant'Anna: effects by years since start with pointwise intervals and uniform bands."}[lang]
-        notes = "".join(f"<p class='evalkit-note'>{html.escape(n)}</p>" for n in self.notes.get("cs", []))
+        notes = "".join(f"<p class='evalkit-note'>{html.escape(_estimator_note(n, lang))}</p>"
+                        for n in self.notes.get("cs", []))
         return outputs.html(figures.figure_html(fig, alt) + notes, kind="figure", plain=alt)
 
     def sensitivity(self) -> SafeTable:
@@ -684,7 +701,7 @@ class Study:
     @cached_property
     def survey_fit(self):
         """The survey outcome read, calibrated to the register and estimated (once per report)."""
-        return survey_section.fit(self)
+        return survey_section.report_fit(self)  # its warnings become the report's notes, not cell stderr
 
     @cached_property
     def subgroup_results(self):

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitWarning, ValidationError
+from evalkit.results.plot import decimal_comma
 
 POOL_SEP = " + "
 
@@ -141,7 +142,7 @@ def _survey(study):
                                       min_cell=p["min_cell"], round_base=p["round_base"], alpha=p["alpha"],
                                       inference=inference, inference_options=options or None)
     effects = truth_mod.area_effects(p["data_dir"], spec.truth)
-    if effects is None:
+    if effects is None or fit.truth is None:  # no truth, or not of this estimand (a mean score, a Likert cut-off)
         return res, None, None
     from evalkit.domain.subgroups import _survey_category
     from evalkit.domain.survey_margins import AGE_BANDS
@@ -237,6 +238,10 @@ def heading(study):
 def _outcome_name(study, source: str, lang: str) -> str:
     from evalkit.report.i18n import label
 
+    if source == "survey" and study.__dict__.get("survey_fit") is not None:  # a mean score is not a share
+        from evalkit.report.survey_section import outcome_label
+
+        return outcome_label(study.survey_fit, study.p["survey_outcome"], lang)
     return label(study.p["outcome"] if source == "register" else study.p["survey_outcome"], lang)
 
 
@@ -322,17 +327,22 @@ def figure(study):
     axes = fig.subplots(len(fits.results), 1, squeeze=False)[:, 0]
     for ax, (source, res) in zip(axes, fits.results.items()):
         t = with_truth(res.tidy(), fits.truths.get(source)).dropna(subset=["estimate"])
+        score = source == "survey" and getattr(study.__dict__.get("survey_fit"), "measure", "share") == "mean score"
+        scale = 1 if score else 100  # a mean score in points on its scale, a share in percentage points
         names = res.display(lang).set_index(res.tidy()["subgroup"])[label("subgroup", lang)]
         y = np.arange(len(t))[::-1]
-        ax.errorbar(100 * t["estimate"], y, xerr=[100 * (t["estimate"] - t["conf_low"]),
-                                                  100 * (t["conf_high"] - t["estimate"])],
+        ax.errorbar(scale * t["estimate"], y, xerr=[scale * (t["estimate"] - t["conf_low"]),
+                                                    scale * (t["conf_high"] - t["estimate"])],
                     fmt="o", color="C0", capsize=3, label=label("estimate", lang))
         if t["truth"].notna().any():
-            ax.plot(100 * t["truth"], y, "x", color="C3", label=label("truth", lang))
+            ax.plot(scale * t["truth"], y, "x", color="C3", label=label("truth", lang))
         ax.axvline(0, color="black", lw=0.8)
+        if lang == "da":
+            decimal_comma(ax)
         ax.set_yticks(y, [names[g] for g in t["subgroup"]], fontsize=8)
         ax.set_title(_outcome_name(study, source, lang), fontsize=9)
-        ax.set_xlabel(label("effect_pp", lang), fontsize=8)
+        ax.set_xlabel({"da": "Effekt, point på skalaen", "en": "Effect, points on the scale"}[lang] if score
+                      else label("effect_pp", lang), fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(frameon=False, fontsize=7, loc="best")
     fig.tight_layout()

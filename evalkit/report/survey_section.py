@@ -17,6 +17,7 @@ here too; no area is named (treated areas are letters, as in the synthetic-contr
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,24 @@ class SurveyFit:
     notes: tuple = ()           # what the report left out of the survey and why (shown under the effect table)
     answer: str = ""            # the answer column of the outcome
     cutoff: float | None = None
+    measure: str = "share"      # what the effect is on: "share", "share >= c" or "mean score" (measure())
+    design_weights: bool = True  # False: no design-weight column mapped (equal weights: the row is unweighted)
+
+
+def measure(values: pd.Series, cutoff: float | None) -> str:
+    """What a survey effect is on: ``"share >= c"`` with a cut-off, ``"share"`` for a 0/1 answer
+    without one, else ``"mean score"`` (the answer itself, in points on its scale) (pure)."""
+    if cutoff is not None:
+        return f"share >= {cutoff:g}"
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return "share" if v.isin([0, 1]).all() else "mean score"
+
+
+def _truth_applies(values: pd.Series, cutoff: float | None) -> bool:
+    """The simulated truth (the effect on the probability of a 0/1 answer = 1) is of this estimand: a 0/1
+    answer taken as it is (no cut-off, or one that keeps the 1s and only them)."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(v.isin([0, 1]).all()) and (cutoff is None or 0 < cutoff <= 1)
 
 
 # ------------------------------------------------------------------------------ pure tables
@@ -125,6 +144,8 @@ def effects_table(fit: SurveyFit, *, lang: str) -> pd.DataFrame:
 
     names = {"calibrated": {"da": "Kalibrerede vægte (TWFE)", "en": "Calibrated weights (TWFE)"},
              "design": {"da": "Kun designvægte (TWFE)", "en": "Design weights only (TWFE)"}}
+    if not fit.design_weights:  # no design weight mapped: every respondent weighs 1
+        names["design"] = {"da": "Uvægtet (TWFE; ingen designvægte)", "en": "Unweighted (TWFE; no design weights)"}
     rows = []
     for key in ("calibrated", "design"):
         t = getattr(fit, key)
@@ -395,10 +416,13 @@ def fit(study) -> SurveyFit:
     p, spec = study.p, SURVEYS[study.p["survey_outcome"]]
     source = survey_source(p)
     config = source.config
-    raw = read_survey(source.path, config, require_weights=config.weight is not None)
+    with warnings.catch_warnings(record=True) as seen:  # the reader's warnings become notes of the report
+        warnings.simplefilter("always", EvalkitWarning)
+        raw = read_survey(source.path, config, require_weights=config.weight is not None)
     years = read_data_years(p["data_dir"])
-    notes = wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
-                       lang=p["lang"])
+    notes = [*_warning_notes(seen, lang=p["lang"]),
+             *wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
+                         lang=p["lang"])]
     for note in wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
                            lang="en"):  # the run log says it too
         warnings.warn(note, EvalkitWarning, stacklevel=2)
@@ -414,9 +438,14 @@ def fit(study) -> SurveyFit:
     with step(f"survey: calibrating {len(respondents):,} respondents' weights to the register margins (svy)"):
         margins = register_margins(p["data_dir"], years=sorted(respondents["AAR"].unique()))
         variables = MARGINS if config.origin else ("age_band", "KOEN")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EvalkitWarning)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", EvalkitWarning)
             cal = calibrate_weights(respondents, margins, variables=variables, min_cell=p["min_cell"])
+    if any(_MISSING_MARGIN in str(w.message) for w in seen):  # no area named in the report
+        notes.append({"da": "For nogle område-bølger mangler registrets fordeling en kategori, som har besvarelser; "
+                            "de besvarelser er kalibreret sammen med en anden kategori af samme margin.",
+                      "en": "In some area-waves the register margins lack a category that has respondents; those "
+                            "respondents are calibrated together with another level of the margin."}[p["lang"]])
     data = with_cohorts(cal.data, dict(zip(cohorts["OMR_ID"], cohorts["cohort"])))
     y = survey_outcome(data, source.answer, cutoff=source.cutoff)
     with warnings.catch_warnings():  # as survey_did: no estimate rests on an area-wave of < min_cell respondents
@@ -430,10 +459,79 @@ def fit(study) -> SurveyFit:
             results[key] = survey_effect(study, data, y, w)
     cells = data.assign(w=data[CALIBRATED]).groupby(["OMR_ID", "AAR"], as_index=False).agg(w=("w", "sum"),
                                                                                           D=("D", "first"))
-    true = truth_att(cells.astype({"OMR_ID": "int64"}), truth_mod.area_effects(p["data_dir"], spec.truth))
+    true = (truth_att(cells.astype({"OMR_ID": "int64"}), truth_mod.area_effects(p["data_dir"], spec.truth))
+            if _truth_applies(data[source.answer], source.cutoff) else None)  # a truth only of its own estimand
+    if config.weight is None:
+        notes.append({"da": "Spørgeskemaet har ingen designvægte (weight: null): rækken 'Uvægtet' giver hver "
+                            "besvarelse samme vægt, og kalibreringen rejser fra lige vægte.",
+                      "en": "The survey has no design weights (weight: null): the 'Unweighted' row weighs every "
+                            "respondent equally, and the calibration starts from equal weights."}[p["lang"]])
     return SurveyFit(calibrated=_att(results["calibrated"]), design=_att(results["design"]), calibration=cal,
                      rates=rates, truth=true, method=method, data=data, results=results, notes=tuple(notes),
-                     answer=source.answer, cutoff=source.cutoff)
+                     answer=source.answer, cutoff=source.cutoff, measure=measure(data[source.answer], source.cutoff),
+                     design_weights=config.weight is not None)
+
+
+_MISSING_MARGIN = "margin cell(s) missing for a category that has respondents"
+
+
+def _warning_notes(seen, *, lang: str) -> list[str]:
+    """Notes of the report for the :class:`EvalkitWarning` s in ``seen`` (other warnings are warned again):
+    the message when the disclosure check of report text lets it through, else that it is withheld."""
+    from evalkit.report.textcheck import DisclosureError, check_text
+
+    notes = []
+    for w in seen:
+        if not issubclass(w.category, EvalkitWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        message = str(w.message)
+        unread = re.match(r"the survey has a column (.+?) that is not read \(configuration key (\w+): null\)", message)
+        if unread:  # the reader's own words carry "= 1", a small number to the text check
+            column, key = unread.groups()
+            message = {"da": f"kolonnen {column} læses ikke ({key}: null i survey.columns); sæt {key}: "
+                             f"{column.strip(chr(39))} for at bruge den.",
+                       "en": f"the column {column} is not read ({key}: null in survey.columns); set {key}: "
+                             f"{column.strip(chr(39))} to use it."}[lang]
+        try:
+            message = check_text(message, what="survey note")
+        except DisclosureError:
+            message = {"da": "(en advarsel om data er tilbageholdt: den ville vise data)",
+                       "en": "(a warning about the data is withheld: it would show data)"}[lang]
+        note = {"da": f"Spørgeskemaet: {message}", "en": f"Survey: {message}"}[lang]
+        if note not in notes:
+            notes.append(note)
+    return notes
+
+
+def report_fit(study) -> SurveyFit:
+    """:func:`fit` as a report cell runs it: its warnings go to the run's console log, not the cell.
+
+    The report states them as notes under the effect table (:attr:`SurveyFit.notes`); an
+    :class:`EvalkitWarning` on the cell's stderr would withhold the report's outputs.
+
+    Parameters
+    ----------
+    study : Study
+        The report.
+
+    Returns
+    -------
+    SurveyFit
+        As :func:`fit`. Warnings that are not an :class:`EvalkitWarning` are warned again.
+    """
+    from evalkit import progress
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", EvalkitWarning)
+        result = fit(study)
+    log = progress.logger("survey")
+    for w in seen:
+        if issubclass(w.category, EvalkitWarning):
+            log(f"note: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
 
 
 def _rounded_count(n, *, min_cell: int, round_base: int):
@@ -471,6 +569,8 @@ def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
         diag["counts"] = (f"respondent counts rounded to a multiple of {round_base} (null below {min_cell}); "
                           "n_treated / n_control count areas")
         diag["notes"] = list(fit.notes)
+        diag["answer"], diag["cutoff"], diag["measure"] = fit.answer, fit.cutoff, fit.measure
+        diag["design_weights"] = fit.design_weights
         out[f"survey_twfe_{key}"] = res.replace(n_obs=n or 0, diagnostics=diag)
     return out
 
@@ -577,18 +677,42 @@ def weights_table(study):
                       digits=2, note=note, lang=lang, _trusted=True)
 
 
+def outcome_label(fit: SurveyFit, outcome: str, lang: str) -> str:
+    """The survey outcome's name as the report states it: the outcome's label for the share it is
+    defined as (``"share"``), else what the measure is (a share at or above a cut-off, a mean score) (pure)."""
+    from evalkit.report.i18n import label
+
+    if fit.measure == "share":
+        return label(outcome, lang)
+    survey = {"da": "tryghedsmåling", "en": "safety survey"}[lang] if outcome == "tryghed" else outcome
+    if fit.measure == "mean score":
+        return {"da": f"Gennemsnitsscore for {fit.answer} ({survey})",
+                "en": f"Mean score of {fit.answer} ({survey})"}[lang]
+    return {"da": f"Andel med {fit.answer} >= {fit.cutoff:g} ({survey})",
+            "en": f"Share with {fit.answer} >= {fit.cutoff:g} ({survey})"}[lang]
+
+
 def effect_text(fit: SurveyFit, outcome_label: str, *, lang: str, alpha: float) -> str:
     """One sentence: the calibrated effect with its interval, the method, and the truth (pure)."""
     t = fit.calibrated
-    pp = lambda v: f"{100 * v:+.1f}".replace(".", "," if lang == "da" else ".")  # noqa: E731
     level = round(100 * (1 - alpha))
+    if fit.measure == "mean score":  # the answer itself: points on its scale, not percentage points
+        pp = lambda v: f"{v:+.2f}".replace(".", "," if lang == "da" else ".")  # noqa: E731
+        unit = {"da": f"point på skalaen for {fit.answer} (gennemsnitsscore)",
+                "en": f"points on the {fit.answer} scale (mean score)"}[lang]
+    else:
+        pp = lambda v: f"{100 * v:+.1f}".replace(".", "," if lang == "da" else ".")  # noqa: E731
+        unit = {"da": "procentpoint", "en": "percentage points"}[lang]
+        if fit.cutoff is not None:
+            unit += {"da": f" (andel med {fit.answer} >= {fit.cutoff:g})",
+                     "en": f" (share with {fit.answer} >= {fit.cutoff:g})"}[lang]
     if lang == "da":
-        s = (f"{outcome_label}: effekten er {pp(t['estimate'])} procentpoint ({level} %-konfidensinterval "
+        s = (f"{outcome_label}: effekten er {pp(t['estimate'])} {unit} ({level} %-konfidensinterval "
              f"{pp(t['conf_low'])} til {pp(t['conf_high'])}; {fit.method}), med vægte kalibreret til registret.")
         if fit.truth is not None:
             s += f" Den simulerede sande effekt er {pp(fit.truth)} procentpoint."
         return s
-    s = (f"{outcome_label}: the effect is {pp(t['estimate'])} percentage points ({level} % confidence interval "
+    s = (f"{outcome_label}: the effect is {pp(t['estimate'])} {unit} ({level} % confidence interval "
          f"{pp(t['conf_low'])} to {pp(t['conf_high'])}; {fit.method}), with weights calibrated to the register.")
     if fit.truth is not None:
         s += f" The simulated true effect is {pp(fit.truth)} percentage points."
@@ -606,13 +730,16 @@ def effect_table(study):
     if _unavailable(study) is not None:
         return markdown("")  # rates_table says why
     lang, fit_ = study.p["lang"], study.survey_fit
-    note = effect_text(fit_, label(study.p["survey_outcome"], lang), lang=lang, alpha=study.p["alpha"]) + " " + {
+    note = effect_text(fit_, outcome_label(fit_, study.p["survey_outcome"], lang), lang=lang,
+                       alpha=study.p["alpha"]) + " " + {
         "da": "Respondent-niveau TWFE med område- og årseffekter, vægtet, klynget på område; samme inferens som "
               "for registerudfaldet. Estimanden er effekten på andelen i områdernes befolkning (gentagne "
-              "tværsnit: ændringer i, hvem der bor der, indgår).",
+              "tværsnit: ændringer i, hvem der bor der, indgår).".replace(
+                  "andelen", "gennemsnitsscoren" if fit_.measure == "mean score" else "andelen"),
         "en": "Respondent-level TWFE with area and year effects, weighted, clustered by area; the same inference "
               "as for the register outcome. The estimand is the effect on the share in the areas' population "
-              "(repeated cross-sections: changes in who lives there are part of it)."}[lang]
+              "(repeated cross-sections: changes in who lives there are part of it).".replace(
+                  "the share", "the mean score" if fit_.measure == "mean score" else "the share")}[lang]
     note = " ".join([note, *fit_.notes])  # waves the report leaves out
     from evalkit.report.advising import ADVISOR_DRAWS
 

@@ -151,7 +151,7 @@ class Comparison:
         """
         return to_markdown(self._grid())
 
-    def to_rtf(self, path: str | Path | None = None) -> str:
+    def to_rtf(self, path: str | Path | None = None) -> str | Path:
         """The table as a Rich Text Format document, which Word (and LibreOffice) open as a real,
         editable table with booktabs-like rules.
 
@@ -163,17 +163,44 @@ class Comparison:
         Parameters
         ----------
         path : str or pathlib.Path, optional
-            Where to write the document (``.rtf``); None writes nothing.
+            Where to write the document; its name must end in ``.rtf`` (Word opens it; a
+            ``.docx`` name would hold RTF under a Word-document suffix) and its folder must
+            exist. None writes nothing.
 
         Returns
         -------
-        str
-            The RTF source (also when it was written to ``path``).
+        str or pathlib.Path
+            The RTF source when ``path`` is None; else the path written to (so a notebook cell
+            ending in ``cmp.to_rtf("table.rtf")`` shows the path, not the whole source).
+
+        Raises
+        ------
+        ParameterError
+            ``path`` does not end in ``.rtf``, its folder does not exist, or it cannot be written.
         """
         source = to_rtf(self._grid())
-        if path is not None:
-            Path(path).write_text(source, encoding="ascii")
-        return source
+        if path is None:
+            return source
+        target = _rtf_target(path)
+        try:
+            target.write_text(source, encoding="ascii")
+        except OSError as err:
+            raise ParameterError(f"to_rtf cannot write {str(target)!r}: {err.strerror or err}.") from None
+        return target
+
+
+def _rtf_target(path) -> Path:
+    """``path`` as a Path, checked: an ``.rtf`` name in an existing folder."""
+    if not isinstance(path, (str, Path)):
+        raise ParameterError(f"path must be a str or pathlib.Path, not {type(path).__name__}.")
+    target = Path(path)
+    if target.suffix.lower() != ".rtf":
+        shown = f"suffix {target.suffix!r}" if target.suffix else "no suffix"
+        raise ParameterError(f"to_rtf writes Rich Text Format: path={str(path)!r} has {shown}; use a name ending "
+                             "in '.rtf' (Word opens RTF files and can save them as .docx).")
+    if not target.parent.is_dir():
+        raise ParameterError(f"to_rtf cannot write {str(path)!r}: the folder {str(target.parent)!r} does not exist.")
+    return target
 
 
 def compare(results, names: Sequence[str] | None = None, *, terms=None, stat: str | Sequence[str] = "se",

@@ -22,6 +22,7 @@ from evalkit import seal
 from evalkit.core.aliases import checked
 from evalkit.errors import ColumnError, ParameterError, closest
 from evalkit.privacy import blank_rows, shown_count, thin_person_rows
+from evalkit.i18n import format_p
 
 #: Columns of the tidy table, in order, with their pandas dtype.
 TABLE_COLUMNS: dict[str, str] = {
@@ -106,6 +107,22 @@ _POSTFIT: list = []
 def register_postfit(dispatch) -> None:
     """Register ``dispatch(result, method, data, options)`` for :meth:`Result.with_inference`."""
     _POSTFIT[:] = [dispatch]
+
+
+def _load_postfit() -> None:
+    """Load the module that registers the post-fit dispatcher (a result unpickled or rebuilt from
+    JSON in a fresh session, where only ``import evalkit`` ran). It is named like a plug-in, not
+    imported: the estimators are a higher layer than the results."""
+    import importlib
+
+    importlib.import_module(_POSTFIT_PROVIDER)
+    if not _POSTFIT:
+        raise ParameterError(f"with_inference needs evalkit's estimators, and {_POSTFIT_PROVIDER} did not "
+                             "register them: reinstall evalkit.")
+
+
+#: the module that calls :func:`register_postfit` when it loads
+_POSTFIT_PROVIDER = "evalkit.estimators.postfit"
 
 
 class Result:
@@ -337,7 +354,8 @@ class Result:
         ------
         ParameterError
             A method not available for this estimator, no ``data`` when it is needed, a bad
-            option, or a result rebuilt from JSON in a session where the estimators are not loaded.
+            option. (A result unpickled or rebuilt from JSON in a fresh session loads the
+            estimators itself: ``import evalkit`` suffices.)
 
         References
         ----------
@@ -357,8 +375,7 @@ class Result:
         >>> wild = res.with_inference("wild", panel, seed=1, draws=999)
         """
         if not _POSTFIT:
-            raise ParameterError("with_inference needs evalkit's estimators: import evalkit.estimators first "
-                                 "(results rebuilt from JSON in a fresh session do not load them).")
+            _load_postfit()
         return _POSTFIT[0](self, method, data, options)
 
     # ------------------------------------------------------------------ access
@@ -436,6 +453,18 @@ class Result:
                 cols.append(extra)
         return table[cols]
 
+    def _p_floored(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with a resampling p-value of exactly 0 (wild bootstrap, randomization: no draw
+        as extreme) shown as "< 1/(B+1)" from the inference's draws (:func:`evalkit.i18n.format_p`),
+        as :func:`evalkit.compare` shows it; "0" would claim certainty that B draws cannot give."""
+        draws = getattr(self.inference, "draws", None)
+        zero = table["p_value"].eq(0).fillna(False).to_numpy(bool) if draws else None
+        if zero is None or not zero.any():
+            return table
+        shown = table["p_value"].astype(object)
+        shown[zero] = format_p(0.0, "en", draws=int(draws))
+        return table.assign(p_value=shown)
+
     def _shown_table(self) -> pd.DataFrame:
         """The tidy table as displayed and plotted: in a report run, rows resting on fewer than
         ``min_cell`` treated or comparison units are blanked unless the units are areas."""
@@ -455,7 +484,7 @@ class Result:
             the disclosure threshold are not shown.
         """
         head = "\n".join(f"{k:<10} {v}" for k, v in self._header())
-        body = self._display_table().to_string(index=False, float_format=_fmt, na_rep="")
+        body = self._p_floored(self._display_table()).to_string(index=False, float_format=_fmt, na_rep="")
         return seal.note_lines(f"{head}\n\n{body}")
 
     def __str__(self) -> str:
@@ -463,7 +492,8 @@ class Result:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{_esc(v)}</td></tr>" for k, v in self._header())
-        body = self._display_table().to_html(index=False, float_format=_fmt, na_rep="", border=0, classes="evalkit-table")
+        body = self._p_floored(self._display_table()).to_html(index=False, float_format=_fmt, na_rep="", border=0,
+                                                              classes="evalkit-table")
         return f"<div class='evalkit-result'><table>{head}</table>{body}</div>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
