@@ -197,17 +197,42 @@ def test_manifest_hashes_survey_files_outside_data_dir(tmp_path):
     assert mf.hash_run_inputs({"data_dir": str(data), "survey": {}}) == mf.hash_inputs(data)
 
 
-def test_manifest_of_a_run_uses_the_survey_hashes():
-    import inspect
-
+def test_manifest_of_a_run_uses_the_survey_hashes(tmp_path):
+    """The run's manifest (runner._start_manifest, as a report run writes it) lists the survey file
+    outside data_dir with its hash, and data_sha256 covers it."""
     from evalkit.report import runner
 
-    assert "hash_run_inputs(params)" in inspect.getsource(runner._start_manifest)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.parquet").write_bytes(b"a")
+    survey, notebook, run_dir = tmp_path / "s.csv", tmp_path / "t.ipynb", tmp_path / "run"
+    survey.write_bytes(b"s")
+    notebook.write_text("{}")
+    run_dir.mkdir()
+    params = {"data_dir": str(data), "survey": {"path": str(survey)}}
+    record = runner._start_manifest("final", "r", "2024", run_dir, params, {"commit": None}, notebook)
+    assert record["inputs"][survey.resolve().as_posix()] == mf.sha256_file(survey)
+    assert json.loads((run_dir / "manifest.json").read_text())["inputs"] == record["inputs"]
+    survey.write_bytes(b"changed")
+    again = runner._start_manifest("final", "r", "2024", run_dir, params, {"commit": None}, notebook)
+    assert again["data_sha256"] != record["data_sha256"]
 
 
-def test_report_cells_use_the_quiet_fit():
-    import inspect
-
+def test_report_cells_use_the_quiet_fit(monkeypatch, recwarn):
+    """Study.survey_fit goes through report_fit: an EvalkitWarning of the fit goes to the run log (not
+    the cell's stderr, which would withhold the report); other warnings are warned again."""
+    from evalkit import progress
+    from evalkit.errors import EvalkitWarning
+    from evalkit.report import survey_section
     from evalkit.report.study import Study
 
-    assert "report_fit" in inspect.getsource(Study.survey_fit.func)
+    def noisy_fit(study):
+        warnings.warn("waves after the evaluation year", EvalkitWarning)
+        warnings.warn("something else", UserWarning)
+        return "fit"
+    logged = []
+    monkeypatch.setattr(survey_section, "fit", noisy_fit)
+    monkeypatch.setattr(progress, "logger", lambda name: logged.append)
+    assert Study.survey_fit.func(object()) == "fit"
+    assert logged == ["note: waves after the evaluation year"]
+    assert [str(w.message) for w in recwarn] == ["something else"]
