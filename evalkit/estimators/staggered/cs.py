@@ -118,8 +118,11 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
         ``diagnostics["pretest"]`` - R's Wald pre-test of parallel trends over the
         pre-treatment cells. With ``panel=False`` the influence rows are the data's rows,
         indexed by their position (``row``, 0-based, counted after rows dropped for missing
-        values; use ``data.iloc``), and the cell columns are sparse (a row enters only the
-        cells of its period; ``.sparse.to_dense()`` before ``to_parquet``).
+        values), in (period, cohort) block order, not in data order: align them by the index
+        (``data.iloc[result.influence.index]``), never by position. The cell columns are sparse
+        (a row enters only the cells of its period); the unit columns are dense, so densify the
+        cell columns alone before ``to_parquet``
+        (``result.influence[list(result.table["term"])].sparse.to_dense()``).
 
         Cells that cannot be estimated (no treated or control units in a period, singular
         covariate design, no propensity-score overlap) are dropped with an EvalkitWarning and
