@@ -88,6 +88,8 @@ LABELS: dict[str, dict[str, str]] = {
     "subgroup": {"da": "Undergruppe", "en": "Subgroup"},
     "n_persons": {"da": "Antal personer (afrundet)", "en": "Persons (rounded)"},
     "joint_test": {"da": "Test for ens effekter", "en": "Test of equal effects"},
+    "wild_bootstrap": {"da": "wild bootstrap", "en": "wild bootstrap"},
+    "n_responses": {"da": "Antal besvarelser (afrundet)", "en": "Responses (rounded)"},
     "by_origin": {"da": "efter herkomst", "en": "by origin"},
     "by_sex": {"da": "efter køn", "en": "by sex"},
     "by_age_band": {"da": "efter aldersgruppe", "en": "by age band"},

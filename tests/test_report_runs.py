@@ -234,4 +234,8 @@ def test_poa_results_hold_the_survey_and_subgroup_numbers_shown(poa):
         data = json.loads((folder / f"subgroups_{source}.json").read_text())
         assert data["by"] == "origin" and len(data["table"]) == 2
         assert all(r["n"] is None or (r["n"] % 5 == 0 and r["n"] >= 5) for r in data["table"])
+        # few treated areas: the joint test is the seeded wild bootstrap, said so in the table's caption
+        assert data["joint_test"]["method"] == "wild" and data["joint_test"]["draws"] == 9999
+        assert data["joint_test"]["seed"] is not None
     assert sum("Subgroup" in t.columns for t in tables) == 2     # the register and the survey table
+    assert html.count("Test of equal effects: F(1, ") == 2 and html.count("wild bootstrap p") == 2

@@ -57,7 +57,9 @@ def test_demo_data_subgroup_truth_inside_interval():
     t = res.tidy().set_index("subgroup")
     for group in ("nonwestern", "other"):
         assert t.loc[group, "conf_low"] <= truth[group] <= t.loc[group, "conf_high"], (group, truth, t)
-    assert any("only 4 treated areas" in n for n in res.notes)
+    # 4 treated areas: the joint test is the wild cluster restricted bootstrap, not the over-rejecting F
+    assert res.joint_test()["method"] == "wild" and any("4 treated areas" in n and "bootstrap" in n
+                                                          for n in res.notes)
 
 
 def test_public_name_and_repr(by_origin):

@@ -19,13 +19,11 @@ trends *within the subgroup* when adoption is not staggered or effects are homog
 
 Joint test of equal effects
 ---------------------------
-The subgroup panels are stacked and one regression with area x subgroup and year x subgroup fixed
-effects and treatment interacted with subgroup is fitted (linearmodels ``PanelOLS``, weighted,
-entity = area x subgroup, year x subgroup dummies). Its coefficients are the b_g above exactly (every
-effect is interacted), and its covariance is clustered **by area**, so the correlation of the
-subgroups of one area (same treatment, same shocks) is accounted for. H0: b_1 = ... = b_k is tested by
-the Wald statistic of the k - 1 contrasts b_g - b_1, as F = W / (k - 1) against F(k - 1, G - 1), the
-cluster-robust small-sample form (G areas; Cameron & Miller 2015, *J. Human Resources* 50(2), sec. VI).
+Stacked TWFE with area x subgroup and year x subgroup effects, clustered by area, Wald test of the
+k - 1 contrasts b_g - b_1 (:mod:`evalkit.domain.subgroup_joint`): the F form against F(k - 1, G - 1),
+or, with fewer than 10 treated areas or a few-treated ``inference`` (``joint="auto"``), the wild
+cluster restricted bootstrap of the Wald statistic (Roodman et al. 2019), which keeps its size where
+the F test over-rejects.
 
 Disclosure control (Statistics Denmark, ``shared/domain.md``; threshold ``min_cell``, default 5,
 floor 3; counts are of distinct, unweighted persons or respondents)
@@ -55,22 +53,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from evalkit.core.blas import one_thread
 from evalkit.core.aliases import checked
 from evalkit.core.checks import checked_init
 from evalkit.data.composition import check_min_cell
 from evalkit.data.panels import EMP_EDU, Microdata, open_microdata, tidy_types
 from evalkit.data.schemas import HFAUDD_LEVELS
 from evalkit.domain._common import frame_html
+from evalkit.domain import subgroup_joint
+from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
 from evalkit.domain.survey_did import COHORT, survey_outcome, survey_twfe, with_cohorts
 from evalkit.domain.survey_margins import AGE_BANDS as SURVEY_AGE_BANDS
 from evalkit.domain.survey_weights import CALIBRATED
 from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.estimators.twfe import twfe
-from evalkit.i18n import LANGS, label
+from evalkit.i18n import LANGS, label, localize_numbers, p_equals
 from evalkit.results.result import immutable_value
 
 __all__ = ["BY", "REGISTER_OUTCOMES", "SubgroupEffects", "joint_equality_test", "register_subgroup_cells",
@@ -257,47 +255,6 @@ def disclose(cells: pd.DataFrame, order: list[str], *, treated: set, min_cell: i
     return used.reset_index(drop=True), mapping(), suppressed, notes
 
 
-# -------------------------------------------------------------------------------------- joint test
-@checked
-def joint_equality_test(cells: pd.DataFrame, groups: list[str]) -> dict:
-    """Stacked weighted TWFE with area x subgroup and year x subgroup effects, treatment interacted with
-    subgroup, clustered by area (linearmodels ``PanelOLS``); Wald test of b_1 = ... = b_k.
-
-    ``cells``: ``OMR_ID, AAR, subgroup, y, w, D``. Returns the coefficients and covariance, the F
-    statistic W/q with df (q, G - 1) and its p-value."""
-    from linearmodels.panel import PanelOLS
-
-    c = cells[cells["subgroup"].isin(groups)].copy()
-    c["entity"] = c["OMR_ID"].astype(str) + "|" + c["subgroup"].astype(str)
-    names = [f"D:{g}" for g in groups]
-    x = pd.DataFrame({n: (c["D"].to_numpy() * (c["subgroup"] == g).to_numpy()).astype(float)
-                      for n, g in zip(names, groups)}, index=c.index)
-    for g in groups:  # year x subgroup effects (the first year of each subgroup is its reference)
-        years = sorted(c.loc[c["subgroup"] == g, "AAR"].unique())
-        for y in years[1:]:
-            x[f"year{y}:{g}"] = ((c["subgroup"] == g) & (c["AAR"] == y)).to_numpy().astype(float)
-    index = pd.MultiIndex.from_arrays([c["entity"], c["AAR"].astype(int)], names=["entity", "year"])
-    x.index = index
-    model = PanelOLS(pd.Series(c["y"].to_numpy(float), index=index, name="y"), x, entity_effects=True,
-                     weights=pd.Series(c["w"].to_numpy(float), index=index), drop_absorbed=False, check_rank=True)
-    clusters = pd.DataFrame({"area": pd.factorize(c["OMR_ID"])[0]}, index=index)
-    with one_thread():  # thin matrices: OpenBLAS's spinning threads only slow them down (core.blas)
-        fit = model.fit(cov_type="clustered", clusters=clusters, debiased=True, group_debias=True)
-    b = fit.params[names].to_numpy()
-    v = fit.cov.loc[names, names].to_numpy()
-    n_clusters = int(c["OMR_ID"].nunique())
-    q = len(groups) - 1
-    out = {"coef": dict(zip(groups, b.tolist())), "vcov": v, "n_clusters": n_clusters}
-    if q < 1:
-        return {**out, "statistic": np.nan, "df": 0, "df_denom": n_clusters - 1, "p_value": np.nan}
-    r = np.hstack([-np.ones((q, 1)), np.eye(q)])
-    rb = r @ b
-    wald = float(rb @ np.linalg.solve(r @ v @ r.T, rb))
-    f = wald / q
-    return {**out, "statistic": f, "wald": wald, "df": q, "df_denom": n_clusters - 1,
-            "p_value": float(stats.f.sf(f, q, n_clusters - 1))}
-
-
 # -------------------------------------------------------------------------------------- the result
 @checked_init
 @immutable_value
@@ -359,9 +316,13 @@ class SubgroupEffects:
         Returns
         -------
         dict
-            statistic (F), df, df_denom and p_value (F(df, df_denom), df_denom = areas - 1).
+            statistic (F = W / df), df, df_denom (areas - 1), p_value and method: "f" (p from
+            F(df, df_denom)) or "wild" (the wild cluster restricted bootstrap p of W; ``draws``,
+            ``boot_weights`` and ``seed`` are then given, and ``p_value_f`` is the F test's).
         """
-        return {k: self.joint[k] for k in ("statistic", "df", "df_denom", "p_value")}
+        keys = ("statistic", "df", "df_denom", "p_value", "method")
+        extra = ("p_value_f", "draws", "boot_weights", "seed") if self.joint.get("method") == "wild" else ()
+        return {k: self.joint.get(k) for k in keys + extra}
 
     @checked
     def display(self, lang: str = "en") -> pd.DataFrame:
@@ -384,11 +345,17 @@ class SubgroupEffects:
         return pd.DataFrame({label("subgroup", lang): names, label("estimate", lang): t["estimate"],
                              label("std_error", lang): t["std_error"],
                              label("ci", lang): [_ci(a, b) for a, b in zip(t["conf_low"], t["conf_high"])],
-                             label("n_persons", lang): t["n"]})
+                             label(self.count_label, lang): t["n"]})
+
+    @property
+    def count_label(self) -> str:
+        """The label key of the count column: persons (register) or responses (survey: a respondent
+        answering in two waves counts twice)."""
+        return "n_responses" if self.source == "survey" else "n_persons"
 
     @checked
     def caption(self, lang: str = "en") -> str:
-        """A caption naming the outcome, the subgroups and the joint test (F, df, p).
+        """A caption naming the outcome, the subgroups and the joint test (F, df, p; the bootstrap p when wild).
 
         Parameters
         ----------
@@ -403,8 +370,10 @@ class SubgroupEffects:
         j = self.joint
         head = f"{label(self.outcome, lang)}, {label('by_' + self.by, lang)}"
         if j["df"] and np.isfinite(j["statistic"]):
-            test = (f"{label('joint_test', lang)}: F({j['df']}, {j['df_denom']}) = {j['statistic']:.2f}, "
-                    f"p = {j['p_value']:.3f}")
+            boot = f"{label('wild_bootstrap', lang)} " if j.get("method") == "wild" else ""
+            test = (f"{label('joint_test', lang)}: F({j['df']}, {j['df_denom']}) = "
+                    f"{localize_numbers(format(j['statistic'], '.2f'), lang)}, "
+                    f"{boot}{p_equals(j['p_value'], lang, draws=j.get('draws'))}")
         else:
             test = f"{label('joint_test', lang)}: -"
         return f"{head}. {test}."
@@ -440,7 +409,7 @@ def _check_disclosure(min_cell, round_base) -> tuple[int, int]:
 
 def _finish(used: pd.DataFrame, order: list[str], suppressed: list[str], persons: dict, notes: list[str], *,
             fit_one, by: str, outcome: str, source: str, alpha: float, min_cell: int, round_base: int,
-            estimand: str) -> SubgroupEffects:
+            estimand: str, joint: tuple[str, str | None, object, object]) -> SubgroupEffects:
     shown = [g for g in dict.fromkeys(used["subgroup"]) if g not in suppressed]
     shown = sorted(shown, key=lambda g: order.index(g.split(POOL_SEP)[0]))
     if not shown:
@@ -458,21 +427,38 @@ def _finish(used: pd.DataFrame, order: list[str], suppressed: list[str], persons
         rows.append({"subgroup": g, "estimate": np.nan, "std_error": np.nan, "conf_low": np.nan,
                      "conf_high": np.nan, "n": np.nan})
     table = pd.DataFrame(rows, columns=COLUMNS)
-    joint = joint_equality_test(used, shown)
+    test, notes = _joint(used, shown, notes, joint)
+    return SubgroupEffects(table=table, joint=test, by=by, outcome=outcome, source=source, alpha=alpha,
+                           min_cell=min_cell, notes=tuple(notes), estimand=estimand)
+
+
+JOINT_KEYS = ("statistic", "df", "df_denom", "p_value", "p_value_f", "n_clusters", "method", "draws",
+              "boot_weights", "seed")
+
+
+def _joint(used: pd.DataFrame, shown: list[str], notes: list[str], joint) -> tuple[dict, list[str]]:
+    """The joint test of the shown subgroups by the method ``joint`` asks for, and its notes."""
+    how, inference, joint_options, inference_options = joint
     n_treated = int(used.loc[used["D"] == 1, "OMR_ID"].nunique())
-    if len(shown) >= 2 and n_treated < 10:
-        notes = [*notes, f"only {n_treated} treated areas: the joint test's CR1 F test over-rejects with few "
-                         "treated clusters (MacKinnon & Webb 2017); read its p-value with care."]
+    method = subgroup_joint.choose(how, n_treated, inference)
+    opts = subgroup_joint.options(joint_options, inference, inference_options) if method == "wild" else {}
+    test = joint_equality_test(used, shown, method=method, **opts)
     if len(shown) < 2:
         notes = [*notes, "fewer than two subgroups can be shown: no joint test."]
-    joint = {k: joint[k] for k in ("statistic", "df", "df_denom", "p_value", "n_clusters")}
-    return SubgroupEffects(table=table, joint=joint, by=by, outcome=outcome, source=source, alpha=alpha,
-                           min_cell=min_cell, notes=tuple(notes), estimand=estimand)
+    elif method == "wild":
+        notes = [*notes, f"joint test: wild cluster restricted bootstrap of the Wald statistic ({test['draws']} "
+                         f"{test['boot_weights']} draws by area; {n_treated} treated areas), as the CR1 F test "
+                         "over-rejects with few treated areas (MacKinnon & Webb 2017)."]
+    elif n_treated < subgroup_joint.FEW_TREATED:
+        notes = [*notes, f"only {n_treated} treated areas: the joint test's CR1 F test over-rejects with few "
+                         "treated clusters (MacKinnon & Webb 2017); read its p-value with care."]
+    return {k: test.get(k) for k in JOINT_KEYS}, notes
 
 
 ESTIMAND = ("per subgroup: static TWFE ATT of the subgroup's area-year mean (repeated cross-section), "
             "weighted by the subgroup's persons in the cell; joint test: stacked TWFE with area x subgroup and "
-            "year x subgroup effects, clustered by area, F test of equal effects")
+            "year x subgroup effects, clustered by area, Wald test of equal effects (F, or its wild cluster "
+            "restricted bootstrap with few treated areas)")
 
 
 # ------------------------------------------------------------------------------------- public API
@@ -481,7 +467,7 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                      min_cell: int = 5, thin: str = "auto", round_base: int = 5, age_bands=REGISTER_AGE_BANDS,
                      baseline_year: int | None = None, unknown_education: str = "exclude", alpha: float = 0.05,
                      inference: str | None = None, inference_options=None, areas=None,
-                     validate: bool = True) -> SubgroupEffects:
+                     validate: bool = True, joint: str = "auto", joint_options=None) -> SubgroupEffects:
     """Effects per subgroup of a register outcome, with a joint test of equal effects.
 
     For a subgroup g (origin, sex, age band, education at baseline) the area-year outcome is the
@@ -489,8 +475,9 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
     TWFE coefficient b_g, weighted by the subgroup's residents and clustered by area (via
     :func:`twfe`): the ATT for the subgroup under parallel trends *within the subgroup* when
     adoption is not staggered or effects are homogeneous (Goodman-Bacon 2021). Equal effects
-    are tested from the stacked, fully interacted regression clustered by area, F = W / (k - 1)
-    against F(k - 1, G - 1). Disclosure control (Statistics Denmark) drops small cells, pools
+    are tested from the stacked, fully interacted regression clustered by area: F = W / (k - 1)
+    against F(k - 1, G - 1), or with few treated areas the wild cluster restricted bootstrap of W
+    (``joint``). Disclosure control (Statistics Denmark) drops small cells, pools
     or suppresses thin subgroups and rounds the counts shown.
 
     Parameters
@@ -528,8 +515,7 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
     alpha : float, default 0.05
         Intervals have level 1 - alpha.
     inference : str, optional
-        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas); the
-        joint test is always the CR1 F test.
+        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas).
     inference_options : mapping, optional
         Options of the post-fit ``inference`` method, as in :func:`twfe`.
     areas : sequence, optional
@@ -537,6 +523,15 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
         interventions); None: every area in the data.
     validate : bool, default True
         Check the microdata's schema when ``source`` is not a :class:`Microdata`.
+    joint : {"auto", "f", "wild"}, default "auto"
+        The joint test's p-value: "f" from F(k - 1, G - 1) (CR1; over-rejects with few treated
+        areas), "wild" from the wild cluster restricted bootstrap of the Wald statistic with
+        the null imposed (Roodman et al. 2019); "auto" bootstraps with fewer than 10 treated
+        areas or when ``inference`` is not CR1/HC1.
+    joint_options : mapping, optional
+        ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
+        of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
+        is "wild" (9999 Rademacher draws, unseeded, otherwise).
 
     Returns
     -------
@@ -562,6 +557,7 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
     *Journal of Human Resources* 50(2), 317-372, sec. VI.
     """
     by = _check_by(by)
+    subgroup_joint.check(joint, joint_options)
     if not isinstance(outcome, str) or outcome not in REGISTER_OUTCOMES:
         raise ParameterError(f"outcome={outcome!r} has no subgroup definition; choose one of "
                              f"{list(REGISTER_OUTCOMES)}." + closest(str(outcome), list(REGISTER_OUTCOMES)))
@@ -596,7 +592,8 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                     alpha=alpha, inference=inference, inference_options=inference_options)
 
     return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
-                   source="register", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=ESTIMAND)
+                   source="register", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=ESTIMAND,
+                   joint=(joint, inference, joint_options, inference_options))
 
 
 def _some(values, k: int = 8) -> str:
@@ -680,7 +677,8 @@ def _person_sql(md, by, outcome, age_bands, baseline_year, unknown_education) ->
 def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff: float | None = None,
                             by: str = "origin", weights: str = CALIBRATED, min_cell: int = 5, thin: str = "auto",
                             round_base: int = 5, age_bands=SURVEY_AGE_BANDS, alpha: float = 0.05,
-                            inference: str | None = None, inference_options=None, areas=None) -> SubgroupEffects:
+                            inference: str | None = None, inference_options=None, areas=None, joint: str = "auto",
+                            joint_options=None) -> SubgroupEffects:
     """Effects per subgroup of a survey outcome (repeated cross-sections of respondents), with a joint test.
 
     Per subgroup: the respondent-level weighted TWFE of
@@ -725,13 +723,21 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     alpha : float, default 0.05
         Intervals have level 1 - alpha.
     inference : str, optional
-        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas); the
-        joint test is always the CR1 F test.
+        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas).
     inference_options : mapping, optional
         Options of the post-fit ``inference`` method, as in :func:`twfe`.
     areas : sequence, optional
         The areas to use (treated and comparison pool, e.g. without the areas of other
         interventions); None: every area in the data.
+    joint : {"auto", "f", "wild"}, default "auto"
+        The joint test's p-value: "f" from F(k - 1, G - 1) (CR1; over-rejects with few treated
+        areas), "wild" from the wild cluster restricted bootstrap of the Wald statistic with
+        the null imposed (Roodman et al. 2019); "auto" bootstraps with fewer than 10 treated
+        areas or when ``inference`` is not CR1/HC1.
+    joint_options : mapping, optional
+        ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
+        of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
+        is "wild" (9999 Rademacher draws, unseeded, otherwise).
 
     Returns
     -------
@@ -750,6 +756,7 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
         a warning, and they are left out).
     """
     by = _check_by(by)
+    subgroup_joint.check(joint, joint_options)
     min_cell, round_base = _check_disclosure(min_cell, round_base)
     check_choice("thin", thin, THIN)
     if not isinstance(data, pd.DataFrame):
@@ -792,7 +799,8 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     outcome = answer if cutoff is None else f"{answer} >= {cutoff:g}"
     estimand = ESTIMAND.replace("persons in the cell", "survey weight sum in the cell (respondent-level WLS)")
     return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
-                   source="survey", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=estimand)
+                   source="survey", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=estimand,
+                   joint=(joint, inference, joint_options, inference_options))
 
 
 def _survey_category(d: pd.DataFrame, by: str, age_bands) -> pd.Series:

@@ -24,7 +24,8 @@ import pandas as pd
 from evalkit.errors import EvalkitError
 from evalkit.report.disclosure import MAX_ROWS, check_threshold, identifier_columns, looks_like_key
 
-COUNT_NAMES = ("persons", "personer", "n", "n_persons", "antal", "count", "residents", "beboere")
+COUNT_NAMES = ("persons", "personer", "n", "n_persons", "antal", "count", "residents", "beboere", "respondents",
+               "respondenter", "responses", "besvarelser")
 
 
 def refusal(obj: pd.DataFrame | pd.Series, *, min_cell: int = 5, max_rows: int = MAX_ROWS) -> str | None:

@@ -103,6 +103,12 @@ def _inference(study):
     return report_inference(study)
 
 
+def _joint_options(study, inference, options) -> dict:
+    """The joint bootstrap's options: the report's wild weights and its seed, so a run is reproducible."""
+    weights = options.get("weights", "rademacher") if inference == "wild" else "rademacher"
+    return {"weights": weights, "seed": study.p["seed"]}
+
+
 def _register(study):
     from evalkit.domain.subgroups import REGISTER_OUTCOMES, subgroup_effects
 
@@ -117,7 +123,8 @@ def _register(study):
         res = subgroup_effects(md, cohorts[["OMR_ID", "cohort"]], outcome=p["outcome"], by=p["subgroup_by"],
                                min_cell=p["min_cell"], round_base=p["round_base"], alpha=p["alpha"],
                                baseline_year=p["baseline_year"], inference=inference,
-                               inference_options=options or None, areas=list(cohorts["OMR_ID"]))
+                               inference_options=options or None, areas=list(cohorts["OMR_ID"]),
+                               joint_options=_joint_options(study, inference, options))
     return res, _register_truth(study, md, res), None
 
 
@@ -140,7 +147,8 @@ def _survey(study):
         res = survey_subgroup_effects(fit.data.drop(columns=["cohort", "D"]), cohorts[["OMR_ID", "cohort"]],
                                       answer=fit.answer, cutoff=fit.cutoff, by=p["subgroup_by"], weights=CALIBRATED,
                                       min_cell=p["min_cell"], round_base=p["round_base"], alpha=p["alpha"],
-                                      inference=inference, inference_options=options or None)
+                                      inference=inference, inference_options=options or None,
+                                      joint_options=_joint_options(study, inference, options))
     effects = truth_mod.area_effects(p["data_dir"], spec.truth)
     if effects is None or fit.truth is None:  # no truth, or not of this estimand (a mean score, a Likert cut-off)
         return res, None, None
@@ -260,6 +268,9 @@ def notes_text(notes, min_cell: int, lang: str) -> str:
                        "et år og er undertrykt (intet estimat vises).")
         elif "left out at the source" in n:
             out.append(f"Område-år-undergruppe-celler med færre end {min_cell} personer er udeladt.")
+        elif "wild cluster restricted bootstrap" in n:
+            out.append("Den fælles test bruger wild cluster bootstrap (restrikteret, vægte trukket pr. område) af "
+                       "Wald-statistikken, fordi CR1 F-testen forkaster for ofte med få indsatsområder.")
         elif "treated areas" in n:
             out.append("Med få indsatsområder giver den fælles CR1 F-test for ofte forkastelse; læs dens p-værdi "
                        "med forsigtighed.")
@@ -286,7 +297,7 @@ def _skipped_text(why: str, study, lang: str) -> str:
 def table(study, source: str = "register"):
     """The subgroup table of the register (or survey) outcome with the joint test and the truth."""
     from evalkit.report.disclosure import safe_table
-    from evalkit.report.i18n import label, localize_numbers, p_equals
+    from evalkit.report.i18n import label
     from evalkit.report.outputs import markdown
 
     fits, lang = study.subgroup_results, study.p["lang"]
@@ -298,18 +309,28 @@ def table(study, source: str = "register"):
     truths = fits.truths.get(source)
     if truths:
         shown.insert(4, label("truth", lang), with_truth(res.tidy(), truths)["truth"].to_numpy())
-    j = res.joint_test()
-    test = label("joint_test", lang) + (f": F({j['df']}, {j['df_denom']}) = "
-                                         f"{localize_numbers(format(j['statistic'], '.2f'), lang)}, "
-                                         f"{p_equals(j['p_value'], lang)}." if j["df"] and np.isfinite(j["statistic"])
-                                         else ": -.")
+    test = _joint_text(res.joint_test(), lang)
     by = label("by_" + res.by, lang)
     head = f"{_outcome_name(study, source, lang)}, {by}. {test}"
     used = {"da": f"Intervaller: {_inference(study)[2]}, klynget på område.",
             "en": f"Intervals: {_inference(study)[2]}, clustered by area."}[lang]
     note = " ".join(filter(None, [head, used, notes_text(res.notes, res.min_cell, lang)]))
-    return safe_table(shown, count_cols=[label("n_persons", lang)], index=[label("subgroup", lang)],
+    return safe_table(shown, count_cols=[label(res.count_label, lang)], index=[label("subgroup", lang)],
                       min_cell=study.p["min_cell"], digits=4, note=note, lang=lang, _trusted=True)
+
+
+def _joint_text(j: dict, lang: str) -> str:
+    """"Test of equal effects: F(q, G-1) = x, p = y." (pure); with the bootstrap the p-value is the wild
+    bootstrap's, named so, and a resampling p of 0 reads "< 1/(B+1)"."""
+    from evalkit.report.i18n import label, localize_numbers, p_equals
+
+    if not (j["df"] and np.isfinite(j["statistic"])):
+        return label("joint_test", lang) + ": -."
+    f = f"F({j['df']}, {j['df_denom']}) = {localize_numbers(format(j['statistic'], '.2f'), lang)}"
+    if j.get("method") == "wild":
+        return (f"{label('joint_test', lang)}: {f}, {label('wild_bootstrap', lang)} "
+                f"{p_equals(j['p_value'], lang, draws=j['draws'])}.")
+    return f"{label('joint_test', lang)}: {f}, {p_equals(j['p_value'], lang)}."
 
 
 def figure(study):
