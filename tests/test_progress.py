@@ -124,3 +124,36 @@ def test_logger_lines_on_the_console_one_status_in_a_notebook(kernel, monkeypatc
     monkeypatch.setattr(progress, "_CONSOLE", [])
     console("people")
     assert "] people" in sys.stderr.getvalue()
+
+
+def test_with_inference_wild_shows_progress(monkeypatch, capsys):
+    """Issue 16 review: ``with_inference(..., "wild", progress=True)`` showed nothing."""
+    import numpy as np
+    import pandas as pd
+
+    import evalkit as ek
+
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delenv(progress.ENV, raising=False)
+    rng = np.random.default_rng(0)
+    unit, year = np.repeat(np.arange(12), 6), np.tile(np.arange(2010, 2016), 12)
+    d = ((unit < 4) & (year >= 2013)).astype(int)
+    panel = pd.DataFrame({"unit": unit, "year": year, "D": d, "y": 0.5 * d + rng.normal(size=unit.size)})
+    res = ek.twfe(panel, outcome="y", unit="unit", time="year", treatment="D", cluster="unit")
+    capsys.readouterr()
+    res.with_inference("wild", panel, draws=99, seed=1, progress=True)
+    assert "wild bootstrap" in capsys.readouterr().err
+    res.with_inference("wild", panel, draws=99, seed=1)
+    assert "wild bootstrap" not in capsys.readouterr().err
+
+
+def test_joint_wild_bootstrap_shows_progress(monkeypatch, capsys):
+    from evalkit.domain.subgroup_joint import joint_equality_test
+    from tests import subgroup_sim as G
+
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delenv(progress.ENV, raising=False)
+    joint_equality_test(G.cells(1, n_areas=12), ["a", "b"], method="wild", draws=99, seed=1, progress=True)
+    assert "joint wild bootstrap" in capsys.readouterr().err

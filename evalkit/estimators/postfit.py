@@ -41,6 +41,7 @@ from evalkit.inference.randomization import randomization_test
 from evalkit.inference.small_sample import cr2_dof, cr2_vcov, cr3_vcov
 from evalkit.inference.wild import bootstrap, prepare, prepare_partialled, wild_cluster_bootstrap
 from evalkit.inference.registry import POSTFIT
+from evalkit.progress import bar
 from evalkit.results import Result, register_postfit
 from evalkit.results.result import InferenceInfo
 
@@ -147,7 +148,7 @@ def with_inference(result, method: str, data: pd.DataFrame | None = None, *, see
                               statistic=statistic, progress=progress)
     if method == "wild":
         return _wild(result, data, terms, B=9999 if draws is None else draws, weights=weights, restricted=restricted, seed=seed,
-                     bootcluster=bootcluster)
+                     bootcluster=bootcluster, progress=progress)
     return _small_sample(result, data, terms, method)
 
 
@@ -245,11 +246,12 @@ def _wild_design(result, data, bootcluster=None):
                    weights_type=design.weights_type), list(design.X.columns)
 
 
-def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None):
+def _wild(result, data, terms, *, B, weights, restricted, seed, bootcluster=None, progress=False):
     _require_cluster(result, "wild")
     table, details = result.tidy(), {}
     prepared, names = _wild_design(result, data, bootcluster)
-    for term in terms:  # one set-up (fixed effects out, cluster sums) for every term
+    # one set-up (fixed effects out, cluster sums) for every term; progress counts the terms tested
+    for term in bar(terms, total=len(terms), description=f"wild bootstrap ({B} draws per term)", enabled=progress):
         w = bootstrap(prepared, coef_index=names.index(term), restricted=restricted, weights=weights, draws=B,
                       seed=seed, alpha=result.alpha)
         check_same_fit(result, np.array([w.estimate]), [term])
