@@ -213,3 +213,18 @@ def test_to_json_is_strict_json_and_keeps_infinite_values():
     back = Result.from_json(text)
     assert back.table.loc[0, "conf_low"] == -np.inf and back.table.loc[0, "conf_high"] == np.inf
     assert back.vcov.loc["ATT", "ATT"] == np.inf
+
+
+def test_plot_without_a_reference_row_has_no_reference_in_its_legend():
+    """Issue 16 review: Callaway-Sant'Anna's dynamic aggregate (varying base, no reference row) showed a
+    'Reference period' legend entry with no point."""
+    import evalkit as ek
+
+    rng = np.random.default_rng(0)
+    unit, year = np.repeat(np.arange(60), 6), np.tile(np.arange(2010, 2016), 60)
+    g = np.where(np.arange(60) < 20, 2013, np.where(np.arange(60) < 40, 2014, 0))[unit]
+    panel = pd.DataFrame({"id": unit, "t": year, "g": g, "y": rng.normal(size=unit.size) + 0.5 * ((g > 0) & (year >= g))})
+    agg = ek.aggregate(ek.att_gt(panel, outcome="y", unit="id", time="t", cohort="g"), "dynamic")
+    assert not agg.table["reference"].any()
+    labels = agg.plot().axes[0].get_legend_handles_labels()[1]
+    assert "Before treatment" in labels and not any("Reference" in x for x in labels)

@@ -113,7 +113,8 @@ def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], t
         err = np.vstack([part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]])
         ax.errorbar(part["event_time"].astype(int), part["estimate"], yerr=err, fmt=marker, color=COLORS[key],
                     ecolor=COLORS[key], elinewidth=1.2, capsize=3, markersize=5, label=labels[key])
-    ax.plot(e[ref], tab.loc[ref, "estimate"], "D", mfc="white", color=COLORS["ref"], label=labels["ref"])
+    if ref.any():  # no reference row (e.g. Callaway-Sant'Anna's varying base): no legend entry for one
+        ax.plot(e[ref], tab.loc[ref, "estimate"], "D", mfc="white", color=COLORS["ref"], label=labels["ref"])
     if truth is not None:
         t = _truth_series(truth).reindex(sorted(e.unique()))
         ax.plot(t.index, t.to_numpy(float), "--x", color=COLORS["truth"], lw=1.2, label=labels["truth"])
