@@ -210,3 +210,17 @@ def test_papermill_bar_only_where_someone_watches(monkeypatch):
     assert progress.interactive() is True
     source = (ROOT / "evalkit" / "report" / "runner.py").read_text(encoding="utf-8")
     assert "progress_bar=progress and progress_env.interactive()" in source
+
+
+def test_goal_chart_names_the_dotted_line_only_when_one_is_drawn():
+    """Issue 16 review: at the target year no 'expected by now' line is drawn, yet the label named it."""
+    from evalkit.domain.goals import goal_chart
+
+    table = pd.DataFrame({"goal": ["Beskæftigelse"], "target_group": ["18-64 år"], "status": ["achieved"],
+                          "progress": [1.1], "year": [2026], "target_year": [2026], "path": [0.5],
+                          "baseline_value": [0.4], "target_value": [0.5]})
+    final = goal_chart(table, lang="da").axes[0]
+    assert "prikket" not in final.get_xlabel() and not [ln for ln in final.get_lines() if ln.get_linestyle() == ":"]
+    midterm = goal_chart(table.assign(year=2022), lang="en").axes[0]
+    assert "dotted: expected by now" in midterm.get_xlabel()
+    assert [ln for ln in midterm.get_lines() if ln.get_linestyle() == ":"]

@@ -382,17 +382,20 @@ def goal_chart(table: pd.DataFrame, *, lang: str = "en", ax=None):
     y = np.arange(len(table))[::-1]
     prog = table["progress"].fillna(0).clip(-0.5, 1.5)
     ax.barh(y, prog, color=[COLOURS[s] for s in table["status"]], height=0.55)
+    dotted = False
     for yi, (_, r) in zip(y, table.iterrows()):
         if r["year"] < r["target_year"] and r["target_value"] != r["baseline_value"]:
             expected = (r["path"] - r["baseline_value"]) / (r["target_value"] - r["baseline_value"])
             ax.plot([expected] * 2, [yi - 0.35, yi + 0.35], color="black", lw=1, ls=":")
+            dotted = True
         ax.text(1.55, yi, dlabel(r["status"], lang), va="center", fontsize=9, color=COLOURS[r["status"]])
     ax.axvline(0, color="#555", lw=0.8)
     ax.axvline(1, color="black", lw=1.2)
     ax.set_yticks(y, [f"{g}\n({tg})" for g, tg in zip(table["goal"], table["target_group"])], fontsize=8)
     ax.set_xlim(-0.55, 1.9)
-    ax.set_xlabel({"da": "Fremdrift: 0 = udgangspunkt, 1 = målsætning (prikket: forventet nu)",
-                   "en": "Progress: 0 = baseline, 1 = target (dotted: expected by now)"}[lang], fontsize=8)
+    expected_now = {"da": " (prikket: forventet nu)", "en": " (dotted: expected by now)"}[lang] if dotted else ""
+    ax.set_xlabel({"da": "Fremdrift: 0 = udgangspunkt, 1 = målsætning", "en": "Progress: 0 = baseline, 1 = target"}[lang]
+                  + expected_now, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     if lang == "da":
         from evalkit.results.plot import decimal_comma
