@@ -16,7 +16,7 @@ from evalkit.data import _sim_params as P
 from evalkit.data.composition import composition_sql
 from evalkit.data.outcomes import OUTCOMES, check_outcome, outcome_labels, outcome_panel
 from evalkit.data.panels import build_area_panel, open_microdata
-from evalkit.data.simulate import _simulate_worlds, simulate
+from evalkit.data.simulate import _simulate_worlds, simulate_sized
 from evalkit.data.truth import area_truth
 from evalkit.domain.timing import attach_cohort, treatment_cohorts
 from evalkit.errors import EvalkitError, ParameterError
@@ -146,8 +146,8 @@ def test_an_outcome_that_is_not_an_indicator_names_the_allowed_ones(tiny):
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    return simulate(tmp_path_factory.mktemp("outcomes") / "sim", seed=SEED, size="small", progress=False,
-                    _n_outside=500)
+    return simulate_sized(tmp_path_factory.mktemp("outcomes") / "sim", seed=SEED, size="small", chunk_persons=250_000,
+                          progress=False, n_outside=500)
 
 
 @pytest.fixture(scope="module")

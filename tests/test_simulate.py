@@ -14,7 +14,7 @@ import pytest
 
 from evalkit.data import _sim_rng as R
 from evalkit.data._sim_outside import outside_chunk, write_outside
-from evalkit.data.simulate import simulate
+from evalkit.data.simulate import simulate, simulate_sized
 from evalkit.data.truth import area_truth, cohort_truth, load_truth
 from evalkit.errors import EvalkitError, ParameterError
 
@@ -290,7 +290,7 @@ def test_other_seed_differs_and_overwrite_with_parts(sim_dir, tmp_path):
     (out / "person_years").mkdir(parents=True)
     (out / "manifest.json").write_text((sim_dir / "manifest.json").read_text())
     (out / "person_years" / "part-00099.parquet").write_bytes(b"stale")
-    simulate(out, seed=7, size="small", chunk_persons=400, progress=False, _n_outside=1000)
+    simulate_sized(out, seed=7, size="small", chunk_persons=400, progress=False, n_outside=1000)
     manifest = json.loads((out / "manifest.json").read_text())
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*.parquet")} | {"interventions.csv"}
     assert on_disk == set(manifest["files"])  # stale part files of the first run are gone

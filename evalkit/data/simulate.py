@@ -45,7 +45,7 @@ def _check_args(seed, size, chunk_persons, n_outside) -> int:
         raise ParameterError(f"chunk_persons={chunk_persons!r} must be a positive integer.")
     n = P.SIZES[size] if n_outside is None else n_outside
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ParameterError(f"_n_outside={n_outside!r} must be a non-negative integer.")
+        raise ParameterError(f"n_outside={n_outside!r} must be a non-negative integer.")
     return int(n)
 
 
@@ -146,7 +146,7 @@ def is_current(out, *, seed: int, size: str) -> bool:
 
 @checked
 def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int = 250_000,
-             progress: bool = True, _n_outside: int | None = None) -> Path:
+             progress: bool = True) -> Path:
     """Simulate register microdata with recorded true effects into directory ``out``.
 
     Writes the layout of ``docs/data_contract.md`` (person-years, areas, interventions,
@@ -188,7 +188,14 @@ def simulate(out, *, seed: int = 2024, size: str = "small", chunk_persons: int =
     >>> path = ek.simulate("demo_data", size="small", seed=1, progress=False)  # doctest: +SKIP
     >>> panel = ek.outcome_panel(path)  # doctest: +SKIP
     """
-    n_outside = _check_args(seed, size, chunk_persons, _n_outside)
+    return simulate_sized(out, seed=seed, size=size, chunk_persons=chunk_persons, progress=progress)
+
+
+def simulate_sized(out, *, seed: int, size: str, chunk_persons: int, progress: bool,
+                   n_outside: int | None = None) -> Path:
+    """:func:`simulate` with ``n_outside`` persons outside the areas instead of the ``size``'s count
+    (small test worlds; not public). Parameters as :func:`simulate`."""
+    n_outside = _check_args(seed, size, chunk_persons, n_outside)
     out = prepare_dir(out)
     log = _logger(progress)
     areas, interventions, treat, rec1, rec0 = _simulate_worlds(int(seed), log)
