@@ -39,7 +39,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["register_margins"], "evalkit.domain.survey_margins"),
     **dict.fromkeys(["calibrate_weights"], "evalkit.domain.survey_weights"),
     **dict.fromkeys(["survey_did"], "evalkit.domain.survey_did"),
-    **dict.fromkeys(["SubgroupEffects", "subgroup_effects", "survey_subgroup_effects"], "evalkit.domain.subgroups"),
+    **dict.fromkeys(["SubgroupEffects", "subgroup_effects"], "evalkit.domain.subgroups"),
+    "survey_subgroup_effects": "evalkit.domain.survey_subgroups",
 }
 
 __all__ = ["ColumnError", "EvalkitError", "EvalkitWarning", "ParameterError", "ValidationError", "__version__",

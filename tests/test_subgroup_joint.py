@@ -17,7 +17,7 @@ from scipy import stats
 
 from tests import subgroup_sim as G
 from evalkit.domain.subgroup_joint import choose, joint_equality_test, options
-from evalkit.domain.subgroups import survey_subgroup_effects
+from evalkit.domain.survey_subgroups import survey_subgroup_effects
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.inference.wild import _enumerate, wild_cluster_bootstrap
 from evalkit.inference.wild_wald import wild_wald_test

@@ -9,7 +9,8 @@ from pathlib import Path
 from scipy import stats
 
 import evalkit as ek
-from evalkit.domain.subgroups import COLUMNS, joint_equality_test, subgroup_effects, survey_subgroup_effects
+from evalkit.domain.subgroups import COLUMNS, joint_equality_test, subgroup_effects
+from evalkit.domain.survey_subgroups import survey_subgroup_effects
 from evalkit.domain.survey_did import survey_outcome, survey_twfe, with_cohorts
 from evalkit.domain.survey_weights import calibrate_weights
 from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError

@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from evalkit.domain.subgroups import subgroup_effects, survey_subgroup_effects
+from evalkit.domain.subgroups import subgroup_effects
+from evalkit.domain.survey_subgroups import survey_subgroup_effects
 from evalkit.domain.survey_did import survey_outcome, survey_twfe
 from evalkit.domain.survey_weights import CALIBRATED
 from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError

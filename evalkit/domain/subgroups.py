@@ -48,31 +48,24 @@ If no subgroup survives, a :class:`~evalkit.errors.ValidationError` names ``min_
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from evalkit.core.aliases import checked
-from evalkit.core.checks import checked_init
 from evalkit.data.composition import check_min_cell
 from evalkit.data.panels import EMP_EDU, Microdata, open_microdata, tidy_types
-from evalkit.data.schemas import HFAUDD_LEVELS
-from evalkit.domain._common import frame_html
 from evalkit.domain import subgroup_joint
+from evalkit.domain.subgroup_result import COLUMNS, POOL_SEP, SubgroupEffects
 from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
-from evalkit.domain.survey_did import COHORT, survey_outcome, survey_twfe, with_cohorts
-from evalkit.domain.survey_margins import AGE_BANDS as SURVEY_AGE_BANDS
-from evalkit.domain.survey_weights import CALIBRATED
+from evalkit.domain.survey_did import COHORT, with_cohorts
 from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.estimators.twfe import twfe
-from evalkit.i18n import LANGS, label, localize_numbers, p_equals
-from evalkit.results.result import immutable_value
 
-__all__ = ["BY", "REGISTER_OUTCOMES", "SubgroupEffects", "joint_equality_test", "register_subgroup_cells",
-           "subgroup_effects", "survey_subgroup_effects"]
+__all__ = ["BY", "COLUMNS", "REGISTER_OUTCOMES", "SubgroupEffects", "joint_equality_test", "register_subgroup_cells",
+           "subgroup_effects"]
 
 #: by -> (ordered categories?, register columns needed, survey columns needed)
 BY: dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]] = {
@@ -96,9 +89,6 @@ REGISTER_OUTCOMES: dict[str, tuple[str, tuple[int, int]]] = {
 }
 REGISTER_AGE_BANDS = (18, 30, 50, 65)
 THIN = ("auto", "pool", "suppress")
-#: the name of a pooled subgroup joins its categories' names ("50-64 + 65+")
-POOL_SEP = " + "
-COLUMNS = ["subgroup", "estimate", "std_error", "conf_low", "conf_high", "n"]
 _AGE = "(AAR - FOED_AAR)"
 
 
@@ -253,142 +243,6 @@ def disclose(cells: pd.DataFrame, order: list[str], *, treated: set, min_cell: i
                      "left out at the source.")
     used = pooled[(pooled["n"] >= min_cell) & ~pooled["subgroup"].isin(suppressed)]
     return used.reset_index(drop=True), mapping(), suppressed, notes
-
-
-# -------------------------------------------------------------------------------------- the result
-@checked_init
-@immutable_value
-@dataclass(frozen=True)
-class SubgroupEffects:
-    """Effects per subgroup and the joint test of equal effects.
-
-    Returned by :func:`subgroup_effects` and :func:`survey_subgroup_effects`.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per subgroup with :data:`COLUMNS`: subgroup, estimate, std_error, conf_low,
-        conf_high, n (``n`` already rounded / blanked by the disclosure rules).
-    joint : dict
-        The joint test of equal effects: statistic, df, df_denom, p_value.
-    by : str
-        The subgroup variable ("origin", "sex", "age_band", "education").
-    outcome : str
-        The outcome.
-    source : str
-        "register" or "survey".
-    alpha : float
-        The intervals have level 1 - alpha.
-    min_cell : int
-        The disclosure threshold applied.
-    notes : tuple
-        The disclosure notes (cells dropped, subgroups pooled or suppressed).
-    estimand : str
-        The estimand in words.
-    """
-
-    table: pd.DataFrame
-    joint: dict
-    by: str
-    outcome: str
-    source: str
-    alpha: float
-    min_cell: int
-    notes: tuple
-    estimand: str
-
-    def __post_init__(self):
-        object.__setattr__(self, "table", self.table.copy(deep=True))
-
-    def tidy(self) -> pd.DataFrame:
-        """Return a copy of the subgroup table.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per subgroup.
-        """
-        return self.table.copy(deep=True)
-
-    def joint_test(self) -> dict:
-        """The joint test of H0: equal effects in every shown subgroup.
-
-        Returns
-        -------
-        dict
-            statistic (F = W / df), df, df_denom (areas - 1), p_value and method: "f" (p from
-            F(df, df_denom)) or "wild" (the wild cluster restricted bootstrap p of W; ``draws``,
-            ``boot_weights`` and ``seed`` are then given, and ``p_value_f`` is the F test's).
-        """
-        keys = ("statistic", "df", "df_denom", "p_value", "method")
-        extra = ("p_value_f", "draws", "boot_weights", "seed") if self.joint.get("method") == "wild" else ()
-        return {k: self.joint.get(k) for k in keys + extra}
-
-    @checked
-    def display(self, lang: str = "en") -> pd.DataFrame:
-        """The table with labelled columns and subgroup names in ``lang``.
-
-        Parameters
-        ----------
-        lang : {"en", "da"}, default "en"
-            Language of headers and subgroup names.
-
-        Returns
-        -------
-        pandas.DataFrame
-            The table as shown.
-        """
-        check_choice("lang", lang, LANGS)
-        t = self.table
-        names = [POOL_SEP.join(label(f"subgroup_{p}", lang) if f"subgroup_{p}" in _KNOWN else p
-                               for p in s.split(POOL_SEP)) for s in t["subgroup"]]
-        return pd.DataFrame({label("subgroup", lang): names, label("estimate", lang): t["estimate"],
-                             label("std_error", lang): t["std_error"],
-                             label("ci", lang): [_ci(a, b) for a, b in zip(t["conf_low"], t["conf_high"])],
-                             label(self.count_label, lang): t["n"]})
-
-    @property
-    def count_label(self) -> str:
-        """The label key of the count column: persons (register) or responses (survey: a respondent
-        answering in two waves counts twice)."""
-        return "n_responses" if self.source == "survey" else "n_persons"
-
-    @checked
-    def caption(self, lang: str = "en") -> str:
-        """A caption naming the outcome, the subgroups and the joint test (F, df, p; the bootstrap p when wild).
-
-        Parameters
-        ----------
-        lang : {"en", "da"}, default "en"
-            Language of the caption.
-
-        Returns
-        -------
-        str
-            The caption.
-        """
-        j = self.joint
-        head = f"{label(self.outcome, lang)}, {label('by_' + self.by, lang)}"
-        if j["df"] and np.isfinite(j["statistic"]):
-            boot = f"{label('wild_bootstrap', lang)} " if j.get("method") == "wild" else ""
-            test = (f"{label('joint_test', lang)}: F({j['df']}, {j['df_denom']}) = "
-                    f"{localize_numbers(format(j['statistic'], '.2f'), lang)}, "
-                    f"{boot}{p_equals(j['p_value'], lang, draws=j.get('draws'))}")
-        else:
-            test = f"{label('joint_test', lang)}: -"
-        return f"{head}. {test}."
-
-    def _repr_html_(self, lang: str = "en") -> str:
-        notes = "".join(f"<br><em>{n}</em>" for n in self.notes)
-        return frame_html(self.caption(lang), self.display(lang)) + notes
-
-
-_KNOWN = {"subgroup_nonwestern", "subgroup_other", "subgroup_men", "subgroup_women", "subgroup_basic",
-          "subgroup_upper_secondary", "subgroup_higher"}
-
-
-def _ci(lo, hi) -> str:
-    return "" if pd.isna(lo) or pd.isna(hi) else f"[{lo:.4f}, {hi:.4f}]"
 
 
 def _rounded(n: float, min_cell: int, round_base: int) -> float:
@@ -671,155 +525,3 @@ def _person_sql(md, by, outcome, age_bands, baseline_year, unknown_education) ->
     return f"""SELECT PERSON_ID, OMR_ID, AAR, {cat} AS category, CAST({expr} AS DOUBLE) AS y
                FROM {md.relation} {join}
                WHERE OMR_ID IS NOT NULL AND {_AGE} BETWEEN {lo} AND {hi}"""
-
-
-@checked
-def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff: float | None = None,
-                            by: str = "origin", weights: str = CALIBRATED, min_cell: int = 5, thin: str = "auto",
-                            round_base: int = 5, age_bands=SURVEY_AGE_BANDS, alpha: float = 0.05,
-                            inference: str | None = None, inference_options=None, areas=None, joint: str = "auto",
-                            joint_options=None) -> SubgroupEffects:
-    """Effects per subgroup of a survey outcome (repeated cross-sections of respondents), with a joint test.
-
-    Per subgroup: the respondent-level weighted TWFE of
-    :func:`evalkit.domain.survey_did.survey_twfe` on the subgroup's respondents (area and year
-    effects, survey ``weights``, clustered by area); estimand: the TWFE ATT on the subgroup's
-    population share (``cutoff``) or mean score. Joint test of equal effects as in
-    :func:`subgroup_effects`. Disclosure rules count unweighted respondents.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Respondent rows (:func:`read_survey`, or ``calibration.data`` of
-        :func:`calibrate_weights` for calibrated weights) with ``OMR_ID, AAR``, the answer,
-        the weights and the subgroup column (HERKOMST for origin, KOEN for sex, ALDER for
-        age_band, HFAUDD at baseline, linked from the register, for education).
-    cohorts : dict or pandas.DataFrame
-        {area: first treated year} or a frame ``OMR_ID, cohort``; areas not listed are
-        comparison areas.
-    answer : str
-        The answer column that gives the outcome.
-    cutoff : float, optional
-        With a cutoff the outcome is the share with answer >= cutoff; None: the mean score.
-    by : {"origin", "sex", "age_band", "education"}, default "origin"
-        The subgroups.
-    weights : str, default "CAL_VAEGT"
-        The weight column: the calibrated weights, or "VAEGT" for the design weights.
-    min_cell : int, default 5
-        Disclosure threshold (>= 3): every area x year x subgroup cell an estimate rests on
-        must hold at least this many persons (smaller cells are dropped at the source), and a
-        subgroup whose treated or comparison areas hold fewer in some year is *thin*. In a
-        report run the run's ``min_cell`` is the least that applies.
-    thin : {"auto", "pool", "suppress"}, default "auto"
-        Policy for thin subgroups: "auto" pools ordered categories (age bands, education) with
-        the adjacent smaller category and suppresses unordered ones (origin, sex: the row stays
-        with blank numbers and a note); "pool" or "suppress" for every kind.
-    round_base : int, default 5
-        The counts ``n`` shown are rounded to the nearest multiple of it (half up, never below
-        ``min_cell``) so that subgroup counts cannot be differenced against other tables;
-        1 shows exact counts.
-    age_bands : sequence of int, default (15, 30, 45, 65)
-        Lower edges of the age bands for ``by="age_band"`` (the last band open).
-    alpha : float, default 0.05
-        Intervals have level 1 - alpha.
-    inference : str, optional
-        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas).
-    inference_options : mapping, optional
-        Options of the post-fit ``inference`` method, as in :func:`twfe`.
-    areas : sequence, optional
-        The areas to use (treated and comparison pool, e.g. without the areas of other
-        interventions); None: every area in the data.
-    joint : {"auto", "f", "wild"}, default "auto"
-        The joint test's p-value: "f" from F(k - 1, G - 1) (CR1; over-rejects with few treated
-        areas), "wild" from the wild cluster restricted bootstrap of the Wald statistic with
-        the null imposed (Roodman et al. 2019); "auto" bootstraps with fewer than 10 treated
-        areas or when ``inference`` is not CR1/HC1.
-    joint_options : mapping, optional
-        ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
-        of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
-        is "wild" (9999 Rademacher draws, unseeded, otherwise).
-
-    Returns
-    -------
-    SubgroupEffects
-        One row per subgroup and the joint test.
-
-    Raises
-    ------
-    ParameterError
-        An unknown ``by`` or ``thin``, a bad ``min_cell``/``round_base`` or ``cutoff``.
-    ColumnError
-        A missing column (answer, weights, subgroup column).
-    ValidationError
-        No subgroup survives the disclosure rules, or no treated area of ``cohorts`` has a
-        respondent in ``data`` (the message names them and areas the data have; some missing:
-        a warning, and they are left out).
-    """
-    by = _check_by(by)
-    subgroup_joint.check(joint, joint_options)
-    min_cell, round_base = _check_disclosure(min_cell, round_base)
-    check_choice("thin", thin, THIN)
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a DataFrame of survey respondents, got {type(data).__name__}.")
-    _require(data.columns, ("OMR_ID", "AAR", *BY[by][2]), by, "the survey data")
-    if weights not in data.columns:
-        raise ColumnError(f"weights={weights!r} is not a survey column; calibrate first (calibrate_weights adds "
-                          f"{CALIBRATED!r}) or name the design weight 'VAEGT'.")
-    treated_first = _cohort_frame(cohorts)
-    d = with_cohorts(data, treated_first)
-    d["category"] = _survey_category(d, by, age_bands)
-    y = survey_outcome(d, answer, cutoff=cutoff)
-    keep = d["category"].notna() & y.notna() & d[weights].notna() & d["OMR_ID"].notna()
-    if (~keep).any():
-        warnings.warn(f"{int((~keep).sum())} respondents without a subgroup, answer, weight or area are left out.",
-                      EvalkitWarning, stacklevel=2)
-    d, y = d[keep].copy(), y[keep]
-    d["_y"], d["_w"] = y.to_numpy(float), d[weights].astype(float)
-    d["_wy"] = d["_w"] * d["_y"]
-    cells = d.groupby(["OMR_ID", "AAR", "category"], as_index=False).agg(n=("_y", "size"), w=("_w", "sum"),
-                                                                         wy=("_wy", "sum"))
-    cells = cells.assign(y=cells["wy"] / cells["w"]).drop(columns="wy").astype({"OMR_ID": "int64", "AAR": "int64"})
-    _check_treated_present(cells, treated_first, "the survey data")
-    cells = _in_areas(cells, areas)
-    order = _categories(by, cells, age_bands, open_top=True)
-    pool = BY[by][0] if thin == "auto" else thin == "pool"
-    used, mapping, suppressed, notes = disclose(cells, order, treated=set(treated_first), min_cell=min_cell,
-                                                pool=pool)
-    used = _treat(used, treated_first)
-    persons = used.groupby("subgroup")["n"].sum().astype(float).to_dict()  # respondents: one row each wave
-    d["subgroup"] = d["category"].map(mapping)
-    d = d.merge(used[["OMR_ID", "AAR", "subgroup"]], on=["OMR_ID", "AAR", "subgroup"])
-
-    def fit_one(panel):
-        g = panel["subgroup"].iloc[0]
-        rows = d[d["subgroup"] == g]
-        return survey_twfe(rows, outcome=rows["_y"], weights="_w", alpha=alpha, inference=inference,
-                           inference_options=inference_options)
-
-    outcome = answer if cutoff is None else f"{answer} >= {cutoff:g}"
-    estimand = ESTIMAND.replace("persons in the cell", "survey weight sum in the cell (respondent-level WLS)")
-    return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
-                   source="survey", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=estimand,
-                   joint=(joint, inference, joint_options, inference_options))
-
-
-def _survey_category(d: pd.DataFrame, by: str, age_bands) -> pd.Series:
-    if by == "origin":
-        bad = ~d["HERKOMST"].isin(["dansk", "vestlig", "ikke_vestlig"]) & d["HERKOMST"].notna()
-        if bad.any():
-            raise ValidationError(f"HERKOMST holds {sorted(map(str, d.loc[bad, 'HERKOMST'].unique()))[:3]}; "
-                                  "allowed: ['dansk', 'vestlig', 'ikke_vestlig'].")
-        cat = np.where(d["HERKOMST"] == "ikke_vestlig", ORIGIN_GROUPS[0], ORIGIN_GROUPS[1])
-        return pd.Series(cat, index=d.index).where(d["HERKOMST"].notna())
-    if by == "sex":
-        return pd.to_numeric(d["KOEN"], errors="coerce").map(SEX_GROUPS)
-    if by == "age_band":
-        edges = _check_bands(age_bands)
-        labels = _band_labels(edges, open_top=True)
-        return pd.Series(pd.cut(pd.to_numeric(d["ALDER"], errors="coerce"), [*edges, np.inf], right=False,
-                                labels=labels), index=d.index).astype(object)
-    bad = ~d["HFAUDD"].isin(HFAUDD_LEVELS) & d["HFAUDD"].notna()
-    if bad.any():
-        raise ValidationError(f"HFAUDD holds {sorted(map(str, d.loc[bad, 'HFAUDD'].unique()))[:3]}; allowed: "
-                              f"{HFAUDD_LEVELS} (missing = unknown, left out).")
-    return d["HFAUDD"].map(EDU_GROUPS)

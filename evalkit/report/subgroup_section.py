@@ -129,7 +129,7 @@ def _register(study):
 
 
 def _survey(study):
-    from evalkit.domain.subgroups import survey_subgroup_effects
+    from evalkit.domain.survey_subgroups import survey_subgroup_effects
     from evalkit.domain.survey_weights import CALIBRATED
     from evalkit.report import truth as truth_mod
     from evalkit.report.survey_section import SURVEYS
@@ -152,7 +152,7 @@ def _survey(study):
     effects = truth_mod.area_effects(p["data_dir"], spec.truth)
     if effects is None or fit.truth is None:  # no truth, or not of this estimand (a mean score, a Likert cut-off)
         return res, None, None
-    from evalkit.domain.subgroups import _survey_category
+    from evalkit.domain.survey_subgroups import _survey_category
     from evalkit.domain.survey_margins import AGE_BANDS
 
     d = fit.data.dropna(subset=[CALIBRATED, fit.answer])
