@@ -229,7 +229,7 @@ def test_poa_results_hold_the_survey_and_subgroup_numbers_shown(poa):
         assert att["conf_low"] == pytest.approx(effect.loc[row, "Lower"], abs=5e-5)
         assert data["diagnostics"]["se_basis"] in ("respondents", "area-year cells")
         assert data["n_obs"] % 5 == 0 and "sum_weights" not in data["diagnostics"]
-        assert data["diagnostics"]["report_inference"] == effect.loc[row, "Method"]
+        assert data["diagnostics"]["report_inference_label"] == effect.loc[row, "Method"]
     for source in ("register", "survey"):   # subgroups of both outcomes (issue 15: register and survey)
         data = json.loads((folder / f"subgroups_{source}.json").read_text())
         assert data["by"] == "origin" and len(data["table"]) == 2
@@ -237,5 +237,6 @@ def test_poa_results_hold_the_survey_and_subgroup_numbers_shown(poa):
         # few treated areas: the joint test is the seeded wild bootstrap, said so in the table's caption
         assert data["joint_test"]["method"] == "wild" and data["joint_test"]["draws"] == 9999
         assert data["joint_test"]["seed"] is not None
+        assert data["inference"] in ("cr1", "cr2", "cr3", "wild_restricted", "wild_restricted_webb")
     assert sum("Subgroup" in t.columns for t in tables) == 2     # the register and the survey table
     assert html.count("Test of equal effects: F(1, ") == 2 and html.count("wild bootstrap p") == 2

@@ -209,7 +209,7 @@ def test_survey_results_json_are_the_shown_numbers_without_respondent_detail(fit
             list(table.loc[row, ["Estimate", "Std. error", "Lower", "Upper", "p-value"]]), abs=1e-12)
         assert data["n_obs"] % 5 == 0 and data["diagnostics"]["n_respondents"] == data["n_obs"]   # rounded
         assert "sum_weights" not in data["diagnostics"] and "RESP_ID" not in path.read_text()
-        assert data["diagnostics"]["report_inference"] == fit.method
+        assert data["diagnostics"]["report_inference_label"] == fit.method
 
 
 def test_subgroup_results_json(tmp_path):
@@ -221,16 +221,26 @@ def test_subgroup_results_json(tmp_path):
         warnings.simplefilter("ignore", EvalkitWarning)
         res = subgroup_effects(world[0], world[1], outcome="employment_rate", by="origin", min_cell=5, round_base=5)
     fits = SubgroupFits(results={"register": res}, truths={"register": {"nonwestern": 0.08}}, skipped={})
-    payload = json_results(fits, inference="CR1")
+    payload = json_results(fits, inference="cr1", inference_label="CR1")
     (path,) = write_results(tmp_path, payload, min_cell=5)
     data = json.loads(path.read_text())
-    assert path.name == "subgroups_register.json" and data["by"] == "origin" and data["inference"] == "CR1"
+    assert path.name == "subgroups_register.json" and data["by"] == "origin" and data["inference"] == "cr1"
+    assert data["inference_label"] == "CR1"
     assert [r["subgroup"] for r in data["table"]] == list(res.tidy()["subgroup"])
     assert [r["estimate"] for r in data["table"]] == pytest.approx(list(res.tidy()["estimate"]))
     assert all(r["n"] % 5 == 0 and r["n"] >= 5 for r in data["table"])
     assert data["table"][0]["truth"] == 0.08 and data["table"][1]["truth"] is None
     assert data["joint_test"] == pytest.approx(res.joint_test())
-    assert json_results(None, inference="CR1") == {}
+    assert json_results(None, inference="cr1") == {}
+
+
+def test_subgroup_inference_code_is_language_free():
+    from evalkit.report.subgroup_section import inference_code
+
+    assert inference_code(None, {}) == "cr1" and inference_code("cr2", {}) == "cr2"
+    assert inference_code("wild", {"seed": 1}) == "wild_restricted"
+    assert inference_code("wild", {"weights": "webb"}) == "wild_restricted_webb"
+    assert inference_code("wild", {"restricted": False}) == "wild_unrestricted"
 
 
 # ------------------------------------------------------------- 3. an area that is not in the data

@@ -212,3 +212,24 @@ def load_survey_config(config: SurveyConfig | dict | str | Path | None) -> Surve
     if not isinstance(loaded, dict):
         raise ParameterError(f"survey_config={str(config)!r} must hold a YAML mapping of key: column name.")
     return SurveyConfig.from_mapping(loaded)
+
+
+def check_cutoff(config: SurveyConfig, answer: str, cutoff, *, param: str = "cutoff") -> None:
+    """A ``cutoff`` inside the declared scale of ``answer`` (configuration key ``scales``), else a
+    :class:`ParameterError` naming ``param``, the scale and the cut-offs allowed.
+
+    A share of answers >= ``cutoff`` is estimable only when the cut-off splits the scale: with
+    ``[low, high]`` that is ``low < cutoff <= high`` (at or below ``low`` every answer counts, above
+    ``high`` none), with ``binary`` ``0 < cutoff <= 1``. Without a declared scale (or a cut-off)
+    nothing is checked here."""
+    scale = config.scales.get(answer)
+    if cutoff is None or scale is None or _number(cutoff) is None:
+        return
+    low, high = (0.0, 1.0) if scale == BINARY else scale
+    if low < float(cutoff) <= high:
+        return
+    shown = "binary (0 or 1)" if scale == BINARY else f"[{low:g}, {high:g}]"
+    side = "every answer is at or above it" if float(cutoff) <= low else "no answer reaches it"
+    raise ParameterError(f"{param}={cutoff!r} is outside the declared scale {shown} of answer {answer!r} "
+                         f"(configuration key 'scales'): {side}, so the share cannot be estimated. Allowed: a "
+                         f"number with {low:g} < {param} <= {high:g}, or null for the answer itself.")

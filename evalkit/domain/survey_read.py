@@ -168,19 +168,34 @@ def _query(source, config: SurveyConfig) -> tuple[pd.DataFrame, list[str]]:
         con.close()
 
 
+def _header_columns(con, path: Path, index: int) -> list[str]:
+    """The column names of one survey file without reading its rows: Parquet and CSV through DuckDB
+    (``DESCRIBE`` of the scan), SAS and Stata from the file header (pyreadstat's reader of
+    :data:`evalkit.data.io.READSTAT_READERS` with ``metadataonly=True``, the reader the DuckDB layer streams with)."""
+    suffix = path.suffix.lower()
+    if suffix in io.SCAN_FUNCTIONS:
+        relation = _raw_relation(con, path, f"survey_{index}")
+        return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    import pyreadstat
+
+    try:
+        _, meta = getattr(pyreadstat, io.READSTAT_READERS[suffix])(str(path), metadataonly=True)
+    except Exception as exc:  # pyreadstat's ReadstatError and friends: an unreadable file, not a column
+        raise ValidationError(f"survey file {path.name!r} cannot be read as {suffix} ({type(exc).__name__}); "
+                              "check that it is a valid SAS or Stata file.") from None
+    return [str(c) for c in meta.column_names]
+
+
 def _check_columns(source, config: SurveyConfig) -> None:
-    """Every mapped column is in every survey file (Parquet and CSV: their column names only, no rows read;
-    SAS and Stata files are checked when read); a :class:`ColumnError` naming the configuration key else.
-    Missing files and unsupported suffixes are :class:`ParameterError` s as in :func:`read_survey`."""
+    """Every mapped column is in every survey file, from the column names only (no rows read:
+    :func:`_header_columns`); a :class:`ColumnError` naming the configuration key, the column and the
+    file's columns else. Missing files and unsupported suffixes are :class:`ParameterError` s as in
+    :func:`read_survey`."""
     paths = _survey_files(Path(source), config)
     con = io.connect()
     try:
         for i, path in enumerate(paths):
-            if path.suffix.lower() not in io.SCAN_FUNCTIONS:
-                continue
-            relation = _raw_relation(con, path, f"survey_{i}")
-            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-            _resolve(path.name, columns, config)
+            _resolve(path.name, _header_columns(con, path, i), config)
     finally:
         con.close()
 

@@ -142,6 +142,43 @@ def _check_inputs(survey: pd.DataFrame, margins: pd.DataFrame, variables: tuple)
                              "AAR": margins["AAR"].astype("int64")})
 
 
+def _kind(values: pd.Series) -> str:
+    """"number", "text" or "other" (booleans, mixed values): what a margin column's codes are."""
+    v = values.dropna()
+    if ptypes.is_bool_dtype(v):
+        return "other"
+    if ptypes.is_numeric_dtype(v):
+        return "number"
+    return "text" if v.map(lambda x: isinstance(x, str)).all() else "other"
+
+
+def _whole_codes(values: pd.Series) -> pd.Series | None:
+    """``values`` as int64 when each is a whole number or exactly an integer's text ('1', not '01' or
+    '1.0'), else None: the one canonical form that is safe for both sides."""
+    v = values.dropna()
+    if _kind(values) == "number":
+        return values.astype("int64") if len(v) == len(values) and (v == np.round(v)).all() else None
+    ok = v.map(lambda x: x.lstrip("-").isdigit() and str(int(x)) == x).all()
+    return values.map(int).astype("int64") if ok and len(v) == len(values) else None
+
+
+def _aligned_codes(work: pd.DataFrame, margins: pd.DataFrame, var: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Survey and margin codes of ``var`` in one type: whole numbers on one side and their text on the other
+    (1 vs '1') become integers on both; other type mismatches are a :class:`ColumnError` naming the column
+    and both dtypes."""
+    kinds = (_kind(work[var]), _kind(margins[var]))
+    if kinds[0] == kinds[1] or "other" in kinds:
+        return work, margins
+    survey, register = _whole_codes(work[var]), _whole_codes(margins[var])
+    if survey is None or register is None:
+        said = {"number": "numbers", "text": "text"}
+        raise ColumnError(f"margin {var!r}: the survey column {var!r} holds {said[kinds[0]]} "
+                          f"(dtype {work[var].dtype}) but the margins column {var!r} holds {said[kinds[1]]} "
+                          f"(dtype {margins[var].dtype}); the codes cannot be matched. Give both the same type "
+                          "and codes (e.g. KOEN as the integers 1 and 2 on both sides).")
+    return work.assign(**{var: survey.to_numpy()}), margins.assign(**{var: register.to_numpy()})
+
+
 def _check_coverage(work: pd.DataFrame, margins: pd.DataFrame, variables: tuple) -> None:
     reg_years = sorted(pd.unique(margins["AAR"]).tolist())
     outside = sorted(set(pd.unique(work["AAR"]).tolist()) - set(reg_years))
@@ -357,7 +394,10 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
         Bad ``variables``, ``answer``, ``min_cell``, ``min_level``, ``tol``, ``max_iter`` or
         ``age_bands``, a misspelled keyword, or inputs that are not DataFrames.
     ColumnError
-        A missing column (of the survey, the margins or ``answer``).
+        A missing column (of the survey, the margins or ``answer``), or a margin whose codes
+        have one type in the survey and another in the margins that cannot be matched (the
+        message names both dtypes; whole numbers and their exact text, 1 and '1', are matched
+        as integers).
     ValidationError
         Empty margins, duplicated margin rows, ``N`` not non-negative numbers, waves outside
         the register years, area-waves without residents, survey codes that are not register
@@ -399,6 +439,8 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
     for col in ("OMR_ID", "AAR", "KOEN"):
         if col in work and ptypes.is_float_dtype(work[col]) and (work[col] == np.round(work[col])).all():
             work[col] = work[col].astype("int64")
+    for var in variables:  # 1 vs '1': one type on both sides, or an error naming both dtypes
+        work, margins = _aligned_codes(work, margins, var)
     _check_coverage(work, margins, variables)
     work, controls, n_pooled, total = _controls(work, margins, variables, min_level)
     if total:

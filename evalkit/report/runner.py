@@ -31,12 +31,14 @@ from evalkit.report.gate import error_type, numbered
 from evalkit.report.outputs import DATA_DIR_ENV
 from evalkit.report.params import TEMPLATES, load_params, validate_params
 from evalkit.report.project import find_project, template_notebook
+from evalkit.report.sections_failed import SECTIONS_ENV, SECTIONS_FILE, failed_sections, section_status
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 KERNEL_NAME = "evalkit-python"
 TITLE_TAG = "evalkit-title"
 EXIT_CODES = {"ok": 0, "failed": 1, "needs_review": 3}
+#: the kernel's file (in the restricted folder) of requested sections it could not estimate (JSON lines)
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,7 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     key = secrets.token_hex(32)
     env = {seal.KEY_ENV: key, seal.LEDGER_ENV: str(private / "ledger.txt"), seal.MIN_CELL_ENV: str(params["min_cell"]),
            seal.ROUND_BASE_ENV: str(params["round_base"]),
-           DATA_DIR_ENV: params["data_dir"],
+           DATA_DIR_ENV: params["data_dir"], SECTIONS_ENV: str(private / SECTIONS_FILE),
            # progress bars never into the notebook (and so never into the HTML): the restricted console log
            progress_env.ENV: "off" if os.environ.get(progress_env.ENV, "").strip().lower() == "off" else "console"}
     executed = private / f"{template}.ipynb"
@@ -291,10 +293,12 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     outcome = postrun.finish(executed, run_dir, private, key=key.encode(), error=error, params=params, record=record,
                              render=render_html, reports_root=reports_root, keys=keys)
     printed = _print_pdf(outcome.html, browser) if pdf else None
-    record.update(status=outcome.status, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
+    failed = failed_sections(private / SECTIONS_FILE)
+    record.update(status=section_status(outcome.status, failed), sections_failed=failed, error=error, disclosure=outcome.disclosure, finished_utc=mf.utc_now(),
                   html=outcome.html.name if outcome.html else None, restricted=str(private),
                   pdf=printed[1] if printed else None)
     postrun.write_log(run_dir, record)
+    _log_sections(run_dir, failed)
     record["outputs"] = mf.hash_outputs(run_dir)
     postrun.write_manifest(record, run_dir, private, outcome.keys)
     _refresh_index(reports_root, outcome.keys, private)
@@ -302,6 +306,13 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     return ReportRun(template=template, run_dir=run_dir, notebook=executed, html=outcome.html,
                      status=record["status"], manifest=record,
                      pdf=pdf_path if pdf_path is not None and pdf_path.is_file() else None)
+
+
+def _log_sections(run_dir: Path, failed: list) -> None:
+    """One line per failed section at the end of ``run.log``."""
+    if failed:
+        with open(run_dir / "run.log", "a", encoding="utf-8") as fh:
+            fh.writelines(f"section not estimated: {f['section']}: {f['reason']}\n" for f in failed)
 
 
 def _print_pdf(html: Path | None, browser: str | None) -> tuple[Path | None, dict]:

@@ -257,8 +257,9 @@ class Study:
             found.update(survey_section.json_results(self.survey_fit, min_cell=self.p["min_cell"],
                                                      round_base=self.p["round_base"]))
         if self.__dict__.get("subgroup_results") is not None:
-            found.update(subgroup_section.json_results(self.subgroup_results,
-                                                       inference=survey_section.report_inference(self)[2]))
+            method, options, name = survey_section.report_inference(self)
+            found.update(subgroup_section.json_results(self.subgroup_results, inference_label=name,
+                                                       inference=subgroup_section.inference_code(method, options)))
         return found
 
     def save_results(self) -> None:
@@ -339,8 +340,9 @@ class Study:
             return markdown(text.advisor_not_used(adv.reason, self.check.n_treated_clusters, self.check.cr1_reliable,
                                                   lang=lang))
         a = adv.advice
-        settings = {"da": f"Frø {a.seed}, {a.draws} bootstrap-træk/gentildelinger pr. test.",
-                    "en": f"Seed {a.seed}, {a.draws} bootstrap draws/re-assignments per test."}[lang]
+        draws = localize_numbers(f"{a.draws:,}", lang)  # "9,999" / "9.999"
+        settings = {"da": f"Frø {a.seed}, {draws} bootstrap-træk/gentildelinger pr. test.",
+                    "en": f"Seed {a.seed}, {draws} bootstrap draws/re-assignments per test."}[lang]
         explain = text.advisor_table_note(a.n_placebos, self.p["advisor_placebos"], a.enumerated, self.p["alpha"],
                                           lang=lang)
         note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), explain,

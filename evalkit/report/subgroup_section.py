@@ -192,7 +192,17 @@ def fit(study) -> SubgroupFits | None:
     return SubgroupFits(results=results, truths=truths, skipped=skipped)
 
 
-def json_results(fits: SubgroupFits | None, *, inference: str) -> dict:
+def inference_code(method: str | None, options: dict) -> str:
+    """The subgroup intervals' inference as a stable code, whatever the report language (pure): ``cr1``,
+    ``cr2``, ``cr3``, ``wild_restricted``, ``wild_restricted_webb`` or ``wild_unrestricted``."""
+    if method != "wild":
+        return method or "cr1"
+    if options.get("restricted", True) is False:
+        return "wild_unrestricted"
+    return "wild_restricted_webb" if options.get("weights") == "webb" else "wild_restricted"
+
+
+def json_results(fits: SubgroupFits | None, *, inference: str, inference_label: str | None = None) -> dict:
     """The subgroup effects for the report's results folder (``results/subgroups_<source>.json``).
 
     Parameters
@@ -200,7 +210,9 @@ def json_results(fits: SubgroupFits | None, *, inference: str) -> dict:
     fits : SubgroupFits or None
         The report's subgroup results.
     inference : str
-        The label of the intervals' inference.
+        The intervals' inference as a stable code (:func:`inference_code`).
+    inference_label : str, optional
+        Its name in the report's language (``inference_label`` in the JSON).
 
     Returns
     -------
@@ -227,6 +239,7 @@ def json_results(fits: SubgroupFits | None, *, inference: str) -> dict:
         out[f"subgroups_{source}"] = {
             "estimator": "subgroup_effects", "source": source, "by": res.by, "outcome": res.outcome,
             "estimand": res.estimand, "alpha": res.alpha, "min_cell": res.min_cell, "inference": inference,
+            "inference_label": inference_label,
             "table": [{k: clean(v) for k, v in row.items()} for row in table.to_dict("records")],
             "joint_test": {k: clean(v) for k, v in res.joint_test().items()},
             "notes": [str(n) for n in res.notes]}

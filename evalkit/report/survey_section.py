@@ -62,6 +62,7 @@ class SurveyFit:
     cutoff: float | None = None
     measure: str = "share"      # what the effect is on: "share", "share >= c" or "mean score" (measure())
     design_weights: bool = True  # False: no design-weight column mapped (equal weights: the row is unweighted)
+    notes_en: tuple = ()        # the notes in English: the results JSON are the same whatever the report's language
 
 
 def measure(values: pd.Series, cutoff: float | None) -> str:
@@ -190,8 +191,8 @@ def survey_source(params, *, check_columns: bool = False) -> SurveySource:
         Validated report parameters with an absolute ``data_dir`` (after the preflight) and a
         ``survey_outcome``.
     check_columns : bool, default False
-        Also check that every mapped column is in the file(s) (Parquet and CSV: their column
-        names only; SAS and Stata are checked when read).
+        Also check that every mapped column is in the file(s): only their column names are read
+        (Parquet and CSV through DuckDB, SAS and Stata from their header by pyreadstat).
 
     Returns
     -------
@@ -206,15 +207,17 @@ def survey_source(params, *, check_columns: bool = False) -> SurveySource:
     ------
     ParameterError
         The file, folder or configuration file does not exist, has an unsupported suffix or
-        holds no survey files, or the configuration is invalid; the message names the
-        parameter (``survey.path``, ``survey.config``, ``survey.columns``) and what is allowed.
+        holds no survey files, the configuration is invalid, or ``survey.cutoff`` is outside the
+        answer's declared scale (``scales``: ``low < cutoff <= high``); the message names the
+        parameter (``survey.path``, ``survey.config``, ``survey.columns``, ``survey.cutoff``) and
+        what is allowed.
     ColumnError
         A mapped column is not in the file (with ``check_columns``); the message names the
         parameter ``survey.columns`` and the configuration key to set.
     """
     from evalkit.data import io
     from evalkit.domain.register import read_yaml
-    from evalkit.domain.survey_config import SurveyConfig
+    from evalkit.domain.survey_config import SurveyConfig, check_cutoff
     from evalkit.domain.survey_read import _check_columns
     from evalkit.errors import ColumnError, ParameterError
 
@@ -257,6 +260,7 @@ def survey_source(params, *, check_columns: bool = False) -> SurveySource:
         config = SurveyConfig.from_mapping(mapping)
     except ParameterError as exc:
         raise ParameterError(f"parameter survey (columns / config): {exc}") from None
+    check_cutoff(config, answer, cutoff, param="parameter survey.cutoff")
     if check_columns:
         try:
             _check_columns(path, config)
@@ -308,14 +312,15 @@ def survey_effect(study, data: pd.DataFrame, outcome: pd.Series, weights: str):
     Result
         The fit, its ATT row carrying the report's p-value and interval (a size-corrected or
         randomization interval replaces the CR2 / CR1 one; ``diagnostics["report_inference"]``
-        says which).
+        says which as a stable code (:func:`method_code`), ``"report_inference_label"`` as the
+        report names it in its language).
     """
     from evalkit.domain.survey_did import _cells, _names, survey_twfe
     from evalkit.estimators.postfit import randomization_combination
     from evalkit.report import advising
 
     adv, seed, alpha = study.advised, study.p["seed"], study.p["alpha"]
-    label = _method_label(study)
+    label, code = _method_label(study), method_code(study)
     if adv.advice is not None and adv.advice.size_corrected:
         res = survey_twfe(data, outcome=outcome, weights=weights, alpha=alpha, inference="cr2")
         table = res.tidy()
@@ -339,7 +344,8 @@ def survey_effect(study, data: pd.DataFrame, outcome: pd.Series, weights: str):
         res = survey_twfe(data, outcome=outcome, weights=weights, alpha=alpha, inference=method,
                           inference_options=options or None)
         table = res.tidy()
-    return res.replace(table=table, diagnostics={**dict(res.diagnostics), "report_inference": label})
+    return res.replace(table=table, diagnostics={**dict(res.diagnostics), "report_inference": code,
+                                                 "report_inference_label": label})
 
 
 def _method_label(study) -> str:
@@ -348,6 +354,25 @@ def _method_label(study) -> str:
     if study.advised.advice is not None:
         return study._used_label()
     return few_clusters.NAMES["cr1" if study.check.cr1_reliable else "wild"][study.p["lang"]]
+
+
+#: the report's inference as a language-independent code (the results JSON), by few_clusters.NAMES key
+METHOD_CODES = {"cr1": "cr1", "cr2": "cr2", "cr3": "cr3", "wild": "wild_restricted",
+                "wild_webb": "wild_restricted_webb", "wcu": "wild_unrestricted", "randomization": "randomization"}
+
+
+def method_code(study) -> str:
+    """The inference the survey effect relies on as a stable code (the label of :func:`_method_label`
+    is in the report's language): ``cr1``, ``cr2``, ``cr3``, ``wild_restricted``,
+    ``wild_restricted_webb``, ``wild_unrestricted``, ``randomization``, or ``cr2_size_corrected``."""
+    from evalkit.report import advising
+
+    adv = study.advised.advice
+    if adv is None:
+        return METHOD_CODES["cr1" if study.check.cr1_reliable else "wild"]
+    if adv.size_corrected:
+        return "cr2_size_corrected"
+    return METHOD_CODES[advising.REPORT_METHOD[study.advised.method][2]]
 
 
 def _att(result) -> pd.Series:
@@ -420,9 +445,10 @@ def fit(study) -> SurveyFit:
         warnings.simplefilter("always", EvalkitWarning)
         raw = read_survey(source.path, config, require_weights=config.weight is not None)
     years = read_data_years(p["data_dir"])
-    notes = [*_warning_notes(seen, lang=p["lang"]),
-             *wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
-                         lang=p["lang"])]
+    evalkit_seen = [w for w in seen if issubclass(w.category, EvalkitWarning)]
+    notes = {lang: [*_warning_notes(seen if lang == p["lang"] else evalkit_seen, lang=lang),
+                    *wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
+                                lang=lang)] for lang in dict.fromkeys((p["lang"], "en"))}  # report's, and English
     for note in wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
                            lang="en"):  # the run log says it too
         warnings.warn(note, EvalkitWarning, stacklevel=2)
@@ -442,10 +468,10 @@ def fit(study) -> SurveyFit:
             warnings.simplefilter("always", EvalkitWarning)
             cal = calibrate_weights(respondents, margins, variables=variables, min_cell=p["min_cell"])
     if any(_MISSING_MARGIN in str(w.message) for w in seen):  # no area named in the report
-        notes.append({"da": "For nogle område-bølger mangler registrets fordeling en kategori, som har besvarelser; "
+        _note(notes, {"da": "For nogle område-bølger mangler registrets fordeling en kategori, som har besvarelser; "
                             "de besvarelser er kalibreret sammen med en anden kategori af samme margin.",
                       "en": "In some area-waves the register margins lack a category that has respondents; those "
-                            "respondents are calibrated together with another level of the margin."}[p["lang"]])
+                            "respondents are calibrated together with another level of the margin."})
     data = with_cohorts(cal.data, dict(zip(cohorts["OMR_ID"], cohorts["cohort"])))
     y = survey_outcome(data, source.answer, cutoff=source.cutoff)
     with warnings.catch_warnings():  # as survey_did: no estimate rests on an area-wave of < min_cell respondents
@@ -462,14 +488,21 @@ def fit(study) -> SurveyFit:
     true = (truth_att(cells.astype({"OMR_ID": "int64"}), truth_mod.area_effects(p["data_dir"], spec.truth))
             if _truth_applies(data[source.answer], source.cutoff) else None)  # a truth only of its own estimand
     if config.weight is None:
-        notes.append({"da": "Spørgeskemaet har ingen designvægte (weight: null): rækken 'Uvægtet' giver hver "
+        _note(notes, {"da": "Spørgeskemaet har ingen designvægte (weight: null): rækken 'Uvægtet' giver hver "
                             "besvarelse samme vægt, og kalibreringen rejser fra lige vægte.",
                       "en": "The survey has no design weights (weight: null): the 'Unweighted' row weighs every "
-                            "respondent equally, and the calibration starts from equal weights."}[p["lang"]])
+                            "respondent equally, and the calibration starts from equal weights."})
     return SurveyFit(calibrated=_att(results["calibrated"]), design=_att(results["design"]), calibration=cal,
-                     rates=rates, truth=true, method=method, data=data, results=results, notes=tuple(notes),
+                     rates=rates, truth=true, method=method, data=data, results=results,
+                     notes=tuple(notes[p["lang"]]), notes_en=tuple(notes["en"]),
                      answer=source.answer, cutoff=source.cutoff, measure=measure(data[source.answer], source.cutoff),
                      design_weights=config.weight is not None)
+
+
+def _note(notes: dict, texts: dict) -> None:
+    """Append a note ({"da": ..., "en": ...}) to each language's list in ``notes``."""
+    for lang, listed in notes.items():
+        listed.append(texts[lang])
 
 
 _MISSING_MARGIN = "margin cell(s) missing for a category that has respondents"
@@ -561,7 +594,9 @@ def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
         {"survey_twfe_calibrated": Result, "survey_twfe_design": Result}: the tables the report
         shows (area-level rows; the ATT row carries the report's inference), with the respondent
         counts (``n_obs``, ``diagnostics["n_respondents"]``) rounded and the weight sum (a sum of
-        register residents) left out. No respondent rows.
+        register residents) left out. No respondent rows. Every field is the same in a Danish and
+        an English report except ``diagnostics["report_inference_label"]`` (the method as the report
+        names it); ``report_inference`` is a code (:func:`method_code`) and ``notes`` are in English.
     """
     out = {}
     for key, res in (fit.results or {}).items():
@@ -570,7 +605,7 @@ def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
         diag["n_respondents"] = n
         diag["counts"] = (f"respondent counts rounded to a multiple of {round_base} (null below {min_cell}); "
                           "n_treated / n_control count areas")
-        diag["notes"] = list(fit.notes)
+        diag["notes"] = list(fit.notes_en)  # English whatever the report's language (machine fields: one language)
         diag["answer"], diag["cutoff"], diag["measure"] = fit.answer, fit.cutoff, fit.measure
         diag["design_weights"] = fit.design_weights
         out[f"survey_twfe_{key}"] = res.replace(n_obs=n or 0, diagnostics=diag)
@@ -593,6 +628,7 @@ def _unavailable(study):
             study._survey_error = None
         except EvalkitError as exc:
             study._survey_error = exc
+            _record_failure(exc)
     exc = study._survey_error
     if exc is not None:
         reason = _shown_reason(exc)
@@ -601,16 +637,31 @@ def _unavailable(study):
     return None
 
 
-def _shown_reason(exc) -> str:
+def _reason(exc) -> str:
     """The error's message when the disclosure check of report text lets it through (no person key, no
-    small count), else only its type: the note is the one place the reason is recorded."""
+    small count), else only its type."""
     from evalkit.report.textcheck import DisclosureError, check_text
 
-    message = f"{type(exc).__name__}: {exc}".replace("_", r"\_")  # Markdown: no italics inside
     try:
-        return check_text(message, what="survey error")
+        return check_text(f"{type(exc).__name__}: {exc}", what="survey error")
     except DisclosureError:
         return f"{type(exc).__name__} (the message is withheld: it would show data)"
+
+
+def _shown_reason(exc) -> str:
+    """:func:`_reason` for the report's note (Markdown: no italics inside)."""
+    return _reason(exc).replace("_", r"\_")
+
+
+def _record_failure(exc) -> None:
+    """Tell the runner the requested survey section could not be estimated: the run then ends
+    ``needs_review`` with the reason in its log and manifest (:func:`evalkit.report.sections_failed.record_section_failure`)."""
+    from evalkit.report.sections_failed import SECTIONS_FILE, record_section_failure
+
+    full, reason = f"{type(exc).__name__}: {exc}", _reason(exc)
+    if reason != full:
+        reason += f"; the full message is in {SECTIONS_FILE} in the run's restricted folder"
+    record_section_failure("survey", reason, detail=full)
 
 
 def heading(study):
@@ -669,10 +720,13 @@ def weights_table(study):
              "levels_pooled": label("levels_pooled", lang)}
     d = d.assign(arm=[label(a, lang) for a in d["arm"]]).rename(columns=names)
     margins = ", ".join(label(f"margin_{m}", lang) for m in cal.margins)
-    note = {"da": f"Designvægte raket til registrets fordeling på {margins} i hvert område og hver bølge (svy). "
+    raked = ({"da": "Designvægte raket", "en": "Design weights raked"} if study.survey_fit.design_weights else
+             {"da": "Lige startvægte (spørgeskemaet har ingen designvægte) raket",
+              "en": "Equal starting weights (the survey has no design weights) raked"})[lang]
+    note = {"da": f"{raked} til registrets fordeling på {margins} i hvert område og hver bølge (svy). "
                   "Effektiv stikprøvestørrelse efter Kish, (sum w)^2 / sum w^2, summeret over område-bølger; "
                   "designeffekt = besvarelser / effektiv størrelse. Antal besvarelser er afrundet.",
-            "en": f"Design weights raked to the register's distribution by {margins} in each area and wave (svy). "
+            "en": f"{raked} to the register's distribution by {margins} in each area and wave (svy). "
                   "Kish effective sample size, (sum w)^2 / sum w^2, summed over area-waves; design effect = "
                   "respondents / effective size. Respondent counts are rounded."}[lang]
     return safe_table(d, count_cols=[names["respondents"]], index=[names["arm"]], min_cell=p["min_cell"],
@@ -725,7 +779,6 @@ def effect_table(study):
     """The survey effect (calibrated and design weights) with its interval and the simulated truth."""
     from evalkit.report.outputs import markdown
     from evalkit.report.tables import _estimates_safe
-    from evalkit.report.i18n import label
 
     if _off(study):
         return markdown("")
