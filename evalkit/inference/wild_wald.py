@@ -33,12 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from evalkit.core.clusters import content_rank, cr1_factor
 from evalkit.core.linalg import inv
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.inference import wild
-from evalkit.inference._wild_design import _big_small, _fe_df, dense_codes, nested, partial, two_way
+from evalkit.inference._wild_design import _DENSE_CELLS, _big_small, _fe_df, dense_codes, nested, partial, two_way
 from evalkit.progress import bar
 
 _CHUNK_CELLS = 4_000_000  # rows x draws projected at a time
@@ -77,6 +78,62 @@ class WildWaldResult:
     weights: str
     seed: int | None
     n_clusters: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TwoWay:
+    """Exact weighted two-way projection for many columns at once, also for designs whose two factors
+    fall apart into several connected components (e.g. area x subgroup and year x subgroup effects:
+    one component per subgroup), where one level per component is fixed at zero."""
+
+    unit: np.ndarray
+    other: np.ndarray
+    to_unit: sp.csr_matrix    # n_u x n, the weights of each unit's rows
+    to_other: sp.csr_matrix   # n_o x n
+    cross: np.ndarray         # n_u x n_o summed weights
+    inv_du: np.ndarray
+    ginv: np.ndarray          # inverse of the Schur complement with one level per component fixed
+
+    def residuals(self, z: np.ndarray) -> np.ndarray:
+        """Residuals of the columns of z (n x m) on the two factors' effects (weighted normal equations)."""
+        rhs_u, rhs_o = self.to_unit @ z, self.to_other @ z
+        a_o = self.ginv @ (rhs_o - self.cross.T @ (rhs_u * self.inv_du[:, None]))
+        a_u = (rhs_u - self.cross @ a_o) * self.inv_du[:, None]
+        return z - a_u[self.unit] - a_o[self.other]
+
+
+def _two_way(codes: list[np.ndarray], w: np.ndarray | None) -> _TwoWay | None:
+    """The :class:`_TwoWay` of two factors, or None (not two factors, or a cross-tab too large to hold)."""
+    if len(codes) != 2:
+        return None
+    unit, other = _big_small(codes)
+    n, n_u, n_o = unit.size, int(unit.max()) + 1, int(other.max()) + 1
+    if n_u * n_o > _DENSE_CELLS:
+        return None
+    sw = np.ones(n) if w is None else w
+    cross = np.bincount(unit * n_o + other, weights=sw, minlength=n_u * n_o).reshape(n_u, n_o)
+    d_u = cross.sum(axis=1)
+    inv_du = np.divide(1.0, d_u, out=np.zeros_like(d_u), where=d_u > 0)
+    schur = np.diag(cross.sum(axis=0)) - (cross * inv_du[:, None]).T @ cross
+    linked = sp.csr_matrix(cross > 0)
+    _, comp = connected_components(sp.bmat([[None, linked], [linked.T, None]]), directed=False)
+    keep = np.ones(n_o, bool)
+    keep[np.unique(comp[n_u:], return_index=True)[1]] = False  # the first level of each component
+    ginv = np.zeros((n_o, n_o))
+    ginv[np.ix_(keep, keep)] = inv(schur[np.ix_(keep, keep)])
+    rows = np.arange(n)
+    return _TwoWay(unit, other, sp.csr_matrix((sw, (unit, rows)), shape=(n_u, n)),
+                   sp.csr_matrix((sw, (other, rows)), shape=(n_o, n)), cross, inv_du, ginv)
+
+
+def _projector(codes: list[np.ndarray], w: np.ndarray | None):
+    """z -> residuals of z on the fixed effects: the exact two-way projection when it applies, else
+    :func:`evalkit.inference._wild_design.partial`."""
+    tw = _two_way(codes, w)
+    if tw is not None:
+        return tw.residuals
+    tw_dense = two_way(*_big_small(codes), w) if len(codes) == 2 else None
+    return lambda z: partial(z, codes, tw_dense, w)
 
 
 def _check(y, X, clusters, R, obs_weights, fe_codes):
@@ -174,8 +231,8 @@ def wild_wald_test(y, X, clusters, R, *, fe_codes: Sequence[np.ndarray] | None =
     G, n, k = int(cl.max()) + 1, y.size, x.shape[1]
     if G < 2:
         raise ValidationError("The wild cluster bootstrap needs at least 2 clusters.")
-    tw = two_way(*_big_small(codes), w) if len(codes) == 2 else None
-    zt = partial(np.column_stack([y, x]), codes, tw, w)
+    project = _projector(codes, w)
+    zt = project(np.column_stack([y, x]))
     yt, xt = zt[:, 0], zt[:, 1:]
     sw = np.ones(n) if w is None else w
     xw = xt * sw[:, None]
@@ -196,7 +253,7 @@ def wild_wald_test(y, X, clusters, R, *, fe_codes: Sequence[np.ndarray] | None =
     total = -(-(2 ** G if enumerated else draws) // max(1, _CHUNK_CELLS // n))
     for V in bar(_chunks(weights, G, draws, seed, rank, n), total=total, description="joint wild bootstrap",
                  enabled=progress):
-        ut = partial(u_r[:, None] * V[cl], codes, tw, w)
+        ut = project(u_r[:, None] * V[cl])
         d = A @ (xw.T @ ut)
         t = np.einsum("qk,gkm->gqm", ra, _scores(xw, ut - xt @ d, cmat))
         stars.append(_wald(r @ d, t, scale))
