@@ -74,3 +74,23 @@ def shown_count(n: int | None, unit: object, min_cell: int) -> str:
     if person_unit(unit, strict=True) and n < min_cell:
         return f"fewer than {min_cell}"
     return f"{n:,}"
+
+
+def complementary_parts(parts: dict, hidden: float, min_cell: int) -> list:
+    """The parts whose counts must be blanked as well, so that what a published total leaves
+    unexplained cannot be recovered by subtraction (secondary suppression against a margin).
+
+    ``parts`` are the exact counts of the parts a table shows ({name: persons}), ``hidden`` the
+    exact number of the total's persons in no shown part (cells left out at the source,
+    suppressed parts, persons without a part). Subtracting the shown parts from the total gives
+    ``hidden``; when it is 1 to ``min_cell - 1`` the smallest shown part is blanked too (its
+    persons join the hidden ones), repeated until the hidden persons number 0 or at least
+    ``min_cell``, or no part is left to blank. Returns the names to blank, smallest first.
+    """
+    shown = {k: float(v) for k, v in parts.items() if v is not None and not pd.isna(v)}
+    hidden, blank = float(hidden), []
+    while 0 < hidden < min_cell and shown:
+        name = min(shown, key=lambda k: (shown[k], str(k)))
+        hidden += shown.pop(name)
+        blank.append(name)
+    return blank

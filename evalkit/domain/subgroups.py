@@ -41,8 +41,11 @@ floor 3; counts are of distinct, unweighted persons or respondents)
 3. **Counts shown.** ``n`` is the number of distinct persons (respondents) in the used cells, rounded
    to the nearest multiple of ``round_base`` (default 5, the report runs' default; half up, never below
    ``min_cell``) so that subgroup counts cannot be differenced against other tables (secondary
-   suppression); blank for a suppressed subgroup. In a report run the run's ``min_cell`` and
-   ``round_base`` are the least that apply (:mod:`evalkit.seal`).
+   suppression); blank for a suppressed subgroup. Survey subgroups are parts of a published total
+   (the respondents of the survey effect): when the total minus the shown counts would leave 1 to
+   ``min_cell - 1`` respondents (cells dropped by rule 1), the smallest shown counts are blanked too
+   (:func:`evalkit.privacy.complementary_parts`), with a note. In a report run the run's ``min_cell``
+   and ``round_base`` are the least that apply (:mod:`evalkit.seal`).
 If no subgroup survives, a :class:`~evalkit.errors.ValidationError` names ``min_cell``.
 """
 from __future__ import annotations
@@ -60,6 +63,7 @@ from evalkit.domain import subgroup_joint
 from evalkit.domain.subgroup_result import COLUMNS, POOL_SEP, SubgroupEffects
 from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
+from evalkit.privacy import complementary_parts
 from evalkit.domain.survey_did import COHORT, with_cohorts
 from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.estimators.twfe import twfe
@@ -263,20 +267,29 @@ def _check_disclosure(min_cell, round_base) -> tuple[int, int]:
 
 def _finish(used: pd.DataFrame, order: list[str], suppressed: list[str], persons: dict, notes: list[str], *,
             fit_one, by: str, outcome: str, source: str, alpha: float, min_cell: int, round_base: int,
-            estimand: str, joint: tuple[str, str | None, object, object]) -> SubgroupEffects:
+            estimand: str, joint: tuple[str, str | None, object, object], total: float | None = None) -> SubgroupEffects:
+    """The table, the joint test and the notes. ``total``: the persons of a total published elsewhere (the
+    survey's respondents) of whom the shown subgroups are a part; subgroup counts that would let a
+    small remainder (cells left out at the source) be found by subtraction are blanked too."""
     shown = [g for g in dict.fromkeys(used["subgroup"]) if g not in suppressed]
     shown = sorted(shown, key=lambda g: order.index(g.split(POOL_SEP)[0]))
     if not shown:
         raise ValidationError(f"every subgroup of by={by!r} is suppressed under min_cell={min_cell}: no subgroup "
                               f"has {min_cell} or more persons in the treated and comparison areas each year. "
                               "Lower min_cell (floor 3), use coarser age_bands, or another by.")
+    hidden = 0.0 if total is None else total - sum(persons.get(g, 0.0) for g in shown)
+    blank = set(complementary_parts({g: persons.get(g, np.nan) for g in shown}, hidden, min_cell))
+    if blank:
+        notes = [*notes, "the count of subgroup(s) " + ", ".join(sorted(blank)) + " is not shown: with the "
+                         "published total it would give away the persons of the cells dropped for disclosure "
+                         "(secondary suppression)."]
     rows = []
     for g in shown:
         res = fit_one(used[used["subgroup"] == g])
         t = res.table.set_index("term").loc["ATT"]
         rows.append({"subgroup": g, "estimate": t["estimate"], "std_error": t["std_error"],
                      "conf_low": t["conf_low"], "conf_high": t["conf_high"],
-                     "n": _rounded(persons.get(g, np.nan), min_cell, round_base)})
+                     "n": np.nan if g in blank else _rounded(persons.get(g, np.nan), min_cell, round_base)})
     for g in suppressed:
         rows.append({"subgroup": g, "estimate": np.nan, "std_error": np.nan, "conf_low": np.nan,
                      "conf_high": np.nan, "n": np.nan})

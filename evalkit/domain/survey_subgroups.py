@@ -126,6 +126,9 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     if (~keep).any():
         warnings.warn(f"{int((~keep).sum())} respondents without a subgroup, answer, weight or area are left out.",
                       EvalkitWarning, stacklevel=2)
+    counted = y.notna() & d[weights].notna() & d["OMR_ID"].notna()  # the respondents a published total counts
+    if areas is not None:
+        counted &= d["OMR_ID"].isin(list(areas))
     d, y = d[keep].copy(), y[keep]
     d["_y"], d["_w"] = y.to_numpy(float), d[weights].astype(float)
     d["_wy"] = d["_w"] * d["_y"]
@@ -153,7 +156,7 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     estimand = ESTIMAND.replace("persons in the cell", "survey weight sum in the cell (respondent-level WLS)")
     return _finish(used, order, suppressed, persons, notes, fit_one=fit_one, by=by, outcome=outcome,
                    source="survey", alpha=alpha, min_cell=min_cell, round_base=round_base, estimand=estimand,
-                   joint=(joint, inference, joint_options, inference_options))
+                   joint=(joint, inference, joint_options, inference_options), total=float(counted.sum()))
 
 
 def _survey_category(d: pd.DataFrame, by: str, age_bands) -> pd.Series:

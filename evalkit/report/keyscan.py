@@ -345,6 +345,37 @@ def _file_values(con: duckdb.DuckDBPyConnection, path: Path, wanted: set[str]) -
         raise ParameterError(f"could not read the identifier columns of {str(path)!r}.") from None
 
 
+def _check_threads(threads: object) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ParameterError(f"threads={threads!r} must be a positive integer or None (all cores).")
+
+
+def _wanted(columns: Iterable[str] | str) -> frozenset[str]:
+    return frozenset(str(c).strip().upper() for c in ((columns,) if isinstance(columns, str) else columns))
+
+
+def _collect(inputs: Iterable[tuple[Path, frozenset[str]]], min_length: int, threads: int | None) -> KeySet:
+    """The distinct keys of the ``wanted`` columns of every (file, wanted) input, gathered in DuckDB."""
+    con = connect(threads=threads)
+    try:
+        con.execute(f"CREATE TEMP TABLE {KEY_TABLE} (k VARCHAR)")
+        for path, wanted in inputs:
+            _file_values(con, path, set(wanted))
+        found = con.execute(f"SELECT DISTINCT k FROM {KEY_TABLE} WHERE length(k) >= ?", [min_length]).fetchnumpy()["k"]
+    finally:
+        con.close()
+    return KeySet.from_values(np.asarray(found).tolist(), min_length=min_length, threads=threads)
+
+
+def _folder_files(folder: Path, what: str) -> list[Path]:
+    if not folder.is_dir():
+        raise ParameterError(f"{what}={str(folder)!r} is not an existing folder.")
+    files = _data_files(folder)
+    if not files:
+        raise ParameterError(f"{what}={str(folder)!r} holds no data files ending in {SUPPORTED}.")
+    return files
+
+
 def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_COLUMNS,
                  min_length: int = 6, threads: int | None = None) -> KeySet:
     """Distinct values of every identifier column in every data file under ``data_dir``.
@@ -356,26 +387,97 @@ def collect_keys(data_dir: str | Path, *, columns: Iterable[str] = IDENTIFIER_CO
     only the distinct keys ever reach Python. A folder without data files is an error: a
     wrong path must not give an empty key set that passes every text. ``threads``: DuckDB
     threads (default: all cores; the report runner collects with one while the kernel runs).
+    A report run also reads inputs outside ``data_dir`` and renamed key columns: for its
+    keys use :func:`collect_run_keys`.
     """
-    folder = Path(data_dir)
     min_length = _check_min_length(min_length)
-    if not folder.is_dir():
-        raise ParameterError(f"data_dir={str(folder)!r} is not an existing folder.")
-    files = _data_files(folder)
-    if not files:
-        raise ParameterError(f"data_dir={str(folder)!r} holds no data files ending in {SUPPORTED}.")
-    wanted = {str(c).strip().upper() for c in ((columns,) if isinstance(columns, str) else columns)}
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
-        raise ParameterError(f"threads={threads!r} must be a positive integer or None (all cores).")
-    con = connect(threads=threads)
-    try:
-        con.execute(f"CREATE TEMP TABLE {KEY_TABLE} (k VARCHAR)")
-        for path in files:
-            _file_values(con, path, wanted)
-        found = con.execute(f"SELECT DISTINCT k FROM {KEY_TABLE} WHERE length(k) >= ?", [min_length]).fetchnumpy()["k"]
-    finally:
-        con.close()
-    return KeySet.from_values(np.asarray(found).tolist(), min_length=min_length, threads=threads)
+    _check_threads(threads)
+    wanted = _wanted(columns)
+    files = _folder_files(Path(data_dir), "data_dir")
+    return _collect(((path, wanted) for path in files), min_length, threads)
+
+
+# --------------------------------------------------------------------------- a report run's inputs
+def _register_id(register: object) -> str:
+    """The person-key column of the register configuration (RegisterConfig, mapping, YAML path or None)."""
+    from evalkit.domain.register import load_register_config
+
+    return load_register_config(register).person_id
+
+
+def _survey_input(params: dict) -> tuple[Path, str] | None:
+    """(survey file or folder, its respondent-key column) of the ``survey`` parameter, or None when the
+    run reads no survey outside the standard one (``tryghed_survey.parquet`` under ``data_dir``).
+
+    Resolved as the report's reader does (:func:`evalkit.report.survey_section.survey_source`, not
+    imported here: it imports this module): ``survey.path`` and ``survey.config`` relative to
+    ``data_dir``, the respondent key from ``survey.config`` updated by ``survey.columns``."""
+    from evalkit.domain.register import read_yaml
+
+    given = params.get("survey") if isinstance(params.get("survey"), dict) else {}
+    if not params.get("survey_outcome") or not given.get("path"):
+        return None
+    data_dir = Path(params["data_dir"])
+    path = data_dir / Path(given["path"]).expanduser()  # an absolute path stays absolute
+    if not path.exists() or (path.is_file() and path.suffix.lower() not in SUPPORTED):
+        raise ParameterError(f"parameter survey.path={given['path']!r} is not a survey file with a suffix in "
+                             f"{SUPPORTED} or a folder of them (looked for {str(path)!r}).")
+    mapping = {}
+    if given.get("config"):
+        loaded = read_yaml(data_dir / Path(given["config"]).expanduser(), "parameter survey.config")
+        mapping.update(loaded if isinstance(loaded, dict) else {})
+    mapping.update(given.get("columns") or {})
+    return path, str(mapping.get("respondent_id") or "RESP_ID")
+
+
+def run_inputs(params: dict, *, register: object = None) -> list[tuple[Path, frozenset[str]]]:
+    """Every data file a report run reads, each with the key columns to collect from it.
+
+    Parameters
+    ----------
+    params : dict
+        The run's parameters: ``data_dir`` and, when ``survey_outcome`` is set, ``survey``
+        (a ``survey.path`` outside ``data_dir`` included).
+    register : RegisterConfig, dict, str, pathlib.Path or None
+        The register column configuration (:func:`evalkit.load_register_config`); its
+        ``person_id`` column is a key column of the files under ``data_dir``. None: the
+        standard names (report runs have no register configuration parameter yet).
+
+    Returns
+    -------
+    list of (pathlib.Path, frozenset of str)
+        Each file with the upper-case names of its key columns: the standard identifier names
+        (:data:`IDENTIFIER_COLUMNS`), the register's person key and, for the survey file(s), the
+        survey configuration's respondent key.
+
+    Raises
+    ------
+    ParameterError
+        ``data_dir`` is not a folder of data files, ``survey.path`` is not a survey file or a
+        folder of them, or ``survey.config`` or ``register`` cannot be read.
+    """
+    data_dir = Path(params["data_dir"])
+    register_id = _register_id(register)
+    base = _wanted((*IDENTIFIER_COLUMNS, register_id))
+    inputs = {path.resolve(): base for path in _folder_files(data_dir, "data_dir")}
+    survey = _survey_input(params)
+    if survey is not None:
+        path, respondent = survey
+        files = [path] if path.is_file() else _folder_files(path, "survey.path")
+        for f in files:
+            inputs[f.resolve()] = inputs.get(f.resolve(), base) | _wanted((*IDENTIFIER_COLUMNS, respondent))
+    return sorted(inputs.items())
+
+
+def collect_run_keys(params: dict, *, register: object = None, min_length: int = 6,
+                     threads: int | None = None) -> KeySet:
+    """The person keys of every input a report run reads (:func:`run_inputs`): the files under
+    ``data_dir`` and the survey file(s), from the standard identifier columns and the key columns
+    as the run's column configuration names them (the survey's respondent key, the register's
+    person key). ``min_length``, ``threads``: as :func:`collect_keys`."""
+    min_length = _check_min_length(min_length)
+    _check_threads(threads)
+    return _collect(run_inputs(params, register=register), min_length, threads)
 
 
 # --------------------------------------------------------------------------- scanning

@@ -122,11 +122,12 @@ def _scan_run_dir(run_dir: Path, private: Path, keys) -> dict:
 
 
 def run_keys(params: dict, *, threads: int | None = None):
-    """The person keys of the run's data (:func:`evalkit.report.keyscan.collect_keys`; ``threads``:
-    DuckDB threads, all cores by default)."""
-    from evalkit.report.keyscan import collect_keys
+    """The person keys of every input the run reads (:func:`evalkit.report.keyscan.collect_run_keys`: the
+    files under ``data_dir`` and the survey given by ``survey.path`` wherever it is, with the key columns
+    as the run's survey configuration names them); ``threads``: DuckDB threads, all cores by default."""
+    from evalkit.report.keyscan import collect_run_keys
 
-    return collect_keys(params["data_dir"], threads=threads)
+    return collect_run_keys(params, threads=threads)
 
 
 def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: dict | None, params: dict,

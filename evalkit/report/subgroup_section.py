@@ -281,6 +281,9 @@ def notes_text(notes, min_cell: int, lang: str) -> str:
                        "et år og er undertrykt (intet estimat vises).")
         elif "left out at the source" in n:
             out.append(f"Område-år-undergruppe-celler med færre end {min_cell} personer er udeladt.")
+        elif "secondary suppression" in n:
+            out.append("Antallet for en eller flere undergrupper vises ikke: sammen med det offentliggjorte total ville "
+                       "det afsløre de personer, der er udeladt ved kilden (sekundær diskretionering).")
         elif "wild cluster restricted bootstrap" in n:
             out.append("Den fælles test bruger wild cluster bootstrap (restrikteret, vægte trukket pr. område) af "
                        "Wald-statistikken, fordi CR1 F-testen forkaster for ofte med få indsatsområder.")
