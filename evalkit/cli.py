@@ -66,6 +66,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
     _check_seed(args.seed)
     _check_out_dir("--out", args.out)
+    if not args.quiet:  # a bad EVALKIT_PROGRESS is one line before any work
+        from evalkit.progress import env_mode
+
+        env_mode()
     if args.if_needed and is_current(args.out, seed=args.seed, size=args.size):
         print(f"{args.out} already holds current {args.size} data for seed {args.seed}; nothing to do")
         return 0
@@ -125,9 +129,13 @@ def _report_run(args: argparse.Namespace) -> int:
     from evalkit.report.postrun import log_lines
     from evalkit.report.runner import run_report
 
-    if args.pdf:  # before anything runs: a missing browser is found now, not after the report
-        from evalkit.report.pdf import require_chromium
+    from evalkit.progress import env_mode
 
+    env_mode()  # a bad EVALKIT_PROGRESS is one line now, not a failed notebook later
+    if args.pdf:  # before anything runs: a missing browser (or a bad EVALKIT_PDF_TIMEOUT) is found now
+        from evalkit.report.pdf import require_chromium, timeout_seconds
+
+        timeout_seconds()
         require_chromium()
     _check_in_file("--params", args.params, "a YAML parameter file")
     _check_in_file("--notebook", None if args.notebook is None else str(args.notebook), "a copy of a template notebook")

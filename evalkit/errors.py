@@ -7,6 +7,8 @@ offending column or parameter and list what is allowed.
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from collections.abc import Iterable
 
 
@@ -31,6 +33,22 @@ class ParameterError(EvalkitError, ValueError):
 
 class EvalkitWarning(UserWarning):
     """Warning category for evalkit (e.g. rows with missing outcomes dropped)."""
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def stack_level() -> int:
+    """The ``stacklevel`` that makes a warning name the first frame outside evalkit: the user's line.
+
+    Use as ``warnings.warn(message, EvalkitWarning, stacklevel=stack_level())`` in any evalkit
+    function, however deep (public functions are wrapped by :mod:`evalkit.core.aliases`, so a fixed
+    level named the wrapper's file). Walks the stack as pandas' ``find_stack_level`` does; when every
+    frame is evalkit's (its own CLI), the outermost one."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def closest(name: str, options: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from evalkit import seal
+from evalkit.errors import ParameterError
 
 ENV = "EVALKIT_PROGRESS"
 MODES = ("auto", "off", "console", "notebook")
@@ -53,11 +54,24 @@ def _interactive_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def env_mode() -> str:
+    """``$EVALKIT_PROGRESS`` as one of :data:`MODES` ("auto" when unset or empty; case and spaces ignored).
+
+    Raises
+    ------
+    ParameterError
+        When it is set to anything else (one line naming the variable and the allowed values).
+    """
+    raw = os.environ.get(ENV, "")
+    mode = raw.strip().lower() or "auto"
+    if mode not in MODES:
+        raise ParameterError(f"{ENV}={raw!r} is not allowed; set it to one of {', '.join(MODES)} (or unset it).")
+    return mode
+
+
 def destination() -> str:
     """``"notebook"``, ``"console"`` or ``"off"`` for progress shown now (see the module docstring)."""
-    mode = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    if mode not in MODES:
-        mode = "auto"
+    mode = env_mode()
     if mode == "off":
         return "off"
     in_report = seal.known_report_run()

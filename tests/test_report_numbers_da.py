@@ -17,7 +17,7 @@ from evalkit.errors import EvalkitError
 from evalkit.i18n import format_p, localize_numbers, p_equals
 from evalkit.report import text as rtext
 from evalkit.report.disclosure import LEDGER, _estimates_table, count_persons, is_year_column, safe_table
-from evalkit.report.runner import shown_parameters
+from evalkit.report.param_header import header_parameters
 from evalkit.report.sdc import tabulate
 from evalkit.report.tables import _estimates_safe, format_p_columns
 
@@ -49,9 +49,9 @@ def test_danish_estimates_table_decimal_comma_thousands_dot_years_untouched():
     assert "1.744,360" in t.text and "2.024" not in t.text
 
 
-def test_english_estimates_table_is_unchanged():
+def test_english_estimates_table_groups_thousands():
     en = _estimates_safe(_estimates(), digits=3, lang="en")
-    assert _cells(en.html) == ["K1", "2023", "1744.360", "0.048", "[-0.0123, 0.0456]",
+    assert _cells(en.html) == ["K1", "2023", "1,744.360", "0.048", "[-0.0123, 0.0456]",
                                "e=-1", "2024", "-0.048", "&lt; 0.001", "undefined",
                                "e=0", "2025", "–", "–", "–"]
     assert en.html == _estimates_safe(_estimates(), digits=3).html              # English is the default
@@ -63,7 +63,7 @@ def _micro() -> pd.DataFrame:
     return pd.DataFrame({"PERSON_ID": ids, "AAR": [2024] * 1744 + [2025] * 3, "area": ["a"] * 1744 + ["b"] * 3})
 
 
-@pytest.mark.parametrize("lang, big", [("da", "1.744"), ("en", "1744")])
+@pytest.mark.parametrize("lang, big", [("da", "1.744"), ("en", "1,744")])
 def test_counts_are_whole_numbers_grouped_in_danish_years_and_marker_untouched(lang, big):
     t = safe_table(count_persons(_micro(), "AAR"), count_cols=["persons"], round_to=None, lang=lang)
     assert _cells(t.html) == ["2024", big, "2025", ".."]                          # the year label is no amount
@@ -122,11 +122,12 @@ def test_danish_sentences_use_the_decimal_comma():
 
 
 def test_run_parameters_header_in_danish():
-    params = {"alpha": 0.05, "seed": 2024, "lang": "da", "data_dir": "x", "goals": [{"target_value": 0.4}]}
-    assert shown_parameters(params) == {"alpha": "0,05", "seed": "2024", "lang": "da",
-                                        "goals": "[{'target_value': 0,4}]"}
+    params = {"alpha": 0.05, "seed": 2024, "lang": "da", "data_dir": "x", "budget_dkk": 1500000}
+    assert header_parameters(params) == {"Signifikansniveau (α)": "0,05", "Startværdi for tilfældige tal (seed)": "2024",
+                                         "Sprog": "dansk", "Budget (kr.)": "1.500.000"}
     english = dict(params, lang="en")
-    assert shown_parameters(english) == {k: v for k, v in english.items() if k != "data_dir"}
+    assert header_parameters(english) == {"Significance level (α)": "0.05", "Random seed": "2024",
+                                          "Language": "English", "Budget (DKK)": "1,500,000"}
 
 
 def test_danish_figure_ticks_use_the_decimal_comma():

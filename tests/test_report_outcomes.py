@@ -161,13 +161,14 @@ def test_survey_outcome_without_its_file_is_refused_before_running(tmp_path, cap
 # ------------------------------------------------- issue 16 part 6: a Danish report speaks Danish
 def _danish_vocabulary() -> set[str]:
     """Every word of every Danish label the library has: the label map (evalkit.i18n), the plot and
-    HonestDiD figure labels, the inference method names, compare's labels."""
+    HonestDiD figure labels, the inference method names, compare's labels, the parameter header's names."""
     from evalkit.diagnostics._sensitivity import _LABELS as SENSITIVITY
     from evalkit.i18n import LABELS, SECTIONS
     from evalkit.report.few_clusters import NAMES
+    from evalkit.report.param_header import PARAMETER_NAMES
     from evalkit.results.plot import LABELS as PLOT
 
-    texts = [v["da"] for v in (*LABELS.values(), *SECTIONS.values(), *NAMES.values())]
+    texts = [v["da"] for v in (*LABELS.values(), *SECTIONS.values(), *NAMES.values(), *PARAMETER_NAMES.values())]
     texts += list(PLOT["da"].values()) + list(SENSITIVITY["da"].values())
     return {w for t in texts for w in _words(t)}
 

@@ -194,7 +194,7 @@ def fits(study):  # noqa: F811
 
 
 @pytest.mark.parametrize("lang, design, equal", [("en", "Design weights raked", "Equal starting weights"),
-                                                 ("da", "Designvægte raket", "Lige startvægte")])
+                                                 ("da", "Designvægte kalibreret (raking)", "Lige startvægte")])
 def test_weights_note_says_design_weights_only_when_there_are_some(fits, lang, design, equal):
     fake, fit = fits[lang]
     for has_design, says, not_says in ((True, design, equal), (False, equal, design)):

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from evalkit.errors import ParameterError, closest
+from evalkit.errors import stack_level, ParameterError, closest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +38,7 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                     if new in kwargs:
                         raise ParameterError(f"{func.__name__}: pass {new}= only ({old}= is its deprecated name).")
                     warnings.warn(f"{func.__name__}: {old}= is deprecated and will be removed; use {new}=.",
-                                  FutureWarning, stacklevel=2)
+                                  FutureWarning, stacklevel=stack_level())
                     kwargs[new] = kwargs.pop(old)
             if not open_ended:
                 unknown = [k for k in kwargs if k not in params]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
 
 #: values with a larger magnitude are refused as data errors (sentinels such as 1e300, 9.99e99)
 MAX_ABS = 1e15
@@ -467,7 +467,7 @@ def drop_missing(df: pd.DataFrame, outcome: str, covariates: Sequence[str] = ())
         warnings.warn(
             f"Dropped {n} of {len(df)} rows with missing {outcome!r}"
             + (f" or covariates {list(covariates)}" if covariates else "") + ".",
-            EvalkitWarning, stacklevel=3,
+            EvalkitWarning, stacklevel=stack_level(),
         )
         df = df.loc[~missing].reset_index(drop=True)
     return df, n

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.core import checks as v
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError
 
 KINDS = ("analytic", "frequency")
 
@@ -66,7 +66,7 @@ def drop_zero(df: pd.DataFrame, col: str | None, *, warn: bool = True) -> tuple[
     n = int(zero.sum())
     if n and warn:
         warnings.warn(f"Dropped {n} of {len(df)} rows with weights={col!r} equal to 0 (they carry no weight in "
-                      "the fit).", EvalkitWarning, stacklevel=3)
+                      "the fit).", EvalkitWarning, stacklevel=stack_level())
     if n:
         df = df.loc[~zero].reset_index(drop=True)
     if df.empty:

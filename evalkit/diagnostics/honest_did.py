@@ -27,7 +27,7 @@ from evalkit.core.aliases import checked
 from evalkit.diagnostics._deltarm import rm_conditional_ci
 from evalkit.diagnostics._flci import flci
 from evalkit.diagnostics._sensitivity import SensitivityResult
-from evalkit.errors import EvalkitWarning, ParameterError, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, check_choice
 from evalkit.progress import bar
 from evalkit.results.result import Result
 
@@ -270,7 +270,7 @@ def _interval_fn(method, ci, b, S, num_pre, num_post, l, alpha, grid_points, see
             return math.nan, math.nan
         if hit.lo == 0 or hit.hi == grid_points - 1:
             warnings.warn(f"Mbar={mbar:g}: the robust CI reaches the edge of the theta grid (+-20 se); "
-                          "its length may be understated.", EvalkitWarning, stacklevel=4)
+                          "its length may be understated.", EvalkitWarning, stacklevel=stack_level())
         return float(grid[hit.lo]), float(grid[hit.hi])
     return rm
 

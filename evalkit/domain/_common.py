@@ -21,7 +21,7 @@ import pandas as pd
 
 from evalkit.core.checks import YEARS
 from evalkit.core.checks import check_year as _core_check_year
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.i18n import label
 
 LANGS = ("da", "en")
@@ -141,10 +141,11 @@ def check_year_column(frame: pd.DataFrame, col: str, what: str) -> None:
         raise ValidationError(f"{what} column {col!r} must hold years in {YEARS[0]}-{YEARS[1]}; found {bad:g}.")
 
 
-def warn_dropped(n: int, total: int, what: str, why: str, stacklevel: int = 3) -> None:
-    """The one way the domain layer drops rows: an :class:`EvalkitWarning` saying how many and why."""
+def warn_dropped(n: int, total: int, what: str, why: str) -> None:
+    """The one way the domain layer drops rows: an :class:`EvalkitWarning` saying how many and why (at
+    the user's line)."""
     if n:
-        warnings.warn(f"{what}: left out {n} of {total} rows {why}.", EvalkitWarning, stacklevel=stacklevel)
+        warnings.warn(f"{what}: left out {n} of {total} rows {why}.", EvalkitWarning, stacklevel=stack_level())
 
 
 # ----------------------------------------------------------------- area ids

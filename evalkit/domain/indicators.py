@@ -38,7 +38,7 @@ from evalkit.domain._common import (_plain, check_frame, check_number, check_num
 from evalkit.domain.origin import nonwestern_sql, origin_unknown_sql
 from evalkit.domain.register import RegisterConfig, load_register_config
 from evalkit.domain.register_files import open_register, read_areas
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
 from evalkit.core.aliases import checked
 
 AREA_COLUMNS = [
@@ -168,11 +168,11 @@ def warn_gaps(raw: pd.DataFrame) -> None:
     if no_status:
         warnings.warn(f"{no_status} area person-years aged 18-64 have no labour-market status (outside_fte null, "
                       "e.g. no RAS/AKM row) and are left out of K1 and its denominator n_18_64.",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
     if unknown:
         warnings.warn(f"{unknown} area person-years are immigrants or descendants (IE_TYPE 2, 3) without a "
                       "country of origin (OPR_LAND null); NW counts them as not non-western.",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
 
 
 @checked_init

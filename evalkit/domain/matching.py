@@ -47,7 +47,7 @@ from evalkit.domain._common import (_plain, check_bool, check_names, check_numbe
                                     check_positive_int, check_same_ids, check_seed, check_unique, check_year_column,
                                     check_years, frame_html, require_columns, restore_ids, show_ids, with_plain_ids)
 from evalkit.domain.pools import check_cohorts
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.results.result import immutable_value
 
 METHODS = ("propensity", "mahalanobis")
@@ -396,7 +396,7 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
         what = ", ".join(f"{c!r} in {n}" for c, n in gaps.items())
         warnings.warn(f"match_areas: covariate(s) missing in some pre-years: {what} of the "
                       f"{len(feats) * len(pre_years)} area-years ({len(feats)} pool areas x pre_years {pre_years}); "
-                      "each area's mean uses the years it has.", EvalkitWarning, stacklevel=3)
+                      "each area's mean uses the years it has.", EvalkitWarning, stacklevel=stack_level())
     dist, scale = distance_matrix(feats.to_numpy(float), treated, method)
     order = np.random.default_rng(seed).permutation(int(treated.sum()))
     pairs = greedy_match(dist, ratio=ratio, replace=replace, caliper=None if caliper is None else caliper * scale,
@@ -413,7 +413,7 @@ def match_areas(panel: pd.DataFrame, cohorts: pd.DataFrame, *, covariates: list[
         like = cohorts["OMR_ID"]
         result = replace_ids(result, like)
     for note in notes:
-        warnings.warn(note, EvalkitWarning, stacklevel=3)
+        warnings.warn(note, EvalkitWarning, stacklevel=stack_level())
     return result
 
 

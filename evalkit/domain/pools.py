@@ -40,7 +40,7 @@ from evalkit.domain._common import (area_ids, check_numeric_columns, check_posit
                                     check_year_column, require_columns, restore_ids, show_ids, sorted_ids,
                                     with_plain_ids)
 from evalkit.domain.thresholds import LIST_TYPES
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice, closest
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.core.aliases import checked
 
 POOLS = {
@@ -189,7 +189,7 @@ def cohorts_from_history(history: pd.DataFrame, areas, *, categories="haard", la
     treating = hist[hist["category"].isin(cats)]
     if len(hist) and treating.empty:
         warnings.warn(f"no area of the history is ever in categories {sorted(cats)}; every area is never treated "
-                      f"(the history holds {present}).", EvalkitWarning, stacklevel=2)
+                      f"(the history holds {present}).", EvalkitWarning, stacklevel=stack_level())
     first = treating.groupby("OMR_ID")["list_year"].min() + lag
     cohort = pd.Series(ids).map(first).fillna(0).astype("int64").to_numpy()
     role = np.where(cohort > 0, "treated", "comparison").astype(object)

@@ -25,7 +25,7 @@ import duckdb
 
 from evalkit.domain.register import JOIN_KEYS, VARIABLES, RegisterConfig, RegisterSpec, needed_keys
 from evalkit.domain.register_read import glob_files, stacked_sql
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError
 
 #: the value a variable takes when the person-year has no row in the register holding it
 MISSING_VALUE = {"convicted": "0.0"}
@@ -82,7 +82,7 @@ def _check_registers(con: duckdb.DuckDBPyConnection, config: RegisterConfig) -> 
                                   "the file name).")
         if index and unmatched:
             warnings.warn(f"{unmatched} of {total} rows of {where} match no person-year of the population "
-                          f"register {pop!r} and are not used.", EvalkitWarning, stacklevel=5)
+                          f"register {pop!r} and are not used.", EvalkitWarning, stacklevel=stack_level())
 
 
 def _column(config: RegisterConfig, key: str) -> str:

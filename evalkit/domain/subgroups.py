@@ -65,7 +65,7 @@ from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
 from evalkit.privacy import complementary_parts
 from evalkit.domain.survey_did import COHORT, with_cohorts
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.estimators.twfe import twfe
 
 __all__ = ["BY", "COLUMNS", "REGISTER_OUTCOMES", "SubgroupEffects", "joint_equality_test", "register_subgroup_cells",
@@ -482,7 +482,7 @@ def _check_treated_present(cells: pd.DataFrame, treated_first: dict, where: str)
     if len(absent) == len(treated_first):
         raise ValidationError(message + " No treated area is in the data, so nothing can be estimated: check the "
                               "area ids (OMR_ID) of cohorts against the data.")
-    warnings.warn(message + " They are left out.", EvalkitWarning, stacklevel=3)
+    warnings.warn(message + " They are left out.", EvalkitWarning, stacklevel=stack_level())
 
 
 def _in_areas(cells: pd.DataFrame, areas) -> pd.DataFrame:

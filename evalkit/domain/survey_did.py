@@ -32,7 +32,7 @@ from evalkit.diagnostics.design import MIN_TREATED_FOR_CR1
 from evalkit.domain.survey_margins import AGE_BANDS
 from evalkit.domain.survey_read import read_survey
 from evalkit.domain.survey_weights import CALIBRATED, MARGINS, CalibratedSurvey, calibrate_weights
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, closest
 from evalkit.estimators.staggered import att_gt
 from evalkit.estimators.staggered._grid import plan
 from evalkit.estimators.twfe import twfe
@@ -118,7 +118,7 @@ def _frame(data: pd.DataFrame, outcome: pd.Series, weights: str, names: tuple[st
     out = df["OMR_ID"].isna() | df[w].isna()
     if out.any():
         warnings.warn(f"{int(out.sum())} respondents without an area or a weight are left out of the estimation.",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
     return df[~out].astype({"OMR_ID": "int64", "AAR": "int64"})
 
 
@@ -180,7 +180,7 @@ def _cells(data: pd.DataFrame, outcome: pd.Series, weights: str) -> pd.DataFrame
     missing = df[OUTCOME].isna()
     if missing.any():
         warnings.warn(f"{int(missing.sum())} respondents without an answer (outcome missing) are left out of "
-                      "the estimation.", EvalkitWarning, stacklevel=3)
+                      "the estimation.", EvalkitWarning, stacklevel=stack_level())
     df = df[~missing]
     df = df.assign(wy=df["w"] * df[OUTCOME])
     cells = df.groupby(["OMR_ID", "AAR"], as_index=False).agg(w=("w", "sum"), wy=("wy", "sum"), D=(TREATED, "first"),
@@ -255,14 +255,14 @@ def _warn_att_gt(res: Result, n_treated: int) -> None:
     if res.inference.method in ("analytic", "multiplier") and n_treated < MIN_TREATED_FOR_CR1:
         warnings.warn(f"Only {n_treated} treated area(s): the area-clustered {res.inference.method} standard errors "
                       "of att_gt over-reject with fewer than 10 treated clusters (MacKinnon & Webb 2017). Use "
-                      "inference='randomization'.", EvalkitWarning, stacklevel=3)
+                      "inference='randomization'.", EvalkitWarning, stacklevel=stack_level())
     t = res.table
     nan = ~t["reference"].astype(bool) & t["estimate"].notna() & t["std_error"].isna()
     if nan.any():
         warnings.warn(f"{int(nan.sum())} of {int((~t['reference'].astype(bool)).sum())} ATT(g,t) cell(s) have no "
                       "standard error (NaN): the area-summed influence functions are zero, as with a single treated "
                       "or a single comparison area; at least two areas on each side are needed.",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
 
 
 @dataclass(frozen=True)
@@ -501,7 +501,7 @@ def _respondents(data: pd.DataFrame, answer: str) -> pd.DataFrame:
     if data[answer].isna().any():  # sampled persons who did not answer
         warnings.warn(f"{int(data[answer].isna().sum())} rows without an answer to {answer!r} (nonrespondents) are "
                       "left out before calibration: the weights are calibrated on the respondents.",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
         data = data[data[answer].notna()].reset_index(drop=True)
     if data.empty:
         raise ValidationError(f"no respondents: the survey has no row with an answer to answer={answer!r}.")
@@ -528,7 +528,7 @@ def _disclosed(data: pd.DataFrame, y: pd.Series, weights: str, min_cell: int):
         notes.append(f"areas {areas} are treated from their first wave (no wave before treatment with at least "
                      f"min_cell={min_cell} respondents to compare with) and are left out of every estimator.")
     for note in notes:
-        warnings.warn(note, EvalkitWarning, stacklevel=3)
+        warnings.warn(note, EvalkitWarning, stacklevel=stack_level())
     keep = ~(thin | early)
     if not (keep & usable & (data[TREATED] == 1)).any():
         raise ValidationError(f"no treated area-wave with at least min_cell={min_cell} respondents and a wave "

@@ -26,7 +26,7 @@ from evalkit.data import io
 from evalkit.data.schemas import HERKOMST_LEVELS, validate_frame
 from evalkit.domain.register_read import _raw_relation
 from evalkit.domain.survey_config import BINARY, SURVEY_VARIABLES, SurveyConfig, load_survey_config
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError
 
 __all__ = ["read_survey", "survey_schema", "check_survey_frame"]
 
@@ -86,7 +86,7 @@ def check_survey_frame(frame: pd.DataFrame, config: SurveyConfig, *, drop_incomp
     if drop_incomplete:
         counts = ", ".join(f"{c} {int(n)}" for c, n in lacking.sum().items() if n)
         warnings.warn(f"{int(incomplete.sum())} respondent rows lack a background variable ({counts}) and are left "
-                      "out (drop_incomplete=True); they cannot be calibrated or weighted.", EvalkitWarning, stacklevel=3)
+                      "out (drop_incomplete=True); they cannot be calibrated or weighted.", EvalkitWarning, stacklevel=stack_level())
         return frame[~incomplete].reset_index(drop=True)
     col = lacking.sum().idxmax()
     raise ValidationError(f"survey: {_where(config, col)} is missing in {int(lacking[col].sum())} respondent rows "
@@ -286,7 +286,7 @@ def _answers(frame: pd.DataFrame, config: SurveyConfig) -> list[str]:
                               f"{_fmt(rest.max())}): if they mean 'no answer' declare missing_codes: "
                               f"{{{answer}: {[_fmt(v) for v in odd]}}}; declare the valid answers with scales: "
                               f"{{{answer}: [{_fmt(rest.min())}, {_fmt(rest.max())}]}} (or binary). They are used "
-                              "as answers as they are.", EvalkitWarning, stacklevel=4)
+                              "as answers as they are.", EvalkitWarning, stacklevel=stack_level())
     return notes
 
 
@@ -364,7 +364,7 @@ def read_survey(source, config: SurveyConfig | dict | str | Path | None = None, 
         if getattr(config, key) is None and hit:
             warnings.warn(f"the survey has a column {hit[0]!r} that is not read (configuration key {key}: null)"
                           + ("; every row gets VAEGT = 1" if key == "weight" else "")
-                          + f". Set {key}: {hit[0]} to use it.", EvalkitWarning, stacklevel=3)
+                          + f". Set {key}: {hit[0]} to use it.", EvalkitWarning, stacklevel=stack_level())
     if config.weight is None:
         frame["VAEGT"] = 1.0
     notes = _answers(frame, config)
@@ -374,7 +374,7 @@ def read_survey(source, config: SurveyConfig | dict | str | Path | None = None, 
         if col in frame and len(frame) and frame[col].notna().all():
             frame[col] = frame[col].astype("int64")
     for note in notes:
-        warnings.warn(note + ".", EvalkitWarning, stacklevel=3)
+        warnings.warn(note + ".", EvalkitWarning, stacklevel=stack_level())
     frame.attrs["answers"] = list(config.answers)
     frame.attrs["notes"] = notes
     return frame

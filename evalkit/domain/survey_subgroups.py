@@ -21,7 +21,7 @@ from evalkit.domain.subgroup_result import SubgroupEffects
 from evalkit.domain.survey_did import survey_outcome, survey_twfe, with_cohorts
 from evalkit.domain.survey_margins import AGE_BANDS as SURVEY_AGE_BANDS
 from evalkit.domain.survey_weights import CALIBRATED
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice
 
 __all__ = ["survey_subgroup_effects"]
 
@@ -125,7 +125,7 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     keep = d["category"].notna() & y.notna() & d[weights].notna() & d["OMR_ID"].notna()
     if (~keep).any():
         warnings.warn(f"{int((~keep).sum())} respondents without a subgroup, answer, weight or area are left out.",
-                      EvalkitWarning, stacklevel=2)
+                      EvalkitWarning, stacklevel=stack_level())
     counted = y.notna() & d[weights].notna() & d["OMR_ID"].notna()  # the respondents a published total counts
     if areas is not None:
         counted &= d["OMR_ID"].isin(list(areas))

@@ -22,7 +22,7 @@ from pandas.api import types as ptypes
 
 from evalkit.core.aliases import checked
 from evalkit.domain.survey_margins import AGE_BANDS, POPULATION, age_band, check_age_bands
-from evalkit.errors import ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, ColumnError, EvalkitError, EvalkitWarning, ParameterError, ValidationError
 
 __all__ = ["CalibratedSurvey", "calibrate_weights", "kish", "MissingDependencyError"]
 
@@ -208,7 +208,7 @@ def _check_coverage(work: pd.DataFrame, margins: pd.DataFrame, variables: tuple)
         warnings.warn(f"{len(missing)} margin cell(s) missing for a category that has respondents ({shown}"
                       f"{', ...' if len(missing) > 5 else ''}): the register margins have no residents there, so "
                       "those respondents are pooled with another level of the margin (see levels_pooled); check "
-                      "the margins (or recode the survey).", EvalkitWarning, stacklevel=3)
+                      "the margins (or recode the survey).", EvalkitWarning, stacklevel=stack_level())
 
 
 def _pooling(work: pd.DataFrame, margins: pd.DataFrame, var: str, min_level: int) -> pd.DataFrame:
@@ -427,10 +427,10 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
     if (responded & ~inside).any():
         warnings.warn(f"{int((responded & ~inside).sum())} survey rows are outside the areas (OMR_ID null) "
                       f"or below age {bands[0]}: they are kept with {CALIBRATED} = NaN (not calibrated).",
-                      EvalkitWarning, stacklevel=2)
+                      EvalkitWarning, stacklevel=stack_level())
     if (~responded).any():
         warnings.warn(f"{int((~responded).sum())} rows without an answer to {answers} (nonrespondents) are kept with "
-                      f"{CALIBRATED} = NaN: only respondents are calibrated.", EvalkitWarning, stacklevel=2)
+                      f"{CALIBRATED} = NaN: only respondents are calibrated.", EvalkitWarning, stacklevel=stack_level())
     work = data[usable].copy()
     if work["VAEGT"].isna().any() or not np.isfinite(pd.to_numeric(work["VAEGT"], errors="coerce")).all():
         raise ValidationError(f"survey column 'VAEGT' (design weight) is missing or not a finite number for "
@@ -447,7 +447,7 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
         warnings.warn(f"{len(total)} area-wave(s) have fewer than min_level={min_level} respondents in every level of "
                       "a margin: there that margin is pooled to the area-wave's total (weights only scaled to its "
                       "residents, no correction of nonresponse by that margin); see levels_pooled.",
-                      EvalkitWarning, stacklevel=2)
+                      EvalkitWarning, stacklevel=stack_level())
     work[CALIBRATED] = _rake(work, controls, tol, max_iter)
     data[CALIBRATED] = np.nan
     data.loc[usable, CALIBRATED] = work[CALIBRATED].to_numpy()

@@ -15,7 +15,7 @@ from evalkit.data.schemas import INTERVENTIONS, validate_frame
 from evalkit.domain._common import (_plain, area_ids, check_frame, check_numeric_columns, check_same_ids, check_str,
                                     check_year_column, require_columns, restore_ids, show_ids, sorted_ids, warn_dropped)
 from evalkit.domain.pools import check_cohorts
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core.aliases import checked
 
 COMPARISONS = {
@@ -100,7 +100,7 @@ def treatment_cohorts(
     outside = sorted(set(own["OMR_ID"]) - set(ids))
     if outside:
         warnings.warn(f"treatment_cohorts: intervention {intervention!r} lists {len(outside)} area(s) that are not in "
-                      f"areas, left out of the design: {show_ids(outside)}.", EvalkitWarning, stacklevel=2)
+                      f"areas, left out of the design: {show_ids(outside)}.", EvalkitWarning, stacklevel=stack_level())
     start = pd.Series(own["start_year"].to_numpy(dtype="int64"), index=own["OMR_ID"].to_numpy())
     other = set(iv.loc[iv["intervention"] != intervention, "OMR_ID"])
     cohort = pd.Series(ids).map(start).fillna(0).astype("int64").to_numpy()

@@ -17,7 +17,7 @@ from linearmodels.panel.utility import AbsorbingEffectError
 
 from evalkit.core import linalg, weighting
 from evalkit.core.clusters import cr1_factor, hc1_factor
-from evalkit.errors import EvalkitWarning, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ValidationError
 from evalkit.inference import FitRequest, info, wald_table
 from evalkit.inference.registry import InferenceMethod
 from evalkit.results import Result
@@ -215,7 +215,7 @@ def _warn_few_treated(result: Result) -> None:
     if result.inference.method == "cr1" and k is not None and k < MIN_TREATED_FOR_CR1:
         warnings.warn(f"Only {k} treated cluster(s): CR1 standard errors over-reject. Use inference='wild' "
                       "(restricted wild cluster bootstrap) or inference='randomization', or "
-                      "result.with_inference('wild', data).", EvalkitWarning, stacklevel=4)
+                      "result.with_inference('wild', data).", EvalkitWarning, stacklevel=stack_level())
 
 
 def cluster_diagnostics(df: pd.DataFrame, cluster: str | None, treated: pd.Series) -> dict[str, Any]:

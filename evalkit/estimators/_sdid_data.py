@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError
 from evalkit.core import checks as v
 from evalkit.core.clusters import content_order
 
@@ -137,7 +137,7 @@ def _cohort_from_column(df: pd.DataFrame, cohort: str, unit: str, times: np.ndar
     late = g > times.max()
     if late.any():
         warnings.warn(f"cohort={cohort!r}: {int(late.sum())} unit(s) first treated after the last period "
-                      f"{times.max()} are counted as never treated.", EvalkitWarning, stacklevel=4)
+                      f"{times.max()} are counted as never treated.", EvalkitWarning, stacklevel=stack_level())
         g = g.where(~late, 0)
     return g
 

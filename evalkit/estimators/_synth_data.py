@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import ParameterError, ValidationError
+from evalkit.errors import stack_level, ParameterError, ValidationError
 from evalkit.core.checks import (check_label_column, check_no_missing, check_numeric, check_unique_keys,
                                  check_varies, check_whole, plain, select)
 
@@ -199,7 +199,7 @@ def treatment_timing(data: object, *, unit: str, time: str, cohort: str | None, 
                                  "treatment= (a column, as in sdid).")
         warnings.warn("synth: treated= and treatment_start= are deprecated and will be removed; give cohort= "
                       "(first treated period per unit) or treatment= (a 0/1 column), as in sdid.",
-                      FutureWarning, stacklevel=3)
+                      FutureWarning, stacklevel=stack_level())
         return treated, treatment_start
     if not given:
         raise ParameterError("synth needs cohort= (column of first treated periods, 0 = never) or treatment= "

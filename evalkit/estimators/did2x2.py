@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.errors import EvalkitWarning, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ValidationError
 from evalkit.core import checks as v, weighting
 from evalkit.estimators._common import cluster_diagnostics, finish, fit_ols, pack, term_table
 from evalkit.estimators.postfit import inference_options_checked
@@ -116,7 +116,7 @@ def did2x2(data: pd.DataFrame, *, outcome: str, treatment: str, post: str, clust
         warnings.warn("did2x2 without cluster=: heteroskedasticity-robust (HC1) errors that ignore correlation "
                       "within the assignment groups (Bertrand, Duflo & Mullainathan 2004). Pass cluster= (the "
                       "assignment level, e.g. the area), or inference='hc1' to ask for HC1 by name.",
-                      EvalkitWarning, stacklevel=2)
+                      EvalkitWarning, stacklevel=stack_level())
     df = v.select(data, {"outcome": outcome, "treatment": treatment, "post": post, "cluster": cluster,
                          "weights": weights})
     v.check_numeric(df, outcome, "outcome")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.core import checks as v
 from evalkit.core.aliases import checked
-from evalkit.errors import ColumnError, EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError
 from evalkit.inference import few_treated as ft
 from evalkit.results import Result
 from evalkit.results.result import InferenceInfo
@@ -216,7 +216,7 @@ def _warn_few_controls(method: str, n_control: int) -> None:
     if n_control < FEW_CONTROLS:
         warnings.warn(f"{method}: only {n_control} control area(s); the method's justification is asymptotic in "
                       f"the number of controls (their residuals stand in for the treated areas' errors). With fewer "
-                      f"than {FEW_CONTROLS} the p-value and interval are unreliable.", EvalkitWarning, stacklevel=4)
+                      f"than {FEW_CONTROLS} the p-value and interval are unreliable.", EvalkitWarning, stacklevel=stack_level())
 
 
 def _matrices(data, outcome, unit, time, treatment, size, method):

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError
 from evalkit.core import checks as v
 from evalkit.core import linalg
 from evalkit.core.clusters import cr1_factor
@@ -146,7 +146,7 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, co
     if weights is not None and (df[weights] == 0).any():
         zero = df[weights].to_numpy(float) == 0
         warnings.warn(f"Dropped {int(zero.sum())} row(s) with weights={weights!r} equal to 0 (they carry no "
-                      "weight in estimation or averaging).", EvalkitWarning, stacklevel=2)
+                      "weight in estimation or averaging).", EvalkitWarning, stacklevel=stack_level())
         df = df.loc[~zero].reset_index(drop=True)
     v.check_varies(df, outcome, "outcome")
     v.check_levels(df, time, "time", 2, "periods")
@@ -166,7 +166,7 @@ def did_imputation(data: pd.DataFrame, *, outcome: str, unit: str, time: str, co
     keep1, n_drop = fs["imputable"], int((~fs["imputable"]).sum())
     if n_drop:
         warnings.warn(f"{n_drop} treated observation(s) cannot be imputed (their unit or period has no untreated "
-                      "observation) and are excluded from the estimates.", EvalkitWarning, stacklevel=2)
+                      "observation) and are excluded from the estimates.", EvalkitWarning, stacklevel=stack_level())
     if not keep1.any():
         raise ValidationError(f"None of the {int(treated.sum())} treated observations can be imputed: their periods "
                               f"have no untreated observation (cohort={cohort!r} gives no never- or not-yet-treated "

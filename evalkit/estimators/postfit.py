@@ -34,7 +34,7 @@ from scipy import stats
 
 from evalkit.core import checks
 from evalkit.core.aliases import renamed
-from evalkit.errors import ParameterError, ValidationError, closest
+from evalkit.errors import stack_level, ParameterError, ValidationError, closest
 from evalkit.estimators._designs import check_same_fit, linear_design, nested_partial
 from evalkit.estimators import _refit
 from evalkit.inference.randomization import randomization_test
@@ -77,7 +77,7 @@ def check_options(options: object, param: str = "options") -> dict:
         if isinstance(options, dict) and old in options:
             if "draws" in options:
                 raise ParameterError(f"{param}: pass draws= only ({old}= is its deprecated name).")
-            warnings.warn(f"{old}= is deprecated and will be removed; use draws=.", FutureWarning, stacklevel=3)
+            warnings.warn(f"{old}= is deprecated and will be removed; use draws=.", FutureWarning, stacklevel=stack_level())
             options = {("draws" if k == old else k): v for k, v in options.items()}
     opts = checks.check_options(param, options, option_names())
     _check_values(opts)

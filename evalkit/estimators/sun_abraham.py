@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from evalkit.errors import EvalkitWarning, ValidationError, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, ValidationError, check_choice
 from evalkit.core import checks as v, weighting
 from evalkit.core.aliases import renamed
 from evalkit.core.clusters import cr1_factor
@@ -214,7 +214,7 @@ def _control_cohort(df: pd.DataFrame, time: str, cohort: str, control: str) -> t
     n_drop = int((~keep).sum())
     if n_drop:
         warnings.warn(f"control_group='last': excluded {n_drop} of {len(df)} rows from period {g_last:g} on "
-                      f"(when the control cohort {g_last:g} is itself treated).", EvalkitWarning, stacklevel=3)
+                      f"(when the control cohort {g_last:g} is itself treated).", EvalkitWarning, stacklevel=stack_level())
     ctrl = (never | (g == g_last))[keep]
     return df.loc[keep].reset_index(drop=True), ctrl, n_drop
 
@@ -280,7 +280,7 @@ def _warn_small_cohorts(d: _Design) -> None:
         warnings.warn(
             f"Cohort(s) {single} contain a single unit: their interaction estimates rest on one unit and "
             "their cluster-robust variance is poorly estimated (the unit's scores are forced to sum to zero).",
-            EvalkitWarning, stacklevel=3,
+            EvalkitWarning, stacklevel=stack_level(),
         )
 
 

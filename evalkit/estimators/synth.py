@@ -26,7 +26,7 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import EvalkitWarning, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, check_choice
 from evalkit.estimators._synth_data import SynthPanel, build_panel, treatment_timing
 from evalkit.estimators._synth_kernels import (WEIGHT_TOL, fit_synth, hull_distance, placebo_pvalues, placebo_sets,
                                                rmspe_ratio)
@@ -281,7 +281,7 @@ def _warn_outside_hull(panel: SynthPanel, fits: list) -> tuple[dict, dict]:
                 f"within {usual:.4g} of the others), and the fitted synthetic control misses it by a pre-period "
                 f"RMSPE of {rmspe:.4g}. No donor weighting can reproduce it; the post-period gap mixes the effect "
                 "with this misfit. Consider synthetic DiD (evalkit.sdid), which allows a level difference.",
-                EvalkitWarning, stacklevel=3)
+                EvalkitWarning, stacklevel=stack_level())
     return out, outside
 
 

@@ -22,12 +22,12 @@ COLUMNS = ("method", "label", "size", "size_low", "size_high", "threshold", "pow
            "statistic", "p_value", "reject", "note")
 #: why a method cannot be chosen although its measured size may look fine (the table's ``note``)
 NOTES = {"en": {"undefined": "undefined (missing p-values)", "never_rejects": "never rejects at alpha"},
-         "da": {"undefined": "ikke defineret (manglende p-værdier)", "never_rejects": "afviser aldrig ved alpha"}}
+         "da": {"undefined": "ikke defineret (manglende p-værdier)", "never_rejects": "afviser aldrig ved α"}}
 HEADERS = {
     "en": {"label": "Method", "size": "Measured size", "size_ci": "{level} interval", "power": "Power",
-           "holds_size": "Holds size", "threshold": "Rejects when p <=", "chosen": "Chosen", "p_value": "p-value (data)"},
+           "holds_size": "Holds size", "threshold": "Rejects when p ≤", "chosen": "Chosen", "p_value": "p-value (data)"},
     "da": {"label": "Metode", "size": "Målt testniveau", "size_ci": "{level}-interval", "power": "Styrke",
-           "holds_size": "Holder niveau", "threshold": "Afviser når p <=", "chosen": "Valgt",
+           "holds_size": "Holder niveau", "threshold": "Afviser når p ≤", "chosen": "Valgt",
            "p_value": "p-værdi (data)"},
 }
 YES_NO = {"en": ("no", "yes"), "da": ("nej", "ja")}
@@ -38,13 +38,13 @@ SENTENCES = {
     "en": {"head": "{p} placebo assignments of {k} of the {g} comparison areas from {y}: ",
            "corrected": "no method held size at {a}; {label} is used with the size-corrected critical value "
                         "|t| > {c}{pw}.",
-           "at": " at p <= {th} (size-adjusted)",
+           "at": " at p ≤ {th} (size-adjusted)",
            "power": ", power {pw} for an effect of {e}",
            "holds": "{label} holds size (measured {size}, not significantly above {a}){pw} and is used{at}."},
     "da": {"head": "{p} placebo-tildelinger af {k} af de {g} sammenligningsområder fra {y}: ",
            "corrected": "ingen metode holdt niveauet {a}; {label} bruges med den niveaukorrigerede kritiske "
                         "værdi |t| > {c}{pw}.",
-           "at": " ved p <= {th} (niveaujusteret)",
+           "at": " ved p ≤ {th} (niveaujusteret)",
            "power": ", styrke {pw} for en effekt på {e}",
            "holds": "{label} holder niveauet (målt {size}, ikke signifikant over {a}){pw} og bruges{at}."},
 }
@@ -197,7 +197,7 @@ class InferenceAdvice:
         a = _num(self.alpha, lang, "g")
         if self.size_corrected:
             return head + text["corrected"].format(a=a, label=label, c=_num(self.critical_value, lang, "3g"), pw=pw)
-        at = "" if row["threshold"] >= self.alpha else text["at"].format(th=_num(row["threshold"], lang, "3g"))
+        at = "" if row["threshold"] >= self.alpha else text["at"].format(th=_num(row["threshold"], lang, "p"))
         return head + text["holds"].format(label=label, size=_num(row["size"], lang, "pct"), a=a, pw=pw, at=at)
 
     # ---------------------------------------------------------- rendering
@@ -224,9 +224,9 @@ class InferenceAdvice:
         notes = t["note"] if "note" in t else [""] * len(t)
         return pd.DataFrame({
             h["label"]: [self._label(m, lang) for m in t["method"]], h["size"]: [fmt(x, "pct") for x in t["size"]],
-            h["size_ci"].format(level=f"{self.level:.0%}"): ci, h["power"]: [fmt(x, "pct") for x in t["power"]],
+            h["size_ci"].format(level=_num(self.level, lang, "pct0")): ci, h["power"]: [fmt(x, "pct") for x in t["power"]],
             h["holds_size"]: [yn[bool(x)] + (f" ({NOTES[lang][n]})" if n else "") for x, n in zip(t["holds_size"], notes)],
-            h["threshold"]: [fmt(x, "3g") for x in t["threshold"]], h["chosen"]: ["✓" if c else "" for c in t["chosen"]],
+            h["threshold"]: [fmt(x, "p") for x in t["threshold"]], h["chosen"]: ["✓" if c else "" for c in t["chosen"]],
             h["p_value"]: [format_p(x, lang, digits=4, comma=lang == "da", draws=self.draws) for x in t["p_value"]]})
 
     def _label(self, method: str, lang: str) -> str:
@@ -262,8 +262,15 @@ class InferenceAdvice:
 
 
 def _num(x: float, lang: str, how: str) -> str:
-    """A number as text: "pct" one-decimal percent, "g"/"3g" general; Danish with a decimal comma."""
-    out = f"{x:.1%}" if how == "pct" else f"{x:.3g}" if how == "3g" else f"{x:g}"
+    """A number as text: "pct" one-decimal percent ("pct0" whole percent), "p" a p-value threshold
+    with at most four decimals ("0.05", "0.0086"), "g"/"3g" general. Danish with a decimal comma and
+    a space before the percent sign ("4,6 %", the Danish convention)."""
+    if how in ("pct", "pct0"):
+        out = f"{100 * x:.{1 if how == 'pct' else 0}f}" + (" %" if lang == "da" else "%")
+    elif how == "p":
+        out = ("< 0.0001" if 0 < x < 0.00005 else f"{x:.4f}".rstrip("0").rstrip(".")) if np.isfinite(x) else "–"
+    else:
+        out = f"{x:.3g}" if how == "3g" else f"{x:g}"
     return out.replace(".", ",") if lang == "da" else out
 
 

@@ -30,7 +30,7 @@ from evalkit import progress as prog
 from evalkit.core import linalg
 from evalkit.core.clusters import cluster_sums
 from evalkit.core.demean import demean
-from evalkit.errors import EvalkitError, EvalkitWarning, ValidationError
+from evalkit.errors import stack_level, EvalkitError, EvalkitWarning, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ def randomization_test(refit: Callable[[np.ndarray], np.ndarray], cohorts: np.nd
     if failed or nonfinite.any():
         warnings.warn(f"randomization inference: {failed} of {draws} re-assignments could not be estimated "
                       f"and were left out; {int(nonfinite.max())} gave a non-finite statistic, counted as "
-                      "at least as extreme as the observed one (conservative).", EvalkitWarning, stacklevel=3)
+                      "at least as extreme as the observed one (conservative).", EvalkitWarning, stacklevel=stack_level())
     return RandomizationResult(tuple(terms), np.asarray(observed, float), p, se, r, failed,
                                tuple(int(v) for v in nonfinite), statistic, seed, null[ok])
 
@@ -194,7 +194,7 @@ def worker_cap(default: int) -> int:
         cap = 0
     if cap < 1:
         warnings.warn(f"{WORKERS_ENV}={raw!r} is not a whole number >= 1 (1 runs resampling loops serially); "
-                      f"using {default} worker process(es).", EvalkitWarning, stacklevel=3)
+                      f"using {default} worker process(es).", EvalkitWarning, stacklevel=stack_level())
         return default
     return cap
 

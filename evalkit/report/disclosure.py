@@ -421,18 +421,21 @@ class SafeTable:
 
 def _format_cell(value: object, digits: int, is_count: bool, lang: str = "en", group: bool = True) -> str:
     """One shown cell: "–" when missing, counts and other whole numbers without decimals, other
-    numbers with ``digits`` decimals. English as always ("1744", "0.048"); Danish with decimal comma
-    and, when ``group``, a dot between thousands ("1.744", "0,048", "1.744,360"); text cells get
-    the Danish convention for the numbers in them (:func:`evalkit.i18n.localize_numbers`)."""
+    numbers with ``digits`` decimals, and, when ``group`` (not in year columns), thousands grouped:
+    English "1,744", "0.048", "1,744.360"; Danish with decimal comma and a dot between thousands
+    ("1.744", "0,048", "1.744,360"); text cells get the Danish convention for the numbers in them
+    (:func:`evalkit.i18n.localize_numbers`)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return MISSING
     if lang == "da":
         return _format_cell_da(value, digits, is_count, group)
-    if is_count or isinstance(value, (int, np.integer)):
-        return f"{int(value)}" if float(value).is_integer() else f"{value:.{digits}f}"
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.{digits}f}"
-    return str(value)
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if not (is_count or isinstance(value, (int, np.integer, float, np.floating))):
+        return str(value)
+    whole = (is_count or isinstance(value, (int, np.integer))) and float(value).is_integer()
+    shown = format_number(value, "en", digits=0 if whole else digits)
+    return shown if group else shown.replace(",", "")
 
 
 def _format_cell_da(value: object, digits: int, is_count: bool, group: bool) -> str:

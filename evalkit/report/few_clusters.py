@@ -96,11 +96,11 @@ def with_advisor_p(rows: list[dict], used: str, advised, result, data: pd.DataFr
                 row.update(conf_low=low, conf_high=high)
             except EvalkitError:
                 pass
-            row["detail"] = {"da": f"rådgiverens test (R = {adv.draws}); {own} R = 999",
-                             "en": f"the advisor's test (R = {adv.draws}); {own} R = 999"}[lang]
+            row["detail"] = {"da": f"rådgiverens test (R = {adv.draws:,}); {own} R = 999",
+                             "en": f"the advisor's test (R = {adv.draws:,}); {own} R = 999"}[lang]
         else:
-            row["detail"] = {"da": f"rådgiverens test ({adv.draws} træk); {own} {row['detail']}",
-                             "en": f"the advisor's test ({adv.draws} draws); {own} {row['detail']}"}[lang]
+            row["detail"] = {"da": f"rådgiverens test ({adv.draws:,} træk); {own} {row['detail']}",
+                             "en": f"the advisor's test ({adv.draws:,} draws); {own} {row['detail']}"}[lang]
         out.append(row)
     return out
 
@@ -117,8 +117,8 @@ def _corrected_row(rows: list[dict], advised, lang: str) -> dict:
         return {"method": "corrected", "reason": cr2["reason"]}
     c = advised.advice.critical_value
     p = float(advised.row(advised.advice.chosen)["p_value"])
-    detail = {"da": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos})",
-              "en": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos})"}[lang]
+    detail = {"da": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos:,})",
+              "en": f"|t| > {c:.2f} (placebo, {advised.advice.n_placebos:,})"}[lang]
     return {"method": "corrected", "estimate": cr2["estimate"], "std_error": cr2["std_error"], "p_value": p,
             "conf_low": cr2["estimate"] - c * cr2["std_error"], "conf_high": cr2["estimate"] + c * cr2["std_error"],
             "detail": detail}
@@ -141,9 +141,11 @@ def row_draws(rows: list[dict]) -> list:
 
 
 def _detail(res, method: str, lang: str) -> str:
+    """A row's details, numbers written the English way with grouped thousands ("B = 9,999"); a Danish
+    table localizes its text cells ("B = 9.999")."""
     info, details = res.inference, res.diagnostics.get("inference_details", {})
     if method == "cr1":
-        return f"t({info.df:g}), G = {info.n_clusters}"
+        return f"t({info.df:g}), G = {info.n_clusters:,}"
     if method == "cr2":
         return f"t({details['dof']['ATT']:.1f})"
     if method == "cr3":
@@ -151,9 +153,9 @@ def _detail(res, method: str, lang: str) -> str:
     if method == "wild":
         att = details["ATT"]
         every = {"da": " (alle)", "en": " (all)"}[lang] if att["enumerated"] else ""
-        return f"B = {att['B']}{every}, {att['weights']}"
+        return f"B = {int(att['B']):,}{every}, {att['weights']}"
     mc = {"da": "MC-usikkerhed på p", "en": "MC s.e. of p"}[lang]
-    return f"R = {details['draws']}, {mc} = {details['mc_se']['ATT']:.3f}"
+    return f"R = {int(details['draws']):,}, {mc} = {details['mc_se']['ATT']:.3f}"
 
 
 def inference_table(rows: list[dict], *, used: str, lang: str) -> pd.DataFrame:

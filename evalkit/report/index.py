@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from evalkit.report.manifest import STATUSES
-from evalkit.errors import EvalkitWarning
+from evalkit.errors import stack_level, EvalkitWarning
 
 MANIFEST_GLOB = "*/*/*/manifest.json"
 INDEX_NAME = "index.html"
@@ -117,7 +117,7 @@ def read_manifests(reports_root: str | Path) -> list[dict]:
     scan = scan_manifests(reports_root)
     for problem in scan.problems:
         warnings.warn(f"skipping unreadable run manifest {problem.path}: {problem.error}", EvalkitWarning,
-                      stacklevel=2)
+                      stacklevel=stack_level())
     return scan.manifests
 
 
@@ -167,6 +167,36 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 """
 
 _LABELS = {"ok": "ok", "failed": "failed", "needs_review": "needs review", "running": "running"}
+_LABELS_DA = {"ok": "ok", "failed": "fejlet", "needs_review": "kræver gennemsyn", "running": "kører"}
+
+#: the index's words in each language (:func:`index_lang` picks the language)
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"title": "evalkit report runs", "runs": "{n} runs", "meta": " · generated {when} from the run manifests; "
+           "each run folder is immutable.", "latest_h": "Latest good run per report", "report": "Report",
+           "period": "Period", "run_time": "Run time", "status": "Status", "commit": "Commit",
+           "parameters": "Parameters", "links": "Links", "no_good": "No successful run yet.",
+           "all_h": "All runs, newest first", "no_runs": "No runs yet.", "unreadable_h": "Unreadable manifests",
+           "latest": "★ latest", "latest_title": "latest good run of this report", "dirty": "dirty",
+           "unknown": "unknown", "report_link": "report", "withheld": "report (outputs withheld)",
+           "missing": "report missing", "manifest": "manifest", "in_cell": "{kind} in cell {cell}"},
+    "da": {"title": "evalkit-rapportkørsler", "runs": "{n} kørsler", "meta": " · dannet {when} ud fra kørslernes "
+           "manifester; hver kørselsmappe ændres aldrig.", "latest_h": "Seneste gode kørsel pr. rapport",
+           "report": "Rapport", "period": "Periode", "run_time": "Kørselstidspunkt", "status": "Status",
+           "commit": "Commit", "parameters": "Parametre", "links": "Links",
+           "no_good": "Ingen vellykket kørsel endnu.", "all_h": "Alle kørsler, nyeste først",
+           "no_runs": "Ingen kørsler endnu.", "unreadable_h": "Manifester, der ikke kan læses",
+           "latest": "★ seneste", "latest_title": "seneste gode kørsel af denne rapport", "dirty": "lokale ændringer",
+           "unknown": "ukendt", "report_link": "rapport", "withheld": "rapport (output tilbageholdt)",
+           "missing": "rapport mangler", "manifest": "manifest", "in_cell": "{kind} i celle {cell}"},
+}
+
+
+def index_lang(manifests: list[dict]) -> str:
+    """The index's language: "da" when every run that names a language is a Danish report
+    (parameter ``lang: da``), else "en" (also with no runs, or with Danish and English reports mixed)."""
+    langs = {str(m["parameters"].get("lang")) for m in manifests
+             if isinstance(m.get("parameters"), dict) and m["parameters"].get("lang")}
+    return "da" if langs == {"da"} else "en"
 
 
 def _e(value: object) -> str:
@@ -177,23 +207,23 @@ def _href(*parts: str) -> str:
     return "/".join(quote(p, safe="") for p in "/".join(parts).split("/"))
 
 
-def _badge(status: object) -> str:
-    status = str(status) if status is not None else "unknown"
+def _badge(status: object, lang: str = "en") -> str:
+    status = str(status) if status is not None else WORDS[lang]["unknown"]
     css = f"s-{status}" if status in STATUSES else "s-other"
-    return f'<span class="badge {css}">{_e(_LABELS.get(status, status))}</span>'
+    return f'<span class="badge {css}">{_e((_LABELS_DA if lang == "da" else _LABELS).get(status, status))}</span>'
 
 
-def _commit(manifest: dict) -> str:
+def _commit(manifest: dict, lang: str = "en") -> str:
     git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
     commit = str(git.get("commit") or "")
     text = f"<code>{_e(commit[:7])}</code>" if commit else '<span class="muted">–</span>'
-    return text + (' <span class="dirty">dirty</span>' if git.get("dirty") else "")
+    return text + (f' <span class="dirty">{WORDS[lang]["dirty"]}</span>' if git.get("dirty") else "")
 
 
-def _when(manifest: dict) -> str:
+def _when(manifest: dict, lang: str = "en") -> str:
     start = run_time(manifest)
     if start is None:
-        return '<span class="muted">unknown</span>'
+        return f'<span class="muted">{WORDS[lang]["unknown"]}</span>'
     text = start.strftime("%Y-%m-%d %H:%M UTC")
     finish = _parse_utc(manifest.get("finished_utc"))
     if finish is not None and finish >= start:
@@ -202,48 +232,50 @@ def _when(manifest: dict) -> str:
     return text
 
 
-def _links(manifest: dict, root: Path) -> str:
+def _links(manifest: dict, root: Path, lang: str = "en") -> str:
     """Links a reviewer may follow: the released HTML, its PDF and the manifest. Executed notebooks live
     in the restricted folder and are never linked (docs/disclosure.md)."""
     run_dir = manifest["_dir"]
     links = []
     html_name = manifest.get("html")
     if manifest.get("status") in ("ok", "needs_review") and isinstance(html_name, str) and html_name:
-        label = "report" if manifest.get("status") == "ok" else "report (outputs withheld)"
+        label = WORDS[lang]["report_link"] if manifest.get("status") == "ok" else WORDS[lang]["withheld"]
         if (root / run_dir / html_name).is_file():
             links.append(f'<a href="{_e(_href(run_dir, html_name))}">{label}</a>')
         else:
-            links.append('<span class="muted">report missing</span>')
+            links.append(f'<span class="muted">{WORDS[lang]["missing"]}</span>')
         pdf = manifest.get("pdf") if isinstance(manifest.get("pdf"), dict) else {}
         pdf_name = pdf.get("file")
         if isinstance(pdf_name, str) and pdf_name and (root / run_dir / pdf_name).is_file():
             links.append(f'<a href="{_e(_href(run_dir, pdf_name))}">PDF</a>')
-    links.append(f'<a href="{_e(_href(run_dir, "manifest.json"))}">manifest</a>')
+    links.append(f'<a href="{_e(_href(run_dir, "manifest.json"))}">{WORDS[lang]["manifest"]}</a>')
     return " · ".join(links)
 
 
-def error_summary(error: object) -> str:
+def error_summary(error: object, lang: str = "en") -> str:
     """An error as its type and cell only, never its message (messages can hold data)."""
     if isinstance(error, dict):
         kind = str(error.get("type") or "error")
-        return f"{kind} in cell {error['cell']}" if error.get("cell") else kind
+        return WORDS[lang]["in_cell"].format(kind=kind, cell=error["cell"]) if error.get("cell") else kind
     return "error" if error else ""
 
 
-def _row(manifest: dict, root: Path, is_latest: bool) -> str:
+def _row(manifest: dict, root: Path, is_latest: bool, lang: str = "en") -> str:
     params = str(manifest.get("parameters_sha256") or "")
-    mark = ' <span class="latest-mark" title="latest good run of this report">★ latest</span>' if is_latest else ""
-    error = error_summary(manifest.get("error"))
-    status = _badge(manifest.get("status")) + (f'<br><span class="muted">{_e(error[:160])}</span>'
+    words = WORDS[lang]
+    mark = (f' <span class="latest-mark" title="{words["latest_title"]}">{words["latest"]}</span>'
+            if is_latest else "")
+    error = error_summary(manifest.get("error"), lang)
+    status = _badge(manifest.get("status"), lang) + (f'<br><span class="muted">{_e(error[:160])}</span>'
                                                if error and manifest.get("status") != "ok" else "")
     cells = [
         f"{_e(manifest.get('report'))}{mark}",
         _e(manifest.get("period")),
-        _when(manifest),
+        _when(manifest, lang),
         status,
-        _commit(manifest),
+        _commit(manifest, lang),
         f'<code title="{_e(params)}">{_e(params[:12])}</code>' if params else '<span class="muted">–</span>',
-        _links(manifest, root),
+        _links(manifest, root, lang),
     ]
     css = ' class="latest"' if is_latest else ""
     return f"<tr{css}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
@@ -257,40 +289,47 @@ def _latest_by_report(manifests: list[dict]) -> dict[str, dict]:
     return {name: m for name, m in picked.items() if m is not None}
 
 
-def render_index(scan: ManifestScan, reports_root: str | Path, generated: dt.datetime | None = None) -> str:
-    """The HTML text of the index for the manifests in ``scan``."""
+def render_index(scan: ManifestScan, reports_root: str | Path, generated: dt.datetime | None = None,
+                 lang: str | None = None) -> str:
+    """The HTML text of the index for the manifests in ``scan``; ``lang`` "da" or "en", None: the
+    reports' language (:func:`index_lang`)."""
+    from evalkit.errors import check_choice
+
+    lang = index_lang(scan.manifests) if lang is None else lang
+    check_choice("lang", lang, ("da", "en"))
+    words = WORDS[lang]
     root = Path(reports_root)
     generated = generated or dt.datetime.now(dt.timezone.utc)
     latest = _latest_by_report(scan.manifests)
     latest_ids = {id(m) for m in latest.values()}
-    head = "".join(f"<th>{h}</th>" for h in ("Report", "Period", "Run time", "Status", "Commit",
-                                               "Parameters", "Links"))
+    head = "".join(f"<th>{words[h]}</th>" for h in ("report", "period", "run_time", "status", "commit",
+                                                     "parameters", "links"))
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>", f'<html lang="{lang}">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>evalkit report runs</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-        "<h1>evalkit report runs</h1>",
-        f'<p class="meta">{len(scan.manifests)} runs · generated {generated:%Y-%m-%d %H:%M UTC} '
-        "from the run manifests; each run folder is immutable.</p>",
-        "<h2>Latest good run per report</h2>",
+        f"<title>{words['title']}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<h1>{words['title']}</h1>",
+        f'<p class="meta">{words["runs"].format(n=len(scan.manifests))}'
+        f'{words["meta"].format(when=f"{generated:%Y-%m-%d %H:%M UTC}")}</p>',
+        f"<h2>{words['latest_h']}</h2>",
     ]
     if latest:
-        parts += ["<table>", "<thead><tr><th>Report</th><th>Period</th><th>Run time</th><th>Links</th></tr></thead>",
-                  "<tbody>"]
-        parts += [f"<tr><td>{_e(name)}</td><td>{_e(m.get('period'))}</td><td>{_when(m)}</td>"
-                  f"<td>{_links(m, root)}</td></tr>" for name, m in latest.items()]
+        parts += ["<table>", f"<thead><tr><th>{words['report']}</th><th>{words['period']}</th>"
+                  f"<th>{words['run_time']}</th><th>{words['links']}</th></tr></thead>", "<tbody>"]
+        parts += [f"<tr><td>{_e(name)}</td><td>{_e(m.get('period'))}</td><td>{_when(m, lang)}</td>"
+                  f"<td>{_links(m, root, lang)}</td></tr>" for name, m in latest.items()]
         parts += ["</tbody>", "</table>"]
     else:
-        parts.append('<p class="muted">No successful run yet.</p>')
-    parts += ["<h2>All runs, newest first</h2>"]
+        parts.append(f'<p class="muted">{words["no_good"]}</p>')
+    parts += [f"<h2>{words['all_h']}</h2>"]
     if scan.manifests:
         parts += ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
-        parts += [_row(m, root, id(m) in latest_ids) for m in scan.manifests]
+        parts += [_row(m, root, id(m) in latest_ids, lang) for m in scan.manifests]
         parts += ["</tbody>", "</table>"]
     else:
-        parts.append('<p class="muted">No runs yet.</p>')
+        parts.append(f'<p class="muted">{words["no_runs"]}</p>')
     if scan.problems:
-        parts += ["<h2>Unreadable manifests</h2>", "<ul>"]
+        parts += [f"<h2>{words['unreadable_h']}</h2>", "<ul>"]
         parts += [f"<li><code>{_e(p.path)}</code>: {_e(p.error)}</li>" for p in scan.problems]
         parts.append("</ul>")
     parts += ["</body>", "</html>", ""]
@@ -314,14 +353,16 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> Path:
     return path
 
 
-def write_index(reports_root: str | Path) -> Path:
+def write_index(reports_root: str | Path, lang: str | None = None) -> Path:
     """Regenerate ``<reports_root>/index.html`` from the run manifests (atomically); return its path.
 
-    Unreadable manifests are listed in the index (and warned about), never fatal.
+    ``lang``: "da" or "en"; None (default): Danish when the reports are Danish (every run that names
+    a language has ``lang: da``), else English (:func:`index_lang`). Unreadable manifests are listed
+    in the index (and warned about), never fatal.
     """
     root = Path(reports_root)
     root.mkdir(parents=True, exist_ok=True)
     scan = scan_manifests(root)
     for problem in scan.problems:
-        warnings.warn(f"unreadable run manifest {problem.path}: {problem.error}", EvalkitWarning, stacklevel=2)
-    return write_atomic(root / INDEX_NAME, render_index(scan, root))
+        warnings.warn(f"unreadable run manifest {problem.path}: {problem.error}", EvalkitWarning, stacklevel=stack_level())
+    return write_atomic(root / INDEX_NAME, render_index(scan, root, lang=lang))

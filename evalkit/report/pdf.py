@@ -10,6 +10,7 @@ overruns the timeout (:func:`evalkit.report.portable.kill_group`, POSIX and Wind
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import subprocess
@@ -51,13 +52,25 @@ def require_chromium() -> str:
 
 
 def timeout_seconds() -> float:
-    """``$EVALKIT_PDF_TIMEOUT`` (seconds, > 0) or :data:`DEFAULT_TIMEOUT`."""
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    """``$EVALKIT_PDF_TIMEOUT`` (seconds, a finite number > 0) or :data:`DEFAULT_TIMEOUT` when unset or empty.
+
+    Raises
+    ------
+    ParameterError
+        When it is set to anything else (one line naming the variable and the allowed values).
+    """
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    text = raw.strip()
+    if not text:
+        return DEFAULT_TIMEOUT
     try:
-        value = float(text) if text else DEFAULT_TIMEOUT
+        value = float(text)
     except ValueError:
-        value = DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise ParameterError(f"{TIMEOUT_ENV}={raw!r} is not allowed; set it to a number of seconds greater than 0 "
+                             f"(e.g. {DEFAULT_TIMEOUT:g}), or unset it for the default {DEFAULT_TIMEOUT:g} s.")
+    return value
 
 
 def print_pdf(html: Path, pdf: Path, *, browser: str | None = None, timeout: float | None = None,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from evalkit import progress as progress_env
 from evalkit import seal
-from evalkit.errors import ParameterError, check_choice
+from evalkit.errors import stack_level, ParameterError, check_choice
 from evalkit.report import manifest as mf
 from evalkit.report import postrun
 from evalkit.report.gate import error_type, numbered
@@ -186,13 +186,13 @@ def check_notebook_parameters(source: Path, params: dict) -> None:
     declared = declared_parameters(source)
     if declared is None:
         warnings.warn(f"{source.name} has no cell tagged 'parameters'; the report parameters are injected at its "
-                      "top.", EvalkitWarning, stacklevel=3)
+                      "top.", EvalkitWarning, stacklevel=stack_level())
         return
     missing = sorted(set(params) - declared)
     if missing:
         warnings.warn(f"{source.name} does not declare the parameter(s) {', '.join(missing)} in its parameters cell; "
                       "they are injected after it (compare your copy with the packaged template).",
-                      EvalkitWarning, stacklevel=3)
+                      EvalkitWarning, stacklevel=stack_level())
 
 
 class _PapermillParameterNoise:
@@ -421,28 +421,6 @@ def _refresh_index(reports_root: Path, keys, private: Path) -> None:
     postrun.scan_or_quarantine(write_index(reports_root), reports_root, private, keys)
 
 
-def shown_parameters(parameters: dict) -> dict:
-    """The run parameters as the report's header lists them (not ``data_dir``, ``results_dir``); in a
-    Danish report (``lang: da``) every non-text value is written with Danish numbers ("0,05").
-
-    Parameters
-    ----------
-    parameters : dict
-        The run's parameters (the manifest's ``parameters``).
-
-    Returns
-    -------
-    dict
-        Name to shown value; text values and English reports unchanged.
-    """
-    from evalkit.i18n import localize_numbers
-
-    shown = {k: v for k, v in parameters.items() if k not in ("data_dir", "results_dir")}
-    if parameters.get("lang") != "da":
-        return shown
-    return {k: v if isinstance(v, str) else localize_numbers(str(v), "da") for k, v in shown.items()}
-
-
 def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:
     """Render an executed notebook to self-contained HTML: no code, no external requests.
 
@@ -452,12 +430,13 @@ def render_html(notebook: Path, html: Path, *, run: dict | None = None) -> Path:
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
+    from evalkit.report.param_header import header_parameters
     from evalkit.report.toc import table_of_contents
 
     nb = nbformat.read(notebook, as_version=4)
     run = run or {}
     nb.metadata["evalkit"] = {
-        "parameters": shown_parameters(run.get("parameters", {})),
+        "parameters": header_parameters(run.get("parameters", {})),
         "commit": (run.get("git") or {}).get("commit"), "dirty": (run.get("git") or {}).get("dirty"),
         "data_sha256": run.get("data_sha256"), "started_utc": run.get("started_utc"), "run_id": run.get("run_id"),
         "lang": run.get("parameters", {}).get("lang", "en"), "toc": table_of_contents(nb),

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import EvalkitWarning
+from evalkit.errors import stack_level, EvalkitWarning
 
 @dataclass(frozen=True)
 class SurveySpec:
@@ -451,7 +451,7 @@ def fit(study) -> SurveyFit:
                                 lang=lang)] for lang in dict.fromkeys((p["lang"], "en"))}  # report's, and English
     for note in wave_notes(raw["AAR"].unique(), evaluation_year=p["evaluation_year"], register_years=years,
                            lang="en"):  # the run log says it too
-        warnings.warn(note, EvalkitWarning, stacklevel=2)
+        warnings.warn(note, EvalkitWarning, stacklevel=stack_level())
     cohorts = study.cohorts[study.cohorts["role"] != "excluded"]
     # the report's area-waves: areas of the comparison rule, years up to the evaluation year, thin area-years
     # of the register panel left out (their margins rest on fewer than min_cell residents)
@@ -720,8 +720,8 @@ def weights_table(study):
              "levels_pooled": label("levels_pooled", lang)}
     d = d.assign(arm=[label(a, lang) for a in d["arm"]]).rename(columns=names)
     margins = ", ".join(label(f"margin_{m}", lang) for m in cal.margins)
-    raked = ({"da": "Designvægte raket", "en": "Design weights raked"} if study.survey_fit.design_weights else
-             {"da": "Lige startvægte (spørgeskemaet har ingen designvægte) raket",
+    raked = ({"da": "Designvægte kalibreret (raking)", "en": "Design weights raked"} if study.survey_fit.design_weights else
+             {"da": "Lige startvægte (spørgeskemaet har ingen designvægte) kalibreret (raking)",
               "en": "Equal starting weights (the survey has no design weights) raked"})[lang]
     note = {"da": f"{raked} til registrets fordeling på {margins} i hvert område og hver bølge (svy). "
                   "Effektiv stikprøvestørrelse efter Kish, (sum w)^2 / sum w^2, summeret over område-bølger; "

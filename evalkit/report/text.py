@@ -194,7 +194,7 @@ def few_cluster_note(n_treated: int, used: str, *, lang: str, advised: bool = Fa
                       "har en Monte Carlo-usikkerhed. Den markerede rækkes p-værdi er rådgiverens (samme test som i "
                       "rådgiverens tabel og designafsnittet); kolonnen Detaljer giver denne tabels egen kørsel med "
                       "flere træk, som kun afviger ved Monte Carlo-usikkerhed. For randomiseringsinferens er "
-                      "intervallet estimatet +- gentildelingernes kritiske |t| gange standardfejlen.",
+                      "intervallet estimatet ± gentildelingernes kritiske |t| gange standardfejlen.",
                 "en": "The same static TWFE effect (areas weighted by residents) under several inference methods; "
                       f"only {n_treated} treated areas, so the inference advisor measured each method's size and "
                       "power in this design (table below) and the report relies on the marked one. Randomization "
@@ -202,7 +202,7 @@ def few_cluster_note(n_treated: int, used: str, *, lang: str, advised: bool = Fa
                       "Carlo error. The marked row's p-value is the advisor's (the same test as in the advisor's "
                       "table and the design section); the Details column gives this table's own run with more draws, "
                       "which differs by Monte Carlo error only. For randomization inference the interval is the "
-                      "estimate +- the re-assignments' critical |t| times the standard error."}[lang]
+                      "estimate ± the re-assignments' critical |t| times the standard error."}[lang]
     if lang == "da":
         why = ("mindst 10 behandlede områder: CR1 er pålidelig" if used == "cr1" else
                f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
@@ -274,7 +274,7 @@ ADVICE_PHRASES = {
                    "weighted by their mean residents){left}, ",
            "holds": "{label} rejected {size} under no effect (nominal {nominal}) and {power} with an effect of "
                     "{effect}; the report relies on it{at}.",
-           "at": ", at p <= {th} (its size-adjusted threshold)",
+           "at": ", at p ≤ {th} (its size-adjusted threshold)",
            "corrected": "no method held its size at {nominal} (the lowest measured size was {low}, {low_label}); "
                         "the report therefore uses CR2's t with the size-corrected critical value |t| > {c} "
                         "(the {q} quantile of the placebo |t|), which rejected {size} under no effect and {power} "
@@ -286,7 +286,7 @@ ADVICE_PHRASES = {
                    "vægtet med deres gennemsnitlige antal beboere){left}: ",
            "holds": "{label} forkastede i {size} af tilfældene uden effekt (nominelt {nominal}) og i {power} med en "
                     "effekt på {effect}; rapporten bygger på den{at}.",
-           "at": ", ved p <= {th} (dens niveaujusterede tærskel)",
+           "at": ", ved p ≤ {th} (dens niveaujusterede tærskel)",
            "corrected": "ingen metode holdt niveauet {nominal} (laveste målte niveau var {low}, {low_label}); "
                         "rapporten bruger derfor CR2's t med den niveaukorrigerede kritiske værdi |t| > {c} "
                         "({q}-fraktilen af placebo-|t|), som forkastede i {size} af tilfældene uden effekt og i "
@@ -295,6 +295,13 @@ ADVICE_PHRASES = {
                    "Clopper-Pearson-interval); den stærkeste af dem vælges.",
            "left": "; {n} sammenligningsområder med et tyndt område-år udeladt"},
 }
+
+
+def _threshold(x: float, lang: str) -> str:
+    """A p-value threshold as the advisor's table shows it: at most four decimals ("0,05", "0,0086")."""
+    from evalkit.inference.advice import _num as _advice_num
+
+    return _advice_num(float(x), lang, "p")
 
 
 def _pct(x: float, lang: str, digits: int = 1) -> str:
@@ -318,7 +325,7 @@ def advice_sentence(advised, outcome: str, *, lang: str) -> str:
                                          c=_num(f"{adv.critical_value:.2f}", lang), q=_pct(1 - adv.alpha, lang, 0),
                                          **common)
     else:
-        at = "" if row["threshold"] >= adv.alpha else words["at"].format(th=_num(f"{row['threshold']:.3g}", lang))
+        at = "" if row["threshold"] >= adv.alpha else words["at"].format(th=_threshold(row["threshold"], lang))
         body = words["holds"].format(label=adv.labels[adv.chosen][lang], at=at, **common)
     return head + body + words["rule"].format(nominal=_pct(adv.alpha, lang, 0))
 
@@ -330,14 +337,14 @@ def advisor_table_note(n_placebos: int, drawn: int, enumerated: bool, alpha: flo
         count = (f"Alle {n_placebos} mulige placebotildelinger er brugt. " if enumerated else
                  f"Placebotildelingerne er trukket tilfældigt, og hvert sæt af områder tælles én gang: {n_placebos} "
                  f"forskellige af {drawn} trukne. ")
-        return (count + f"»Afviser når p <=« er den p-værdi-grænse, metoden bruges med: {a}, når dens målte niveau "
+        return (count + f"»Afviser når p ≤« er den p-værdi-grænse, metoden bruges med: {a}, når dens målte niveau "
                 f"højst er {a}; ellers en niveaukorrigeret, lavere grænse (den største, der i placeboerne afviser i "
                 f"højst {pct} % af tilfældene), og styrken er målt ved den grænse. 0 betyder, at metoden kun "
                 "afviser, når intet bootstrap-træk er så ekstremt som data.")
     count = (f"All {n_placebos} possible placebo assignments are used. " if enumerated else
              f"Placebo assignments are drawn at random and each distinct set of areas is counted once: {n_placebos} "
              f"distinct of {drawn} drawn. ")
-    return (count + f"\"Rejects when p <=\" is the p-value threshold the method is used at: {a} when its measured "
+    return (count + f"\"Rejects when p ≤\" is the p-value threshold the method is used at: {a} when its measured "
             f"size is at most {a}; otherwise a lower, size-adjusted threshold (the largest that rejects in at most "
             f"{pct} % of the placebos), and its power is measured at that threshold. 0 means it rejects "
             "only when no bootstrap draw is as extreme as the data.")
@@ -369,11 +376,11 @@ def mde_sentence(mde: float, outcome: str, *, lang: str, alpha: float, power: fl
         value = _pp(mde, outcome, lang)
     if lang == "da":
         how = ("af den statiske TWFE-effekt, målt i placebo-tildelingerne" if measured else
-               "af gennemsnittet efter start: (t(1-alpha/2) + t(styrke)) x standardfejl")
+               "af gennemsnittet efter start: (t(1 − α/2) + t(styrke)) × standardfejl")
         return (f"Mindste påviselige effekt (MDE) for dette design: {value} ({_pct(power, lang, 0)} styrke ved "
                 f"{_pct(alpha, lang, 0)} niveau med {method}, {how}).")
     how = ("of the static TWFE effect, measured in the placebo assignments" if measured else
-           "of the post-period average: (t(1-alpha/2) + t(power)) x standard error")
+           "of the post-period average: (t(1 − α/2) + t(power)) × standard error")
     return (f"Minimum detectable effect (MDE) of this design: {value} ({_pct(power, lang, 0)} power at the "
             f"{_pct(alpha, lang, 0)} level with {method}, {how}).")
 
@@ -454,9 +461,9 @@ def inference_used(label_: str, interval: str | None, *, lang: str) -> str:
     """Which inference the area estimand's p-value and interval come from."""
     ri = interval == "randomization"
     if lang == "da":
-        return (f"p-værdi og interval: {label_}" + (" (intervallet: estimatet +- randomiseringsfordelingens "
+        return (f"p-værdi og interval: {label_}" + (" (intervallet: estimatet ± randomiseringsfordelingens "
                                                      "kritiske |t| gange standardfejlen)" if ri else "") + ".")
-    return (f"p-value and interval: {label_}" + (" (the interval: the estimate +- the randomization distribution's "
+    return (f"p-value and interval: {label_}" + (" (the interval: the estimate ± the randomization distribution's "
                                                   "critical |t| times the standard error)" if ri else "") + ".")
 
 

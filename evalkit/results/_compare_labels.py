@@ -8,6 +8,7 @@ rather than guessed.
 from __future__ import annotations
 
 import math
+import re
 
 from evalkit.i18n import format_number
 
@@ -86,12 +87,47 @@ def base_estimator(result) -> str:
     return result.estimator.split(" ")[0]
 
 
+#: words in an estimator's name after its base name (" (combination)") and Callaway-Sant'Anna's aggregations
+ESTIMATOR_WORDS: dict[str, dict[str, str]] = {
+    "combination": {"da": "kombination", "en": "combination"},
+    "simple": {"da": "simpel", "en": "simple"},
+    "group": {"da": "pr. kohorte", "en": "group"},
+    "dynamic": {"da": "dynamisk", "en": "dynamic"},
+    "calendar": {"da": "kalenderår", "en": "calendar"},
+}
+#: estimators that take no covariates: their "Controls" cell says "none" (not blank)
+NO_COVARIATES = frozenset({"did2x2", "event_study", "sun_abraham", "did_imputation", "conley_taber",
+                           "ferman_pinto", "bacon"})
+#: result terms shown under another name in Danish (terms=None; terms the user names are shown as given)
+TERMS: dict[str, dict[str, str]] = {
+    "ATT(post avg)": {"da": "ATT (gns. efter start)", "en": "ATT(post avg)"},
+}
+
+
+def _words(text: str, lang: str) -> str:
+    """" (combination)" -> " (kombination)" in Danish; other text unchanged."""
+    return re.sub(r"\(([^()]+)\)", lambda m: "(" + ESTIMATOR_WORDS.get(m.group(1), {}).get(lang, m.group(1)) + ")",
+                  text)
+
+
+def term_label(term: str, lang: str) -> str:
+    """A result term as a Danish or English row label ("ATT(post avg)" -> "ATT (gns. efter start)",
+    synthetic control's "gap t=5" -> "forskel t=5" in Danish)."""
+    if term in TERMS:
+        return TERMS[term][lang]
+    if lang == "da" and term.startswith("gap t="):
+        return "forskel t=" + term.removeprefix("gap t=")
+    return term
+
+
 def estimator_label(result, lang: str) -> str:
-    """"TWFE", "Event study (combination)", "Callaway-Sant'Anna (simple)", ..."""
+    """"TWFE", "Event study (combination)", "Callaway-Sant'Anna (simple)", ...; Danish words in Danish
+    ("Event study (kombination)", "Callaway-Sant'Anna (simpel)")."""
     name, rest = base_estimator(result), result.estimator[len(base_estimator(result)):]
     if name.startswith("cs_aggregate_"):
-        return f"Callaway-Sant'Anna ({name.removeprefix('cs_aggregate_')})" + rest
-    return _pick(ESTIMATORS.get(name), lang, name) + rest
+        kind = name.removeprefix("cs_aggregate_")
+        return f"Callaway-Sant'Anna ({ESTIMATOR_WORDS.get(kind, {}).get(lang, kind)})" + _words(rest, lang)
+    return _pick(ESTIMATORS.get(name), lang, name) + _words(rest, lang)
 
 
 def _wild_weights(result) -> tuple[str | None, bool]:
@@ -153,7 +189,7 @@ def controls(result, lang: str) -> str | None:
     if values is None:
         values = meta.get("predictors")
     if values is None:
-        return None
+        return text("none", lang) if base_estimator(result) in NO_COVARIATES else None
     values = [str(v) for v in values]
     return ", ".join(values) if values else text("none", lang)
 

@@ -274,6 +274,8 @@ def compare(results, names: Sequence[str] | None = None, *, terms=None, stat: st
     check_choice("lang", lang, LANGS)
     digits = _check_digits(digits)
     mapping = _check_terms(terms, items)
+    if terms is None:  # the results' own term names, as row labels in the language ("ATT (gns. efter start)")
+        mapping = {t: lab.term_label(t, lang) for t in mapping}
     models = pd.DataFrame([_model_row(n, r, lang) for n, r in zip(names, items)])
     shown = tuple(dict.fromkeys(mapping.values()))
     table = _long_table(items, names, mapping, shown, models)

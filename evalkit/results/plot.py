@@ -45,7 +45,7 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
     else:
         if truth is not None:
             raise ParameterError("truth= is only supported for event-study results (event_time -> effect).")
-        coefficient_plot(ax, table, labels)
+        coefficient_plot(ax, table, labels, lang=lang)
     if title:
         ax.set_title(title)
     if lang == "da":
@@ -127,14 +127,17 @@ def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], t
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def coefficient_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str]) -> None:
-    """Horizontal point-and-interval plot, one row per term."""
+def coefficient_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], *, lang: str = "en") -> None:
+    """Horizontal point-and-interval plot, one row per term (terms named in ``lang``: "ATT(post avg)"
+    is "ATT (gns. efter start)" in Danish, as in :func:`evalkit.compare`)."""
+    from evalkit.results._compare_labels import term_label
+
     tab = table.reset_index(drop=True)
     y = np.arange(len(tab))[::-1]
     err = np.vstack([tab["estimate"] - tab["conf_low"], tab["conf_high"] - tab["estimate"]])
     ax.errorbar(tab["estimate"], y, xerr=err, fmt="o", color=COLORS["post"], capsize=3, label=labels["ci"])
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, tab["term"].tolist())
+    ax.set_yticks(y, [term_label(str(t), lang) for t in tab["term"]])
     ax.set_xlabel(labels["effect_y"])
     ax.set_ylabel(labels["term"])
     ax.margins(y=0.3)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import EvalkitWarning, ValidationError
+from evalkit.errors import stack_level, EvalkitWarning, ValidationError
 from evalkit.core import checks as v
 
 
@@ -93,14 +93,14 @@ def _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, p
     late = g > times[-1] + anticipation
     if late.any():
         warnings.warn(f"{_count(df, late, unit, panel)} unit(s) first treated after the last period "
-                      f"({times[-1]}) are treated as never treated.", EvalkitWarning, stacklevel=4)
+                      f"({times[-1]}) are treated as never treated.", EvalkitWarning, stacklevel=stack_level())
         df = df.assign(**{cohort: np.where(late, 0, g)})
         g = df[cohort].to_numpy(float)
     early = (g > 0) & (g <= times[0] + anticipation)
     if early.any():
         k = _count(df, early, unit, panel)
         warnings.warn(f"Dropped {k} unit(s) ({int(early.sum())} rows) already treated in the first period "
-                      f"{times[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=4)
+                      f"{times[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=stack_level())
         diag["n_dropped_always_treated"] = k
         df = df.loc[~early].reset_index(drop=True)
         g = df[cohort].to_numpy(float)
@@ -113,7 +113,7 @@ def _recode_cohorts(df, cohort, time, unit, anticipation, control_group, diag, p
         keep = df[time].to_numpy(float) < last - anticipation
         warnings.warn(f"No never-treated units: with control_group='notyet' the periods from {last - anticipation:g} on "
                       f"({int((~keep).sum())} rows) are dropped and cohort {last:g} only serves as a control.",
-                      EvalkitWarning, stacklevel=4)
+                      EvalkitWarning, stacklevel=stack_level())
         diag["n_dropped_no_never_treated"] = int((~keep).sum())
         df = df.loc[keep].reset_index(drop=True)
     if df.empty or (df[cohort] > 0).sum() == 0:

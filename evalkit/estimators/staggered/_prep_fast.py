@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.core.checks import MAX_ABS
-from evalkit.errors import EvalkitWarning
+from evalkit.errors import stack_level, EvalkitWarning
 from evalkit.estimators.staggered._codes import chunks, codes, dense
 from evalkit.estimators.staggered._prep import Design, block_order, covariate_mean
 
@@ -83,9 +83,9 @@ def _without_missing(data, cols, spec) -> tuple[Design, dict] | None:
         return None
     warnings.warn(f"Dropped {n} of {len(data)} rows with missing {spec['outcome']!r}"
                   + (f" or covariates {list(spec['covariates'])}" if spec["covariates"] else "") + ".",
-                  EvalkitWarning, stacklevel=3)
+                  EvalkitWarning, stacklevel=stack_level())
     for w in later:  # the layout's own warnings, from the frame they come from there (att_gt's caller)
-        warnings.warn(w.message, w.category, stacklevel=4)
+        warnings.warn(w.message, w.category, stacklevel=stack_level())
     return out[0], {**out[1], "n_dropped_missing": n}
 
 
@@ -134,12 +134,12 @@ def _recoded(data, cols, times, spec) -> tuple[Design, dict] | None:
         return int(np.unique(u_idx[mask]).size) if panel else int(mask.sum())
     if late.any():
         warnings.warn(f"{units(late)} unit(s) first treated after the last period ({shown[-1]}) are treated as "
-                      "never treated.", EvalkitWarning, stacklevel=4)
+                      "never treated.", EvalkitWarning, stacklevel=stack_level())
     diag = dict(out[1])
     if early.any():
         k = units(early)
         warnings.warn(f"Dropped {k} unit(s) ({int(early.sum())} rows) already treated in the first period "
-                      f"{shown[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=4)
+                      f"{shown[0]}: they have no pre-treatment period.", EvalkitWarning, stacklevel=stack_level())
         diag["n_dropped_always_treated"] = k
     return out[0], diag
 

@@ -16,7 +16,7 @@ from scipy import stats
 from evalkit.core import blas
 from evalkit.core.clusters import cluster_sums
 from evalkit.core.aliases import renamed
-from evalkit.errors import EvalkitWarning, ParameterError, ValidationError, check_choice
+from evalkit.errors import stack_level, EvalkitWarning, ParameterError, ValidationError, check_choice
 from evalkit.core import checks as v
 from evalkit.estimators.staggered import _aggregate as agg
 from evalkit.estimators.staggered import _bootstrap as boot
@@ -184,7 +184,7 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
     if grid.dropped:
         warnings.warn(f"{len(grid.dropped)} ATT(g,t) cell(s) could not be estimated and were dropped: "
                       + "; ".join(f"(g={d['group']}, t={d['time']}): {d['reason']}" for d in grid.dropped[:5]),
-                      EvalkitWarning, stacklevel=2)
+                      EvalkitWarning, stacklevel=stack_level())
     if not grid.cells:
         raise ValidationError("No ATT(g,t) cell could be estimated; see the warnings.")
     terms = [f"ATT(g={c.group},t={c.time})" for c in grid.cells]
@@ -379,7 +379,7 @@ def _warn_small_cohorts(cohort_codes, n_cov):
     small = [(int(g), int(s)) for g, s in zip(cohorts, sizes) if s < n_cov + 5]
     if small:
         warnings.warn("Small cohorts (units < number of covariates + 5; estimates and SEs unreliable): "
-                      + ", ".join(f"cohort {g}: {s} unit(s)" for g, s in small), EvalkitWarning, stacklevel=3)
+                      + ", ".join(f"cohort {g}: {s} unit(s)" for g, s in small), EvalkitWarning, stacklevel=stack_level())
 
 
 def _reference_only(table: pd.DataFrame) -> list[int]:
