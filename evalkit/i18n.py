@@ -233,6 +233,12 @@ def localize_numbers(text: str, lang: str) -> str:
     return _EN_NUMBER.sub(lambda m: m.group(1).translate(swap), text)
 
 
+def area_letter(i: int) -> str:
+    """The name reports give the i-th treated area (0-based, in id order): "A" to "Z", then "A26", ...
+    (areas are not named in reports)."""
+    return chr(65 + i) if 0 <= i < 26 else f"A{i}"
+
+
 def label(key: str, lang: str) -> str:
     """The label for ``key`` in ``lang`` (falls back to the key itself)."""
     check_choice("lang", lang, LANGS)

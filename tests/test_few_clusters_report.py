@@ -301,3 +301,13 @@ def test_advisor_effect_against_the_desired_direction_is_flagged():
     assert not advising.against_desired("conviction_share", -0.005)
     assert not advising.against_desired("conviction_share", 0.0)            # 0 = the outcome's default
     assert advising.against_desired("employment_rate", -0.01) and not advising.against_desired("employment_rate", 0.01)
+
+
+def test_synthetic_control_letters_follow_every_treated_area():
+    """An area skipped by the synthetic control (not observed every year) keeps its letter: the tables
+    name areas as the survey tables do (evalkit.i18n.area_letter over all treated areas in id order)."""
+    from evalkit.i18n import area_letter
+
+    assert few_clusters._letters({3: None, 7: None}, [7, 1, 3]) == ["B", "C"]
+    assert few_clusters._letters({3: None, 7: None}, None) == ["A", "B"]
+    assert [area_letter(i) for i in (0, 25, 26)] == ["A", "Z", "A26"]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError, EvalkitWarning
 from evalkit.estimators import synth
-from evalkit.i18n import LANGS, label, p_equals
+from evalkit.i18n import LANGS, area_letter, label, p_equals
 
 METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
 #: rows added when the inference advisor chooses a method the five rows do not show
@@ -198,19 +198,27 @@ def _fully_observed(area: pd.DataFrame) -> set:
     return set(counts.index[counts == years])
 
 
-def synth_table(fits: dict, *, lang: str) -> pd.DataFrame:
-    """Per treated area: post-period mean gap, placebo p-value (RMSPE ratio), pre-period RMSPE, donors used."""
+def _letters(fits: dict, treated) -> list[str]:
+    """The report's name of each fitted area: its letter among all ``treated`` areas in id order (as the
+    survey tables name them), so an area skipped here does not rename the ones after it."""
+    order = sorted(treated if treated is not None else fits)
+    return [area_letter(order.index(a)) if a in order else "?" for a in fits]
+
+
+def synth_table(fits: dict, *, lang: str, treated=None) -> pd.DataFrame:
+    """Per treated area: post-period mean gap, placebo p-value (RMSPE ratio), pre-period RMSPE, donors used.
+    ``treated``: every treated area's id (default: the fitted ones), for the areas' letters."""
     cols = {"da": ["Område", "Gns. forskel efter start", "Placebo p-værdi", "RMSPE før start", "Donorer med vægt",
                    "Inden for donorernes konvekse hylster"],
             "en": ["Area", "Mean post-period gap", "Placebo p-value", "Pre-period RMSPE", "Donors with weight",
                    "Inside the donors' convex hull"]}[lang]
     yes_no = {"da": ("nej", "ja"), "en": ("no", "yes")}[lang]
     rows = []
-    for i, res in enumerate(fits.values()):
+    for letter, res in zip(_letters(fits, treated), fits.values()):
         att = res.table.set_index("term").loc["ATT"]
         used = sum(1 for w in res.diagnostics["weights"].values() if w > 1e-6)
         name = {"da": "område", "en": "area"}[lang]
-        rows.append([f"{chr(65 + i)} ({name}; start {res.meta['treatment_start']})", att["estimate"],
+        rows.append([f"{letter} ({name}; start {res.meta['treatment_start']})", att["estimate"],
                      att["p_value"], res.diagnostics["pre_rmspe"], used,
                      yes_no[not any(res.diagnostics["outside_hull"].values())]])
     return pd.DataFrame(rows, columns=cols)
@@ -239,7 +247,7 @@ def sdid_fit(area: pd.DataFrame, outcome: str, *, alpha: float, seed: int, draws
 PVALUE_COLS = {lang: [label(k, lang) for k in ("method", "estimate", "p_value", "basis")] for lang in LANGS}
 
 
-def few_treated_pvalues(chosen: dict, sdid_result, fits: dict, *, lang: str) -> pd.DataFrame:
+def few_treated_pvalues(chosen: dict, sdid_result, fits: dict, *, lang: str, treated=None) -> pd.DataFrame:
     """The advisor's choice beside the synthetic DiD and the synthetic controls' placebo p-values.
 
     ``chosen``: {"label", "static": (estimate, p), "average": (estimate, p)} - the method the report
@@ -256,7 +264,7 @@ def few_treated_pvalues(chosen: dict, sdid_result, fits: dict, *, lang: str) -> 
         rows.append([{"da": "Syntetisk DiD", "en": "Synthetic DiD"}[lang], att["estimate"], att["p_value"],
                      basis["sdid"]])
     name = {"da": "Syntetisk kontrol, område", "en": "Synthetic control, area"}[lang]
-    for i, res in enumerate(fits.values()):
+    for letter, res in zip(_letters(fits, treated), fits.values()):
         att = res.table.set_index("term").loc["ATT"]
-        rows.append([f"{name} {chr(65 + i)}", att["estimate"], att["p_value"], basis["sc"]])
+        rows.append([f"{name} {letter}", att["estimate"], att["p_value"], basis["sc"]])
     return pd.DataFrame(rows, columns=PVALUE_COLS[lang])

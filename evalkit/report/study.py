@@ -361,7 +361,8 @@ class Study:
         nan = float("nan")
         chosen = {"label": self._used_label(), "static": (row.get("estimate", nan), row.get("p_value", nan)),
                   "average": (avg["estimate"], avg["p_value"])}
-        table = few_clusters.few_treated_pvalues(chosen, self.sdid_fit, self.synth_fits, lang=lang)
+        table = few_clusters.few_treated_pvalues(chosen, self.sdid_fit, self.synth_fits, lang=lang,
+                                                 treated=self._treated_ids)
         draws = [row.get("draws"), self.average_draws("area")] + [None] * (len(table) - 2)  # the chosen rows first
         return tables._estimates_safe(table, digits=4, note=text.few_treated_pvalues_note(lang), lang=lang,
                                       draws=draws)
@@ -642,13 +643,18 @@ class Study:
         with step("synthetic control per treated area, with in-space placebos"):
             return few_clusters.synth_fits(self.area, self.p["outcome"], alpha=self.p["alpha"])
 
+    @property
+    def _treated_ids(self) -> list:
+        """Every treated area's id (the synthetic-control tables name areas by their letter among them)."""
+        return sorted(self.area.loc[self.area["cohort"] > 0, "OMR_ID"].unique())
+
     def synthetic_control(self) -> SafeTable | Sealed:
         """With 5 or fewer treated areas: each fitted by synthetic control, with its placebo p-value."""
         lang = self.p["lang"]
         if not self.synth_fits:
             return markdown(text.synth_not_used(self.check.n_treated_clusters, lang))
-        return tables._estimates_safe(few_clusters.synth_table(self.synth_fits, lang=lang), digits=4,
-                                     note=text.synth_note(lang), lang=lang)
+        table = few_clusters.synth_table(self.synth_fits, lang=lang, treated=self._treated_ids)
+        return tables._estimates_safe(table, digits=4, note=text.synth_note(lang), lang=lang)
 
     def synthetic_control_figure(self) -> Sealed:
         """Placebo plot (gap of each treated area against the donors' placebo gaps)."""

@@ -84,7 +84,9 @@ def _truth_applies(values: pd.Series, cutoff: float | None) -> bool:
 # ------------------------------------------------------------------------------ pure tables
 def area_letters(treated) -> dict:
     """{OMR_ID: "A", ...} for the treated areas in id order (areas are not named in reports)."""
-    return {a: chr(65 + i) if i < 26 else f"A{i}" for i, a in enumerate(sorted(treated))}
+    from evalkit.i18n import area_letter
+
+    return {a: area_letter(i) for i, a in enumerate(sorted(treated))}
 
 
 def response_rates(frame: pd.DataFrame, answer: str, treated: set, *, min_cell: int,
