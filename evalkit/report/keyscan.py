@@ -413,18 +413,19 @@ def _survey_input(params: dict) -> tuple[Path, str] | None:
     imported here: it imports this module): ``survey.path`` and ``survey.config`` relative to
     ``data_dir``, the respondent key from ``survey.config`` updated by ``survey.columns``."""
     from evalkit.domain.register import read_yaml
+    from evalkit.report.manifest import input_path
 
     given = params.get("survey") if isinstance(params.get("survey"), dict) else {}
     if not params.get("survey_outcome") or not given.get("path"):
         return None
     data_dir = Path(params["data_dir"])
-    path = data_dir / Path(given["path"]).expanduser()  # an absolute path stays absolute
+    path = input_path(data_dir, given["path"])
     if not path.exists() or (path.is_file() and path.suffix.lower() not in SUPPORTED):
         raise ParameterError(f"parameter survey.path={given['path']!r} is not a survey file with a suffix in "
                              f"{SUPPORTED} or a folder of them (looked for {str(path)!r}).")
     mapping = {}
     if given.get("config"):
-        loaded = read_yaml(data_dir / Path(given["config"]).expanduser(), "parameter survey.config")
+        loaded = read_yaml(input_path(data_dir, given["config"]), "parameter survey.config")
         mapping.update(loaded if isinstance(loaded, dict) else {})
     mapping.update(given.get("columns") or {})
     return path, str(mapping.get("respondent_id") or "RESP_ID")

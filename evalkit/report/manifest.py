@@ -52,6 +52,14 @@ def hash_inputs(data_dir: Path) -> dict[str, str]:
     return {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in sorted(data_dir.rglob("*")) if p.is_file()}
 
 
+def input_path(data_dir: str | Path, value: str | Path) -> Path:
+    """A path given in the report parameters (``survey.path``, ``survey.config``): relative to
+    ``data_dir``, an absolute one (or ``~/...``) as it is. The one rule of the reader, the manifest
+    and the key scan."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(data_dir) / path
+
+
 def hash_run_inputs(params: dict) -> dict[str, str]:
     """sha256 of every input file of a report run: the files under ``data_dir``, keyed by their relative path
     (:func:`hash_inputs`), and the survey file(s) and configuration of the parameter ``survey``
@@ -75,8 +83,7 @@ def hash_run_inputs(params: dict) -> dict[str, str]:
         value = survey.get(key)
         if not value or not isinstance(value, (str, Path)):
             continue
-        path = Path(value).expanduser()
-        path = (path if path.is_absolute() else data_dir / path).resolve()
+        path = input_path(data_dir, value).resolve()
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
         for f in files:
             if not f.is_relative_to(data_dir):  # inside data_dir: hashed already

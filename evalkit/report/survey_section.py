@@ -180,8 +180,9 @@ class SurveySource:
 
 
 def _relative(data_dir: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else data_dir / path
+    from evalkit.report.manifest import input_path
+
+    return input_path(data_dir, value)
 
 
 def survey_source(params, *, check_columns: bool = False) -> SurveySource:
