@@ -328,3 +328,22 @@ def test_aggregate_takes_the_draws_of_its_result():
                       bootstrap=True, draws=99, seed=1)
     assert ek.aggregate(cells, "dynamic").inference.draws == 99
     assert ek.aggregate(cells, "simple", draws=50).inference.draws == 50
+
+
+def test_clustered_pretest_with_few_treated_clusters_is_flagged():
+    """Review of issue 15: with 3 treated areas the clustered Wald pre-test rejected true parallel trends in
+    every simulated world; it is flagged as unreliable (and says why), not shown as evidence."""
+    import evalkit as ek
+
+    rng = np.random.default_rng(3)
+    n_units, years = 240, np.arange(2010, 2018)
+    unit = np.repeat(np.arange(n_units), years.size)
+    area = unit // 8  # 30 areas
+    cohort = np.where(area < 3, 2015, 0)  # 3 treated areas
+    y = rng.normal(size=unit.size) + rng.normal(size=30)[area]
+    panel = pd.DataFrame({"id": unit, "t": np.tile(years, n_units), "g": cohort, "area": area, "y": y})
+    few = ek.att_gt(panel, outcome="y", unit="id", time="t", cohort="g", cluster="area").diagnostics["pretest"]
+    assert few["reliable"] is False and "NOT RELIABLE with only 3 treated clusters" in few["note"]
+    many = ek.att_gt(panel.assign(g=np.where(area < 15, 2015, 0)), outcome="y", unit="id", time="t",
+                     cohort="g", cluster="area").diagnostics["pretest"]
+    assert many["reliable"] is True and "NOT RELIABLE" not in many["note"]

@@ -76,8 +76,8 @@ def test_final_subgroup_table_employment_by_origin_in_danish(runs):
 
     html = runs["final"].html.read_text(encoding="utf-8")
     assert "Effekter for undergrupper" in html and "Test for ens effekter: F(1, " in html
-    # 10 or more treated areas and CR1 intervals: the joint test is the F test (POA, with 3, bootstraps it)
-    assert "wild bootstrap p" not in html and "Den fælles test bruger wild cluster bootstrap" not in html
+    # the joint test is the wild bootstrap whatever the number of treated areas (the F test over-rejects)
+    assert "wild bootstrap p" in html and "Den fælles test bruger wild cluster bootstrap" in html
     table = next(t for t in pd.read_html(io.StringIO(html), decimal=",", thousands=".") if "Undergruppe" in t.columns)
     assert list(table["Undergruppe"]) == ["Ikke-vestlige indvandrere og efterkommere", "Øvrige"]
     assert {"Estimat", "Konfidensinterval", "Simuleret sand effekt", "Antal personer (afrundet)"} <= set(table.columns)

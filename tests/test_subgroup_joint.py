@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from tests import subgroup_sim as G
-from evalkit.domain.subgroup_joint import choose, joint_equality_test, options
+from evalkit.domain.subgroup_joint import check, joint_equality_test, options
 from evalkit.domain.survey_subgroups import survey_subgroup_effects
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.inference.wild import _enumerate, wild_cluster_bootstrap
@@ -107,14 +107,12 @@ def test_seeded_p_value_does_not_depend_on_row_order_or_id_type():
     assert other["statistic"] == pytest.approx(base["statistic"], rel=1e-10)
 
 
-def test_auto_choice_and_options():
-    assert choose("auto", 4, None) == "wild" and choose("auto", 12, None) == "f"
-    assert choose("auto", 12, "cr2") == "wild" and choose("f", 4, "wild") == "f"
+def test_joint_choice_and_options():
     assert options(None, "wild", {"weights": "webb", "seed": 5, "restricted": True}) == \
         {"draws": 9999, "weights": "webb", "seed": 5}
     assert options({"draws": 99}, "wild", {"seed": 5}) == {"draws": 99, "weights": "rademacher", "seed": None}
     with pytest.raises(ParameterError, match="joint"):
-        choose("bootstrap", 4, None)
+        check("auto", None)
     with pytest.raises(ParameterError, match="restricted"):
         options({"restricted": False}, None, None)
     with pytest.raises(ParameterError, match="draws"):

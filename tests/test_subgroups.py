@@ -219,3 +219,18 @@ def test_missing_subgroup_column_is_named(world):
         survey_subgroup_effects(survey, cohorts, answer="TRYG", weights="VAEGT", by="income")
     with pytest.raises(ColumnError, match="weights='w_cal'"):
         survey_subgroup_effects(survey, cohorts, answer="TRYG", weights="w_cal", by="sex")
+
+
+def test_report_says_the_survey_lacks_the_subgroup_column():
+    """Review of issue 15: a survey mapped without origin (survey.columns origin: null) with subgroup_by:
+    origin said 'every subgroup has fewer than min_cell persons' instead of the real reason."""
+    from types import SimpleNamespace
+
+    from evalkit.report import subgroup_section as sec
+
+    study = SimpleNamespace(p={"survey_outcome": "tryghed", "subgroup_by": "origin", "outcome": "conviction_share",
+                               "lang": "en"},
+                            survey_fit=SimpleNamespace(data=pd.DataFrame({"KOEN": [1, 2], "HERKOMST": [None, None]})))
+    assert sec._survey(study) == (None, None, "no_survey_column")
+    assert sec._skipped_text("no_survey_column", study, "en") == "_The survey does not record origin: no subgroups for it._"
+    assert "herkomst" in sec._skipped_text("no_survey_column", study, "da")

@@ -17,9 +17,9 @@ Two p-values (:data:`METHODS`):
   its size with few treated areas (``tests/test_subgroup_joint.py`` simulates it with 6 of 40 areas
   treated).
 
-:func:`choose` picks ``"wild"`` under ``"auto"`` when fewer than :data:`FEW_TREATED` areas are treated
-or the per-subgroup inference is a few-treated method, so the joint test is never less careful than
-the intervals beside it.
+The bootstrap is the default: the F test's size depends on how many areas are *treated*, not on how
+many there are, and an outside review found it rejecting a true null in 18 % of 50 worlds with 12 of
+80 areas treated; the bootstrap costs a few seconds.
 """
 from __future__ import annotations
 
@@ -34,19 +34,10 @@ from evalkit.errors import ParameterError, check_choice
 from evalkit.inference.wild import WEIGHTS
 from evalkit.inference.wild_wald import wild_wald_test
 
-METHODS = ("auto", "f", "wild")
-#: below this many treated areas "auto" bootstraps the joint test
+METHODS = ("wild", "f")
+#: below this many treated areas the notes warn that the F test over-rejects (when it is asked for)
 FEW_TREATED = 10
 _OPTION_KEYS = ("draws", "weights", "seed")
-
-
-def choose(joint: str, n_treated: int, inference: str | None) -> str:
-    """``"f"`` or ``"wild"`` for the joint test (pure): ``"auto"`` bootstraps when fewer than
-    :data:`FEW_TREATED` areas are treated or ``inference`` is not CR1/HC1."""
-    check_choice("joint", joint, METHODS)
-    if joint != "auto":
-        return joint
-    return "wild" if n_treated < FEW_TREATED or inference not in (None, "cr1", "hc1") else "f"
 
 
 def check(joint, joint_options) -> None:

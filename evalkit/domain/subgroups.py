@@ -20,10 +20,9 @@ trends *within the subgroup* when adoption is not staggered or effects are homog
 Joint test of equal effects
 ---------------------------
 Stacked TWFE with area x subgroup and year x subgroup effects, clustered by area, Wald test of the
-k - 1 contrasts b_g - b_1 (:mod:`evalkit.domain.subgroup_joint`): the F form against F(k - 1, G - 1),
-or, with fewer than 10 treated areas or a few-treated ``inference`` (``joint="auto"``), the wild
-cluster restricted bootstrap of the Wald statistic (Roodman et al. 2019), which keeps its size where
-the F test over-rejects.
+k - 1 contrasts b_g - b_1 (:mod:`evalkit.domain.subgroup_joint`): by default (``joint="wild"``) the
+wild cluster restricted bootstrap of the Wald statistic (Roodman et al. 2019), which keeps its size
+where the F test over-rejects with few treated areas; ``joint="f"`` gives F against F(k - 1, G - 1).
 
 Disclosure control (Statistics Denmark, ``shared/domain.md``; threshold ``min_cell``, default 5,
 floor 3; counts are of distinct, unweighted persons or respondents)
@@ -305,17 +304,16 @@ JOINT_KEYS = ("statistic", "df", "df_denom", "p_value", "p_value_f", "n_clusters
 
 def _joint(used: pd.DataFrame, shown: list[str], notes: list[str], joint) -> tuple[dict, list[str]]:
     """The joint test of the shown subgroups by the method ``joint`` asks for, and its notes."""
-    how, inference, joint_options, inference_options = joint
+    method, inference, joint_options, inference_options = joint
     n_treated = int(used.loc[used["D"] == 1, "OMR_ID"].nunique())
-    method = subgroup_joint.choose(how, n_treated, inference)
     opts = subgroup_joint.options(joint_options, inference, inference_options) if method == "wild" else {}
     test = joint_equality_test(used, shown, method=method, **opts)
     if len(shown) < 2:
         notes = [*notes, "fewer than two subgroups can be shown: no joint test."]
     elif method == "wild":
         notes = [*notes, f"joint test: wild cluster restricted bootstrap of the Wald statistic ({test['draws']} "
-                         f"{test['boot_weights']} draws by area; {n_treated} treated areas), as the CR1 F test "
-                         "over-rejects with few treated areas (MacKinnon & Webb 2017)."]
+                         f"{test['boot_weights']} draws by area; {n_treated} treated areas): the CR1 F test "
+                         "over-rejects when few areas are treated (MacKinnon & Webb 2017)."]
     elif n_treated < subgroup_joint.FEW_TREATED:
         notes = [*notes, f"only {n_treated} treated areas: the joint test's CR1 F test over-rejects with few "
                          "treated clusters (MacKinnon & Webb 2017); read its p-value with care."]
@@ -334,7 +332,7 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
                      min_cell: int = 5, thin: str = "auto", round_base: int = 5, age_bands=REGISTER_AGE_BANDS,
                      baseline_year: int | None = None, unknown_education: str = "exclude", alpha: float = 0.05,
                      inference: str | None = None, inference_options=None, areas=None,
-                     validate: bool = True, joint: str = "auto", joint_options=None) -> SubgroupEffects:
+                     validate: bool = True, joint: str = "wild", joint_options=None) -> SubgroupEffects:
     """Effects per subgroup of a register outcome, with a joint test of equal effects.
 
     For a subgroup g (origin, sex, age band, education at baseline) the area-year outcome is the
@@ -342,9 +340,9 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
     TWFE coefficient b_g, weighted by the subgroup's residents and clustered by area (via
     :func:`twfe`): the ATT for the subgroup under parallel trends *within the subgroup* when
     adoption is not staggered or effects are homogeneous (Goodman-Bacon 2021). Equal effects
-    are tested from the stacked, fully interacted regression clustered by area: F = W / (k - 1)
-    against F(k - 1, G - 1), or with few treated areas the wild cluster restricted bootstrap of W
-    (``joint``). Disclosure control (Statistics Denmark) drops small cells, pools
+    are tested from the stacked, fully interacted regression clustered by area: the wild cluster
+    restricted bootstrap of its Wald statistic W (default), or F = W / (k - 1) against
+    F(k - 1, G - 1) (``joint``). Disclosure control (Statistics Denmark) drops small cells, pools
     or suppresses thin subgroups and rounds the counts shown.
 
     Parameters
@@ -390,11 +388,10 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
         interventions); None: every area in the data.
     validate : bool, default True
         Check the microdata's schema when ``source`` is not a :class:`Microdata`.
-    joint : {"auto", "f", "wild"}, default "auto"
-        The joint test's p-value: "f" from F(k - 1, G - 1) (CR1; over-rejects with few treated
-        areas), "wild" from the wild cluster restricted bootstrap of the Wald statistic with
-        the null imposed (Roodman et al. 2019); "auto" bootstraps with fewer than 10 treated
-        areas or when ``inference`` is not CR1/HC1.
+    joint : {"wild", "f"}, default "wild"
+        The joint test's p-value: "wild" from the wild cluster restricted bootstrap of the Wald
+        statistic with the null imposed (Roodman et al. 2019); "f" from F(k - 1, G - 1) (CR1;
+        over-rejects unless many areas are treated).
     joint_options : mapping, optional
         ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
         of the joint bootstrap; None takes them from ``inference_options`` when ``inference``

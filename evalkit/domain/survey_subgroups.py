@@ -30,7 +30,7 @@ __all__ = ["survey_subgroup_effects"]
 def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff: float | None = None,
                             by: str = "origin", weights: str = CALIBRATED, min_cell: int = 5, thin: str = "auto",
                             round_base: int = 5, age_bands=SURVEY_AGE_BANDS, alpha: float = 0.05,
-                            inference: str | None = None, inference_options=None, areas=None, joint: str = "auto",
+                            inference: str | None = None, inference_options=None, areas=None, joint: str = "wild",
                             joint_options=None) -> SubgroupEffects:
     """Effects per subgroup of a survey outcome (repeated cross-sections of respondents), with a joint test.
 
@@ -82,11 +82,10 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     areas : sequence, optional
         The areas to use (treated and comparison pool, e.g. without the areas of other
         interventions); None: every area in the data.
-    joint : {"auto", "f", "wild"}, default "auto"
-        The joint test's p-value: "f" from F(k - 1, G - 1) (CR1; over-rejects with few treated
-        areas), "wild" from the wild cluster restricted bootstrap of the Wald statistic with
-        the null imposed (Roodman et al. 2019); "auto" bootstraps with fewer than 10 treated
-        areas or when ``inference`` is not CR1/HC1.
+    joint : {"wild", "f"}, default "wild"
+        The joint test's p-value: "wild" from the wild cluster restricted bootstrap of the Wald
+        statistic with the null imposed (Roodman et al. 2019); "f" from F(k - 1, G - 1) (CR1;
+        over-rejects unless many areas are treated).
     joint_options : mapping, optional
         ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
         of the joint bootstrap; None takes them from ``inference_options`` when ``inference``

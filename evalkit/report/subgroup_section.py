@@ -140,6 +140,11 @@ def _survey(study):
     if p["subgroup_by"] == "education":
         return None, None, "no_survey_education"
     spec, fit = SURVEYS[p["survey_outcome"]], study.survey_fit
+    from evalkit.domain.subgroups import BY
+
+    needed = BY[p["subgroup_by"]][2]
+    if any(c not in fit.data.columns or fit.data[c].isna().all() for c in needed):
+        return None, None, "no_survey_column"  # e.g. survey.columns maps origin to null
     cohorts = study.cohorts[study.cohorts["role"] != "excluded"]
     inference, options, _ = _inference(study)
     with warnings.catch_warnings():
@@ -295,11 +300,19 @@ def notes_text(notes, min_cell: int, lang: str) -> str:
     return " ".join(out)
 
 
+_WHAT = {"origin": {"da": "herkomst", "en": "origin"}, "sex": {"da": "køn", "en": "sex"},
+         "age_band": {"da": "alder", "en": "age"}, "education": {"da": "uddannelse", "en": "education"}}
+
+
 def _skipped_text(why: str, study, lang: str) -> str:
     name = _outcome_name(study, "register", lang).lower()
+    what = _WHAT.get(study.p["subgroup_by"], {"da": str(study.p["subgroup_by"]), "en": str(study.p["subgroup_by"])})
+    by_da, by_en = what["da"], what["en"]
     return {"no_definition": {"da": f"_Undergrupper vises ikke for {name}: udfaldet er ikke defineret for den "
                                     "enkelte person._",
                               "en": f"_Subgroups are not shown for {name}: the outcome is not defined per person._"},
+            "no_survey_column": {"da": f"_Spørgeskemaet har ikke {by_da}: ingen undergrupper for det._",
+                                 "en": f"_The survey does not record {by_en}: no subgroups for it._"},
             "no_survey_education": {"da": "_Spørgeskemaet har ikke uddannelse: ingen undergrupper for det._",
                                     "en": "_The survey does not record education: no subgroups for it._"},
             "survey_failed": {"da": "_Spørgeskemaet kunne ikke estimeres: ingen undergrupper for det._",

@@ -116,7 +116,8 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, coh
         ``se = sqrt(sum psi^2)/n``; extra columns :data:`UNIT_COLUMNS` carry the unit's
         cohort, normalised weight and cluster code for :func:`aggregate`), and
         ``diagnostics["pretest"]`` - R's Wald pre-test of parallel trends over the
-        pre-treatment cells. With ``panel=False`` the influence rows are the data's rows,
+        pre-treatment cells (``reliable`` False, with a note, when clustered with fewer than 10
+        treated clusters: it then rejects true parallel trends far too often). With ``panel=False`` the influence rows are the data's rows,
         indexed by their position (``row``, 0-based, counted after rows dropped for missing
         values), in (period, cohort) block order, not in data order: align them by the index
         (``data.iloc[result.influence.index]``), never by position. The cell columns are sparse
@@ -434,7 +435,26 @@ def _diagnostics(design, cohort_codes, grid, terms, group, time_, vcov, se, anti
         per = np.bincount(pairs // cohorts.size, minlength=n_cl)  # cohorts per cluster
         out.update({"n_clusters": n_cl, "n_treated_clusters": int(treated_cl),
                     "cohort_constant_within_cluster": bool((per == 1).all())})
+        out["pretest"] = _flag_few_treated(pt, int(treated_cl))
     return out
+
+
+#: below this many treated clusters the clustered pre-test is flagged as unreliable
+FEW_TREATED_CLUSTERS = 10
+
+
+def _flag_few_treated(pt: dict, treated_clusters: int) -> dict:
+    """The pre-test with ``reliable`` and a note (pure): its clustered covariance of the pre-treatment
+    cells rests on the treated clusters; with few of them it is nearly singular and the Wald test
+    rejects true parallel trends (an outside review: 13 of 13 worlds without a pre-trend rejected with 3
+    treated areas), as CR1 tests over-reject with few treated clusters (MacKinnon & Webb 2017)."""
+    if pt.get("W") is None or treated_clusters >= FEW_TREATED_CLUSTERS:
+        return {**pt, "reliable": pt.get("W") is not None}
+    return {**pt, "reliable": False,
+            "note": f"{pt['note']}; NOT RELIABLE with only {treated_clusters} treated clusters: the clustered "
+                    f"covariance of the {pt['df']} pre-treatment cells rests on them and the test rejects true "
+                    "parallel trends far too often (MacKinnon & Webb 2017); use the event study's pre-period "
+                    "estimates with few-treated inference or honest_did instead"}
 
 
 def _cohort_codes(unit_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
