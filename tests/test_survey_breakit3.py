@@ -237,3 +237,31 @@ def test_method_code_follows_the_advisor_and_the_design_rule():
     assert code(NS(size_corrected=False), "wcr_webb") == "wild_restricted_webb"
     assert code(NS(size_corrected=False), "wcu") == "wild_unrestricted"
     assert code(NS(size_corrected=False), "randomization") == "randomization"
+
+
+def test_a_survey_report_without_the_survey_extra_is_refused_before_the_run(monkeypatch):
+    """Review of issue 16: example parameter files with survey_outcome ran 1-2 minutes on a plain wheel
+    install, then ended needs_review with an English exception in a Danish report."""
+    import importlib.util
+
+    from evalkit.report import preflight
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "svy" else real(name, *a))
+    with pytest.raises(ParameterError, match=r"survey_outcome='tryghed'.*\['svy'\].*evalkit\[survey\]"):
+        preflight._check_survey_extra("tryghed")
+
+
+def test_relative_data_dir_is_the_parameter_files_project(tmp_path, monkeypatch):
+    """Review of issue 16: run from outside the project, a relative data_dir was looked up from the cwd."""
+    from evalkit.report.runner import _params_project
+
+    proj = tmp_path / "proj"
+    (proj / "notebooks").mkdir(parents=True)
+    (proj / "params").mkdir()
+    (proj / "reports.yaml").write_text("reports: {}\n")
+    params = proj / "params" / "x.yaml"
+    params.write_text("intervention: poa\n")
+    monkeypatch.chdir(tmp_path)
+    assert _params_project(params) == proj.resolve() and _params_project({"a": 1}) is None
+    assert _params_project(tmp_path / "missing.yaml") is None

@@ -33,6 +33,17 @@ def check_goal_years(params: dict, years: tuple[int, ...]) -> None:
         _eval_year(check_goal(goal, i), as_of, list(years))
 
 
+def _check_survey_extra(survey_outcome: str) -> None:
+    """The survey section calibrates weights with the optional extra ``survey`` (svy, polars): without it
+    a run would end needs_review after minutes; say so now, naming the parameter and the extra."""
+    import importlib.util
+
+    missing = [m for m in ("svy", "polars") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ParameterError(f"survey_outcome={survey_outcome!r} needs survey calibration, which needs the optional "
+                             f"dependencies {missing}: pip install \"evalkit[survey]\" (or leave survey_outcome empty).")
+
+
 def preflight(params: dict) -> dict:
     """Checks that need the data, run before any execution: folder, years, intervention.
 
@@ -54,5 +65,6 @@ def preflight(params: dict) -> dict:
     if params.get("survey_outcome"):  # the survey file and column mapping (parameters survey_outcome, survey)
         from evalkit.report.survey_section import survey_source
 
+        _check_survey_extra(params["survey_outcome"])
         survey_source({**params, "data_dir": str(data_dir)}, check_columns=True)
     return {**params, "data_dir": str(data_dir)}

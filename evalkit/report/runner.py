@@ -67,6 +67,14 @@ def project_root(start: Path | None = None) -> Path:
     return find_project(here) or here
 
 
+def _params_project(params) -> Path | None:
+    """The report project that holds a parameter file (``evalkit report run --params proj/params/x.yaml`` run
+    from outside ``proj``: its relative ``data_dir`` and its ``reports/`` are the project's), or None."""
+    if isinstance(params, dict) or not Path(params).is_file():
+        return None
+    return find_project(Path(params).resolve().parent)
+
+
 @contextlib.contextmanager
 def current_kernel():
     """Point a private kernelspec at *this* interpreter for the run.
@@ -258,7 +266,7 @@ def run_report(template: str, params: dict | str | Path, *, report: str | None =
     from evalkit.report import pdf as pdf_printer
 
     browser = pdf_printer.require_chromium() if pdf else None
-    root = project_root(root)
+    root = project_root(root) if root else (_params_project(params) or project_root())
     params, default_name = _prepare(template, params, root)
     source = _source(template, notebook, root)
     check_notebook_parameters(source, params)
