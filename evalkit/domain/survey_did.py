@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,10 @@ COHORT, TREATED, OUTCOME = "cohort", "D", "y"
 @checked
 def survey_outcome(data: pd.DataFrame, answer: str, *, cutoff: float | None = None) -> pd.Series:
     """The outcome of ``answer``: with ``cutoff``, the 0/1 indicator answer >= cutoff (the estimand is a
-    population *share*); without, the answer itself (a *mean score*). Missing answers stay missing."""
+    population *share*); without, the answer itself (a *mean score*). Missing answers stay missing.
+    A cut-off outside the answer's declared scale (``data.attrs["scales"]``, set by :func:`read_survey`
+    from the configuration key ``scales``) is a ParameterError
+    (:func:`evalkit.domain.survey_config.check_cutoff`)."""
     if answer not in data.columns:
         raise ColumnError(f"answer={answer!r} is not a survey column; columns: {sorted(map(str, data.columns))}.")
     values = pd.to_numeric(data[answer], errors="coerce").astype(float)
@@ -54,6 +57,11 @@ def survey_outcome(data: pd.DataFrame, answer: str, *, cutoff: float | None = No
         return values
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.number)) or not np.isfinite(cutoff):
         raise ParameterError(f"cutoff={cutoff!r} must be a finite number (answers >= cutoff count as 1).")
+    scale = (data.attrs.get("scales") or {}).get(answer)  # declared in the survey configuration (read_survey)
+    if scale is not None:
+        from evalkit.domain.survey_config import check_cutoff
+
+        check_cutoff(SimpleNamespace(scales={answer: scale}), answer, cutoff)
     return (values >= cutoff).astype(float).where(values.notna())
 
 
@@ -64,6 +72,15 @@ def with_cohorts(data: pd.DataFrame, cohorts) -> pd.DataFrame:
     ``cohorts``: a mapping {area: first treated year} or a frame with columns ``OMR_ID`` and ``cohort``;
     areas not listed (or listed with 0) are never treated. A first treated year must be a whole
     number: a missing (None/NaN), fractional or negative one is an error naming the area."""
+    out = data.copy()
+    first = out["OMR_ID"].map(_cohort_map(cohorts))
+    out[COHORT] = first.fillna(0.0).astype(float)
+    out[TREATED] = ((out[COHORT] > 0) & (out["AAR"] >= out[COHORT])).astype(int)
+    return out
+
+
+def _cohort_map(cohorts) -> dict[int, float]:
+    """{area: first treated year} (0 = never) from a mapping or a frame with ``OMR_ID`` and ``cohort``."""
     if isinstance(cohorts, pd.DataFrame):
         if not {"OMR_ID", COHORT} <= set(cohorts.columns):
             raise ColumnError(f"cohorts must have columns 'OMR_ID' and 'cohort'; got {sorted(map(str, cohorts.columns))}.")
@@ -72,11 +89,7 @@ def with_cohorts(data: pd.DataFrame, cohorts) -> pd.DataFrame:
         cohorts = dict(zip(cohorts["OMR_ID"], cohorts[COHORT]))
     if not isinstance(cohorts, Mapping):
         raise ParameterError(f"cohorts must be a mapping {{area: first treated year}} or a frame, got {type(cohorts).__name__}.")
-    out = data.copy()
-    first = out["OMR_ID"].map(_checked_cohorts(cohorts))
-    out[COHORT] = first.fillna(0.0).astype(float)
-    out[TREATED] = ((out[COHORT] > 0) & (out["AAR"] >= out[COHORT])).astype(int)
-    return out
+    return _checked_cohorts(cohorts)
 
 
 def _whole(value) -> bool:
@@ -388,13 +401,15 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
     ------
     ParameterError
         An unknown keyword or estimator, ``calibrate=True`` without ``margins``, a non-bool
-        ``calibrate``/``require_weights``, a bad ``min_cell``, ``cutoff``, ``inference`` or
+        ``calibrate``/``require_weights``, a bad ``min_cell``, ``cutoff`` (also one outside the
+        answer's declared scale, configuration key ``scales``), ``inference`` or
         ``inference_options``, ``cohorts`` of the wrong type, or a bad option of the steps.
     ColumnError
         A missing column (the answer, a weight).
     ValidationError
         No respondents; a first treated year that is missing or not a whole number (the area
-        is named); no treated area-wave left after the disclosure rule; data that fail the
+        is named); no treated area-wave left after the disclosure rule (treated areas not in the
+        survey and first treated years after its last wave are named); data that fail the
         checks of :func:`read_survey`, :func:`calibrate_weights` or the estimators.
 
     References
@@ -410,8 +425,12 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
     calibrate, require_weights = check_bool("calibrate", calibrate), check_bool("require_weights", require_weights)
     min_cell = _check_min_cell(min_cell)
     methods = _methods(inference, inference_options, names)
-    data = _respondents(read_survey(survey, _with_answer(survey_config, answer), require_weights=require_weights),
-                        answer)
+    config = _with_answer(survey_config, answer)
+    if isinstance(answer, str):  # a cut-off outside the declared scale, before anything is read
+        from evalkit.domain.survey_config import check_cutoff
+
+        check_cutoff(config, answer, cutoff)
+    data = _respondents(read_survey(survey, config, require_weights=require_weights), answer)
     calibration = None
     if calibrate:
         if margins is None:
@@ -422,7 +441,7 @@ def survey_did(survey, margins: pd.DataFrame | None, cohorts, *, answer: str, cu
     weights = CALIBRATED if calibrate else "VAEGT"
     data = with_cohorts(data, cohorts)
     y = survey_outcome(data, answer, cutoff=cutoff).rename(answer if cutoff is None else f"{answer} >= {cutoff:g}")
-    data, y, notes = _disclosed(data, y, weights, min_cell)
+    data, y, notes = _disclosed(data, y, weights, min_cell, cohorts)
     disclosure = {"min_cell": min_cell, "notes": tuple(notes)}
     results = {name: _fit(name, data, y, weights, alpha, methods[name], inference_options, disclosure)
                for name in names}
@@ -508,7 +527,33 @@ def _respondents(data: pd.DataFrame, answer: str) -> pd.DataFrame:
     return data
 
 
-def _disclosed(data: pd.DataFrame, y: pd.Series, weights: str, min_cell: int):
+def _untreatable(data: pd.DataFrame, cohorts) -> str:
+    """Why listed treated areas cannot enter: areas not in the survey and first treated years after its last
+    wave (first few of each, with the survey's areas and waves; areas and years only, no respondent data)."""
+    if cohorts is None:
+        return ""
+    treated = {a: int(y) for a, y in _cohort_map(cohorts).items() if y > 0}
+    areas = sorted(int(a) for a in pd.unique(data["OMR_ID"].dropna()))
+    waves = sorted(int(w) for w in pd.unique(data["AAR"].dropna()))
+    if not waves:
+        return ""
+    absent = sorted(a for a in treated if a not in set(areas))
+    late = sorted((a, y) for a, y in treated.items() if a in set(areas) and y > waves[-1])
+    parts = []
+    if absent:
+        parts.append(f"treated area(s) {absent[:5]}" + (f" ... ({len(absent)} in all)" if len(absent) > 5 else "")
+                     + " are not in the survey")
+    if late:
+        parts.append(f"treated area(s) start after the survey's last wave {waves[-1]}: "
+                     + ", ".join(f"area {a} in {y}" for a, y in late[:5]) + (" ..." if len(late) > 5 else ""))
+    if not parts:
+        return ""
+    shown = f"{areas[:10]}{' ...' if len(areas) > 10 else ''}" if len(areas) else "none"
+    return (" " + "; ".join(parts) + f" (the survey has {len(areas)} areas, e.g. {shown}, and waves "
+            f"{waves[0]}..{waves[-1]}); check cohorts= (area ids and first treated years).")
+
+
+def _disclosed(data: pd.DataFrame, y: pd.Series, weights: str, min_cell: int, cohorts=None):
     """Leave out, with a warning, area-waves with fewer than ``min_cell`` respondents (disclosure: no
     published estimate may rest on fewer) and areas treated from their first wave (no pre-period)."""
     notes = []
@@ -532,5 +577,6 @@ def _disclosed(data: pd.DataFrame, y: pd.Series, weights: str, min_cell: int):
     keep = ~(thin | early)
     if not (keep & usable & (data[TREATED] == 1)).any():
         raise ValidationError(f"no treated area-wave with at least min_cell={min_cell} respondents and a wave "
-                              "before treatment; nothing can be estimated (see the warnings).")
+                              "before treatment; nothing can be estimated (see the warnings)."
+                              + _untreatable(data, cohorts))
     return data[keep], y[keep], notes

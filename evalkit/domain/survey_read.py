@@ -323,7 +323,9 @@ def read_survey(source, config: SurveyConfig | dict | str | Path | None = None, 
         KOEN, ALDER`` (+ ``VAEGT`` design weight, + ``HERKOMST`` when mapped) and the answers
         under their own names as floats (``docs/data_contract.md``, "Surveys").
         ``attrs["answers"]`` lists the answers (:func:`calibrate_weights` calibrates the rows
-        with one) and ``attrs["notes"]`` what was changed (missing codes, dropped rows).
+        with one), ``attrs["notes"]`` what was changed (missing codes, dropped rows) and
+        ``attrs["scales"]`` the declared scales (:func:`survey_outcome` checks a cut-off
+        against them).
 
     Raises
     ------
@@ -377,4 +379,5 @@ def read_survey(source, config: SurveyConfig | dict | str | Path | None = None, 
         warnings.warn(note + ".", EvalkitWarning, stacklevel=stack_level())
     frame.attrs["answers"] = list(config.answers)
     frame.attrs["notes"] = notes
+    frame.attrs["scales"] = dict(config.scales)  # survey_outcome checks a cut-off against them
     return frame

@@ -142,6 +142,27 @@ def _check_inputs(survey: pd.DataFrame, margins: pd.DataFrame, variables: tuple)
                              "AAR": margins["AAR"].astype("int64")})
 
 
+#: survey columns calibrate_weights reads whose data-contract rules (read_survey's schema) it applies
+_CONTRACT = ("AAR", "OMR_ID", "ALDER", "VAEGT")
+
+
+def _check_contract(respondents: pd.DataFrame) -> None:
+    """The data-contract rules of :func:`read_survey` (its pandera schema
+    :func:`evalkit.domain.survey_read.survey_schema`: design weight > 0 and finite, age 0-120, wave a
+    year, area numeric) on the respondent rows of the columns calibration uses (the weight only when
+    present), so a frame built by hand is checked as a read one is; a :class:`ValidationError` naming
+    the column and the rule else."""
+    import pandera.pandas as pa
+
+    from evalkit.data.schemas import validate_frame
+    from evalkit.domain.survey_read import survey_schema
+    from evalkit.domain.survey_config import SurveyConfig
+
+    schema = survey_schema(SurveyConfig(origin=None))
+    cols = {c: schema.columns[c] for c in _CONTRACT if c in respondents.columns}
+    validate_frame(respondents[list(cols)], pa.DataFrameSchema(cols, strict=False, name="survey"))
+
+
 def _kind(values: pd.Series) -> str:
     """"number", "text" or "other" (booleans, mixed values): what a margin column's codes are."""
     v = values.dropna()
@@ -401,7 +422,10 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
     ValidationError
         Empty margins, duplicated margin rows, ``N`` not non-negative numbers, waves outside
         the register years, area-waves without residents, survey codes that are not register
-        categories, respondents without a design weight, or raking that does not converge.
+        categories, respondents without a design weight, respondent rows that break the survey
+        data contract of :func:`read_survey` (design weight not > 0, age outside 0-120, a wave
+        outside 1900-2100; the message names the column and the rule), or raking that does not
+        converge.
     MissingDependencyError
         The optional dependency ``svy`` is not installed.
 
@@ -421,6 +445,7 @@ def calibrate_weights(survey: pd.DataFrame, margins: pd.DataFrame, *, answer=Non
     margins = _check_inputs(survey, margins, variables)
     data = survey.copy()
     responded, answers = _responded(data, answer)
+    _check_contract(data[responded])
     data["age_band"] = age_band(data["ALDER"], bands)
     inside = data["OMR_ID"].notna() & data["age_band"].notna()
     usable = inside & responded

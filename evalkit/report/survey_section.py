@@ -600,7 +600,14 @@ def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
         register residents) left out. No respondent rows. Every field is the same in a Danish and
         an English report except ``diagnostics["report_inference_label"]`` (the method as the report
         names it); ``report_inference`` is a code (:func:`method_code`) and ``notes`` are in English.
+        ``inference.method`` is that code too (the method the p-value and interval come from);
+        the standard error is the fit's, named by ``diagnostics["std_error_method"]`` (CR1 under
+        randomization inference or a wild bootstrap, CR2 when size-corrected).
     """
+    import dataclasses
+
+    from evalkit.results.result import NO_COVARIANCE
+
     out = {}
     for key, res in (fit.results or {}).items():
         diag = {k: v for k, v in dict(res.diagnostics).items() if k != "sum_weights"}
@@ -611,7 +618,12 @@ def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:
         diag["notes"] = list(fit.notes_en)  # English whatever the report's language (machine fields: one language)
         diag["answer"], diag["cutoff"], diag["measure"] = fit.answer, fit.cutoff, fit.measure
         diag["design_weights"] = fit.design_weights
-        out[f"survey_twfe_{key}"] = res.replace(n_obs=n or 0, diagnostics=diag)
+        inference = res.inference
+        code = diag.get("report_inference")
+        if code:  # the p-value and interval are the report's inference; the standard error stays the fit's
+            diag["std_error_method"] = "cr1" if res.inference.method in NO_COVARIANCE else res.inference.method
+            inference = dataclasses.replace(res.inference, method=str(code))
+        out[f"survey_twfe_{key}"] = res.replace(n_obs=n or 0, diagnostics=diag, inference=inference)
     return out
 
 
