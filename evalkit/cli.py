@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="write simulated register microdata with known effects")
     sim.add_argument("--out", required=True, help="output folder")
     sim.add_argument("--seed", type=int, default=2024, help="whole number >= 0 (default 2024)")
-    sim.add_argument("--size", choices=["small", "medium", "national"], default="small")
+    sim.add_argument("--size", choices=["small", "medium", "national"], default="small",
+                     help="comparison population outside the areas: small (40,000 persons, a quick demo), medium "
+                          "(400,000) or national (5.5 million, streamed in chunks); default small")
     sim.add_argument("--quiet", action="store_true", help="no progress output")
     sim.add_argument("--if-needed", action="store_true",
                      help="skip when OUT already holds this generator version's data for the same seed and size")
@@ -280,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="run or document report templates")
     rsub = report.add_subparsers(dest="action", required=True)
     run = rsub.add_parser("run", help="execute a template and render HTML under reports/")
-    run.add_argument("template", choices=["midterm", "final"])
+    run.add_argument("template", choices=["midterm", "final"], help="report template: midterm or final")
     run.add_argument("--params", required=True, help="YAML parameter file")
     run.add_argument("--report", help="report name (run folder); default: the parameter file's name")
     run.add_argument("--period", help="reporting period label (run folder); default: today's UTC date")
@@ -288,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--notebook", type=Path, help="run this copy of the template instead of notebooks/<template>.ipynb")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--pdf", action="store_true",
-                     help="also print the checked HTML to PDF with headless Chromium (make chromium installs it)")
+                     help="also print the checked HTML to PDF with headless Chromium or Chrome (install it with the "
+                          "system's package manager, e.g. apt-get install chromium; or set EVALKIT_CHROMIUM to "
+                          "the browser's path)")
     run.set_defaults(func=_report_run)
     due = rsub.add_parser("run-due", help="run the scheduled reports that are due and not yet done")
     due.add_argument("--schedule", default="reports.yaml", help="schedule file (default: reports.yaml)")
@@ -296,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default: reports/ beside the schedule file")
     due.set_defaults(func=_report_run_due)
     doc = rsub.add_parser("params", help="document a template's parameters")
-    doc.add_argument("template", choices=["midterm", "final"])
+    doc.add_argument("template", choices=["midterm", "final"], help="report template: midterm or final")
     doc.set_defaults(func=_report_params)
     _add_lists(sub)
     return parser
@@ -310,7 +314,7 @@ def _add_lists(sub) -> None:
     comp.add_argument("--out", required=True, help="list history, .csv or .parquet")
     comp.add_argument("--regime", default="auto", help="auto (the regime in force each year), 2010, 2013, 2018 or 2021")
     comp.add_argument("--config", help="YAML mapping of register variables to your column names "
-                      "(and, optionally, separate registers: see docs/data_contract.md)")
+                      "(and, optionally, separate registers; see 'Data contract' in the evalkit documentation)")
     comp.add_argument("--list-years", help="e.g. 2018-2024 or 2019,2021 (default: all the data allow)")
     comp.add_argument("--thresholds", help="own criteria CSV (default: the packaged one)")
     comp.add_argument("--unknown-education", default="basic", help="K3 from 2018: basic, excluded or not_basic")

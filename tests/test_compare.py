@@ -169,7 +169,7 @@ def test_danish_labels_and_numbers():
     assert list(da["Model"].iloc[:4]) == ["1.234,568", "(12,500)", "[1.209,000; 1.260,100]", "p < 0,001"]
     assert list(en["Model"].iloc[:4]) == ["1,234.568", "(12.500)", "[1,209.000, 1,260.100]", "p < 0.001"]
     assert da.loc["Observationer", "Model"] == "123.456" and en.loc["Observations", "Model"] == "123,456"
-    assert da.loc["Klynger", "Model"] == "1.500 (OMR_ID)"
+    assert da.loc["Klynger", "Model"] == "1.500 (område)" and da.loc["Faste effekter", "Model"] == "område, år"
     assert da.loc["Inferens", "Model"] == "CR1 (klyngerobust)"
     assert da.loc["Udfald", "Model"] == "Beskæftigelsesandel (18-64 år, fuldtidspersoner)"
     assert da.loc["Kontrolvariable", "Model"] == "x_1" and da.iloc[4, 0] == "-0,250"
@@ -346,7 +346,7 @@ def test_report_run_blanks_thin_person_rows(monkeypatch):
     cmp = compare([res], names=["M"])
     wide = cmp.wide()
     assert list(wide["M"].iloc[:4]) == ["0.100", "(0.050)", "", ""]
-    assert wide.loc["Observations", "M"] == "fewer than 5" and wide.loc["Clusters", "M"] == "30 (OMR_ID)"
+    assert wide.loc["Observations", "M"] == "fewer than 5" and wide.loc["Clusters", "M"] == "30 (area)"
     assert "fewer than 5 persons" in cmp.summary()
     assert cmp.tidy()["estimate"].tolist() == [0.1, 0.2]  # the value keeps the numbers; the display hides them
 

@@ -129,7 +129,7 @@ def test_recommended_and_the_table_follow_the_advisor(advised):
     assert [r["method"] for r in rows] == [*few_clusters.METHODS, "wild_webb"]
     table = few_clusters.inference_table(rows, used="wild_webb", lang="en")
     assert table.loc[table["Used"] == "✓", "Method"].tolist() == [few_clusters.NAMES["wild_webb"]["en"]]
-    assert "webb" in table["Details"].iloc[-1]
+    assert table["Details"].iloc[-1].endswith(", Webb")
 
 
 def test_size_corrected_row_uses_the_advisors_critical_value():

@@ -39,6 +39,9 @@ def test_reports_state_estimate_next_to_truth(runs):
     assert "simulerede sande effekt er" in final                          # Danish labels
     assert "Kohorteeffekt" in final and "Robusthed" in final
     assert "comparison areas (clusters)" in midterm and "sammenligningsområder (klynger)" in final  # design check
+    # the midterm (evaluation year 2019) does not count the 2020 cohort as treated (review of issue 16)
+    assert "The design has 20 treated and 55 comparison areas" in midterm
+    assert "A further 5 areas start the intervention after 2019" in midterm
     for spec in ("Callaway-Sant'Anna, område", "Sun-Abraham, område", "Imputation (BJS)", "TWFE, område"):
         assert spec in final                                              # estimators side by side
     assert "HonestDiD" in final and "Breakdown-værdi" in final

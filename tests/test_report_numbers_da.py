@@ -99,7 +99,7 @@ def test_p_values_follow_the_language_and_the_draws():
     assert p_equals(0.0, "da", draws=399) == "p < 0,0025" and p_equals(0.0, "en", draws=399) == "p < 0.0025"
     frame = pd.DataFrame({"p-værdi": [0.0, 0.0, 0.2]})
     assert format_p_columns(frame, 4, "da", draws=[399, None, 399])["p-værdi"].tolist() == \
-        ["< 0,0025", "< 0,001", "0,2000"]                                        # per row: None is analytic
+        ["< 0,0025", "< 0,001", "0,200"]                                         # per row: None is analytic; 3 decimals
 
 
 def test_localize_numbers_rewrites_english_numbers_once():

@@ -157,7 +157,7 @@ def test_poa_report_shows_the_headline_with_one_inference_everywhere(poa):
     assert "p = 0.000" not in html
     shown_p = [str(v) for t in tables for c in t.columns if "p-value" in str(c) for v in t[c] if pd.notna(v)]
     assert shown_p and not [v for v in shown_p if v in ("0", "0.0", "0.0000") or "e-" in v]   # "< 0.001" instead
-    assert "MDE for the static effect (80 % power, alpha 0.05)" in html
+    assert "MDE for the static effect (80% power, alpha 0.05)" in html
     assert "distinct of 500 drawn" in html and "size-adjusted" in html
     assert "the area effect is smaller" not in html and "larger in absolute value" in html
     assert any({"Term", "Event time", "Lower", "Upper"} <= set(t.columns) for t in tables)     # labelled headers

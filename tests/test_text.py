@@ -68,7 +68,7 @@ def test_interval_beyond_the_outcomes_range_is_written_open():
 def test_summary_mde_says_which_effect_it_is_for():
     line = rtext.summary_line("Area", -0.0138, -0.0275, -0.0001, "conviction_share", lang="en", mde=-0.0042,
                               mde_static=True)
-    assert "MDE for the static effect (80 % power, alpha 0.05): -0.42 pp" in line
+    assert "MDE for the static effect (80% power, alpha 0.05): -0.42 pp" in line
     da = rtext.summary_line("Område", 0.02, 0.01, 0.03, "employment_rate", lang="da", mde=0.007)
     assert "MDE for gennemsnittet efter start (80 % styrke, alfa 0,05): +0,70 pp" in da
 

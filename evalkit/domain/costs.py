@@ -217,7 +217,7 @@ def cost_sentence(row: pd.Series, unit: str, alpha: float, *, lang: str = "en") 
         raise ParameterError("row must be a row of CostPerEffect.tidy() (with cost, cost_low, cost_high, status).")
     alpha = check_probability("alpha", alpha)
     unit = UNITS.get(unit, {}).get(lang, unit)
-    level = f"{100 * (1 - alpha):g} %"
+    level = f"{100 * (1 - alpha):g}{' ' if lang == 'da' else ''}%"  # "95 %" in Danish, "95%" in English
     if row["status"] == "no_beneficial_effect":
         return {"da": f"Konfidensintervallet ({level}) for effekten indeholder ingen gavnlig effekt; "
                       "en pris pr. effekt kan ikke beregnes.",

@@ -317,7 +317,7 @@ def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit
     share = comparison.stayer_share
     stay = "" if np.isnan(share) else {
         "da": f" Efter indsatsens start boede kohorten i {100 * share:.0f} % af sine personår stadig i baseline-området.",
-        "en": f" After the start, the cohort spent {100 * share:.0f} % of its person-years in its baseline area."}[lang]
+        "en": f" After the start, the cohort spent {100 * share:.0f}% of its person-years in its baseline area."}[lang]
     if lang == "da":
         sign = "større" if a > c else "mindre"
         return (f"Områdeeffekten er {fa}, kohorteeffekten {fc}; områdeeffekten er {sign} (forskel {fd}). "
@@ -332,5 +332,5 @@ def estimand_paragraph(comparison: EstimandComparison, *, lang: str = "en", unit
             "The area effect concerns whoever lives in the treated areas each year. The cohort effect follows the "
             "baseline-year residents wherever they move (intention to treat). An intervention that acts on the "
             "residents of the area does not reach those who have moved away, so the cohort effect is diluted by "
-            "out-moving (10-15 % a year) and normally lies below the area effect." + stay + " Conversely, the area effect can "
+            "out-moving (10-15% a year) and normally lies below the area effect." + stay + " Conversely, the area effect can "
             "also contain changes in who moves in and out (selective moving), which are not effects on people.")

@@ -311,8 +311,8 @@ def _joint(used: pd.DataFrame, shown: list[str], notes: list[str], joint) -> tup
     if len(shown) < 2:
         notes = [*notes, "fewer than two subgroups can be shown: no joint test."]
     elif method == "wild":
-        notes = [*notes, f"joint test: wild cluster restricted bootstrap of the Wald statistic ({test['draws']} "
-                         f"{test['boot_weights']} draws by area; {n_treated} treated areas): the CR1 F test "
+        notes = [*notes, f"joint test: wild cluster restricted bootstrap of the Wald statistic ({int(test['draws']):,} "
+                         f"{str(test['boot_weights']).capitalize()} draws by area; {n_treated} treated areas): the CR1 F test "
                          "over-rejects when few areas are treated (MacKinnon & Webb 2017)."]
     elif n_treated < subgroup_joint.FEW_TREATED:
         notes = [*notes, f"only {n_treated} treated areas: the joint test's CR1 F test over-rejects with few "

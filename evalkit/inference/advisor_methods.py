@@ -135,11 +135,11 @@ def _register_builtins() -> None:
     register(PlaceboMethod("cr2", {"da": "CR2 (Bell-McCaffrey, IK-frihedsgrader)",
                                    "en": "CR2 (Bell-McCaffrey, IK dof)"}, _analytic(K.cr2)))
     for name, kind, restricted, da, en in (
-            ("wcr_webb", "webb", True, "Begrænset wild cluster bootstrap, Webb",
+            ("wcr_webb", "webb", True, "Restrikteret wild cluster bootstrap, Webb",
              "Restricted wild cluster bootstrap, Webb"),
-            ("wcr_rademacher", "rademacher", True, "Begrænset wild cluster bootstrap, Rademacher",
+            ("wcr_rademacher", "rademacher", True, "Restrikteret wild cluster bootstrap, Rademacher",
              "Restricted wild cluster bootstrap, Rademacher"),
-            ("wcu", "rademacher", False, "Ubegrænset wild cluster bootstrap, Rademacher",
+            ("wcu", "rademacher", False, "Urestrikteret wild cluster bootstrap, Rademacher",
              "Unrestricted wild cluster bootstrap, Rademacher")):
         prepare, test = _wild(kind, restricted)
         register(PlaceboMethod(name, {"da": da, "en": en}, test, prepare))

@@ -24,9 +24,9 @@ NAMES = {
     "cr1": {"da": "CR1 (klyngerobust)", "en": "CR1 (cluster-robust)"},
     "cr2": {"da": "CR2 (Bell-McCaffrey, IK-frihedsgrader)", "en": "CR2 (Bell-McCaffrey, IK dof)"},
     "cr3": {"da": "CR3 (jackknife)", "en": "CR3 (jackknife)"},
-    "wild": {"da": "Begrænset wild cluster bootstrap", "en": "Restricted wild cluster bootstrap"},
-    "wild_webb": {"da": "Begrænset wild cluster bootstrap, Webb", "en": "Restricted wild cluster bootstrap, Webb"},
-    "wcu": {"da": "Ubegrænset wild cluster bootstrap", "en": "Unrestricted wild cluster bootstrap"},
+    "wild": {"da": "Restrikteret wild cluster bootstrap", "en": "Restricted wild cluster bootstrap"},
+    "wild_webb": {"da": "Restrikteret wild cluster bootstrap, Webb", "en": "Restricted wild cluster bootstrap, Webb"},
+    "wcu": {"da": "Urestrikteret wild cluster bootstrap", "en": "Unrestricted wild cluster bootstrap"},
     "randomization": {"da": "Randomiseringsinferens", "en": "Randomization inference"},
     "corrected": {"da": "CR2 med niveaukorrigeret kritisk værdi", "en": "CR2 with size-corrected critical value"},
 }
@@ -153,7 +153,7 @@ def _detail(res, method: str, lang: str) -> str:
     if method == "wild":
         att = details["ATT"]
         every = {"da": " (alle)", "en": " (all)"}[lang] if att["enumerated"] else ""
-        return f"B = {int(att['B']):,}{every}, {att['weights']}"
+        return f"B = {int(att['B']):,}{every}, {str(att['weights']).capitalize()}"
     mc = {"da": "MC-usikkerhed på p", "en": "MC s.e. of p"}[lang]
     return f"R = {int(details['draws']):,}, {mc} = {details['mc_se']['ATT']:.3f}"
 

@@ -47,7 +47,8 @@ PARAMS: tuple[Param, ...] = (
     Param("title", str, "", "report title; empty = generated from the intervention"),
     Param("intervention", str, "fremskudt_beskaeftigelse", "intervention in interventions.csv", INTERVENTIONS),
     Param("outcome", str, "employment_rate", "area indicator used as the main outcome", OUTCOMES),
-    Param("data_dir", str, "data/demo", "microdata directory (docs/data_contract.md layout); relative paths are taken from the project root"),
+    Param("data_dir", str, "data/demo", "microdata directory in the layout `evalkit simulate` "
+          "writes (person_years/ Parquet parts, areas.parquet, interventions.csv); relative paths are taken from the project root"),
     Param("baseline_year", int, 2014, "baseline year for balance and the cohort panel", bounds=(1990, 2100)),
     Param("evaluation_year", int, 2024, "last year of data used in this report", bounds=(1990, 2100)),
     Param("comparison", str, "never_treated", "comparison areas", COMPARISONS),
@@ -78,7 +79,7 @@ PARAMS: tuple[Param, ...] = (
           "respondent_id, year, area, weight, sex, age, origin -> column names; answers, files, missing_codes, "
           "scales), answer (the answer column; default TRYG) and cutoff (number: the outcome is the share with "
           "answer >= cutoff; null: the answer itself); relative paths are taken from data_dir; {} = the data "
-          "folder's tryghed_survey.parquet with the simulator's names (docs/data_contract.md, Surveys)"),
+          "folder's tryghed_survey.parquet with the simulator's names (RESP_ID, AAR, OMR_ID, KOEN, ALDER, HERKOMST, VAEGT, TRYG)"),
     Param("subgroup_by", str, "", "subgroups of the report outcome (and of the survey outcome), with a joint test "
           "of equal effects; empty = no subgroup section", SUBGROUPS),
     Param("budget_dkk", float, 0.0, "intervention budget in DKK for cost per effect (0 = sum of budget_dkk "
@@ -314,6 +315,7 @@ def describe() -> str:
     """Human-readable documentation of the declared parameters."""
     rows = []
     for p in PARAMS:
-        allowed = f" one of {list(p.choices)}" if p.choices else (f" in {list(p.bounds)}" if p.bounds else "")
+        allowed = (f"; one of {list(p.choices)}" if p.choices else
+                   f"; from {p.bounds[0]} to {p.bounds[1]}" if p.bounds else "")
         rows.append(f"{p.name:16} {p.type.__name__:5} default {p.default!r:28} {p.help}{allowed}")
     return "\n".join(rows)

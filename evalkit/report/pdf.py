@@ -24,8 +24,8 @@ from evalkit.report import portable
 #: seconds a browser may take to print one report (a 40-page final report takes a few seconds)
 DEFAULT_TIMEOUT = 120.0
 TIMEOUT_ENV = "EVALKIT_PDF_TIMEOUT"
-INSTALL_HINT = ("install Chromium with `make chromium` (in the evalkit checkout, as root) or "
-                "`apt-get install chromium`; on Windows put chrome or msedge on PATH; or set EVALKIT_CHROMIUM "
+INSTALL_HINT = ("install Chromium with the system's package manager (e.g. `apt-get install chromium`; in the "
+                "evalkit checkout `make chromium`); on Windows put chrome or msedge on PATH; or set EVALKIT_CHROMIUM "
                 "to the browser's path")
 #: offline, no first-run or background traffic (the same flags as the tests' browser)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

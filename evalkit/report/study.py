@@ -283,8 +283,16 @@ class Study:
 
     @cached_property
     def check(self):
-        """Treated and comparison clusters, and whether CR1 can be trusted (design_check)."""
-        return design_check(self.area, cohort="cohort", cluster="OMR_ID")
+        """Treated and comparison clusters, and whether CR1 can be trusted (design_check); areas that start
+        after the evaluation year (a midterm) have no treated year in the window and are not treated here."""
+        area = self.area
+        return design_check(area[area["cohort"] <= self.p["evaluation_year"]], cohort="cohort", cluster="OMR_ID")
+
+    @property
+    def n_future_treated(self) -> int:
+        """Areas of the intervention whose start is after the evaluation year."""
+        area = self.area
+        return int(area.loc[area["cohort"] > self.p["evaluation_year"], "OMR_ID"].nunique())
 
     @cached_property
     def static_twfe(self):
@@ -322,15 +330,17 @@ class Study:
             return markdown(text.advised_design_sentence(
                 check.n_treated_clusters, check.n_control_clusters, lang=p["lang"], cr1_p=static["p_value"],
                 label_=self._used_label(), p_value=float(row["p_value"]), robustness=self.template == "final",
-                draws=self.advised.advice.draws))
+                draws=self.advised.advice.draws)
+                + text.future_treated_sentence(self.n_future_treated, p["evaluation_year"], lang=p["lang"]))
         wild = None
         if not check.cr1_reliable:
             with step("restricted wild cluster bootstrap of the static effect"):
                 wild = self.static_twfe.with_inference("wild", self.area, seed=p["seed"]).tidy().iloc[0]
+        future = text.future_treated_sentence(self.n_future_treated, p["evaluation_year"], lang=p["lang"])
         return markdown(text.design_sentence(
             check.n_treated_clusters, check.n_control_clusters, check.cr1_reliable, lang=p["lang"], alpha=p["alpha"],
             cr1_p=static["p_value"], wild_p=None if wild is None else wild["p_value"],
-            wild_ci=None if wild is None else (wild["conf_low"], wild["conf_high"]), outcome=p["outcome"]))
+            wild_ci=None if wild is None else (wild["conf_low"], wild["conf_high"]), outcome=p["outcome"]) + future)
 
     def inference_advice(self) -> SafeTable | Sealed:
         """The inference advisor's whole table (every method's measured size and power) with the

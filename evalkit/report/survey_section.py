@@ -783,7 +783,7 @@ def effect_text(fit: SurveyFit, outcome_label: str, *, lang: str, alpha: float) 
         if fit.truth is not None:
             s += f" Den simulerede sande effekt er {pp(fit.truth)} procentpoint."
         return s
-    s = (f"{outcome_label}: the effect is {pp(t['estimate'])} {unit} ({level} % confidence interval "
+    s = (f"{outcome_label}: the effect is {pp(t['estimate'])} {unit} ({level}% confidence interval "
          f"{pp(t['conf_low'])} to {pp(t['conf_high'])}; {fit.method}), with weights calibrated to the register.")
     if fit.truth is not None:
         s += f" The simulated true effect is {pp(fit.truth)} percentage points."

@@ -30,18 +30,25 @@ def _is_p_column(name) -> bool:
     return low == "p_value" or "p-value" in low or "p-værdi" in low
 
 
+#: decimals of every p-value in a report table, whatever the table's other numbers show: "0.048",
+#: "< 0.001" (the text's p-values have three as well, :func:`evalkit.i18n.p_equals`)
+P_DIGITS = 3
+
+
 def format_p_columns(frame: pd.DataFrame, digits: int, lang: str = "en", draws=None) -> pd.DataFrame:
-    """p-value columns as text: "< 0.001" below 0.001 instead of "0.0000" (:func:`evalkit.i18n.format_p`),
-    in ``lang``'s convention ("< 0,001" and "0,048" in Danish, as the table's other numbers).
-    ``draws``: the resamples behind the p-values when known (one number, or one per row with ``None``
-    for an analytic p-value), so an exact 0 shows as "< 1/(B+1)"."""
+    """p-value columns as text with :data:`P_DIGITS` decimals and "< 0.001" below 0.001 instead of
+    "0.0000" (:func:`evalkit.i18n.format_p`), in ``lang``'s convention ("< 0,001" and "0,048" in
+    Danish, as the table's other numbers). ``digits`` (the table's decimals) does not change them:
+    one report shows every p-value alike. ``draws``: the resamples behind the p-values when known
+    (one number, or one per row with ``None`` for an analytic p-value), so an exact 0 shows as
+    "< 1/(B+1)"."""
     cols = [c for c in frame.columns if _is_p_column(c) and pd.api.types.is_numeric_dtype(frame[c])]
     if not cols:
         return frame
     per_row = list(draws) if isinstance(draws, (list, tuple, np.ndarray, pd.Series)) else [draws] * len(frame)
     out = frame.copy()
     for c in cols:
-        out[c] = [format_p(x, lang, digits=digits, draws=b) if pd.notna(x) else np.nan
+        out[c] = [format_p(x, lang, digits=P_DIGITS, draws=b) if pd.notna(x) else np.nan
                   for x, b in zip(frame[c], per_row)]
         out[c] = out[c].astype(object)
     return out
@@ -53,7 +60,44 @@ def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "", lang: 
     p-value columns are shown as text with "< 0.001" for small values, "< 1/(B+1)" for a resampling
     p-value of 0 with ``draws`` known (:func:`format_p_columns`); every number in ``lang``'s
     convention (Danish "0,048", "1.744,360")."""
-    return _estimates_table(format_p_columns(frame, digits, lang, draws), digits=digits, note=note, lang=lang)
+    shown = _honest_columns(format_p_columns(frame, digits, lang, draws), lang)
+    return _estimates_table(shown, digits=digits, note=note, lang=lang)
+
+
+#: HonestDiD's interval codes (:mod:`evalkit.diagnostics.honest_did`) as a report shows them
+HONEST_METHODS = {
+    "c-lf": {"da": "Hybrid af betinget og mindst gunstig test (C-LF)", "en": "Conditional least-favorable hybrid (C-LF)"},
+    "flci": {"da": "Interval med fast længde (FLCI)", "en": "Fixed-length confidence interval (FLCI)"},
+    "conditional": {"da": "Betinget test", "en": "Conditional test"},
+    "original": {"da": "Oprindeligt interval", "en": "Original interval"},
+}
+
+
+def _grid_value(x, lang: str):
+    """An M or Mbar grid point as written by hand: "0", "0,5", "1" (Danish), "0.25" (English)."""
+    if not isinstance(x, (int, float, np.integer, np.floating)) or pd.isna(x):
+        return x
+    shown = f"{float(x):.4f}".rstrip("0").rstrip(".")
+    shown = "0" if shown in ("-0", "") else shown
+    return shown.replace(".", ",") if lang == "da" else shown
+
+
+def _honest_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A HonestDiD table (``HonestDiDResult.tidy()`` with report headers) as shown: the interval
+    codes by name ("c-lf" -> "Conditional least-favorable hybrid (C-LF)") and the M/Mbar grid
+    without padding zeros ("0,5", not "0,5000"). Other tables come back unchanged."""
+    method = next((c for c in frame.columns if c in ("method", label("method", lang))), None)
+    grid = [c for c in frame.columns if c in ("M", "Mbar", label("Mbar", lang))]
+    if method is None or not grid:
+        return frame
+    codes = frame[method]
+    if not codes.map(lambda v: isinstance(v, str) and v in HONEST_METHODS).any():
+        return frame
+    out = frame.copy()
+    out[method] = [HONEST_METHODS[v][lang] if isinstance(v, str) and v in HONEST_METHODS else v for v in codes]
+    for c in grid:
+        out[c] = pd.Series([_grid_value(x, lang) for x in frame[c]], index=frame.index, dtype=object)
+    return out
 
 
 #: balance indicators that are counts of persons: rounded per area before they are averaged

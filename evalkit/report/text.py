@@ -167,7 +167,7 @@ def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang:
         if cr1_reliable:
             return text + "Med så mange behandlede klynger er klyngerobuste (CR1) standardfejl pålidelige og bruges."
         return (text + f"Med færre end 10 behandlede områder giver klyngerobuste (CR1) standardfejl for små "
-                f"p-værdier (her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Den begrænsede wild cluster bootstrap "
+                f"p-værdier (her {p_equals(cr1_p, lang)} for den statiske TWFE-effekt). Den restrikterede wild cluster bootstrap "
                 f"giver for samme effekt {p_equals(wild_p, lang)} og {round(100 * (1 - alpha))} % konfidensinterval "
                 f"[{_pp(wild_ci[0], outcome, lang)}; {_pp(wild_ci[1], outcome, lang)}]. "
                 f"Rapportens gennemsnitlige effekter efter "
@@ -206,7 +206,7 @@ def few_cluster_note(n_treated: int, used: str, *, lang: str, advised: bool = Fa
     if lang == "da":
         why = ("mindst 10 behandlede områder: CR1 er pålidelig" if used == "cr1" else
                f"kun {n_treated} behandlede områder: CR1 giver for små p-værdier, så rapporten bygger på den "
-               "begrænsede wild cluster bootstrap")
+               "restrikterede wild cluster bootstrap")
         return (f"Samme statiske TWFE-effekt med fem inferensmetoder; {why}. Randomiseringsinferens flytter "
                 "indsatsens start tilfældigt mellem områderne; dens p-værdi har en Monte Carlo-usikkerhed."
                 + _conservative_wild(n_treated, used, lang))
@@ -346,17 +346,17 @@ def advisor_table_note(n_placebos: int, drawn: int, enumerated: bool, alpha: flo
              f"distinct of {drawn} drawn. ")
     return (count + f"\"Rejects when p ≤\" is the p-value threshold the method is used at: {a} when its measured "
             f"size is at most {a}; otherwise a lower, size-adjusted threshold (the largest that rejects in at most "
-            f"{pct} % of the placebos), and its power is measured at that threshold. 0 means it rejects "
+            f"{pct}% of the placebos), and its power is measured at that threshold. 0 means it rejects "
             "only when no bootstrap draw is as extreme as the data.")
 
 
 def mde_short(mde: float, outcome: str, *, static: bool, lang: str, alpha: float = 0.05,
               power: float = 0.8) -> str:
-    """"MDE for the static effect (80 % power, alpha 0.05): ..." for the summary box (``static``: the
+    """"MDE for the static effect (80% power, alpha 0.05): ..." for the summary box (``static``: the
     advisor's MDE, of the static TWFE effect, not of the post-period average printed beside it)."""
     beyond = {"da": "over det simulerede", "en": "beyond the simulated"}[lang]
     value = _pp(mde, outcome, lang) if math.isfinite(mde) else beyond
-    pw, a = f"{100 * power:.0f} %", _num(f"{alpha:g}", lang)
+    pw, a = f"{100 * power:.0f}" + (" %" if lang == "da" else "%"), _num(f"{alpha:g}", lang)
     what = ({"da": f" for den statiske effekt ({pw} styrke, alfa {a})",
              "en": f" for the static effect ({pw} power, alpha {a})"} if static else
             {"da": f" for gennemsnittet efter start ({pw} styrke, alfa {a})",
@@ -397,7 +397,7 @@ def advisor_not_used(reason: str, n_treated: int, cr1_reliable: bool, *, lang: s
     used = {"en": ("cluster-robust (CR1) standard errors" if cr1_reliable else
                    "the restricted wild cluster bootstrap"),
             "da": ("klyngerobuste (CR1) standardfejl" if cr1_reliable else
-                   "den begrænsede wild cluster bootstrap")}[lang]
+                   "den restrikterede wild cluster bootstrap")}[lang]
     if lang == "da":
         return (f"Inferensrådgiveren (målt niveau og styrke pr. metode) er ikke kørt: {text}. Med {n_treated} "
                 f"indsatsområder bygger rapporten på {used}.")
@@ -517,3 +517,16 @@ def effect_direction_warning(given: float, outcome: str, *, lang: str) -> str:
     return (f"Note: advisor_effect = {_pp(given, outcome, lang)} is {way}, but the desired effect on {name} is "
             f"{want}. The advisor's power and the MDE are for an effect in the undesired direction (the MDE takes "
             "advisor_effect's sign); give advisor_effect the desired sign, or 0 for the outcome's default.")
+
+
+def future_treated_sentence(n_future: int, evaluation_year: int, *, lang: str) -> str:
+    """Areas of the intervention that start after the evaluation year (a midterm): not treated in the
+    window, so they are not counted as treated areas; the event study's years before the start use them."""
+    if not n_future:
+        return ""
+    if lang == "da":
+        return (f" Yderligere {n_future} områder starter indsatsen efter {evaluation_year}: de er ikke behandlede i "
+                "evalueringsperioden og tælles ikke som indsatsområder; de indgår kun i event study'ens år før start.")
+    return (f" A further {n_future} areas start the intervention after {evaluation_year}: they are not treated in the "
+            "evaluation window and are not counted as treated areas; they enter only the event study's years before "
+            "the start.")

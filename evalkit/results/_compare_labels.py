@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from evalkit.i18n import format_number
+from evalkit.i18n import LABELS, format_number
 
 #: words of the comparison table, {key: {lang: text}}
 TEXT: dict[str, dict[str, str]] = {
@@ -71,6 +71,45 @@ RESAMPLED_P = frozenset({"wild", "wild_webb", "wild_unrestricted", "wcu", "rando
 RESAMPLING = RESAMPLED_P | {"multiplier"}
 #: estimators fitted with unit and time fixed effects (meta["unit"], meta["time"])
 WITHIN = frozenset({"twfe", "event_study", "sun_abraham", "did_imputation"})
+
+
+#: data-contract columns shown by a readable name in the footer of the comparison (other user columns as given)
+COLUMNS: dict[str, dict[str, str]] = {
+    "OMR_ID": {"da": "område", "en": "area"},
+    "OMR_ID_BASE": {"da": "område i baseline-året", "en": "baseline area"},
+    "OMR_ID_CUR": {"da": "aktuelt område", "en": "current area"},
+    "AAR": {"da": "år", "en": "year"},
+    "KOMMUNE": {"da": "kommune", "en": "municipality"},
+    "KOEN": {"da": "køn", "en": "sex"},
+    "HERKOMST": {"da": "herkomst", "en": "origin"},
+    "residents": {"da": "beboere", "en": "residents"},
+    "cohort": {"da": "kohorte", "en": "cohort"},
+}
+#: "employment_rate[2010]": a covariate's value in one year
+_YEAR_SUFFIX = re.compile(r"^(?P<name>.+?)\[(?P<year>[^\[\]]+)\]$")
+
+
+def column_label(name, lang: str) -> str:
+    """A column as the comparison shows it: data-contract columns by name ("OMR_ID" -> "område" /
+    "area", "AAR" -> "år" / "year"), outcome columns by their label ("employment_rate" ->
+    "Beskæftigelsesandel (18-64 år, fuldtidspersoner)"), a year in brackets kept
+    ("employment_rate[2010]" -> "Beskæftigelsesandel (...) [2010]"); other columns as given."""
+    name = str(name)
+    if name in COLUMNS:
+        return COLUMNS[name][lang]
+    if name in LABELS:
+        return LABELS[name][lang]
+    m = _YEAR_SUFFIX.match(name)
+    if m and (m["name"] in COLUMNS or m["name"] in LABELS):
+        return f"{column_label(m['name'], lang)} [{m['year']}]"
+    return name
+
+
+def column_list(text_: str | None, lang: str) -> str | None:
+    """"OMR_ID, AAR" -> "område, år": each comma-separated column by :func:`column_label`."""
+    if text_ is None:
+        return None
+    return ", ".join(column_label(part.strip(), lang) for part in str(text_).split(", "))
 
 
 def text(key: str, lang: str, **fields) -> str:

@@ -8,7 +8,7 @@ JupyterLab, LaTeX, Markdown and RTF for Word - is rendered from it
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,13 @@ LONG_COLUMNS = ("model", "term", "source_term", "estimate", "std_error", "statis
 _FROM_TIDY = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "reference", "event_time",
               "n_treated", "n_control")
 _PER_MODEL = ("estimator", "outcome", "n_obs", "n_clusters", "cluster", "inference", "alpha")
+
+
+def _cluster_cell(cell: str, cluster, lang: str) -> str:
+    """"80 (OMR_ID)" -> "80 (område)"; a cluster column evalkit does not know stays as given."""
+    if not isinstance(cluster, str) or not cell.endswith(f" ({cluster})"):
+        return cell
+    return cell[: -len(f" ({cluster})")] + f" ({lab.column_label(cluster, lang)})"
 
 
 @immutable_value
@@ -77,7 +84,18 @@ class Comparison:
         return self.table.copy(deep=True)
 
     def _grid(self):
-        return build_grid(self.table, self.models, self.terms, self.stat, self.lang, self.digits)
+        """The display grid, columns the comparison knows by a readable name ("OMR_ID" -> "område";
+        the frames keep the column names)."""
+        shown = self.models.copy()
+        for key in ("fixed_effects", "controls"):
+            shown[key] = [None if v is None or (not isinstance(v, str) and pd.isna(v)) else lab.column_list(v, self.lang)
+                          for v in shown[key]]
+        grid = build_grid(self.table, shown, self.terms, self.stat, self.lang, self.digits)
+        clusters, rows = lab.text("clusters", self.lang), list(grid.rows)
+        for i, (name, kind) in enumerate(zip(grid.labels, grid.kinds)):
+            if name == clusters and kind == "footer":
+                rows[i] = tuple(_cluster_cell(cell, c, self.lang) for cell, c in zip(rows[i], self.models["cluster"]))
+        return replace(grid, rows=tuple(rows))
 
     def wide(self) -> pd.DataFrame:
         """The display table: one column per model, rows for each term's estimate and statistics,
