@@ -41,7 +41,7 @@ def _as_units(treated: object) -> list[Hashable]:
     if not units:
         raise ParameterError("treated=[] is empty; give the id of at least one treated unit.")
     if len(set(units)) != len(units):
-        raise ParameterError(f"treated={units!r} lists a unit twice.")
+        raise ParameterError(f"treated={[plain(u) for u in units]!r} lists a unit twice.")
     return units
 
 
@@ -58,7 +58,7 @@ def _predictor_spec(predictors: object, times: np.ndarray, pre: np.ndarray) -> d
             periods = pre_times if periods is None else [periods] if isinstance(periods, numbers.Integral) else list(periods)
             bad = [p for p in periods if p not in set(pre_times)]
             if bad or not periods:
-                raise ParameterError(f"predictors[{col!r}]: periods {bad or periods!r} are not pre-treatment "
+                raise ParameterError(f"predictors[{col!r}]: periods {[plain(p) for p in bad or periods]!r} are not pre-treatment "
                                      f"periods in the data; choose from {pre_times}.")
             spec[str(col)] = [int(p) for p in periods]
         return spec
@@ -75,11 +75,11 @@ def _check_times(df: pd.DataFrame, time: str, treatment_start: object) -> tuple[
     times = np.unique(values.astype(np.int64))
     if isinstance(treatment_start, bool) or not isinstance(treatment_start, numbers.Real) or not (
             math.isfinite(treatment_start) and float(treatment_start).is_integer()):
-        raise ParameterError(f"treatment_start={treatment_start!r} must be a period (a whole number).")
+        raise ParameterError(f"treatment_start={plain(treatment_start)!r} must be a period (a whole number).")
     pre = times < treatment_start
     if pre.sum() < 1 or (~pre).sum() < 1:
         raise ParameterError(
-            f"The first treated period {treatment_start!r} (of cohort=/treatment=, or treatment_start=) must leave "
+            f"The first treated period {plain(treatment_start)!r} (of cohort=/treatment=, or treatment_start=) must leave "
             f"at least one pre-treatment period and one period from it on; the data cover {times.min()}..{times.max()}.")
     return times, pre
 
@@ -102,7 +102,7 @@ def _missing_message(y: pd.DataFrame, pre: np.ndarray, unit: str) -> str:
     miss = y.isna()
     by_unit = {u: [int(t) for t in miss.index[miss[u]]] for u in miss.columns if miss[u].any()}
     pre_units = [u for u in by_unit if miss.loc[miss.index[pre], u].any()]
-    shown = "; ".join(f"{u!r}: {ts[:6]}{' ...' if len(ts) > 6 else ''}" for u, ts in list(by_unit.items())[:8])
+    shown = "; ".join(f"{plain(u)!r}: {ts[:6]}{' ...' if len(ts) > 6 else ''}" for u, ts in list(by_unit.items())[:8])
     more = f" and {len(by_unit) - 8} more units" if len(by_unit) > 8 else ""
     return (f"The panel is unbalanced: {int(miss.sum().sum())} unit-period outcome(s) are absent "
             f"({len(pre_units)} unit(s) {unit}= miss pre-treatment periods). Missing periods by unit: {shown}{more}. "
@@ -133,7 +133,7 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treated: ob
     treated_ids = _as_units(treated)
     missing = [t for t in treated_ids if t not in units]
     if missing:
-        raise ParameterError(f"treated={missing!r} not found in unit={unit!r}; units include "
+        raise ParameterError(f"treated={[plain(u) for u in missing]!r} not found in unit={unit!r}; units include "
                              f"{[plain(u) for u in sorted(units, key=str)[:10]]}.")
     treated_idx = tuple(units.index(t) for t in treated_ids)
     donors = tuple(i for i in range(len(units)) if i not in treated_idx)
@@ -154,7 +154,7 @@ def _predictor_rows(df, unit, time, outcome, units, times, pre, spec, pre_period
         means = sub.groupby(unit, sort=False, observed=True)[col].mean().reindex(list(units))
         if means.isna().any():
             bad = means.index[means.isna()].tolist()[:5]
-            raise ValidationError(f"predictors: {col!r} is missing in every chosen period for unit(s) {bad}.")
+            raise ValidationError(f"predictors: {col!r} is missing in every chosen period for unit(s) {[plain(u) for u in bad]}.")
         window = f"{min(periods)}-{max(periods)}" if len(periods) > 1 else f"{periods[0]}"
         values = means.to_numpy(float)
         if np.ptp(values) <= 1e-12 * float(np.abs(values).max()):  # V scales by the sd (relative: unit-free)
@@ -179,7 +179,7 @@ def _pre_periods(pre_periods: object, times: np.ndarray, pre: np.ndarray, have_s
     items = [pre_periods] if isinstance(pre_periods, numbers.Integral) else list(pre_periods)
     bad = [p for p in items if p not in pre_times]
     if bad:
-        raise ParameterError(f"pre_periods={bad!r} are not pre-treatment periods; choose from {pre_times}.")
+        raise ParameterError(f"pre_periods={[plain(p) for p in bad]!r} are not pre-treatment periods; choose from {pre_times}.")
     if not items and not have_spec:
         raise ParameterError("No predictors: give predictors=[...] or pre_periods=[...].")
     return [int(p) for p in items]
@@ -211,7 +211,7 @@ def treatment_timing(data: object, *, unit: str, time: str, cohort: str | None, 
     if cohort is not None:
         check_whole(df, col, "cohort", "whole periods (the first treated period; 0 or missing = never treated)")
         if (df[col] < 0).any():
-            raise ValidationError(f"cohort={col!r} has negative values {sorted(set(df.loc[df[col] < 0, col]))[:3]}; "
+            raise ValidationError(f"cohort={col!r} has negative values {sorted(set(df.loc[df[col] < 0, col].tolist()))[:3]}; "
                                   "use the first treated period, or 0 for never treated.")
     starts = _starts_from_cohort(df, unit, col) if cohort is not None else _starts_from_treatment(df, unit, time, col)
     if starts.empty:

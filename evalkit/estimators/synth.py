@@ -35,9 +35,13 @@ from evalkit.core.checks import check_alpha
 from evalkit.core.clusters import content_order
 from evalkit.inference.randomization import map_draws
 from evalkit.results import InferenceInfo, Result
+from evalkit.results.result import register_plotter
 from evalkit.core.aliases import checked
 
 MAX_PLACEBO_SETS = 20_000
+#: Default seed for drawing placebo sets, so that a result (and its p-values) is the same in every
+#: run and process unless another seed is given; ``seed=None`` asks for fresh randomness.
+DEFAULT_SEED = 0
 #: Warn when the treated pre-period path lies farther than this share of the outcome's pre-period
 #: standard deviation (over all units and pre periods) from the donors' convex hull (and farther
 #: than 90 % of the donors lie from the hull of the others).
@@ -117,7 +121,7 @@ def _leave_one_out(panel: SynthPanel, fits: list, v: str, progress: bool) -> dic
 @checked
 def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
           treatment: str | None = None, treated=None, treatment_start: int | None = None, predictors=None, pre_periods=None, v: str = "optimize", alpha: float = 0.05,
-          placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = None,
+          placebo: bool = True, loo: bool = True, progress: bool = False, seed: int | None = DEFAULT_SEED,
           max_placebo_sets: int = MAX_PLACEBO_SETS) -> Result:
     """Synthetic control estimate of the effect on the treated unit(s) (Abadie, Diamond & Hainmueller 2010).
 
@@ -172,9 +176,12 @@ def synth(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
         (``diagnostics["loo_att"]``): how much the estimate rests on one donor.
     progress : bool, default False
         Show a progress bar over the placebo and leave-one-out fits.
-    seed : int, optional
+    seed : int, numpy.random.Generator or None, default 0
         Used only to draw placebo sets for several treated units when they number more than
-        ``max_placebo_sets``; the fit itself is deterministic.
+        ``max_placebo_sets``; the fit itself is deterministic. The fixed default makes the
+        p-values the same in every run and process; ``None`` draws fresh sets each call (the
+        p-values then vary a little between runs), and the seed used is recorded in
+        ``result.inference.seed``.
     max_placebo_sets : int, default 20000
         With several treated units, the most sets of placebo units compared with the treated
         average; more sets than this are sampled with ``seed``.
@@ -276,7 +283,7 @@ def _warn_outside_hull(panel: SynthPanel, fits: list) -> tuple[dict, dict]:
         if outside[str(panel.units[i])]:
             rmspe = float(np.sqrt(np.mean(fit.gap[panel.pre] ** 2)))
             warnings.warn(
-                f"Treated unit {panel.units[i]!r} lies outside the donors' convex hull: its pre-period outcome path "
+                f"Treated unit {checks.plain(panel.units[i])!r} lies outside the donors' convex hull: its pre-period outcome path "
                 f"is {dist:.4g} (root mean square) from the nearest weighted average of donors (90 % of donors lie "
                 f"within {usual:.4g} of the others), and the fitted synthetic control misses it by a pre-period "
                 f"RMSPE of {rmspe:.4g}. No donor weighting can reproduce it; the post-period gap mixes the effect "
@@ -367,3 +374,15 @@ def synth_plot(result: Result, *, kind: str = "paths", lang: str = "en", ax=None
     from evalkit.estimators._synth_plot import plot
 
     return plot(result, kind=kind, lang=lang, ax=ax)
+
+
+def _result_plot(result, *, lang, ax, truth, title):
+    """:meth:`Result.plot` of a synth result: the paths (pre-period fit included), or the gap with ``truth``."""
+    from evalkit.estimators._synth_plot import plot
+
+    if "paths" not in result.diagnostics:  # e.g. rebuilt from JSON: the table's plot instead
+        return None
+    return plot(result, kind="paths" if truth is None else "gap", lang=lang, ax=ax, truth=truth, title=title)
+
+
+register_plotter("synth", _result_plot)

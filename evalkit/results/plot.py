@@ -48,9 +48,31 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
         coefficient_plot(ax, table, labels, lang=lang)
     if title:
         ax.set_title(title)
+    fit_labels(ax)
     if lang == "da":
         decimal_comma(ax)
     return fig
+
+
+def fit_labels(ax: Axes) -> Axes:
+    """Let the axis labels and title of ``ax`` wrap onto more lines when drawn, so a long label
+    ("Estimeret effekt på beskæftigelsesandel (18-64 år, fuldtidspersoner)" along a 4.2-inch
+    y-axis) is shown whole in a saved figure instead of cut at the figure's edges. The label text
+    (``ax.get_ylabel()``) is unchanged; matplotlib breaks it at spaces at draw time.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes whose labels may be long.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+    """
+    for text in (ax.xaxis.label, ax.yaxis.label, ax.title):
+        text.set_wrap(True)
+    return ax
 
 
 class _CommaFormatter(ScalarFormatter):
@@ -106,6 +128,8 @@ def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], t
     pre, post = (e < 0).to_numpy() & ~ref, (e >= 0).to_numpy() & ~ref
     for mask, key, marker in ((pre, "pre", "o"), (post, "post", "s")):
         part = tab[mask]
+        if part.empty:  # e.g. no pre-period rows: no legend entry for what is not drawn
+            continue
         banded = part[part["band_low"].notna() & part["band_high"].notna()]
         if len(banded):  # simultaneous band drawn wide and light behind the pointwise interval
             ax.vlines(banded["event_time"].astype(int), banded["band_low"], banded["band_high"], color=COLORS[key],
@@ -123,7 +147,9 @@ def event_study_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], t
     ax.set_xticks(sorted(e.unique()))
     ax.set_xlabel(labels["event_x"])
     ax.set_ylabel(labels["effect_y"])
-    ax.legend(frameon=False, fontsize="small", title=labels["ci"], title_fontsize="small")
+    # the legend is titled by the interval only when intervals are drawn (not for placebo p-values alone)
+    ci = (tab["conf_low"].notna() & tab["conf_high"].notna()).any()
+    ax.legend(frameon=False, fontsize="small", title=labels["ci"] if ci else None, title_fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -135,13 +161,16 @@ def coefficient_plot(ax: Axes, table: pd.DataFrame, labels: Mapping[str, str], *
     tab = table.reset_index(drop=True)
     y = np.arange(len(tab))[::-1]
     err = np.vstack([tab["estimate"] - tab["conf_low"], tab["conf_high"] - tab["estimate"]])
-    ax.errorbar(tab["estimate"], y, xerr=err, fmt="o", color=COLORS["post"], capsize=3, label=labels["ci"])
+    ci = (tab["conf_low"].notna() & tab["conf_high"].notna()).any()
+    ax.errorbar(tab["estimate"], y, xerr=err, fmt="o", color=COLORS["post"], capsize=3,
+                label=labels["ci"] if ci else "_nolegend_")
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [term_label(str(t), lang) for t in tab["term"]])
     ax.set_xlabel(labels["effect_y"])
     ax.set_ylabel(labels["term"])
     ax.margins(y=0.3)
-    ax.legend(frameon=False, fontsize="small")
+    if ci:
+        ax.legend(frameon=False, fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
 
 

@@ -104,6 +104,18 @@ _FIELDS = ("estimator", "estimand", "table", "vcov", "alpha", "inference", "n_ob
 _POSTFIT: list = []
 
 
+#: estimator -> its own figure ``plot(result, kind=, lang=, ax=, truth=, title=)``, registered by the
+#: estimator's module when it loads (results do not import estimators; :meth:`Result.plot` falls back to
+#: the table's plot for an estimator that registered none)
+_PLOTTERS: dict = {}
+
+
+def register_plotter(estimator: str, plot) -> None:
+    """Register the figure :meth:`Result.plot` draws for ``estimator``'s results (``plot`` returns the
+    figure, or None to fall back to the table's plot)."""
+    _PLOTTERS[estimator] = plot
+
+
 def register_postfit(dispatch) -> None:
     """Register ``dispatch(result, method, data, options)`` for :meth:`Result.with_inference`."""
     _POSTFIT[:] = [dispatch]
@@ -506,8 +518,11 @@ class Result:
         """Plot the estimates with confidence intervals.
 
         Event studies give an event-study plot (estimates by event time, pre, post and
-        reference styled apart), other results a coefficient plot. The figure displays in a
-        notebook when it is a cell's last value.
+        reference styled apart), other results a coefficient plot. A :func:`~evalkit.synth`
+        result gives the synthetic-control figure of :func:`~evalkit.synth_plot`: the treated
+        unit(s) and the synthetic control over all periods, pre-period fit included (with
+        ``truth``, the gap and the simulated truth). The figure displays in a notebook when it
+        is a cell's last value.
 
         Parameters
         ----------
@@ -516,7 +531,8 @@ class Result:
         lang : {"en", "da"}, default "en"
             Language of axis labels and legend.
         truth : mapping or pandas.Series, optional
-            Event time -> true effect, drawn as the simulated truth (event-study results only).
+            Event time -> true effect, drawn as the simulated truth (event-study results, and
+            synth results, whose figure then shows the gap).
         title : str, optional
             Title of the axes.
 
@@ -541,7 +557,14 @@ class Result:
         """
         from evalkit.results.plot import plot_result
 
-        return plot_result(self._shown_table().copy(), ax=ax, lang=lang, truth=truth, title=title,
+        shown = self._shown_table()
+        # an estimator's own figure (synth: its paths), unless a report run blanked thin rows of its table
+        blanked = shown["estimate"].isna().sum() > self.table["estimate"].isna().sum()
+        own = _PLOTTERS.get(self.estimator)
+        fig = own(self, lang=lang, ax=ax, truth=truth, title=title) if own is not None and not blanked else None
+        if fig is not None:
+            return fig
+        return plot_result(shown.copy(), ax=ax, lang=lang, truth=truth, title=title,
                            alpha=self.alpha, outcome=self.outcome)
 
     # ------------------------------------------------------------ serialising
