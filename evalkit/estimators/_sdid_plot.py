@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from evalkit.errors import ParameterError, check_choice
 from evalkit.results.figure import new_figure
-from evalkit.results.plot import decimal_comma
+from evalkit.results.plot import decimal_comma, fit_labels
 
 LABELS = {
     "en": {"time": "Period", "treated": "Treated", "synthetic": "Synthetic control (unit weights ω)",
@@ -73,6 +73,7 @@ def plot(result, *, kind: str = "paths", cohort: int | None = None, lang: str = 
         ax.set_title(labels["title"])
     ax.legend(frameon=False, fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
+    fit_labels(ax)
     if lang == "da":
         decimal_comma(ax)
     return ax.figure
@@ -90,4 +91,5 @@ def _weights(d: dict, labels: dict, ax: Axes | None) -> Figure:
     ax.set_ylabel(labels["unit"])
     ax.set_xlim(left=0)
     ax.spines[["top", "right"]].set_visible(False)
+    fit_labels(ax)
     return ax.figure
