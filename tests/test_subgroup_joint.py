@@ -110,7 +110,8 @@ def test_seeded_p_value_does_not_depend_on_row_order_or_id_type():
 def test_joint_choice_and_options():
     assert options(None, "wild", {"weights": "webb", "seed": 5, "restricted": True}) == \
         {"draws": 9999, "weights": "webb", "seed": 5}
-    assert options({"draws": 99}, "wild", {"seed": 5}) == {"draws": 99, "weights": "rademacher", "seed": None}
+    assert options({"draws": 99}, "wild", {"seed": 5}) == {"draws": 99, "weights": "rademacher", "seed": 0}
+    assert options(None, None, None)["seed"] == 0 and options({"seed": None}, None, None)["seed"] is None
     with pytest.raises(ParameterError, match="joint"):
         check("auto", None)
     with pytest.raises(ParameterError, match="restricted"):

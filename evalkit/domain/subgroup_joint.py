@@ -48,7 +48,8 @@ def check(joint, joint_options) -> None:
 
 def options(joint_options, inference: str | None, inference_options) -> dict:
     """The bootstrap options (draws, weights, seed): ``joint_options``, else those of a wild
-    ``inference_options`` (the report's seed and weights), else 9999 Rademacher draws, no seed."""
+    ``inference_options`` (the report's seed and weights), else 9999 Rademacher draws with seed 0, so
+    a result is reproducible by default (``{"seed": None}`` draws fresh randomness)."""
     src = joint_options if joint_options is not None else (inference_options or {} if inference == "wild" else {})
     if not isinstance(src, dict):
         raise ParameterError(f"joint_options must be a dict with keys from {list(_OPTION_KEYS)}, "
@@ -57,7 +58,7 @@ def options(joint_options, inference: str | None, inference_options) -> dict:
         raise ParameterError(f"joint_options has unknown keys {sorted(set(src) - set(_OPTION_KEYS))}; "
                              f"allowed: {list(_OPTION_KEYS)}.")
     out = {"draws": checks.check_count("joint_options['draws']", src.get("draws", 9999)),
-           "weights": src.get("weights", "rademacher"), "seed": src.get("seed")}
+           "weights": src.get("weights", "rademacher"), "seed": src.get("seed", 0)}
     check_choice("joint_options['weights']", out["weights"], WEIGHTS)
     if out["seed"] is not None:
         checks.check_int("joint_options['seed']", out["seed"], minimum=0, maximum=2 ** 63 - 1)

@@ -89,7 +89,8 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
     joint_options : mapping, optional
         ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
         of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
-        is "wild" (9999 Rademacher draws, unseeded, otherwise).
+        is "wild" (9999 Rademacher draws with seed 0, reproducible, otherwise; ``seed: None``
+        draws fresh randomness).
 
     Returns
     -------
