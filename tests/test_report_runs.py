@@ -144,15 +144,18 @@ def test_poa_report_shows_the_headline_with_one_inference_everywhere(poa):
     robust = next(t for t in tables if "Specification" in t.columns)
     es = robust.loc[robust["Specification"] == "Event study, area, post average"].iloc[0]
     assert es["Inference (p-value and interval)"] == chosen["Method"]           # labelled: the chosen method
-    assert float(es["p-value"]) == pytest.approx(row["p_value"], abs=5e-5)     # the headline's p-value
+    from evalkit.i18n import format_p
+
+    # the headline's p-value, as every p-value in a report table is shown: three decimals (review of issue 16)
+    assert str(es["p-value"]) == format_p(row["p_value"], "en", digits=3)
     assert f"p = {row['p_value']:.3f}" in html                                   # ... as the text prints it
     assert average["inference"]["method"] != "cr1"
     assert set(robust["Inference (p-value and interval)"]) - {chosen["Method"]} <= {
         "CR1", "multiplier bootstrap", "BJS (conservative)", "Restricted wild cluster bootstrap"}
     few = next(t for t in tables if "Used" in t.columns and "Details" in t.columns)
     marked = few.loc[few["Used"] == "✓"].iloc[0]
-    assert str(marked["p-value"]) == str(chosen["p-value (data)"]) or \
-        float(marked["p-value"]) == pytest.approx(float(chosen["p-value (data)"]))
+    # the same p-value; the few-cluster table shows every p with three decimals, the advisor's table four
+    assert str(marked["p-value"]) == format_p(float(chosen["p-value (data)"]), "en", digits=3)
     assert pd.notna(marked["Lower"]) and marked["Lower"] != "–" and "the advisor's test" in marked["Details"]
     assert "p = 0.000" not in html
     shown_p = [str(v) for t in tables for c in t.columns if "p-value" in str(c) for v in t[c] if pd.notna(v)]
