@@ -14,7 +14,6 @@ import json
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from evalkit.domain.survey_did import survey_did, survey_outcome, survey_twfe, with_cohorts
