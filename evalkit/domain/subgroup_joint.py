@@ -65,10 +65,17 @@ def options(joint_options, inference: str | None, inference_options) -> dict:
     return out
 
 
-def _design(c: pd.DataFrame, groups: list[str]):
+def _interactions(c: pd.DataFrame, groups: list[str]) -> np.ndarray:
+    """Treatment x subgroup columns D 1[subgroup = g], n x k: the regressors of b_g (built once, for
+    the PanelOLS fit and the wild bootstrap; Roodman et al. 2019, sec. 3.6)."""
+    d, sub = c["D"].to_numpy(), c["subgroup"].to_numpy()
+    return np.column_stack([(d * (sub == g)).astype(float) for g in groups])
+
+
+def _design(c: pd.DataFrame, groups: list[str], d: np.ndarray):
+    """The interactions ``d`` named D:g and the year x subgroup dummies (Cameron & Miller 2015, sec. VI)."""
     names = [f"D:{g}" for g in groups]
-    x = pd.DataFrame({n: (c["D"].to_numpy() * (c["subgroup"] == g).to_numpy()).astype(float)
-                      for n, g in zip(names, groups)}, index=c.index)
+    x = pd.DataFrame(dict(zip(names, d.T)), index=c.index)
     for g in groups:  # year x subgroup effects (the first year of each subgroup is its reference)
         years = sorted(c.loc[c["subgroup"] == g, "AAR"].unique())
         for y in years[1:]:
@@ -76,10 +83,10 @@ def _design(c: pd.DataFrame, groups: list[str]):
     return names, x
 
 
-def _fit(c: pd.DataFrame, groups: list[str]):
+def _fit(c: pd.DataFrame, groups: list[str], d: np.ndarray):
     from linearmodels.panel import PanelOLS
 
-    names, x = _design(c, groups)
+    names, x = _design(c, groups, d)
     index = pd.MultiIndex.from_arrays([c["entity"], c["AAR"].astype(int)], names=["entity", "year"])
     x.index = index
     model = PanelOLS(pd.Series(c["y"].to_numpy(float), index=index, name="y"), x, entity_effects=True,
@@ -94,8 +101,8 @@ def _contrasts(q: int) -> np.ndarray:
     return np.hstack([-np.ones((q, 1)), np.eye(q)])
 
 
-def _bootstrap(c: pd.DataFrame, groups: list[str], r: np.ndarray, opts: dict, progress: bool):
-    x = np.column_stack([(c["D"].to_numpy() * (c["subgroup"] == g).to_numpy()).astype(float) for g in groups])
+def _bootstrap(c: pd.DataFrame, x: np.ndarray, r: np.ndarray, opts: dict, progress: bool):
+    """WCR bootstrap of W for the interactions ``x`` (Roodman et al. 2019, sec. 3.6), weights per area."""
     codes = [pd.factorize(c["entity"])[0], pd.factorize(c["AAR"].astype(str) + "|" + c["subgroup"].astype(str))[0]]
     return wild_wald_test(c["y"].to_numpy(float), x, c["OMR_ID"].to_numpy(), r, fe_codes=codes,
                           obs_weights=c["w"].to_numpy(float), weights=opts["weights"], draws=opts["draws"],
@@ -141,7 +148,8 @@ def joint_equality_test(cells: pd.DataFrame, groups: list[str], *, method: str =
     check_choice("method", method, ("f", "wild"))
     c = cells[cells["subgroup"].isin(groups)].copy()
     c["entity"] = c["OMR_ID"].astype(str) + "|" + c["subgroup"].astype(str)
-    b, v = _fit(c, groups)
+    d = _interactions(c, groups)
+    b, v = _fit(c, groups, d)
     n_clusters, q = int(c["OMR_ID"].nunique()), len(groups) - 1
     out = {"coef": dict(zip(groups, b.tolist())), "vcov": v, "n_clusters": n_clusters, "df": max(q, 0),
            "df_denom": n_clusters - 1, "method": method}
@@ -153,6 +161,6 @@ def joint_equality_test(cells: pd.DataFrame, groups: list[str], *, method: str =
     p_f = float(stats.f.sf(wald / q, q, n_clusters - 1))
     out = {**out, "statistic": wald / q, "wald": wald, "p_value": p_f, "p_value_f": p_f}
     if method == "wild":
-        boot = _bootstrap(c, groups, r, {"draws": draws, "weights": weights, "seed": seed}, progress)
+        boot = _bootstrap(c, d, r, {"draws": draws, "weights": weights, "seed": seed}, progress)
         out.update(p_value=boot.p_value, draws=boot.B, boot_weights=boot.weights, seed=seed)
     return out

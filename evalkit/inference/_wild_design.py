@@ -17,7 +17,8 @@ test inversion does not depend on the number of observations.
 
 Two-way fixed effects with a small second factor (persons and years) are
 partialled exactly with a dense (units x levels) cross-tabulation
-(:func:`twoway_residuals`); the same table gives D_c' M_{D_n} D_c.
+(:func:`twoway_residuals`, the solver of :mod:`evalkit.inference._two_way`); the same table
+gives D_c' M_{D_n} D_c.
 
 Weighted least squares (row weights w, :mod:`evalkit.core.weighting`) is the bootstrap of the
 transformed model sqrt(w) y = sqrt(w) X b + sqrt(w) D a + sqrt(w) u (Roodman et al. 2019,
@@ -36,7 +37,7 @@ import scipy.sparse as sp
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.core.demean import demean, twoway_fit
 from evalkit.core.clusters import cr1_factor
-from evalkit.core.linalg import inv, is_singular
+from evalkit.inference._two_way import TwoWay, projection, tabulate
 
 _DENSE_CELLS = 2 ** 25  # largest (units x levels) table built densely (268 MB)
 
@@ -94,60 +95,21 @@ def nested(code: np.ndarray, cl: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------- fixed effects
-@dataclass(frozen=True, slots=True)
-class TwoWay:
-    """Unit and second-factor codes with the dense cross-tab C (unit x level counts), the unit
-    sizes D_u and S = D_o - C' D_u^-1 C, the second factor's dummies' cross products after
-    the unit effects (the Schur complement of the two-way normal equations)."""
-
-    unit: np.ndarray
-    other: np.ndarray
-    cross: np.ndarray
-    d_u: np.ndarray
-    schur: np.ndarray
-    weights: np.ndarray | None = None
-
-
 def two_way(unit: np.ndarray, other: np.ndarray, weights: np.ndarray | None = None) -> TwoWay | None:
-    """The :class:`TwoWay` of the codes, or None when the cross-tab is too large to hold densely;
-    with ``weights`` the cross-tab holds the summed weights (the weighted normal equations)."""
-    n_u, n_o = int(unit.max()) + 1, int(other.max()) + 1
-    if n_u * n_o > _DENSE_CELLS:
+    """The :class:`~evalkit.inference._two_way.TwoWay` of the codes, or None when the cross-tab is too
+    large to hold densely; with ``weights`` the cross-tab holds the summed weights (the weighted normal
+    equations; Roodman et al. 2019, sec. 3)."""
+    if (int(unit.max()) + 1) * (int(other.max()) + 1) > _DENSE_CELLS:
         return None
-    cross = np.bincount(unit * n_o + other, weights=weights, minlength=n_u * n_o).astype(float).reshape(n_u, n_o)
-    d_u = cross.sum(axis=1)
-    return TwoWay(unit, other, cross, d_u, np.diag(cross.sum(axis=0)) - (cross / d_u[:, None]).T @ cross, weights)
-
-
-def _fixed_level_inverse(s: np.ndarray) -> np.ndarray:
-    """Inverse of S with level 0 fixed (zero row and column); ValidationError if not connected."""
-    reduced = s[1:, 1:]
-    if is_singular(reduced):
-        raise ValidationError("The fixed effects are not connected.")
-    ginv = np.zeros_like(s)
-    ginv[1:, 1:] = inv(reduced) if reduced.size else reduced
-    return ginv
+    return tabulate(unit, other, weights)
 
 
 def twoway_residuals(z: np.ndarray, tw: TwoWay) -> np.ndarray:
-    """Residuals of the columns of z on unit and second-factor effects, exactly.
-
-    Same normal equations as :func:`evalkit.core.demean.twoway_solve`
-    (unit block eliminated, level 0 of the second factor fixed), with the cross-tab
-    held densely. Raises ValidationError when the design is not connected.
-    """
-    ginv = _fixed_level_inverse(tw.schur)
-    out = np.empty(z.shape, order="F")
-    for j in range(z.shape[1]):
-        col = z[:, j]
-        wcol = col if tw.weights is None else col * tw.weights
-        rhs_u = np.bincount(tw.unit, weights=wcol, minlength=tw.d_u.size)
-        rhs_o = np.bincount(tw.other, weights=wcol, minlength=ginv.shape[0])
-        a_o = ginv @ (rhs_o - tw.cross.T @ (rhs_u / tw.d_u))
-        a_u = (rhs_u - tw.cross @ a_o) / tw.d_u
-        np.subtract(col, a_u[tw.unit], out=out[:, j])
-        out[:, j] -= a_o[tw.other]
-    return out
+    """Residuals of the columns of z on unit and second-factor effects, exactly
+    (:func:`evalkit.inference._two_way.projection`: the normal equations of
+    :func:`evalkit.core.demean.twoway_solve`, level 0 of the second factor fixed).
+    Raises ValidationError when the design is not connected."""
+    return projection(tw, split=False).residuals(z, order="F")  # column-major, as the cluster sums read it
 
 
 def _big_small(codes: list[np.ndarray]) -> list[np.ndarray]:

@@ -10,6 +10,7 @@ cluster-robust Wald statistic W = (R b)' (R V R')^-1 (R b).
 Algorithm (restricted residuals, the null imposed; as ``boottest`` with a matrix hypothesis):
 
 1. The fixed effects are partialled out of [y, X] (Frisch-Waugh-Lovell, weighted projection M;
+   :func:`evalkit.inference._two_way.projection` for two factors, else
    :func:`evalkit.inference._wild_design.partial`): y~, X~.
 2. The restricted estimate b_r = b - A R'(R A R')^-1 R b (A = (X~'W X~)^-1) and its residuals
    u_r = y~ - X~ b_r, which are the residuals of the restricted model with its fixed effects.
@@ -33,13 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from evalkit.core.clusters import content_rank, cr1_factor
 from evalkit.core.linalg import inv
 from evalkit.errors import ParameterError, ValidationError
 from evalkit.inference import wild
-from evalkit.inference._wild_design import _DENSE_CELLS, _big_small, _fe_df, dense_codes, nested, partial, two_way
+from evalkit.inference._two_way import projection
+from evalkit.inference._wild_design import _big_small, _fe_df, dense_codes, nested, partial, two_way
 from evalkit.progress import bar
 
 _CHUNK_CELLS = 4_000_000  # rows x draws projected at a time
@@ -80,60 +81,14 @@ class WildWaldResult:
     n_clusters: int
 
 
-@dataclass(frozen=True, slots=True)
-class _TwoWay:
-    """Exact weighted two-way projection for many columns at once, also for designs whose two factors
-    fall apart into several connected components (e.g. area x subgroup and year x subgroup effects:
-    one component per subgroup), where one level per component is fixed at zero."""
-
-    unit: np.ndarray
-    other: np.ndarray
-    to_unit: sp.csr_matrix    # n_u x n, the weights of each unit's rows
-    to_other: sp.csr_matrix   # n_o x n
-    cross: np.ndarray         # n_u x n_o summed weights
-    inv_du: np.ndarray
-    ginv: np.ndarray          # inverse of the Schur complement with one level per component fixed
-
-    def residuals(self, z: np.ndarray) -> np.ndarray:
-        """Residuals of the columns of z (n x m) on the two factors' effects (weighted normal equations)."""
-        rhs_u, rhs_o = self.to_unit @ z, self.to_other @ z
-        a_o = self.ginv @ (rhs_o - self.cross.T @ (rhs_u * self.inv_du[:, None]))
-        a_u = (rhs_u - self.cross @ a_o) * self.inv_du[:, None]
-        return z - a_u[self.unit] - a_o[self.other]
-
-
-def _two_way(codes: list[np.ndarray], w: np.ndarray | None) -> _TwoWay | None:
-    """The :class:`_TwoWay` of two factors, or None (not two factors, or a cross-tab too large to hold)."""
-    if len(codes) != 2:
-        return None
-    unit, other = _big_small(codes)
-    n, n_u, n_o = unit.size, int(unit.max()) + 1, int(other.max()) + 1
-    if n_u * n_o > _DENSE_CELLS:
-        return None
-    sw = np.ones(n) if w is None else w
-    cross = np.bincount(unit * n_o + other, weights=sw, minlength=n_u * n_o).reshape(n_u, n_o)
-    d_u = cross.sum(axis=1)
-    inv_du = np.divide(1.0, d_u, out=np.zeros_like(d_u), where=d_u > 0)
-    schur = np.diag(cross.sum(axis=0)) - (cross * inv_du[:, None]).T @ cross
-    linked = sp.csr_matrix(cross > 0)
-    _, comp = connected_components(sp.bmat([[None, linked], [linked.T, None]]), directed=False)
-    keep = np.ones(n_o, bool)
-    keep[np.unique(comp[n_u:], return_index=True)[1]] = False  # the first level of each component
-    ginv = np.zeros((n_o, n_o))
-    ginv[np.ix_(keep, keep)] = inv(schur[np.ix_(keep, keep)])
-    rows = np.arange(n)
-    return _TwoWay(unit, other, sp.csr_matrix((sw, (unit, rows)), shape=(n_u, n)),
-                   sp.csr_matrix((sw, (other, rows)), shape=(n_o, n)), cross, inv_du, ginv)
-
-
 def _projector(codes: list[np.ndarray], w: np.ndarray | None):
-    """z -> residuals of z on the fixed effects: the exact two-way projection when it applies, else
-    :func:`evalkit.inference._wild_design.partial`."""
-    tw = _two_way(codes, w)
+    """z -> residuals of z on the fixed effects: the exact two-way projection, one level fixed per
+    connected component (:func:`evalkit.inference._two_way.projection`), when the cross-tab fits,
+    else :func:`evalkit.inference._wild_design.partial` (Roodman et al. 2019, sec. 3.6, step 1)."""
+    tw = two_way(*_big_small(codes), w) if len(codes) == 2 else None
     if tw is not None:
-        return tw.residuals
-    tw_dense = two_way(*_big_small(codes), w) if len(codes) == 2 else None
-    return lambda z: partial(z, codes, tw_dense, w)
+        return projection(tw).residuals
+    return lambda z: partial(z, codes, None, w)
 
 
 def _check(y, X, clusters, R, obs_weights, fe_codes):
