@@ -152,6 +152,23 @@ def bar(iterable: Iterable, *, total: int | None = None, description: str = "", 
     return _make(iterable, total=total, description=description, where=where)
 
 
+def counted(iterable: Iterable, size: Callable[[object], int], *, total: int, description: str = "",
+            enabled: bool = True) -> Iterator:
+    """Like :func:`bar`, but each item of ``iterable`` advances the bar by ``size(item)`` units, so a
+    bar over chunks of work counts what its description names (e.g. replications, not chunks)."""
+    where = destination() if enabled else "off"
+    if where == "off":
+        yield from iterable
+        return
+    shown = _make(None, total=total, description=description, where=where)
+    try:
+        for item in iterable:
+            yield item
+            shown.update(size(item))
+    finally:
+        shown.close()
+
+
 @contextlib.contextmanager
 def step(description: str, *, enabled: bool = True) -> Iterator[None]:
     """Announce a long step and its duration: ``[evalkit] description ... 3.2 s``."""

@@ -350,3 +350,17 @@ if __name__ == "__main__":
         for p in found:
             print(f"{qual}: {p}")
     print(f"{total} public names; {bad} with problems; {undocumented} undocumented parameters")
+
+
+def test_shared_subgroup_parameter_text_is_filled_in():
+    """The subgroup functions share their parameter text (evalkit.domain._subgroup_docs): every marker is
+    replaced, and the survey function counts respondents, the register function persons."""
+    from evalkit.domain.subgroups import subgroup_effects
+    from evalkit.domain.survey_subgroups import survey_subgroup_effects
+
+    for func, unit in ((subgroup_effects, "persons"), (survey_subgroup_effects, "respondents")):
+        doc = func.__doc__
+        assert "{{" not in doc and "}}" not in doc
+        assert f"this many {unit}" in doc
+        for name in ("cohorts :", "min_cell :", "thin :", "round_base :", "inference_options :", "joint_options :"):
+            assert doc.count(name) == 1, (func.__name__, name)

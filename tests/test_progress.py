@@ -158,3 +158,16 @@ def test_joint_wild_bootstrap_shows_progress(monkeypatch, capsys):
     monkeypatch.delenv(progress.ENV, raising=False)
     joint_equality_test(G.cells(1, n_areas=12), ["a", "b"], method="wild", draws=99, seed=1, progress=True)
     assert "joint wild bootstrap" in capsys.readouterr().err
+
+
+def test_counted_bar_counts_units_not_chunks(monkeypatch, capsys):
+    """Issue 16 review: the MDE bar said "9 effect sizes x 200 reps" and counted 0/72 (chunks)."""
+    monkeypatch.setattr(progress, "_CONSOLE", [])
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delenv(progress.ENV, raising=False)
+    chunks = [range(0, 25), range(25, 50), range(50, 60)]
+    assert list(progress.counted(chunks, len, total=60, description="reps")) == chunks
+    err = capsys.readouterr().err
+    assert "60/60" in err and "3/3" not in err
+    assert list(progress.counted(chunks, len, total=60, enabled=False)) == chunks
+    assert capsys.readouterr().err == ""

@@ -34,7 +34,7 @@ from evalkit.domain import _power_kernels as K
 from evalkit.domain._common import (check_bool, check_number, check_positive_int, check_probability, check_seed,
                                     frame_html)
 from evalkit.errors import ParameterError, check_choice
-from evalkit.progress import bar
+from evalkit.progress import counted
 from evalkit.core.aliases import checked
 
 METHODS = ("cr1", "wild", "randomization")
@@ -129,15 +129,16 @@ def _run(d, effects, method, reps, seed, draws, weights, n_jobs, progress) -> di
     out = {i: [None] * len(range(0, reps, _CHUNK)) for i in range(len(effects))}
     desc = f"power ({method}, {len(effects)} effect sizes x {reps} reps)"
     if n_jobs == 1:
-        for i, e, r in bar(tasks, total=len(tasks), description=desc, enabled=progress):
+        for i, e, r in counted(tasks, lambda task: len(task[2]), total=len(effects) * reps, description=desc,
+                               enabled=progress):
             out[i][r.start // _CHUNK] = _chunk(d, e, method, seed, r, draws, weights)
     else:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            futures = {pool.submit(_chunk, d, e, method, seed, r, draws, weights): (i, r.start // _CHUNK)
-                       for i, e, r in tasks}
-            for fut in bar(as_completed(futures), total=len(futures), description=desc, enabled=progress):
-                i, j = futures[fut]
-                out[i][j] = fut.result()
+            futures = {pool.submit(_chunk, d, e, method, seed, r, draws, weights): (i, r) for i, e, r in tasks}
+            for fut in counted(as_completed(futures), lambda f: len(futures[f][1]), total=len(effects) * reps,
+                               description=desc, enabled=progress):
+                i, r = futures[fut]
+                out[i][r.start // _CHUNK] = fut.result()
     return {i: np.vstack(parts) for i, parts in out.items()}
 
 

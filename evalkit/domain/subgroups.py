@@ -59,6 +59,7 @@ from evalkit.core.aliases import checked
 from evalkit.data.composition import check_min_cell
 from evalkit.data.panels import EMP_EDU, Microdata, open_microdata, tidy_types
 from evalkit.domain import subgroup_joint
+from evalkit.domain._subgroup_docs import shared_parameters
 from evalkit.domain.subgroup_result import COLUMNS, POOL_SEP, SubgroupEffects
 from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
@@ -328,6 +329,7 @@ ESTIMAND = ("per subgroup: static TWFE ATT of the subgroup's area-year mean (rep
 
 # ------------------------------------------------------------------------------------- public API
 @checked
+@shared_parameters(unit='persons')
 def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: str = "origin",
                      min_cell: int = 5, thin: str = "auto", round_base: int = 5, age_bands=REGISTER_AGE_BANDS,
                      baseline_year: int | None = None, unknown_education: str = "exclude", alpha: float = 0.05,
@@ -349,27 +351,15 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
     ----------
     source : Microdata, str, pathlib.Path or pandas.DataFrame
         A :class:`Microdata`, a data folder or a person-year DataFrame.
-    cohorts : dict or pandas.DataFrame
-        {area: first treated year} or a frame ``OMR_ID, cohort``; areas not listed are
-        comparison areas.
+    {{cohorts}}
     outcome : {"employment_rate", "k1_share", "conviction_share", "youth_emp_edu_share"}, default "employment_rate"
         A register outcome of :data:`REGISTER_OUTCOMES` (with its age window).
     by : {"origin", "sex", "age_band", "education"}, default "origin"
         The subgroups: "origin" non-western immigrants and descendants vs others; "sex";
         "age_band" with ``age_bands`` edges; "education" at ``baseline_year``.
-    min_cell : int, default 5
-        Disclosure threshold (>= 3): every area x year x subgroup cell an estimate rests on
-        must hold at least this many persons (smaller cells are dropped at the source), and a
-        subgroup whose treated or comparison areas hold fewer in some year is *thin*. In a
-        report run the run's ``min_cell`` is the least that applies.
-    thin : {"auto", "pool", "suppress"}, default "auto"
-        Policy for thin subgroups: "auto" pools ordered categories (age bands, education) with
-        the adjacent smaller category and suppresses unordered ones (origin, sex: the row stays
-        with blank numbers and a note); "pool" or "suppress" for every kind.
-    round_base : int, default 5
-        The counts ``n`` shown are rounded to the nearest multiple of it (half up, never below
-        ``min_cell``) so that subgroup counts cannot be differenced against other tables;
-        1 shows exact counts.
+    {{min_cell}}
+    {{thin}}
+    {{round_base}}
     age_bands : sequence of int, default (18, 30, 50, 65)
         Lower edges of the age bands for ``by="age_band"`` (the last band open).
     baseline_year : int, optional
@@ -377,31 +367,16 @@ def subgroup_effects(source, cohorts, *, outcome: str = "employment_rate", by: s
         the year before the first start, or the first data year.
     unknown_education : {"exclude", "basic"}, default "exclude"
         For ``by="education"``: unknown education is left out, or counted as basic.
-    alpha : float, default 0.05
-        Intervals have level 1 - alpha.
-    inference : str, optional
-        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas).
-    inference_options : mapping, optional
-        Options of the post-fit ``inference`` method, as in :func:`twfe`.
-    areas : sequence, optional
-        The areas to use (treated and comparison pool, e.g. without the areas of other
-        interventions); None: every area in the data.
+    {{alpha}}
+    {{inference}}
+    {{areas}}
     validate : bool, default True
         Check the microdata's schema when ``source`` is not a :class:`Microdata`.
-    joint : {"wild", "f"}, default "wild"
-        The joint test's p-value: "wild" from the wild cluster restricted bootstrap of the Wald
-        statistic with the null imposed (Roodman et al. 2019); "f" from F(k - 1, G - 1) (CR1;
-        over-rejects unless many areas are treated).
-    joint_options : mapping, optional
-        ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
-        of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
-        is "wild" (9999 Rademacher draws with seed 0, reproducible, otherwise; ``seed: None``
-        draws fresh randomness).
+    {{joint}}
 
     Returns
     -------
-    SubgroupEffects
-        One row per subgroup and the joint test.
+    {{returns}}
 
     Raises
     ------

@@ -17,6 +17,7 @@ from evalkit.data.schemas import HFAUDD_LEVELS
 from evalkit.domain.subgroups import (BY, EDU_GROUPS, ESTIMAND, ORIGIN_GROUPS, SEX_GROUPS, THIN, _band_labels, _categories,
                                       _check_bands, _check_by, _check_disclosure, _check_treated_present, _cohort_frame,
                                       _finish, _in_areas, _require, _treat, disclose)
+from evalkit.domain._subgroup_docs import shared_parameters
 from evalkit.domain.subgroup_result import SubgroupEffects
 from evalkit.domain.survey_did import survey_outcome, survey_twfe, with_cohorts
 from evalkit.domain.survey_margins import AGE_BANDS as SURVEY_AGE_BANDS
@@ -27,6 +28,7 @@ __all__ = ["survey_subgroup_effects"]
 
 
 @checked
+@shared_parameters(unit='respondents')
 def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff: float | None = None,
                             by: str = "origin", weights: str = CALIBRATED, min_cell: int = 5, thin: str = "auto",
                             round_base: int = 5, age_bands=SURVEY_AGE_BANDS, alpha: float = 0.05,
@@ -47,9 +49,7 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
         :func:`calibrate_weights` for calibrated weights) with ``OMR_ID, AAR``, the answer,
         the weights and the subgroup column (HERKOMST for origin, KOEN for sex, ALDER for
         age_band, HFAUDD at baseline, linked from the register, for education).
-    cohorts : dict or pandas.DataFrame
-        {area: first treated year} or a frame ``OMR_ID, cohort``; areas not listed are
-        comparison areas.
+    {{cohorts}}
     answer : str
         The answer column that gives the outcome.
     cutoff : float, optional
@@ -58,44 +58,19 @@ def survey_subgroup_effects(data: pd.DataFrame, cohorts, *, answer: str, cutoff:
         The subgroups.
     weights : str, default "CAL_VAEGT"
         The weight column: the calibrated weights, or "VAEGT" for the design weights.
-    min_cell : int, default 5
-        Disclosure threshold (>= 3): every area x year x subgroup cell an estimate rests on
-        must hold at least this many persons (smaller cells are dropped at the source), and a
-        subgroup whose treated or comparison areas hold fewer in some year is *thin*. In a
-        report run the run's ``min_cell`` is the least that applies.
-    thin : {"auto", "pool", "suppress"}, default "auto"
-        Policy for thin subgroups: "auto" pools ordered categories (age bands, education) with
-        the adjacent smaller category and suppresses unordered ones (origin, sex: the row stays
-        with blank numbers and a note); "pool" or "suppress" for every kind.
-    round_base : int, default 5
-        The counts ``n`` shown are rounded to the nearest multiple of it (half up, never below
-        ``min_cell``) so that subgroup counts cannot be differenced against other tables;
-        1 shows exact counts.
+    {{min_cell}}
+    {{thin}}
+    {{round_base}}
     age_bands : sequence of int, default (15, 30, 45, 65)
         Lower edges of the age bands for ``by="age_band"`` (the last band open).
-    alpha : float, default 0.05
-        Intervals have level 1 - alpha.
-    inference : str, optional
-        Per-subgroup inference of :func:`twfe` (e.g. "wild" with few treated areas).
-    inference_options : mapping, optional
-        Options of the post-fit ``inference`` method, as in :func:`twfe`.
-    areas : sequence, optional
-        The areas to use (treated and comparison pool, e.g. without the areas of other
-        interventions); None: every area in the data.
-    joint : {"wild", "f"}, default "wild"
-        The joint test's p-value: "wild" from the wild cluster restricted bootstrap of the Wald
-        statistic with the null imposed (Roodman et al. 2019); "f" from F(k - 1, G - 1) (CR1;
-        over-rejects unless many areas are treated).
-    joint_options : mapping, optional
-        ``draws`` (default 9999), ``weights`` ("rademacher", "webb" or "mammen") and ``seed``
-        of the joint bootstrap; None takes them from ``inference_options`` when ``inference``
-        is "wild" (9999 Rademacher draws with seed 0, reproducible, otherwise; ``seed: None``
-        draws fresh randomness).
+    {{alpha}}
+    {{inference}}
+    {{areas}}
+    {{joint}}
 
     Returns
     -------
-    SubgroupEffects
-        One row per subgroup and the joint test.
+    {{returns}}
 
     Raises
     ------
