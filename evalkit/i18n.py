@@ -62,6 +62,9 @@ LABELS: dict[str, dict[str, str]] = {
     "event_time": {"da": "År fra start", "en": "Event time"},
     "conf_low": {"da": "Nedre", "en": "Lower"},
     "conf_high": {"da": "Øvre", "en": "Upper"},
+    "statistic": {"da": "Teststørrelse", "en": "Statistic"},
+    "n_treated": {"da": "Behandlede", "en": "Treated"},
+    "n_control": {"da": "Kontrol", "en": "Control"},
     "method": {"da": "Metode", "en": "Method"},
     "treated_persons": {"da": "Behandlede personer", "en": "Treated persons"},
     "Mbar": {"da": "M̄ (grænse for brud)", "en": "M̄ (bound on violations)"},
@@ -69,6 +72,8 @@ LABELS: dict[str, dict[str, str]] = {
     "ub": {"da": "Øvre grænse", "en": "Upper bound"},
     # table headers of the inference and estimand tables (evalkit.report.few_clusters, domain_sections)
     "effect_pp": {"da": "Effekt, procentpoint", "en": "Effect, percentage points"},
+    "effect_points": {"da": "Effekt, point på skalaen", "en": "Effect, points on the scale"},
+    "percentage_points": {"da": "procentpoint", "en": "percentage points"},
     "std_error_short": {"da": "Std.fejl", "en": "Std. error"},
     "details": {"da": "Detaljer", "en": "Details"},
     "used": {"da": "Anvendt", "en": "Used"},
@@ -125,6 +130,16 @@ LABELS: dict[str, dict[str, str]] = {
     "small_cohort": {"da": "kohorte {cohort}: {n} enhed(er)", "en": "cohort {cohort}: {n} unit(s)"},
 }
 
+# the header words of Result.summary(lang) (evalkit.results.result)
+SUMMARY_WORDS: dict[str, dict[str, str]] = {
+    "en": {"estimator": "Estimator", "outcome": "Outcome", "clusters": "Clusters", "inference": "Inference",
+           "weights": "Weights", "weights_of": "weights", "none": "none", "normal": "normal",
+           "intervals": "({level}% intervals)"},
+    "da": {"estimator": "Estimator", "outcome": "Udfald", "clusters": "Klynger", "inference": "Inferens",
+           "weights": "Vægte", "weights_of": "vægte", "none": "ingen", "normal": "normalfordeling",
+           "intervals": "({level} %-intervaller)"},
+}
+
 SECTIONS: dict[str, dict[str, str]] = {
     "design": {"da": "Design og data", "en": "Design and data"},
     "balance": {"da": "Balance i baseline-året", "en": "Baseline balance"},
@@ -147,6 +162,61 @@ SECTIONS: dict[str, dict[str, str]] = {
                "en": "Survey outcome: effect with calibrated weights"},
     "subgroups": {"da": "Effekter for undergrupper", "en": "Effects by subgroup"},
 }
+
+#: HonestDiD's interval codes (:mod:`evalkit.diagnostics.honest_did`) as a report's sensitivity table
+#: shows them (:func:`evalkit.report.study.honest_table`)
+HONEST_METHODS: dict[str, dict[str, str]] = {
+    "c-lf": {"da": "Hybrid af betinget og mindst gunstig test (C-LF)", "en": "Conditional least-favorable hybrid (C-LF)"},
+    "flci": {"da": "Interval med fast længde (FLCI)", "en": "Fixed-length confidence interval (FLCI)"},
+    "conditional": {"da": "Betinget test", "en": "Conditional test"},
+    "original": {"da": "Oprindeligt interval", "en": "Original interval"},
+}
+
+#: run parameter -> the name a report's parameter header shows (:mod:`evalkit.report.param_header`)
+PARAMETER_NAMES: dict[str, dict[str, str]] = {
+    "title": {"da": "Titel", "en": "Title"},
+    "intervention": {"da": "Indsats", "en": "Intervention"},
+    "outcome": {"da": "Udfald", "en": "Outcome"},
+    "baseline_year": {"da": "Baseline-år", "en": "Baseline year"},
+    "evaluation_year": {"da": "Evalueringsår", "en": "Evaluation year"},
+    "comparison": {"da": "Sammenligningsområder", "en": "Comparison areas"},
+    "leads": {"da": "År før start i event study", "en": "Event-study years before the start"},
+    "lags": {"da": "År efter start i event study", "en": "Event-study years after the start"},
+    "alpha": {"da": "Signifikansniveau (α)", "en": "Significance level (α)"},
+    "lang": {"da": "Sprog", "en": "Language"},
+    "seed": {"da": "Startværdi for tilfældige tal (seed)", "en": "Random seed"},
+    "min_cell": {"da": "Mindste antal personer pr. celle", "en": "Smallest number of persons per cell"},
+    "round_base": {"da": "Antal personer afrundes til multiplum af", "en": "Person counts rounded to multiples of"},
+    "goals": {"da": "Mål", "en": "Goals"},
+    "goals_as_of": {"da": "Mål vurderet i år", "en": "Goals assessed in"},
+    "advisor_placebos": {"da": "Placebotildelinger i inferensrådgiveren",
+                         "en": "Placebo assignments of the inference advisor"},
+    "advisor_effect": {"da": "Effekt for inferensrådgiverens styrke",
+                       "en": "Effect for the inference advisor's power"},
+    "survey_outcome": {"da": "Spørgeskemaudfald", "en": "Survey outcome"},
+    "survey": {"da": "Spørgeskemafil og kolonner", "en": "Survey file and columns"},
+    "subgroup_by": {"da": "Undergrupper", "en": "Subgroups"},
+    "budget_dkk": {"da": "Budget (kr.)", "en": "Budget (DKK)"},
+}
+
+#: what an empty or zero value of a run parameter means, as the parameter header shows it (plain
+#: language for a reviewer: no file or column names)
+PARAMETER_DEFAULTS: dict[str, dict[str, str]] = {
+    "title": {"da": "dannet ud fra indsatsen", "en": "from the intervention"},
+    "goals": {"da": "ingen", "en": "none"},
+    "goals_as_of": {"da": "hvert måls målår", "en": "each goal's target year"},
+    "advisor_effect": {"da": "udfaldets standardeffekt", "en": "the outcome's default effect"},
+    "survey_outcome": {"da": "intet", "en": "none"},
+    "survey": {"da": "standard (datamappens tryghedsmåling)", "en": "default (the data folder's safety survey)"},
+    "subgroup_by": {"da": "ingen", "en": "none"},
+    "budget_dkk": {"da": "samlet budget for indsatsen", "en": "total budget of the intervention"},
+}
+#: the report language as the parameter header names it, by the header's language
+LANGUAGE_NAMES: dict[str, dict[str, str]] = {"da": {"da": "dansk", "en": "Danish"},
+                                             "en": {"da": "engelsk", "en": "English"}}
+#: the words of a goal's line in the parameter header
+GOAL_WORDS: dict[str, dict[str, str]] = {"da": {"from": "fra", "to": "til", "group": "målgruppe"},
+                                         "en": {"from": "from", "to": "to", "group": "target group"}}
 
 
 def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None, draws: int | None = None) -> str:
@@ -250,3 +320,27 @@ def section(key: str, lang: str) -> str:
     check_choice("lang", lang, LANGS)
     check_choice("section", key, list(SECTIONS))
     return SECTIONS[key][lang]
+
+#: the disclosure preview widget (evalkit.report.widgets): control labels, row status, summary and notes;
+#: ``{min_cell}``, ``{base}``, ``{shown}``, ``{primary}``, ``{secondary}`` and ``{marker}`` are filled in
+WIDGET_LABELS: dict[str, dict[str, str]] = {
+    "min_cell": {"da": "Mindst antal personer pr. celle", "en": "Minimum persons per cell"},
+    "round_base": {"da": "Afrund antal til multiplum af", "en": "Round counts to multiples of"},
+    "shown": {"da": "vist", "en": "shown"},
+    "primary": {"da": "undertrykt (n < {min_cell})", "en": "suppressed (n < {min_cell})"},
+    "secondary": {"da": "undertrykt (sekundær)", "en": "suppressed (secondary)"},
+    "summary": {"da": "{shown} rækker vist, {primary} undertrykt (n < {min_cell}), {secondary} undertrykt "
+                      "(sekundær); {rounding}.",
+                "en": "{shown} rows shown, {primary} suppressed (n < {min_cell}), {secondary} suppressed "
+                      "(secondary); {rounding}."},
+    "rounded": {"da": "antal afrundet til multiplum af {base}", "en": "counts rounded to multiples of {base}"},
+    "unrounded": {"da": "antal ikke afrundet", "en": "counts not rounded"},
+    "footnote": {"da": "{marker}: undertrykt (færre end {min_cell} personer, eller for at beskytte en sådan celle "
+                       "mod at blive fundet ved at trække fra totalen).",
+                 "en": "{marker}: suppressed (fewer than {min_cell} persons, or protecting such a cell against "
+                       "recovery by subtraction from the total)."},
+    "note": {"da": "Forhåndsvisning i din egen kernel, ikke en frigivelse: en rapport viser tabeller gennem "
+                   "safe_table eller tabulate.",
+             "en": "A preview in your own kernel, not a release: a report shows tables through safe_table or "
+                   "tabulate."},
+}

@@ -162,6 +162,17 @@ def test_rendering(es_result):
         res.alpha = 0.1
 
 
+def test_plot_in_percentage_points(es_result):
+    """Issue 16 review: report figures of a share's effect in percentage points, as the text."""
+    res = honest_did(es_result, method="smoothness", M=[0, 0.1, 0.2])
+    plain, pp = res.plot(), res.plot(pp=True, lang="da")
+    assert pp.axes[0].get_ylabel().endswith(", procentpoint") and "percentage" not in plain.axes[0].get_ylabel()
+    assert np.allclose(pp.axes[0].get_ylim(), 100 * np.array(plain.axes[0].get_ylim()))
+    assert res.table["lb"].abs().max() < 100  # the result's numbers are not changed
+    with pytest.raises(ParameterError, match="pp"):
+        res.plot(pp=1)
+
+
 def dataclasses_frozen_error():
     import dataclasses
     return dataclasses.FrozenInstanceError

@@ -123,6 +123,8 @@ def test_poa_report_shows_the_advisors_table_and_uses_its_choice(poa):
     assert f"p-value and interval: {chosen[0]}" in html                       # the headline uses it
     side = next(t for t in tables if "Basis" in t.columns)
     assert "Synthetic DiD" in set(side["Method"]) and side["Method"].str.startswith("Synthetic control").sum() == 3
+    alts = re.findall(r'alt="(Area [A-Z]: gap between the treated area[^"]*)"', html)
+    assert [a[:6] for a in alts] == ["Area A", "Area B", "Area C"]          # each synthetic-control figure its area
     assert "Minimum detectable effect (MDE) of this design" in html and ", MDE " in html
     assert "weight each area by its mean number of residents" in html
 
@@ -154,8 +156,9 @@ def test_poa_report_shows_the_headline_with_one_inference_everywhere(poa):
         "CR1", "multiplier bootstrap", "BJS (conservative)", "Restricted wild cluster bootstrap"}
     few = next(t for t in tables if "Used" in t.columns and "Details" in t.columns)
     marked = few.loc[few["Used"] == "✓"].iloc[0]
-    # the same p-value; the few-cluster table shows every p with three decimals, the advisor's table four
-    assert str(marked["p-value"]) == format_p(float(chosen["p-value (data)"]), "en", digits=3)
+    # the same p-value looks the same in both tables: three decimals, "< 1/(B+1)" floors (evalkit.i18n.format_p)
+    assert str(marked["p-value"]) == str(chosen["p-value (data)"])
+    assert not [p for p in advisor["p-value (data)"].astype(str) if re.fullmatch(r"\d\.\d{4,}", p)]
     assert pd.notna(marked["Lower"]) and marked["Lower"] != "–" and "the advisor's test" in marked["Details"]
     assert "p = 0.000" not in html
     shown_p = [str(v) for t in tables for c in t.columns if "p-value" in str(c) for v in t[c] if pd.notna(v)]
@@ -163,7 +166,8 @@ def test_poa_report_shows_the_headline_with_one_inference_everywhere(poa):
     assert "MDE for the static effect (80% power, alpha 0.05)" in html
     assert "distinct of 500 drawn" in html and "size-adjusted" in html
     assert "the area effect is smaller" not in html and "larger in absolute value" in html
-    assert any({"Term", "Event time", "Lower", "Upper"} <= set(t.columns) for t in tables)     # labelled headers
+    assert any({"Event time", "Lower", "Upper"} <= set(t.columns) for t in tables)     # labelled headers
+    assert not any("Term" in t.columns for t in tables)              # event time names the rows; no "e=-4" column
     assert any({"Method", "Lower bound", "Upper bound"} <= set(t.columns) for t in tables)     # HonestDiD
     assert not any({"conf_low", "event_time", "lb", "Mbar"} & set(map(str, t.columns)) for t in tables)
 

@@ -228,3 +228,33 @@ def test_plot_without_a_reference_row_has_no_reference_in_its_legend():
     assert not agg.table["reference"].any()
     labels = agg.plot().axes[0].get_legend_handles_labels()[1]
     assert "Before treatment" in labels and not any("Reference" in x for x in labels)
+
+
+def test_danish_summary_has_danish_words_and_numbers(results):
+    """Issue 16 review: Result.summary() had no lang."""
+    res = results["event_study"]
+    da, en = res.summary(lang="da"), res.summary()
+    assert en == str(res) and "Clusters" in en and "Udfald" not in en
+    for word in ("Udfald", "Klynger", "Inferens", "Estimat", "Standardfejl", "p-værdi", "Nedre", "Øvre",
+                 "95 %-intervaller", "Event study"):
+        assert word in da, word
+    for english in ("Outcome", "Clusters", "std_error", "conf_low", "intervals)"):
+        assert english not in da, english
+    est = res.tidy()["estimate"].dropna().iloc[0]
+    assert f"{est:.4g}".replace(".", ",") in da and f"{est:.4g}" in en
+    with pytest.raises(ParameterError, match="lang"):
+        res.summary(lang="de")
+
+
+def test_plot_in_percentage_points_scales_effects_and_truth(results):
+    res = results["event_study"]
+    tab = res.tidy()
+    plain, pp = res.plot(truth={0: 0.01, 1: 0.02}), res.plot(truth={0: 0.01, 1: 0.02}, pp=True, lang="da")
+    assert pp.axes[0].get_ylabel().endswith(", procentpoint")
+    assert np.allclose(pp.axes[0].get_ylim(), 100 * np.array(plain.axes[0].get_ylim()), rtol=0.2)
+    truth_line = [ln for ln in pp.axes[0].get_lines() if ln.get_linestyle() == "--"][0]
+    y = np.asarray(truth_line.get_ydata(), float)
+    assert np.allclose(sorted(y[~np.isnan(y)]), [1.0, 2.0])
+    assert res.tidy().equals(tab)  # the result is not changed
+    with pytest.raises(ParameterError, match="pp"):
+        res.plot(pp="yes")

@@ -234,3 +234,27 @@ def test_report_says_the_survey_lacks_the_subgroup_column():
     assert sec._survey(study) == (None, None, "no_survey_column")
     assert sec._skipped_text("no_survey_column", study, "en") == "_The survey does not record origin: no subgroups for it._"
     assert "herkomst" in sec._skipped_text("no_survey_column", study, "da")
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_subgroup_figure_legend_sits_below_the_panels(by_origin, monkeypatch, lang):
+    """Issue 16 review: the legend (loc="best") sat on the zero line of a panel."""
+    from types import SimpleNamespace
+
+    from evalkit.report import outputs
+    from evalkit.report import subgroup_section as sec
+
+    drawn = []
+    monkeypatch.setattr(outputs, "figure", lambda fig, alt: drawn.append((fig, alt)))
+    fits = SimpleNamespace(results={"register": by_origin, "survey": by_origin}, truths={"register": None})
+    study = SimpleNamespace(subgroup_results=fits, p={"lang": lang, "outcome": "employment_rate",
+                                                      "survey_outcome": "tryghed"})
+    sec.figure(study)
+    fig = drawn[0][0]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [ek.i18n.label("estimate", lang)]
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert all(box.y1 <= ax.get_window_extent().y0 for ax in fig.axes)  # below every panel
+    assert fig.axes[0].get_xlabel() == ek.i18n.label("effect_pp", lang)

@@ -8,17 +8,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from evalkit.errors import check_choice
+from evalkit.core.checks import check_bool
 from evalkit.results.result import immutable_value
 
 _LABELS = {
     "en": {"title": "Sensitivity of the effect to violations of parallel trends", "orig": "Original",
            "robust": "Robust ({ci})", "y": "{lvl:g}% confidence interval",
            "Mbar": "Mbar (post violation relative to max pre violation)", "M": "M (change in slope per period)",
-           "bd": "Breakdown value"},
+           "bd": "Breakdown value", "pp": ", percentage points"},
     "da": {"title": "Effektens følsomhed over for brud på parallelle forløb", "orig": "Oprindelig",
            "robust": "Robust ({ci})", "y": "{lvl:g} %-konfidensinterval",
            "Mbar": "Mbar (brud efter relativt til største brud før)", "M": "M (ændring i hældning pr. periode)",
-           "bd": "Nedbrudsværdi"},
+           "bd": "Nedbrudsværdi", "pp": ", procentpoint"},
 }
 
 
@@ -127,7 +128,7 @@ class SensitivityResult:
                                   classes="evalkit-table")
         return f"<div class='evalkit-sensitivity'><table>{head}</table>{body}</div>"
 
-    def plot(self, ax=None, *, lang: str = "en"):
+    def plot(self, ax=None, *, lang: str = "en", pp: bool = False):
         """Plot the robust intervals against M/Mbar next to the original interval.
 
         A dotted line marks the breakdown value.
@@ -138,6 +139,9 @@ class SensitivityResult:
             Axes to draw on; None creates a new figure.
         lang : {"en", "da"}, default "en"
             Language of axis labels, title and legend.
+        pp : bool, default False
+            The effect of a share (0 to 1) in percentage points: interval ends x 100, and the
+            axis says so.
 
         Returns
         -------
@@ -147,16 +151,18 @@ class SensitivityResult:
         Raises
         ------
         ParameterError
-            An unknown ``lang``.
+            An unknown ``lang``, or ``pp`` not True or False.
         """
         check_choice("lang", lang, list(_LABELS))
+        check_bool("pp", pp)
         t = _LABELS[lang]
         if ax is None:
             from evalkit.results.figure import new_figure
             fig = new_figure(figsize=(6.5, 4))
             ax = fig.add_subplot()
         fig = ax.figure
-        tab = self.table
+        scale = 100.0 if pp else 1.0
+        tab = self.table.assign(lb=lambda d: scale * d["lb"], ub=lambda d: scale * d["ub"])
         rob, orig = tab[tab["method"] != "original"], tab[tab["method"] == "original"].iloc[0]
         x = rob[self.parameter].to_numpy(float)
         step = (x.max() - x.min()) / max(len(x) - 1, 1) if len(x) > 1 else 1.0
@@ -170,7 +176,7 @@ class SensitivityResult:
         if not math.isnan(self.breakdown):
             ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_label(lang)}")
         ax.set_xlabel(t[self.parameter])
-        ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)))
+        ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)) + (t["pp"] if pp else ""))
         ax.set_title(t["title"])
         ax.legend(loc="best", fontsize="small")
         if lang == "da":

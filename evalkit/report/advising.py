@@ -26,7 +26,8 @@ from scipy import stats
 
 from evalkit.domain.power import interpolate_mde
 from evalkit.errors import EvalkitError
-from evalkit.inference.advice import InferenceAdvice
+from evalkit.i18n import format_p
+from evalkit.inference.advice import HEADERS, InferenceAdvice
 from evalkit.inference.advisor import inference_advisor
 
 WEIGHT = "area_weight"
@@ -149,6 +150,20 @@ def _mde(curve: pd.DataFrame, effect: float) -> float:
     return math.copysign(mde, effect) if math.isfinite(mde) else float("inf")
 
 
+def display_table(advice: InferenceAdvice, lang: str) -> pd.DataFrame:
+    """The advisor's table as the report shows it (:meth:`InferenceAdvice.display_table`, all text) with
+    its data p-values as every p-value of the report's tables looks (:func:`evalkit.i18n.format_p` with
+    :data:`evalkit.report.tables.P_DIGITS` decimals, "< 1/(draws+1)" for a resampling p of 0): the
+    randomization test's smallest attainable p, 1/400 with 399 re-assignments, is "0.003" here as in
+    the few-cluster table, not "0.0025"."""
+    from evalkit.report.tables import P_DIGITS
+
+    table = advice.display_table(lang)
+    column = HEADERS[lang]["p_value"]
+    table[column] = [format_p(p, lang, digits=P_DIGITS, draws=advice.draws) for p in advice.table["p_value"]]
+    return table
+
+
 # ------------------------------------------------------------ the headline inference
 def post_average_inference(method: str, corrected: bool, es, panel: pd.DataFrame, *, seed: int,
                            critical_value: float = float("nan"), draws: int = ADVISOR_DRAWS) -> dict:
@@ -218,5 +233,5 @@ def corrected_p(t: float, critical_value: float, alpha: float) -> float:
 
 
 __all__ = ["ADVISOR_DRAWS", "Advised", "DEFAULT_EFFECTS", "REPORT_METHOD", "TARGET_POWER", "WEIGHT", "advise",
-           "against_desired", "bloom_mde", "complete_areas", "corrected_p", "post_average_inference", "power_curve",
-           "power_effect", "randomization_interval", "with_area_weights"]
+           "against_desired", "bloom_mde", "complete_areas", "corrected_p", "display_table", "post_average_inference",
+           "power_curve", "power_effect", "randomization_interval", "with_area_weights"]

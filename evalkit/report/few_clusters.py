@@ -16,6 +16,7 @@ import pandas as pd
 from evalkit.errors import EvalkitError, EvalkitWarning
 from evalkit.estimators import synth
 from evalkit.i18n import LANGS, area_letter, label, p_equals
+from evalkit.report.tables import P_DIGITS
 
 METHODS = ("cr1", "cr2", "cr3", "wild", "randomization")
 #: rows added when the inference advisor chooses a method the five rows do not show
@@ -86,8 +87,11 @@ def with_advisor_p(rows: list[dict], used: str, advised, result, data: pd.DataFr
             out.append(row)
             continue
         adv = advised.advice
+        own_draws = row.get("draws")
         row = dict(row, p_value=float(advised.row(adv.chosen)["p_value"]), draws=adv.draws)
-        own_p = p_equals(rows_p(rows, used), lang, digits=4)
+        # this table's own p-value as the table's p-values look (evalkit.i18n.format_p: three decimals,
+        # "< 1/(B+1)" for a resampling p of 0), and so as the advisor's table shows p-values
+        own_p = p_equals(rows_p(rows, used), lang, digits=P_DIGITS, draws=own_draws)
         own = {"da": f"{own_p} med", "en": f"{own_p} with"}[lang]
         if used == "randomization":
             try:
@@ -203,6 +207,16 @@ def _letters(fits: dict, treated) -> list[str]:
     survey tables name them), so an area skipped here does not rename the ones after it."""
     order = sorted(treated if treated is not None else fits)
     return [area_letter(order.index(a)) if a in order else "?" for a in fits]
+
+
+def synth_figure_alts(fits: dict, *, lang: str, treated=None) -> list[str]:
+    """The alt text of each fitted area's placebo figure, in ``fits`` order, naming the area by the
+    letter the synthetic-control tables give it (:func:`_letters`; never its id)."""
+    alt = {"da": "Område {}: forskel mellem indsatsområdet og dets syntetiske kontrol, med placebo-forskelle "
+                 "for donorerne.",
+           "en": "Area {}: gap between the treated area and its synthetic control, with the donors' placebo "
+                 "gaps."}[lang]
+    return [alt.format(letter) for letter in _letters(fits, treated)]
 
 
 def synth_table(fits: dict, *, lang: str, treated=None) -> pd.DataFrame:

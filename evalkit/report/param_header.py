@@ -1,7 +1,8 @@
 """The run parameters as a report's header shows them: readable names and values in the report's language.
 
 :func:`header_parameters` turns the run's parameters (the manifest's ``parameters``) into
-``{shown name: shown value}``: Danish names with ``lang: da`` (from :data:`PARAMETER_NAMES`), codes
+``{shown name: shown value}``: Danish names with ``lang: da`` (from :data:`evalkit.i18n.PARAMETER_NAMES`,
+where every label map lives; a zero or empty value as :data:`evalkit.i18n.PARAMETER_DEFAULTS` says), codes
 as their labels ("fremskudt_beskaeftigelse" -> "Fremskudt beskæftigelsesindsats"), numbers in the
 language's convention ("0,05"; years never grouped), and the goals as one readable line per goal
 instead of a Python list of dicts. ``data_dir`` and ``results_dir`` (local paths) are left out.
@@ -11,54 +12,14 @@ The report template (``templates/evalkit/index.html.j2``) shows a list value as 
 """
 from __future__ import annotations
 
-from evalkit.i18n import LANGS, LABELS, format_number, label
+from evalkit.i18n import (GOAL_WORDS, LABELS, LANGS, LANGUAGE_NAMES, PARAMETER_DEFAULTS, PARAMETER_NAMES, format_number,
+                          label)
 from evalkit.errors import check_choice
 
 #: parameters never shown (local paths)
 HIDDEN = ("data_dir", "results_dir")
 
-#: parameter -> shown name, by language
-PARAMETER_NAMES: dict[str, dict[str, str]] = {
-    "title": {"da": "Titel", "en": "Title"},
-    "intervention": {"da": "Indsats", "en": "Intervention"},
-    "outcome": {"da": "Udfald", "en": "Outcome"},
-    "baseline_year": {"da": "Baseline-år", "en": "Baseline year"},
-    "evaluation_year": {"da": "Evalueringsår", "en": "Evaluation year"},
-    "comparison": {"da": "Sammenligningsområder", "en": "Comparison areas"},
-    "leads": {"da": "År før start i event study", "en": "Event-study years before the start"},
-    "lags": {"da": "År efter start i event study", "en": "Event-study years after the start"},
-    "alpha": {"da": "Signifikansniveau (α)", "en": "Significance level (α)"},
-    "lang": {"da": "Sprog", "en": "Language"},
-    "seed": {"da": "Startværdi for tilfældige tal (seed)", "en": "Random seed"},
-    "min_cell": {"da": "Mindste antal personer pr. celle", "en": "Smallest number of persons per cell"},
-    "round_base": {"da": "Antal personer afrundes til multiplum af", "en": "Person counts rounded to multiples of"},
-    "goals": {"da": "Mål", "en": "Goals"},
-    "goals_as_of": {"da": "Mål vurderet i år", "en": "Goals assessed in"},
-    "advisor_placebos": {"da": "Placebotildelinger i inferensrådgiveren",
-                         "en": "Placebo assignments of the inference advisor"},
-    "advisor_effect": {"da": "Effekt for inferensrådgiverens styrke",
-                       "en": "Effect for the inference advisor's power"},
-    "survey_outcome": {"da": "Spørgeskemaudfald", "en": "Survey outcome"},
-    "survey": {"da": "Spørgeskemafil og kolonner", "en": "Survey file and columns"},
-    "subgroup_by": {"da": "Undergrupper", "en": "Subgroups"},
-    "budget_dkk": {"da": "Budget (kr.)", "en": "Budget (DKK)"},
-}
-
-#: what an empty or zero value of a parameter means, by language
-_EMPTY: dict[str, dict[str, str]] = {
-    "title": {"da": "dannet ud fra indsatsen", "en": "from the intervention"},
-    "goals": {"da": "ingen", "en": "none"},
-    "goals_as_of": {"da": "hvert måls målår", "en": "each goal's target year"},
-    "advisor_effect": {"da": "udfaldets standardeffekt", "en": "the outcome's default effect"},
-    "survey_outcome": {"da": "intet", "en": "none"},
-    "survey": {"da": "standard (datamappens tryghedsmåling)", "en": "default (the data folder's safety survey)"},
-    "subgroup_by": {"da": "ingen", "en": "none"},
-    "budget_dkk": {"da": "summen af budget_dkk i interventions.csv", "en": "sum of budget_dkk in interventions.csv"},
-}
-_LANGUAGES = {"da": {"da": "dansk", "en": "Danish"}, "en": {"da": "engelsk", "en": "English"}}
 _YEARS = ("baseline_year", "evaluation_year", "goals_as_of", "seed")
-_GOAL_WORDS = {"da": {"from": "fra", "to": "til", "group": "målgruppe"},
-               "en": {"from": "from", "to": "to", "group": "target group"}}
 
 
 def _number(value, lang: str, *, whole: bool = False) -> str:
@@ -78,7 +39,7 @@ def _goal(goal, lang: str) -> str:
     """One goal as a line: "<goal>: <indicator> from 0,322 (2014) to 0,4 (2024); target group: <group>"."""
     if not isinstance(goal, dict):
         return str(goal)
-    words = _GOAL_WORDS[lang]
+    words = GOAL_WORDS[lang]
     text = str(goal.get("goal") or "")
     indicator = goal.get("indicator")
     if indicator:
@@ -94,12 +55,12 @@ def _goal(goal, lang: str) -> str:
 
 def _value(key: str, value, lang: str):
     """The shown value: text, or a list of texts (shown as a bulleted list)."""
-    if key in _EMPTY and value in ("", 0, 0.0, None, [], {}) and not isinstance(value, bool):
-        return _EMPTY[key][lang]
+    if key in PARAMETER_DEFAULTS and value in ("", 0, 0.0, None, [], {}) and not isinstance(value, bool):
+        return PARAMETER_DEFAULTS[key][lang]
     if key == "goals" and isinstance(value, list):
         return [_goal(g, lang) for g in value]
-    if key == "lang" and value in _LANGUAGES:
-        return _LANGUAGES[value][lang]
+    if key == "lang" and value in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[value][lang]
     if key == "subgroup_by" and isinstance(value, str) and f"by_{value}" in LABELS:
         return label(f"by_{value}", lang)
     if key in ("intervention", "outcome", "comparison", "survey_outcome") and isinstance(value, str):
@@ -142,8 +103,6 @@ def header_parameters(parameters: dict, lang: str | None = None) -> dict:
         name = PARAMETER_NAMES.get(key, {}).get(lang, key)
         shown[name] = _value(key, value, lang) if key in PARAMETER_NAMES else value
     return shown
-
-
 
 
 __all__ = ["HIDDEN", "PARAMETER_NAMES", "header_parameters"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evalkit.data.io import read_table
@@ -34,6 +35,7 @@ from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.outputs import figure as sealed_figure
 from evalkit.report.outputs import markdown, person_safe
 from evalkit.seal import Sealed
+from evalkit.i18n import HONEST_METHODS
 from evalkit.report.i18n import label, localize_numbers, section
 from evalkit.report.params import validate_params
 from evalkit.report.preflight import preflight, resolve_data_dir  # noqa: F401 (re-exported)
@@ -72,6 +74,31 @@ def _estimator_note(message: str, lang: str) -> str:
                             for g, n in _SMALL_COHORT.findall(message))
         return label("small_cohorts", lang).format(cohorts=cohorts)
     return localize_numbers(message, lang)
+
+
+def _grid_value(x, lang: str):
+    """An M or Mbar grid point as written by hand: "0", "0,5", "1" (Danish), "0.25" (English)."""
+    if not isinstance(x, (int, float, np.integer, np.floating)) or pd.isna(x):
+        return x
+    shown = f"{float(x):.4f}".rstrip("0").rstrip(".")
+    shown = "0" if shown in ("-0", "") else shown
+    return shown.replace(".", ",") if lang == "da" else shown
+
+
+def honest_table(tidy: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The HonestDiD sensitivity table as the report shows it, from ``SensitivityResult.tidy()``
+    (columns method, M or Mbar, lb, ub): headers from the label map, the interval codes by name
+    ("c-lf" -> "Conditional least-favorable hybrid (C-LF)", :data:`evalkit.i18n.HONEST_METHODS`) and
+    the M/Mbar grid without padding zeros ("0,5", not "0,5000"); the bounds stay numbers for the
+    generic estimates table (:func:`evalkit.report.tables._estimates_safe`)."""
+    out = tidy.copy()
+    if "method" in out:
+        out["method"] = [HONEST_METHODS[v][lang] if isinstance(v, str) and v in HONEST_METHODS else v
+                         for v in out["method"]]
+    for c in ("M", "Mbar"):
+        if c in out:
+            out[c] = pd.Series([_grid_value(x, lang) for x in tidy[c]], index=tidy.index, dtype=object)
+    return out.rename(columns={c: label(c, lang) for c in out.columns})  # da/en headers (evalkit.i18n)
 
 
 @dataclass(frozen=True)
@@ -357,7 +384,7 @@ class Study:
                                           lang=lang)
         note = " ".join([text.advice_sentence(adv, self.p["outcome"], lang=lang), self._mde_text(), explain,
                          settings])
-        return tables._estimates_safe(a.display_table(lang), digits=4, note=note, lang=lang)
+        return tables._estimates_safe(advising.display_table(a, lang), digits=4, note=note, lang=lang)
 
     def few_treated_pvalues(self) -> SafeTable | Sealed:
         """With 5 or fewer treated areas: the method relied on beside the synthetic DiD and the
@@ -383,8 +410,8 @@ class Study:
             return few_clusters.sdid_fit(self.area, self.p["outcome"], alpha=self.p["alpha"], seed=self.p["seed"])
 
     def balance(self) -> SafeTable:
-        return tables._estimates_safe(tables.balance_table(self.area, self.p["baseline_year"], lang=self.p["lang"],
-                                                           round_base=self.p["round_base"]), lang=self.p["lang"])
+        return tables.balance_safe(self.area, self.p["baseline_year"], lang=self.p["lang"],
+                                   round_base=self.p["round_base"])
 
     def trends_figure(self) -> Sealed:
         lang, outcome = self.p["lang"], self.p["outcome"]
@@ -406,24 +433,28 @@ class Study:
             return markdown("")  # effect_summary("cohort") says why
         result, panel = self._shown(estimand), (self.area if estimand == "area" else self.cohort)
         lang = self.p["lang"]
-        fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang))
-        fig.axes[0].set_ylabel(f"{label('estimate', lang)}: {label(self.p['outcome'], lang).lower()}", fontsize=9)
+        fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang),
+                          pp=text.is_share(self.p["outcome"]))
+        fig.axes[0].set_ylabel(self._effect_axis_label(), fontsize=9)
         alt = {"da": "Event study: estimerede effekter med konfidensintervaller for hvert år før og efter indsatsens start.",
                "en": "Event study: estimated effects with confidence intervals for each year before and after the start."}[lang]
         return sealed_figure(fig, alt)
 
+    def _effect_axis_label(self) -> str:
+        """"Estimat: beskæftigelsesandel (...), procentpoint": a share's effects in percentage points, as the text."""
+        lang, outcome = self.p["lang"], self.p["outcome"]
+        shown = f"{label('estimate', lang)}: {label(outcome, lang).lower()}"
+        return f"{shown}, {label('percentage_points', lang)}" if text.is_share(outcome) else shown
+
     def event_study_table(self, estimand: str = "area") -> SafeTable:
         """Event-study estimates; for the cohort panel ``n_treated`` counts persons and is checked."""
         lang = self.p["lang"]
-        cols = ["term", "event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated"]
-        table = self._shown(estimand).tidy()[cols]
-        names = {c: label(c, lang) for c in cols[:-1]}  # da/en headers (evalkit.i18n)
+        # one row per event time, without the estimator's term ("e=-4"; results/*.json keep it)
+        table = tables.event_study_frame(self._shown(estimand).tidy(), lang, persons=estimand != "area")
         if estimand == "area":  # n_treated counts areas, not persons
-            names["n_treated"] = label("treated", lang)
-            return tables._estimates_safe(table.rename(columns=names), digits=4, lang=lang)
-        names["n_treated"] = label("treated_persons", lang)
-        table = tables.format_p_columns(table.rename(columns=names), 4, lang)
-        return safe_table(table, count_cols=[names["n_treated"]], index=[names["term"], names["event_time"]],
+            return tables._estimates_safe(table, digits=4, lang=lang)
+        table = tables.format_p_columns(table, 4, lang)
+        return safe_table(table, count_cols=[label("treated_persons", lang)], index=[label("event_time", lang)],
                           min_cell=self.p["min_cell"], digits=4, lang=lang, _trusted=True)
 
     def treated_persons(self, estimand: str) -> int | None:
@@ -528,7 +559,7 @@ class Study:
         (resident-weighted): [-b, 1 - b] (the share cannot fall below 0 or rise above 1); None for
         other outcomes. An interval end beyond them is written as open (:func:`text.open_ends`)."""
         outcome = self.p["outcome"]
-        if not outcome.endswith(("_rate", "_share")):
+        if not text.is_share(outcome):
             return None
         area = self.area
         base = area[(area["AAR"] == self.p["baseline_year"]) & (area["cohort"] > 0)].dropna(subset=[outcome])
@@ -599,8 +630,8 @@ class Study:
         """Callaway-Sant'Anna dynamic aggregation with pointwise intervals and sup-t bands."""
         lang = self.p["lang"]
         fig = self.cs_dynamic.plot(lang=lang, truth=self._truth_by_e(self.area),
-                                   title="Callaway & Sant'Anna (2021)")
-        fig.axes[0].set_ylabel(f"{label('estimate', lang)}: {label(self.p['outcome'], lang).lower()}", fontsize=9)
+                                   title="Callaway & Sant'Anna (2021)", pp=text.is_share(self.p["outcome"]))
+        fig.axes[0].set_ylabel(self._effect_axis_label(), fontsize=9)
         alt = {"da": "Callaway-Sant'Anna: effekter efter år siden start med punktvise intervaller og simultane bånd.",
                "en": "Callaway-Sant'Anna: effects by years since start with pointwise intervals and uniform bands."}[lang]
         notes = "".join(f"<p class='evalkit-note'>{html.escape(_estimator_note(n, lang))}</p>"
@@ -611,15 +642,17 @@ class Study:
         """Robust confidence intervals when post-period violations of parallel trends are at most
         Mbar times the largest pre-period violation (Rambachan & Roth 2023)."""
         note = text.breakdown_sentence(self.honest.breakdown, self.honest.breakdown_exceeds_grid, lang=self.p["lang"])
-        honest = self.honest.tidy()
-        honest = honest.rename(columns={c: label(c, self.p["lang"]) for c in honest.columns})  # da/en headers
-        return tables._estimates_safe(honest, digits=4, note=note, lang=self.p["lang"])
+        return tables._estimates_safe(honest_table(self.honest.tidy(), self.p["lang"]), digits=4, note=note,
+                                      lang=self.p["lang"])
 
     def sensitivity_figure(self) -> Sealed:
         lang = self.p["lang"]
         alt = {"da": "Robuste konfidensintervaller for effekten i første år efter start, for voksende Mbar.",
                "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
-        return sealed_figure(self.honest.plot(lang=lang), alt)
+        fig = self.honest.plot(lang=lang, pp=text.is_share(self.p["outcome"]))
+        # the legend's breakdown value with the precision of the text below the table (text.breakdown_value)
+        figures.relabel_breakdown(fig, self.honest.breakdown, text.breakdown_value(self.honest.breakdown, lang))
+        return sealed_figure(fig, alt)
 
     @cached_property
     def _few_rows(self) -> list[dict]:
@@ -671,14 +704,14 @@ class Study:
         if not self.synth_fits:
             return markdown("")
         lang, parts = self.p["lang"], []
-        alt = {"da": "Forskel mellem indsatsområdet og dets syntetiske kontrol, med placebo-forskelle for donorerne.",
-               "en": "Gap between the treated area and its synthetic control, with the donors' placebo gaps."}[lang]
+        # each figure's alt text names its area by the letter the tables use ("Område A: ...")
+        alts = few_clusters.synth_figure_alts(self.synth_fits, lang=lang, treated=self._treated_ids)
         gap = {"da": "Forskel (behandlet minus syntetisk) i {}", "en": "Gap (treated minus synthetic) in {}"}[lang]
-        for res in self.synth_fits.values():
+        for res, alt in zip(self.synth_fits.values(), alts):
             fig = synth_plot(res, kind="placebo", lang=lang)
             fig.axes[0].set_ylabel(gap.format(label(self.p["outcome"], lang).lower()), fontsize=9)  # the outcome's label
             parts.append(figures.figure_html(fig, alt))
-        return outputs.html("".join(parts), kind="figure", plain=alt)
+        return outputs.html("".join(parts), kind="figure", plain="\n".join(alts))
 
     def estimand_note(self) -> Sealed:
         return markdown(text.estimand_note(self.p["lang"]))

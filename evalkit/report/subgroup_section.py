@@ -373,7 +373,8 @@ def figure(study):
     fits, lang = study.subgroup_results, study.p["lang"]
     if fits is None or not fits.results:
         return markdown("")
-    fig = Figure(figsize=(7.5, 1.2 + 0.9 * sum(len(r.tidy()) for r in fits.results.values())), dpi=110)
+    fig = Figure(figsize=(7.5, 1.2 + 0.9 * sum(len(r.tidy()) for r in fits.results.values())), dpi=110,
+                 layout="constrained")
     axes = fig.subplots(len(fits.results), 1, squeeze=False)[:, 0]
     for ax, (source, res) in zip(axes, fits.results.items()):
         t = with_truth(res.tidy(), fits.truths.get(source)).dropna(subset=["estimate"])
@@ -391,11 +392,12 @@ def figure(study):
             decimal_comma(ax)
         ax.set_yticks(y, [names[g] for g in t["subgroup"]], fontsize=8)
         ax.set_title(_outcome_name(study, source, lang), fontsize=9)
-        ax.set_xlabel({"da": "Effekt, point på skalaen", "en": "Effect, points on the scale"}[lang] if score
-                      else label("effect_pp", lang), fontsize=8)
+        ax.set_xlabel(label("effect_points" if score else "effect_pp", lang), fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(frameon=False, fontsize=7, loc="best")
-    fig.tight_layout()
+    # one legend for all panels, below them: inside a panel "best" could sit on the zero line or a marker
+    shown = {name: h for ax in axes for h, name in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(shown.values()), list(shown), loc="outside lower center", ncol=len(shown), frameon=False,
+               fontsize=7)
     alt = {"da": "Effekt for hver undergruppe med konfidensinterval (og den simulerede sande effekt).",
            "en": "Effect for each subgroup with its confidence interval (and the simulated true effect)."}[lang]
     return sealed_figure(fig, alt)

@@ -59,45 +59,9 @@ def _estimates_safe(frame: pd.DataFrame, digits: int = 3, note: str = "", lang: 
     area panel (whose thin area-years are already left out): it carries no person-count cells.
     p-value columns are shown as text with "< 0.001" for small values, "< 1/(B+1)" for a resampling
     p-value of 0 with ``draws`` known (:func:`format_p_columns`); every number in ``lang``'s
-    convention (Danish "0,048", "1.744,360")."""
-    shown = _honest_columns(format_p_columns(frame, digits, lang, draws), lang)
-    return _estimates_table(shown, digits=digits, note=note, lang=lang)
-
-
-#: HonestDiD's interval codes (:mod:`evalkit.diagnostics.honest_did`) as a report shows them
-HONEST_METHODS = {
-    "c-lf": {"da": "Hybrid af betinget og mindst gunstig test (C-LF)", "en": "Conditional least-favorable hybrid (C-LF)"},
-    "flci": {"da": "Interval med fast længde (FLCI)", "en": "Fixed-length confidence interval (FLCI)"},
-    "conditional": {"da": "Betinget test", "en": "Conditional test"},
-    "original": {"da": "Oprindeligt interval", "en": "Original interval"},
-}
-
-
-def _grid_value(x, lang: str):
-    """An M or Mbar grid point as written by hand: "0", "0,5", "1" (Danish), "0.25" (English)."""
-    if not isinstance(x, (int, float, np.integer, np.floating)) or pd.isna(x):
-        return x
-    shown = f"{float(x):.4f}".rstrip("0").rstrip(".")
-    shown = "0" if shown in ("-0", "") else shown
-    return shown.replace(".", ",") if lang == "da" else shown
-
-
-def _honest_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """A HonestDiD table (``HonestDiDResult.tidy()`` with report headers) as shown: the interval
-    codes by name ("c-lf" -> "Conditional least-favorable hybrid (C-LF)") and the M/Mbar grid
-    without padding zeros ("0,5", not "0,5000"). Other tables come back unchanged."""
-    method = next((c for c in frame.columns if c in ("method", label("method", lang))), None)
-    grid = [c for c in frame.columns if c in ("M", "Mbar", label("Mbar", lang))]
-    if method is None or not grid:
-        return frame
-    codes = frame[method]
-    if not codes.map(lambda v: isinstance(v, str) and v in HONEST_METHODS).any():
-        return frame
-    out = frame.copy()
-    out[method] = [HONEST_METHODS[v][lang] if isinstance(v, str) and v in HONEST_METHODS else v for v in codes]
-    for c in grid:
-        out[c] = pd.Series([_grid_value(x, lang) for x in frame[c]], index=frame.index, dtype=object)
-    return out
+    convention (Danish "0,048", "1.744,360"). Generic: a table that shows codes or values its own way
+    (the HonestDiD table, :func:`evalkit.report.study.honest_table`) formats them where it is built."""
+    return _estimates_table(format_p_columns(frame, digits, lang, draws), digits=digits, note=note, lang=lang)
 
 
 #: balance indicators that are counts of persons: rounded per area before they are averaged
@@ -125,3 +89,44 @@ def balance_table(panel: pd.DataFrame, baseline_year: int, *, lang: str,
                      label("comparison", lang): c, label("difference", lang): t - c,
                      label("std_diff", lang): (t - c) / pooled if pooled > 0 else np.nan})
     return pd.DataFrame(rows)
+
+
+def _whole(x):
+    """``x`` rounded to a whole number (a Python int, shown without decimals); missing stays missing."""
+    return int(round(float(x))) if pd.notna(x) and np.isfinite(float(x)) else np.nan
+
+
+def balance_shown(table: pd.DataFrame, lang: str, counts: tuple[str, ...] = COUNT_INDICATORS) -> pd.DataFrame:
+    """The balance table (:func:`balance_table`) as shown: a count indicator's means (residents, a
+    number of persons) and their difference are whole persons (Python ints, so the table shows
+    "1,744" / Danish "1.744" with the language's thousands separator instead of "1.744,360"); the
+    difference is that of the shown means, so the row adds up. Rates and shares, and every
+    standardised difference, keep their decimals."""
+    names = {label(c, lang) for c in counts}
+    means = [label(k, lang) for k in ("treated", "comparison")]
+    diff = label("difference", lang)
+    out = table.astype({c: object for c in (*means, diff)})
+    for i in table.index[table[label("indicator", lang)].isin(names)]:
+        treated, control = (_whole(table.at[i, c]) for c in means)
+        out.at[i, means[0]], out.at[i, means[1]] = treated, control
+        out.at[i, diff] = treated - control if pd.notna(treated) and pd.notna(control) else np.nan
+    return out
+
+
+def balance_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, round_base: int = 5) -> SafeTable:
+    """The balance table as a sealed table (:func:`balance_table`, counts shown by :func:`balance_shown`)."""
+    table = balance_table(panel, baseline_year, lang=lang, round_base=round_base)
+    return _estimates_safe(balance_shown(table, lang), lang=lang)
+
+
+#: the event-study table's columns as shown: event time names each row (the estimator's term
+#: "e=-4" says the same, so it stays in the machine-readable results only)
+EVENT_STUDY_COLUMNS = ("event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated")
+
+
+def event_study_frame(tidy: pd.DataFrame, lang: str, *, persons: bool = False) -> pd.DataFrame:
+    """An event study's tidy table with the shown columns (:data:`EVENT_STUDY_COLUMNS`) under the
+    language's headers; ``n_treated`` counts treated areas, or treated persons when ``persons``."""
+    names = {c: label(c, lang) for c in EVENT_STUDY_COLUMNS[:-1]}
+    names["n_treated"] = label("treated_persons" if persons else "treated", lang)
+    return tidy[list(EVENT_STUDY_COLUMNS)].rename(columns=names)

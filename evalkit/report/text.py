@@ -12,9 +12,14 @@ def _num(shown: str, lang: str) -> str:
     return shown.replace(".", ",") if lang == "da" else shown
 
 
+def is_share(outcome: str) -> bool:
+    """Whether the outcome is a share or rate (0 to 1) whose effects reports state in percentage points."""
+    return outcome.endswith(("_rate", "_share"))
+
+
 def _pp(value: float, outcome: str, lang: str = "en") -> str:
     """Percentage points for shares, plain numbers otherwise (Danish: decimal comma)."""
-    if outcome.endswith(("_rate", "_share")):
+    if is_share(outcome):
         return _num(f"{100 * value:+.2f} pp", lang)
     return _num(f"{value:+.3f}", lang)
 
@@ -143,19 +148,30 @@ def summary_line(name: str, estimate: float, low: float, high: float, outcome: s
     return line
 
 
+#: decimals of the HonestDiD breakdown value wherever a report shows it (the sentence under the
+#: sensitivity table and the figure's legend, :meth:`evalkit.report.study.Study.sensitivity_figure`)
+BREAKDOWN_DIGITS = 2
+
+
+def breakdown_value(breakdown: float, lang: str) -> str:
+    """The breakdown value as a report writes it: :data:`BREAKDOWN_DIGITS` decimals, Danish decimal
+    comma ("1,44"; English "1.44")."""
+    return _num(f"{breakdown:.{BREAKDOWN_DIGITS}f}", lang)
+
+
 def breakdown_sentence(breakdown: float, exceeds_grid: bool, *, lang: str) -> str:
-    """What the HonestDiD breakdown value means for the conclusion."""
+    """What the HonestDiD breakdown value means for the conclusion (the value as :func:`breakdown_value`)."""
     if math.isnan(breakdown):
         return ("Selv uden brud på parallelle forløb (Mbar = 0) udelukker det robuste interval ikke nul."
                 if lang == "da" else "Even with no violation of parallel trends (Mbar = 0) the robust interval "
                 "does not exclude zero.")
     more = "mindst " if exceeds_grid and lang == "da" else ("at least " if exceeds_grid else "")
+    shown = breakdown_value(breakdown, lang)
     if lang == "da":
-        shown = _num(f"{breakdown:.2f}", lang)
         return (f"Breakdown-værdi: {more}Mbar = {shown}. Effekten er forskellig fra nul, så længe bruddet på "
                 f"parallelle forløb efter start højst er {shown} gange det største brud før start.")
-    return (f"Breakdown value: {more}Mbar = {breakdown:.2f}. The effect stays different from zero as long as the "
-            f"violation of parallel trends after the start is at most {breakdown:.2f} times the largest one before.")
+    return (f"Breakdown value: {more}Mbar = {shown}. The effect stays different from zero as long as the "
+            f"violation of parallel trends after the start is at most {shown} times the largest one before.")
 
 
 def design_sentence(n_treated: int, n_control: int, cr1_reliable: bool, *, lang: str, alpha: float,

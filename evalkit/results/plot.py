@@ -24,22 +24,27 @@ LABELS = {
     "en": {"event_x": "Periods relative to first treated period", "effect_y": "Estimated effect on {outcome}",
            "pre": "Before treatment", "post": "After treatment", "ref": "Reference period (normalised to 0)",
            "truth": "simulated truth", "ci": "{level:g}% confidence interval", "term": "Term",
-           "band": "uniform (sup-t) band"},
+           "band": "uniform (sup-t) band", "pp": "{label}, percentage points"},
     "da": {"event_x": "Perioder i forhold til første behandlede periode",
            "effect_y": "Estimeret effekt på {outcome}", "pre": "Før indsatsen", "post": "Efter indsatsen",
            "ref": "Referenceperiode (sat til 0)", "truth": "simuleret sand effekt",
-           "ci": "{level:g} %-konfidensinterval", "term": "Parameter", "band": "simultant (sup-t) bånd"},
+           "ci": "{level:g} %-konfidensinterval", "term": "Parameter", "band": "simultant (sup-t) bånd",
+           "pp": "{label}, procentpoint"},
 }
 COLORS = {"pre": "#6c757d", "post": "#0b5394", "ref": "#000000", "truth": "#c0392b"}
 
 
 def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en", truth=None,
-                title: str | None = None, alpha: float = 0.05, outcome: str = "outcome") -> Figure:
-    """Event-study plot if the table has event times, else a coefficient plot."""
+                title: str | None = None, alpha: float = 0.05, outcome: str = "outcome", pp: bool = False) -> Figure:
+    """Event-study plot if the table has event times, else a coefficient plot; with ``pp`` a share's
+    effects (and truth) in percentage points (x 100), as report text states them."""
     check_choice("lang", lang, list(LABELS))
     fig, ax = _figure(ax)
     shown = _outcome_text(outcome, lang)
-    labels = {k: v.format(outcome=shown, level=100 * (1 - alpha)) for k, v in LABELS[lang].items()}
+    labels = {k: v.format(outcome=shown, level=100 * (1 - alpha), label="{label}") for k, v in LABELS[lang].items()}
+    if pp:
+        labels["effect_y"] = labels["pp"].format(label=labels["effect_y"])
+        table, truth = in_percentage_points(table, truth)
     if table["event_time"].notna().any():
         event_study_plot(ax, table, labels, truth)
     else:
@@ -52,6 +57,17 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
     if lang == "da":
         decimal_comma(ax)
     return fig
+
+
+_SCALED = ("estimate", "conf_low", "conf_high", "band_low", "band_high")
+
+
+def in_percentage_points(table: pd.DataFrame, truth=None):
+    """The effect columns of ``table`` and the ``truth`` values x 100 (a share's effect in
+    percentage points); new objects, the inputs are not changed."""
+    cols = [c for c in _SCALED if c in table.columns]
+    scaled = table.assign(**{c: 100 * table[c].astype(float) for c in cols})
+    return scaled, (None if truth is None else 100 * _truth_series(truth))
 
 
 def fit_labels(ax: Axes) -> Axes:

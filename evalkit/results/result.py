@@ -20,9 +20,10 @@ import pandas as pd
 
 from evalkit import seal
 from evalkit.core.aliases import checked
-from evalkit.errors import ColumnError, ParameterError, closest
+from evalkit.core.checks import check_bool
+from evalkit.errors import ColumnError, ParameterError, check_choice, closest
 from evalkit.privacy import blank_rows, shown_count, thin_person_rows
-from evalkit.i18n import format_p
+from evalkit.i18n import LANGS, SUMMARY_WORDS, format_p, label, localize_numbers
 
 #: Columns of the tidy table, in order, with their pandas dtype.
 TABLE_COLUMNS: dict[str, str] = {
@@ -430,30 +431,33 @@ class Result:
         return float(hit.iloc[0])
 
     # --------------------------------------------------------------- rendering
-    def _header(self) -> list[tuple[str, str]]:
-        inf = self.inference
-        clusters = f"{inf.n_clusters} ({inf.cluster})" if inf.cluster else "none"
-        n_obs = f"{self.n_obs:,}"
+    def _header(self, lang: str = "en") -> list[tuple[str, str]]:
+        from evalkit.results._compare_labels import estimator_label
+
+        inf, words = self.inference, SUMMARY_WORDS[lang]
+        clusters = f"{inf.n_clusters} ({inf.cluster})" if inf.cluster else words["none"]
+        n_obs = localize_numbers(f"{self.n_obs:,}", lang)
         if seal.in_report_run():  # person-level counts below the threshold are not shown
             unit, min_cell = self.meta.get("unit"), seal.run_min_cell()
             if inf.cluster:
                 clusters = f"{shown_count(inf.n_clusters, inf.cluster, min_cell)} ({inf.cluster})"
             n_obs = shown_count(self.n_obs, unit, min_cell)
-        dist = f"t({inf.df:g})" if inf.df is not None else "normal"
+        dist = f"t({inf.df:g})" if inf.df is not None else words["normal"]
+        level = localize_numbers(f"{100 * (1 - self.alpha):g}", lang)
         rows = [
-            ("Estimator", self.estimator),
+            (words["estimator"], self.estimator if lang == "en" else estimator_label(self, lang)),
             ("Estimand", self.estimand),
-            ("Outcome", self.outcome),
+            (words["outcome"], self.outcome),
             ("N", n_obs),
-            ("Clusters", clusters),
+            (words["clusters"], clusters),
             # an estimator whose reference distribution is not a t or normal (e.g. Conley-Taber's
             # estimated error distribution) describes it in diagnostics["inference_label"]
-            ("Inference", str(self.diagnostics.get("inference_label") or f"{inf.method}, {dist}")),
-            ("alpha", f"{self.alpha:g} ({100 * (1 - self.alpha):g}% intervals)"),
+            (words["inference"], str(self.diagnostics.get("inference_label") or f"{inf.method}, {dist}")),
+            ("alpha", localize_numbers(f"{self.alpha:g}", lang) + " " + words["intervals"].format(level=level)),
         ]
         weights, kind = (self.meta or {}).get("weights"), (self.meta or {}).get("weights_type")
         if weights is not None:  # "weighted by residents": the weighting of the fit (core.weighting.meta)
-            rows.insert(4, ("Weights", f"{weights}" + (f" ({kind} weights)" if kind else "")))
+            rows.insert(4, (words["weights"], f"{weights}" + (f" ({kind} {words['weights_of']})" if kind else "")))
         return rows
 
     def _display_table(self) -> pd.DataFrame:
@@ -465,7 +469,7 @@ class Result:
                 cols.append(extra)
         return table[cols]
 
-    def _p_floored(self, table: pd.DataFrame) -> pd.DataFrame:
+    def _p_floored(self, table: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
         """``table`` with a resampling p-value of exactly 0 (wild bootstrap, randomization: no draw
         as extreme) shown as "< 1/(B+1)" from the inference's draws (:func:`evalkit.i18n.format_p`),
         as :func:`evalkit.compare` shows it; "0" would claim certainty that B draws cannot give."""
@@ -474,7 +478,7 @@ class Result:
         if zero is None or not zero.any():
             return table
         shown = table["p_value"].astype(object)
-        shown[zero] = format_p(0.0, "en", draws=int(draws))
+        shown[zero] = format_p(0.0, lang, draws=int(draws))
         return table.assign(p_value=shown)
 
     def _shown_table(self) -> pd.DataFrame:
@@ -486,18 +490,31 @@ class Result:
         return blank_rows(self.table, thin)
 
     @checked
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
         """Return a plain-text summary: header lines (estimator, estimand, N, clusters, inference), then the table.
+
+        Parameters
+        ----------
+        lang : {"en", "da"}, default "en"
+            Language of the header words, column names and term labels; Danish numbers have the
+            decimal comma ("0,0123") and the thousands point ("12.480").
 
         Returns
         -------
         str
-            The summary (what ``print(result)`` shows). In a report run, person counts below
-            the disclosure threshold are not shown.
+            The summary (``print(result)`` shows the English one). In a report run, person
+            counts below the disclosure threshold are not shown.
+
+        Raises
+        ------
+        ParameterError
+            An unknown ``lang``.
         """
-        head = "\n".join(f"{k:<10} {v}" for k, v in self._header())
-        body = self._p_floored(self._display_table()).to_string(index=False, float_format=_fmt, na_rep="")
-        return seal.note_lines(f"{head}\n\n{body}")
+        check_choice("lang", lang, LANGS)
+        head = "\n".join(f"{k:<10} {v}" for k, v in self._header(lang))
+        body = _in_language(self._p_floored(self._display_table(), lang), lang)
+        number = _fmt if lang == "en" else (lambda x: _fmt(x).replace(".", ","))
+        return seal.note_lines(f"{head}\n\n{body.to_string(index=False, float_format=number, na_rep='')}")
 
     def __str__(self) -> str:
         return self.summary()
@@ -514,7 +531,7 @@ class Result:
         return data, seal.seal(data, "result")
 
     @checked
-    def plot(self, ax=None, *, lang: str = "en", truth=None, title: str | None = None):
+    def plot(self, ax=None, *, lang: str = "en", truth=None, title: str | None = None, pp: bool = False):
         """Plot the estimates with confidence intervals.
 
         Event studies give an event-study plot (estimates by event time, pre, post and
@@ -535,6 +552,10 @@ class Result:
             synth results, whose figure then shows the gap).
         title : str, optional
             Title of the axes.
+        pp : bool, default False
+            Show the effects of a share (an outcome between 0 and 1) in percentage points:
+            estimates, intervals, bands and ``truth`` x 100, and the axis says so. Effect plots
+            only; the synthetic-control figure shows the outcome's own levels.
 
         Returns
         -------
@@ -557,6 +578,7 @@ class Result:
         """
         from evalkit.results.plot import plot_result
 
+        check_bool("pp", pp)
         shown = self._shown_table()
         # an estimator's own figure (synth: its paths), unless a report run blanked thin rows of its table
         blanked = shown["estimate"].isna().sum() > self.table["estimate"].isna().sum()
@@ -565,7 +587,7 @@ class Result:
         if fig is not None:
             return fig
         return plot_result(shown.copy(), ax=ax, lang=lang, truth=truth, title=title,
-                           alpha=self.alpha, outcome=self.outcome)
+                           alpha=self.alpha, outcome=self.outcome, pp=pp)
 
     # ------------------------------------------------------------ serialising
     @checked
@@ -782,6 +804,16 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_thaw(v) for v in value)
     return value
+
+
+def _in_language(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``table`` with column names and term labels in ``lang`` (:mod:`evalkit.i18n`); unchanged in English."""
+    if lang == "en":
+        return table
+    from evalkit.results._compare_labels import term_label
+
+    shown = table.assign(term=[term_label(str(t), lang) for t in table["term"]])
+    return shown.rename(columns={c: label(c, lang) for c in shown.columns})
 
 
 def _fmt(x: float) -> str:
