@@ -221,8 +221,9 @@ GOAL_WORDS: dict[str, dict[str, str]] = {"da": {"from": "fra", "to": "til", "gro
 
 def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None, draws: int | None = None) -> str:
     """A p-value as shown in reports: ``digits`` decimals, "< 0.001" below 0.001 (never "0.000" or
-    "9.18e-06"), and for a resampling p-value of exactly 0 with ``draws`` resamples "< 1/(B+1)"
-    written as a decimal (no draw was as extreme). ``comma``: Danish decimal comma ("< 0,001");
+    "9.18e-06"), "1" for 1 and "> 0.999" for what would round to it (never "1.000", a thousand in
+    Danish), and for a resampling p-value of exactly 0 with ``draws`` resamples "< 1/(B+1)" written
+    as a decimal (no draw was as extreme). ``comma``: Danish decimal comma ("< 0,001");
     ``None`` (default): the language's convention (a comma in Danish, a point in English).
     "–" for a missing or non-finite value."""
     check_choice("lang", lang, LANGS)
@@ -238,6 +239,10 @@ def format_p(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None,
         out = "< 0.001" if floor < 0.001 else f"< {floor:.{max(digits, 4)}f}".rstrip("0")
     elif p < 0.001:
         out = "< 0.001"
+    elif p >= 1:  # e.g. a placebo p when the treated unit ranks last: "1", never "1.000" (in Danish a thousand)
+        out = "1"
+    elif p >= 1 - 0.5 * 10 ** -digits:  # would round to 1.000
+        out = f"> {1 - 10 ** -digits:.{digits}f}"
     else:
         out = f"{p:.{digits}f}"
     return out.replace(".", ",") if comma else out
@@ -266,7 +271,7 @@ def p_equals(p, lang: str = "en", *, digits: int = 3, comma: bool | None = None,
     """"p = 0.048", or "p < 0.001" below 0.001 (for sentences); Danish "p = 0,048" unless ``comma=False``;
     a resampling p-value of 0 with ``draws`` resamples "p < 1/(B+1)" (:func:`format_p`)."""
     shown = format_p(p, lang, digits=digits, comma=comma, draws=draws)
-    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+    return f"p {shown}" if shown.startswith(("<", ">")) else f"p = {shown}"
 
 
 # an English-formatted number: grouped thousands ("1,744.360", "12,000") or a decimal ("0.048", "-3.10"),

@@ -44,7 +44,7 @@ def test_reports_state_estimate_next_to_truth(runs):
     assert "A further 5 areas start the intervention after 2019" in midterm
     for spec in ("Callaway-Sant'Anna, område", "Sun-Abraham, område", "Imputation (BJS)", "TWFE, område"):
         assert spec in final                                              # estimators side by side
-    assert "HonestDiD" in final and "Breakdown-værdi" in final
+    assert "HonestDiD" in final and "Nedbrudsværdi" in final
     assert "EvalkitWarning" not in final                                  # warnings become notes
 
 

@@ -171,3 +171,12 @@ def test_counted_bar_counts_units_not_chunks(monkeypatch, capsys):
     assert "60/60" in err and "3/3" not in err
     assert list(progress.counted(chunks, len, total=60, enabled=False)) == chunks
     assert capsys.readouterr().err == ""
+
+
+def test_duckdb_draws_no_progress_widget_of_its_own():
+    """With ipywidgets installed DuckDB drew its progress bar as a widget into the report notebook
+    (the display gate withheld the run, needs_review); every evalkit connection turns it off."""
+    from evalkit.data.io import connect
+
+    con = connect()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

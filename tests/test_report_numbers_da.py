@@ -143,3 +143,14 @@ def test_danish_figure_ticks_use_the_decimal_comma():
                        [t.get_text() for t in fig.axes[0].get_xticklabels()])
     assert "0,30" in ticks["da"][0] and "0.30" in ticks["en"][0]
     assert "2016" in ticks["da"][1] and ticks["da"][1] == ticks["en"][1]          # years untouched
+
+
+def test_a_p_value_of_one_never_reads_as_a_thousand():
+    """Issue 16 review: a placebo p of 1 showed as "1.000" in a Danish table ("1,000" localized twice)."""
+    assert format_p(1.0, "da") == "1" and format_p(1.0) == "1" and p_equals(1.0, "da") == "p = 1"
+    assert format_p(0.9997, "da") == "> 0,999" and format_p(0.9997) == "> 0.999"
+    assert p_equals(0.9997, "da") == "p > 0,999" and format_p(0.9994) == "0.999"
+    frame = pd.DataFrame({"p-værdi": [1.0, 0.9997, 0.5]})
+    shown = _estimates_safe(frame, lang="da").to_frame().iloc[:, 0].tolist()
+    assert shown == ["1", "> 0,999", "0,500"]
+    assert localize_numbers(format_p(1.0, "da"), "da") == "1"

@@ -59,8 +59,9 @@ def test_breakdown_value_has_one_precision_in_the_text_and_the_figure(lang, show
     html = str(Study.sensitivity_figure(fake)._repr_mimebundle_()[0]["text/html"])
     legend = [t for t in re.findall(r'data-labels="([^"]*)"', html)[0].split("&quot;") if " = " in t]
     assert legend and legend[0].endswith(f" = {shown}"), legend       # not "1,438" beside "1,44" in the text
-    fig = figures.relabel_breakdown(_sensitivity(2.0).plot(lang=lang), 2.0, text.breakdown_value(2.0, lang))
+    fig = _sensitivity(2.0).plot(lang=lang)
     assert any(t.endswith(" = 2,00" if lang == "da" else " = 2.00") for t in figures.figure_texts(fig))
+    assert "Robust (C-LF)" in figures.figure_texts(fig)                # not the code "c-lf"
 
 
 # ------------------------------------------------------------------ 3. the same p looks the same in both tables

@@ -19,8 +19,14 @@ SUPPORTED = sorted([*READSTAT_READERS, *SCAN_FUNCTIONS])
 
 
 def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """Open an in-memory DuckDB connection (spills to disk when data exceed memory)."""
+    """Open an in-memory DuckDB connection (spills to disk when data exceed memory) without DuckDB's
+    own progress bar: in a Jupyter kernel with ipywidgets installed DuckDB draws a widget into the
+    notebook, which a report run must not show (evalkit's long work reports through evalkit.progress)."""
     con = duckdb.connect()
+    try:  # DuckDB refuses the setting in some kernels (without ipywidgets); then it draws no widget either
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
+from evalkit.data.io import connect
 import numpy as np
 import pyarrow as pa
 
@@ -87,7 +87,7 @@ def _write_area_system(out: Path, seed: int, rec1: dict, log) -> dict:
 
 def _outside_income(parts: list) -> dict:
     """{year: (income sum, count) by region} of the outside population's K4 taxpayers (from its parts)."""
-    con = duckdb.connect()
+    con = connect()
     try:
         files = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in parts)
         rows = con.execute(f"""SELECT AAR, REGION, sum(PERINDKIALT), count(*) FROM read_parquet([{files}])

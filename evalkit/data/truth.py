@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
+from evalkit.data.io import connect
 import pandas as pd
 
 from evalkit.core.checks import check_year
@@ -91,7 +91,7 @@ def cohort_truth(data_dir, baseline_year: int, intervention: str, outcome: str,
     path = _dir(data_dir)
     y1, y0 = _PERSON_OUTCOMES[outcome]
     group = "p.AAR - c.start_year" if by == "event_time" else "p.AAR"
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("starts", _starts(path, intervention))
         sql = f"""

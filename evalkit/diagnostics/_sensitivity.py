@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from evalkit.errors import check_choice
+from evalkit.i18n import HONEST_METHODS
 from evalkit.core.checks import check_bool
 from evalkit.results.result import immutable_value
 
@@ -21,6 +23,14 @@ _LABELS = {
            "Mbar": "Mbar (brud efter relativt til største brud før)", "M": "M (ændring i hældning pr. periode)",
            "bd": "Nedbrudsværdi", "pp": ", procentpoint"},
 }
+
+
+def _method_short(ci: str, lang: str) -> str:
+    """The robust interval's method for the legend: its abbreviation ("C-LF", "FLCI") where its name
+    has one (:data:`evalkit.i18n.HONEST_METHODS`), else the name ("Betinget test")."""
+    name = HONEST_METHODS.get(ci, {}).get(lang, ci)
+    short = re.search(r"\(([^()]+)\)$", name)
+    return short.group(1) if short else name
 
 
 @immutable_value
@@ -97,8 +107,9 @@ class SensitivityResult:
         return (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.4g}"
 
     def _breakdown_label(self, lang: str) -> str:
-        """The (finite) breakdown value for the plot legend, with the Danish decimal comma in Danish."""
-        shown = (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.4g}"
+        """The (finite) breakdown value for the plot legend: two decimals, as evalkit's reports write it
+        (:func:`evalkit.report.text.breakdown_value`), with the Danish decimal comma in Danish."""
+        shown = (">= " if self.breakdown_exceeds_grid else "") + f"{self.breakdown:.2f}"
         return shown.replace(".", ",") if lang == "da" else shown
 
     def _header(self) -> list[tuple[str, str]]:
@@ -171,7 +182,7 @@ class SensitivityResult:
                     ecolor="tab:red", capsize=4, lw=2, label=t["orig"])
         mid, half = (rob["lb"] + rob["ub"]) / 2, (rob["ub"] - rob["lb"]) / 2
         ax.errorbar(x, mid, yerr=half, fmt="none", ecolor="tab:blue", capsize=4, lw=2,
-                    label=t["robust"].format(ci=self.ci))
+                    label=t["robust"].format(ci=_method_short(self.ci, lang)))
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         if not math.isnan(self.breakdown):
             ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_label(lang)}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -121,10 +120,6 @@ def register_margins(source, config: RegisterConfig | dict | str | Path | None =
                              "non-western yes/no. Calibrate without origin (margins=('age_band', 'KOEN')).")
     keys = ["person_id", "year", "birth_year", "sex", "origin", "area"]
     con = io.connect()
-    try:  # in a Jupyter kernel without ipywidgets DuckDB refuses to change the setting (a report run)
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:
-        pass
     try:
         inner = _source_sql(con, Path(source), config, keys)
         where = "" if years is None else f" AND AAR IN ({', '.join(map(str, years))})"

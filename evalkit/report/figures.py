@@ -69,23 +69,3 @@ def figure_html(fig: Figure, alt: str, caption: str = "") -> str:
     return (f'<figure data-labels="{labels}"><img src="data:image/png;base64,{data}" '
             f'alt="{html.escape(alt, quote=True)}" '
             f'style="max-width:100%">{cap}</figure>')
-
-
-def relabel_breakdown(fig: Figure, breakdown: float, shown: str) -> Figure:
-    """``fig`` (a HonestDiD sensitivity plot) with its breakdown line's legend entry ("Nedbrudsværdi =
-    1,438") showing the value as ``shown`` (the report text's precision, e.g. "1,44"): one value, one
-    precision in the whole report. The entry's words and a ">= " (beyond the grid) are kept."""
-    import math
-
-    if breakdown is None or math.isnan(breakdown):
-        return fig
-    for ax in fig.axes:
-        lines = [ln for ln in ax.get_lines() if " = " in str(ln.get_label())
-                 and len(ln.get_xdata()) and all(math.isclose(float(x), breakdown) for x in ln.get_xdata())]
-        for ln in lines:
-            name, value = str(ln.get_label()).split(" = ", 1)
-            ln.set_label(f"{name} = {'>= ' if value.startswith('>= ') else ''}{shown}")
-        legend = ax.get_legend()
-        if lines and legend is not None:
-            ax.legend(loc="best", fontsize="small")  # as SensitivityResult.plot draws it
-    return fig

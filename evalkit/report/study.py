@@ -436,8 +436,10 @@ class Study:
         fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang),
                           pp=text.is_share(self.p["outcome"]))
         fig.axes[0].set_ylabel(self._effect_axis_label(), fontsize=9)
-        alt = {"da": "Event study: estimerede effekter med konfidensintervaller for hvert år før og efter indsatsens start.",
-               "en": "Event study: estimated effects with confidence intervals for each year before and after the start."}[lang]
+        alt = {"da": "Event study ({what}): estimerede effekter med konfidensintervaller for hvert år før og efter "
+                     "indsatsens start.",
+               "en": "Event study ({what}): estimated effects with confidence intervals for each year before and "
+                     "after the start."}[lang].format(what=label(f"{estimand}_estimand", lang).lower())
         return sealed_figure(fig, alt)
 
     def _effect_axis_label(self) -> str:
@@ -649,10 +651,7 @@ class Study:
         lang = self.p["lang"]
         alt = {"da": "Robuste konfidensintervaller for effekten i første år efter start, for voksende Mbar.",
                "en": "Robust confidence intervals for the first-year effect as Mbar grows."}[lang]
-        fig = self.honest.plot(lang=lang, pp=text.is_share(self.p["outcome"]))
-        # the legend's breakdown value with the precision of the text below the table (text.breakdown_value)
-        figures.relabel_breakdown(fig, self.honest.breakdown, text.breakdown_value(self.honest.breakdown, lang))
-        return sealed_figure(fig, alt)
+        return sealed_figure(self.honest.plot(lang=lang, pp=text.is_share(self.p["outcome"])), alt)
 
     @cached_property
     def _few_rows(self) -> list[dict]:

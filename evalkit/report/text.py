@@ -168,7 +168,7 @@ def breakdown_sentence(breakdown: float, exceeds_grid: bool, *, lang: str) -> st
     more = "mindst " if exceeds_grid and lang == "da" else ("at least " if exceeds_grid else "")
     shown = breakdown_value(breakdown, lang)
     if lang == "da":
-        return (f"Breakdown-værdi: {more}Mbar = {shown}. Effekten er forskellig fra nul, så længe bruddet på "
+        return (f"Nedbrudsværdi (breakdown value): {more}Mbar = {shown}. Effekten er forskellig fra nul, så længe bruddet på "
                 f"parallelle forløb efter start højst er {shown} gange det største brud før start.")
     return (f"Breakdown value: {more}Mbar = {shown}. The effect stays different from zero as long as the "
             f"violation of parallel trends after the start is at most {shown} times the largest one before.")

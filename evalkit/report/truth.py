@@ -46,12 +46,12 @@ def _counterfactual(path: Path, panel: pd.DataFrame, column: str) -> pd.Series:
     a key occurring twice in the panel, or a panel row matching two rows of the file, is an
     error; missing matches give NaN with pandas' dtype rules (int columns become float64).
     """
-    import duckdb
+    from evalkit.data.io import connect
 
     n = len(panel)
     keys = panel[["PERSON_ID", "AAR"]].reset_index(drop=True).assign(row_=np.arange(n, dtype=np.int64))
     source = "read_parquet('" + str(path).replace("'", "''") + "')"
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("_evalkit_panel_keys", keys)
         (repeated,) = con.execute("SELECT count(*) - count(DISTINCT (PERSON_ID, AAR)) FROM _evalkit_panel_keys"
