@@ -226,3 +226,12 @@ def test_flci_half_length_is_the_minimum_over_affine_estimators(M):
     u = np.linalg.solve(Dd, f.weights[:num_pre])
     assert u[-1] == pytest.approx(k, rel=1e-9)
     assert half(u[:-1]) == pytest.approx(f.half_length, rel=1e-9)
+
+
+def test_original_interval_is_named_on_the_axis_not_placed_at_a_negative_m(es_result):
+    res = honest_did(es_result, method="smoothness", M=[0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])
+    for lang, name in (("en", "Original"), ("da", "Oprindelig")):
+        labels = [t.get_text() for t in res.plot(lang=lang).axes[0].get_xticklabels()]
+        assert labels[0] == name and 2 <= len(labels) <= 9
+        assert not any(lab.startswith(("-", "−")) for lab in labels)
+    assert "0,1" in [t.get_text() for t in res.plot(lang="da").axes[0].get_xticklabels()]

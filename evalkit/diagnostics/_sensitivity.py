@@ -186,6 +186,10 @@ class SensitivityResult:
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         if not math.isnan(self.breakdown):
             ax.axvline(self.breakdown, color="grey", lw=0.8, ls=":", label=f"{t['bd']} = {self._breakdown_label(lang)}")
+        # the original interval stands left of the grid under its own name, not at a negative M or Mbar
+        ticks = x[:: math.ceil(len(x) / 8)] if len(x) else x  # at most 8 grid labels
+        grid = [f"{v:g}".replace(".", ",") if lang == "da" else f"{v:g}" for v in ticks]
+        ax.set_xticks([x0, *ticks], [t["orig"], *grid])
         ax.set_xlabel(t[self.parameter])
         ax.set_ylabel(t["y"].format(lvl=100 * (1 - self.alpha)) + (t["pp"] if pp else ""))
         ax.set_title(t["title"])

@@ -436,9 +436,9 @@ class Study:
         fig = result.plot(lang=lang, truth=self._truth_by_e(panel), title=label(f"{estimand}_estimand", lang),
                           pp=text.is_share(self.p["outcome"]))
         fig.axes[0].set_ylabel(self._effect_axis_label(), fontsize=9)
-        alt = {"da": "Event study ({what}): estimerede effekter med konfidensintervaller for hvert år før og efter "
+        alt = {"da": "Event study, {what}: estimerede effekter med konfidensintervaller for hvert år før og efter "
                      "indsatsens start.",
-               "en": "Event study ({what}): estimated effects with confidence intervals for each year before and "
+               "en": "Event study, {what}: estimated effects with confidence intervals for each year before and "
                      "after the start."}[lang].format(what=label(f"{estimand}_estimand", lang).lower())
         return sealed_figure(fig, alt)
 
