@@ -348,4 +348,7 @@ WIDGET_LABELS: dict[str, dict[str, str]] = {
                    "safe_table eller tabulate.",
              "en": "A preview in your own kernel, not a release: a report shows tables through safe_table or "
                    "tabulate."},
+    # the header of the column disclosure_preview adds ("status" is English; Statistics Denmark calls the
+    # suppression of cells "diskretionering")
+    "status": {"da": "diskretionering", "en": "status"},
 }

@@ -336,3 +336,11 @@ def test_invalid_worker_setting_is_named_and_ignored(raw, monkeypatch):
         assert r.worker_cap(2) == 2
     monkeypatch.setenv(r.WORKERS_ENV, "1")
     assert r.worker_cap(2) == 1
+
+
+def test_person_effects_without_a_recorded_counterfactual_is_no_truth(truth_dir):
+    """Break-it review: a final report for k1_share failed in cell 6 (the file has no UDENFOR_FTE_0)."""
+    from evalkit.report import truth
+
+    folder, cf, panel = truth_dir
+    assert truth.person_effects(folder, panel.assign(UDENFOR_FTE=0.5), "k1_share") is None

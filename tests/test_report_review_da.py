@@ -179,3 +179,22 @@ def test_honest_did_table_is_formatted_where_the_report_builds_it():
     lines = table.text.splitlines()
     assert lines[1].split()[-3:] == ["0", "0.1000", "0.3000"] and "Conditional least-favorable hybrid (C-LF)" in lines[2]
     assert lines[2].split()[-3] == "0.5" and "Original interval" in table.text and "Mbar = 1.44." in table.text
+
+
+def test_movers_figure_has_danish_decimal_commas(monkeypatch):
+    """Break-it review: the POA stayer/in-mover/out-mover bars had ticks "1.5, -0.5" in a Danish report."""
+    from evalkit.report import domain_sections as ds
+
+    drawn = []
+    monkeypatch.setattr(ds, "sealed_figure", lambda fig, alt: drawn.append(fig))
+    monkeypatch.setattr(ds, "_no_decomposition", lambda study: None)
+    tidy = pd.DataFrame({"group": ["treated", "comparison"], "stayers_change": [0.012, -0.004],
+                         "in_movers_contribution": [0.006, 0.001], "out_movers_contribution": [-0.003, 0.0],
+                         "total_change": [0.015, -0.003]})
+    study = SimpleNamespace(p={"lang": "da"}, movers_decomposition=SimpleNamespace(tidy=lambda: tidy))
+    ds.movers_figure(study)
+    fig = drawn[0]
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert any("," in t for t in ticks) and not any("." in t for t in ticks), ticks
+    assert fig.axes[0].get_ylabel() == "Procentpoint"

@@ -246,6 +246,17 @@ def test_danish_summary_has_danish_words_and_numbers(results):
         res.summary(lang="de")
 
 
+def test_danish_summary_labels_the_outcome_and_writes_p_values_as_tables_do(data):
+    """Break-it review: raw outcome column and p-values like "4,04e-21" in the Danish summary."""
+    panel = data.assign(employment_rate=5 * data["y"])
+    res = twfe(panel, outcome="employment_rate", unit="unit", time="time", treatment="treat", cluster="cluster")
+    da = res.summary(lang="da")
+    assert "Beskæftigelsesandel (18-64 år, fuldtidspersoner) [employment_rate]" in da
+    p_shown = da.splitlines()[-1].split()[4:6]
+    assert "e-" not in " ".join(p_shown) and ("<" in p_shown or "," in p_shown[0])
+    assert "Outcome    employment_rate\n" in res.summary()  # English keeps the column, as before
+
+
 def test_plot_in_percentage_points_scales_effects_and_truth(results):
     res = results["event_study"]
     tab = res.tidy()
@@ -258,3 +269,22 @@ def test_plot_in_percentage_points_scales_effects_and_truth(results):
     assert res.tidy().equals(tab)  # the result is not changed
     with pytest.raises(ParameterError, match="pp"):
         res.plot(pp="yes")
+
+
+def test_percentage_points_refused_or_warned_for_what_is_not_a_share(data):
+    """Break-it review: plot(pp=True) multiplied a ratio (income_rel_region) and "y" by 100 without a word."""
+    import warnings
+
+    from evalkit.errors import EvalkitWarning
+
+    ratio = twfe(data.assign(income_rel_region=data["y"]), outcome="income_rel_region", unit="unit", time="time",
+                 treatment="treat", cluster="cluster")
+    with pytest.raises(ParameterError, match="income_rel_region.*not a share"):
+        ratio.plot(pp=True)
+    big = twfe(data.assign(y=data["y"] * 50), outcome="y", unit="unit", time="time", treatment="treat")
+    with pytest.warns(EvalkitWarning, match="beyond"):
+        big.plot(pp=True)
+    small = twfe(data.assign(y=data["y"] / 100), outcome="y", unit="unit", time="time", treatment="treat")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small.plot(pp=True)

@@ -17,10 +17,11 @@ import pytest
 from evalkit import seal
 from evalkit.domain.survey_weights import MissingDependencyError
 from evalkit.errors import ColumnError, EvalkitError, ParameterError, ValidationError
+from evalkit.i18n import WIDGET_LABELS
 from evalkit.privacy import complementary_parts
 from evalkit.report.disclosure import MARKER, round_counts
 from evalkit.report.textcheck import DisclosureError
-from evalkit.report.widgets import STATUS, disclosure_preview, disclosure_widget, preview_html
+from evalkit.report.widgets import STATUS, STATUS_COLUMNS, disclosure_preview, disclosure_widget, preview_html
 
 #: counts chosen so that the suppressed values (4, 7) and their statistics (317.25, 402.75) are distinctive
 COUNTS = [4, 123, 7, 0, 1238, 56]
@@ -92,8 +93,9 @@ def test_the_callers_frame_is_never_changed(table):
 
 def test_danish_status_texts(table):
     out = disclosure_preview(table, "persons", min_cell=10, lang="da", total=False)
-    assert out[STATUS].tolist() == ["undertrykt (n < 10)", "vist", "undertrykt (n < 10)", "vist", "vist", "vist"]
-    assert disclosure_preview(table, "persons", lang="da")[STATUS].iat[2] == "undertrykt (sekundær)"
+    danish = STATUS_COLUMNS["da"]
+    assert out[danish].tolist() == ["undertrykt (n < 10)", "vist", "undertrykt (n < 10)", "vist", "vist", "vist"]
+    assert disclosure_preview(table, "persons", lang="da")[danish].iat[2] == "undertrykt (sekundær)"
 
 
 def test_labels_parameter_keeps_a_numeric_label_column():
@@ -183,7 +185,7 @@ def test_the_widget_rerenders_when_the_controls_change(table, outside_run):
     slider.value = 10  # 7 persons are now too few themselves; 4 + 7 = 11 hidden persons need no partner
     assert shown.value == preview_html(table, "persons", min_cell=10) != preview_html(table, "persons")
     assert _rows(shown.value)[2] == ["C", "2020", MARKER, MARKER, "suppressed (n &lt; 10)"]
-    assert _rows(shown.value)[5] == ["F", "2020", "55", "1,234.500", "shown"]  # 56 rounded to 5
+    assert _rows(shown.value)[5] == ["F", "2020", "55", "1,234.5", "shown"]  # 56 rounded to 5; the decimals needed
     slider.value = 20  # 11 hidden persons < 20: the smallest shown row (56) protects them
     assert _rows(shown.value)[5] == ["F", "2020", MARKER, MARKER, "suppressed (secondary)"]
     base.value = 1
@@ -245,3 +247,94 @@ def test_public_names_have_complete_numpydoc_docstrings():
 
     for name in ("disclosure_preview", "preview_html", "disclosure_widget"):
         assert problems(getattr(widgets, name)) == [], name
+
+
+# ----------------------------------------------------------------------------- reviewer's defects (issue 16 review)
+def test_danish_preview_has_danish_headers_and_labels(table, outside_run):
+    """1. lang="da": the added column's header is Danish, and so is every text the preview adds."""
+    out = disclosure_preview(table, "persons", lang="da")
+    added = [c for c in out.columns if c not in table.columns]
+    assert added == [STATUS_COLUMNS["da"]] and STATUS_COLUMNS["da"] != STATUS and STATUS not in out
+    html = preview_html(table, "persons", lang="da")
+    headers = re.findall(r"<th>(.*?)</th>", html)
+    assert headers == ["area", "year", "persons", "mean_income", STATUS_COLUMNS["da"]]
+    notes = " ".join(re.findall(r"<p class='evalkit-note'>(.*?)</p>", html))
+    for english in ("shown", "suppressed", "rows", "rounded", "preview", "release", "status"):
+        assert english not in notes.lower() and english not in html.split("</thead>")[1].lower(), english
+    slider, base = disclosure_widget(table, "persons", lang="da").children[0].children
+    assert (slider.description, base.description) == (WIDGET_LABELS["min_cell"]["da"],
+                                                        WIDGET_LABELS["round_base"]["da"])
+    # the English preview keeps its column name; a table that already has the Danish name is refused in Danish
+    assert STATUS in disclosure_preview(table, "persons")
+    with pytest.raises(ColumnError, match=STATUS_COLUMNS["da"]):
+        disclosure_preview(table.assign(**{STATUS_COLUMNS["da"]: "x"}), "persons", lang="da")
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("da", [["250.000", "1.234,5", "0,048"], ["312.500", "20,0", "0,500"], ["1.000.000", "3,5", "0,333"]]),
+    ("en", [["250,000", "1,234.5", "0.048"], ["312,500", "20.0", "0.500"], ["1,000,000", "3.5", "0.333"]]),
+])
+def test_non_count_numbers_are_shown_sensibly(lang, expected):
+    """2. Whole kroner without decimals, other numbers with the decimals they need (at most 3)."""
+    frame = pd.DataFrame({"area": ["A", "B", "C"], "n": [60, 70, 80], "income_dkk": [250000.0, 312500.0, 1.0e6],
+                          "mean": [1234.5, 20.0, 3.5], "andel": [0.048, 0.5, 1 / 3]})
+    rows = _rows(preview_html(frame, "n", round_base=1, total=False, lang=lang))
+    assert [r[2:5] for r in rows] == expected
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"min_cell": 10**9}, ["min_cell=1000000000", "between 3 and 1,000"]),
+    ({"min_cell": 1001}, ["min_cell=1001", "between 3 and 1,000"]),
+])
+def test_min_cell_and_round_base_have_the_report_parameters_bounds(table, kwargs, words):
+    """3. The bounds are the report run's (evalkit.report.params), named in the error."""
+    for func in (disclosure_preview, preview_html):
+        with pytest.raises(ParameterError) as info:
+            func(table, "persons", **kwargs)
+        for word in words:
+            assert word in str(info.value), (word, str(info.value))
+    from evalkit.report.params import BY_NAME
+    assert BY_NAME["min_cell"].bounds == (3, 1000) and BY_NAME["round_base"].bounds == (1, 100)
+    disclosure_preview(table, "persons", min_cell=1000, round_base=7)  # a report run may use both
+
+
+def test_the_widget_refuses_float_bases_it_does_not_offer(table, outside_run):
+    """3. The widget's choice is 1, 3, 5 or 10 as integers; 5.0 is not silently taken."""
+    with pytest.raises(ParameterError, match=r"round_base=5\.0 .*\[1, 3, 5, 10\]"):
+        disclosure_widget(table, "persons", round_base=5.0)
+
+
+@pytest.mark.parametrize("func", [disclosure_preview, preview_html, disclosure_widget])
+def test_a_misspelled_keyword_names_the_right_one(table, outside_run, func):
+    """4. @checked: a misspelled keyword is a ParameterError with "did you mean"."""
+    with pytest.raises(ParameterError) as info:
+        func(table, "persons", min_cel=5)
+    assert "min_cel=" in str(info.value) and "Did you mean 'min_cell'" in str(info.value)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda t: disclosure_preview(t.assign(persons=[4, 123.4, 7, 0, 1238, 56]), "persons"), ["123.4"]),
+    (lambda t: disclosure_preview(t, "persons", min_cell=np.float64(5.5)), ["min_cell=5.5"]),
+    (lambda t: disclosure_preview(t, "persons", round_base=np.float64(2.5)), ["round_base=2.5"]),
+    (lambda t: disclosure_preview(t, "persons", min_cell=np.int64(2)), ["min_cell=2"]),
+    (lambda t: disclosure_preview(t, np.int64(3)), ["count=3"]),
+    (lambda t: disclosure_preview(t, "persons", lang=np.str_("de")), ["lang='de'"]),
+    (lambda t: disclosure_widget(t, "persons", round_base=np.int64(7)), ["round_base=7"]),
+])
+def test_messages_show_plain_numbers(table, outside_run, call, words):
+    """5. No numpy repr (np.float64(123.4)) in an error message."""
+    with pytest.raises(EvalkitError) as info:
+        call(table)
+    assert "np." not in str(info.value), str(info.value)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_an_empty_table_is_named_as_such_for_a_preview(table, outside_run):
+    """6. An empty table: "table has no rows", not "nothing to estimate"."""
+    for call in (lambda: disclosure_preview(table.iloc[:0], "persons"), lambda: preview_html(table.iloc[:0], "persons"),
+                 lambda: disclosure_widget(table.iloc[:0], "persons")):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert "table has no rows" in str(info.value) and "estimate" not in str(info.value)
+        assert "preview" in str(info.value)

@@ -25,6 +25,7 @@ from evalkit.report.preflight import check_goal_years  # noqa: F401 (re-exported
 from evalkit.report.tables import _estimates_safe
 from evalkit.report.disclosure import SafeTable, safe_table
 from evalkit.report.i18n import label, localize_numbers
+from evalkit.results.plot import decimal_comma
 
 PARTS = ("stayers_change", "in_movers_contribution", "out_movers_contribution", "total_change")
 
@@ -88,9 +89,11 @@ def movers_figure(study):
                color=figures.PALETTE.get(row["group"], f"C{k}"))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(np.arange(len(PARTS)), [dlabel(c, lang) for c in PARTS], fontsize=8)
-    ax.set_ylabel({"da": "Procentpoint", "en": "Percentage points"}[lang])
+    ax.set_ylabel(label("percentage_points", lang).capitalize())
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
+    if lang == "da":
+        decimal_comma(ax)
     fig.tight_layout()
     alt = {"da": "Søjler: ændringen i indikatoren delt i blivere, tilflyttere og fraflyttere for indsats- og "
                  "sammenligningsområder.",

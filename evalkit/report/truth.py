@@ -27,14 +27,23 @@ def area_effects(data_dir: str | Path, outcome: str) -> pd.DataFrame | None:
 
 
 def person_effects(data_dir: str | Path, panel: pd.DataFrame, outcome: str) -> pd.Series | None:
-    """Observed minus untreated-world outcome per row of a person panel (aligned to ``panel``)."""
+    """Observed minus untreated-world outcome per row of a person panel (aligned to ``panel``); None
+    when the simulation recorded no untreated-world value of the outcome (the file has no
+    ``<column>_0``: e.g. the simulator keeps employment and convictions, not K1 status)."""
     path = Path(data_dir) / "truth" / "person_counterfactual.parquet"
     column = PERSON_OUTCOME.get(outcome)
-    if column is None or not path.is_file():
+    if column is None or not path.is_file() or f"{column}_0" not in _columns(path):
         return None
     untreated = _counterfactual(path, panel, f"{column}_0")
     observed = panel[column].reset_index(drop=True)
     return pd.Series((observed - untreated).to_numpy(), index=panel.index, name="effect")
+
+
+def _columns(path: Path) -> list[str]:
+    """The column names of a parquet file (its schema only; no rows are read)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names
 
 
 def _counterfactual(path: Path, panel: pd.DataFrame, column: str) -> pd.Series:

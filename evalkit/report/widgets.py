@@ -44,25 +44,37 @@ import numpy as np
 import pandas as pd
 
 from evalkit import seal
+from evalkit.core.aliases import checked
 from evalkit.core.checks import check_bool, check_choice, check_frame, check_int, check_numeric, suggest
 from evalkit.domain.survey_weights import MissingDependencyError
 from evalkit.errors import ColumnError, ParameterError, ValidationError
-from evalkit.i18n import LANGS, WIDGET_LABELS, format_number
+from evalkit.i18n import LANGS, WIDGET_LABELS
 from evalkit.privacy import complementary_parts
-from evalkit.report.disclosure import MARKER, MISSING, check_threshold, is_year_column, refuse_identifiers, \
+from evalkit.report.disclosure import MARKER, _format_cell, check_threshold, is_year_column, refuse_identifiers, \
     round_counts
+from evalkit.report.params import BY_NAME
 from evalkit.report.textcheck import DisclosureError
 
-__all__ = ["disclosure_preview", "preview_html", "disclosure_widget", "STATUS", "MIN_CELL_RANGE", "ROUND_BASES"]
+__all__ = ["disclosure_preview", "preview_html", "disclosure_widget", "STATUS", "STATUS_COLUMNS", "MIN_CELL_RANGE",
+           "ROUND_BASES"]
 
-#: the column the preview adds: each row's status ("shown", "suppressed (n < 5)", "suppressed (secondary)")
-STATUS = "status"
+#: the header of the column the preview adds, by language: each row's status ("shown",
+#: "suppressed (n < 5)", "suppressed (secondary)"; in Danish "vist", "undertrykt (n < 5)", ...)
+STATUS_COLUMNS = {lang: WIDGET_LABELS["status"][lang] for lang in LANGS}
+#: the English header of the status column (``STATUS_COLUMNS["da"]`` in a Danish preview)
+STATUS = STATUS_COLUMNS["en"]
 #: the widget's threshold slider (the Statistics Denmark floor of 3 persons up to 20)
 MIN_CELL_RANGE = (3, 20)
 #: the widget's rounding bases (1: no rounding)
 ROUND_BASES = (1, 3, 5, 10)
+#: the thresholds and rounding bases :func:`disclosure_preview` accepts: those of a report run
+#: (the report parameters ``min_cell`` and ``round_base``, :mod:`evalkit.report.params`)
+MIN_CELL_BOUNDS = tuple(int(b) for b in BY_NAME["min_cell"].bounds)
+ROUND_BASE_BOUNDS = tuple(int(b) for b in BY_NAME["round_base"].bounds)
 #: the largest rounding base :func:`disclosure_preview` accepts (the report parameter's bound)
-MAX_ROUND_BASE = 100
+MAX_ROUND_BASE = ROUND_BASE_BOUNDS[1]
+#: at most this many decimals in a shown statistic
+MAX_DIGITS = 3
 INSTALL = 'pip install "evalkit[lab]"'
 
 
@@ -70,8 +82,28 @@ def _text(key: str, lang: str, **values) -> str:
     return WIDGET_LABELS[key][lang].format(**values)
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number or text it holds, so messages show ``123.4``, not
+    ``np.float64(123.4)``; other values as they are."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _number(value: float) -> str:
+    """A value of a numeric column for a message: "3" for a whole number, else Python's shortest form."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _check_table(table: object) -> pd.DataFrame:
+    """The table: a DataFrame with at least one row (an empty one has nothing to preview)."""
+    if isinstance(table, pd.DataFrame) and len(table) == 0:
+        raise ValidationError("table has no rows; a disclosure preview needs at least one row of person counts.")
+    return check_frame(table, "table")
+
+
 def _check_count(table: pd.DataFrame, count: object) -> str:
     """The count column: an existing column of non-negative whole numbers without missing values."""
+    count = _plain(count)
     if not isinstance(count, str):
         raise ParameterError(f"count={count!r} must be the name (str) of the table's column of person counts.")
     if count not in table.columns:
@@ -89,7 +121,7 @@ def _check_count(table: pd.DataFrame, count: object) -> str:
     bad = (values < 0) | (values % 1 != 0)
     if bad.any():
         raise ValidationError(f"count={count!r} must hold whole numbers of persons >= 0; {int(bad.sum())} row(s) "
-                              f"do not, e.g. {values[bad][0]!r}.")
+                              f"do not, e.g. {_number(values[bad][0])}.")
     return count
 
 
@@ -100,6 +132,8 @@ def _check_labels(table: pd.DataFrame, count: str, labels: object) -> list:
             not pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c])
             or is_year_column(c, table[c]))]
     cols = [labels] if isinstance(labels, str) else labels
+    if isinstance(cols, (list, tuple)):
+        cols = [_plain(c) for c in cols]
     if not isinstance(cols, (list, tuple)) or not all(isinstance(c, str) for c in cols):
         raise ParameterError(f"labels={labels!r} must be None, a column name or a list of column names.")
     available = [str(c) for c in table.columns]
@@ -113,23 +147,33 @@ def _check_labels(table: pd.DataFrame, count: str, labels: object) -> list:
     return list(dict.fromkeys(cols))
 
 
+def _check_min_cell(min_cell: object) -> int:
+    """The threshold: the Statistics Denmark floor (:func:`check_threshold`) up to the report parameter's bound."""
+    min_cell = _plain(min_cell)
+    if isinstance(min_cell, numbers.Integral) and not isinstance(min_cell, bool) and min_cell < MIN_CELL_BOUNDS[0]:
+        check_threshold(min_cell)  # the library's message: below the floor of 3 persons
+    return check_int("min_cell", min_cell, minimum=MIN_CELL_BOUNDS[0], maximum=MIN_CELL_BOUNDS[1])
+
+
 def _check_round_base(round_base: object) -> int:
-    return check_int("round_base", round_base, minimum=1, maximum=MAX_ROUND_BASE)
+    """The rounding base: 1 (no rounding) up to the report parameter's bound."""
+    return check_int("round_base", _plain(round_base), minimum=ROUND_BASE_BOUNDS[0], maximum=ROUND_BASE_BOUNDS[1])
 
 
 def _preview(table: object, count: object, *, min_cell: object, round_base: object, labels: object, total: object,
              lang: object) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list, int, int]:
     """The checked preview: (frame, primary rows, secondary rows, label columns, min_cell, round_base)."""
-    table = check_frame(table, "table")
+    table = _check_table(table)
     count = _check_count(table, count)
-    min_cell = check_threshold(min_cell)
+    min_cell = _check_min_cell(min_cell)
     round_base = _check_round_base(round_base)
     label_cols = _check_labels(table, count, labels)
-    total = check_bool("total", total)
-    check_choice("lang", lang, LANGS)
-    if STATUS in table.columns:
-        raise ColumnError(f"table already has a column {STATUS!r}; rename it (the preview adds its own "
-                          f"{STATUS!r} column).")
+    total = check_bool("total", _plain(total))
+    lang = check_choice("lang", _plain(lang), LANGS)
+    status_col = STATUS_COLUMNS[lang]
+    if status_col in table.columns:
+        raise ColumnError(f"table already has a column {status_col!r}; rename it (the preview adds its own "
+                          f"{status_col!r} column).")
     refuse_identifiers(table)
 
     n = table[count].to_numpy(dtype="float64")
@@ -150,10 +194,11 @@ def _preview(table: object, count: object, *, min_cell: object, round_base: obje
             out[col] = out[col].mask(suppressed)
     status = np.where(primary, _text("primary", lang, min_cell=min_cell),
                       np.where(secondary, _text("secondary", lang), _text("shown", lang)))
-    out[STATUS] = pd.Series(status, index=out.index, dtype=object)
+    out[status_col] = pd.Series(status, index=out.index, dtype=object)
     return out, primary, secondary, label_cols, min_cell, round_base
 
 
+@checked
 def disclosure_preview(table: pd.DataFrame, count: str, *, min_cell: int = 5, round_base: int = 5,
                        labels: str | list[str] | None = None, total: bool = True, lang: str = "en") -> pd.DataFrame:
     """What a report would publish of a table of person counts: thin rows blanked, counts rounded.
@@ -174,11 +219,11 @@ def disclosure_preview(table: pd.DataFrame, count: str, *, min_cell: int = 5, ro
     count : str
         The column of person counts: whole numbers >= 0, no missing values.
     min_cell : int, default 5
-        The threshold: counts of 1 to ``min_cell - 1`` persons are suppressed. At least 3 (the
-        Statistics Denmark floor).
+        The threshold: counts of 1 to ``min_cell - 1`` persons are suppressed. 3 (the Statistics
+        Denmark floor) to 1000, the bounds of the report parameter ``min_cell``.
     round_base : int, default 5
-        Shown counts are rounded to the nearest multiple of this base (half up), 1 to 100; 1 means
-        no rounding.
+        Shown counts are rounded to the nearest multiple of this base (half up), 1 to 100 (the
+        bounds of the report parameter ``round_base``); 1 means no rounding.
     labels : str or list of str, optional
         The columns that name a row; they stay visible in suppressed rows. Every other column of
         a suppressed row is blanked. None: the non-numeric columns and year or period columns.
@@ -186,7 +231,7 @@ def disclosure_preview(table: pd.DataFrame, count: str, *, min_cell: int = 5, ro
         Whether the table's total is published (in the table or elsewhere); then secondary
         suppression protects the suppressed rows against recovery by subtraction.
     lang : {"da", "en"}, default "en"
-        The language of the status texts.
+        The language of the status column: its header and its texts.
 
     Returns
     -------
@@ -194,42 +239,51 @@ def disclosure_preview(table: pd.DataFrame, count: str, *, min_cell: int = 5, ro
         A new frame with the rows and columns of ``table`` (its index kept): ``count`` as the
         published count (``Int64``, missing where suppressed), the other non-label columns
         missing in suppressed rows, and a column ``status``: "shown", "suppressed (n < 5)" or
-        "suppressed (secondary)" (in Danish "vist", "undertrykt (n < 5)", "undertrykt (sekundær)").
+        "suppressed (secondary)" (in Danish the column ``diskretionering``: "vist", "undertrykt
+        (n < 5)", "undertrykt (sekundær)"; :data:`STATUS_COLUMNS`).
 
     Raises
     ------
     evalkit.EvalkitError
         A :class:`~evalkit.errors.ColumnError` for an unknown, non-numeric or clashing column, a
-        :class:`~evalkit.errors.ValidationError` for counts that are missing, negative or not
-        whole (a ``DisclosureError`` for a person-key column), a
-        :class:`~evalkit.errors.ParameterError` for a parameter out of range.
+        :class:`~evalkit.errors.ValidationError` for a table without rows or counts that are
+        missing, negative or not whole (a ``DisclosureError`` for a person-key column), a
+        :class:`~evalkit.errors.ParameterError` for a parameter out of range or a misspelled keyword.
     """
     return _preview(table, count, min_cell=min_cell, round_base=round_base, labels=labels, total=total,
                     lang=lang)[0]
 
 
-def _cell(value: object, lang: str, group: bool) -> str:
-    """One shown cell: "–" when missing; integers without decimals, other numbers with 3; thousands
-    grouped unless a label or year column (as :mod:`evalkit.report.disclosure` shows its tables)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return MISSING
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        return str(value)
-    whole = isinstance(value, numbers.Integral) or (not group and float(value).is_integer())
-    if not group:
-        return str(int(value)) if whole else str(value)
-    return format_number(value, lang, digits=0 if whole else 3)
+def _digits(values: pd.Series) -> int:
+    """The decimals of a numeric column's shown cells: 0 when every shown value is whole (kroner,
+    counts), else the fewest that show every value exactly, at most :data:`MAX_DIGITS` (1234.5 ->
+    "1,234.5", 0.048 -> "0.048", 1/3 -> "0.333")."""
+    x = np.array([float(v) for v in values if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))],
+                 dtype="float64")
+    x = x[np.isfinite(x)]
+    for digits in range(MAX_DIGITS):
+        if np.all(np.abs(np.round(x, digits) - x) <= 1e-9 * np.maximum(1.0, np.abs(x))):
+            return digits
+    return MAX_DIGITS
 
 
 def _render(preview: pd.DataFrame, primary: np.ndarray, secondary: np.ndarray, count: str, labels: list,
             min_cell: int, round_base: int, lang: str) -> str:
     """HTML of a checked preview: every non-label cell of a suppressed row shows the marker."""
     suppressed = primary | secondary
+    status_col = STATUS_COLUMNS[lang]
     shown = {}
     for col in preview.columns:
+        if col == status_col:
+            shown[col] = [str(v) for v in preview[col]]
+            continue
+        # cells as a report shows them (evalkit.report.disclosure): thousands grouped except in label and
+        # year columns, whole numbers without decimals, lang's convention
         plain = col != count and (col in labels or is_year_column(col, preview[col]))
-        blank = col not in labels and col != STATUS
-        shown[col] = [MARKER if blank and suppressed[i] else _cell(preview[col].iat[i], lang, not plain)
+        blank = col not in labels
+        digits = _digits(preview[col]) if pd.api.types.is_numeric_dtype(preview[col]) else MAX_DIGITS
+        shown[col] = [MARKER if blank and suppressed[i]
+                      else _format_cell(preview[col].iat[i], digits, col == count, lang, not plain)
                       for i in range(len(preview))]
     frame = pd.DataFrame(shown, columns=list(preview.columns))
     n_primary, n_secondary = int(primary.sum()), int(secondary.sum())
@@ -243,13 +297,15 @@ def _render(preview: pd.DataFrame, primary: np.ndarray, secondary: np.ndarray, c
         f"<p class='evalkit-note'>{_html.escape(t)}</p>" for t in notes) + "</div>"
 
 
+@checked
 def preview_html(table: pd.DataFrame, count: str, *, min_cell: int = 5, round_base: int = 5,
                  labels: str | list[str] | None = None, total: bool = True, lang: str = "en") -> str:
     """The disclosure preview of a table as HTML: the table of :func:`disclosure_preview` and its notes.
 
     Every suppressed row shows ``..`` in its count and statistics (the true counts never reach
     the HTML), other missing values "–"; numbers in ``lang``'s convention (Danish "1.744",
-    "0,048"). Below the table: how many rows are shown and suppressed, the rounding, and a note
+    "0,048"), as a report shows table cells: a column of whole numbers (counts, kroner) without
+    decimals, other numeric columns with the fewest decimals that show their values, at most 3. Below the table: how many rows are shown and suppressed, the rounding, and a note
     that the preview is no release. Rules: Statistics Denmark's (``shared/domain.md``), as in
     :func:`disclosure_preview`.
 
@@ -260,7 +316,8 @@ def preview_html(table: pd.DataFrame, count: str, *, min_cell: int = 5, round_ba
     count : str
         The column of person counts: whole numbers >= 0, no missing values.
     min_cell : int, default 5
-        The threshold (at least 3): counts of 1 to ``min_cell - 1`` persons are suppressed.
+        The threshold, 3 to 1000 (the report parameter's bounds): counts of 1 to ``min_cell - 1``
+        persons are suppressed.
     round_base : int, default 5
         Shown counts are rounded to multiples of this base, 1 to 100 (1: no rounding).
     labels : str or list of str, optional
@@ -290,6 +347,7 @@ def _ipywidgets():
     return ipywidgets
 
 
+@checked
 def disclosure_widget(table: pd.DataFrame, count: str, *, min_cell: int = 5, round_base: int = 5,
                       labels: str | list[str] | None = None, total: bool = True, lang: str = "en"):
     """A disclosure preview in JupyterLab: a threshold slider, a rounding choice and the table they give.
@@ -337,11 +395,13 @@ def disclosure_widget(table: pd.DataFrame, count: str, *, min_cell: int = 5, rou
         raise DisclosureError("disclosure_widget is refused in a report run: a widget in the report HTML would "
                               "show numbers no reviewer checked. Use it in your own JupyterLab kernel; a report "
                               "shows tables through safe_table(...) or tabulate(...).")
-    min_cell = check_int("min_cell", min_cell, minimum=MIN_CELL_RANGE[0], maximum=MIN_CELL_RANGE[1])
-    if isinstance(round_base, bool) or round_base not in ROUND_BASES:
+    min_cell = check_int("min_cell", _plain(min_cell), minimum=MIN_CELL_RANGE[0], maximum=MIN_CELL_RANGE[1])
+    round_base = _plain(round_base)
+    if isinstance(round_base, bool) or not isinstance(round_base, numbers.Integral) or round_base not in ROUND_BASES:
         raise ParameterError(f"round_base={round_base!r} is not offered by the widget; choose one of "
                              f"{list(ROUND_BASES)} (disclosure_preview takes any base from 1 to {MAX_ROUND_BASE}).")
-    frame = check_frame(table, "table").copy(deep=True)
+    frame = _check_table(table).copy(deep=True)
+    lang = _plain(lang)
     options = {"labels": labels, "total": total, "lang": lang}
     first = preview_html(frame, count, min_cell=min_cell, round_base=int(round_base), **options)  # checks the input
     widgets = _ipywidgets()

@@ -8,6 +8,7 @@ so nothing needs closing; it displays in a notebook as a cell's last line
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from evalkit.errors import ParameterError, check_choice
+from evalkit.errors import EvalkitWarning, ParameterError, check_choice, stack_level
 from evalkit.i18n import label as outcome_label
 from evalkit.results.figure import new_figure
 
@@ -43,6 +44,7 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
     shown = _outcome_text(outcome, lang)
     labels = {k: v.format(outcome=shown, level=100 * (1 - alpha), label="{label}") for k, v in LABELS[lang].items()}
     if pp:
+        check_share(table, outcome)
         labels["effect_y"] = labels["pp"].format(label=labels["effect_y"])
         table, truth = in_percentage_points(table, truth)
     if table["event_time"].notna().any():
@@ -60,6 +62,19 @@ def plot_result(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en"
 
 
 _SCALED = ("estimate", "conf_low", "conf_high", "band_low", "band_high")
+
+
+def check_share(table: pd.DataFrame, outcome: str) -> None:
+    """Refuse percentage points for an outcome evalkit knows is not a share (``income_rel_region``, a
+    ratio), and warn when an estimate lies beyond +-1, which no effect on a share (0 to 1) can."""
+    from evalkit.data.outcomes import OUTCOMES
+
+    if outcome in OUTCOMES and not outcome.endswith(("_rate", "_share")):
+        raise ParameterError(f"pp=True shows a share's effects in percentage points; {outcome!r} is not a share "
+                             "(0 to 1). Use pp=False.")
+    if (table["estimate"].abs() > 1).any():
+        warnings.warn(f"pp=True: an estimate beyond +-1 cannot be an effect on a share (0 to 1); is {outcome!r} "
+                      "a share? The figure shows the estimates x 100.", EvalkitWarning, stacklevel=stack_level())
 
 
 def in_percentage_points(table: pd.DataFrame, truth=None):

@@ -447,7 +447,7 @@ class Result:
         rows = [
             (words["estimator"], self.estimator if lang == "en" else estimator_label(self, lang)),
             ("Estimand", self.estimand),
-            (words["outcome"], self.outcome),
+            (words["outcome"], _outcome_text(self.outcome, lang)),
             ("N", n_obs),
             (words["clusters"], clusters),
             # an estimator whose reference distribution is not a t or normal (e.g. Conley-Taber's
@@ -512,7 +512,12 @@ class Result:
         """
         check_choice("lang", lang, LANGS)
         head = "\n".join(f"{k:<10} {v}" for k, v in self._header(lang))
-        body = _in_language(self._p_floored(self._display_table(), lang), lang)
+        shown = self._display_table()
+        if lang == "da":  # p-values as Danish tables show them ("< 0,001", "0,0203"), not "4,04e-21"
+            draws = getattr(self.inference, "draws", None)
+            shown = shown.assign(p_value=[format_p(p, lang, digits=4, draws=draws) if pd.notna(p) else ""
+                                          for p in shown["p_value"]])
+        body = _in_language(self._p_floored(shown, lang), lang)
         number = _fmt if lang == "en" else (lambda x: _fmt(x).replace(".", ","))
         return seal.note_lines(f"{head}\n\n{body.to_string(index=False, float_format=number, na_rep='')}")
 
@@ -804,6 +809,13 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_thaw(v) for v in value)
     return value
+
+
+def _outcome_text(outcome: str, lang: str) -> str:
+    """The outcome in the summary: its label in ``lang`` and the column ("Beskæftigelsesandel (18-64 år,
+    fuldtidspersoner) [employment_rate]") for a column evalkit's label map knows; else the column."""
+    shown = label(outcome, lang)
+    return outcome if lang == "en" or shown == outcome else f"{shown} [{outcome}]"
 
 
 def _in_language(table: pd.DataFrame, lang: str) -> pd.DataFrame:
