@@ -67,12 +67,24 @@ def blank_rows(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
     return out
 
 
-def shown_count(n: int | None, unit: object, min_cell: int) -> str:
-    """A count in a person-level result's header: below ``min_cell`` it is not shown."""
+def rounded_count(n: float, min_cell: int, round_base: int) -> float:
+    """A published count of persons: NaN below ``min_cell`` (suppressed), else the nearest multiple
+    of ``round_base`` (half up), never below ``min_cell``; ``round_base`` 1 keeps it exact. The one
+    rounding rule of evalkit's count tables, results files and result headers."""
+    if pd.isna(n) or n < min_cell:
+        return np.nan
+    return float(max(round_base * int(np.floor(n / round_base + 0.5)), min_cell)) if round_base > 1 else float(n)
+
+
+def shown_count(n: int | None, unit: object, min_cell: int, round_base: int | None = None) -> str:
+    """A count in a person-level result's header: below ``min_cell`` it is not shown, above it is
+    rounded to ``round_base`` (:func:`rounded_count`) when given."""
     if n is None:
         return "none"
     if person_unit(unit, strict=True) and n < min_cell:
         return f"fewer than {min_cell}"
+    if person_unit(unit, strict=True) and round_base and round_base > 1:
+        return f"{int(rounded_count(n, min_cell, round_base)):,}"
     return f"{n:,}"
 
 

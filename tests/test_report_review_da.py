@@ -130,6 +130,20 @@ def test_event_study_table_has_no_term_column(lang, persons):
     assert list(shown.columns)[-1] == label("treated_persons" if persons else "treated", lang)
 
 
+def test_event_study_table_of_a_share_in_percentage_points():
+    """Break-it review: headline "-2,18 pp" beside an event-study table of "-0,0112" under a bare "Estimat"."""
+    from evalkit.report.tables import event_study_frame
+
+    tidy = pd.DataFrame({"term": ["e=-1", "e=0"], "event_time": [-1, 0], "estimate": [0.0, -0.0112],
+                         "std_error": [np.nan, 0.002], "conf_low": [np.nan, -0.015], "conf_high": [np.nan, -0.007],
+                         "p_value": [np.nan, 0.001], "n_treated": [25, 25]})
+    shown = event_study_frame(tidy, "da", pp=True)
+    assert shown.columns[1] == "Estimat (procentpoint)"
+    assert shown.iloc[1, 1:5].tolist() == pytest.approx([-1.12, 0.2, -1.5, -0.7])
+    assert shown["p-værdi"].iloc[1] == 0.001 and tidy["estimate"].iloc[1] == -0.0112  # p and input unchanged
+    assert event_study_frame(tidy, "da").columns[1] == "Estimat"
+
+
 # ------------------------------------------------------------------ 5. the parameter header speaks plainly
 def test_parameter_header_labels_live_in_the_label_map_and_name_no_file():
     from evalkit import i18n

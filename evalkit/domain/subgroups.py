@@ -63,7 +63,7 @@ from evalkit.domain._subgroup_docs import shared_parameters
 from evalkit.domain.subgroup_result import COLUMNS, POOL_SEP, SubgroupEffects
 from evalkit.domain.subgroup_joint import joint_equality_test
 from evalkit import seal
-from evalkit.privacy import complementary_parts
+from evalkit.privacy import complementary_parts, rounded_count
 from evalkit.domain.survey_did import COHORT, with_cohorts
 from evalkit.errors import stack_level, ColumnError, EvalkitWarning, ParameterError, ValidationError, check_choice, closest
 from evalkit.estimators.twfe import twfe
@@ -249,10 +249,7 @@ def disclose(cells: pd.DataFrame, order: list[str], *, treated: set, min_cell: i
     return used.reset_index(drop=True), mapping(), suppressed, notes
 
 
-def _rounded(n: float, min_cell: int, round_base: int) -> float:
-    if pd.isna(n) or n < min_cell:
-        return np.nan
-    return float(max(round_base * int(np.floor(n / round_base + 0.5)), min_cell)) if round_base > 1 else float(n)
+_rounded = rounded_count  # the tables' rule (evalkit.privacy.rounded_count)
 
 
 def _check_disclosure(min_cell, round_base) -> tuple[int, int]:

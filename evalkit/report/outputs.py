@@ -9,7 +9,9 @@ runner withholds everything else (:mod:`evalkit.report.gate`). This module holds
   templates do not: it runs every content check (:func:`check_text`, figure checks) and
   seals the output with the analyst's reason, which the run manifest lists for the reviewer;
 * :func:`person_safe`, which suppresses the rows of a person-level result that rest on fewer
-  than ``min_cell`` treated persons (Statistics Denmark: no cell on fewer than 3/5 persons).
+  than ``min_cell`` treated persons (Statistics Denmark: no cell on fewer than 3/5 persons);
+* :func:`rounded_counts`, which rounds the person counts of a person-level result for the
+  results folder to ``round_base`` as the report's tables round them (``docs/disclosure.md`` §5).
 
 Content checks are deliberately narrow and content-based: person keys from the run's
 data in any form :mod:`evalkit.report.keyscan` knows, small whole numbers that could be
@@ -27,7 +29,7 @@ import pandas as pd
 
 from evalkit import seal
 from evalkit.errors import ParameterError
-from evalkit.privacy import blank_rows, thin_person_rows
+from evalkit.privacy import blank_rows, person_unit, rounded_count, thin_person_rows
 from evalkit.report.textcheck import DATA_DIR_ENV, DisclosureError, check_text, run_keys  # noqa: F401 (re-exported)
 
 def _check_figure(fig) -> None:
@@ -125,7 +127,9 @@ def person_safe(result, min_cell: int | None = None):
     """
     min_cell = min_cell or seal.run_min_cell()
     table = result.tidy()
-    thin = thin_person_rows(table, (result.meta or {}).get("unit"), min_cell)
+    # strict: as the report's displays (Result._shown_table) judge units, so an unnamed or recoded
+    # unit is persons in the results folder too, not only in the HTML
+    thin = thin_person_rows(table, (result.meta or {}).get("unit"), min_cell, strict=True)
     if not thin.any():
         return result, 0
     vcov = result.vcov
@@ -140,12 +144,78 @@ def person_safe(result, min_cell: int | None = None):
                                influence=None), int(thin.sum())
 
 
+#: Counts in a person-level result's diagnostics that are not persons (areas, periods, draws).
+NOT_PERSONS = frozenset({"n_clusters", "n_treated_clusters", "n_control_clusters", "n_periods", "n_cohorts",
+                         "n_placebos", "n_draws", "n_boot", "n_reps", "n_terms", "n_interactions", "n_leads",
+                         "n_lags", "n_iterations", "n_cells"})
+
+
+def published_count(n, *, min_cell: int, round_base: int) -> int | None:
+    """A count of persons as a report publishes it: 0 as 0 (it rests on nobody), None from 1 to
+    ``min_cell - 1`` (primary suppression, :mod:`evalkit.report.disclosure`), else rounded to a
+    multiple of ``round_base`` by the rule of the report's count tables
+    (:func:`evalkit.privacy.rounded_count`: half up, never below ``min_cell``)."""
+    if n is None or n is pd.NA or (isinstance(n, (float, np.floating)) and not np.isfinite(n)):
+        return None
+    if n == 0:
+        return 0
+    shown = rounded_count(float(n), min_cell, round_base)
+    return None if np.isnan(shown) else int(shown)
+
+
+def _rounded_fields(fields: dict, shown) -> dict:
+    """``fields`` (diagnostics or meta) with every whole-number ``n_*`` entry that counts persons
+    (not in :data:`NOT_PERSONS`) passed through ``shown``, nested mappings too."""
+    out = {}
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            value = _rounded_fields(value, shown)
+        elif (str(key).startswith("n_") and str(key) not in NOT_PERSONS and not isinstance(value, (bool, np.bool_))
+              and isinstance(value, (int, np.integer))):
+            value = shown(value)
+        out[key] = value
+    return out
+
+
+def rounded_counts(result, *, min_cell: int, round_base: int | None):
+    """The result with its person counts as the report publishes them (``docs/disclosure.md`` §5):
+    ``n_obs``, the table's ``n_treated``/``n_control`` and every ``n_*`` count of persons in
+    ``diagnostics`` and ``meta`` rounded to ``round_base`` (:func:`published_count`; null below
+    ``min_cell``, ``n_obs`` then 0), with ``diagnostics["counts"]`` saying so.
+
+    Results whose unit is an area (``meta["unit"]``, :func:`evalkit.privacy.person_unit` as in a report
+    run) are returned unchanged: their counts are areas. Counts of clusters and periods stay exact.
+    """
+    if not round_base or not person_unit((result.meta or {}).get("unit"), strict=True):
+        return result
+
+    def shown(n):
+        return published_count(n, min_cell=min_cell, round_base=round_base)
+
+    table = result.tidy()
+    for col in ("n_treated", "n_control"):
+        if col in table:
+            table[col] = pd.array([shown(v) for v in table[col]], dtype="Int64")
+    diagnostics = _rounded_fields(dict(result.diagnostics), shown)
+    diagnostics["counts"] = (f"person counts (n_obs, n_treated, n_control, n_* diagnostics) rounded to a multiple "
+                             f"of {round_base} (null below {min_cell}; n_obs then 0); counts of clusters, areas and "
+                             "periods exact")
+    n_obs = shown(result.n_obs)
+    return result.replace(table=table, n_obs=n_obs or 0, diagnostics=diagnostics,
+                          meta=_rounded_fields(dict(result.meta or {}), shown))
+
+
 # ----------------------------------------------------------------------------- results writer
-def write_results(folder: Path, results: dict, *, min_cell: int | None = None) -> list[Path]:
-    """Write each result's JSON (person-level rows on too few persons blanked, no influence
-    functions) and vouch for every file in the run's ledger; the runner withholds any other file."""
+def write_results(folder: Path, results: dict, *, min_cell: int | None = None,
+                  round_base: int | None = None) -> list[Path]:
+    """Write each result's JSON (person-level rows on too few persons blanked, person counts
+    rounded to ``round_base`` as the report shows them (:func:`rounded_counts`; default the run's),
+    no influence functions) and vouch for every file in the run's ledger; the runner withholds any
+    other file."""
     from evalkit.report.manifest import results_line
 
+    min_cell = min_cell or seal.run_min_cell()
+    round_base = round_base or seal.run_round_base()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, result in results.items():
@@ -155,7 +225,8 @@ def write_results(folder: Path, results: dict, *, min_cell: int | None = None) -
 
             path.write_text(json.dumps(result, allow_nan=False), encoding="utf-8")
         else:
-            path.write_text(person_safe(result, min_cell)[0].to_json(), encoding="utf-8")
+            safe = person_safe(result, min_cell)[0]
+            path.write_text(rounded_counts(safe, min_cell=min_cell, round_base=round_base).to_json(), encoding="utf-8")
         seal.note_lines(results_line(path.name, path))
         written.append(path)
     return written

@@ -151,7 +151,9 @@ def finish(executed: Path, run_dir: Path, private: Path, *, key: bytes, error: d
     if html is not None and not html.is_file():
         html = None  # quarantined by the scan
     disclosure = {"ok": bool(gate and gate.ok) and not moved and not scan and not foreign,
-                  "min_cell": params["min_cell"], "gate": gate.to_dict() if gate else None,
+                  "min_cell": params["min_cell"],
+                  # person counts in the HTML and in results/*.json are rounded to multiples of it
+                  "round_base": params.get("round_base"), "gate": gate.to_dict() if gate else None,
                   "results_withheld": moved, "foreign_files_withheld": len(foreign),
                   "scan": scan, "keys_checked": len(keys)}
     disclosure["ok"] = disclosure["ok"] and not refused

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evalkit import seal
 from evalkit.domain.timing import attach_cohort
 from evalkit.errors import EvalkitError
 from evalkit.estimators import did2x2, did_imputation, sun_abraham, twfe
@@ -41,6 +42,9 @@ def _two_by_two(study) -> tuple[object, float]:
     sample = area[keep].assign(post=lambda d: (d["AAR"] == p["evaluation_year"]).astype(int))
     result = did2x2(sample, outcome=p["outcome"], treatment="treated", post="post", cluster="OMR_ID", alpha=p["alpha"],
                     weights=WEIGHT)
+    # its rows are area-years: counts of areas, not persons (did2x2 takes no unit; rounding and the
+    # person-row rules go by meta["unit"], evalkit.privacy.person_unit)
+    result = result.replace(meta={**dict(result.meta or {}), "unit": "OMR_ID"})
     true = np.nan
     if "effect" in sample:
         treated_post = sample[(sample["treated"] == 1) & (sample["post"] == 1) & sample["effect"].notna()]
@@ -173,6 +177,22 @@ def p_draws(study) -> list:
             for result, _ in study.robustness_specs.values()]
 
 
+def _shown_n_obs(study, result) -> str:
+    """A specification's observations as the report shows them: a person-level result's rounded to the
+    run's ``round_base`` as its results file has it (:func:`evalkit.report.outputs.rounded_counts`), ".."
+    below ``min_cell``; areas exact."""
+    from evalkit.report.outputs import rounded_counts
+
+    base = study.p.get("round_base")
+    if base:
+        min_cell = study.p.get("min_cell") or seal.run_min_cell()
+        shown = rounded_counts(result, min_cell=min_cell, round_base=base)
+        if shown is not result and shown.n_obs == 0 and result.n_obs:
+            return ".."
+        result = shown
+    return f"{int(result.n_obs):,}"
+
+
 def robustness_table(study) -> pd.DataFrame:
     """One row per specification: estimate, std. error, CI, p-value, the inference behind them, N and
     truth (if simulated); the numbers come from :func:`compared`."""
@@ -186,7 +206,7 @@ def robustness_table(study) -> pd.DataFrame:
                      label("ci", lang): _ci_text(row, study.effect_bounds) if result else undefined,
                      label("p_value", lang): row.get("p_value"),
                      label("inference", lang): inference_name(study, key, result),
-                     label("n_obs", lang): f"{int(row['n_obs']):,}" if result else "–", label("truth", lang): true})
+                     label("n_obs", lang): _shown_n_obs(study, result) if result else "–", label("truth", lang): true})
     table = pd.DataFrame(rows)
     if table[label("truth", lang)].isna().all():
         table = table.drop(columns=label("truth", lang))

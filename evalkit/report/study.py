@@ -290,10 +290,12 @@ class Study:
         return found
 
     def save_results(self) -> None:
-        """Write each result's JSON (tidy table, vcov, inference) to ``results_dir`` if set."""
+        """Write each result's JSON (tidy table, vcov, inference) to ``results_dir`` if set, person counts
+        rounded to ``round_base`` as the report shows them (:func:`evalkit.report.outputs.rounded_counts`)."""
         if not self.p["results_dir"]:
             return None
-        outputs.write_results(Path(self.p["results_dir"]), self.results(), min_cell=self.p["min_cell"])
+        outputs.write_results(Path(self.p["results_dir"]), self.results(), min_cell=self.p["min_cell"],
+                              round_base=self.p["round_base"])
         return None
 
     def design(self) -> SafeTable:
@@ -452,12 +454,14 @@ class Study:
         """Event-study estimates; for the cohort panel ``n_treated`` counts persons and is checked."""
         lang = self.p["lang"]
         # one row per event time, without the estimator's term ("e=-4"; results/*.json keep it)
-        table = tables.event_study_frame(self._shown(estimand).tidy(), lang, persons=estimand != "area")
+        pp = text.is_share(self.p["outcome"])  # a share's effects in percentage points, as text and figure
+        table = tables.event_study_frame(self._shown(estimand).tidy(), lang, persons=estimand != "area", pp=pp)
+        digits = 2 if pp else 4
         if estimand == "area":  # n_treated counts areas, not persons
-            return tables._estimates_safe(table, digits=4, lang=lang)
-        table = tables.format_p_columns(table, 4, lang)
+            return tables._estimates_safe(table, digits=digits, lang=lang)
+        table = tables.format_p_columns(table, digits, lang)
         return safe_table(table, count_cols=[label("treated_persons", lang)], index=[label("event_time", lang)],
-                          min_cell=self.p["min_cell"], digits=4, lang=lang, _trusted=True)
+                          min_cell=self.p["min_cell"], digits=digits, lang=lang, _trusted=True)
 
     def treated_persons(self, estimand: str) -> int | None:
         """Distinct treated persons behind an estimand (``None`` for the area estimand)."""

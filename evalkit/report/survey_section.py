@@ -572,11 +572,11 @@ def report_fit(study) -> SurveyFit:
 
 def _rounded_count(n, *, min_cell: int, round_base: int):
     """A count of respondents as the tables show it: None below ``min_cell``, else rounded to ``round_base``."""
-    from evalkit.domain.subgroups import _rounded  # the tables' rule, one place
+    from evalkit.privacy import rounded_count  # the tables' rule, one place
 
     if n is None or not np.isfinite(n) or n < min_cell:
         return None
-    return int(_rounded(n, min_cell, round_base))
+    return int(rounded_count(n, min_cell, round_base))
 
 
 def json_results(fit: SurveyFit, *, min_cell: int, round_base: int) -> dict:

@@ -124,9 +124,19 @@ def balance_safe(panel: pd.DataFrame, baseline_year: int, *, lang: str, round_ba
 EVENT_STUDY_COLUMNS = ("event_time", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n_treated")
 
 
-def event_study_frame(tidy: pd.DataFrame, lang: str, *, persons: bool = False) -> pd.DataFrame:
+#: the columns of an event-study table in the outcome's units (x 100 for a share's percentage points)
+EFFECT_COLUMNS = ("estimate", "std_error", "conf_low", "conf_high")
+
+
+def event_study_frame(tidy: pd.DataFrame, lang: str, *, persons: bool = False, pp: bool = False) -> pd.DataFrame:
     """An event study's tidy table with the shown columns (:data:`EVENT_STUDY_COLUMNS`) under the
-    language's headers; ``n_treated`` counts treated areas, or treated persons when ``persons``."""
+    language's headers; ``n_treated`` counts treated areas, or treated persons when ``persons``.
+    ``pp``: a share's effects in percentage points (x 100, the estimate's header says so), as the
+    report's text and figures state them."""
     names = {c: label(c, lang) for c in EVENT_STUDY_COLUMNS[:-1]}
     names["n_treated"] = label("treated_persons" if persons else "treated", lang)
-    return tidy[list(EVENT_STUDY_COLUMNS)].rename(columns=names)
+    shown = tidy[list(EVENT_STUDY_COLUMNS)]
+    if pp:
+        shown = shown.assign(**{c: 100 * shown[c].astype(float) for c in EFFECT_COLUMNS})
+        names["estimate"] = f"{names['estimate']} ({label('percentage_points', lang)})"
+    return shown.rename(columns=names)

@@ -441,7 +441,7 @@ class Result:
             unit, min_cell = self.meta.get("unit"), seal.run_min_cell()
             if inf.cluster:
                 clusters = f"{shown_count(inf.n_clusters, inf.cluster, min_cell)} ({inf.cluster})"
-            n_obs = shown_count(self.n_obs, unit, min_cell)
+            n_obs = shown_count(self.n_obs, unit, min_cell, seal.run_round_base())
         dist = f"t({inf.df:g})" if inf.df is not None else words["normal"]
         level = localize_numbers(f"{100 * (1 - self.alpha):g}", lang)
         rows = [
