@@ -305,8 +305,9 @@ def preview_html(table: pd.DataFrame, count: str, *, min_cell: int = 5, round_ba
     Every suppressed row shows ``..`` in its count and statistics (the true counts never reach
     the HTML), other missing values "–"; numbers in ``lang``'s convention (Danish "1.744",
     "0,048"), as a report shows table cells: a column of whole numbers (counts, kroner) without
-    decimals, other numeric columns with the fewest decimals that show their values, at most 3. Below the table: how many rows are shown and suppressed, the rounding, and a note
-    that the preview is no release. Rules: Statistics Denmark's (``shared/domain.md``), as in
+    decimals, other numeric columns with the fewest decimals that show their values, at most 3.
+    Below the table: how many rows are shown and suppressed, the rounding, and a note that the
+    preview is no release. Rules: Statistics Denmark's (``shared/domain.md``), as in
     :func:`disclosure_preview`.
 
     Parameters
