@@ -69,8 +69,9 @@ def blank_rows(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
 
 def rounded_count(n: float, min_cell: int, round_base: int) -> float:
     """A published count of persons: NaN below ``min_cell`` (suppressed), else the nearest multiple
-    of ``round_base`` (half up), never below ``min_cell``; ``round_base`` 1 keeps it exact. The one
-    rounding rule of evalkit's count tables, results files and result headers."""
+    of ``round_base`` (half up), never below ``min_cell``; ``round_base`` 1 keeps it exact. The rule
+    of subgroup and survey counts, results files and result headers; ``safe_table`` rounds by
+    :func:`evalkit.report.disclosure.round_counts` (the same nearest multiple, without the floor)."""
     if pd.isna(n) or n < min_cell:
         return np.nan
     return float(max(round_base * int(np.floor(n / round_base + 0.5)), min_cell)) if round_base > 1 else float(n)

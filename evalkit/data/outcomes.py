@@ -53,6 +53,12 @@ OUTCOMES: dict[str, Outcome] = {
 COUNTS = ("residents", "residents_18_64", "residents_15_24", "n_in_movers", "n_out_movers")
 
 
+def is_share(outcome: str) -> bool:
+    """Whether an outcome column is a share or rate (0 to 1), by evalkit's naming (``*_rate``,
+    ``*_share``): its effects are stated in percentage points (reports, ``plot(pp=True)``)."""
+    return outcome.endswith(("_rate", "_share"))
+
+
 def check_outcome(outcome) -> str:
     """``outcome`` if it is one of :data:`OUTCOMES`, else a :class:`ParameterError` naming them all."""
     if not isinstance(outcome, str) or outcome not in OUTCOMES:

@@ -4,17 +4,13 @@ from __future__ import annotations
 import math
 
 from evalkit.report.i18n import label, p_equals
+from evalkit.data.outcomes import is_share  # noqa: F401 (also text.is_share for study.py)
 
 
 def _num(shown: str, lang: str) -> str:
     """A number formatted the English way without grouping ("0.05", "+1.80 pp") in ``lang``'s
     convention: the Danish decimal comma ("0,05", "+1,80 pp")."""
     return shown.replace(".", ",") if lang == "da" else shown
-
-
-def is_share(outcome: str) -> bool:
-    """Whether the outcome is a share or rate (0 to 1) whose effects reports state in percentage points."""
-    return outcome.endswith(("_rate", "_share"))
 
 
 def _pp(value: float, outcome: str, lang: str = "en") -> str:

@@ -71,8 +71,6 @@ ROUND_BASES = (1, 3, 5, 10)
 #: (the report parameters ``min_cell`` and ``round_base``, :mod:`evalkit.report.params`)
 MIN_CELL_BOUNDS = tuple(int(b) for b in BY_NAME["min_cell"].bounds)
 ROUND_BASE_BOUNDS = tuple(int(b) for b in BY_NAME["round_base"].bounds)
-#: the largest rounding base :func:`disclosure_preview` accepts (the report parameter's bound)
-MAX_ROUND_BASE = ROUND_BASE_BOUNDS[1]
 #: at most this many decimals in a shown statistic
 MAX_DIGITS = 3
 INSTALL = 'pip install "evalkit[lab]"'
@@ -400,7 +398,7 @@ def disclosure_widget(table: pd.DataFrame, count: str, *, min_cell: int = 5, rou
     round_base = _plain(round_base)
     if isinstance(round_base, bool) or not isinstance(round_base, numbers.Integral) or round_base not in ROUND_BASES:
         raise ParameterError(f"round_base={round_base!r} is not offered by the widget; choose one of "
-                             f"{list(ROUND_BASES)} (disclosure_preview takes any base from 1 to {MAX_ROUND_BASE}).")
+                             f"{list(ROUND_BASES)} (disclosure_preview takes any base from 1 to {ROUND_BASE_BOUNDS[1]}).")
     frame = _check_table(table).copy(deep=True)
     lang = _plain(lang)
     options = {"labels": labels, "total": total, "lang": lang}

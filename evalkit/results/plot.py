@@ -67,9 +67,9 @@ _SCALED = ("estimate", "conf_low", "conf_high", "band_low", "band_high")
 def check_share(table: pd.DataFrame, outcome: str) -> None:
     """Refuse percentage points for an outcome evalkit knows is not a share (``income_rel_region``, a
     ratio), and warn when an estimate lies beyond +-1, which no effect on a share (0 to 1) can."""
-    from evalkit.data.outcomes import OUTCOMES
+    from evalkit.data.outcomes import OUTCOMES, is_share
 
-    if outcome in OUTCOMES and not outcome.endswith(("_rate", "_share")):
+    if outcome in OUTCOMES and not is_share(outcome):
         raise ParameterError(f"pp=True shows a share's effects in percentage points; {outcome!r} is not a share "
                              "(0 to 1). Use pp=False.")
     if (table["estimate"].abs() > 1).any():

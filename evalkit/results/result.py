@@ -447,7 +447,7 @@ class Result:
         rows = [
             (words["estimator"], self.estimator if lang == "en" else estimator_label(self, lang)),
             ("Estimand", self.estimand),
-            (words["outcome"], _outcome_text(self.outcome, lang)),
+            (words["outcome"], _outcome_line(self.outcome, lang)),
             ("N", n_obs),
             (words["clusters"], clusters),
             # an estimator whose reference distribution is not a t or normal (e.g. Conley-Taber's
@@ -811,7 +811,7 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-def _outcome_text(outcome: str, lang: str) -> str:
+def _outcome_line(outcome: str, lang: str) -> str:
     """The outcome in the summary: its label in ``lang`` and the column ("Beskæftigelsesandel (18-64 år,
     fuldtidspersoner) [employment_rate]") for a column evalkit's label map knows; else the column."""
     shown = label(outcome, lang)
